@@ -1,0 +1,14 @@
+"""A small two-pass A64 assembler in pure Python: enough for the lessons and the tests.
+
+``assemble(source, base=0x40000, name="<asm>") -> Program`` and ``AsmError``. Supported
+instructions are listed in ``MNEMONICS``; the encodings are checked against GNU as in
+``tests/test_asm.py``. All sections (``.text``, ``.data``...) go into one image, one after
+the other, loaded read-write-execute at ``base``.
+"""
+from __future__ import annotations
+
+from .assembler import assemble
+from .errors import AsmError
+from .instructions import MNEMONICS
+
+__all__ = ["assemble", "AsmError", "MNEMONICS"]

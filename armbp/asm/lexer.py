@@ -1,0 +1,293 @@
+"""Lines to tokens, and the small integer expressions the assembler accepts.
+
+Comments: ``//`` and ``;`` to the end of the line, ``/* ... */`` (may span lines), and a line
+whose first non-blank character is ``#``. Numbers follow GNU as: ``0x1f``, ``0b101``, ``017``
+(octal, leading zero), ``42`` and character constants ``'a'``. Expressions use GNU as
+precedence: unary ``- ~ +`` bind tightest, then ``* / % << >>``, then ``& | ^``, then ``+ -``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from .errors import _Fail
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "id", "num", "str", "op"
+    text: str  # as written
+    value: object  # int for "num", str for "str" (decoded), the text otherwise
+    col: int  # 1-based column in the source line
+
+
+_NUM = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01]+|[0-9]+")
+_LOCAL_REF = re.compile(r"[0-9]+[bf](?![A-Za-z0-9_.$])")
+_ID = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*")
+_OPS2 = ("<<", ">>")
+_OPS1 = set("[]{},#!=:+-*/%()~&|^")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'",
+            "b": "\b", "f": "\f", "a": "\a", "v": "\v", "e": "\x1b"}
+
+
+def _number(text: str, col: int) -> int:
+    t = text.replace("_", "") if text[:2].lower() == "0x" else text
+    low = t.lower()
+    if low.startswith("0x"):
+        return int(low[2:], 16)
+    if low.startswith("0b"):
+        return int(low[2:], 2)
+    if len(t) > 1 and t[0] == "0":
+        if not set(t) <= set("01234567"):
+            raise _Fail(f"bad number {text!r}: a leading 0 means octal (as in GNU as), "
+                        f"expected digits 0-7 or no leading zero", col)
+        return int(t, 8)
+    return int(t, 10)
+
+
+def _string(line: str, i: int) -> tuple[str, int]:
+    """Decode the string literal starting at ``line[i] == '"'``; returns (value, end index)."""
+    out = []
+    j = i + 1
+    while j < len(line):
+        ch = line[j]
+        if ch == '"':
+            return "".join(out), j + 1
+        if ch == "\\" and j + 1 < len(line):
+            nxt = line[j + 1]
+            if nxt in "01234567":
+                m = re.match(r"[0-7]{1,3}", line[j + 1:])
+                out.append(chr(int(m.group(0), 8) & 0xFF))
+                j += 1 + len(m.group(0))
+                continue
+            if nxt in "xX":
+                m = re.match(r"[0-9a-fA-F]{1,2}", line[j + 2:])
+                if m:
+                    out.append(chr(int(m.group(0), 16)))
+                    j += 2 + len(m.group(0))
+                    continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            j += 2
+            continue
+        out.append(ch)
+        j += 1
+    raise _Fail("unterminated string: expected a closing '\"'", i + 1)
+
+
+def tokenize(line: str, in_comment: bool = False) -> tuple[list[Token], bool]:
+    """The tokens of one source line, and whether a ``/*`` comment is still open at its end."""
+    toks: list[Token] = []
+    i, n = 0, len(line)
+    if not in_comment and line.lstrip().startswith("#"):
+        return toks, False
+    while i < n:
+        if in_comment:
+            end = line.find("*/", i)
+            if end < 0:
+                return toks, True
+            i, in_comment = end + 2, False
+            continue
+        ch = line[i]
+        if ch in " \t\r\f\v":
+            i += 1
+            continue
+        if line.startswith("//", i) or ch == ";":
+            break
+        if line.startswith("/*", i):
+            in_comment = True
+            i += 2
+            continue
+        col = i + 1
+        if ch == '"':
+            value, j = _string(line, i)
+            toks.append(Token("str", line[i:j], value, col))
+            i = j
+            continue
+        if ch == "'":
+            # 'a' or GNU-style 'a (no closing quote); '\n' escapes too
+            if i + 1 >= n:
+                raise _Fail("character constant needs a character: expected 'c'", col)
+            if line[i + 1] == "\\" and i + 2 < n:
+                c = _ESCAPES.get(line[i + 2], line[i + 2])
+                j = i + 3
+            else:
+                c = line[i + 1]
+                j = i + 2
+            if j < n and line[j] == "'":
+                j += 1
+            toks.append(Token("num", line[i:j], ord(c), col))
+            i = j
+            continue
+        if ch.isdigit():
+            m = _LOCAL_REF.match(line, i)
+            if m:  # "1b" / "1f": the nearest numeric label "1:" backwards / forwards
+                toks.append(Token("id", m.group(0), m.group(0), col))
+                i = m.end()
+                continue
+            m = _NUM.match(line, i)
+            j = m.end()
+            if j < n and (line[j].isalnum() or line[j] in "_$"):
+                bad = re.match(r"[A-Za-z0-9_.$]+", line[i:]).group(0)
+                raise _Fail(f"bad number {bad!r}: expected a decimal, 0x hex, 0b binary or "
+                            f"0-prefixed octal number", col)
+            toks.append(Token("num", m.group(0), _number(m.group(0), col), col))
+            i = j
+            continue
+        m = _ID.match(line, i)
+        if m:
+            toks.append(Token("id", m.group(0), m.group(0), col))
+            i = m.end()
+            continue
+        two = line[i:i + 2]
+        if two in _OPS2:
+            toks.append(Token("op", two, two, col))
+            i += 2
+            continue
+        if ch in _OPS1:
+            toks.append(Token("op", ch, ch, col))
+            i += 1
+            continue
+        raise _Fail(f"unexpected character {ch!r}: expected an instruction, a directive, "
+                    f"a label or a comment", col)
+    return toks, in_comment
+
+
+# --------------------------------------------------------------------------- expressions
+
+class Expr:
+    """A parsed integer expression; ``evaluate(lookup, dot)`` gives its value.
+
+    ``name`` is set when the expression is a single identifier (a label, a system register
+    name, a barrier option...), so that instructions can read it as a word.
+    """
+
+    __slots__ = ("node", "col", "text", "name")
+
+    def __init__(self, node: tuple, col: int, text: str):
+        self.node = node
+        self.col = col
+        self.text = text
+        self.name = node[1] if node[0] == "s" else None
+
+    def symbols(self) -> set[str]:
+        out: set[str] = set()
+
+        def walk(node: tuple) -> None:
+            if node[0] == "s":
+                out.add(node[1])
+            elif node[0] == "u":
+                walk(node[2])
+            elif node[0] == "b":
+                walk(node[2])
+                walk(node[3])
+        walk(self.node)
+        return out
+
+    @property
+    def is_constant(self) -> bool:
+        return not self.symbols() and not _uses_dot(self.node)
+
+    def evaluate(self, lookup: Callable[[str, int], int], dot: int = 0) -> int:
+        return _eval(self.node, lookup, dot)
+
+    def __repr__(self) -> str:
+        return f"Expr({self.text!r})"
+
+
+def _uses_dot(node: tuple) -> bool:
+    if node[0] == ".":
+        return True
+    if node[0] == "u":
+        return _uses_dot(node[2])
+    if node[0] == "b":
+        return _uses_dot(node[2]) or _uses_dot(node[3])
+    return False
+
+
+def _eval(node: tuple, lookup: Callable[[str, int], int], dot: int) -> int:
+    kind = node[0]
+    if kind == "n":
+        return node[1]
+    if kind == "s":
+        return lookup(node[1], node[2])
+    if kind == ".":
+        return dot
+    if kind == "u":
+        v = _eval(node[2], lookup, dot)
+        return {"-": -v, "+": v, "~": ~v}[node[1]]
+    op, a, b, col = node[1], _eval(node[2], lookup, dot), _eval(node[3], lookup, dot), node[4]
+    if op in "/%" and b == 0:
+        raise _Fail("division by zero in expression: expected a non-zero divisor", col)
+    if op in ("<<", ">>") and not 0 <= b < 128:
+        raise _Fail(f"shift by {b} in expression: expected 0..127", col)
+    if op == "/":  # C-like truncation toward zero, as GNU as
+        q = abs(a) // abs(b)
+        return q if (a >= 0) == (b >= 0) else -q
+    if op == "%":
+        r = abs(a) % abs(b)
+        return r if a >= 0 else -r
+    return {"+": a + b, "-": a - b, "*": a * b, "<<": a << b, ">>": a >> b,
+            "&": a & b, "|": a | b, "^": a ^ b}[op]
+
+
+_LEVELS = (("+", "-"), ("&", "|", "^"), ("*", "/", "%", "<<", ">>"))
+
+
+class ExprParser:
+    """Recursive descent over a token list; ``parse()`` consumes one expression."""
+
+    def __init__(self, toks: list[Token], line: str, pos: int = 0):
+        self.toks = toks
+        self.line = line
+        self.pos = pos
+
+    def peek(self) -> Token | None:
+        return self.toks[self.pos] if self.pos < len(self.toks) else None
+
+    def parse(self) -> Expr:
+        start = self.peek()
+        if start is None:
+            raise _Fail("missing expression: expected a number, a label or an expression",
+                        len(self.line.rstrip()) + 1)
+        node = self._level(0)
+        last = self.toks[self.pos - 1]
+        text = self.line[start.col - 1: last.col - 1 + len(last.text)]
+        return Expr(node, start.col, text)
+
+    def _level(self, level: int) -> tuple:
+        if level == len(_LEVELS):
+            return self._unary()
+        node = self._level(level + 1)
+        while True:
+            t = self.peek()
+            if t is None or t.kind != "op" or t.text not in _LEVELS[level]:
+                return node
+            self.pos += 1
+            rhs = self._level(level + 1)
+            node = ("b", t.text, node, rhs, t.col)
+
+    def _unary(self) -> tuple:
+        t = self.peek()
+        if t is None:
+            raise _Fail("expression ends early: expected a number, a label or '('",
+                        len(self.line.rstrip()) + 1)
+        self.pos += 1
+        if t.kind == "num":
+            return ("n", t.value)
+        if t.kind == "id":
+            if t.text == ".":
+                return (".", t.col)
+            return ("s", t.value, t.col)
+        if t.kind == "op" and t.text in "-~+":
+            return ("u", t.text, self._unary())
+        if t.kind == "op" and t.text == "(":
+            node = self._level(0)
+            close = self.peek()
+            if close is None or close.text != ")":
+                col = close.col if close else len(self.line.rstrip()) + 1
+                raise _Fail("unbalanced parenthesis: expected ')'", col)
+            self.pos += 1
+            return node
+        raise _Fail(f"unexpected {t.text!r} in expression: expected a number, a label or '('",
+                    t.col)

@@ -1,0 +1,633 @@
+"""The assembler against GNU as (the oracle), capstone, and its own error messages."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+from armbp import Program, SourceLine
+from armbp.asm import AsmError, assemble
+from conftest import require_tool
+
+BASE = 0x40000
+
+# ---------------------------------------------------------------- GNU as, the oracle
+
+TOOLS = ("aarch64-linux-gnu-as", "aarch64-linux-gnu-ld", "aarch64-linux-gnu-objcopy")
+
+
+def require_binutils() -> None:
+    for tool in TOOLS:
+        require_tool(tool, "binutils-aarch64-linux-gnu")
+
+
+def gnu_assemble(source: str, base: int = 0x40000) -> bytes:
+    """The .text bytes GNU as + ld produce for ``source`` linked at ``base``.
+
+    Raises ``AssertionError`` with the tool's messages when gas rejects the source.
+    """
+    require_binutils()
+    with tempfile.TemporaryDirectory(prefix="armbp-gas-") as d:
+        src, obj, elf, binf = (os.path.join(d, n) for n in ("t.s", "t.o", "t.elf", "t.bin"))
+        with open(src, "w") as f:
+            f.write(source + "\n")
+        run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True)  # noqa: E731
+        r = run("aarch64-linux-gnu-as", "-o", obj, src)
+        assert r.returncode == 0, f"GNU as rejected the source:\n{r.stderr}"
+        r = run("aarch64-linux-gnu-ld", "-static", "-N", f"-Ttext={base:#x}", "-e", f"{base:#x}",
+                "-o", elf, obj)
+        assert r.returncode == 0, f"GNU ld failed:\n{r.stderr}"
+        r = run("aarch64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", elf, binf)
+        assert r.returncode == 0, f"objcopy failed:\n{r.stderr}"
+        with open(binf, "rb") as f:
+            return f.read()
+
+
+def gnu_errors(source: str) -> str:
+    """GNU as's messages for ``source`` ('' if it assembles)."""
+    require_binutils()
+    with tempfile.TemporaryDirectory(prefix="armbp-gas-") as d:
+        src = os.path.join(d, "t.s")
+        with open(src, "w") as f:
+            f.write(source + "\n")
+        r = subprocess.run(["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
+                           capture_output=True, text=True)
+        return "" if r.returncode == 0 else r.stderr
+
+# ---------------------------------------------------------------- the corpus
+# Each line is exactly one instruction. Branch targets are the labels ``back`` (before the
+# corpus), ``fwd`` (after it) and ``data8`` (8-byte aligned data after that).
+
+# What the lessons and the vCPU tests need first.
+PRIORITY = """
+mov x0, #0
+mov x0, #1
+mov w1, #42
+mov x2, #65535
+mov x3, x4
+mov w5, w6
+mov sp, x1
+mov x1, sp
+movz x0, #0x1234
+movz x0, #0x1234, lsl #16
+movz x0, #0xffff, lsl #48
+movz w0, #7, lsl #16
+movk x0, #0xbeef
+movk x0, #0xdead, lsl #16
+movk x1, #1, lsl #32
+movk x1, #2, lsl #48
+movk w1, #3, lsl #16
+add x0, x1, #1
+add x0, x1, #4095
+add x0, sp, #16
+add sp, sp, #0x20
+add w0, w1, #3
+add x0, x1, x2
+sub x0, x1, #1
+sub sp, sp, #16
+sub w3, w4, w5
+subs x0, x0, #1
+subs w0, w0, #1
+subs x1, x2, x3
+cmp x0, #0
+cmp x0, #4095
+cmp w1, #10
+cmp x0, x1
+cmp sp, #8
+b back
+b fwd
+bl back
+bl fwd
+b.eq back
+b.ne back
+b.eq fwd
+b.ne fwd
+cbz x0, back
+cbz w0, fwd
+cbnz x1, back
+cbnz w2, fwd
+ret
+ret x1
+brk #0
+brk #1
+brk #0xffff
+brk #0xf000
+svc #0
+svc #0x80
+hvc #0
+hvc #1
+eret
+nop
+isb
+adr x0, back
+adr x1, fwd
+adr x2, data8
+ldr x0, [x1]
+ldr x0, [x1, #8]
+ldr x0, [sp, #32760]
+ldr w0, [x1, #4]
+ldr w0, [x1, #16380]
+str x0, [x1]
+str x0, [sp, #8]
+str w2, [x3, #12]
+mrs x0, vbar_el1
+mrs x1, esr_el1
+mrs x2, elr_el1
+mrs x3, spsr_el1
+mrs x4, far_el1
+msr vbar_el1, x0
+msr esr_el1, x1
+msr elr_el1, x2
+msr spsr_el1, x3
+msr far_el1, x4
+""".strip().splitlines()
+
+# Every form the assembler supports.
+
+CORPUS = PRIORITY + """
+mov x0, #0x10000
+mov x0, #0xffff0000
+mov x0, #0x123400000000
+mov x0, #-1
+mov x0, #-2
+mov x0, #-65536
+mov w0, #-1
+mov w0, #0xffff0000
+mov w0, #0xfffffffe
+mov x0, #0x5555555555555555
+mov x0, #0xff00ff00ff00ff00
+mov w0, #0x0f0f0f0f
+mov sp, #0xff00
+mov wsp, w1
+mov w2, wsp
+mov x0, xzr
+mov xzr, x1
+mov x9, lr
+mov fp, sp
+movn x0, #0
+movn x0, #5, lsl #32
+movn w0, #1
+movz x0, #1, lsl #32
+add x0, x1, #4096
+add x0, x1, #0x123000
+add x0, x1, #1, lsl #12
+add x0, x1, #0, lsl #12
+add x0, x1, #-1
+add x0, x1, x2, lsl #3
+add x0, x1, x2, lsr #63
+add x0, x1, x2, asr #1
+add w0, w1, w2, lsl #31
+add x0, x1, w2, uxtw
+add x0, x1, w2, uxtw #2
+add x0, x1, w2, sxtw #3
+add x0, x1, w2, uxtb
+add x0, x1, w2, sxth #1
+add x0, x1, x2, uxtx #4
+add x0, x1, x2, sxtx
+add sp, sp, x1
+add x0, sp, x1, lsl #3
+add sp, x0, x1
+add w0, w1, w2, uxtb #2
+add wsp, wsp, w1
+adds x0, x1, #1
+adds x0, sp, #1
+adds x0, x1, x2, lsl #2
+adds xzr, x1, x2
+adds x0, sp, x2
+sub x0, x1, #4096
+sub x0, x1, #-4
+sub x0, x1, x2, asr #4
+sub sp, sp, x1
+sub x0, sp, w1, uxtw #2
+subs x0, x1, x2, lsr #1
+subs x0, sp, #4
+cmp x0, #-3
+cmp x0, #1, lsl #12
+cmp x0, x1, lsl #4
+cmp sp, x1
+cmp x0, w1, uxtw
+cmp w0, w1, asr #2
+cmn x0, #1
+cmn w0, w1
+cmn x0, x1, lsl #2
+neg x0, x1
+neg w0, w1
+neg x0, x1, lsl #3
+negs x0, x1
+negs w2, w3, asr #5
+adc x0, x1, x2
+adcs w0, w1, w2
+sbc x0, x1, x2
+sbcs x0, x1, x2
+and x0, x1, #1
+and x0, x1, #0xff
+and x0, x1, #0xfffffffffffffffe
+and x0, x1, #-2
+and w0, w1, #0xff00
+and w0, w1, #-2
+and sp, x1, #0xfff0
+and x0, x1, #0x8000000000000000
+and x0, x1, #0x7fffffffffffffff
+and x0, x1, #0xaaaaaaaaaaaaaaaa
+and w0, w1, #0x55555555
+and x0, x1, #0x0001000100010001
+and x0, x1, x2
+and x0, x1, x2, ror #7
+orr x0, x1, #0xf0
+orr w0, wzr, #0x1
+orr x0, x1, x2, lsl #1
+eor x0, x1, #0x8
+eor w0, w1, w2, lsr #2
+ands x0, x1, #3
+ands w0, w1, w2
+bic x0, x1, x2
+bic w0, w1, w2, lsl #4
+bics x0, x1, x2
+orn x0, x1, x2
+eon x0, x1, x2, asr #3
+tst x0, #1
+tst w0, #0x80
+tst x0, x1
+tst x0, x1, lsl #2
+mvn x0, x1
+mvn w0, w1, lsl #3
+lsl x0, x1, #3
+lsl x0, x1, #0
+lsl x0, x1, #63
+lsl w0, w1, #31
+lsr x0, x1, #3
+lsr w0, w1, #1
+asr x0, x1, #63
+asr w0, w1, #4
+ror x0, x1, #5
+ror w0, w1, #31
+lsl x0, x1, x2
+lsr w0, w1, w2
+asr x0, x1, x2
+ror x0, x1, x2
+lslv x0, x1, x2
+rorv w0, w1, w2
+ubfm x0, x1, #4, #8
+sbfm w0, w1, #0, #7
+bfm x0, x1, #60, #3
+ubfx x0, x1, #4, #8
+ubfx w0, w1, #31, #1
+sbfx x0, x1, #0, #32
+bfxil x0, x1, #8, #8
+ubfiz x0, x1, #3, #5
+sbfiz w0, w1, #1, #31
+bfi x0, x1, #16, #16
+uxtb w0, w1
+uxth w0, w1
+sxtb x0, w1
+sxtb w0, w1
+sxth x0, w1
+sxtw x0, w1
+extr x0, x1, x2, #9
+mul x0, x1, x2
+mul w0, w1, w2
+madd x0, x1, x2, x3
+msub w0, w1, w2, w3
+mneg x0, x1, x2
+smull x0, w1, w2
+umull x0, w1, w2
+smulh x0, x1, x2
+umulh x0, x1, x2
+smaddl x0, w1, w2, x3
+umsubl x0, w1, w2, x3
+udiv x0, x1, x2
+sdiv w0, w1, w2
+csel x0, x1, x2, eq
+csel w0, w1, w2, lt
+csinc x0, x1, x2, ne
+csinv x0, x1, x2, hi
+csneg w0, w1, w2, ls
+cset x0, eq
+cset w0, hs
+csetm x0, lt
+cinc x0, x1, ne
+cinv w0, w1, gt
+cneg x0, x1, mi
+ccmp x0, #3, #4, ne
+ccmp x0, x1, #0, eq
+ccmn w0, #31, #15, al
+b.cs back
+b.hs back
+b.cc back
+b.lo back
+b.mi back
+b.pl back
+b.vs back
+b.vc back
+b.hi back
+b.ls back
+b.ge back
+b.lt back
+b.gt back
+b.le back
+b.al back
+b.nv back
+tbz x0, #63, back
+tbz w0, #0, fwd
+tbnz x1, #32, fwd
+tbnz w2, #31, back
+br x0
+br x30
+blr x1
+blr lr
+adrp x0, back
+adrp x1, fwd
+adrp x2, data8
+add x0, x0, :lo12:data8
+add x0, x0, #:lo12:data8
+ldr x1, [x0, :lo12:data8]
+ldr x1, [x0, #:lo12:data8]
+ldr w1, [x0, :lo12:data8]
+brk #0x800
+svc #0xffff
+hvc #0xffff
+smc #0
+smc #0x1
+hlt #0
+hlt #0xf000
+udf #0
+udf #0x1234
+yield
+wfe
+wfi
+sev
+sevl
+hint #0
+hint #7
+hint #34
+isb sy
+dsb sy
+dsb ish
+dsb ishst
+dsb nsh
+dsb osh
+dsb ld
+dmb sy
+dmb ish
+dmb ishld
+dmb oshst
+dmb st
+dmb #9
+isb #15
+clrex
+mrs x0, sctlr_el1
+mrs x0, mdscr_el1
+mrs x0, daif
+mrs x0, nzcv
+mrs x0, currentel
+mrs x0, tpidr_el0
+mrs x0, sp_el0
+mrs x0, spsel
+mrs x0, tpidr_el1
+mrs x0, ttbr0_el1
+mrs x0, ttbr1_el1
+mrs x0, tcr_el1
+mrs x0, mair_el1
+mrs x0, cpacr_el1
+mrs x0, midr_el1
+mrs x0, mpidr_el1
+mrs x0, id_aa64dfr0_el1
+mrs x0, cntfrq_el0
+mrs x0, cntvct_el0
+mrs x0, cntpct_el0
+mrs x0, cntv_ctl_el0
+mrs x0, cntp_tval_el0
+mrs x0, dbgbvr0_el1
+mrs x0, dbgbcr1_el1
+mrs x0, dbgwvr2_el1
+mrs x0, dbgwcr15_el1
+mrs x0, oslsr_el1
+mrs x0, mdccsr_el0
+mrs x0, contextidr_el1
+mrs x0, par_el1
+mrs x0, fpcr
+mrs x0, fpsr
+mrs x0, tpidrro_el0
+mrs x0, s3_0_c1_c0_0
+mrs x0, s3_3_c4_c2_0
+mrs x0, S2_0_C0_C2_2
+mrs x0, VBAR_EL1
+mrs x0, CurrentEL
+mrs xzr, esr_el1
+msr sctlr_el1, x0
+msr mdscr_el1, x1
+msr daif, x2
+msr nzcv, x3
+msr tpidr_el0, x4
+msr sp_el0, x5
+msr spsel, x6
+msr oslar_el1, x0
+msr dbgbvr3_el1, x0
+msr dbgbcr3_el1, x1
+msr s3_0_c12_c0_0, x0
+msr daifset, #2
+msr daifset, #0xf
+msr daifclr, #15
+msr daifclr, #3
+msr spsel, #1
+msr spsel, #0
+msr vbar_el1, xzr
+dc cvau, x0
+dc civac, x1
+dc cvac, x2
+dc zva, x3
+dc ivac, x4
+ic ivau, x0
+ic iallu
+ic ialluis
+tlbi vmalle1
+tlbi vmalle1is
+tlbi vae1, x0
+ldr x0, [x1, #-8]
+ldr x0, [x1, #3]
+ldr x0, [x1, #255]
+ldr x0, [x1, #-256]
+ldr x0, [x1, #16]!
+ldr x0, [x1, #-16]!
+ldr x0, [sp, #-16]!
+ldr x0, [x1], #8
+ldr x0, [sp], #16
+ldr x0, [x1], #-256
+ldr w0, [x1], #4
+ldr x0, [x1, x2]
+ldr x0, [x1, x2, lsl #3]
+ldr x0, [x1, x2, lsl #0]
+ldr x0, [x1, w2, uxtw]
+ldr x0, [x1, w2, uxtw #3]
+ldr x0, [x1, w2, sxtw]
+ldr x0, [x1, x2, sxtx #3]
+ldr w0, [x1, x2, lsl #2]
+ldr w0, [x1, w2, sxtw #2]
+ldr x0, back
+ldr w1, fwd
+ldr x2, data8
+ldrsw x0, data8
+str x0, [x1, #-8]
+str x0, [sp, #-16]!
+str x0, [sp], #16
+str w0, [x1, x2, lsl #2]
+str xzr, [x1]
+str wzr, [sp, #4]
+ldrb w0, [x1]
+ldrb w0, [x1, #4095]
+ldrb w0, [x1, #-1]
+ldrb w0, [x1, #1]!
+ldrb w0, [x1], #1
+ldrb w0, [x1, x2]
+ldrb w0, [x1, x2, lsl #0]
+ldrb w0, [x1, w2, uxtw]
+strb w0, [x1]
+strb w0, [x1, #7]
+strb wzr, [x1, #1]!
+ldrh w0, [x1, #2]
+ldrh w0, [x1, #8190]
+ldrh w0, [x1, #1]
+ldrh w0, [x1, x2, lsl #1]
+strh w0, [x1, #6]
+strh w0, [x1], #2
+ldrsb x0, [x1]
+ldrsb w0, [x1, #3]
+ldrsh x0, [x1, #2]
+ldrsh w0, [x1, x2, lsl #1]
+ldrsw x0, [x1, #4]
+ldrsw x0, [x1, #-4]
+ldrsw x0, [x1], #4
+ldrsw x0, [x1, x2, lsl #2]
+ldur x0, [x1]
+ldur x0, [x1, #8]
+ldur w0, [x1, #-1]
+stur x0, [sp, #-8]
+sturb w0, [x1, #3]
+ldurh w0, [x1, #2]
+ldursw x0, [x1, #-4]
+ldursb w0, [x1]
+ldp x0, x1, [sp]
+ldp x0, x1, [sp, #16]
+ldp x0, x1, [sp, #-512]
+ldp x0, x1, [sp, #504]
+ldp x29, x30, [sp], #16
+ldp x0, x1, [x2, #-16]!
+ldp w0, w1, [x2, #8]
+ldp w0, w1, [x2, #-256]
+ldp w0, w1, [x2], #252
+stp x29, x30, [sp, #-16]!
+stp x0, x1, [sp, #16]
+stp w0, w1, [x2]
+stp xzr, xzr, [x0], #16
+ldpsw x0, x1, [x2, #8]
+ldxr x0, [x1]
+ldxr w0, [x1]
+ldaxr x0, [sp]
+stxr w2, x0, [x1]
+stlxr w2, w0, [x1]
+ldar x0, [x1]
+stlr w0, [x1]
+ldarb w0, [x1]
+stlrh w0, [x1]
+ldxrb w0, [x1]
+stxrh w3, w0, [x1, #0]
+""".strip().splitlines()
+
+# The same instructions written other ways that GNU as also accepts.
+EXTRA = """
+MOV X0, #1
+Add X0, X1, #1
+add x0,x1,#1
+add	x0,	x1,	 #1
+mov x0, 1
+add x0, x1, 2
+ldr x0, [ x1 , # 8 ]
+mov x0, #(1 << 4) + 2
+mov x0, #'a'
+mov x0, #010
+mov x0, #0b101
+mov x0, #-(3*4)
+mov x0, #~0
+mov x0, #100 / 7
+mov x0, #100 % 7
+mov x0, #0xff & 0x0f | 0x30
+mov x0, #1 ^ 3
+mov x0, #256 >> 4
+orr x0, x1, #(1 << 12)
+mov ip0, #1
+mov x0, ip1
+""".strip().splitlines()
+
+# ---------------------------------------------------------------- tests
+
+
+def _framed(lines: list[str]) -> str:
+    """One instruction per line between the labels the corpus branches to."""
+    return "back: nop\n" + "\n".join(lines) + "\nfwd: nop\n.balign 8\ndata8: .quad 0\n"
+
+
+def assert_same_as_gnu(lines: list[str], base: int = BASE) -> None:
+    """Assemble ``lines`` with both in one batch; report every line whose word differs."""
+    src = _framed(lines)
+    theirs = gnu_assemble(src, base)
+    ours = assemble(src, base).code
+    bad = []
+    for i, line in enumerate(lines):
+        a = int.from_bytes(theirs[4 + 4 * i: 8 + 4 * i], "little")
+        b = int.from_bytes(ours[4 + 4 * i: 8 + 4 * i], "little")
+        if a != b:
+            bad.append(f"{line!r}: GNU as {a:08x}, armbp {b:08x}")
+    assert not bad, f"{len(bad)} of {len(lines)} lines differ:\n" + "\n".join(bad)
+    assert ours == theirs
+
+
+def test_priority_subset_matches_gnu_as():
+    assert_same_as_gnu(PRIORITY)
+
+
+def test_every_supported_form_matches_gnu_as():
+    assert_same_as_gnu(CORPUS + EXTRA)
+
+
+def test_at_another_base_pc_relative_forms_still_match():
+    rel = [ln for ln in CORPUS if ln.split()[0] in
+           {"b", "bl", "adr", "adrp", "cbz", "tbz", "b.eq"} or "lo12" in ln]
+    assert_same_as_gnu(rel, base=0x80_0ff8)
+
+
+def test_program_fields():
+    src = """\
+// count down and stop
+        .global _start
+start_of_data:
+        .word 0x11223344
+        .balign 8
+_start: mov x0, #3
+loop:   subs x0, x0, #1      // loop body
+        b.ne loop
+        brk #0
+"""
+    prog = assemble(src, base=0x1000, name="countdown.s")
+    assert isinstance(prog, Program)
+    assert prog.base == 0x1000 and prog.name == "countdown.s"
+    assert prog.symbols == {"start_of_data": 0x1000, "_start": 0x1008, "loop": 0x100C}
+    assert prog.entry == 0x1008
+    assert prog.code[:4] == bytes.fromhex("44332211")
+    assert prog.lines[0x1000] == SourceLine(4, "        .word 0x11223344")
+    assert prog.lines[0x100C] == SourceLine(7, "loop:   subs x0, x0, #1      // loop body")
+    assert sorted(prog.lines) == [0x1000, 0x1008, 0x100C, 0x1010, 0x1014]
+    (seg,) = prog.segments
+    assert (seg.vaddr, seg.data, seg.memsz, seg.flags) == (0x1000, prog.code, 0x18, "rwx")
+
+
+def test_entry_defaults_to_base_without_start():
+    prog = assemble("nop\n")
+    assert prog.entry == BASE and prog.code == bytes.fromhex("1f2003d5")
+
+
+def test_lazy_top_level_names():
+    import armbp
+    assert armbp.assemble is assemble and armbp.AsmError is AsmError
+    assert issubclass(AsmError, ValueError)
