@@ -1,0 +1,294 @@
+"""Self-checked exercises for the lessons.
+
+In a notebook::
+
+    from armbp import check, solution
+    answer = ...                      # the learner replaces ... with their answer
+    check("brk-encoding-0x99", answer)
+    solution("brk-encoding-0x99")     # the "reveal" cell
+
+:func:`check` prints one line and returns a :class:`Result`:
+
+* ``✓ Correct: <why>`` for a right answer,
+* ``✗ Not quite: <hint>`` for a wrong one (a garbage answer is told what was expected),
+* the fixed line :data:`UNANSWERED` while the answer is still ``...``,
+
+so an executed notebook's output does not depend on anything but the answer (nbval stays
+stable). The printed line is the whole output: the returned :class:`Result` does not
+display itself again in Jupyter.
+
+Lesson authors add exercises here, next to the seeds, with :func:`exercise`::
+
+    exercise("svc-encoding-0", "Which 32-bit word encodes SVC #0?",
+             check=expect_int(encodings.svc(0), why="SVC #imm16 is 0xd4000001 | imm16 << 5."),
+             hint="Start from 0xd4000001 and shift the immediate left by 5.",
+             solution="SVC #0 = 0xd4000001 | 0 << 5 = 0xd4000001.")
+
+A checker is a function of the answer returning ``True``/``False`` or ``(ok, detail)``; the
+detail of a right answer is the "why", the detail of a wrong one comes before the hint.
+:func:`expect_int` builds the common checker "this integer, given as an int or as a hex,
+binary or decimal string". Checkers must not raise; if one does anyway, :func:`check` says
+so instead of failing the cell.
+
+Pure Python: imports :mod:`armbp.encodings` and :mod:`armbp.esr` builders only.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from . import encodings, esr
+
+__all__ = ["check", "solution", "question", "exercise", "exercise_ids", "expect_int",
+           "as_int", "Exercise", "Result", "UNANSWERED"]
+
+UNANSWERED = "Not answered yet — replace ... with your answer and run the cell again."
+
+Verdict = Union[bool, "tuple[bool, str]"]
+Checker = Callable[[Any], Verdict]
+
+
+class _Shown(str):
+    """A string already printed: Jupyter does not display it a second time."""
+
+    def _ipython_display_(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    question: str
+    check: Checker
+    hint: str
+    solution: str
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`check` printed. ``bool(result)`` is True only for a correct answer."""
+
+    exercise_id: str
+    status: str  # "correct" | "wrong" | "unanswered"
+    message: str
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    def __bool__(self) -> bool:
+        return self.correct
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _ipython_display_(self) -> None:
+        return None  # check() printed the message already
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(id: str, question: str, check: Checker, hint: str,  # noqa: A002
+             solution: str) -> Exercise:
+    """Register an exercise under ``id`` (unique, lower-case words joined by ``-``)."""
+    if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", id or ""):
+        raise ValueError(f"exercise id {id!r} must be lower-case words joined by '-'")
+    if id in _REGISTRY:
+        raise ValueError(f"exercise {id!r} is already registered")
+    if not callable(check):
+        raise TypeError(f"exercise {id!r}: check must be a function of the answer")
+    for what, text in (("question", question), ("hint", hint), ("solution", solution)):
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"exercise {id!r}: {what} must be a non-empty string")
+    entry = Exercise(id, question, check, hint, solution)
+    _REGISTRY[id] = entry
+    return entry
+
+
+def exercise_ids() -> list[str]:
+    """Every registered id, in registration order."""
+    return list(_REGISTRY)
+
+
+def _get(exercise_id: str) -> Exercise:
+    try:
+        return _REGISTRY[exercise_id]
+    except (KeyError, TypeError):
+        known = ", ".join(_REGISTRY)
+        raise KeyError(f"no exercise {exercise_id!r}; known: {known}") from None
+
+
+def question(exercise_id: str) -> str:
+    """Print and return the question of an exercise."""
+    text = _get(exercise_id).question
+    print(text)
+    return _Shown(text)
+
+
+def solution(exercise_id: str) -> str:
+    """Print and return the worked solution (for a "reveal" cell)."""
+    text = _get(exercise_id).solution
+    print(text)
+    return _Shown(text)
+
+
+def check(exercise_id: str, answer: Any) -> Result:
+    """Check ``answer``, print one line saying how it went, and return the :class:`Result`."""
+    entry = _get(exercise_id)
+    if answer is Ellipsis:
+        result = Result(exercise_id, "unanswered", UNANSWERED)
+    else:
+        try:
+            verdict = entry.check(answer)
+        except Exception as exc:  # a checker bug must not fail the learner's cell
+            verdict = (False, f"this answer could not be checked ({type(exc).__name__}: "
+                              f"{exc}).")
+        ok, detail = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
+        if ok:
+            result = Result(exercise_id, "correct",
+                            f"✓ Correct: {detail or entry.solution}")
+        else:
+            text = f"{detail} {entry.hint}" if detail else entry.hint
+            result = Result(exercise_id, "wrong", f"✗ Not quite: {text}")
+    print(result.message)
+    return result
+
+
+# --- answers --------------------------------------------------------------------------------
+
+_INT_TEXT = re.compile(r"[+-]?(0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+|[0-9][0-9_]*)")
+_BARE_HEX = re.compile(r"[0-9a-fA-F_]*[a-fA-F][0-9a-fA-F_]*")
+
+
+def as_int(answer: Any) -> int | None:
+    """``answer`` as an int, or None when it is not a number.
+
+    Accepts ints (and bools as 0/1) and strings: ``"0x25"``, ``"0b1"``, ``"37"`` (decimal),
+    and bare hex that cannot be decimal (``"d4201320"``). Spaces and ``_`` are ignored.
+    """
+    if isinstance(answer, bool):
+        return int(answer)
+    if isinstance(answer, int):
+        return answer
+    if isinstance(answer, str):
+        text = answer.strip().replace(" ", "")
+        if _INT_TEXT.fullmatch(text):
+            return int(text, 0) if not re.fullmatch(r"[+-]?0[0-9_]+", text) else int(text, 10)
+        if _BARE_HEX.fullmatch(text):
+            return int(text, 16)
+    return None
+
+
+def expect_int(expected: int, why: str) -> Checker:
+    """A checker accepting ``expected`` as an int or as a number in a string.
+
+    A decimal answer whose digits read as the expected value in hex (``25`` for ``0x25``)
+    gets a nudge about the missing ``0x``; garbage is told what kind of answer is expected.
+    """
+    def checker(answer: Any) -> Verdict:
+        value = as_int(answer)
+        if value is None:
+            return False, (f"expected a number (an int such as 0x1f or 31, or a string such "
+                           f"as '0x1f'), got {answer!r}.")
+        if value == expected:
+            return True, why
+        if isinstance(answer, (int, str)) and not isinstance(answer, bool) \
+                and str(answer).strip().isdigit() and int(str(answer).strip(), 16) == expected:
+            return False, f"{str(answer).strip()} is read as decimal; did you mean 0x{answer}?"
+        return False, ""
+    return checker
+
+
+# --- lesson 1: the BRK instruction ----------------------------------------------------------
+
+exercise(
+    "brk-encoding-0x99",
+    "Which 32-bit instruction word encodes BRK #0x99?",
+    check=expect_int(encodings.brk(0x99),
+                     why="BRK #imm16 is 0xd4200000 | imm16 << 5, and 0x99 << 5 = 0x1320, "
+                         "so BRK #0x99 = 0xd4201320."),
+    hint="BRK #imm16 is 0xd4200000 with imm16 in bits 20:5: shift 0x99 left by 5 and OR "
+         "it in.",
+    solution="BRK #0x99 = 0xd4200000 | (0x99 << 5) = 0xd4200000 | 0x1320 = 0xd4201320.",
+)
+
+exercise(
+    "brk-imm16-lldb",
+    "LLDB plants 0xd43e0000 as its AArch64 breakpoint. What is its imm16?",
+    check=expect_int(encodings.imm16_of(0xD43E_0000),
+                     why="(0xd43e0000 >> 5) & 0xffff = 0xf000: LLDB uses BRK #0xf000, "
+                         "GDB and QEMU BRK #0."),
+    hint="imm16 sits in bits 20:5: shift the word right by 5 and keep the low 16 bits.",
+    solution="(0xd43e0000 >> 5) & 0xffff = 0x6a1f000 & 0xffff = 0xf000, "
+             "so LLDB's breakpoint is BRK #0xf000.",
+)
+
+exercise(
+    "brk-first-byte",
+    "A64 instructions are stored little-endian. GDB writes BRK #0 (0xd4200000) over an "
+    "instruction: which byte value ends up at the lowest address?",
+    check=expect_int(encodings.to_bytes(encodings.BRK0)[0],
+                     why="little-endian stores the least significant byte first: "
+                         "00 00 20 d4, so the lowest address holds 0x00."),
+    hint="Little-endian means the least significant byte (the last two hex digits) comes "
+         "first in memory.",
+    solution="0xd4200000 is stored as the bytes 00 00 20 d4; the lowest address holds 0x00 "
+             "(and the highest 0xd4).",
+)
+
+# --- lesson 4: reading the syndrome ---------------------------------------------------------
+
+_DABT = esr.data_abort(same_el=True, wnr=True, dfsc=0x05)  # 0x96000045
+
+exercise(
+    "esr-ec-0x96000045",
+    "A kernel oops prints ESR = 0x96000045. What is its exception class (EC)?",
+    check=expect_int(_DABT >> 26 & 0x3F,
+                     why="EC is bits 31:26: 0x96000045 >> 26 = 0x25, a Data Abort taken "
+                         "without a change in Exception level."),
+    hint="EC is bits 31:26: shift right by 26 and keep 6 bits.",
+    solution="(0x96000045 >> 26) & 0x3f = 0x25: Data Abort from the current EL.",
+)
+
+exercise(
+    "esr-wnr-0x96000045",
+    "In ESR = 0x96000045 (a data abort), what is WnR (bit 6)? Was it a write?",
+    check=expect_int(_DABT >> 6 & 1,
+                     why="0x45 = 0b1000101: bit 6 is 1, so the faulting access was a write."),
+    hint="WnR is bit 6 of the ISS: look at the low byte 0x45 in binary.",
+    solution="0x45 = 0b0100_0101; bit 6 is 1, so WnR = 1: the access was a write.",
+)
+
+exercise(
+    "esr-dfsc-0x96000045",
+    "What is the data fault status code (DFSC, bits 5:0) of ESR = 0x96000045?",
+    check=expect_int(_DABT & 0x3F,
+                     why="0x45 & 0x3f = 0x05: a translation fault at level 1 (no valid "
+                         "mapping for the address)."),
+    hint="DFSC is the low 6 bits: mask with 0x3f.",
+    solution="0x96000045 & 0x3f = 0x05: translation fault, level 1.",
+)
+
+exercise(
+    "esr-of-brk-0x99",
+    "The guest executes BRK #0x99 (0xd4201320). What syndrome does ESR_EL1 get?",
+    check=expect_int(esr.brk(0x99),
+                     why="EC 0x3C (BRK in AArch64) << 26, IL = 1 (bit 25), ISS = the "
+                         "comment 0x99: 0xf0000000 | 0x02000000 | 0x99 = 0xf2000099."),
+    hint="EC 0x3C goes in bits 31:26, IL (bit 25) is 1 for a 32-bit instruction, and the "
+         "BRK immediate is copied into the ISS.",
+    solution="(0x3c << 26) | (1 << 25) | 0x99 = 0xf0000000 | 0x02000000 | 0x99 = 0xf2000099.",
+)
+
+exercise(
+    "esr-il-0xf2000000",
+    "What is IL (bit 25) in ESR = 0xf2000000, and what does it say?",
+    check=expect_int(esr.brk() >> 25 & 1,
+                     why="0xf2000000 has bit 25 set: IL = 1, the trapping instruction was a "
+                         "32-bit one (every A64 instruction is)."),
+    hint="Bit 25 is in the second hex digit from the left (bits 27:24): write that digit "
+         "in binary.",
+    solution="0xf2000000 >> 25 & 1 = 1: IL = 1, a 32-bit instruction trapped.",
+)

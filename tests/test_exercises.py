@@ -1,0 +1,110 @@
+"""armbp.exercises: the printed lines, the seeds' answers, and that garbage never raises."""
+from __future__ import annotations
+
+import pytest
+
+from armbp import exercises
+from armbp.exercises import UNANSWERED, as_int, check, expect_int, solution
+
+SEED_ANSWERS = {
+    "brk-encoding-0x99": 0xD420_1320,
+    "brk-imm16-lldb": 0xF000,
+    "brk-first-byte": 0x00,
+    "esr-ec-0x96000045": 0x25,
+    "esr-wnr-0x96000045": 1,
+    "esr-dfsc-0x96000045": 0x05,
+    "esr-of-brk-0x99": 0xF200_0099,
+    "esr-il-0xf2000000": 1,
+}
+
+
+def test_seeds_are_registered_with_the_hand_worked_answers(capsys):
+    assert set(SEED_ANSWERS) <= set(exercises.exercise_ids())
+    for exercise_id, answer in SEED_ANSWERS.items():
+        result = check(exercise_id, answer)
+        assert result.correct, (exercise_id, result.message)
+        assert result.message.startswith("✓ Correct: ")
+        assert capsys.readouterr().out == result.message + "\n"
+
+
+@pytest.mark.parametrize("answer", ["0xd4201320", "d4201320", "0xD420_1320", " 0xd4201320 ",
+                                    3558871840])
+def test_int_answers_in_several_spellings(answer, capsys):
+    assert check("brk-encoding-0x99", answer)
+    capsys.readouterr()
+
+
+def test_unanswered_prints_the_fixed_line(capsys):
+    result = check("brk-encoding-0x99", ...)
+    assert capsys.readouterr().out == UNANSWERED + "\n"
+    assert UNANSWERED == ("Not answered yet — replace ... with your answer and run the cell "
+                          "again.")
+    assert result.status == "unanswered" and not result
+
+
+def test_wrong_answer_prints_the_hint(capsys):
+    result = check("brk-encoding-0x99", 0xD420_0099)
+    out = capsys.readouterr().out
+    hint = exercises._REGISTRY["brk-encoding-0x99"].hint
+    assert out == f"✗ Not quite: {hint}\n"
+    assert result.status == "wrong" and not result
+
+
+def test_decimal_digits_of_a_hex_answer_get_a_nudge(capsys):
+    result = check("esr-ec-0x96000045", 25)
+    assert "25 is read as decimal; did you mean 0x25?" in result.message
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("garbage", ["banana", None, [1], 1.5, b"\x00", object(), "", "0x"])
+def test_garbage_never_raises_and_does_not_give_the_answer_away(garbage, capsys):
+    for exercise_id in SEED_ANSWERS:
+        result = check(exercise_id, garbage)
+        assert result.status == "wrong", (exercise_id, garbage)
+        assert result.message.startswith("✗ Not quite: expected a number")
+        said = result.message.split("Not quite:")[1].split(". ")[0]
+        assert said.endswith(f"got {garbage!r}")
+        if SEED_ANSWERS[exercise_id] > 0xFF:
+            assert f"{SEED_ANSWERS[exercise_id]:#x}" not in said
+    capsys.readouterr()
+
+
+def test_a_checker_that_raises_is_reported_not_raised(capsys, monkeypatch):
+    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    exercises.exercise("broken-checker", "Q?", check=lambda a: 1 / 0, hint="H.", solution="S.")
+    result = check("broken-checker", 3)
+    assert result.message == ("✗ Not quite: this answer could not be checked "
+                              "(ZeroDivisionError: division by zero). H.")
+    capsys.readouterr()
+
+
+def test_solution_prints_and_returns_without_displaying_twice(capsys):
+    text = solution("brk-encoding-0x99")
+    assert capsys.readouterr().out == text + "\n"
+    assert "0xd4201320" in text
+    assert text._ipython_display_() is None  # Jupyter shows only the printed line
+    assert check("brk-encoding-0x99", ...)._ipython_display_() is None
+    capsys.readouterr()
+
+
+def test_registry_rejects_duplicates_and_bad_entries(monkeypatch):
+    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    with pytest.raises(ValueError, match="already registered"):
+        exercises.exercise("brk-encoding-0x99", "Q?", expect_int(1, "y"), "h", "s")
+    with pytest.raises(ValueError, match="lower-case"):
+        exercises.exercise("Bad Id", "Q?", expect_int(1, "y"), "h", "s")
+    with pytest.raises(ValueError, match="hint"):
+        exercises.exercise("new-one", "Q?", expect_int(1, "y"), "", "s")
+    with pytest.raises(KeyError, match="no exercise 'nope'"):
+        check("nope", 1)
+    entry = exercises.exercise("new-one", "Q?", expect_int(7, "because."), "h.", "s.")
+    assert exercises.exercise_ids()[-1] == entry.id == "new-one"
+
+
+def test_as_int():
+    assert as_int("0x25") == 0x25 and as_int("25") == 25 and as_int("0b101") == 5
+    assert as_int("d4") == 0xD4 and as_int(True) == 1 and as_int("007") == 7
+    assert as_int("0o17") == 15 and as_int("-3") == -3
+    for bad in ("", "0x", "zz", None, 2.0, "1 2 x"):
+        assert as_int(bad) is None, bad
+
