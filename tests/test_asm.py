@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 
@@ -45,8 +46,9 @@ def gnu_assemble(source: str, base: int = 0x40000) -> bytes:
             return f.read()
 
 
-def gnu_errors(source: str) -> str:
-    """GNU as's messages for ``source`` ('' if it assembles)."""
+def gnu_errors(source: str, warnings: bool = False) -> str:
+    """GNU as's messages for ``source`` ('' if it assembles without errors, or without
+    warnings either when ``warnings``)."""
     require_binutils()
     with tempfile.TemporaryDirectory(prefix="armbp-gas-") as d:
         src = os.path.join(d, "t.s")
@@ -54,7 +56,7 @@ def gnu_errors(source: str) -> str:
             f.write(source + "\n")
         r = subprocess.run(["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
                            capture_output=True, text=True)
-        return "" if r.returncode == 0 else r.stderr
+        return r.stderr if r.returncode or warnings else ""
 
 # ---------------------------------------------------------------- the corpus
 # Each line is exactly one instruction. Branch targets are the labels ``back`` (before the
@@ -631,3 +633,247 @@ def test_lazy_top_level_names():
     import armbp
     assert armbp.assemble is assemble and armbp.AsmError is AsmError
     assert issubclass(AsmError, ValueError)
+
+
+DIRECTIVES_SOURCE = r"""
+        .text
+        .global _start
+        .type _start, %function
+        .equ COUNT, 3
+        .set STEP, COUNT * 2 - 5
+LEN = msg_end - msg
+_start: mov x0, #COUNT
+1:      subs x0, x0, #STEP
+        b.ne 1b
+        cbz x0, 1f
+        nop
+1:      ldr x1, =0x1122334455667788
+        ldr w2, =0xcafe
+        ldr x3, =msg
+        ldr x4, =0x1122334455667788   /* reuses the pool entry */
+        ldr w5, =COUNT
+        adr x6, msg
+        mov x7, #LEN
+        b 2f
+        .ltorg
+2:      brk #0
+        .inst 0xd503201f, 0xd4200000
+        .size _start, . - _start
+msg:    .ascii "hi\n\t\"x\"\\"
+        .asciz "z"
+        .string "ok"
+msg_end:
+        .byte 1, 2, -1, 'A', 0xff
+        .balign 4
+        .hword 0x1234, -2
+        .2byte 7
+        .word 0xdeadbeef, msg, msg_end - msg, -1
+        .long 5
+        .4byte 6
+        .balign 16
+        .quad 0x0123456789abcdef, _start, -1
+        .xword 1
+        .dword 2
+        .8byte 3
+        .skip 3
+        .skip 2, 0xaa
+        .space 1, 7
+        .zero 2
+        .fill 3, 2, 0x1234
+        .fill 2, 1
+        .align 3
+        .p2align 4, 0x5a
+        .balign 8, 0
+        .byte 9
+        .balign 4
+after:  ldr x0, =after
+        ldr w1, =7
+        nop
+"""
+
+
+def test_directives_pools_and_local_labels_match_gnu_as():
+    ours = assemble(DIRECTIVES_SOURCE)
+    theirs = gnu_assemble(DIRECTIVES_SOURCE)
+    assert ours.code.hex() == theirs.hex()
+    assert "1\x020" not in ours.symbols and ours.symbols["after"] > ours.symbols["msg"]
+    # pool entries are not source lines; the data directives are
+    after = ours.symbols["after"]
+    assert ours.lines[after].text.strip().startswith("after:")
+    msg_line = next(i for i, t in enumerate(DIRECTIVES_SOURCE.splitlines(), 1)
+                    if t.startswith("msg:"))
+    assert ours.lines[ours.symbols["msg"]].number == msg_line
+
+
+def test_balign_pads_code_with_nops_and_data_with_zeros():
+    prog = assemble("nop\n.byte 1\n.balign 16\nbrk #0\n")
+    code = prog.code
+    assert code[4:8] == b"\x01\0\0\0"
+    assert code[8:16] == bytes.fromhex("1f2003d5") * 2
+    assert code[16:20] == bytes.fromhex("000020d4")
+    assert prog.lines[prog.base + 16].text == "brk #0"
+    assert prog.base + 5 not in prog.lines  # padding is not a source line
+
+
+def test_comments_and_labels():
+    src = """\
+# a whole-line comment
+a: b: nop            // two labels, then an instruction
+c:                   ; a label alone
+   /* block */ add x0, x0, #1 /* trailing */
+   /* a block comment
+      over lines */ nop
+d: .word c - a       // data with a label expression
+"""
+    prog = assemble(src)
+    assert prog.symbols == {"a": BASE, "b": BASE, "c": BASE + 4, "d": BASE + 12}
+    assert prog.code[12:16] == (4).to_bytes(4, "little")
+    assert [ln.number for _, ln in sorted(prog.lines.items())] == [2, 4, 6, 7]
+    assert prog.code.hex() == gnu_assemble(src.replace(";", "//")).hex()
+
+
+# ---------------------------------------------------------------- capstone round trip
+
+# Where capstone prints another alias of the very same word (value-dependent alias choices
+# the Arm ARM allows; GNU objdump makes most of the same choices).
+CAPSTONE_ALIASES = {
+    ("add", "sub"), ("sub", "add"), ("cmp", "cmn"), ("adds", "cmn"),  # negative immediates
+    ("b.cc", "b.lo"), ("b.cs", "b.hs"),
+    ("movz", "mov"), ("movn", "mov"), ("orr", "mov"),
+    ("lsl", "lsr"),  # lsl #0 is ubfm #0, #63: lsr #0
+    ("lslv", "lsl"), ("rorv", "ror"), ("lsrv", "lsr"), ("asrv", "asr"),
+    ("bfm", "bfi"), ("sbfm", "sxtb"), ("ubfm", "ubfx"), ("sbfx", "sxtw"), ("ubfx", "lsr"),
+    ("hint", "nop"), ("hint", "bti"), ("hint", "xpaclri"),
+    # GNU as picks LDUR/STUR for offsets the scaled form cannot hold
+    ("ldr", "ldur"), ("str", "stur"), ("ldrb", "ldurb"), ("ldrh", "ldurh"),
+    ("ldrsw", "ldursw"),
+}
+
+
+def test_capstone_reads_back_the_same_mnemonic():
+    from capstone import CS_ARCH_ARM64, CS_MODE_ARM, Cs
+
+    md = Cs(CS_ARCH_ARM64, CS_MODE_ARM)
+    lines = CORPUS + EXTRA
+    code = assemble(_framed(lines)).code
+    bad = []
+    for i, line in enumerate(lines):
+        addr = BASE + 4 + 4 * i
+        insns = list(md.disasm(code[4 + 4 * i: 8 + 4 * i], addr))
+        ours = line.split()[0].lower()
+        theirs = insns[0].mnemonic if insns else None
+        if theirs != ours and (ours, theirs) not in CAPSTONE_ALIASES:
+            bad.append(f"{line!r} -> {theirs} {insns[0].op_str if insns else ''}")
+    assert not bad, "\n".join(bad)
+
+
+# ---------------------------------------------------------------- errors
+
+# (source, line, column, words the message must contain)
+ERRORS = [
+    # unknown mnemonic
+    ("mvo x0, #1", 1, 1, ["unknown instruction 'mvo'", "expected an A64 mnemonic", "mov"]),
+    ("nop\n  b.xx lab", 2, 5, ["unknown condition 'xx'", "expected one of b.eq"]),
+    (".foo 1", 1, 1, ["unknown directive '.foo'", "expected one of .word"]),
+    # bad operands
+    ("ldr x0, x1", 1, 9, ["bad operand 'x1' for ldr", "expected a memory operand"]),
+    ("add x0, w1, #1", 1, 9, ["register w1 has the wrong size for add",
+                              "expected a 64-bit register"]),
+    ("add x0, x1, q2", 1, 13, ["'q2' is not a general-purpose register", "expected x0-x30"]),
+    ("add xzr, x0, #1", 1, 5, ["xzr cannot be used here in add", "expected a 64-bit register"]),
+    ("ldrb x0, [x1]", 1, 6, ["wrong size for ldrb", "expected a 32-bit register"]),
+    ("add x0, x1", 1, 11, ["add takes 3 or 4 operands, got 2", "expected add Xd|SP"]),
+    ("brk", 1, 4, ["brk takes 1 operand, got none", "expected brk #imm16"]),
+    ("add x0, x1, x2, ror #3", 1, 17, ["bad shift 'ror #3' for add",
+                                       "expected lsl, lsr or asr"]),
+    ("mrs x0, foo_el1", 1, 9, ["bad operand 'foo_el1' for mrs", "expected a system register"]),
+    ("msr currentel, x0", 1, 5, ["currentel cannot be written", "expected a writable"]),
+    ("dsb foo", 1, 5, ["bad operand 'foo' for dsb", "expected a barrier option"]),
+    ("cset x0, al", 1, 10, ["bad operand 'al' for cset", "(not al or nv)"]),
+    ("ldr x0, [x1", 1, 12, ["is not closed", "expected ']'"]),
+    ("mov x0, #(1", 1, 12, ["unbalanced parenthesis", "expected ')'"]),
+    ('.ascii "abc', 1, 8, ["unterminated string", "expected a closing"]),
+    ("x0: nop", 1, 1, ["'x0' is a register name", "expected another name"]),
+    ("ldr x0, [x1, x2, lsl #2]", 1, 22, ["shift #2 for ldr", "expected #0 or #3"]),
+    # immediates out of range
+    ("nop\nnop\n\tmov x0, #70000", 3, 10,
+     ["immediate #70000 out of range for mov: expected 0..65535 "
+      "(or a value movz/movn/orr can encode)"]),
+    ("add x0, x1, #5000", 1, 13, ["immediate #5000 out of range for add",
+                                  "expected 0..4095, or a multiple of 4096"]),
+    ("and x0, x1, #0x1234", 1, 13, ["#0x1234 cannot be encoded for and",
+                                    "expected a bitmask immediate"]),
+    ("brk #0x10000", 1, 5, ["immediate #0x10000 out of range for brk", "expected 0..65535"]),
+    ("lsl w0, w1, #32", 1, 13, ["immediate #32 out of range for lsl", "expected 0..31"]),
+    ("movz x0, #1, lsl #8", 1, 14, ["bad shift 'lsl #8' for movz", "expected lsl #0, #16"]),
+    ("ldp x0, x1, [sp, #12]", 1, 18, ["offset #12 out of range for ldp",
+                                      "expected a multiple of 8 in -512..504"]),
+    ("ldr x0, [x1, #-257]", 1, 14, ["offset #-257 out of range for ldr",
+                                    "expected a multiple of 8 in 0..32760, or -256..255"]),
+    ("tbz w0, #32, 0", 1, 9, ["immediate #32 out of range for tbz", "expected 0..31"]),
+    (".word 0x100000000", 1, 7, ["does not fit a 4-byte value", "expected -2147483648"]),
+    # branches out of range
+    ("b.eq far\n.skip 0x100000\nfar: nop", 1, 6,
+     ["target far is +0x100004 bytes away, out of range for b.eq", "expected within ±1 MiB"]),
+    ("tbz x0, #1, far\n.skip 0x8000\nfar: nop", 1, 13,
+     ["out of range for tbz", "expected within ±32 KiB"]),
+    ("adr x0, far\n.skip 0x100000\nfar: nop", 1, 9, ["out of range for adr", "±1 MiB"]),
+    ("b odd\nodd = 0x40002", 1, 3, ["not 4-byte aligned", "expected an instruction address"]),
+    # undefined and duplicate labels
+    ("b nowhere", 1, 3, ["undefined label 'nowhere'", "expected a label"]),
+    ("loop: nop\n  b lop", 2, 5, ["undefined label 'lop'", "did you mean 'loop'?"]),
+    ("1: b 2f", 1, 6, ["undefined local label '2f'", "expected a later '2:' label"]),
+    ("b 1b", 1, 3, ["no earlier local label '1:'", "expected a '1:' above this line"]),
+    ("loop: nop\nloop: nop", 2, 1, ["duplicate label 'loop' (first defined on line 1)",
+                                    "expected a new name"]),
+    (".equ N, 1\nN: nop", 2, 1, ["duplicate label 'N'"]),
+    (".skip later\nlater: nop", 1, 7, ["'later' must be known here",
+                                       "expected a constant or a label defined above"]),
+    # layout
+    (".byte 1\nnop", 2, 1, ["nop at 0x40001 is not 4-byte aligned", "expected a .balign 4"]),
+]
+
+
+@pytest.mark.parametrize("source, line, col, words", ERRORS,
+                         ids=[e[0].splitlines()[0] for e in ERRORS])
+def test_error_names_line_column_text_and_expectation(source, line, col, words):
+    with pytest.raises(AsmError) as info:
+        assemble(source)
+    err = info.value
+    assert (err.line, err.column) == (line, col), str(err)
+    text = source.splitlines()[line - 1]
+    assert err.text == text
+    first, quoted, caret = str(err).split("\n")
+    assert first.startswith(f"line {line}, col {col}: ")
+    assert quoted == "    " + text
+    assert len(caret.rstrip()) == 4 + col and caret.endswith("^")
+    assert "expected" in err.detail
+    for w in words:
+        assert w in err.detail, err.detail
+
+
+def test_error_names_the_source_when_given():
+    with pytest.raises(AsmError) as info:
+        assemble("nop\nfoo\n", name="lesson1.s")
+    assert str(info.value).startswith("lesson1.s: line 2, col 1: unknown instruction 'foo'")
+    assert info.value.name == "lesson1.s"
+
+
+def test_gnu_as_rejects_the_lines_we_reject():
+    """A sanity check of our strictness: none of our single-line errors is valid A64.
+
+    GNU as only warns about writing a read-only system register (we refuse), and reads
+    ``ldr x0, x1`` as a load from a symbol named x1 (we keep register names out of labels).
+    """
+    single = [src for src, line, _, _ in ERRORS
+              if "\n" not in src and not src.startswith((".", "b ", "1:", "x0:", "ldr x0, x1"))]
+    messages = gnu_errors("\n".join(single), warnings=True)
+    rejected = {int(n) for n in re.findall(r"t\.s:(\d+): (?:Error|Warning)", messages)}
+    missed = [src for i, src in enumerate(single, 1) if i not in rejected]
+    assert not missed, f"GNU as accepts lines armbp rejects: {missed}"
+
+
+@pytest.mark.parametrize("base", [-4, 0x40002, "0x1000", True])
+def test_bad_base(base):
+    with pytest.raises(ValueError, match="expected a non-negative multiple of 4"):
+        assemble("nop", base=base)

@@ -7,6 +7,7 @@ all labels known, so forward references work, and encodes.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field, replace
 
 from ..program import Program, Segment, SourceLine
@@ -20,6 +21,7 @@ _IGNORED = {".text", ".data", ".bss", ".section", ".global", ".globl", ".type", 
             ".endfunc", ".loc", ".previous", ".pushsection", ".popsection", ".fpu"}
 _DATA = {".byte": 1, ".hword": 2, ".short": 2, ".2byte": 2, ".word": 4, ".long": 4,
          ".int": 4, ".4byte": 4, ".quad": 8, ".xword": 8, ".dword": 8, ".8byte": 8}
+_OTHER_REG = re.compile(r"[xw]3[1-9]|[xw][4-9][0-9]|[qvdshb][0-9]+|v[0-9]+\.\w+")
 _NOP = (0xD503201F).to_bytes(4, "little")
 _DIRECTIVES = sorted(_IGNORED | set(_DATA) | {
     ".ascii", ".asciz", ".string", ".skip", ".space", ".zero", ".fill", ".balign", ".align",
@@ -62,7 +64,8 @@ class _Assembler:
         self.lines = source.splitlines()
         self.labels: dict[str, int] = {}
         self.label_line: dict[str, int] = {}
-        self.consts: dict[str, int] = {}
+        self.consts: dict[str, int | tuple[Expr, int, int]] = {}
+        self.evaluating: set[str] = set()
         self.items: list[_Item] = []
         self.addr = base
         self.pool: dict[tuple, _PoolEntry] = {}
@@ -78,18 +81,42 @@ class _Assembler:
         if name in self.labels:
             return self.labels[name]
         if name in self.consts:
-            return self.consts[name]
+            value = self.consts[name]
+            if isinstance(value, int):
+                return value
+            return self.deferred(name, value, col)
         if "\x02" in name:
             num = name.split("\x02")[0]
             raise _Fail(f"undefined local label '{num}f': expected a later '{num}:' label", col)
         if register(name) is not None:
             raise _Fail(f"register {name} cannot be used in an expression here: expected a "
                         f"number or a label", col)
+        if _OTHER_REG.fullmatch(name.lower()):
+            raise _Fail(f"{name!r} is not a general-purpose register: expected x0-x30, "
+                        f"w0-w30, sp, wsp, xzr or wzr (SIMD and FP registers are not "
+                        f"supported)", col)
         known = [n for n in (*self.labels, *self.consts) if "\x02" not in n]
         near = difflib.get_close_matches(name, known, n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         raise _Fail(f"undefined label {name!r}: expected a label or .equ constant defined "
                     f"in this program{hint}", col)
+
+    def deferred(self, name: str, value: tuple, col: int) -> int:
+        """The value of a constant defined with a label that came later (``.equ`` may look
+        forward, as in GNU as)."""
+        expr, dot, lineno = value
+        if name in self.evaluating:
+            raise _Fail(f"constant {name!r} is defined in terms of itself (line {lineno}): "
+                        f"expected a value that does not depend on {name!r}", col)
+        self.evaluating.add(name)
+        try:
+            result = expr.evaluate(self.lookup, dot)
+        except _Fail as e:
+            raise _Fail(f"in the value of {name!r} (line {lineno}): {e.detail}", col) from None
+        finally:
+            self.evaluating.discard(name)
+        self.consts[name] = result
+        return result
 
     def lookup_now(self, name: str, col: int) -> int:
         """Pass-1 lookup: only what is defined above may be used."""
@@ -125,7 +152,7 @@ class _Assembler:
         return Program(code=code, base=self.base, symbols=symbols, lines=self.source_lines,
                        segments=(Segment(self.base, code, len(code), "rwx"),), name=self.name)
 
-    def define(self, name: str, value: int, tok: Token, lineno: int, *, const: bool) -> None:
+    def define(self, name: str, value: int | tuple, tok: Token, lineno: int, *, const: bool) -> None:
         if register(name) is not None:
             raise _Fail(f"{name!r} is a register name: expected another name for a label", tok.col)
         if name in self.labels or name in self.consts:
@@ -171,12 +198,16 @@ class _Assembler:
                         f"a label", head.col)
         toks = [head] + self.localize(toks[1:])
         if len(toks) >= 2 and toks[1].text == "=" and toks[1].kind == "op":
-            value = self.const_expr(toks[2:], line, toks[1])
-            self.define(head.text, value, head, lineno, const=True)
+            self.define(head.text, self.equ_value(toks[2:], line, toks[1], lineno), head,
+                        lineno, const=True)
             return False
         word = head.text.lower()
         if word.startswith(".") and word != ".":
             return self.directive(word, head, toks[1:], line, lineno)
+        if word not in HANDLERS and word.startswith("b."):
+            raise _Fail(f"unknown condition {head.text[2:]!r} in {head.text!r}: expected one "
+                        f"of b.eq, b.ne, b.cs/b.hs, b.cc/b.lo, b.mi, b.pl, b.vs, b.vc, b.hi, "
+                        f"b.ls, b.ge, b.lt, b.gt, b.le, b.al", head.col + 2)
         if word not in HANDLERS:
             near = difflib.get_close_matches(word, list(HANDLERS), n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
@@ -208,10 +239,9 @@ class _Assembler:
         size = 8 if getattr(rt, "size", 64) == 64 else 4
         key: tuple
         syms = lit.expr.symbols()
-        if all(s in self.consts for s in syms) and "." not in lit.expr.text:
+        key = (size, "expr", "".join(lit.expr.text.split()))
+        if all(isinstance(self.consts.get(s), int) for s in syms) and "." not in lit.expr.text:
             key = (size, "value", lit.expr.evaluate(self.lookup, self.addr))
-        else:
-            key = (size, "expr", "".join(lit.expr.text.split()))
         if key not in self.pool:
             self.pool[key] = _PoolEntry(lit.expr, size)
         return self.pool[key]
@@ -233,6 +263,21 @@ class _Assembler:
                 self.items.append(_Item(self.addr, lineno, "pool", pool=e, size=size))
                 self.addr += size
         self.pool = {}
+
+    def equ_value(self, toks: list[Token], line: str, after: Token,
+                  lineno: int) -> int | tuple[Expr, int, int]:
+        """A constant's value now, or its expression for later if it names a later label."""
+        if not toks:
+            raise _Fail(f"missing value after {after.text!r}: expected an expression",
+                        after.col + len(after.text))
+        p = ExprParser(toks, line)
+        e = p.parse()
+        if p.pos != len(toks):
+            t = toks[p.pos]
+            raise _Fail(f"unexpected {t.text!r}: expected the end of the expression", t.col)
+        if all(s in self.labels or s in self.consts for s in e.symbols()):
+            return e.evaluate(self.lookup, self.addr)
+        return (e, self.addr, lineno)
 
     def const_expr(self, toks: list[Token], line: str, after: Token) -> int:
         if not toks:
@@ -274,7 +319,8 @@ class _Assembler:
             name_tok = parts[0][0]
             if len(parts[0]) != 1 or name_tok.kind != "id":
                 raise _Fail(f"bad name for {word}: expected an identifier", name_tok.col)
-            self.define(name_tok.text, const(parts[1]), name_tok, lineno, const=True)
+            self.define(name_tok.text, self.equ_value(parts[1], line, head, lineno), name_tok,
+                        lineno, const=True)
             return False
         if word in _DATA:
             if not parts:
