@@ -1,0 +1,741 @@
+"""``armbp gdbserver``: a GDB remote stub whose breakpoints are the BRK table.
+
+A real ``gdb-multiarch`` (or ``armbp.rsp.RspClient``) connects over TCP and speaks RSP. The
+packets that matter for this kit map one to one onto the breakpoint core:
+
+* ``Z0,addr,4`` → the debugger's table inserts: saves the word at addr, writes ``BRK #0``;
+* ``m addr,len`` → guest memory read *through the table*: planted BRKs are shown as the
+  instructions they replaced (GDB with ``breakpoint always-inserted on`` expects this);
+* ``c``/``vCont;c`` → the vCPU runs; a BRK traps out as a KVM-style debug exit (EC 0x3C),
+  the VMM finds its pc in the table ("ours") and the stub answers ``T05 … swbreak:;``;
+* ``z0,addr,4`` → the table puts the saved word back.
+
+The module is in two parts. ``GdbStub`` is the protocol: it turns one packet into one
+reply (or a request to run) over any ``Target`` and never raises on bad input.
+``GdbServer`` owns the socket: it acknowledges packets, runs the target in time slices
+while watching for Ctrl-C (0x03) and disconnects, and logs the conversation in armbp terms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from armbp.memory import MemoryFault
+from armbp.rsp import PacketReader, escape, frame, unescape
+from armbp.table import BreakpointError
+
+PACKET_SIZE = 0x4000          # what we advertise: the largest packet we accept
+MAX_MEMORY_XFER = 0x1000      # bytes per m/M/X (hex doubles it: well under PACKET_SIZE)
+SLICE_SECONDS = 0.02          # a continue runs in slices this long, polling for Ctrl-C
+
+SIGINT, SIGILL, SIGTRAP, SIGSEGV, SIGKILL = 2, 4, 5, 11, 9
+
+# Register numbers GDB uses for aarch64 (they follow the order of target.xml).
+N_X = 31
+REG_SP, REG_PC, REG_CPSR = 31, 32, 33
+REG_V0, REG_FPSR, REG_FPCR = 34, 66, 67
+N_REGS = 68
+CORE_REGS = 34                 # x0..x30, sp, pc, cpsr: what a 'g' packet carries
+
+
+def register_size(n: int) -> int:
+    """Size in bytes of GDB register ``n`` (x/sp/pc 8, cpsr/fpsr/fpcr 4, v 16)."""
+    if 0 <= n <= REG_PC:
+        return 8
+    if n in (REG_CPSR, REG_FPSR, REG_FPCR):
+        return 4
+    if REG_V0 <= n < REG_V0 + 32:
+        return 16
+    raise ValueError(f"no register number {n}: expected 0..{N_REGS - 1}")
+
+
+def register_name(n: int) -> str:
+    if n < N_X:
+        return f"x{n}"
+    names = {REG_SP: "sp", REG_PC: "pc", REG_CPSR: "cpsr", REG_FPSR: "fpsr", REG_FPCR: "fpcr"}
+    return names.get(n, f"v{n - REG_V0}")
+
+
+def _target_xml() -> str:
+    """The target description: the aarch64 core feature and the FP/SIMD feature.
+
+    GDB finds its registers by the feature names and register names; ``regnum`` pins
+    the numbering that ``p``/``P`` use. cpsr is 32 bits, as GDB's aarch64 code expects.
+    """
+    core = "".join(f'<reg name="x{i}" bitsize="64" regnum="{i}"/>' for i in range(31))
+    core += ('<reg name="sp" bitsize="64" type="data_ptr" regnum="31"/>'
+             '<reg name="pc" bitsize="64" type="code_ptr" regnum="32"/>'
+             '<reg name="cpsr" bitsize="32" regnum="33"/>')
+    lanes = [("q", [("u", "uint128", 1), ("s", "int128", 1)]),
+             ("d", [("f", "ieee_double", 2), ("u", "uint64", 2), ("s", "int64", 2)]),
+             ("s", [("f", "ieee_single", 4), ("u", "uint32", 4), ("s", "int32", 4)]),
+             ("h", [("f", "ieee_half", 8), ("u", "uint16", 8), ("s", "int16", 8)]),
+             ("b", [("u", "uint8", 16), ("s", "int8", 16)])]
+    types = ""
+    for width, kinds in lanes:
+        for kind, elem, count in kinds:
+            types += f'<vector id="armbp_v{width}{kind}" type="{elem}" count="{count}"/>'
+        types += f'<union id="armbp_vn{width}">'
+        types += "".join(f'<field name="{kind}" type="armbp_v{width}{kind}"/>'
+                         for kind, _, _ in kinds)
+        types += "</union>"
+    types += '<union id="armbp_v128">'
+    types += "".join(f'<field name="{w}" type="armbp_vn{w}"/>' for w in "dshbq")
+    types += "</union>"
+    fpu = types + "".join(f'<reg name="v{i}" bitsize="128" type="armbp_v128" regnum="{34 + i}"/>'
+                          for i in range(32))
+    fpu += ('<reg name="fpsr" bitsize="32" regnum="66"/>'
+            '<reg name="fpcr" bitsize="32" regnum="67"/>')
+    return ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
+            '<target version="1.0"><architecture>aarch64</architecture>'
+            f'<feature name="org.gnu.gdb.aarch64.core">{core}</feature>'
+            f'<feature name="org.gnu.gdb.aarch64.fpu">{fpu}</feature></target>')
+
+
+TARGET_XML = _target_xml()
+
+
+# --- what the stub drives --------------------------------------------------------------------
+@dataclass(frozen=True)
+class StopEvent:
+    """Why the guest stopped, as the stub reports it.
+
+    ``kind``: "signal" (stopped with ``signal``), "exited" (``code``), "killed" (by
+    ``signal``). ``swbreak`` marks a stop at one of our BRKs; ``note`` says in armbp terms
+    what happened ("EC 0x3C hsr f2000000 → ours").
+    """
+
+    kind: str
+    signal: int = SIGTRAP
+    code: int = 0
+    swbreak: bool = False
+    pc: int | None = None
+    note: str = ""
+
+
+class Target(Protocol):
+    """What ``GdbStub`` needs from a guest. ``DebuggerTarget`` is the real one."""
+
+    pid: int
+    tid: int
+
+    def read_register(self, n: int) -> int: ...
+    def read_core(self) -> list[int]: ...           # x0..x30, sp, pc, cpsr
+    def write_register(self, n: int, value: int) -> None: ...
+    def read_memory(self, address: int, size: int) -> bytes: ...   # planted BRKs hidden
+    def write_memory(self, address: int, data: bytes) -> None: ...
+    def insert_breakpoint(self, address: int) -> str: ...          # returns a log note
+    def remove_breakpoint(self, address: int) -> str: ...
+    def resume(self, step: bool, seconds: float) -> StopEvent | None: ...  # None: still running
+    def interrupted(self) -> StopEvent: ...
+    def last_stop(self) -> StopEvent: ...
+    def auxv(self) -> bytes | None: ...
+    def kill(self) -> None: ...
+    def detach(self) -> None: ...
+
+
+# --- the protocol ---------------------------------------------------------------------------
+@dataclass
+class Resume:
+    """The stub's answer to c/s/vCont: run the target (``step``: one instruction)."""
+
+    step: bool
+    addr: int | None = None
+
+
+@dataclass
+class Close:
+    """Kill or detach: ``reply`` (maybe None) goes out, then the session ends."""
+
+    reply: str | None
+    how: str  # "kill" | "detach"
+
+
+class BadPacket(ValueError):
+    """A packet we understand the start of but whose arguments are malformed."""
+
+
+def _hex_int(text: str) -> int:
+    if not text or len(text) > 16 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise BadPacket(f"not a hex number: {text[:20]!r}")
+    return int(text, 16)
+
+
+def _addr_len(text: str) -> tuple[int, int]:
+    addr, sep, length = text.partition(",")
+    if not sep:
+        raise BadPacket(f"expected ADDR,LENGTH, got {text[:40]!r}")
+    return _hex_int(addr), _hex_int(length)
+
+
+def _le_hex(value: int, size: int) -> str:
+    return (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little").hex()
+
+
+def _from_le_hex(text: str, size: int) -> int:
+    if len(text) != 2 * size:
+        raise BadPacket(f"expected {2 * size} hex digits, got {len(text)}")
+    try:
+        return int.from_bytes(bytes.fromhex(text), "little")
+    except ValueError:
+        raise BadPacket(f"not hex: {text[:40]!r}") from None
+
+
+class GdbStub:
+    """RSP packet → reply over a ``Target``. One instance per connection.
+
+    ``handle(payload)`` returns a ``str`` reply (``""`` is the empty "unsupported" reply),
+    a ``Resume`` for the server to carry out, or a ``Close``. It never raises: malformed
+    arguments get ``E22``, memory faults ``E14``, anything unexpected ``E01``.
+    ``notes`` collects, per packet, what it did in armbp terms (for ``--log``).
+    """
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.swbreak = False
+        self.multiprocess = False
+        self.no_ack = False
+        self.notes: list[str] = []
+
+    # -- thread ids --------------------------------------------------------------------------
+    def thread_id(self) -> str:
+        t = self.target
+        return f"p{t.pid:02x}.{t.tid:02x}" if self.multiprocess else f"{t.tid:02x}"
+
+    def _matches(self, text: str) -> bool:
+        """Does a thread-id (``p1.1``, ``1``, ``-1``, ``0``, ``p1.-1``…) name our thread?"""
+        if text.startswith("p"):
+            pid, _, tid = text[1:].partition(".")
+            ok_pid = pid in ("-1", "0") or (pid and _hex_int(pid) == self.target.pid)
+            return bool(ok_pid) and (tid in ("", "-1", "0") or _hex_int(tid) == self.target.tid)
+        return text in ("-1", "0") or _hex_int(text) == self.target.tid
+
+    # -- stop replies ------------------------------------------------------------------------
+    def stop_reply(self, ev: StopEvent) -> str:
+        if ev.kind == "exited":
+            return f"W{ev.code & 0xFF:02x}" + (f";process:{self.target.pid:x}"
+                                               if self.multiprocess else "")
+        if ev.kind == "killed":
+            return f"X{ev.signal:02x}"
+        reply = f"T{ev.signal:02x}thread:{self.thread_id()};"
+        if ev.swbreak and self.swbreak:
+            reply += "swbreak:;"
+        return reply
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def handle(self, payload: bytes) -> str | Resume | Close:
+        self.notes = []
+        try:
+            text = payload.decode("latin-1")
+            return self._dispatch(text, payload)
+        except BadPacket as e:
+            self.notes.append(f"malformed: {e}")
+            return "E22"
+        except MemoryFault as e:
+            self.notes.append(str(e))
+            return "E14"
+        except BreakpointError as e:
+            self.notes.append(str(e))
+            return "E22"
+        except Exception as e:  # a bug or an emulator error: report it, keep serving
+            self.notes.append(f"internal error: {type(e).__name__}: {e}")
+            return "E01"
+
+    def _dispatch(self, text: str, raw: bytes) -> str | Resume | Close:
+        if not text:
+            return ""
+        head = text[0]
+        handler = getattr(self, f"_cmd_{head}", None) if head.isalpha() or head == "?" else None
+        if head == "?":
+            return self.stop_reply(self.target.last_stop())
+        if handler is None:
+            return ""
+        return handler(text, raw)
+
+    # queries ----------------------------------------------------------------------------------
+    def _cmd_q(self, text: str, raw: bytes) -> str:
+        if text.startswith("qSupported"):
+            offered = text.partition(":")[2].split(";")
+            self.swbreak = "swbreak+" in offered
+            self.multiprocess = "multiprocess+" in offered
+            feats = [f"PacketSize={PACKET_SIZE:x}", "qXfer:features:read+", "swbreak+",
+                     "vContSupported+", "QStartNoAckMode+"]
+            if self.target.auxv() is not None:
+                feats.append("qXfer:auxv:read+")
+            if self.multiprocess:
+                feats.append("multiprocess+")
+            return ";".join(feats)
+        if text.startswith("qXfer:"):
+            return self._xfer(text)
+        if text == "qAttached" or text.startswith("qAttached:"):
+            return "0"   # we created the process: kill it on quit
+        if text == "qfThreadInfo":
+            return "m" + self.thread_id()
+        if text == "qsThreadInfo":
+            return "l"
+        if text == "qC":
+            return "QC" + self.thread_id()
+        if text == "qOffsets":
+            return "Text=0;Data=0;Bss=0"
+        return ""
+
+    def _xfer(self, text: str) -> str:
+        parts = text.split(":")
+        if len(parts) != 5 or parts[2] != "read":
+            return ""
+        obj, annex, span = parts[1], parts[3], parts[4]
+        offset, length = _addr_len(span)
+        if obj == "features":
+            if annex != "target.xml":
+                return "E00"
+            data = TARGET_XML.encode()
+        elif obj == "auxv":
+            data = self.target.auxv()
+            if data is None:
+                return ""
+            if annex:
+                return "E00"
+        else:
+            return ""
+        length = min(length, PACKET_SIZE // 2)
+        chunk = data[offset:offset + length]
+        more = offset + length < len(data)
+        return ("m" if more else "l") + escape(chunk).decode("latin-1")
+
+    def _cmd_Q(self, text: str, raw: bytes) -> str:
+        if text == "QStartNoAckMode":
+            self.no_ack = True
+            return "OK"
+        return ""
+
+    def _cmd_H(self, text: str, raw: bytes) -> str:
+        if len(text) < 3 or text[1] not in "gcs":
+            raise BadPacket(f"bad H packet {text[:20]!r}")
+        return "OK" if self._matches(text[2:]) else "E22"
+
+    def _cmd_T(self, text: str, raw: bytes) -> str:
+        return "OK" if self._matches(text[1:]) else "E22"
+
+    # registers --------------------------------------------------------------------------
+    def _cmd_g(self, text: str, raw: bytes) -> str:
+        if text != "g":
+            raise BadPacket("g takes no arguments")
+        core = self.target.read_core()
+        return "".join(_le_hex(v, register_size(i)) for i, v in enumerate(core))
+
+    def _cmd_G(self, text: str, raw: bytes) -> str:
+        body = text[1:]
+        want = 2 * sum(register_size(i) for i in range(CORE_REGS))
+        if len(body) < want:
+            raise BadPacket(f"G needs {want} hex digits, got {len(body)}")
+        values, pos = [], 0
+        for i in range(CORE_REGS):
+            size = register_size(i)
+            values.append(_from_le_hex(body[pos:pos + 2 * size], size))
+            pos += 2 * size
+        old = self.target.read_core()
+        for i, v in enumerate(values):
+            if v != old[i]:
+                self.target.write_register(i, v)
+        return "OK"
+
+    def _cmd_p(self, text: str, raw: bytes) -> str:
+        n = _hex_int(text[1:])
+        if n >= N_REGS:
+            return "E22"
+        return _le_hex(self.target.read_register(n), register_size(n))
+
+    def _cmd_P(self, text: str, raw: bytes) -> str:
+        num, sep, val = text[1:].partition("=")
+        if not sep:
+            raise BadPacket("P needs N=VALUE")
+        n = _hex_int(num)
+        if n >= N_REGS:
+            return "E22"
+        self.target.write_register(n, _from_le_hex(val, register_size(n)))
+        return "OK"
+
+    # memory ----------------------------------------------------------------------------
+    def _read(self, addr: int, length: int) -> bytes:
+        try:
+            return self.target.read_memory(addr, length)
+        except MemoryFault:
+            if length <= 1:
+                raise
+        out = bytearray()   # a read that runs into unmapped memory: return what we can
+        for a in range(addr, addr + length):
+            try:
+                out += self.target.read_memory(a, 1)
+            except MemoryFault:
+                break
+        if not out:
+            raise MemoryFault(addr, length, "read")
+        return bytes(out)
+
+    def _cmd_m(self, text: str, raw: bytes) -> str:
+        addr, length = _addr_len(text[1:])
+        if length > MAX_MEMORY_XFER or addr + length > 1 << 64:
+            raise BadPacket(f"m of {length:#x} bytes at {addr:#x}: too large")
+        if length == 0:
+            return ""
+        data = self._read(addr, length)
+        return data.hex()
+
+    def _cmd_M(self, text: str, raw: bytes) -> str:
+        where, sep, hexdata = text[1:].partition(":")
+        if not sep:
+            raise BadPacket("M needs ADDR,LENGTH:DATA")
+        addr, length = _addr_len(where)
+        if length > MAX_MEMORY_XFER or len(hexdata) != 2 * length:
+            raise BadPacket(f"M data is {len(hexdata)} hex digits for {length} bytes")
+        try:
+            data = bytes.fromhex(hexdata)
+        except ValueError:
+            raise BadPacket("M data is not hex") from None
+        if length:
+            self.target.write_memory(addr, data)
+        return "OK"
+
+    def _cmd_X(self, text: str, raw: bytes) -> str:
+        colon = raw.find(b":")
+        if colon < 0:
+            raise BadPacket("X needs ADDR,LENGTH:DATA")
+        addr, length = _addr_len(raw[1:colon].decode("latin-1"))
+        try:
+            data = unescape(raw[colon + 1:])
+        except ValueError as e:
+            raise BadPacket(str(e)) from None
+        if length > MAX_MEMORY_XFER or len(data) != length:
+            raise BadPacket(f"X carries {len(data)} bytes for length {length}")
+        if length:
+            self.target.write_memory(addr, data)
+        return "OK"
+
+    # breakpoints ------------------------------------------------------------------------
+    def _z(self, text: str) -> tuple[str, int, int]:
+        fields = text[1:].split(";")[0].split(",")
+        if len(fields) != 3 or fields[0] not in "01234" or len(fields[0]) != 1:
+            raise BadPacket(f"expected TYPE,ADDR,KIND, got {text[:40]!r}")
+        return fields[0], _hex_int(fields[1]), _hex_int(fields[2])
+
+    def _cmd_Z(self, text: str, raw: bytes) -> str:
+        kind, addr, size = self._z(text)
+        if kind != "0":
+            return ""  # hardware breakpoints and watchpoints: not yet
+        if size != 4:
+            raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        self.notes.append(self.target.insert_breakpoint(addr))
+        return "OK"
+
+    def _cmd_z(self, text: str, raw: bytes) -> str:
+        kind, addr, size = self._z(text)
+        if kind != "0":
+            return ""
+        if size != 4:
+            raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        self.notes.append(self.target.remove_breakpoint(addr))
+        return "OK"
+
+    # running ----------------------------------------------------------------------------
+    def _cmd_c(self, text: str, raw: bytes) -> Resume:
+        return Resume(False, _hex_int(text[1:]) if len(text) > 1 else None)
+
+    def _cmd_s(self, text: str, raw: bytes) -> Resume:
+        return Resume(True, _hex_int(text[1:]) if len(text) > 1 else None)
+
+    def _cmd_C(self, text: str, raw: bytes) -> Resume:
+        sig, _, addr = text[1:].partition(";")
+        _hex_int(sig)   # the signal is not delivered: a bare-metal guest has no handlers
+        return Resume(False, _hex_int(addr) if addr else None)
+
+    def _cmd_S(self, text: str, raw: bytes) -> Resume:
+        sig, _, addr = text[1:].partition(";")
+        _hex_int(sig)
+        return Resume(True, _hex_int(addr) if addr else None)
+
+    def _cmd_v(self, text: str, raw: bytes) -> str | Resume | Close:
+        if text == "vCont?":
+            return "vCont;c;C;s;S"
+        if text.startswith("vCont;"):
+            for action in text[6:].split(";"):
+                verb, _, tid = action.partition(":")
+                if not verb or verb[0] not in "cCsS":
+                    raise BadPacket(f"vCont action {action[:20]!r}")
+                if verb[0] in "CS":
+                    _hex_int(verb[1:])
+                elif len(verb) > 1:
+                    raise BadPacket(f"vCont action {action[:20]!r}")
+                if not tid or self._matches(tid):
+                    return Resume(verb[0] in "sS")
+            return "E22"
+        if text.startswith("vKill"):
+            return Close("OK", "kill")
+        return ""   # vMustReplyEmpty, vFile (no file system access), vRun, …
+
+    def _cmd_k(self, text: str, raw: bytes) -> Close:
+        return Close(None, "kill")
+
+    def _cmd_D(self, text: str, raw: bytes) -> Close:
+        return Close("OK", "detach")
+
+
+# --- the socket side ----------------------------------------------------------------------
+def _show(payload: str, limit: int = 72) -> str:
+    text = "".join(c if " " <= c < "\x7f" else "." for c in payload)
+    return text if len(text) <= limit else text[:limit] + f"…({len(payload)} bytes)"
+
+
+class Connection:
+    """One client: reads packets, acknowledges them, writes replies."""
+
+    def __init__(self, sock: socket.socket, log: Callable[[str], None] | None):
+        self.sock = sock
+        self.reader = PacketReader(max_payload=PACKET_SIZE)
+        self.pending: list = []
+        self.no_ack = False
+        self.log = log
+        self.closed = False
+
+    def send_packet(self, payload: str) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(frame(payload.encode("latin-1")))
+        except OSError:
+            self.closed = True
+
+    def send_raw(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.closed = True
+
+    def poll(self, timeout: float | None) -> None:
+        """Read what has arrived (waiting up to ``timeout``; None = block)."""
+        if self.closed:
+            return
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+            if not ready:
+                return
+            data = self.sock.recv(65536)
+        except (OSError, ValueError):
+            data = b""
+        if not data:
+            self.closed = True
+            return
+        self.pending.extend(self.reader.feed(data))
+
+
+class GdbServer:
+    """Listens on ``host:port`` and serves one client at a time with a fresh target.
+
+    ``make_target()`` builds the guest for each connection. Without ``multi`` the server
+    stops after its first client; ``start()`` runs it on a background thread (for
+    notebooks and tests) and ``stop()`` ends it, closing every socket.
+    """
+
+    def __init__(self, make_target: Callable[[], Target], host: str = "127.0.0.1",
+                 port: int = 0, *, multi: bool = False,
+                 log: Callable[[str], None] | None = None, slice_seconds: float = SLICE_SECONDS,
+                 idle_timeout: float | None = None):
+        self.make_target = make_target
+        self.multi = multi
+        self.log = log
+        self.slice_seconds = slice_seconds
+        self.idle_timeout = idle_timeout
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._client: socket.socket | None = None
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind((host, port))
+        self.listener.listen(1)
+        self.host, self.port = self.listener.getsockname()[:2]
+        self.sessions = 0
+        self.errors: list[str] = []
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def __enter__(self) -> "GdbServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "GdbServer":
+        """Serve on a daemon thread; returns self (``.port`` is the port)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="armbp-gdbserver",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving: close the listener and any client; join the thread."""
+        self._stop.set()
+        for s in (self.listener, self._client):
+            if s is not None:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                try:
+                    s.close()
+                except OSError:
+                    pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def serve_forever(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    ready, _, _ = select.select([self.listener], [], [], 0.1)
+                except (OSError, ValueError):
+                    break
+                if not ready:
+                    continue
+                try:
+                    client, peer = self.listener.accept()
+                except OSError:
+                    break
+                self._client = client
+                try:
+                    self.serve_client(client)
+                finally:
+                    try:
+                        client.close()
+                    except OSError:
+                        pass
+                    self._client = None
+                if not self.multi:
+                    break
+        finally:
+            try:
+                self.listener.close()
+            except OSError:
+                pass
+
+    # -- one client ---------------------------------------------------------------------
+    def _log(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def serve_client(self, client: socket.socket) -> None:
+        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sessions += 1
+        conn = Connection(client, self.log)
+        try:
+            target = self.make_target()
+        except Exception as e:
+            self.errors.append(f"cannot start the guest: {e}")
+            self._log(f"cannot start the guest: {e}")
+            return
+        stub = GdbStub(target)
+        ended = False
+        try:
+            ended = self._session(conn, stub, target)
+        except Exception as e:  # never let a session take the server down
+            self.errors.append(f"{type(e).__name__}: {e}")
+            self._log(f"session ended by {type(e).__name__}: {e}")
+        finally:
+            if not ended:
+                try:
+                    target.kill()
+                except Exception:
+                    pass
+
+    def _next_event(self, conn: Connection):
+        idle_since = time.monotonic()
+        while not conn.pending:
+            if conn.closed or self._stop.is_set():
+                return None
+            conn.poll(0.1)
+            if (self.idle_timeout is not None and not conn.pending
+                    and time.monotonic() - idle_since > self.idle_timeout):
+                self._log("client idle too long: closing")
+                return None
+        return conn.pending.pop(0)
+
+    def _session(self, conn: Connection, stub: GdbStub, target: Target) -> bool:
+        """Serve packets until the client goes; True if the target was killed/detached."""
+        while True:
+            ev = self._next_event(conn)
+            if ev is None:
+                self._log("client disconnected" if conn.closed else "server stopping")
+                return False
+            if ev.kind in ("ack", "nak", "notification"):
+                continue   # we resend nothing: replies are small and the link is TCP
+            if ev.kind == "interrupt":
+                continue   # Ctrl-C while stopped: nothing to stop
+            if ev.kind == "bad":
+                self._log(f"<- bad checksum or truncated packet {_show(ev.payload.decode('latin-1'))!r} → -")
+                if not conn.no_ack:
+                    conn.send_raw(b"-")
+                continue
+            if not conn.no_ack:
+                conn.send_raw(b"+")
+            if ev.kind == "oversize":
+                self._log(f"<- oversize packet (> {PACKET_SIZE:#x} bytes) → E01")
+                conn.send_packet("E01")
+                continue
+            text = ev.payload.decode("latin-1")
+            result = stub.handle(ev.payload)
+            note = "; ".join(stub.notes)
+            if isinstance(result, str):
+                self._log(f"<- {_show(text)}" + (f" → {note}" if note else "")
+                          + f"   -> {_show(result) or '(empty)'}")
+                conn.send_packet(result)
+                if stub.no_ack and not conn.no_ack:
+                    conn.no_ack = True
+                continue
+            if isinstance(result, Close):
+                self._log(f"<- {_show(text)} → {result.how}")
+                if result.how == "kill":
+                    target.kill()
+                else:
+                    target.detach()
+                if result.reply is not None:
+                    conn.send_packet(result.reply)
+                return True
+            self._log(f"<- {_show(text)} → {'step' if result.step else 'continue'}")
+            stop = self._run(conn, stub, target, result)
+            if stop is None:
+                self._log("client disconnected while the guest ran: killing it")
+                return False
+            reply = stub.stop_reply(stop)
+            short = reply[:3] + (" swbreak" if stop.swbreak and stub.swbreak else "")
+            self._log(f"stop: {stop.note or stop.kind} → {short}   -> {reply}")
+            conn.send_packet(reply)
+
+    def _run(self, conn: Connection, stub: GdbStub, target: Target,
+             how: Resume) -> StopEvent | None:
+        if how.addr is not None:
+            target.write_register(REG_PC, how.addr)
+        while True:
+            try:
+                stop = target.resume(how.step, self.slice_seconds)
+            except Exception as e:  # an emulator error: report it as a fault, keep serving
+                self.errors.append(f"resume: {type(e).__name__}: {e}")
+                return StopEvent("signal", SIGILL, note=f"internal error: {e}")
+            if stop is not None:
+                return stop
+            conn.poll(0)
+            if conn.closed or self._stop.is_set():
+                return None
+            if any(ev.kind == "interrupt" for ev in conn.pending):
+                conn.pending = [ev for ev in conn.pending if ev.kind != "interrupt"]
+                self._log("<- ^C (0x03) → interrupt")
+                return target.interrupted()

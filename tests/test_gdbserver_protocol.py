@@ -1,0 +1,461 @@
+"""The RSP stub over a fake target: packets, acks, Ctrl-C, disconnects, and a fuzz test.
+
+The fake target has no emulator: a bytearray of "instructions" and the real breakpoint
+table. Each word it executes adds 1 to x0 and moves on, except ``BRK #0`` (a trap),
+``SVC #0`` (exit with x0) and ``B .`` (spin forever, for Ctrl-C).
+"""
+from __future__ import annotations
+
+import random
+import socket
+import time
+
+import pytest
+
+from armbp.encodings import BRK0, NOP, from_bytes, svc, to_bytes
+from armbp.gdbserver import (REG_PC, SIGINT, SIGTRAP, TARGET_XML, Close, GdbServer, GdbStub,
+                             Resume, StopEvent, register_size)
+from armbp.memory import BytearrayMemory, MemoryFault
+from armbp.rsp import PacketReader, RspClient, RspError, escape, frame
+from armbp.table import BreakpointTable
+
+BASE = 0x400000
+SPIN = 0x14000000  # B . (branch to itself)
+
+
+class FakeTarget:
+    pid, tid = 1, 1
+
+    def __init__(self, words=None):
+        words = words or [NOP] * 8 + [svc(0)]
+        self.mem = BytearrayMemory(b"".join(to_bytes(w) for w in words) + bytes(64), BASE)
+        self.table = BreakpointTable(self.mem)
+        self.regs = [0] * 68
+        self.regs[REG_PC] = BASE
+        self.regs[31] = BASE + len(self.mem.data)
+        self._last = StopEvent("signal", SIGTRAP, pc=BASE)
+        self.killed = self.detached = False
+
+    def read_register(self, n):
+        return self.regs[n]
+
+    def read_core(self):
+        return self.regs[:34]
+
+    def write_register(self, n, value):
+        self.regs[n] = value
+
+    def read_memory(self, address, size):
+        return self.table.shadow(address, self.mem.read(address, size))
+
+    def write_memory(self, address, data):
+        self.table.write_through(address, data)
+
+    def insert_breakpoint(self, address):
+        bp = self.table.insert(address)
+        return f"saved {bp.saved_insn:08x}, wrote BRK {BRK0:08x}"
+
+    def remove_breakpoint(self, address):
+        self.table.remove(address)
+        return "restored"
+
+    def _exec_one(self, first):
+        pc = self.regs[REG_PC]
+        try:
+            word = from_bytes(self.mem.read(pc, 4))
+        except MemoryFault:
+            return StopEvent("signal", 11, pc=pc, note="instruction abort")
+        if word == BRK0 and pc in self.table:
+            if not first:
+                return StopEvent("signal", SIGTRAP, swbreak=True, pc=pc,
+                                 note="EC 0x3C hsr f2000000 → ours")
+            word = self.table.find(pc).saved_insn  # step over our own BRK
+        if word == svc(0):
+            return StopEvent("exited", code=self.regs[0])
+        if word == SPIN:
+            return None
+        self.regs[0] += 1
+        self.regs[REG_PC] = pc + 4
+        return None
+
+    def resume(self, step, seconds):
+        if self._last.kind == "exited":
+            return self._last
+        deadline = time.monotonic() + seconds
+        first = True
+        while True:
+            ev = self._exec_one(first)
+            first = False
+            if ev is None and step:
+                ev = StopEvent("signal", SIGTRAP, pc=self.regs[REG_PC])
+            if ev is not None:
+                self._last = ev
+                return ev
+            if time.monotonic() > deadline:
+                return None
+
+    def interrupted(self):
+        self._last = StopEvent("signal", SIGINT, pc=self.regs[REG_PC])
+        return self._last
+
+    def last_stop(self):
+        return self._last
+
+    def auxv(self):
+        return bytes(range(40))
+
+    def kill(self):
+        self.killed = True
+
+    def detach(self):
+        self.detached = True
+
+
+# --- the stub alone -----------------------------------------------------------------------
+@pytest.fixture
+def stub():
+    s = GdbStub(FakeTarget())
+    s.handle(b"qSupported:multiprocess+;swbreak+;vContSupported+")
+    return s
+
+
+def test_qsupported_advertises_what_we_do():
+    s = GdbStub(FakeTarget())
+    reply = s.handle(b"qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+")
+    feats = reply.split(";")
+    for f in ("PacketSize=4000", "qXfer:features:read+", "swbreak+", "vContSupported+",
+              "QStartNoAckMode+", "qXfer:auxv:read+", "multiprocess+"):
+        assert f in feats
+    assert s.swbreak and s.multiprocess
+
+
+def test_target_xml_names_the_aarch64_features_and_comes_in_chunks(stub):
+    assert "org.gnu.gdb.aarch64.core" in TARGET_XML and "org.gnu.gdb.aarch64.fpu" in TARGET_XML
+    assert '<reg name="cpsr" bitsize="32"' in TARGET_XML
+    got, off = "", 0
+    while True:
+        r = stub.handle(b"qXfer:features:read:target.xml:%x,100" % off)
+        assert r[0] in "ml"
+        got += r[1:]
+        off += len(r) - 1
+        if r[0] == "l":
+            break
+    assert got == TARGET_XML
+    assert stub.handle(b"qXfer:features:read:other.xml:0,100") == "E00"
+    assert stub.handle(b"qXfer:auxv:read::0,ffb") == "l" + escape(bytes(range(40))).decode("latin-1")
+
+
+def test_thread_queries_and_stop_reason(stub):
+    assert stub.handle(b"?") == "T05thread:p01.01;"
+    assert stub.handle(b"qfThreadInfo") == "mp01.01"
+    assert stub.handle(b"qsThreadInfo") == "l"
+    assert stub.handle(b"qC") == "QCp01.01"
+    assert stub.handle(b"qAttached:1") == "0"
+    assert stub.handle(b"qOffsets") == "Text=0;Data=0;Bss=0"
+    for ok in (b"Hgp0.0", b"Hg0", b"Hc-1", b"Hgp1.1", b"Tp1.1"):
+        assert stub.handle(ok) == "OK", ok
+    assert stub.handle(b"Hgp1.7") == "E22"
+    assert stub.handle(b"vMustReplyEmpty") == ""
+    assert stub.handle(b"vFile:open:2f6574632f706173737764,0,0") == ""
+
+
+def test_registers_g_p_P_G(stub):
+    g = stub.handle(b"g")
+    assert len(g) == 2 * (33 * 8 + 4) == 536
+    assert g[64 * 8:64 * 8 + 16] == BASE.to_bytes(8, "little").hex()   # pc at index 32
+    assert stub.handle(b"p20") == BASE.to_bytes(8, "little").hex()
+    assert stub.handle(b"P1=2a00000000000000") == "OK"
+    assert stub.handle(b"p1") == "2a00000000000000"
+    assert len(stub.handle(b"p22")) == 32 and len(stub.handle(b"p42")) == 8
+    assert stub.handle(b"p44") == "E22"
+    assert stub.handle(b"G" + g.encode()) == "OK"
+    assert stub.handle(b"p1") == "0000000000000000"
+    assert stub.handle(b"G1234") == "E22"
+    assert [register_size(n) for n in (0, 31, 32, 33, 34, 66, 67)] == [8, 8, 8, 4, 16, 4, 4]
+
+
+def test_memory_reads_hide_breakpoints_and_writes_keep_them(stub):
+    assert stub.handle(b"m400000,4") == to_bytes(NOP).hex()
+    assert stub.handle(b"Z0,400004,4") == "OK"
+    assert stub.notes == [f"saved {NOP:08x}, wrote BRK d4200000"]
+    target = stub.target
+    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)          # really planted
+    assert stub.handle(b"m400000,c") == to_bytes(NOP).hex() * 3     # but never shown
+    assert stub.handle(b"M400004,4:00000000") == "OK"
+    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
+    assert stub.handle(b"z0,400004,4") == "OK"
+    assert target.mem.read(BASE + 4, 4) == bytes(4)
+    assert stub.handle(b"X400004,4:" + escape(b"#$}*")) == "OK"
+    assert target.mem.read(BASE + 4, 4) == b"#$}*"
+    assert stub.handle(b"X400004,0:") == "OK"
+    assert stub.handle(b"m0,4") == "E14"
+    assert stub.handle(b"M0,1:00") == "E14"
+    # a read running off the end of memory returns what exists
+    end = BASE + len(target.mem.data)
+    assert stub.handle(b"m%x,8" % (end - 2)) == "0000"
+
+
+def test_breakpoint_errors_and_unsupported_kinds(stub):
+    assert stub.handle(b"Z0,400002,4") == "E22"          # misaligned
+    assert stub.handle(b"Z0,0,4") == "E22"               # unmapped: KVM says EINVAL
+    assert stub.handle(b"Z0,400000,2") == "E22"
+    assert stub.handle(b"z0,400000,4") == "E22"          # no such breakpoint
+    for kind in b"1234":
+        assert stub.handle(b"Z%c,400000,4" % kind) == ""
+        assert stub.handle(b"z%c,400000,4" % kind) == ""
+
+
+def test_resume_packets(stub):
+    assert stub.handle(b"vCont?") == "vCont;c;C;s;S"
+    assert stub.handle(b"c") == Resume(False)
+    assert stub.handle(b"s") == Resume(True)
+    assert stub.handle(b"c400010") == Resume(False, 0x400010)
+    assert stub.handle(b"C05") == Resume(False)
+    assert stub.handle(b"vCont;c:p1.-1") == Resume(False)
+    assert stub.handle(b"vCont;s:p1.1;c:p1.-1") == Resume(True)
+    assert stub.handle(b"vCont;s:p1.2;c:p1.-1") == Resume(False)
+    assert stub.handle(b"vCont;s:p1.2") == "E22"
+    assert stub.handle(b"vCont;x") == "E22"
+    assert stub.handle(b"vKill;1") == Close("OK", "kill")
+    assert stub.handle(b"k") == Close(None, "kill")
+    assert stub.handle(b"D") == Close("OK", "detach")
+
+
+def test_stop_replies_with_and_without_negotiation():
+    plain = GdbStub(FakeTarget())
+    ev = StopEvent("signal", SIGTRAP, swbreak=True)
+    assert plain.stop_reply(ev) == "T05thread:01;"
+    plain.handle(b"qSupported:swbreak+;multiprocess+")
+    assert plain.stop_reply(ev) == "T05thread:p01.01;swbreak:;"
+    assert plain.stop_reply(StopEvent("exited", code=42)) == "W2a;process:1"
+    assert plain.stop_reply(StopEvent("signal", SIGINT)) == "T02thread:p01.01;"
+
+
+class Boom(FakeTarget):
+    def read_core(self):
+        raise RuntimeError("emulator on fire")
+
+
+def test_target_exceptions_become_error_replies():
+    s = GdbStub(Boom())
+    assert s.handle(b"g") == "E01"
+    assert "emulator on fire" in s.notes[0]
+
+
+# --- over a socket ------------------------------------------------------------------------
+@pytest.fixture
+def server():
+    targets = []
+
+    def make():
+        targets.append(FakeTarget())
+        return targets[-1]
+
+    srv = GdbServer(make, port=0, multi=True, slice_seconds=0.005)
+    srv.targets = targets
+    srv.start()
+    yield srv
+    srv.stop()
+    assert not srv.running
+
+
+@pytest.fixture
+def client(server):
+    with RspClient.connect(server.port, timeout=5) as c:
+        yield c
+
+
+def test_break_continue_step_exit_over_tcp(client, server):
+    client.handshake(no_ack=False)
+    assert client.ack_mode
+    assert client.insert_breakpoint(BASE + 12) == "OK"
+    assert client.read_memory(BASE + 12, 4) == to_bytes(NOP)
+    stop = client.cont()
+    assert stop.raw == "T05thread:p01.01;swbreak:;"
+    assert client.pc() == BASE + 12
+    assert client.read_registers()[0] == 3
+    # continue from a breakpoint steps over it and runs to the SVC: exit with x0
+    assert client.step().raw == "T05thread:p01.01;"
+    assert client.pc() == BASE + 16
+    assert client.remove_breakpoint(BASE + 12) == "OK"
+    stop = client.cont()
+    assert stop.exited and stop.value == 8
+    assert client.request("?").startswith("W08")
+
+
+def test_no_ack_mode_and_bad_checksum_resend(client):
+    client.send_raw(b"$g#00")                    # wrong checksum
+    deadline = time.monotonic() + 5
+    buf = b""
+    while b"-" not in buf and time.monotonic() < deadline:
+        buf += client.sock.recv(10)
+    assert buf == b"-"
+    assert client.request("?") == "T05thread:01;"  # the resend works
+    client.handshake(no_ack=True)
+    assert not client.ack_mode
+    assert client.request("qC") == "QCp01.01"
+
+
+def test_ctrl_c_stops_a_running_guest_with_T02(server):
+    server.make_target = lambda: FakeTarget([NOP, SPIN])
+    with RspClient.connect(server.port, timeout=5) as c:
+        c.handshake()
+        c.send("c")
+        with pytest.raises(RspError, match="timed out"):
+            c.receive(timeout=0.2)               # still running
+        c.interrupt()
+        assert c.receive().startswith("T02thread:")
+        assert c.pc() == BASE + 4
+        assert c.request("?").startswith("T02")
+
+
+def test_disconnect_mid_run_kills_the_guest_and_multi_keeps_listening(server):
+    server.make_target = lambda: (server.targets.append(FakeTarget([SPIN])) or server.targets[-1])
+    c = RspClient.connect(server.port, timeout=5)
+    c.handshake()
+    c.send("c")
+    time.sleep(0.05)
+    c.close()
+    deadline = time.monotonic() + 5
+    while not server.targets[-1].killed and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.targets[-1].killed
+    with RspClient.connect(server.port, timeout=5) as c2:   # --multi: a new session
+        assert c2.request("?") == "T05thread:01;"
+    assert server.sessions == 2 and not server.errors
+
+
+def test_single_session_server_exits_after_its_client():
+    srv = GdbServer(FakeTarget, port=0).start()
+    try:
+        with RspClient.connect(srv.port, timeout=5) as c:
+            c.handshake()
+            c.send("vKill;1")
+            assert c.receive() == "OK"
+        srv._thread.join(5)
+        assert not srv.running
+        assert srv.sessions == 1
+    finally:
+        srv.stop()
+
+
+def test_oversize_and_truncated_packets_get_errors_not_crashes(client):
+    client.send_raw(frame(b"m" + b"0" * 0x5000))
+    assert client.receive() == "E01"
+    client.send_raw(b"$m4000")                     # truncated …
+    assert client.request("?") == "T05thread:01;"  # … and the next packet still works
+
+
+# --- fuzz ---------------------------------------------------------------------------------
+SEEDS = [b"?", b"g", b"G" + b"0" * 536, b"p20", b"P0=0100000000000000", b"m400000,10",
+         b"M400000,4:1f2003d5", b"X400000,4:\x1f\x20\x03\xd5", b"Z0,400004,4", b"z0,400004,4",
+         b"Z1,400000,4", b"s", b"vCont;s:p1.1;c:p1.-1", b"vCont?", b"qSupported:swbreak+",
+         b"qXfer:features:read:target.xml:0,ffb", b"qXfer:auxv:read::0,ffb", b"Hgp1.1",
+         b"qfThreadInfo", b"qC", b"qAttached:1", b"T1", b"QStartNoAckMode", b"vFile:open:",
+         b"qOffsets", b"vMustReplyEmpty", b"c"]
+
+
+def _mutate(rng: random.Random, seed: bytes) -> bytes:
+    data = bytearray(seed)
+    for _ in range(rng.randrange(1, 4)):
+        op = rng.randrange(5)
+        pos = rng.randrange(len(data) + 1)
+        if op == 0 and data:
+            data[min(pos, len(data) - 1)] = rng.randrange(256)
+        elif op == 1:
+            data[pos:pos] = bytes(rng.choice(b",:;-.0123456789abcdefpxXZ}") for _ in range(rng.randrange(1, 6)))
+        elif op == 2 and data:
+            del data[pos:pos + rng.randrange(1, 6)]
+        elif op == 3:
+            data += b"f" * rng.randrange(1, 40)
+        else:
+            data[pos:pos] = rng.choice(SEEDS)
+    return bytes(data)
+
+
+def _fuzz_packets(rng: random.Random, n: int):
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.6:
+            yield _mutate(rng, rng.choice(SEEDS))
+        elif r < 0.9:
+            yield bytes(rng.randrange(256) for _ in range(rng.randrange(30)))
+        else:
+            yield rng.choice(SEEDS)
+
+
+def test_fuzz_the_stub_never_raises():
+    rng = random.Random(20261)
+    stub = GdbStub(FakeTarget())
+    for payload in _fuzz_packets(rng, 10_000):
+        result = stub.handle(payload)
+        assert isinstance(result, (str, Resume, Close))
+        if isinstance(result, Resume):   # run it, as the server would, with a bounded slice
+            stub.target.resume(result.step, 0.001)
+        if isinstance(result, str):
+            assert not any(n.startswith("internal error") for n in stub.notes), (payload, stub.notes)
+
+
+def test_fuzz_over_tcp_then_question_mark_still_answers(server):
+    """10,000 random and mutated packets (good frames, bad checksums, raw noise) on the wire."""
+    rng = random.Random(7)
+    server.make_target = lambda: FakeTarget([NOP] * 64 + [SPIN])
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = PacketReader(max_payload=1 << 16)
+    replies = 0
+    try:
+        sock.sendall(frame(b"QStartNoAckMode"))
+        sent = 0
+        batch = bytearray()
+        for payload in _fuzz_packets(rng, 10_000):
+            if payload[:1] in (b"k", b"D") or payload.startswith(b"vKill"):
+                payload = b"q" + payload[1:]   # these end the session by design
+            kind = rng.random()
+            if kind < 0.85:
+                batch += frame(escape(payload) if rng.random() < 0.5 else payload)
+            elif kind < 0.95:
+                batch += b"$" + payload + b"#%02x" % rng.randrange(256)   # bad checksum
+            else:
+                batch += payload                                           # noise
+            if payload[:1] in (b"c", b"s", b"v", b"C", b"S"):
+                batch += b"\x03"      # never leave a continue running
+            sent += 1
+            if len(batch) > 4096:
+                sock.sendall(bytes(batch))
+                batch.clear()
+                sock.settimeout(0.0)
+                try:
+                    while True:
+                        data = sock.recv(65536)
+                        if not data:
+                            break
+                        replies += len(reader.feed(data))
+                except (BlockingIOError, socket.timeout):
+                    pass
+                sock.settimeout(5)
+        sock.sendall(bytes(batch) + b"\x03")
+        # resynchronise: read until the server has been quiet for a while
+        deadline = time.monotonic() + 20
+        for _ in range(2):
+            sock.settimeout(0.3)
+            while time.monotonic() < deadline:
+                try:
+                    data = sock.recv(65536)
+                except socket.timeout:
+                    break
+                assert data, "server closed the connection"
+                replies += sum(ev.kind == "packet" for ev in reader.feed(data))
+            sock.sendall(b"\x03")
+        sock.settimeout(5)
+        sock.sendall(frame(b"?"))
+        got = None
+        while got is None and time.monotonic() < deadline:
+            for ev in reader.feed(sock.recv(65536)):
+                if ev.kind == "packet":
+                    got = ev.payload
+        assert got is not None and got[:1] in (b"T", b"W"), got
+        assert sent == 10_000 and replies > 1000
+    finally:
+        sock.close()
+    assert not server.errors
