@@ -877,3 +877,126 @@ def test_gnu_as_rejects_the_lines_we_reject():
 def test_bad_base(base):
     with pytest.raises(ValueError, match="expected a non-negative multiple of 4"):
         assemble("nop", base=base)
+
+
+# ---------------------------------------------------------------- random forms vs GNU as
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+from armbp.asm.encode import decode_bitmask, encode_bitmask  # noqa: E402
+
+_r = st.integers(0, 30)
+_size = st.sampled_from(["x", "w"])
+
+
+def _bitmask_values(width: int):
+    return st.builds(lambda n, r, s: decode_bitmask(n, r, s, width),
+                     st.integers(0, 1 if width == 64 else 0), st.integers(0, 63),
+                     st.integers(0, 63)).filter(lambda v: v is not None)
+
+
+def _mov_value(width: int):
+    return st.one_of(
+        st.builds(lambda v, s: v << s, st.integers(0, 0xFFFF), st.sampled_from(range(0, width, 16))),
+        st.builds(lambda v, s: ~(v << s) & ((1 << width) - 1), st.integers(0, 0xFFFF),
+                  st.sampled_from(range(0, width, 16))),
+        _bitmask_values(width),
+        st.integers(-(1 << (width - 1)), (1 << width) - 1),
+        st.integers(-70000, 70000),
+    )
+
+
+_LDST_SIZES = {"ldr": "xw", "str": "xw", "ldrb": "w", "strb": "w", "ldrh": "w", "strh": "w",
+               "ldrsb": "xw", "ldrsh": "xw", "ldrsw": "x"}
+
+
+@st.composite
+def _random_line(draw) -> str:
+    form = draw(st.integers(0, 10))
+    d, n, m = draw(_r), draw(_r), draw(_r)
+    if form == 0:
+        mn = draw(st.sampled_from(["add", "sub", "adds", "subs"]))
+        v = draw(st.one_of(st.integers(-0x1001, 0x1001), st.integers(0, 0xFFF).map(lambda v: v << 12),
+                           st.integers(-(1 << 25), 1 << 25)))
+        base = draw(st.sampled_from([f"x{n}", "sp"]))
+        return f"{mn} x{d}, {base}, #{v}"
+    if form == 1:
+        mn = draw(st.sampled_from(["and", "orr", "eor", "ands"]))
+        r = draw(_size)
+        width = 64 if r == "x" else 32
+        v = draw(st.one_of(_bitmask_values(width), st.integers(0, (1 << width) - 1)))
+        return f"{mn} {r}{d}, {r}{n}, #{v:#x}"
+    if form == 2:
+        r = draw(_size)
+        return f"mov {r}{d}, #{draw(_mov_value(64 if r == 'x' else 32))}"
+    if form == 3:
+        mn = draw(st.sampled_from(["movz", "movn", "movk"]))
+        r = draw(_size)
+        shift = draw(st.sampled_from([0, 16, 32, 48, 8]))
+        return f"{mn} {r}{d}, #{draw(st.integers(0, 0x10001))}, lsl #{shift}"
+    if form == 4:
+        mn = draw(st.sampled_from(sorted(_LDST_SIZES)))
+        r = draw(st.sampled_from(_LDST_SIZES[mn]))
+        off = draw(st.one_of(st.integers(-300, 300), st.integers(-600, 70000)))
+        base = draw(st.sampled_from([f"x{n}", "sp"]))
+        mode = draw(st.sampled_from(["[{b}, #{o}]", "[{b}, #{o}]!", "[{b}], #{o}"]))
+        return f"{mn} {r}{d}, " + mode.format(b=base, o=off)
+    if form == 5:
+        mn = draw(st.sampled_from(["ldp", "stp", "ldpsw"]))
+        r = "x" if mn == "ldpsw" else draw(_size)
+        off = draw(st.integers(-1100, 1100))
+        mode = draw(st.sampled_from(["[{b}, #{o}]", "[{b}, #{o}]!", "[{b}], #{o}"]))
+        return f"{mn} {r}{d}, {r}{m}, " + mode.format(b=f"x{n}", o=off)
+    if form == 6:
+        mn = draw(st.sampled_from(["lsl", "lsr", "asr", "ror"]))
+        r = draw(_size)
+        return f"{mn} {r}{d}, {r}{n}, #{draw(st.integers(0, 70))}"
+    if form == 7:
+        mn = draw(st.sampled_from(["ubfx", "sbfx", "bfxil", "ubfiz", "sbfiz", "bfi"]))
+        r = draw(_size)
+        return f"{mn} {r}{d}, {r}{n}, #{draw(st.integers(0, 65))}, #{draw(st.integers(0, 65))}"
+    if form == 8:
+        mn = draw(st.sampled_from(["brk", "svc", "hvc", "smc", "hlt", "udf"]))
+        return f"{mn} #{draw(st.integers(0, 0x10010))}"
+    if form == 9:
+        mn = draw(st.sampled_from(["add", "sub", "adds", "subs", "and", "orr", "eor", "bic",
+                                   "cmp", "tst", "neg", "mvn"]))
+        r = draw(_size)
+        kind = draw(st.sampled_from(["lsl", "lsr", "asr", "ror"]))
+        ops = [f"{r}{d}", f"{r}{n}", f"{r}{m}"]
+        ops = ops[1:] if mn in ("cmp", "tst", "neg", "mvn") else ops
+        return f"{mn} " + ", ".join(ops) + f", {kind} #{draw(st.integers(0, 65))}"
+    mn = draw(st.sampled_from(["tbz", "tbnz"]))
+    r = draw(_size)
+    return f"{mn} {r}{d}, #{draw(st.integers(0, 66))}, back"
+
+
+def _accepts(line: str) -> bool:
+    try:
+        assemble(_framed([line]))
+        return True
+    except AsmError:
+        return False
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_random_line(), min_size=60, max_size=60))
+def test_random_forms_agree_with_gnu_as(lines):
+    """What we encode, GNU as encodes the same; what we reject, GNU as rejects (or warns)."""
+    ok = [ln for ln in lines if _accepts(ln)]
+    rejected = [ln for ln in lines if ln not in ok]
+    if ok:
+        assert_same_as_gnu(ok)
+    if rejected:
+        messages = gnu_errors("\n".join(rejected), warnings=True)
+        flagged = {int(k) for k in re.findall(r"t\.s:(\d+): (?:Error|Warning)", messages)}
+        accepted_by_gas = [ln for i, ln in enumerate(rejected, 1) if i not in flagged]
+        assert not accepted_by_gas, f"GNU as accepts lines armbp rejects: {accepted_by_gas}"
+
+
+@given(st.integers(0, 1), st.integers(0, 63), st.integers(0, 63), st.sampled_from([32, 64]))
+def test_bitmask_encoding_inverts_decoding(n, immr, imms, width):
+    value = decode_bitmask(n, immr, imms, width)
+    if value is None:
+        return
+    assert decode_bitmask(*encode_bitmask(value, width), width) == value
