@@ -1,0 +1,215 @@
+"""A static AArch64 Linux ELF run the way ``qemu-aarch64`` (and the kernel) would start it.
+
+What the kernel's ELF loader does, in miniature, over guest memory:
+
+* every ``PT_LOAD`` is mapped page-aligned: the page that holds its first byte starts at
+  the file offset rounded down too, so the bytes before ``p_vaddr`` in that page come from
+  the file, as with ``mmap``; the tail past ``p_filesz`` is zero (``.bss``);
+* an initial stack: ``argc``, ``argv[]``, ``envp[]``, the auxiliary vector (``AT_PHDR``,
+  ``AT_PHENT``, ``AT_PHNUM``, ``AT_PAGESZ``, ``AT_ENTRY``, ``AT_RANDOM``, …) and the
+  strings they point at, ``sp`` 16-byte aligned on ``argc``;
+* the program is entered at **EL0**: an EL1 trampoline ``ERET``s to the entry point with
+  ``SPSR_EL1`` = EL0t, so the program sees an EL0 ``PSTATE`` with real NZCV flags;
+* ``SVC #0`` from EL0 is a system call: number in ``x8``, arguments in ``x0``–``x5``,
+  result in ``x0`` (negative errno on failure). ``write``, ``exit``, ``exit_group`` and
+  ``brk`` are implemented (and a few harmless ones); the rest return ``-ENOSYS`` and are
+  logged.
+
+The ELF parsing and stack building here are pure (tested over bytes); ``LinuxProcess``
+binds them to a vCPU.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+PAGE = 0x1000
+STACK_TOP = 0x0000_007F_FFFF_0000     # one page below is where the strings start
+STACK_SIZE = 0x10_0000                # 1 MiB of stack
+PLATFORM = b"aarch64"
+
+# ELF (System V gABI; AArch64 ELF ABI): the header fields the loader needs.
+PT_LOAD, PT_PHDR = 1, 6
+EM_AARCH64 = 183
+PF_X, PF_W, PF_R = 1, 2, 4
+
+# auxiliary vector types (linux/auxvec.h, uapi)
+AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ, AT_BASE, AT_FLAGS, AT_ENTRY = 0, 3, 4, 5, 6, 7, 8, 9
+AT_UID, AT_EUID, AT_GID, AT_EGID, AT_PLATFORM, AT_HWCAP, AT_CLKTCK = 11, 12, 13, 14, 15, 16, 17
+AT_SECURE, AT_RANDOM, AT_HWCAP2, AT_EXECFN = 23, 25, 26, 31
+
+HWCAP_FP, HWCAP_ASIMD = 1 << 0, 1 << 1
+
+# system call numbers of the generic table arm64 uses (asm-generic/unistd.h)
+SYS_IOCTL, SYS_WRITE, SYS_WRITEV, SYS_EXIT, SYS_EXIT_GROUP = 29, 64, 66, 93, 94
+SYS_SET_TID_ADDRESS, SYS_UNAME, SYS_GETPID, SYS_GETTID, SYS_BRK = 96, 160, 172, 178, 214
+SYSCALL_NAMES = {29: "ioctl", 56: "openat", 57: "close", 63: "read", 64: "write",
+                 66: "writev", 78: "readlinkat", 80: "fstat", 93: "exit", 94: "exit_group",
+                 96: "set_tid_address", 98: "futex", 99: "set_robust_list",
+                 113: "clock_gettime", 134: "rt_sigaction", 135: "rt_sigprocmask",
+                 160: "uname", 172: "getpid", 178: "gettid", 214: "brk", 215: "munmap",
+                 222: "mmap", 226: "mprotect", 261: "prlimit64", 278: "getrandom",
+                 293: "rseq"}
+ENOSYS, EBADF, EFAULT, ENOTTY = 38, 9, 14, 25
+
+
+class ElfError(ValueError):
+    """The file is not a static little-endian AArch64 ELF executable we can run."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """One ``PT_LOAD`` program header."""
+
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+    flags: int
+
+    @property
+    def perms(self) -> str:
+        return "".join(c for c, bit in (("r", PF_R), ("w", PF_W), ("x", PF_X))
+                       if self.flags & bit)
+
+
+@dataclass(frozen=True)
+class ElfImage:
+    """What the loader reads from the ELF header and program headers."""
+
+    entry: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    loads: tuple[Load, ...]
+    phdr_vaddr: int
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def parse(cls, data: bytes) -> "ElfImage":
+        if len(data) < 64 or data[:4] != b"\x7fELF":
+            raise ElfError("not an ELF file (no \\x7fELF magic)")
+        if data[4] != 2 or data[5] != 1:
+            raise ElfError("not a 64-bit little-endian ELF: AArch64 Linux programs are ELF64 LE")
+        (e_type, e_machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum) = \
+            struct.unpack_from("<HHIQQQIHHH", data, 16)
+        if e_machine != EM_AARCH64:
+            raise ElfError(f"ELF machine {e_machine} is not AArch64 ({EM_AARCH64})")
+        if e_type != 2:
+            raise ElfError(f"ELF type {e_type} is not a static executable (ET_EXEC = 2)")
+        if phentsize < 56 or phoff + phnum * phentsize > len(data):
+            raise ElfError("program headers lie outside the file")
+        loads, phdr = [], None
+        for i in range(phnum):
+            p_type, p_flags, off, vaddr, _pa, filesz, memsz, _al = \
+                struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
+            if p_type == PT_LOAD:
+                if filesz > memsz or off + filesz > len(data):
+                    raise ElfError(f"PT_LOAD {i} is inconsistent (filesz {filesz:#x}, "
+                                   f"memsz {memsz:#x}, offset {off:#x})")
+                loads.append(Load(vaddr, off, filesz, memsz, p_flags))
+            elif p_type == PT_PHDR:
+                phdr = vaddr
+            elif p_type == 3:  # PT_INTERP
+                raise ElfError("the program is dynamically linked (PT_INTERP): link it -static")
+        if not loads:
+            raise ElfError("no PT_LOAD segment")
+        if phdr is None:  # the phdrs are wherever the segment holding them is loaded
+            for ld in loads:
+                if ld.offset <= phoff < ld.offset + ld.filesz:
+                    phdr = ld.vaddr - ld.offset + phoff
+                    break
+        return cls(entry, phoff, phentsize, phnum, tuple(loads), phdr or 0, bytes(data))
+
+    def pages(self) -> list[tuple[int, int, str, bytes]]:
+        """``(start, size, perms, bytes)`` page-aligned regions, as the kernel maps them.
+
+        Each segment is a file mapping of whole pages: bytes before ``p_vaddr`` and, when
+        the segment has no ``.bss``, after ``p_filesz`` up to the page end come from the
+        file; with a ``.bss`` (``p_memsz > p_filesz``) the rest is zero. A later segment
+        sharing a page replaces it, as a second ``mmap(MAP_FIXED)`` would.
+        """
+        pages: dict[int, tuple[str, bytes]] = {}
+        for ld in self.loads:
+            start = ld.vaddr & ~(PAGE - 1)
+            end = (ld.vaddr + ld.memsz + PAGE - 1) & ~(PAGE - 1)
+            file_start = ld.offset - (ld.vaddr - start)
+            file_end = ld.offset + ld.filesz if ld.memsz > ld.filesz else file_start + end - start
+            image = bytearray(end - start)
+            skip = max(0, -file_start)
+            chunk = self.data[max(file_start, 0):max(file_end, 0)]
+            image[skip:skip + len(chunk)] = chunk[:len(image) - skip]
+            for page in range(start, end, PAGE):
+                pages[page] = (ld.perms, bytes(image[page - start:page - start + PAGE]))
+        out: list[tuple[int, int, str, bytes]] = []
+        for page in sorted(pages):
+            perms, data = pages[page]
+            if out and out[-1][0] + out[-1][1] == page and out[-1][2] == perms:
+                s, n, p, d = out[-1]
+                out[-1] = (s, n + PAGE, p, d + data)
+            else:
+                out.append((page, PAGE, perms, data))
+        return out
+
+    @property
+    def end(self) -> int:
+        """The first page after the highest segment: where the heap (``brk``) starts."""
+        top = max(ld.vaddr + ld.memsz for ld in self.loads)
+        return (top + PAGE - 1) & ~(PAGE - 1)
+
+
+@dataclass(frozen=True)
+class InitialStack:
+    """The process stack as the kernel leaves it: ``sp`` points at ``argc``."""
+
+    sp: int
+    base: int          # lowest address of ``data``
+    data: bytes
+    auxv: bytes        # the auxiliary vector as stored (for ``qXfer:auxv:read``)
+    argv: tuple[int, ...]
+    envp: tuple[int, ...]
+
+
+def build_stack(image: ElfImage, argv: list[bytes], envp: list[bytes],
+                top: int = STACK_TOP, random16: bytes = bytes(range(16)),
+                hwcap: int = HWCAP_FP | HWCAP_ASIMD) -> InitialStack:
+    """Lay out argc/argv/envp/auxv and their strings below ``top``.
+
+    From the top down: the file name (``AT_EXECFN``), the environment and argument strings,
+    the platform string, 16 random bytes (``AT_RANDOM``); then, 16-byte aligned, the
+    auxiliary vector, ``envp[]`` and ``argv[]`` (each NULL-terminated) and ``argc``.
+    """
+    blob = bytearray()
+    pos = top
+
+    def push(data: bytes) -> int:
+        nonlocal pos, blob
+        pos -= len(data)
+        blob[0:0] = data
+        return pos
+
+    pos -= 8
+    blob += bytes(8)                       # a NULL word at the very top
+    execfn = push((argv[0] if argv else b"") + b"\0")
+    env_addrs = [push(s + b"\0") for s in reversed(envp)][::-1]
+    arg_addrs = [push(s + b"\0") for s in reversed(argv)][::-1]
+    platform = push(PLATFORM + b"\0")
+    pad = pos % 16
+    push(bytes(pad))
+    rnd = push(random16)
+    auxv_items = [
+        (AT_HWCAP, hwcap), (AT_PAGESZ, PAGE), (AT_CLKTCK, 100),
+        (AT_PHDR, image.phdr_vaddr), (AT_PHENT, image.phentsize), (AT_PHNUM, image.phnum),
+        (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, image.entry),
+        (AT_UID, 0), (AT_EUID, 0), (AT_GID, 0), (AT_EGID, 0), (AT_SECURE, 0),
+        (AT_RANDOM, rnd), (AT_HWCAP2, 0), (AT_EXECFN, execfn), (AT_PLATFORM, platform),
+        (AT_NULL, 0),
+    ]
+    auxv = b"".join(struct.pack("<QQ", k, v) for k, v in auxv_items)
+    words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
+    table = struct.pack(f"<{len(words)}Q", *words) + auxv
+    sp = (pos - len(table)) & ~0xF
+    push(bytes(pos - len(table) - sp))     # alignment below the strings
+    push(table)
+    assert pos == sp
+    return InitialStack(sp, pos, bytes(blob), auxv, tuple(arg_addrs), tuple(env_addrs))

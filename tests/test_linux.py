@@ -1,0 +1,92 @@
+"""The Linux user-mode loader: page-aligned PT_LOAD mapping and the initial stack."""
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from armbp.linux import (AT_ENTRY, AT_EXECFN, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM,
+                         AT_PLATFORM, AT_RANDOM, PAGE, ElfError, ElfImage, build_stack)
+from conftest import require_tool
+from gdb.guests import build_elf
+
+
+@pytest.fixture(scope="module")
+def loop_elf(tmp_path_factory):
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    return build_elf("loop", tmp_path_factory.mktemp("elf"))
+
+
+def test_parse_reads_entry_loads_and_phdr(loop_elf):
+    img = ElfImage.parse(loop_elf.read_bytes())
+    assert img.entry == 0x4000B0
+    assert [ld.perms for ld in img.loads] == ["rx", "rw"]
+    assert img.phdr_vaddr == 0x400040 and img.phentsize == 56 and img.phnum == 2
+    assert img.end == 0x411000
+
+
+def test_pages_are_file_mappings_of_whole_pages(loop_elf):
+    data = loop_elf.read_bytes()
+    img = ElfImage.parse(data)
+    regions = img.pages()
+    assert [(s, n, p) for s, n, p, _ in regions] == [(0x400000, PAGE, "rx"), (0x410000, PAGE, "rw")]
+    text, dat = regions[0][3], regions[1][3]
+    assert text[:len(data)] == data[:PAGE][:len(data)]       # header and code from the file
+    assert dat[:4] == b"\x7fELF"                              # bytes before p_vaddr: the file's
+    assert dat[0x160:0x168] == data[0x160:0x168]              # `total`
+
+
+def test_bss_tail_is_zero():
+    # a hand-made ELF: one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
+    hdr = bytearray(0x200)
+    hdr[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHH", hdr, 16, 2, 183, 1, 0x10000, 64, 0, 0, 64, 56, 1)
+    struct.pack_into("<IIQQQQQQ", hdr, 64, 1, 6, 0x100, 0x10100, 0x10100, 4, 0x2000, 0x1000)
+    hdr[0x100:0x200] = b"\xaa" * 0x100
+    img = ElfImage.parse(bytes(hdr))
+    (start, size, perms, data), = img.pages()
+    assert (start, size, perms) == (0x10000, 0x3000, "rw")
+    assert data[0x100:0x104] == b"\xaa" * 4 and data[0x104:] == bytes(len(data) - 0x104)
+
+
+@pytest.mark.parametrize("patch, message", [
+    (lambda b: b"\x7fELG" + b[4:], "magic"),
+    (lambda b: b[:4] + b"\x01" + b[5:], "64-bit"),
+    (lambda b: b[:18] + b"\x3e\x00" + b[20:], "not AArch64"),
+    (lambda b: b[:16] + b"\x03\x00" + b[18:], "static executable"),
+])
+def test_bad_elf_files_are_named(loop_elf, patch, message):
+    with pytest.raises(ElfError, match=message):
+        ElfImage.parse(patch(loop_elf.read_bytes()))
+
+
+def test_initial_stack_layout(loop_elf):
+    img = ElfImage.parse(loop_elf.read_bytes())
+    argv, envp = [b"/prog", b"42"], [b"A=1"]
+    st = build_stack(img, argv, envp, top=0x80000, random16=b"R" * 16)
+    mem = st.data
+
+    def word(addr):
+        return struct.unpack_from("<Q", mem, addr - st.base)[0]
+
+    def cstr(addr):
+        off = addr - st.base
+        return mem[off:mem.index(b"\0", off)]
+
+    assert st.sp % 16 == 0 and st.sp == st.base
+    assert word(st.sp) == 2
+    assert [cstr(word(st.sp + 8)), cstr(word(st.sp + 16))] == argv and word(st.sp + 24) == 0
+    assert cstr(word(st.sp + 32)) == b"A=1" and word(st.sp + 40) == 0
+    aux, p = {}, st.sp + 48
+    while True:
+        k, v = word(p), word(p + 8)
+        p += 16
+        if k == AT_NULL:
+            break
+        aux[k] = v
+    assert aux[AT_PHDR] == 0x400040 and aux[AT_PHENT] == 56 and aux[AT_PHNUM] == 2
+    assert aux[AT_PAGESZ] == PAGE and aux[AT_ENTRY] == 0x4000B0
+    assert cstr(aux[AT_PLATFORM]) == b"aarch64" and cstr(aux[AT_EXECFN]) == b"/prog"
+    assert mem[aux[AT_RANDOM] - st.base:][:16] == b"R" * 16
+    assert st.auxv == mem[st.sp + 48 - st.base:p - st.base]
+    assert st.base + len(mem) == 0x80000
