@@ -1,0 +1,157 @@
+"""load_elf over executables that the test builds with GNU as and ld."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from armbp import Program, load_elf
+from armbp.asm import assemble
+from conftest import require_tool
+
+SOURCE = """\
+        .text
+        .global _start
+_start: mov x0, #3
+loop:   subs x0, x0, #1
+        b.ne loop
+        adr x1, counter
+        brk #0
+        .type helper, %function
+helper: ret
+        .data
+        .type counter, %object
+counter: .quad 42
+        .bss
+buf:    .skip 64
+        .equ CONST, 5
+"""
+TEXT = 0x400000
+
+
+def _tools() -> None:
+    for tool in ("aarch64-linux-gnu-as", "aarch64-linux-gnu-ld"):
+        require_tool(tool, "binutils-aarch64-linux-gnu")
+
+
+def build(tmp_path: Path, source: str = SOURCE, *ld_args: str, name: str = "prog") -> Path:
+    _tools()
+    src, obj, out = tmp_path / f"{name}.s", tmp_path / f"{name}.o", tmp_path / name
+    src.write_text(source)
+    subprocess.run(["aarch64-linux-gnu-as", "-g", "-o", str(obj), str(src)], check=True,
+                   capture_output=True)
+    subprocess.run(["aarch64-linux-gnu-ld", *ld_args, "-o", str(out), str(obj)], check=True,
+                   capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def elf_path(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("elf"), SOURCE, "-static", f"-Ttext={TEXT:#x}")
+
+
+def test_segments_entry_and_code(elf_path):
+    prog = load_elf(elf_path)
+    assert isinstance(prog, Program) and prog.name == str(elf_path)
+    assert prog.entry == TEXT == prog.symbols["_start"]
+    code_seg, data_seg = prog.segments
+    assert "x" in code_seg.flags and "w" not in code_seg.flags
+    assert data_seg.flags == "rw"
+    # the executable segment holds the ELF headers too; the program text starts at entry
+    assert (prog.base, prog.code) == (code_seg.vaddr, code_seg.data)
+    assert code_seg.vaddr <= TEXT < code_seg.end
+    # .data is in the file, .bss only in memory
+    assert data_seg.vaddr == prog.symbols["counter"]
+    assert data_seg.data[:8] == (42).to_bytes(8, "little")
+    assert data_seg.memsz == 8 + 64 and len(data_seg.data) == 8
+    # the text is what our assembler makes of the same lines at the same address
+    text_only = SOURCE.split("        .data")[0] + "counter = %#x\n" % prog.symbols["counter"]
+    ours = assemble(text_only, base=TEXT).code
+    off = TEXT - prog.base
+    assert prog.code[off:off + len(ours)] == ours
+
+
+def test_symbols(elf_path):
+    prog = load_elf(elf_path)
+    assert prog.symbols == {"_start": TEXT, "loop": TEXT + 4, "helper": TEXT + 20,
+                            "counter": prog.segments[1].vaddr,
+                            "buf": prog.segments[1].vaddr + 8}
+    assert prog.address_of("loop") == TEXT + 4
+    assert prog.symbol_at(TEXT + 8) == "loop+0x4"
+
+
+def test_source_lines_from_debug_line(elf_path):
+    prog = load_elf(elf_path)
+    assert prog.line_at(TEXT + 4).number == 4
+    assert prog.line_at(TEXT + 4).text == "loop:   subs x0, x0, #1"
+    assert prog.line_at(TEXT + 20).text == "helper: ret"
+
+
+def test_omagic_layout_puts_the_text_at_base(tmp_path):
+    prog = load_elf(build(tmp_path, SOURCE, "-static", "-N", f"-Ttext={TEXT:#x}"))
+    assert prog.base == TEXT == prog.entry
+    assert prog.code.startswith(assemble("mov x0, #3").code)
+
+
+def test_not_an_elf(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello")
+    with pytest.raises(ValueError, match=r"notes\.txt: not an ELF file .*expected a static "
+                                         r"little-endian AArch64 ELF executable"):
+        load_elf(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ValueError, match=r"nothere: cannot read it"):
+        load_elf(tmp_path / "nothere")
+
+
+def _patched(src: Path, dst: Path, offset: int, data: bytes) -> Path:
+    raw = bytearray(src.read_bytes())
+    raw[offset:offset + len(data)] = data
+    dst.write_bytes(bytes(raw))
+    return dst
+
+
+def test_wrong_machine(elf_path, tmp_path):
+    p = _patched(elf_path, tmp_path / "x86", 18, (62).to_bytes(2, "little"))  # EM_X86_64
+    with pytest.raises(ValueError, match=r"x86: wrong machine e_machine = 62 .*expected "
+                                         r"EM_AARCH64 \(183\)"):
+        load_elf(p)
+
+
+def test_big_endian(elf_path, tmp_path):
+    p = _patched(elf_path, tmp_path / "be", 5, b"\x02")  # EI_DATA = ELFDATA2MSB
+    with pytest.raises(ValueError, match=r"be: not little-endian"):
+        load_elf(p)
+
+
+def test_32_bit_class(elf_path, tmp_path):
+    p = _patched(elf_path, tmp_path / "c32", 4, b"\x01")
+    with pytest.raises(ValueError, match=r"c32: ELF class 1 is not ELFCLASS64"):
+        load_elf(p)
+
+
+def test_relocatable_object(tmp_path):
+    _tools()
+    (tmp_path / "o.s").write_text("nop\n")
+    subprocess.run(["aarch64-linux-gnu-as", "-o", str(tmp_path / "o.o"), str(tmp_path / "o.s")],
+                   check=True)
+    with pytest.raises(ValueError, match=r"o\.o: e_type is ET_REL .*link it with ld first"):
+        load_elf(tmp_path / "o.o")
+
+
+def test_dynamic_executable_is_refused(tmp_path):
+    lib = build(tmp_path, ".global f\nf: ret\n", "-shared", name="libf.so")
+    exe = build(tmp_path, ".global _start\n_start: bl f\n",
+                "--dynamic-linker=/lib/ld-linux-aarch64.so.1", str(lib), name="dyn")
+    with pytest.raises(ValueError, match=r"dyn: .*not static \(it has PT_DYNAMIC and "
+                                         r"PT_INTERP.*link with -static"):
+        load_elf(exe)
+
+
+def test_shared_object_is_refused(tmp_path):
+    lib = build(tmp_path, ".global f\nf: ret\n", "-shared", name="libg.so")
+    with pytest.raises(ValueError, match=r"libg\.so: e_type is ET_DYN"):
+        load_elf(lib)
