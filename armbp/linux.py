@@ -23,6 +23,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from armbp.memory import MemoryFault
+
 PAGE = 0x1000
 STACK_TOP = 0x0000_007F_FFFF_0000     # one page below is where the strings start
 STACK_SIZE = 0x10_0000                # 1 MiB of stack
@@ -213,3 +215,103 @@ def build_stack(image: ElfImage, argv: list[bytes], envp: list[bytes],
     push(table)
     assert pos == sp
     return InitialStack(sp, pos, bytes(blob), auxv, tuple(arg_addrs), tuple(env_addrs))
+
+
+# --- the system-call layer ------------------------------------------------------------------
+@dataclass(frozen=True)
+class SyscallResult:
+    """What one ``SVC #0`` did: ``value`` goes to x0, unless the process ``exited``."""
+
+    number: int
+    name: str
+    value: int = 0
+    exited: bool = False
+    note: str = ""
+
+
+def _s64(value: int) -> int:
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >> 63 else value
+
+
+class Syscalls:
+    """A few Linux system calls over guest memory (anything with ``read``/``write``).
+
+    ``map_pages(start, size)`` is called when ``brk`` grows the heap. Output to fd 1 and 2
+    goes to ``stdout``/``stderr`` (callables taking bytes); everything unknown answers
+    ``-ENOSYS`` and is remembered in ``unknown`` (and logged by the caller).
+    """
+
+    BRK_LIMIT = 64 << 20
+
+    def __init__(self, memory, heap_start: int, map_pages, stdout, stderr, pid: int = 1):
+        self.memory = memory
+        self.heap_start = self.brk = heap_start
+        self.mapped_to = heap_start          # heap pages exist up to here
+        self.map_pages = map_pages
+        self.out = {1: stdout, 2: stderr}
+        self.pid = pid
+        self.unknown: list[str] = []
+
+    def __call__(self, number: int, args: list[int]) -> SyscallResult:
+        name = SYSCALL_NAMES.get(number, f"syscall_{number}")
+        handler = getattr(self, f"sys_{name}", None)
+        if handler is None:
+            self.unknown.append(name)
+            return SyscallResult(number, name, -ENOSYS, note=f"{name}: not implemented → -ENOSYS")
+        try:
+            return handler(number, name, *args[:6])
+        except MemoryFault as e:  # a bad pointer from the guest: the kernel answers EFAULT
+            return SyscallResult(number, name, -EFAULT, note=f"{name}: {e} → -EFAULT")
+
+    def sys_write(self, number, name, fd, buf, count, *_):
+        if fd not in self.out:
+            return SyscallResult(number, name, -EBADF, note=f"write to fd {fd} → -EBADF")
+        count = min(count, 1 << 20)
+        data = self.memory.read(buf, count) if count else b""
+        self.out[fd](data)
+        return SyscallResult(number, name, len(data), note=f"write({fd}, {data[:40]!r}…)"
+                             if len(data) > 40 else f"write({fd}, {data!r})")
+
+    def sys_writev(self, number, name, fd, iov, iovcnt, *_):
+        if fd not in self.out:
+            return SyscallResult(number, name, -EBADF)
+        total = 0
+        for i in range(min(iovcnt, 1024)):
+            base, length = struct.unpack("<QQ", self.memory.read(iov + 16 * i, 16))
+            data = self.memory.read(base, min(length, 1 << 20)) if length else b""
+            self.out[fd](data)
+            total += len(data)
+        return SyscallResult(number, name, total)
+
+    def sys_exit(self, number, name, code=0, *_):
+        return SyscallResult(number, name, code & 0xFF, exited=True,
+                             note=f"{name}({_s64(code)})")
+
+    sys_exit_group = sys_exit
+
+    def sys_brk(self, number, name, addr=0, *_):
+        if addr < self.heap_start or addr > self.heap_start + self.BRK_LIMIT:
+            return SyscallResult(number, name, self.brk, note=f"brk({addr:#x}) → {self.brk:#x}")
+        top = (addr + PAGE - 1) & ~(PAGE - 1)
+        if top > self.mapped_to:
+            self.map_pages(self.mapped_to, top - self.mapped_to)
+            self.mapped_to = top
+        self.brk = addr
+        return SyscallResult(number, name, addr, note=f"brk({addr:#x}) → {addr:#x}")
+
+    def sys_set_tid_address(self, number, name, *_):
+        return SyscallResult(number, name, self.pid)
+
+    def sys_getpid(self, number, name, *_):
+        return SyscallResult(number, name, self.pid)
+
+    sys_gettid = sys_getpid
+
+    def sys_ioctl(self, number, name, *_):
+        return SyscallResult(number, name, -ENOTTY)
+
+    def sys_uname(self, number, name, buf=0, *_):
+        fields = [b"Linux", b"armbp", b"6.1.0-armbp", b"#1", b"aarch64", b"(none)"]
+        self.memory.write(buf, b"".join(f.ljust(65, b"\0") for f in fields))
+        return SyscallResult(number, name, 0)

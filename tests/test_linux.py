@@ -90,3 +90,39 @@ def test_initial_stack_layout(loop_elf):
     assert mem[aux[AT_RANDOM] - st.base:][:16] == b"R" * 16
     assert st.auxv == mem[st.sp + 48 - st.base:p - st.base]
     assert st.base + len(mem) == 0x80000
+
+
+# --- system calls ----------------------------------------------------------------------------
+from armbp.linux import ENOSYS, EBADF, EFAULT, Syscalls  # noqa: E402
+from armbp.memory import BytearrayMemory  # noqa: E402
+
+
+def _sys():
+    mem = BytearrayMemory(0x3000, 0x10000)
+    mem.write(0x10000, b"hello\n")
+    out, err, maps = [], [], []
+    s = Syscalls(mem, 0x11000, lambda a, n: maps.append((a, n)), out.append, err.append)
+    return s, mem, out, err, maps
+
+
+def test_write_exit_and_unknown_calls():
+    s, mem, out, err, _ = _sys()
+    assert s(64, [1, 0x10000, 6]).value == 6 and out == [b"hello\n"]
+    assert s(64, [2, 0x10000, 5]).value == 5 and err == [b"hello"]
+    assert s(64, [7, 0x10000, 5]).value == -EBADF
+    assert s(64, [1, 0x90000, 5]).value == -EFAULT
+    r = s(94, [0x12a])
+    assert r.exited and r.value == 0x2a and r.name == "exit_group"
+    assert s(93, [3]).value == 3
+    r = s(63, [0, 0, 0])
+    assert r.value == -ENOSYS and "read" in r.note and s.unknown == ["read"]
+    assert s(999, []).value == -ENOSYS
+
+
+def test_brk_grows_the_heap_page_by_page():
+    s, mem, *_, maps = _sys()
+    assert s(214, [0]).value == 0x11000
+    assert s(214, [0x11010]).value == 0x11010 and maps == [(0x11000, 0x1000)]
+    assert s(214, [0x11800]).value == 0x11800 and len(maps) == 1
+    assert s(214, [0x13001]).value == 0x13001 and maps[-1] == (0x12000, 0x2000)
+    assert s(214, [1 << 40]).value == 0x13001      # refused: the old break
