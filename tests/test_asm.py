@@ -32,7 +32,7 @@ def gnu_assemble(source: str, base: int = 0x40000) -> bytes:
     require_binutils()
     with tempfile.TemporaryDirectory(prefix="armbp-gas-") as d:
         src, obj, elf, binf = (os.path.join(d, n) for n in ("t.s", "t.o", "t.elf", "t.bin"))
-        with open(src, "w") as f:
+        with open(src, "w", encoding="utf-8") as f:
             f.write(source + "\n")
         run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True)  # noqa: E731
         r = run("aarch64-linux-gnu-as", "-o", obj, src)
@@ -52,7 +52,7 @@ def gnu_errors(source: str, warnings: bool = False) -> str:
     require_binutils()
     with tempfile.TemporaryDirectory(prefix="armbp-gas-") as d:
         src = os.path.join(d, "t.s")
-        with open(src, "w") as f:
+        with open(src, "w", encoding="utf-8") as f:
             f.write(source + "\n")
         r = subprocess.run(["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
                            capture_output=True, text=True)
@@ -662,6 +662,7 @@ _start: mov x0, #COUNT
 msg:    .ascii "hi\n\t\"x\"\\"
         .asciz "z"
         .string "ok"
+        .ascii "é\xff\101\0", "two", "\x41\x4a"
 msg_end:
         .byte 1, 2, -1, 'A', 0xff
         .balign 4
@@ -1000,3 +1001,15 @@ def test_bitmask_encoding_inverts_decoding(n, immr, imms, width):
     if value is None:
         return
     assert decode_bitmask(*encode_bitmask(value, width), width) == value
+
+
+_SOUP = st.text(alphabet="x0w1 ,#[]!:=+-*/%()~&|^<>.\"'\\;abclsrpqe9\t{}_$", max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["", "mov ", "ldr x0, ", ".word ", "add x0, x1, ", "b ", "msr "]), _SOUP)
+def test_any_input_gives_a_program_or_an_asm_error(prefix, soup):
+    try:
+        assemble(f"lab: nop\n{prefix}{soup}\n")
+    except AsmError as e:
+        assert e.line == 2 and 1 <= e.column <= len(prefix + soup) + 1

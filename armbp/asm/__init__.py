@@ -4,6 +4,10 @@
 instructions are listed in ``MNEMONICS``; the encodings are checked against GNU as in
 ``tests/test_asm.py``. All sections (``.text``, ``.data``...) go into one image, one after
 the other, loaded read-write-execute at ``base``.
+
+Syntax is GNU as's with three differences a lesson may notice: ``;`` starts a comment
+(GNU as separates statements with it), register names cannot be labels, and writing a
+read-only system register (or reading a write-only one) is an error, not a warning.
 """
 from __future__ import annotations
 

@@ -353,10 +353,7 @@ class _Assembler:
             for part in parts:
                 if len(part) != 1 or part[0].kind != "str":
                     raise _Fail(f"bad argument for {word}: expected a \"string\"", part[0].col)
-                raw = part[0].value.encode("latin-1", errors="strict") \
-                    if all(ord(ch) < 256 for ch in part[0].value) \
-                    else part[0].value.encode("utf-8")
-                data += raw + (b"\0" if word != ".ascii" else b"")
+                data += part[0].value + (b"\0" if word != ".ascii" else b"")
             self.emit(_Item(self.addr, lineno, "bytes", data=data), len(data), line, lineno)
             return False
         if word in (".skip", ".space", ".zero"):

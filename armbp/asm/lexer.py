@@ -18,11 +18,11 @@ from .errors import _Fail
 class Token:
     kind: str  # "id", "num", "str", "op"
     text: str  # as written
-    value: object  # int for "num", str for "str" (decoded), the text otherwise
+    value: object  # int for "num", bytes for "str" (decoded), the text otherwise
     col: int  # 1-based column in the source line
 
 
-_NUM = re.compile(r"0[xX][0-9a-fA-F_]+|0[bB][01]+|[0-9]+")
+_NUM = re.compile(r"0[xX][0-9a-fA-F]+|0[bB][01]+|[0-9]+")
 _LOCAL_REF = re.compile(r"[0-9]+[bf](?![A-Za-z0-9_.$])")
 _ID = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*")
 _OPS2 = ("<<", ">>")
@@ -32,7 +32,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'
 
 
 def _number(text: str, col: int) -> int:
-    t = text.replace("_", "") if text[:2].lower() == "0x" else text
+    t = text
     low = t.lower()
     if low.startswith("0x"):
         return int(low[2:], 16)
@@ -46,31 +46,34 @@ def _number(text: str, col: int) -> int:
     return int(t, 10)
 
 
-def _string(line: str, i: int) -> tuple[str, int]:
-    """Decode the string literal starting at ``line[i] == '"'``; returns (value, end index)."""
-    out = []
+def _string(line: str, i: int) -> tuple[bytes, int]:
+    """Decode the string literal starting at ``line[i] == '"'``: (its bytes, end index).
+
+    Characters are UTF-8 (as GNU as copies the source bytes); escapes give single bytes.
+    """
+    out = bytearray()
     j = i + 1
     while j < len(line):
         ch = line[j]
         if ch == '"':
-            return "".join(out), j + 1
+            return bytes(out), j + 1
         if ch == "\\" and j + 1 < len(line):
             nxt = line[j + 1]
             if nxt in "01234567":
                 m = re.match(r"[0-7]{1,3}", line[j + 1:])
-                out.append(chr(int(m.group(0), 8) & 0xFF))
+                out.append(int(m.group(0), 8) & 0xFF)
                 j += 1 + len(m.group(0))
                 continue
             if nxt in "xX":
                 m = re.match(r"[0-9a-fA-F]{1,2}", line[j + 2:])
                 if m:
-                    out.append(chr(int(m.group(0), 16)))
+                    out.append(int(m.group(0), 16))
                     j += 2 + len(m.group(0))
                     continue
-            out.append(_ESCAPES.get(nxt, nxt))
+            out += _ESCAPES.get(nxt, nxt).encode("utf-8")
             j += 2
             continue
-        out.append(ch)
+        out += ch.encode("utf-8")
         j += 1
     raise _Fail("unterminated string: expected a closing '\"'", i + 1)
 
