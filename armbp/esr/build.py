@@ -166,15 +166,15 @@ def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool 
                sf: bool = False, ar: bool = False, *, vncr: bool = False, set_: int = 0,
                xs: int = 0, dirty_bit: bool = False, overlay: bool = False,
                assured_only: bool = False, gcs: bool = False, tag_access: bool = False,
-               tnd: bool = False, il: bool = True) -> int:
+               tnd: bool = False, hdbssf: bool = False, il: bool = True) -> int:
     """Data Abort: EC 0x24 (lower EL) / 0x25 (same EL).
 
     DDI 0487, ESR_ELx, "ISS encoding for an exception from a Data Abort":
     ISV[24] says the instruction syndrome SAS[23:22] (access size 1 << sas bytes),
-    SSE[21] sign-extend, SRT[20:15] register, SF[15] 64-bit register, AR[14] acquire/release
+    SSE[21] sign-extend, SRT[20:16] register, SF[15] 64-bit register, AR[14] acquire/release
     is valid; VNCR[13], SET[12:11] error synchronisation type (``set_``), FnV[10], EA[9],
     CM[8], S1PTW[7], WnR[6], DFSC[5:0].
-    ISS2 ("ISS2 encoding for an exception from a Data Abort"): TnD[10], TagAccess[9],
+    ISS2 ("ISS2 encoding for an exception from a Data Abort"): HDBSSF[11], TnD[10], TagAccess[9],
     GCS[8], AssuredOnly[7], Overlay[6], DirtyBit[5], Xs[4:0].
     IL is 1 whenever ISV is 0; only an AArch32 T32 16-bit load/store with ISV = 1 has IL 0.
     """
@@ -189,7 +189,7 @@ def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool 
     iss = (isv_bit << 24 | syndrome | _flag("vncr", vncr) << 13 | _field("set_", set_, 2) << 11
            | _flag("fnv", fnv) << 10 | _flag("ea", ea) << 9 | _flag("cm", cm) << 8
            | _flag("s1ptw", s1ptw) << 7 | _flag("wnr", wnr) << 6 | _field("dfsc", dfsc, 6))
-    iss2 = (_flag("tnd", tnd) << 10 | _flag("tag_access", tag_access) << 9
+    iss2 = (_flag("hdbssf", hdbssf) << 11 | _flag("tnd", tnd) << 10 | _flag("tag_access", tag_access) << 9
             | _flag("gcs", gcs) << 8 | _flag("assured_only", assured_only) << 7
             | _flag("overlay", overlay) << 6 | _flag("dirty_bit", dirty_bit) << 5
             | _field("xs", xs, 5))
@@ -210,3 +210,17 @@ def instruction_abort(same_el: bool = False, ifsc: int = FSC_TRANSLATION_L3,
            | _flag("s1ptw", s1ptw) << 7 | _field("ifsc", ifsc, 6))
     iss2 = _flag("assured_only", assured_only) << 7 | _flag("overlay", overlay) << 6
     return _esr(EC.IABT_LOW + _flag("same_el", same_el), iss, iss2=iss2)
+
+
+def sys64(op0: int, op1: int, crn: int, crm: int, op2: int, rt: int = 0,
+          read: bool = True) -> int:
+    """Trapped MSR/MRS/SYS: EC 0x18 (DDI 0487, ESR_ELx, "ISS encoding for an exception from
+    MSR, MRS, or System instruction execution in AArch64 state"): Op0[21:20], Op2[19:17],
+    Op1[16:14], CRn[13:10], Rt[9:5], CRm[4:1], Direction[0] (1 = read, MRS).
+
+    ``sys64(3, 0, 0, 0, 0, rt=1)`` is ``MRS X1, MIDR_EL1`` trapped.
+    """
+    iss = (_field("op0", op0, 2) << 20 | _field("op2", op2, 3) << 17 | _field("op1", op1, 3) << 14
+           | _field("crn", crn, 4) << 10 | _field("rt", rt, 5) << 5 | _field("crm", crm, 4) << 1
+           | _flag("read", read))
+    return _esr(EC.SYS64, iss)

@@ -1,0 +1,82 @@
+"""``parse``: turn what a person types or pastes into ESR values.
+
+Accepted: ``0x96000045``, ``0x9600_0045``, bare hex (``f2000800``), decimal (``4060088320``),
+``0b`` binary, several values separated by spaces or commas, and kernel text that quotes a
+syndrome:
+
+* the abort dump: ``Mem abort info:`` / ``  ESR = 0x0000000096000045``
+* ``Internal error: BRK handler: f2000800 [#1] PREEMPT SMP`` and
+  ``Internal error: Oops: 0000000096000045 [#1]``
+* ``Unhandled 64-bit el1h sync exception on CPU0, ESR 0x0000000034000002 -- BTI``
+* user faults: ``unhandled level 0 translation fault (11) at 0x0, esr 0x92000004``
+* ``ESR_EL2: 0x...`` as hypervisors print it
+
+A digits-only token is decimal, except that 8 or 16 digits (the zero-padded widths the kernel
+prints, as in ``Oops: 96000045``) are read as hex. In kernel text one oops quotes its ESR
+twice (the dump and the ``Internal error`` line): consecutive repeats of a value are reported
+once.
+"""
+from __future__ import annotations
+
+import re
+
+U64_MAX = (1 << 64) - 1
+EXPECTED = ("expected ESR values (0x96000045, f2000800, 4060088320, 0b1...) or kernel text "
+            "quoting one ('ESR = 0x...', 'Internal error: ...: f2000800', 'ESR 0x... -- ...', "
+            "'esr 0x...')")
+
+_HEX = r"(?:0x)?[0-9a-f][0-9a-f_]*"
+_KERNEL_PATTERNS = re.compile(
+    r"""\bESR(?:_EL[123])?\s*[=:]\s*(?P<a>0x[0-9a-f_]+)\b     # ESR = 0x..., ESR_EL2: 0x...
+      | \bESR(?:_EL[123])?\s+(?P<b>0x[0-9a-f_]+)\b           # ESR 0x... -- BTI, esr 0x...
+      | \bInternal\ error:[^:\n]*:\s*(?P<c>(?:0x)?[0-9a-f]+)\b   # Internal error: X: f2000800
+    """,
+    re.IGNORECASE | re.VERBOSE)
+_NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f_]+|0b[01_]+|[0-9a-f][0-9a-f_]*)", re.IGNORECASE)
+
+
+def _quote(text: str) -> str:
+    text = text.strip()
+    return repr(text if len(text) <= 80 else text[:77] + "...")
+
+
+def _number(token: str, original: str) -> int:
+    t = token.strip().lower()
+    sign = -1 if t.startswith("-") else 1
+    t = t.lstrip("+-")
+    digits = t.replace("_", "")
+    if t.startswith("0x"):
+        value = int(digits[2:], 16)
+    elif t.startswith("0b") and set(digits[2:]) <= {"0", "1"} and digits[2:]:
+        value = int(digits[2:], 2)
+    elif digits.isdigit() and len(digits) not in (8, 16):
+        value = int(digits, 10)
+    else:
+        value = int(digits, 16)
+    value *= sign
+    if not 0 <= value <= U64_MAX:
+        raise ValueError(f"{_quote(original)}: {value:#x} does not fit an ESR: expected a "
+                         "value in 0..0xffffffffffffffff")
+    return value
+
+
+def parse(text: str) -> list[int]:
+    """Every ESR value in ``text``, in order. ValueError quoting ``text`` if there is none."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not text: {EXPECTED}")
+    tokens = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
+    if tokens and all(_NUMBER.fullmatch(t) for t in tokens):
+        return [_number(t, text) for t in tokens]
+    values: list[int] = []
+    for m in _KERNEL_PATTERNS.finditer(text):
+        value = _number(m.group("a") or m.group("b") or _with_prefix(m.group("c")), text)
+        if not values or values[-1] != value:
+            values.append(value)
+    if not values:
+        raise ValueError(f"{_quote(text)} holds no ESR value: {EXPECTED}")
+    return values
+
+
+def _with_prefix(token: str) -> str:
+    # The Internal error line prints the ESR in hex without a prefix, at any width.
+    return token if token.lower().startswith("0x") else "0x" + token
