@@ -898,7 +898,8 @@ def _bitmask_values(width: int):
 
 def _mov_value(width: int):
     return st.one_of(
-        st.builds(lambda v, s: v << s, st.integers(0, 0xFFFF), st.sampled_from(range(0, width, 16))),
+        st.builds(lambda v, s: v << s, st.integers(0, 0xFFFF),
+                  st.sampled_from(range(0, width, 16))),
         st.builds(lambda v, s: ~(v << s) & ((1 << width) - 1), st.integers(0, 0xFFFF),
                   st.sampled_from(range(0, width, 16))),
         _bitmask_values(width),
@@ -917,7 +918,8 @@ def _random_line(draw) -> str:
     d, n, m = draw(_r), draw(_r), draw(_r)
     if form == 0:
         mn = draw(st.sampled_from(["add", "sub", "adds", "subs"]))
-        v = draw(st.one_of(st.integers(-0x1001, 0x1001), st.integers(0, 0xFFF).map(lambda v: v << 12),
+        v = draw(st.one_of(st.integers(-0x1001, 0x1001),
+                           st.integers(0, 0xFFF).map(lambda v: v << 12),
                            st.integers(-(1 << 25), 1 << 25)))
         base = draw(st.sampled_from([f"x{n}", "sp"]))
         return f"{mn} x{d}, {base}, #{v}"

@@ -152,7 +152,8 @@ class _Assembler:
         return Program(code=code, base=self.base, symbols=symbols, lines=self.source_lines,
                        segments=(Segment(self.base, code, len(code), "rwx"),), name=self.name)
 
-    def define(self, name: str, value: int | tuple, tok: Token, lineno: int, *, const: bool) -> None:
+    def define(self, name: str, value: int | tuple, tok: Token, lineno: int, *,
+               const: bool) -> None:
         if register(name) is not None:
             raise _Fail(f"{name!r} is a register name: expected another name for a label", tok.col)
         if name in self.labels or name in self.consts:

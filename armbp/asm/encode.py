@@ -148,7 +148,8 @@ def ldst_imm9(size: int, opc: int, imm9: int, mode: int, rn: int, rt: int) -> in
     # C4.1 "Load/store register (unscaled immediate)" mode 00 (LDUR/STUR),
     # "(immediate post-indexed)" mode 01, "(immediate pre-indexed)" mode 11:
     # size 111 0 00 opc 0 imm9 mode Rn Rt
-    return size << 30 | 0b111000 << 24 | opc << 22 | (imm9 & 0x1FF) << 12 | mode << 10 | rn << 5 | rt
+    return (size << 30 | 0b111000 << 24 | opc << 22 | (imm9 & 0x1FF) << 12 | mode << 10
+            | rn << 5 | rt)
 
 
 def ldst_regoff(size: int, opc: int, rm: int, option: int, s: int, rn: int, rt: int) -> int:

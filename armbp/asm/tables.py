@@ -3,7 +3,8 @@
 System register encodings (op0, op1, CRn, CRm, op2) are from the Arm ARM (DDI 0487),
 chapter D23 "AArch64 System Register Descriptions" (D19/D17 in older issues) and C5.3 for
 the "special-purpose" registers NZCV, DAIF, CurrentEL, SPSel, SP_EL0. Any register can also
-be written in the generic form ``s<op0>_<op1>_c<n>_c<m>_<op2>`` (C5.3, "S<op0>_<op1>_<Cn>_<Cm>_<op2>").
+be written in the generic form ``s<op0>_<op1>_c<n>_c<m>_<op2>`` (C5.3,
+"S<op0>_<op1>_<Cn>_<Cm>_<op2>").
 """
 from __future__ import annotations
 
