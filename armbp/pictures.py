@@ -27,10 +27,12 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Protocol, Sequence
 
 from matplotlib import rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
@@ -131,17 +133,17 @@ DPI = 100
 _MARGIN_COLS = 0.6          # empty columns left and right of a row
 _TITLE_PT = 24.0
 _BITNUM_PT = 13.0           # bit numbers above a row
-_BOX_PT = 46.0              # the field box: label + value
+_BOX_PT = 54.0              # the field box: label + value
 _DIGITS_PT = 15.0           # the strip of 0/1 digits under the box
 _ROW_GAP_PT = 12.0
 _LEGEND_LINE_PT = 13.0
+_LEGEND_GAP_PT = 8.0
 _BOTTOM_PAD_PT = 6.0
 _LABEL_SIZE = 9.0
 _SMALL_LABEL_SIZE = 8.0
 _VALUE_SIZE = 8.0
 _BITNUM_SIZE = 7.0
 _DIGIT_SIZE = 7.5
-_CHAR_EM = 0.62             # average advance of a DejaVu Sans glyph, in em (conservative)
 _VALUE_AREA_PT = 16.0       # bottom part of a box used by the value text
 
 
@@ -149,8 +151,15 @@ def _column_pt(row_bits: int) -> float:
     return FIG_WIDTH_IN * 72.0 / (row_bits + 2 * _MARGIN_COLS)
 
 
+@lru_cache(maxsize=4096)
 def _text_pt(text: str, size: float) -> float:
-    return len(text) * size * _CHAR_EM
+    """Width in points of ``text`` in bold DejaVu Sans (matplotlib's bundled font)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    font = FontProperties(family="DejaVu Sans", weight="bold", size=size)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, font, ismath=False)
+    return float(width)
 
 
 def is_reserved(name: str) -> bool:
@@ -314,26 +323,27 @@ class RegisterFigure(Figure):
         return to_png(self)
 
 
-def _height_pt(nrows: int, nlegend: int, title: bool) -> float:
-    return (nrows * (_BITNUM_PT + _BOX_PT + _DIGITS_PT) + (nrows - 1) * _ROW_GAP_PT
+def _height_pt(nrows: int, nlegend: int, title: bool, digits_pt: float) -> float:
+    return (nrows * (_BITNUM_PT + _BOX_PT + digits_pt) + (nrows - 1) * _ROW_GAP_PT
             + (_TITLE_PT if title else 4.0) + nlegend * _LEGEND_LINE_PT + _BOTTOM_PAD_PT
-            + (4.0 if nlegend else 0.0))
+            + (_LEGEND_GAP_PT if nlegend else 0.0))
 
 
-def _new_figure(nrows: int, nlegend: int, title: bool) -> RegisterFigure:
-    height_pt = _height_pt(nrows, nlegend, title)
+def _new_figure(height_pt: float) -> RegisterFigure:
     fig = RegisterFigure(figsize=(FIG_WIDTH_IN, height_pt / 72.0), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
 
 
 def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: Any = None,
-                  width: int | None = None, row_bits: int = 32) -> Figure:
+                  width: int | None = None, row_bits: int = 32, digits: bool = True) -> Figure:
     """Draw ``fields`` as an Arm-ARM-style register diagram and return the figure.
 
     ``width`` defaults to 32 when every field sits in bits 31:0, else 64. With ``ax`` the
     diagram is drawn into that axes (its limits and aspect are set); otherwise a new
     figure of a fixed size (12 in wide, height from the number of rows) is made.
+    ``digits=False`` leaves out the strip of 0/1 digits under the boxes (for a view that
+    shows the bits elsewhere, such as the ESR explorer; it also draws twice as fast).
     """
     fields = list(fields)
     if width is None:
@@ -343,9 +353,10 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
     nrows = width // row_bits
     legend = _legend_lines(boxes)
 
-    height_pt = _height_pt(nrows, len(legend), title is not None)
+    digits_pt = _DIGITS_PT if digits else 0.0
+    height_pt = _height_pt(nrows, len(legend), title is not None, digits_pt)
     if ax is None:
-        fig = _new_figure(nrows, len(legend), title is not None)
+        fig = _new_figure(height_pt)
         ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
     else:
         fig = ax.figure
@@ -359,7 +370,7 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
         ax.text(row_bits / 2, y - _TITLE_PT / 2, title, ha="center", va="center",
                 fontsize=11, fontweight="bold")
     y -= _TITLE_PT if title is not None else 4.0
-    row_step = _BITNUM_PT + _BOX_PT + _DIGITS_PT + _ROW_GAP_PT
+    row_step = _BITNUM_PT + _BOX_PT + digits_pt + _ROW_GAP_PT
     row_tops = [y - row * row_step for row in range(nrows)]
 
     for b in boxes:
@@ -389,15 +400,23 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
             ax.text(cx, box_bottom + _VALUE_AREA_PT / 2, b.value, ha="center", va="center",
                     fontsize=_VALUE_SIZE, family="DejaVu Sans Mono", bbox=text_box)
         # strip of bit digits under the box, one cell per bit
-        strip_bottom = box_bottom - _DIGITS_PT
-        for i, digit in enumerate(b.digits):
-            ax.add_patch(Rectangle((b.x0 + i, strip_bottom), 1, _DIGITS_PT, facecolor="white",
-                                   edgecolor="#555555", linewidth=0.5))
-            ax.text(b.x0 + i + 0.5, strip_bottom + _DIGITS_PT / 2, digit, ha="center",
+        strip_bottom = box_bottom - digits_pt
+        for i, digit in enumerate(b.digits if digits else ""):
+            ax.text(b.x0 + i + 0.5, strip_bottom + digits_pt / 2, digit, ha="center",
                     va="center", fontsize=_DIGIT_SIZE, family="DejaVu Sans Mono",
                     fontweight="bold" if digit == "1" else "normal")
 
-    legend_top = row_tops[-1] - (_BITNUM_PT + _BOX_PT + _DIGITS_PT) - 4.0
+    # the cells of the digit strips: one collection of lines per figure, not 64 patches
+    cells = []
+    for top in row_tops if digits else ():
+        strip_top = top - _BITNUM_PT - _BOX_PT
+        strip_bottom = strip_top - _DIGITS_PT
+        cells.append(((0, strip_bottom), (row_bits, strip_bottom)))
+        cells += [((x, strip_bottom), (x, strip_top)) for x in range(row_bits + 1)]
+    if cells:
+        ax.add_collection(LineCollection(cells, colors="#555555", linewidths=0.5))
+
+    legend_top = row_tops[-1] - (_BITNUM_PT + _BOX_PT + digits_pt) - _LEGEND_GAP_PT
     for i, line in enumerate(legend):
         ax.text(0, legend_top - (i + 0.5) * _LEGEND_LINE_PT, line, ha="left", va="center",
                 fontsize=8)
@@ -406,7 +425,8 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
 
 # --- the lessons' two pictures --------------------------------------------------------------
 
-def draw_syndrome(value_or_syndrome: Any, *, title: str | None = None) -> Figure:
+def draw_syndrome(value_or_syndrome: Any, *, title: str | None = None,
+                  digits: bool = True) -> Figure:
     """Draw an ESR_ELx value (an int, or a :class:`armbp.esr.Syndrome`) field by field."""
     from . import esr  # imported here: pictures must load before armbp.esr.decode exists
 
@@ -415,7 +435,7 @@ def draw_syndrome(value_or_syndrome: Any, *, title: str | None = None) -> Figure
         syndrome = esr.decode(syndrome)
     if title is None:
         title = (f"ESR 0x{syndrome.esr:016x}: EC 0x{syndrome.ec:02X} {syndrome.ec_name}")
-    return draw_register(syndrome.fields, title=title, width=64)
+    return draw_register(syndrome.fields, title=title, width=64, digits=digits)
 
 
 _OPC_NAMES = {0b000: "SVC/HVC/SMC", 0b001: "BRK", 0b010: "HLT", 0b011: "TSTART/TCANCEL",

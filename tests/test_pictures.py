@@ -125,7 +125,8 @@ def _texts(fig):
 def test_draw_word_brk_figure_has_a_box_and_a_digit_per_bit():
     fig = pictures.draw_word(encodings.brk(0x99))
     rects = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
-    assert len(rects) == 5 + 32  # five field boxes, 32 digit cells
+    assert len(rects) == 5  # one box per field
+    assert len(fig.axes[0].collections) == 1  # the grid of the digit strip
     texts = _texts(fig)
     assert texts[0] == "0xd4201320: BRK #0x99"
     for label in ("11010100", "opc", "imm16", "op2", "LL", "0x0099", "0b001"):
@@ -143,7 +144,7 @@ def test_draw_syndrome_from_a_decoded_syndrome():
     assert texts[0] == "ESR 0x00000000f2000000: EC 0x3C BRK (AArch64)"
     assert "grey, hatched: RES0/RES1 (reserved; reads as zero/one)" in texts
     rects = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
-    assert len(rects) == 6 + 64
+    assert len(rects) == 6
 
 
 def test_saving_twice_gives_identical_bytes(tmp_path):
@@ -169,3 +170,12 @@ def test_draws_into_a_given_axes_and_shows_as_png():
     assert pictures.draw_register([F("X", 31, 0, 7)], ax=ax) is fig
     own = pictures.draw_word(0)
     assert own._repr_png_().startswith(b"\x89PNG")
+
+
+def test_without_digits_the_strip_is_left_out():
+    fields = _fields(0xF200_0000, BRK_LAYOUT)
+    full = pictures.draw_register(fields, title="t")
+    bare = pictures.draw_register(fields, title="t", digits=False)
+    assert len(_texts(full)) - len(_texts(bare)) == 64
+    assert not bare.axes[0].collections
+    assert bare.get_figheight() < full.get_figheight()
