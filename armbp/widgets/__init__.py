@@ -1,0 +1,25 @@
+"""Notebook widgets (ipywidgets 8). Each is imported on first use, so that importing one
+widget never pulls in what another needs (the ESR explorer must load without Unicorn)."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "EsrExplorer": "armbp.widgets.esr_explorer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'armbp.widgets' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,287 @@
+"""``EsrExplorer``: type, paste or click an ESR_ELx value and watch it decode.
+
+Four views of one 64-bit value, kept in sync whichever one the learner changes:
+
+* a text box (hex, decimal, or a pasted kernel line such as ``ESR = 0x0000000096000045``,
+  read by :func:`armbp.esr.parse`; Enter or leaving the box applies it),
+* 64 bit toggles, grouped by the fields of the current exception class,
+* a table of the fields and their meanings (:func:`armbp.esr.decode`),
+* the bit-field picture of :func:`armbp.pictures.draw_syndrome`, as a PNG ``Image``,
+
+plus a dropdown of real syndromes to start from. ``value`` (an int trait) is the single
+source of truth: every view writes ``value``, and only the ``value`` observer writes the
+views, under a guard (``_syncing``) that makes the views' own observers ignore those writes.
+So setting 64 toggles during a refresh never feeds back as 64 edits, and no loop can start.
+
+Everything shown is plain widget state (text, HTML, PNG bytes): a notebook executed with
+``nbconvert --execute`` and exported to static HTML shows the last state without a kernel.
+
+Imports only :mod:`armbp.esr` and :mod:`armbp.pictures` of armbp: no Unicorn, no capstone.
+"""
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+from typing import Any, Iterator, NamedTuple
+
+import ipywidgets as widgets
+import traitlets
+
+from .. import esr, pictures
+
+__all__ = ["EsrExplorer", "PRESETS", "Preset"]
+
+MASK64 = (1 << 64) - 1
+PICTURE_DPI = 80  # 960 px wide: sharp enough, and small in the saved widget state
+
+
+class Preset(NamedTuple):
+    label: str
+    value: int
+    source: str
+
+
+# Real syndromes, each with where it comes from. Built with armbp.esr's builders so the
+# values and the builders cannot drift apart.
+PRESETS: tuple[Preset, ...] = (
+    Preset("BRK #0: GDB/QEMU software breakpoint", esr.brk(0),
+           "GDB's aarch64 breakpoint and QEMU's gdbstub write BRK #0 (0xd4200000)"),
+    Preset("BRK #0xf000: LLDB software breakpoint", esr.brk(0xF000),
+           "LLDB's AArch64 breakpoint opcode 0xd43e0000"),
+    Preset("BRK #0x800: Linux BUG()", esr.brk(0x800),
+           "Linux arch/arm64/include/asm/brk-imm.h: BUG_BRK_IMM 0x800"),
+    Preset("BRK #0x900: Linux KASAN report", esr.brk(0x900),
+           "Linux arch/arm64/include/asm/brk-imm.h: KASAN_BRK_IMM 0x900"),
+    Preset("BRK #0x5500: UBSAN trap", esr.brk(0x5500),
+           "Linux arch/arm64/include/asm/brk-imm.h: UBSAN_BRK_IMM 0x5500 (check kind in "
+           "the low byte)"),
+    Preset("SVC #0: Linux system call", esr.svc(0),
+           "every AArch64 Linux syscall is SVC #0 from EL0"),
+    Preset("HVC #0: hypervisor call (PSCI)", esr.hvc(0),
+           "PSCI calls from a guest kernel use HVC #0"),
+    Preset("Data abort: kernel write, translation fault L1", esr.data_abort(
+        same_el=True, wnr=True, dfsc=esr.fsc_translation(1)),
+        "a typical Linux oops line: ESR = 0x0000000096000045"),
+    Preset("Data abort from EL0: read, translation fault L3", esr.data_abort(
+        same_el=False, dfsc=esr.fsc_translation(3)),
+        "a user-space segfault on an unmapped page"),
+    Preset("Software step, seen by KVM", esr.software_step(same_el=False, isv=True),
+           "QEMU syn_swstep: what the hypervisor sees after stepping one instruction"),
+    Preset("Hardware breakpoint, seen by KVM", esr.breakpoint(same_el=False),
+           "QEMU syn_breakpoint, lower EL"),
+    Preset("Watchpoint (write), seen by KVM", esr.watchpoint(same_el=False, wnr=True),
+           "QEMU syn_watchpoint, lower EL, WnR = 1"),
+    Preset("Unknown reason (UDF)", esr.unknown(),
+           "an undefined instruction such as UDF #0"),
+)
+
+
+def _group_parts(fields: list[Any]) -> list[list[tuple[str, int, int]]]:
+    """Per row (63..32, 31..0): the (name, msb, lsb) parts of the fields in that row."""
+    rows: list[list[tuple[str, int, int]]] = [[], []]
+    for f in sorted(fields, key=lambda f: -f.msb):
+        for row, (top, bottom) in enumerate(((63, 32), (31, 0))):
+            hi, lo = min(f.msb, top), max(f.lsb, bottom)
+            if hi >= lo:
+                rows[row].append((f.name, hi, lo))
+    return rows
+
+
+class EsrExplorer(widgets.VBox):
+    """An interactive ESR_ELx decoder: ``EsrExplorer(0x96000045)``.
+
+    ``value`` is the syndrome (int, 0..2**64-1; set it from Python and every view follows),
+    ``syndrome`` the decoded :class:`armbp.esr.Syndrome`. The sub-widgets are attributes
+    (``text``, ``presets``, ``bits``, ``table``, ``picture``, ``error``) for tests and for
+    lesson authors who want to lay them out differently.
+    """
+
+    value = traitlets.Int(0xF200_0000, help="the ESR_ELx value shown (64 bits)")
+
+    def __init__(self, value: int = 0xF200_0000, **kwargs: Any) -> None:
+        self._syncing = 0
+        self._layout_key: tuple = ()
+        self._syndrome = None
+
+        self.text = widgets.Text(
+            description="ESR value",
+            placeholder="0x96000045, 2516582469, or a pasted 'ESR = 0x…' line",
+            tooltip="Type or paste a syndrome: hex (0x…), decimal, or a kernel log line; "
+                    "press Enter to apply",
+            continuous_update=False,
+            layout=widgets.Layout(width="34em"),
+            style={"description_width": "6em"})
+        self.presets = widgets.Dropdown(
+            options=[(p.label, p.value) for p in PRESETS], value=None,
+            description="Preset",
+            tooltip="Load a real syndrome (its source is shown below the table)",
+            layout=widgets.Layout(width="30em"),
+            style={"description_width": "4em"})
+        self.error = widgets.HTML(value="", layout=widgets.Layout(min_height="1.2em"))
+        self.bits = [
+            widgets.ToggleButton(
+                value=False, description=str(bit), tooltip=f"bit {bit}",
+                layout=widgets.Layout(width="2.7em", min_width="2.7em", padding="0",
+                                      margin="1px"))
+            for bit in range(64)]
+        self.bit_rows = widgets.VBox(layout=widgets.Layout(margin="0.3em 0"))
+        self.table = widgets.HTML()
+        self.picture = widgets.Image(format="png", layout=widgets.Layout(width="100%",
+                                                                         max_width="960px"))
+
+        self.text.observe(self._on_text, names="value")
+        self.presets.observe(self._on_preset, names="value")
+        for bit, button in enumerate(self.bits):
+            button.observe(lambda change, bit=bit: self._on_bit(bit, change["new"]),
+                           names="value")
+
+        heading = widgets.HTML("<b>Bits</b> (press a bit to flip it; grouped by field)")
+        super().__init__(children=[
+            widgets.HBox([self.text, self.presets]), self.error, self.picture,
+            heading, self.bit_rows, self.table], **kwargs)
+        self.observe(self._on_value, names="value")
+        if value == self.value:
+            self._refresh()
+        else:
+            self.value = value
+
+    # --- the model -----------------------------------------------------------------------
+
+    @traitlets.validate("value")
+    def _check_value(self, proposal: dict[str, Any]) -> int:
+        value = proposal["value"]
+        if isinstance(value, bool) or not 0 <= value <= MASK64:
+            raise traitlets.TraitError(f"ESR value {value!r} does not fit in 64 bits")
+        return value
+
+    @property
+    def syndrome(self) -> Any:
+        """The decoded syndrome of ``value`` (:class:`armbp.esr.Syndrome`)."""
+        if self._syndrome is None or self._syndrome.esr != self.value:
+            self._syndrome = esr.decode(self.value)
+        return self._syndrome
+
+    def __repr__(self) -> str:
+        s = self.syndrome
+        return f"EsrExplorer(0x{self.value:016x}: EC 0x{s.ec:02X} {s.ec_name})"
+
+    @contextmanager
+    def _sync(self) -> Iterator[None]:
+        self._syncing += 1
+        try:
+            yield
+        finally:
+            self._syncing -= 1
+
+    # --- the views write `value` -------------------------------------------------------------
+
+    def _on_text(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        text = change["new"]
+        try:
+            values = esr.parse(text)
+            if not values:
+                raise ValueError(f"no ESR value found in {text!r}")
+            value = values[0]
+            if not 0 <= value <= MASK64:
+                raise ValueError(f"{text!r} does not fit in 64 bits")
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        note = "" if len(values) == 1 else \
+            f"{len(values)} values found; showing the first, 0x{value:x}."
+        if value == self.value:
+            self._refresh()  # same value: still tidy the text and clear an old error
+        else:
+            self.value = value
+        if note:
+            self.error.value = f'<span style="color:#555">{html.escape(note)}</span>'
+
+    def _on_preset(self, change: dict[str, Any]) -> None:
+        if self._syncing or change["new"] is None:
+            return
+        self.value = change["new"]
+
+    def _on_bit(self, bit: int, on: bool) -> None:
+        if self._syncing:
+            return
+        self.value = self.value | 1 << bit if on else self.value & ~(1 << bit)
+
+    # --- `value` writes the views ------------------------------------------------------------
+
+    def _on_value(self, change: dict[str, Any]) -> None:
+        self._refresh()
+
+    def _show_error(self, message: str) -> None:
+        self.error.value = (f'<span style="color:#B00020" role="alert">⚠ '
+                            f"{html.escape(message)} — still showing "
+                            f"0x{self.value:016x}.</span>")
+
+    def _refresh(self) -> None:
+        s = self.syndrome
+        with self._sync():
+            self.error.value = ""
+            self.text.value = f"0x{self.value:016x}"
+            match = [p.value for p in PRESETS if p.value == self.value]
+            self.presets.value = match[0] if match else None
+            self._refresh_bits(s)
+            self.table.value = self._table_html(s)
+            fig = pictures.draw_syndrome(s, digits=False)  # the toggles show the bits
+            self.picture.value = pictures.to_png(fig, dpi=PICTURE_DPI)
+            self.picture.tooltip = (f"Bit-field picture of ESR 0x{self.value:016x}: "
+                                    f"EC 0x{s.ec:02X} {s.ec_name}")
+
+    def _refresh_bits(self, s: Any) -> None:
+        names = {}
+        for f in s.fields:
+            for bit in range(f.lsb, f.msb + 1):
+                names[bit] = f.name
+        for bit, button in enumerate(self.bits):
+            on = bool(self.value >> bit & 1)
+            button.value = on
+            button.button_style = "info" if on else ""
+            button.tooltip = f"bit {bit} ({names.get(bit, '?')}) = {int(on)}: press to flip"
+        key = tuple((f.name, f.msb, f.lsb) for f in s.fields)
+        if key == self._layout_key:
+            return
+        self._layout_key = key
+        rows = []
+        for parts in _group_parts(list(s.fields)):
+            groups = []
+            for name, msb, lsb in parts:
+                caption = widgets.HTML(
+                    f"<b>{html.escape(name)}</b> "
+                    f"<small>{pictures.bit_range(msb, lsb)}</small>",
+                    layout=widgets.Layout(overflow="hidden", max_width="100%"))
+                buttons = widgets.HBox([self.bits[b] for b in range(msb, lsb - 1, -1)],
+                                       layout=widgets.Layout(flex_flow="row wrap"))
+                groups.append(widgets.VBox(
+                    [caption, buttons],
+                    layout=widgets.Layout(border="1px solid #999", padding="1px 2px",
+                                          margin="0 2px 2px 0")))
+            rows.append(widgets.HBox(groups, layout=widgets.Layout(flex_flow="row wrap")))
+        self.bit_rows.children = rows
+
+    def _table_html(self, s: Any) -> str:
+        e = html.escape
+        head = (f"<p><b>EC 0x{s.ec:02X} — {e(s.ec_name)}</b>: {e(s.ec_description)}; "
+                f"IL = {s.il}; ISS = 0x{s.iss:07x}; ISS2 = 0x{s.iss2:06x}</p>")
+        rows = "".join(
+            f"<tr><td style='font-family:monospace'>{pictures.bit_range(f.msb, f.lsb)}</td>"
+            f"<td><b>{e(f.name)}</b></td>"
+            f"<td style='font-family:monospace'>"
+            f"{pictures.value_text(f.value, f.msb - f.lsb + 1)}</td>"
+            f"<td>{e(f.meaning)}</td></tr>"
+            for f in sorted(s.fields, key=lambda f: -f.msb))
+        table = ("<table style='border-collapse:collapse' border='1' cellpadding='3'>"
+                 "<caption style='text-align:left'>Fields, most significant first</caption>"
+                 "<thead><tr><th scope='col'>Bits</th><th scope='col'>Field</th>"
+                 "<th scope='col'>Value</th><th scope='col'>Meaning</th></tr></thead>"
+                 f"<tbody>{rows}</tbody></table>")
+        warnings = "".join(f"<li>{e(w)}</li>" for w in s.warnings)
+        warn = f"<p><b>Warnings</b></p><ul>{warnings}</ul>" if warnings else ""
+        sources = [p for p in PRESETS if p.value == self.value]
+        source = f"<p><small>Preset source: {e(sources[0].source)}</small></p>" \
+            if sources else ""
+        return head + table + warn + source
