@@ -16,48 +16,6 @@ from armbp.widgets import esr_explorer  # noqa: E402
 from armbp.widgets.esr_explorer import PRESETS, EsrExplorer  # noqa: E402
 
 
-# --- stand-ins for armbp.esr.decode/parse, used only until the real ones are committed ---
-_FAKE_LAYOUTS = {
-    0x3C: [("RES0", 24, 16), ("Comment", 15, 0)],
-    0x25: [("ISV", 24, 24), ("RES0", 23, 14), ("VNCR", 13, 13), ("SET", 12, 11),
-           ("FnV", 10, 10), ("EA", 9, 9), ("CM", 8, 8), ("S1PTW", 7, 7), ("WnR", 6, 6),
-           ("DFSC", 5, 0)],
-    0x32: [("ISV", 24, 24), ("RES0", 23, 7), ("EX", 6, 6), ("IFSC", 5, 0)],
-}
-
-
-def _fake_decode(value: int):
-    from types import SimpleNamespace
-
-    from armbp.pictures import WordField
-
-    ec = value >> 26 & 0x3F
-    layout = ([("RES0", 63, 56), ("ISS2", 55, 32), ("EC", 31, 26), ("IL", 25, 25)]
-              + _FAKE_LAYOUTS.get(ec, [("ISS", 24, 0)]))
-    fields = tuple(WordField(n, m, lo, value >> lo & ((1 << (m - lo + 1)) - 1), f"{n} field")
-                   for n, m, lo in layout)
-    name, description = esr.EC_INFO.get(ec, ("Unknown EC", "unallocated"))
-    return SimpleNamespace(esr=value, ec=ec, ec_name=name, ec_description=description,
-                           il=value >> 25 & 1, iss=value & 0x1FF_FFFF,
-                           iss2=value >> 32 & 0xFF_FFFF, fields=fields, warnings=())
-
-
-def _fake_parse(text: str) -> list[int]:
-    found = re.findall(r"0x[0-9a-fA-F]+|\b[0-9a-fA-F]{8,16}\b|\b\d+\b", text)
-    if not found:
-        raise ValueError(f"{text!r} holds no ESR value")
-    return [int(t, 16) if t.startswith("0x") or not t.isdigit() or len(t) == 8 else int(t)
-            for t in found]
-
-
-@pytest.fixture(autouse=True)
-def esr_api(monkeypatch):
-    if not hasattr(esr, "decode"):
-        monkeypatch.setattr(esr, "decode", _fake_decode, raising=False)
-    if not hasattr(esr, "parse"):
-        monkeypatch.setattr(esr, "parse", _fake_parse, raising=False)
-
-
 @pytest.fixture
 def explorer():
     return EsrExplorer()

@@ -108,3 +108,15 @@ def test_as_int():
     for bad in ("", "0x", "zz", None, 2.0, "1 2 x"):
         assert as_int(bad) is None, bad
 
+
+
+def test_lesson_4_answers_agree_with_the_decoder(capsys):
+    from armbp import esr
+
+    s = esr.decode(0x9600_0045)
+    assert check("esr-ec-0x96000045", s.ec)
+    assert check("esr-wnr-0x96000045", s.field("WnR").value)
+    assert check("esr-dfsc-0x96000045", s.field("DFSC").value)
+    assert check("esr-il-0xf2000000", esr.decode(0xF200_0000).il)
+    assert check("esr-of-brk-0x99", esr.parse("ESR = 0x00000000f2000099")[0])
+    capsys.readouterr()

@@ -179,3 +179,23 @@ def test_without_digits_the_strip_is_left_out():
     assert len(_texts(full)) - len(_texts(bare)) == 64
     assert not bare.axes[0].collections
     assert bare.get_figheight() < full.get_figheight()
+
+
+@pytest.mark.parametrize("value, title, names", [
+    (0x9600_0045, "ESR 0x0000000096000045: EC 0x25 DABT (current EL)", ["EC", "IL", "WnR", "DFSC"]),
+    (0xF200_0000, "ESR 0x00000000f2000000: EC 0x3C BRK (AArch64)", ["EC", "IL", "Comment"]),
+])
+def test_draw_syndrome_of_real_values(value, title, names):
+    from armbp import esr
+
+    fig = pictures.draw_syndrome(value)
+    texts = _texts(fig)
+    assert texts[0] == title
+    for name in names:
+        assert name in texts
+    boxes = pictures.field_boxes(esr.decode(value).fields)
+    assert "".join(b.digits for b in boxes) == format(value, "064b")
+    # every name that did not fit its box is spelled out in the legend
+    legend = " ".join(t for t in texts if t.startswith("("))
+    for b in boxes:
+        assert (b.label == b.name) or (b.key and f"{b.key} {b.name} [{b.bits}]" in legend)
