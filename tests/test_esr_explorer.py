@@ -188,3 +188,16 @@ def test_imports_only_esr_and_pictures_of_armbp():
                "armbp.encodings"}
     assert not {m for m in armbp_modules
                 if m not in allowed and not m.startswith("armbp.esr")}, armbp_modules
+
+
+def test_regrouping_does_not_leak_widgets(explorer):
+    from ipywidgets.widgets.widget import _instances
+
+    explorer.value = 0x9600_0045
+    explorer.value = 0xF200_0000
+    live = len(_instances)
+    for _ in range(3):
+        explorer.value = 0x9600_0045
+        explorer.value = 0xF200_0000
+    assert len(_instances) == live
+    assert all(b.comm is not None for b in explorer.bits)  # the toggles stay open
