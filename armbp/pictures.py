@@ -245,6 +245,9 @@ def field_boxes(fields: Iterable[FieldLike], width: int = 64, row_bits: int = 32
     nrows = width // row_bits
 
     boxes: list[Box] = []
+    # the cycle leaves out the colours of the fixed-colour fields in this picture
+    fixed = {_FIXED_COLOUR[f.name] for f in ordered if f.name in _FIXED_COLOUR}
+    cycle = tuple(i for i in _CYCLE if i not in fixed) or _CYCLE
     colour_index = 0
     previous_colour = None
     nkeys = 0
@@ -263,10 +266,10 @@ def field_boxes(fields: Iterable[FieldLike], width: int = 64, row_bits: int = 32
             if f.name in _FIXED_COLOUR:
                 index = _FIXED_COLOUR[f.name]
             else:
-                index = _CYCLE[colour_index % len(_CYCLE)]
+                index = cycle[colour_index % len(cycle)]
                 colour_index += 1
                 if PALETTE[index][1] == previous_colour:  # never two neighbours alike
-                    index = _CYCLE[colour_index % len(_CYCLE)]
+                    index = cycle[colour_index % len(cycle)]
                     colour_index += 1
             _, fill, hatch = PALETTE[index]
         previous_colour = fill

@@ -199,3 +199,13 @@ def test_draw_syndrome_of_real_values(value, title, names):
     legend = " ".join(t for t in texts if t.startswith("("))
     for b in boxes:
         assert (b.label == b.name) or (b.key and f"{b.key} {b.name} [{b.bits}]" in legend)
+
+
+def test_a_fixed_colour_is_not_reused_by_another_field():
+    boxes = pictures.field_boxes(pictures.instruction_fields(encodings.brk(0x99)), width=32)
+    styles = [(b.colour, b.hatch) for b in boxes]
+    assert len(set(styles)) == len(styles)
+    # imm16 in the word and Comment in the syndrome share a colour: they are the same bits
+    comment = next(b for b in pictures.field_boxes(_fields(0xF200_0099, BRK_LAYOUT))
+                   if b.name == "Comment")
+    assert comment.colour == next(b.colour for b in boxes if b.name == "imm16")
