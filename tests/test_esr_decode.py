@@ -233,6 +233,11 @@ def test_every_ec(value, ec, name, expected, words):
     assert s.warnings == (), s.warnings
 
 
+def test_layout_tables_are_well_formed():
+    # fields inside ISS [24:0] / ISS2 [55:32], no overlaps, known formatters and checks
+    esr.layouts.validate_tables()
+
+
 def test_every_defined_ec_has_a_vector():
     assert {int(ec) for ec in EC} == {int(row[1]) for row in EVERY_EC}
 

@@ -77,3 +77,14 @@ def meaning(imm16: int) -> str:
     if 0x0400 <= imm16 <= 0x07FF:
         return "Linux range reserved for KGDB (0x400-0x7ff)"
     return "no convention we know plants this immediate"
+
+
+def bkpt_meaning(imm16: int, thumb: bool) -> str:
+    """What is known to plant an AArch32 BKPT immediate (T32 BKPT holds only imm8)."""
+    if thumb and imm16 == 0xAB:
+        return "Arm semihosting call (T32 BKPT #0xab, the M-profile convention)"
+    if thumb and imm16 == 0xBE:
+        return "GDB's default Thumb breakpoint (0xbebe)"
+    if imm16 == 0:
+        return "OpenOCD's software breakpoint (A32 0xe1200070, T32 0xbe00)"
+    return "no convention we know plants this immediate"

@@ -8,15 +8,18 @@ code each become a warning, and every bit is still shown in some field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .classes import EC_INFO
 from .layouts import CHECKS, FORMATTERS, FieldSpec, Layout, layout
 
+if TYPE_CHECKING:
+    from typing import Any
+
 U64_MAX = (1 << 64) - 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Field:
     """One field of the syndrome: ESR bits [msb:lsb] hold ``value``."""
 
@@ -35,7 +38,7 @@ class Field:
                 "meaning": self.meaning}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Syndrome:
     """A decoded ESR_ELx value. ``fields`` run from bit 63 down to bit 0 and cover all 64."""
 
@@ -72,9 +75,11 @@ class Syndrome:
 # --- compiled plans -------------------------------------------------------------------------
 # A plan is the full 64-bit tiling for one layout case, from bit 63 down: one entry per field,
 # (kind, name, msb, lsb, mask, payload, keymask, cache). A field's meaning depends only on the
-# ESR bits in ``keymask`` (its own bits, plus the few others its formatter reads), so each entry
-# caches (Field, warning) by ``esr & keymask``: Field is immutable, every Syndrome can share
-# the instances, and decode() stays fast. Caches stop growing at _CACHE_LIMIT entries.
+# ESR bits in ``keymask`` (its own bits, plus the few others its formatter reads), so an entry
+# whose keymask spans at most _CACHE_KEY_BITS bits caches (Field, warning) by
+# ``esr & keymask``: Field is immutable, every Syndrome shares the instances, and decode()
+# stays fast. Wider fields (raw ISS, immediates, RES0 runs) are built each time: caching
+# them would fill memory with values seen once, which costs more than it saves.
 
 _RES0, _EC, _IL, _VALUES, _FMT, _PLAIN = range(6)
 # ESR bits, besides the field's own, that a formatter reads.
@@ -83,13 +88,16 @@ _FORMATTER_DEPENDS = {
     "sys64_dir": 0x3F_FFFE, "sys128_dir": 0x3F_FFFE, "cp15_dir": 0xF_FFFE,
     "cp14_dir": 0xF_FFFE, "cp15_64_dir": 0xF_FFFE, "cp14_64_dir": 0xF_FFFE, "wpt": 1 << 17,
 }
-_CACHE_LIMIT = 4096
+_CACHE_KEY_BITS = 12
+_NO_CACHE: dict = {}  # shared, never written: lookups miss, results are not kept
 
 
 def _entry(kind: int, name: str, msb: int, lsb: int, payload: Any = None,
            depends: int = 0) -> tuple:
     mask = (1 << (msb - lsb + 1)) - 1
-    return (kind, name, msb, lsb, mask, payload, mask << lsb | depends, {})
+    keymask = mask << lsb | depends
+    cache = {} if bin(keymask).count("1") <= _CACHE_KEY_BITS else _NO_CACHE
+    return (kind, name, msb, lsb, mask, payload, keymask, cache)
 
 
 def _tile(specs: tuple[FieldSpec, ...], lo: int, hi: int) -> list[tuple]:
@@ -119,14 +127,49 @@ def _plan(lay: Layout, extra: tuple[FieldSpec, ...]) -> tuple[tuple, ...]:
                   *_tile((*lay.fields, *extra), 0, 24)])
 
 
-_PLANS: dict[tuple[int, int | None], tuple[tuple, ...]] = {}
+_new = object.__new__
+_setattr = object.__setattr__
 
 
-def _plan_for(lay: Layout, case: int | None) -> tuple[tuple, ...]:
+def _field(name: str, msb: int, lsb: int, value: int, meaning: str) -> Field:
+    """Field(name, msb, lsb, value, meaning), built without the frozen __init__'s per-attribute
+    object.__setattr__ calls (a third of the cost; decode() builds thousands of these)."""
+    f = _new(Field)
+    _setattr(f, "__dict__", {"name": name, "msb": msb, "lsb": lsb, "value": value,
+                             "meaning": meaning})
+    return f
+
+
+def _syndrome(esr: int, ec: int, ec_name: str, ec_description: str, il: int, iss: int,
+              iss2: int, fields: tuple, warnings: tuple, layout_title: str) -> Syndrome:
+    """Syndrome(...), built the same fast way as _field."""
+    s = _new(Syndrome)
+    _setattr(s, "__dict__", {"esr": esr, "ec": ec, "ec_name": ec_name,
+                             "ec_description": ec_description, "il": il, "iss": iss,
+                             "iss2": iss2, "fields": fields, "warnings": warnings,
+                             "layout": layout_title})
+    return s
+
+
+class _Plan:
+    """A layout case compiled for decode(): its entries and, side by side, (cache, keymask)."""
+
+    __slots__ = ("entries", "pairs")
+
+    def __init__(self, entries: tuple[tuple, ...]) -> None:
+        self.entries = entries
+        self.pairs = tuple((e[7], e[6]) for e in entries)
+
+
+_PLANS: dict[tuple[int, int | None], _Plan] = {}
+
+
+def _plan_for(lay: Layout, case: int | None) -> _Plan:
     key = (id(lay), case)
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _PLANS[key] = _plan(lay, lay.cases.get(case, ()) if case is not None else ())
+        extra = lay.cases.get(case, ()) if case is not None else ()
+        plan = _PLANS[key] = _Plan(_plan(lay, extra))
     return plan
 
 
@@ -154,7 +197,7 @@ def _field_of(kind: int, name: str, msb: int, lsb: int, v: int, payload: Any,
             name, meaning = meaning
     else:
         meaning = str(v)
-    return Field(name, msb, lsb, v, meaning), warning
+    return _field(name, msb, lsb, v, meaning), warning
 
 
 def _check_value(value: object) -> int:
@@ -166,8 +209,8 @@ def _check_value(value: object) -> int:
     return value
 
 
-_RECENT: dict[int, "Syndrome"] = {}  # logs repeat the same few values; Syndrome is immutable
-_RECENT_LIMIT = 1024
+_RECENT: dict[int, "Syndrome"] = {}  # a log repeats a few values; Syndrome is immutable
+_RECENT_LIMIT = 64
 
 
 def decode(value: int) -> Syndrome:
@@ -198,24 +241,24 @@ def _decode(esr: int) -> Syndrome:
     else:
         ec_name, ec_desc = info
 
-    fields = []
-    append = fields.append
-    for kind, name, msb, lsb, mask, payload, keymask, cache in _plan_for(lay, case):
-        key = esr & keymask
-        hit = cache.get(key)
-        if hit is None:
-            hit = _field_of(kind, name, msb, lsb, esr >> lsb & mask, payload, esr)
-            if len(cache) < _CACHE_LIMIT:
-                cache[key] = hit
-        append(hit[0])
-        if hit[1] is not None:
-            warnings.append(hit[1])
+    plan = _plan_for(lay, case)
+    hits = [cache.get(esr & keymask) for cache, keymask in plan.pairs]
+    if None in hits:  # first sight of some field values: compute and remember them
+        for i, entry in enumerate(plan.entries):
+            if hits[i] is None:
+                kind, name, msb, lsb, mask, payload, keymask, cache = entry
+                hit = hits[i] = _field_of(kind, name, msb, lsb, esr >> lsb & mask, payload,
+                                          esr)
+                if cache is not _NO_CACHE:
+                    cache[esr & keymask] = hit
+    fields = tuple([hit[0] for hit in hits])
+    warnings += [hit[1] for hit in hits if hit[1] is not None]
     if not il and lay.il_is_1 and info is not None:
         warnings.append(f"IL is 0 but the architecture says IL is 1 for EC {ec:#04x} "
                         f"({ec_name})")
 
     for check in lay.checks:
         warnings.extend(CHECKS[check](esr))
-    return Syndrome(esr, ec, ec_name, ec_desc, il, esr & 0x1FF_FFFF, esr >> 32 & 0xFF_FFFF,
-                    tuple(fields), tuple(warnings), lay.title)
+    return _syndrome(esr, ec, ec_name, ec_desc, il, esr & 0x1FF_FFFF, esr >> 32 & 0xFF_FFFF,
+                     fields, tuple(warnings), lay.title)
 

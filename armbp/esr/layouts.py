@@ -12,12 +12,15 @@ each value.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Union
+from typing import TYPE_CHECKING
 
 from . import brkimm, fsc, sysreg
 from .classes import EC
 
-Meaning = Union[str, tuple[str, str]]  # text, or (field name override, text)
+if TYPE_CHECKING:  # annotations only: keep `typing` out of the CLI's start-up
+    from typing import Callable, Mapping, Union
+
+    Meaning = Union[str, tuple[str, str]]  # text, or (field name override, text)
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,10 @@ def _comment_brk(v: int, esr: int) -> str:
 
 def _comment_bkpt(v: int, esr: int) -> str:
     if esr >> 25 & 1:
-        return f"BKPT #{v:#x}, A32 instruction {brkimm.bkpt_a32_instruction(v):#010x}"
-    return f"BKPT #{v:#x}, 16-bit T32 instruction {0xBE00 | (v & 0xFF):#06x}"
+        return (f"BKPT #{v:#x}, A32 instruction {brkimm.bkpt_a32_instruction(v):#010x}: "
+                f"{brkimm.bkpt_meaning(v, thumb=False)}")
+    return (f"BKPT #{v:#x}, 16-bit T32 instruction {0xBE00 | (v & 0xFF):#06x}: "
+            f"{brkimm.bkpt_meaning(v, thumb=True)}")
 
 
 def _imm16_svc(v: int, esr: int) -> str:
@@ -596,7 +601,9 @@ LAYOUTS[EC.FP_EXC64] = Layout(
     "ISS encoding for an exception from a trapped floating-point exception", fields=_FP_EXC)
 
 UNALLOCATED = Layout("unallocated Exception Class: the Arm ARM defines no ISS for it",
-                     fields=(F("ISS", 24, 0, "raw ISS", fmt="hex"),), il_is_1=False)
+                     fields=(F("ISS", 24, 0, "raw ISS", fmt="hex"),),
+                     iss2=(F("ISS2", 23, 0, "raw ISS2", fmt="hex", iss2=True),),
+                     il_is_1=False, iss2_title="raw ISS2")
 
 # --- consistency checks: (esr) -> list of warnings ----------------------------------------------
 
@@ -727,7 +734,8 @@ def layout(ec: int) -> Layout:
     return LAYOUTS.get(ec) or UNALLOCATED
 
 
-def _validate_tables() -> None:
+def validate_tables() -> None:
+    """Assert the tables are well formed (run by the tests, not at import: start-up time)."""
     for lay in [*LAYOUTS.values(), UNALLOCATED]:
         assert lay is not None
         for case in [(), *lay.cases.values()]:
@@ -741,6 +749,3 @@ def _validate_tables() -> None:
             assert 32 <= s.lsb <= s.msb <= 55, s.name
         for name in lay.checks:
             assert name in CHECKS, name
-
-
-_validate_tables()
