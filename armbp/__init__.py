@@ -32,6 +32,8 @@ _EXPORTS = {
     "Debugger": "armbp.debugger",
     "Stop": "armbp.debugger",
     "StopReason": "armbp.debugger",
+    "check": "armbp.exercises",
+    "solution": "armbp.exercises",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
