@@ -67,8 +67,9 @@ def test_ec_members_fixed_by_the_interface():
      0x9200_0047 | 1 << 24 | 2 << 22 | 1 << 16),
     (lambda: esr.data_abort(isv=True, sf=True, ar=True, sse=True, srt=31, dfsc=0x04),
      0x9200_0004 | 1 << 24 | 1 << 21 | 31 << 16 | 1 << 15 | 1 << 14),
-    (lambda: esr.data_abort(dfsc=esr.FSC_SEA, ea=True, fnv=True, cm=True, s1ptw=True),
-     0x9200_0010 | 1 << 10 | 1 << 9 | 1 << 8 | 1 << 7),
+    (lambda: esr.data_abort(dfsc=esr.FSC_SEA, ea=True, fnv=True, cm=True, wnr=True,
+                            s1ptw=True),
+     0x9200_0010 | 1 << 10 | 1 << 9 | 1 << 8 | 1 << 7 | 1 << 6),
     (lambda: esr.data_abort(dfsc=0x0F, xs=7, overlay=True, dirty_bit=True),
      (7 | 1 << 6 | 1 << 5) << 32 | 0x9200_000F),
     (lambda: esr.data_abort(dfsc=0x0F, tnd=True, tag_access=True, gcs=True, assured_only=True),
@@ -102,6 +103,7 @@ def test_fault_status_codes_by_level():
     (lambda: esr.data_abort(isv=True, srt=32), ["srt=32", "0..0x1f"]),
     (lambda: esr.data_abort(srt=3), ["isv=False"]),
     (lambda: esr.data_abort(il=False), ["il=False", "ISV is 0"]),
+    (lambda: esr.data_abort(cm=True), ["wnr=False", "cm=True"]),
     (lambda: esr.data_abort(xs=32), ["xs=32"]),
     (lambda: esr.instruction_abort(ifsc=64), ["ifsc=64", "0..0x3f"]),
     (lambda: esr.watchpoint(wpt=64), ["wpt=64", "0..0x3f"]),
@@ -119,3 +121,12 @@ def test_out_of_range_arguments_name_the_argument(call, words):
 def test_builders_return_plain_ints():
     for value in (esr.brk(), esr.svc(), esr.data_abort(), esr.watchpoint()):
         assert type(value) is int
+
+
+def test_builders_decode_without_warnings():
+    values = [esr.brk(0x800), esr.svc(1), esr.hvc(), esr.smc(), esr.unknown(), esr.bkpt32(),
+              esr.breakpoint(), esr.software_step(), esr.watchpoint(wnr=True),
+              esr.data_abort(), esr.data_abort(isv=True, sas=3, srt=2, sf=True),
+              esr.instruction_abort(), esr.sys64(3, 3, 13, 0, 2, rt=4)]
+    for value in values:
+        assert esr.decode(value).warnings == (), hex(value)

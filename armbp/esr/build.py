@@ -177,6 +177,8 @@ def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool 
     ISS2 ("ISS2 encoding for an exception from a Data Abort"): HDBSSF[11], TnD[10], TagAccess[9],
     GCS[8], AssuredOnly[7], Overlay[6], DirtyBit[5], Xs[4:0].
     IL is 1 whenever ISV is 0; only an AArch32 T32 16-bit load/store with ISV = 1 has IL 0.
+    Combinations the hardware never writes (``cm`` without ``wnr``, instruction-syndrome
+    fields without ``isv``, ``il=False`` without ``isv``) raise ValueError.
     """
     isv_bit = _flag("isv", isv)
     syndrome = (_field("sas", sas, 2) << 22 | _flag("sse", sse) << 21
@@ -184,6 +186,9 @@ def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool 
     if syndrome and not isv_bit:
         raise ValueError("sas/sse/srt/sf/ar are out of range with isv=False: "
                          "ISS[23:14] hold the instruction syndrome only when ISV is 1")
+    if _flag("cm", cm) and not _flag("wnr", wnr):
+        raise ValueError("wnr=False is out of range with cm=True: cache maintenance and "
+                         "address translation instructions report WnR = 1")
     if not isv_bit and not _flag("il", il):
         raise ValueError("il=False is out of range with isv=False: IL is 1 when ISV is 0")
     iss = (isv_bit << 24 | syndrome | _flag("vncr", vncr) << 13 | _field("set_", set_, 2) << 11
