@@ -1,0 +1,718 @@
+"""The vCPU: "the hardware + KVM" — one AArch64 core in Unicorn, run until something exits.
+
+The VMM above sees what QEMU sees from ``KVM_RUN``: the guest runs until an exit, and the
+exit is a record (``Exit``) with a reason number and, for a debug exit, the syndrome the
+hardware wrote (``struct kvm_debug_exit_arch``: hsr, hsr_high, far). Unicorn gives no
+syndrome, so this module builds it from the trapping instruction word with ``armbp.esr``.
+
+What happens to an exception follows the hardware and KVM:
+
+* ``BRK`` with guest debug ``ENABLE | USE_SW_BP`` set → a DEBUG exit (EC 0x3C) to the VMM.
+  Without those flags (QEMU clears them when its breakpoint table is empty) the guest's
+  own vector table takes it, exactly as on a machine with no debugger.
+* ``SVC``, ``UDF`` and other undefined instructions → the guest's vectors (EL1 handles them).
+* ``HVC`` → the hypervisor: PSCI calls are handled here like KVM does in the kernel;
+  ``SYSTEM_OFF`` becomes a SYSTEM_EVENT exit, which is how a KVM guest ends.
+* ``SINGLESTEP`` → exactly one instruction, then a DEBUG exit with the software-step
+  syndrome (EC 0x32).
+* Unmapped or protected memory → an MMIO exit naming the address (KVM hands a data abort
+  outside guest RAM to userspace as ``KVM_EXIT_MMIO``; we have no devices behind it).
+* The time budget runs out → a BUDGET exit (KVM's ``KVM_EXIT_INTR``: a signal kicked the
+  vCPU out of ``KVM_RUN``). No call ever hangs.
+
+Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
+``tests/test_vcpu.py``.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import Callable
+
+from unicorn import (UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_FETCH_PROT,
+                     UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_PROT,
+                     UC_HOOK_MEM_READ_UNMAPPED, UC_HOOK_MEM_WRITE_PROT,
+                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED,
+                     UC_MEM_READ_PROT, UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT,
+                     UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_EXEC, UC_PROT_READ,
+                     UC_PROT_WRITE, Uc, UcError)
+from unicorn import arm64_const as regs
+
+from armbp import esr
+from armbp.encodings import Op, classify, from_bytes, imm16_of
+from armbp.memory import MemoryFault
+from armbp.program import Program
+
+__all__ = [
+    "Budget", "DebugExit", "Exit", "ExitReason", "GuestDebug", "GuestMemory", "MemoryAccess",
+    "SystemEvent", "SystemEventType", "VCpu", "REGISTER_NAMES", "PAGE_SIZE",
+]
+
+PAGE_SIZE = 0x1000
+STACK_SIZE = 0x10000
+DEFAULT_SECONDS = 1.0
+
+# -- KVM's numbers (linux/kvm.h, arm64) ---------------------------------------------------------
+
+
+class GuestDebug(IntFlag):
+    """``KVM_SET_GUEST_DEBUG`` control bits (``struct kvm_guest_debug.control``)."""
+
+    NONE = 0
+    ENABLE = 1              # KVM_GUESTDBG_ENABLE
+    SINGLESTEP = 2          # KVM_GUESTDBG_SINGLESTEP
+    USE_SW_BP = 1 << 16     # KVM_GUESTDBG_USE_SW_BP: trap BRK to the VMM (MDCR_EL2.TDE)
+    USE_HW = 1 << 17        # KVM_GUESTDBG_USE_HW: hardware breakpoints/watchpoints (later)
+
+
+class ExitReason(IntEnum):
+    """Why ``run`` returned; the numbers are KVM's ``KVM_EXIT_*``."""
+
+    UNKNOWN = 0
+    DEBUG = 4               # KVM_EXIT_DEBUG: BRK trapped, step done (``Exit.debug``)
+    HLT = 5                 # KVM_EXIT_HLT: WFI with no interrupt that could ever wake it
+    MMIO = 6                # KVM_EXIT_MMIO: access outside guest memory (``Exit.mmio``)
+    BUDGET = 10             # KVM_EXIT_INTR: the time slice ran out, or ``kick()``
+    INTERNAL_ERROR = 17     # KVM_EXIT_INTERNAL_ERROR: something we do not model
+    SYSTEM_EVENT = 24       # KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF / SYSTEM_RESET
+
+
+class SystemEventType(IntEnum):
+    """``kvm_run.system_event.type``."""
+
+    SHUTDOWN = 1            # KVM_SYSTEM_EVENT_SHUTDOWN
+    RESET = 2               # KVM_SYSTEM_EVENT_RESET
+
+
+# -- PSCI (Arm DEN 0022, "Power State Coordination Interface"), SMC Calling Convention (DEN 0028)
+PSCI_VERSION = 0x8400_0000
+PSCI_SYSTEM_OFF = 0x8400_0008
+PSCI_SYSTEM_RESET = 0x8400_0009
+PSCI_VERSION_1_0 = 0x0001_0000
+SMCCC_NOT_SUPPORTED = (1 << 64) - 1  # -1
+
+# -- architectural constants (Arm ARM DDI 0487) -------------------------------------------------
+PSTATE_EL1H_DAIF = 0x3C5    # D1.3.4 exception entry: DAIF masked, EL1, SP_EL1 (M = 0b0101)
+VECTOR_CURRENT_SP0 = 0x000  # D1.3.5 Table "Vector offsets from vector table base address"
+VECTOR_CURRENT_SPX = 0x200
+VECTOR_LOWER_A64 = 0x400
+WFI = 0xD503_207F           # C6.2.384 WFI
+SCR_EL3_RW = 1 << 10        # D19.2 SCR_EL3.RW: the next lower EL is AArch64
+
+# Unicorn's UC_HOOK_INTR numbers are QEMU's EXCP_* (target/arm/cpu.h); DESIGN.md, "Unicorn facts"
+EXCP_UDEF = 1       # UDF, HLT, HVC with no EL2, ... (PC = the instruction)
+EXCP_SWI = 2        # SVC (PC = the next instruction)
+EXCP_BKPT = 7       # BRK (PC = the BRK itself)
+EXCP_SMC = 13       # SMC (PC = the next instruction)
+EXCP_HWBKPT = 3     # a hardware breakpoint the guest programmed itself
+
+_TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
+_STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+_BRK_SYNDROMES = {0xD420_0000: 0xF200_0000}  # BRK #0 → EC 0x3C, IL, ISS 0 (the hot path)
+
+# Unicorn stops when PC equals ``until``; an odd address is never a PC in A64.
+_NO_UNTIL = (1 << 64) - 1
+
+REGISTER_NAMES: tuple[str, ...] = tuple(f"x{i}" for i in range(31)) + ("sp", "pc", "pstate")
+"""GDB's AArch64 core registers (org.gnu.gdb.aarch64.core): x0–x30, sp, pc, cpsr."""
+
+_UC_REGS: dict[str, int] = {f"x{i}": getattr(regs, f"UC_ARM64_REG_X{i}") for i in range(29)}
+_UC_REGS.update(x29=regs.UC_ARM64_REG_X29, x30=regs.UC_ARM64_REG_X30, sp=regs.UC_ARM64_REG_SP,
+                pc=regs.UC_ARM64_REG_PC, pstate=regs.UC_ARM64_REG_PSTATE)
+_CORE_IDS = [_UC_REGS[name] for name in REGISTER_NAMES]
+_SYSTEM_REGS = {
+    "esr_el1": regs.UC_ARM64_REG_ESR_EL1, "elr_el1": regs.UC_ARM64_REG_ELR_EL1,
+    "far_el1": regs.UC_ARM64_REG_FAR_EL1, "vbar_el1": regs.UC_ARM64_REG_VBAR_EL1,
+    "sp_el0": regs.UC_ARM64_REG_SP_EL0, "sp_el1": regs.UC_ARM64_REG_SP_EL1,
+    "nzcv": regs.UC_ARM64_REG_NZCV,
+}
+# SPSR_EL1 has no Unicorn constant: op0=3, op1=0, CRn=4, CRm=0, op2=0 (D19.2 SPSR_EL1)
+_SPSR_EL1 = (3, 0, 4, 0, 0)
+# SCR_EL3: op0=3, op1=6, CRn=1, CRm=1, op2=0 (D19.2 SCR_EL3)
+_SCR_EL3 = (3, 6, 1, 1, 0)
+_PC = regs.UC_ARM64_REG_PC
+_X0 = regs.UC_ARM64_REG_X0
+
+_BAD_ACCESS = {
+    UC_MEM_READ_UNMAPPED: ("read", "nothing is mapped there"),
+    UC_MEM_WRITE_UNMAPPED: ("write", "nothing is mapped there"),
+    UC_MEM_FETCH_UNMAPPED: ("fetch", "nothing is mapped there"),
+    UC_MEM_READ_PROT: ("read", "the page is not readable"),
+    UC_MEM_WRITE_PROT: ("write", "the page is read-only"),
+    UC_MEM_FETCH_PROT: ("fetch", "the page is not executable"),
+}
+
+
+# -- exit records -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DebugExit:
+    """``struct kvm_debug_exit_arch``: the syndrome (ESR_EL2) of the debug exception, its
+    upper half, and FAR (the data address of a watchpoint)."""
+
+    hsr: int
+    hsr_high: int = 0
+    far: int = 0
+
+    @property
+    def ec(self) -> int:
+        """Exception class, ESR bits [31:26]."""
+        return self.hsr >> 26 & 0x3F
+
+    @property
+    def ec_name(self) -> str:
+        """The EC's short name, e.g. ``BRK64`` (from ``armbp.esr``)."""
+        return esr.decode(self.hsr | self.hsr_high << 32).ec_name
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryAccess:
+    """An access the memory map could not satisfy: what, where, how big, why."""
+
+    address: int
+    size: int
+    access: str             # "read", "write" or "fetch"
+    why: str = "nothing is mapped there"
+    value: int | None = None  # the value a write tried to store
+
+    def describe(self) -> str:
+        what = "fetch an instruction" if self.access == "fetch" else \
+            f"{self.access} {self.size} byte(s)"
+        return f"cannot {what} at {self.address:#x}: {self.why}"
+
+
+@dataclass(frozen=True, slots=True)
+class SystemEvent:
+    """``kvm_run.system_event``: the guest asked to power off or reset (PSCI)."""
+
+    type: SystemEventType
+    function: int           # the PSCI function id the guest passed in x0
+
+
+@dataclass(frozen=True, slots=True)
+class Exit:
+    """One return from ``VCpu.run``: the reason and the record that goes with it.
+
+    ``pc`` is where the guest stands now (the BRK itself for a breakpoint; the next
+    instruction after a step).
+    """
+
+    reason: ExitReason
+    pc: int
+    debug: DebugExit | None = None
+    mmio: MemoryAccess | None = None
+    system_event: SystemEvent | None = None
+    message: str = ""
+
+    def __repr__(self) -> str:
+        parts = [self.reason.name, f"pc={self.pc:#x}"]
+        if self.debug is not None:
+            parts.append(f"hsr={self.debug.hsr:#010x} (EC {self.debug.ec:#04x} "
+                         f"{self.debug.ec_name})")
+            if self.debug.hsr_high or self.debug.far:
+                parts.append(f"hsr_high={self.debug.hsr_high:#x}, far={self.debug.far:#x}")
+        if self.mmio is not None:
+            parts.append(self.mmio.describe())
+        if self.system_event is not None:
+            parts.append(f"{self.system_event.type.name} (PSCI {self.system_event.function:#x})")
+        if self.message:
+            parts.append(repr(self.message))
+        return f"Exit({', '.join(parts)})"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long one run may last: always a time limit, optionally an instruction count.
+
+    The time limit is free (a watchdog thread calls ``emu_stop``). An instruction count
+    makes Unicorn count every instruction — several times slower (DESIGN.md, "cost model")
+    — so it is for stepping and small, deterministic lesson runs.
+    """
+
+    seconds: float = DEFAULT_SECONDS
+    instructions: int | None = None
+
+    def __post_init__(self) -> None:
+        if (isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float))
+                or not self.seconds > 0 or math.isnan(self.seconds)):
+            raise ValueError(f"budget seconds={self.seconds!r}: expected a number > 0")
+        if self.instructions is not None and (
+                isinstance(self.instructions, bool) or not isinstance(self.instructions, int)
+                or self.instructions < 1):
+            raise ValueError(f"budget instructions={self.instructions!r}: expected an "
+                             f"integer >= 1 or None")
+
+    @classmethod
+    def of(cls, value: "Budget | float | None") -> "Budget":
+        """A Budget from a Budget, a number of seconds, or None (the default)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Budget):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return cls(seconds=value)
+        raise ValueError(f"budget {value!r}: expected seconds (a number), a Budget, or None")
+
+
+# -- the watchdog that turns a time budget into emu_stop ----------------------------------------
+
+class _Watchdog:
+    """One daemon thread that stops runs whose time is up.
+
+    Unicorn's own ``emu_start(timeout=...)`` starts and joins a timer thread per call, which
+    costs ~125 µs on every re-entry (measured); a hit would cost more than the guest. This
+    thread lives once per process and sleeps until the earliest deadline. ``emu_stop`` is
+    safe to call from another thread (Unicorn's timer does the same). The lock makes a stop
+    land in the run it was meant for: ``disarm`` cannot return while a stop is being sent.
+    """
+
+    RETRY = 0.001  # a stop sent just before emu_start began is lost: send it again
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._runs: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._waiting_until = math.inf
+        self._thread: threading.Thread | None = None
+
+    def arm(self, key: int, deadline: float, stop: Callable[[], None]) -> None:
+        with self._cond:
+            self._runs[key] = (deadline, stop)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="armbp-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            elif deadline < self._waiting_until:
+                self._cond.notify()
+
+    def disarm(self, key: int) -> None:
+        with self._cond:
+            self._runs.pop(key, None)
+
+    def _loop(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for key, (deadline, stop) in list(self._runs.items()):
+                    if deadline <= now:
+                        stop()
+                        self._runs[key] = (now + self.RETRY, stop)
+                self._waiting_until = min((d for d, _ in self._runs.values()), default=math.inf)
+                timeout = None if self._waiting_until == math.inf else self._waiting_until - now
+                self._cond.wait(timeout)
+
+
+_WATCHDOG = _Watchdog()
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+class GuestMemory:
+    """The ``Memory`` interface over the vCPU's guest memory (what the breakpoint table uses).
+
+    A write of code must be followed by cache maintenance before the new instruction is
+    guaranteed to execute: on hardware DC CVAU, IC IVAU, ISB (Arm ARM B2.4.4, "Concurrent
+    modification and execution of instructions"); in Unicorn, dropping the translated blocks
+    of that range. ``VCpu.flush_code_writes = False`` turns the step off, to show what goes
+    wrong without it.
+    """
+
+    def __init__(self, vcpu: "VCpu"):
+        self._vcpu = vcpu
+
+    def read(self, address: int, size: int) -> bytes:
+        """``size`` bytes at ``address``; ``MemoryFault`` if any of them is unmapped."""
+        if size < 0 or address < 0:
+            raise MemoryFault(address, size, "read", "negative address or size")
+        try:
+            return bytes(self._vcpu.uc.mem_read(address, size))
+        except UcError:
+            raise MemoryFault(address, size, "read") from None
+
+    def write(self, address: int, data: bytes) -> None:
+        """Store ``data`` (nothing is written if any byte is unmapped), then flush it as code."""
+        data = bytes(data)
+        if address < 0:
+            raise MemoryFault(address, len(data), "write", "negative address")
+        try:
+            self._vcpu.uc.mem_write(address, data)
+        except UcError:
+            raise MemoryFault(address, len(data), "write") from None
+        if self._vcpu.flush_code_writes:
+            self.invalidate_code(address, len(data))
+
+    def invalidate_code(self, address: int, size: int) -> None:
+        """Cache maintenance after writing instructions: DC CVAU + IC IVAU + ISB.
+
+        Unicorn caches translated blocks; ``mem_write`` does not drop them, so without this
+        a restored instruction can still run as the old BRK (and a new BRK be ignored).
+        """
+        self._vcpu.uc.ctl_remove_cache(address, address + max(size, 1))
+
+
+# -- the vCPU ---------------------------------------------------------------------------------------
+
+def _align_down(value: int, align: int = PAGE_SIZE) -> int:
+    return value & ~(align - 1)
+
+
+def _align_up(value: int, align: int = PAGE_SIZE) -> int:
+    return (value + align - 1) & ~(align - 1)
+
+
+def _perms(flags: str) -> int:
+    return ((UC_PROT_READ if "r" in flags else 0) | (UC_PROT_WRITE if "w" in flags else 0)
+            | (UC_PROT_EXEC if "x" in flags else 0))
+
+
+class VCpu:
+    """One AArch64 vCPU with the program's memory, a stack and a scratch page.
+
+    Memory map: every ``Segment`` of the program (page-aligned, with its r/w/x flags), a
+    ``scratch`` page right after it (the debugger executes displaced instructions there),
+    then a gap, then the stack (``stack_top`` is 16-byte aligned, SP points at it).
+    """
+
+    def __init__(self, program: Program, *, flush_code_writes: bool = True,
+                 stack_size: int = STACK_SIZE):
+        if not isinstance(program, Program):
+            raise ValueError(f"expected an armbp.Program (e.g. from armbp.assemble), got "
+                             f"{type(program).__name__}")
+        if stack_size <= 0 or stack_size % PAGE_SIZE:
+            raise ValueError(f"stack_size={stack_size:#x}: expected a positive multiple of "
+                             f"{PAGE_SIZE:#x}")
+        self.program = program
+        self.flush_code_writes = flush_code_writes
+        self.stack_size = stack_size
+        self.memory = GuestMemory(self)
+        top = max(seg.end for seg in program.segments)
+        self.scratch_base = _align_up(top)
+        self.stack_base = self.scratch_base + 2 * PAGE_SIZE  # one unmapped guard page between
+        self.stack_top = self.stack_base + stack_size
+        self._kicked = False
+        self._fired = False
+        self.reset()
+
+    # -- reset ------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """A fresh machine: memory reloaded from the program, registers in a known state.
+
+        EL1h with DAIF masked (Unicorn's reset state), x0–x30 = 0, SP = ``stack_top``,
+        PC = the program's entry, guest debug off, and SCR_EL3.RW = 1 so that the guest's
+        own ERET to EL1 is legal (with RW = 0 Unicorn sets PSTATE.IL on every ERET).
+        """
+        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+        self.uc = uc
+        self._map_program(uc)
+        uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC | UC_PROT_WRITE)
+        uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
+        uc.cpr_write(*_SCR_EL3, SCR_EL3_RW)
+        uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
+        uc.reg_write(_PC, self.program.entry)
+        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
+                    | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        self.set_guest_debug(GuestDebug.NONE)
+        self._pc: int | None = self.program.entry
+        self._counted = False
+        self._exit: Exit | None = None
+        self.last_exit: Exit | None = None
+
+    def _map_program(self, uc: Uc) -> None:
+        pages: dict[int, int] = {}
+        for seg in self.program.segments:
+            if seg.memsz <= 0:
+                continue
+            for page in range(_align_down(seg.vaddr), _align_up(seg.end), PAGE_SIZE):
+                pages[page] = pages.get(page, 0) | _perms(seg.flags)
+        run_start = prev = None
+        perms = 0
+        for page in sorted(pages) + [None]:
+            if page is not None and prev is not None and page == prev + PAGE_SIZE \
+                    and pages[page] == perms:
+                prev = page
+                continue
+            if run_start is not None:
+                uc.mem_map(run_start, prev + PAGE_SIZE - run_start, perms)
+            if page is not None:
+                run_start = prev = page
+                perms = pages[page]
+        for seg in self.program.segments:
+            if seg.data:
+                uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
+
+    # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
+    def set_guest_debug(self, flags: GuestDebug | int) -> None:
+        """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
+
+        Nothing is trapped unless ``ENABLE`` is set; BRK traps to the VMM only with
+        ``ENABLE | USE_SW_BP``; ``ENABLE | SINGLESTEP`` makes the next run one instruction.
+        """
+        if isinstance(flags, bool) or not isinstance(flags, int):
+            raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
+        known = GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | \
+            GuestDebug.USE_HW
+        if flags & ~known:
+            raise ValueError(f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
+                             f"(expected a combination of {', '.join(f.name for f in GuestDebug if f)})")
+        self.guest_debug = GuestDebug(flags)
+        # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
+        self.traps_brk = flags & _TRAP_SW_BP == _TRAP_SW_BP
+        self.single_steps = flags & _STEP == _STEP
+
+    # -- registers --------------------------------------------------------------------------
+    @property
+    def pc(self) -> int:
+        """The program counter. Setting it is free: the value is handed to the next run."""
+        if self._pc is None:
+            self._pc = self.uc.reg_read(_PC)
+        return self._pc
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self._check_value("pc", value)
+        self._pc = value
+
+    def registers(self) -> dict[str, int]:
+        """x0–x30, sp, pc, pstate in one batch read (GDB's core set)."""
+        values = dict(zip(REGISTER_NAMES, self.uc.reg_read_batch(_CORE_IDS)))
+        values["pc"] = self.pc
+        return values
+
+    def read_register(self, name: str) -> int:
+        """One register by name: a core register, or esr_el1/elr_el1/spsr_el1/far_el1/
+        vbar_el1/sp_el0/sp_el1/nzcv/currentel."""
+        key = self._register_key(name)
+        if key == "pc":
+            return self.pc
+        if key == "spsr_el1":
+            return self.uc.cpr_read(*_SPSR_EL1)
+        if key == "currentel":
+            return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) & 0xC
+        return self.uc.reg_read(_UC_REGS.get(key) or _SYSTEM_REGS[key])
+
+    def write_register(self, name: str, value: int) -> None:
+        """Write one register (see ``read_register`` for the names)."""
+        key = self._register_key(name)
+        self._check_value(name, value)
+        if key == "pc":
+            self.pc = value
+        elif key == "spsr_el1":
+            self.uc.cpr_write(*_SPSR_EL1, value)
+        elif key == "currentel":
+            raise ValueError("currentel is read-only: write pstate to change the EL")
+        else:
+            self.uc.reg_write(_UC_REGS.get(key) or _SYSTEM_REGS[key], value)
+            if key == "pstate":
+                self._rebuild_hflags()
+
+    @staticmethod
+    def _register_key(name: str) -> str:
+        key = name.lower() if isinstance(name, str) else name
+        if key == "cpsr":
+            key = "pstate"
+        if key in _UC_REGS or key in _SYSTEM_REGS or key in ("spsr_el1", "currentel"):
+            return key
+        raise ValueError(f"unknown register {name!r}: expected one of x0..x30, sp, pc, pstate, "
+                         f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel")
+
+    @staticmethod
+    def _check_value(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
+            raise ValueError(f"value {value!r} for {name}: expected an integer 0..2**64-1")
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, budget: Budget | float | None = None) -> Exit:
+        """``KVM_RUN``: execute from ``pc`` until something exits; return the ``Exit``.
+
+        ``budget`` is seconds (a number), a ``Budget``, or None for the default time limit.
+        With ``SINGLESTEP`` in the guest-debug flags exactly one instruction runs.
+        """
+        b = Budget.of(budget)
+        return self.run_until(time.monotonic() + b.seconds, b.instructions or 0)
+
+    def run_until(self, deadline: float, instructions: int = 0) -> Exit:
+        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it)."""
+        if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
+            self._kicked = False
+            exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
+            return exit_
+        step = self.single_steps
+        count = 1 if step else instructions
+        uc = self.uc
+        if count and not self._counted:
+            # Unicorn adds its instruction-count hook without dropping blocks translated
+            # before it existed; those would run uncounted (DESIGN.md, "Stepping").
+            uc.ctl_flush_tb()
+        self._counted = bool(count)
+        begin = self.pc
+        self._exit = None
+        self._fired = False
+        key = id(self)
+        _WATCHDOG.arm(key, deadline, self._time_up)
+        try:
+            uc.emu_start(begin, _NO_UNTIL, 0, count)
+        except UcError as e:
+            if self._exit is None:
+                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
+                                  message=f"emulation failed: {e}")
+        finally:
+            _WATCHDOG.disarm(key)
+        exit_ = self._exit
+        if exit_ is None:
+            exit_ = self._quiet_exit(step, count)
+        self._pc = exit_.pc
+        self.last_exit = exit_
+        return exit_
+
+    def _time_up(self) -> None:
+        self._fired = True
+        self.uc.emu_stop()
+
+    def kick(self) -> None:
+        """Stop a run from another thread (GDB's Ctrl-C; KVM: a signal to the vCPU thread).
+
+        The run returns a BUDGET exit with the message "interrupted"; a kick that arrives
+        between runs makes the next run return at once, as a pending signal does.
+        """
+        self._kicked = True
+        self.uc.emu_stop()
+
+    def _quiet_exit(self, step: bool, count: int) -> Exit:
+        """The run ended without a hook stopping it: step done, budget, kick, or WFI."""
+        pc = self.uc.reg_read(_PC)
+        if self._kicked:
+            self._kicked = False
+            return Exit(ExitReason.BUDGET, pc, message="interrupted")
+        if step:
+            return Exit(ExitReason.DEBUG, pc, DebugExit(esr.software_step(same_el=False)))
+        if self._fired:
+            return Exit(ExitReason.BUDGET, pc, message="time budget used up")
+        if count:
+            return Exit(ExitReason.BUDGET, pc, message=f"{count} instruction(s) executed")
+        if pc >= 4 and self._word_or_none(pc - 4) == WFI:
+            return Exit(ExitReason.HLT, pc, message="WFI: waiting for an interrupt, and this "
+                                                    "guest has no interrupt source")
+        return Exit(ExitReason.INTERNAL_ERROR, pc, message="emulation stopped for no known "
+                                                           "reason")
+
+    # -- exceptions -------------------------------------------------------------------------
+    def _word_or_none(self, address: int) -> int | None:
+        try:
+            return from_bytes(self.uc.mem_read(address, 4))
+        except UcError:
+            return None
+
+    def _stop(self, exit_: Exit) -> None:
+        self._exit = exit_
+        self.uc.emu_stop()
+
+    def _on_interrupt(self, uc: Uc, intno: int, _user: object) -> None:
+        """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
+        pc = uc.reg_read(_PC)
+        if intno == EXCP_BKPT:                      # BRK: PC is the BRK itself
+            word = from_bytes(uc.mem_read(pc, 4))
+            syndrome = _BRK_SYNDROMES.get(word) or esr.brk(imm16_of(word))
+            if self.traps_brk:
+                self._stop(Exit(ExitReason.DEBUG, pc, DebugExit(syndrome)))
+            else:
+                self._deliver(syndrome, return_to=pc)
+        elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
+            word = self._word_or_none(pc - 4) or 0
+            self._deliver(esr.svc(imm16_of(word)), return_to=pc)
+        elif intno == EXCP_UDEF:
+            word = self._word_or_none(pc)
+            if word is not None and classify(word) is Op.HVC and self._current_el() != 0:
+                self._hypercall(pc, pc + 4)
+            else:                                   # UDF, HLT (halting debug is off),
+                self._deliver(esr.unknown(), return_to=pc)  # HVC at EL0 (UNDEFINED there)
+        elif intno == EXCP_SMC:                     # SMC #0 is the other SMCCC conduit
+            if self._current_el() != 0:
+                self._hypercall(pc - 4, pc)
+            else:                                   # SMC at EL0 is UNDEFINED
+                self._deliver(esr.unknown(), return_to=pc - 4)
+        elif intno == EXCP_HWBKPT:                  # the guest's own hardware breakpoint
+            same_el = self._current_el() != 0
+            self._deliver(esr.breakpoint(same_el=same_el), return_to=pc)
+        else:
+            self._stop(Exit(ExitReason.INTERNAL_ERROR, pc,
+                            message=f"Unicorn raised exception {intno} at {pc:#x}, which "
+                                    f"armbp does not model"))
+
+    def _hypercall(self, insn_pc: int, next_pc: int) -> None:
+        """HVC/SMC from the guest: PSCI, handled "in the kernel" as KVM does."""
+        function = self.uc.reg_read(_X0)
+        if function in (PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET):
+            kind = SystemEventType.SHUTDOWN if function == PSCI_SYSTEM_OFF else \
+                SystemEventType.RESET
+            self._stop(Exit(ExitReason.SYSTEM_EVENT, next_pc,
+                            system_event=SystemEvent(kind, function)))
+            return
+        result = PSCI_VERSION_1_0 if function == PSCI_VERSION else SMCCC_NOT_SUPPORTED
+        self.uc.reg_write(_X0, result)
+        self.uc.reg_write(_PC, next_pc)
+
+    def _current_el(self) -> int:
+        return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) >> 2 & 3
+
+    def inject_exception(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+        """Deliver a synchronous exception to the guest's EL1 vectors (the VMM re-injecting).
+
+        What the hardware does on exception entry (Arm ARM D1.3.4): SPSR_EL1 = PSTATE,
+        ELR_EL1 = the preferred return address, ESR_EL1 = syndrome, FAR_EL1 for aborts,
+        PSTATE = EL1h with DAIF masked, PC = VBAR_EL1 + the vector offset.
+        """
+        self._check_value("syndrome", syndrome)
+        self._check_value("return_to", return_to)
+        self.uc.reg_write(_PC, self.pc)
+        self._deliver(syndrome, return_to=return_to, far=far)
+        self._pc = None
+
+    def _deliver(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+        uc = self.uc
+        pstate = uc.reg_read(regs.UC_ARM64_REG_PSTATE)
+        el, spsel = pstate >> 2 & 3, pstate & 1
+        if el == 0:
+            offset = VECTOR_LOWER_A64
+        else:
+            offset = VECTOR_CURRENT_SPX if spsel else VECTOR_CURRENT_SP0
+        uc.cpr_write(*_SPSR_EL1, pstate)
+        uc.reg_write(regs.UC_ARM64_REG_ELR_EL1, return_to)
+        uc.reg_write(regs.UC_ARM64_REG_ESR_EL1, syndrome)
+        if far is not None:
+            uc.reg_write(regs.UC_ARM64_REG_FAR_EL1, far)
+        if not spsel:
+            # Leaving SP_EL0: bank it and take SP_EL1, as the hardware's SP selection does.
+            # (Unicorn's PSTATE write does not switch the stack pointer itself.)
+            uc.reg_write(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP))
+            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
+            uc.reg_write(regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))
+            self._rebuild_hflags()
+        else:
+            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
+        uc.reg_write(_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset)
+
+    def _rebuild_hflags(self) -> None:
+        """Make Unicorn translate for the EL now in PSTATE.
+
+        Unicorn fact: writing PSTATE with ``reg_write`` does not recompute the flags the
+        translator uses (the current EL among them), so after entering EL1 from EL0 the
+        handler's ``MRS ESR_EL1`` would still be UNDEFINED. Any ``cpr_write`` recomputes
+        them; rewriting SCR_EL3 with its own value changes nothing else.
+        """
+        self.uc.cpr_write(*_SCR_EL3, self.uc.cpr_read(*_SCR_EL3))
+
+    def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
+                       _user: object) -> bool:
+        kind, why = _BAD_ACCESS.get(access, ("access", "unknown fault"))
+        pc = address if kind == "fetch" else uc.reg_read(_PC)
+        self._exit = Exit(ExitReason.MMIO, pc, mmio=MemoryAccess(
+            address, size, kind, why, value if kind == "write" else None))
+        return False  # Unicorn stops with UC_ERR_*; run() returns the exit recorded here
+
+    def __repr__(self) -> str:
+        return (f"VCpu({self.program.name}, pc={self.pc:#x}, "
+                f"guest_debug={self.guest_debug!r})")
