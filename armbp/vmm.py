@@ -1,0 +1,185 @@
+"""The VMM's exit handler: what QEMU does when ``KVM_RUN`` returns.
+
+``kvm_cpu_exec`` runs the vCPU, looks at the exit reason and either handles it and enters the
+guest again, or returns to the main loop (and the gdbstub) with ``EXCP_DEBUG``. For a debug
+exit, ``kvm_arm_handle_debug`` decodes the exception class from ``hsr`` and dispatches on it:
+
+* EC 0x3C (BRK): sync the PC and look it up in the breakpoint table. Ours → stop and report.
+  Not ours → the guest executed its own BRK: re-inject the exception into the guest (its
+  vector table runs, as it would without a debugger) and enter the guest again.
+* EC 0x32 (software step): the step we asked for is done → stop.
+* anything else → a clear INTERNAL_ERROR verdict, never an exception.
+
+Both dispatches are tables, like Linux's ``arm_exit_handlers[]`` indexed by EC.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+from typing import Callable
+
+from armbp import esr
+from armbp.table import Breakpoint, BreakpointTable
+from armbp.vcpu import Exit, ExitReason, GuestDebug, SystemEventType, VCpu
+
+__all__ = ["ExitHandler", "Handled", "Verdict"]
+
+
+class Verdict(Enum):
+    """What the handler decided about one exit."""
+
+    RESUME = "resume"                   # handled (e.g. re-injected): enter the guest again
+    BREAKPOINT = "breakpoint"           # our BRK: stop, report to the debugger
+    STEP = "step"                       # the requested single step is done
+    HALTED = "halted"                   # the guest powered off (PSCI), reset, or sleeps forever
+    BUDGET = "budget"                   # out of time (or interrupted)
+    FAULT = "fault"                     # an access outside guest memory
+    INTERNAL_ERROR = "internal-error"   # an exit we cannot handle
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The handler's answer for one exit: the verdict, the exit, and what it did.
+
+    ``note`` is a short phrase ("re-injected", "ours") kept cheap on the hit path;
+    ``describe()`` turns it into a sentence for logs and front ends.
+    """
+
+    verdict: Verdict
+    exit: Exit
+    note: str = ""
+    breakpoint: Breakpoint | None = None
+
+    @property
+    def pc(self) -> int:
+        return self.exit.pc
+
+    def describe(self) -> str:
+        """One line for a person: the exit, the decision and why."""
+        e = self.exit
+        if e.reason is ExitReason.DEBUG and e.debug is not None:
+            head = (f"DEBUG exit at {e.pc:#x}: hsr={e.debug.hsr:#010x}, EC {e.debug.ec:#04x} "
+                    f"({e.debug.ec_name})")
+        elif e.reason is ExitReason.MMIO and e.mmio is not None:
+            head = f"MMIO exit at pc {e.pc:#x}: {e.mmio.describe()}"
+        elif e.reason is ExitReason.SYSTEM_EVENT and e.system_event is not None:
+            head = (f"SYSTEM_EVENT exit: PSCI {e.system_event.function:#x} "
+                    f"({e.system_event.type.name})")
+        else:
+            head = f"{e.reason.name} exit at {e.pc:#x}" + (f": {e.message}" if e.message else "")
+        return f"{head} → {self.verdict.value}" + (f" ({self.note})" if self.note else "")
+
+
+class ExitHandler:
+    """Handles the vCPU's exits against the breakpoint table (QEMU's KVM exit path)."""
+
+    def __init__(self, vcpu: VCpu, table: BreakpointTable):
+        self.vcpu = vcpu
+        self.table = table
+        self.stepping = False
+        # exit reason → handler (kvm_arch_handle_exit's switch)
+        self._by_reason: dict[int, Callable[[Exit], Handled]] = {
+            ExitReason.DEBUG: self._debug,
+            ExitReason.SYSTEM_EVENT: self._system_event,
+            ExitReason.BUDGET: lambda e: Handled(Verdict.BUDGET, e),
+            ExitReason.MMIO: lambda e: Handled(
+                Verdict.FAULT, e, "no device model behind this address"),
+            ExitReason.HLT: lambda e: Handled(Verdict.HALTED, e),
+            ExitReason.INTERNAL_ERROR: lambda e: Handled(Verdict.INTERNAL_ERROR, e),
+        }
+        # debug exit EC → handler (kvm_arm_handle_debug's switch; Linux: arm_exit_handlers[])
+        self._by_ec: dict[int, Callable[[Exit], Handled]] = {
+            esr.EC.BRK64: self._brk,
+            esr.EC.SOFTSTP_LOW: self._software_step,
+        }
+
+    # -- guest debug ------------------------------------------------------------------------
+    def update_guest_debug(self, *, step: bool = False) -> GuestDebug:
+        """``kvm_arch_update_guest_debug``: ask for the BRK trap only while breakpoints exist.
+
+        With an empty table the flags are cleared, so a guest's own BRK never leaves the
+        guest. ``step`` adds SINGLESTEP for the next run.
+        """
+        flags = GuestDebug.NONE
+        if len(self.table):
+            flags |= GuestDebug.ENABLE | GuestDebug.USE_SW_BP
+        if step:
+            flags |= GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+        self.stepping = step
+        if flags != self.vcpu.guest_debug:
+            self.vcpu.set_guest_debug(flags)
+        return flags
+
+    # -- the run loop -----------------------------------------------------------------------
+    def run(self, deadline: float, instructions: int = 0,
+            on_exit: Callable[[Handled], None] | None = None) -> Handled:
+        """Enter the guest until an exit needs the debugger (``kvm_cpu_exec``'s loop).
+
+        Exits that are handled here (a guest BRK re-injected) enter the guest again, within
+        the same deadline. Every exit is passed to ``on_exit`` (the debugger's event log).
+        """
+        vcpu = self.vcpu
+        while True:
+            handled = self.handle(vcpu.run_until(deadline, instructions))
+            if on_exit is not None:
+                on_exit(handled)
+            if handled.verdict is not Verdict.RESUME:
+                return handled
+            if self.stepping:
+                # The exception entry was the step's instruction: stop at the vector.
+                return Handled(Verdict.STEP, handled.exit,
+                               handled.note + "; the step ends at the guest's vector")
+            if time.monotonic() >= deadline:
+                e = Exit(ExitReason.BUDGET, vcpu.pc, message="time budget used up")
+                handled = Handled(Verdict.BUDGET, e)
+                if on_exit is not None:
+                    on_exit(handled)
+                return handled
+
+    def handle(self, exit_: Exit) -> Handled:
+        """Decide about one exit. Never raises: what we cannot handle is INTERNAL_ERROR."""
+        handler = self._by_reason.get(exit_.reason)
+        if handler is None:
+            return Handled(Verdict.INTERNAL_ERROR, exit_,
+                           f"no handler for exit reason {exit_.reason!r}")
+        try:
+            return handler(exit_)
+        except Exception as e:  # a handler bug must not take the session down
+            return Handled(Verdict.INTERNAL_ERROR, exit_,
+                           f"handling the exit failed: {type(e).__name__}: {e}")
+
+    # -- handlers ---------------------------------------------------------------------------
+    def _debug(self, exit_: Exit) -> Handled:
+        debug = exit_.debug
+        if debug is None:
+            return Handled(Verdict.INTERNAL_ERROR, exit_, "DEBUG exit without a syndrome")
+        handler = self._by_ec.get(debug.hsr >> 26 & 0x3F)  # ESR_ELx.EC, bits [31:26]
+        if handler is None:
+            return Handled(Verdict.INTERNAL_ERROR, exit_,
+                           f"unhandled debug exit: EC {debug.ec:#04x} ({debug.ec_name}), "
+                           f"hsr={debug.hsr:#010x}")
+        return handler(exit_)
+
+    def _brk(self, exit_: Exit) -> Handled:
+        pc = exit_.pc  # the PC synced from the vCPU: the BRK itself
+        bp = self.table.find(pc)
+        if bp is not None:
+            return Handled(Verdict.BREAKPOINT, exit_, "ours", bp)
+        # The guest's own BRK: give it the exception it would have had without a debugger.
+        self.vcpu.inject_exception(exit_.debug.hsr, return_to=pc)  # type: ignore[union-attr]
+        return Handled(Verdict.RESUME, exit_,
+                       f"not ours: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
+                       f"re-injected into the guest's vector table")
+
+    def _software_step(self, exit_: Exit) -> Handled:
+        if not self.stepping:
+            return Handled(Verdict.INTERNAL_ERROR, exit_,
+                           "software-step exit, but no single step was requested")
+        return Handled(Verdict.STEP, exit_, "one instruction")
+
+    def _system_event(self, exit_: Exit) -> Handled:
+        event = exit_.system_event
+        if event is not None and event.type is SystemEventType.RESET:
+            return Handled(Verdict.HALTED, exit_, "the guest asked for a reset (PSCI SYSTEM_RESET)")
+        return Handled(Verdict.HALTED, exit_, "the guest powered off (PSCI SYSTEM_OFF)")
