@@ -315,3 +315,131 @@ class Syscalls:
         fields = [b"Linux", b"armbp", b"6.1.0-armbp", b"#1", b"aarch64", b"(none)"]
         self.memory.write(buf, b"".join(f.ljust(65, b"\0") for f in fields))
         return SyscallResult(number, name, 0)
+
+
+# --- the process on a vCPU ------------------------------------------------------------------
+ERET = 0xD69F03E0                     # C6.2.84 ERET
+SPSR_EL0T = 0x0                       # M[3:0] = 0b0000: EL0t, NZCV clear, nothing masked
+EC_SVC64 = 0x15                       # ESR_ELx.EC of SVC from AArch64 state
+EC_BRK64 = 0x3C
+STACK_GAP = 16 * PAGE                 # unmapped pages between the program and its stack
+VECTOR_LOWER_A64 = 0x400              # synchronous exception from a lower EL, AArch64
+
+
+class LinuxProcess:
+    """A static ELF as a Linux process image: a ``Program`` for the vCPU, and its kernel.
+
+    Memory, from low to high: the ELF's pages; a gap; the stack (``STACK_SIZE``, the
+    initial stack at its top); an EL1 trampoline page (one ``ERET``); the vector page
+    (``VBAR_EL1``); then what the vCPU adds (its scratch page, its own stack), and the heap
+    that ``brk`` grows. Keeping everything close to the code keeps the debugger's displaced
+    step slot within branch range of every breakpoint.
+
+    ``start(vcpu)`` points the vCPU at the trampoline with ``ELR_EL1`` = entry,
+    ``SPSR_EL1`` = EL0t, ``SP_EL0`` = the initial sp, ``VBAR_EL1`` = the vector page, and
+    runs the ``ERET``: the program then stands at its entry at EL0, as under qemu-aarch64.
+
+    The vector page is readable but not executable. An exception from EL0 (an ``SVC``) is
+    delivered by the vCPU to ``VBAR_EL1 + 0x400`` as on hardware, and fetching from there
+    faults out of the guest as an MMIO exit — a trap into the host, which is where this
+    "kernel" lives. ``gate(vcpu)`` reads ``ESR_EL1``: a system call is carried out and
+    followed by the ``ERET`` back to EL0; anything else becomes a signal.
+    """
+
+    def __init__(self, path, argv: list[str] | None = None, envp: list[str] | None = None,
+                 stdout=None, stderr=None, log=None):
+        import os
+        import sys
+        from dataclasses import replace
+
+        from armbp.elf import load_elf
+        from armbp.program import Segment
+
+        self.path = os.fspath(path)
+        with open(self.path, "rb") as f:
+            data = f.read()
+        self.image = ElfImage.parse(data)
+        base = load_elf(self.path)           # symbols (and lines) for the debugger
+        self.stack_lo = self.image.end + STACK_GAP
+        self.stack_top = self.stack_lo + STACK_SIZE
+        self.trampoline = self.stack_top
+        self.vectors = self.stack_top + PAGE
+        self.svc_vector = self.vectors + VECTOR_LOWER_A64
+        argv = [self.path] if argv is None else list(argv)
+        self.stack = build_stack(self.image, [a.encode() for a in argv],
+                                 [e.encode() for e in (envp or [])], top=self.stack_top)
+        segments = [Segment(start, bytes(chunk), size, perms)
+                    for start, size, perms, chunk in self.image.pages()]
+        segments.append(Segment(self.stack_lo, bytes(self.stack.base - self.stack_lo)
+                                + self.stack.data, STACK_SIZE, "rw"))
+        segments.append(Segment(self.trampoline, ERET.to_bytes(4, "little"), PAGE, "rx"))
+        segments.append(Segment(self.vectors, b"", PAGE, "r"))
+        self.program = replace(base, segments=tuple(segments), entry=self.trampoline)
+        self.entry = self.image.entry
+        self._stdout = stdout or (lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()))
+        self._stderr = stderr or (lambda b: (sys.stderr.buffer.write(b), sys.stderr.flush()))
+        self.log = log
+        self.exit_code: int | None = None
+        self.syscalls: Syscalls | None = None
+
+    def start(self, vcpu) -> None:
+        """Point ``vcpu`` at the trampoline and run its ``ERET``: the program is at entry."""
+        from armbp.vcpu import Budget, ExitReason
+
+        def map_pages(start: int, size: int) -> None:
+            from unicorn import UC_PROT_READ, UC_PROT_WRITE
+            vcpu.uc.mem_map(start, size, UC_PROT_READ | UC_PROT_WRITE)
+
+        heap = (vcpu.stack_top + 2 * PAGE - 1) & ~(PAGE - 1)
+        self.syscalls = Syscalls(vcpu.memory, heap, map_pages, self._stdout, self._stderr)
+        vcpu.write_register("vbar_el1", self.vectors)
+        vcpu.write_register("elr_el1", self.entry)
+        vcpu.write_register("spsr_el1", SPSR_EL0T)
+        vcpu.write_register("sp_el0", self.stack.sp)
+        vcpu.pc = self.trampoline
+        exit_ = vcpu.run(Budget(seconds=5, instructions=1))
+        if exit_.reason is not ExitReason.BUDGET or vcpu.pc != self.entry:
+            raise RuntimeError(f"the EL1 trampoline did not reach the entry point "
+                               f"{self.entry:#x}: {exit_!r}")
+        if vcpu.read_register("currentel") != 0:
+            raise RuntimeError("the trampoline's ERET did not drop to EL0")
+
+    def at_gate(self, vcpu) -> bool:
+        """Has the guest taken an exception from EL0 (is it at the SVC vector)?"""
+        return vcpu.pc == self.svc_vector
+
+    def gate(self, vcpu) -> tuple[str, SyscallResult | None]:
+        """Handle the exception the guest took from EL0.
+
+        Returns ``("syscall", result)`` (back at EL0 after the SVC, or ``result.exited``),
+        or ``("signal", None)`` with ``self.signal`` set (5 SIGTRAP for a BRK the debugger
+        did not plant, 4 SIGILL for an undefined instruction).
+        """
+        ec = vcpu.read_register("esr_el1") >> 26 & 0x3F
+        if ec != EC_SVC64:
+            self.signal = 5 if ec == EC_BRK64 else 4
+            # leave the guest where the exception happened, as a kernel reporting it would
+            self._eret(vcpu, vcpu.read_register("elr_el1"))
+            return "signal", None
+        args = [vcpu.read_register(f"x{i}") for i in range(6)]
+        number = vcpu.read_register("x8")
+        result = self.syscalls(number, args)
+        if self.log is not None:
+            self.log(f"syscall {number} {result.name}: {result.note or result.value}")
+        if result.exited:
+            self.exit_code = result.value
+            return "syscall", result
+        vcpu.write_register("x0", result.value & ((1 << 64) - 1))
+        self._eret(vcpu, vcpu.read_register("elr_el1"))
+        return "syscall", result
+
+    @staticmethod
+    def _eret(vcpu, pc: int) -> None:
+        """ERET to EL0: PSTATE from SPSR_EL1, the EL0 stack pointer back, PC = ``pc``."""
+        sp_el0 = vcpu.read_register("sp_el0")
+        vcpu.write_register("pstate", vcpu.read_register("spsr_el1"))
+        vcpu.write_register("sp", sp_el0)
+        vcpu.pc = pc
+
+    def auxv(self) -> bytes:
+        return self.stack.auxv

@@ -126,3 +126,69 @@ def test_brk_grows_the_heap_page_by_page():
     assert s(214, [0x11800]).value == 0x11800 and len(maps) == 1
     assert s(214, [0x13001]).value == 0x13001 and maps[-1] == (0x12000, 0x2000)
     assert s(214, [1 << 40]).value == 0x13001      # refused: the old break
+
+
+# --- the process on a vCPU -------------------------------------------------------------------
+def _run_to_exit(proc, vcpu, limit=50):
+    from armbp.vcpu import ExitReason
+    for _ in range(limit):
+        exit_ = vcpu.run(5)
+        assert exit_.reason is ExitReason.MMIO and proc.at_gate(vcpu), exit_
+        kind, result = proc.gate(vcpu)
+        assert kind == "syscall"
+        if result.exited:
+            return result
+    raise AssertionError("the program did not exit")
+
+
+def test_process_starts_at_el0_with_argc_on_the_stack_and_exits(loop_elf):
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    out, log = [], []
+    proc = LinuxProcess(loop_elf, [str(loop_elf), "6"], stdout=out.append, log=log.append)
+    vcpu = VCpu(proc.program)
+    proc.start(vcpu)
+    assert vcpu.pc == 0x4000B0
+    assert vcpu.read_register("currentel") == 0 and vcpu.read_register("pstate") & 0xF == 0
+    sp = vcpu.read_register("sp")
+    assert sp == proc.stack.sp and sp % 16 == 0
+    assert vcpu.memory.read(sp, 8) == (2).to_bytes(8, "little")            # argc
+    result = _run_to_exit(proc, vcpu)
+    assert result.value == 21 and proc.exit_code == 21                      # 1+…+6
+    assert out == [b"loop done\n"]
+    assert [line.split(":")[0] for line in log] == ["syscall 64 write", "syscall 94 exit_group"]
+
+
+def test_unknown_syscalls_return_enosys_and_the_program_goes_on(tmp_path):
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    import subprocess
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    src = tmp_path / "nosys.S"
+    src.write_text("""
+        .global _start
+_start: mov x8, #63          // read: not implemented
+        svc #0
+        mov x19, x0
+        mov x0, #0           // brk(0), then brk(+0x2000), then store into the heap
+        mov x8, #214
+        svc #0
+        mov x20, x0
+        add x0, x0, #0x2000
+        mov x8, #214
+        svc #0
+        str x19, [x20, #0x1ff8]
+        ldr x0, [x20, #0x1ff8]
+        neg x0, x0           // 38 = ENOSYS
+        mov x8, #93
+        svc #0
+""")
+    subprocess.run(["aarch64-linux-gnu-as", "-o", tmp_path / "n.o", src], check=True)
+    subprocess.run(["aarch64-linux-gnu-ld", "-o", tmp_path / "n.elf", tmp_path / "n.o"],
+                   check=True)
+    log = []
+    proc = LinuxProcess(tmp_path / "n.elf", log=log.append)
+    vcpu = VCpu(proc.program)
+    proc.start(vcpu)
+    assert _run_to_exit(proc, vcpu).value == 38
+    assert "not implemented" in log[0] and "read" in log[0]
