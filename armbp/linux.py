@@ -380,6 +380,7 @@ class LinuxProcess:
         self._stderr = stderr or (lambda b: (sys.stderr.buffer.write(b), sys.stderr.flush()))
         self.log = log
         self.exit_code: int | None = None
+        self.signal: int | None = None
         self.syscalls: Syscalls | None = None
 
     def start(self, vcpu) -> None:
@@ -426,6 +427,9 @@ class LinuxProcess:
         result = self.syscalls(number, args)
         if self.log is not None:
             self.log(f"syscall {number} {result.name}: {result.note or result.value}")
+        elif result.value == -ENOSYS and not result.exited:
+            import sys
+            print(f"armbp: {result.note}", file=sys.stderr)
         if result.exited:
             self.exit_code = result.value
             return "syscall", result
