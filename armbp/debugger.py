@@ -1,0 +1,405 @@
+"""The debugger session: break, continue, step, look at registers and memory.
+
+It stands on the layers below and adds what every debugger adds: breakpoints by symbol or
+address, the *step-over* needed to continue from a breakpoint, a view of memory that shows
+the original instructions (not our BRKs), and a log of what happened. It never imports
+Unicorn; front ends (notebooks, the CLI, a GDB stub) use only this and plain dataclasses.
+
+Continuing from a breakpoint. The guest is stopped on our ``BRK``; running it again would
+trap again at once. The textbook answer, which GDB and QEMU's gdbstub use, is:
+
+1. restore the saved instruction at pc,
+2. flush — make the new instruction the one that executes (DC CVAU, IC IVAU, ISB on
+   hardware; dropping the translated block in Unicorn),
+3. step exactly one instruction,
+4. write the BRK again,
+5. flush again, then run on.
+
+Stepping costs a lot in Unicorn (a counted run, and Unicorn flushes all translated code
+when counting starts and stops), so for straight-line instructions armbp does a *displaced
+step* instead, as GDB does on AArch64 Linux: the saved instruction is copied to a scratch
+slot followed by ``B pc+4``, and the guest simply continues from the slot. The BRK never
+leaves memory. Branches, PC-relative instructions (ADR, ADRP, LDR literal), exception
+generating and system instructions cannot run elsewhere unchanged, so they take the
+textbook path. ``Debugger(displaced_step=False)`` always takes the textbook path.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Iterable
+
+from armbp.disasm import ListingLine, listing
+from armbp.encodings import BRK0, to_bytes
+from armbp.program import Program
+from armbp.table import Breakpoint, BreakpointTable
+from armbp.vcpu import DEFAULT_SECONDS, Budget, Exit, ExitReason, VCpu, REGISTER_NAMES
+from armbp.vmm import ExitHandler, Handled, Verdict
+
+__all__ = ["Debugger", "Stop", "StopReason", "displaceable"]
+
+_BRK_BYTES = to_bytes(BRK0)
+_B = 0x1400_0000            # C6.2.26 B <label>: imm26 = offset / 4
+_B_RANGE = 1 << 27          # ±128 MiB
+
+
+class StopReason(Enum):
+    """Why ``cont``/``step`` gave control back."""
+
+    BREAKPOINT = "breakpoint"           # our BRK trapped
+    STEP = "step"                       # one instruction done
+    BUDGET = "budget"                   # the time (or instruction) budget ran out, or interrupt()
+    HALTED = "halted"                   # PSCI SYSTEM_OFF / SYSTEM_RESET, or WFI forever
+    FAULT = "fault"                     # an access outside guest memory
+    INTERNAL_ERROR = "internal-error"   # something armbp does not model
+
+
+_REASON = {
+    Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
+    Verdict.BUDGET: StopReason.BUDGET, Verdict.HALTED: StopReason.HALTED,
+    Verdict.FAULT: StopReason.FAULT, Verdict.INTERNAL_ERROR: StopReason.INTERNAL_ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Where and why the guest stopped, with the vCPU exit it came from."""
+
+    reason: StopReason
+    pc: int
+    exit: Exit
+    note: str = ""
+    breakpoint: Breakpoint | None = None
+
+    @property
+    def message(self) -> str:
+        """One line for a person, e.g. ``breakpoint at 0x40004 (loop)``."""
+        e = self.exit
+        if self.reason is StopReason.FAULT and e.mmio is not None:
+            return f"fault at pc {self.pc:#x}: {e.mmio.describe()}"
+        text = f"{self.reason.value} at {self.pc:#x}"
+        why = self.note or e.message
+        return f"{text}: {why}" if why else text
+
+    def __repr__(self) -> str:
+        return f"Stop(reason={self.reason.name}, pc={self.pc:#x}, exit={self.exit!r})"
+
+
+def displaceable(word: int) -> bool:
+    """Can this instruction run from another address with the same effect?
+
+    True for the classes with no PC in them (Arm ARM C4.1, top-level encoding table, op0 =
+    bits [28:25]): data processing (immediate) except PC-relative addressing (ADR, ADRP),
+    data processing (register), SIMD and floating point, and loads/stores except the
+    literal forms (and FEAT_MOPS, which shares their op0). Branches, exception generation
+    and system instructions are False.
+    """
+    op0 = word >> 25 & 0xF
+    if op0 in (0b1000, 0b1001):                 # data processing — immediate
+        return word >> 24 & 0x3 != 0b00         # bits [25:23] = 00x: ADR/ADRP
+    if op0 & 0b0111 in (0b0101, 0b0111):        # x101 DP register, x111 SIMD & FP
+        return True
+    if op0 & 0b0101 == 0b0100:                  # x1x0 loads and stores
+        return word >> 27 & 0x7 != 0b011        # bits [29:27] = 011: literal, MOPS
+    return False                                 # branches, exceptions, system, SVE, ...
+
+
+class Debugger:
+    """A debugger session over one guest ``Program`` (or assembly source).
+
+    ``flush_code_writes=False`` leaves out the cache maintenance after code writes, to show
+    the stale-translation bug. ``displaced_step=False`` continues from a breakpoint the
+    textbook way (restore, flush, step, re-insert, flush) every time. ``log_size`` bounds
+    the event log.
+    """
+
+    def __init__(self, program: Program | str, *, flush_code_writes: bool = True,
+                 displaced_step: bool = True, log_size: int = 1000):
+        if isinstance(program, str):
+            from armbp.asm import assemble
+            program = assemble(program)
+        if not isinstance(program, Program):
+            raise ValueError(f"expected an armbp.Program or assembly source, got "
+                             f"{type(program).__name__}")
+        if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 1:
+            raise ValueError(f"log_size={log_size!r}: expected an integer >= 1")
+        self.program = program
+        self.vcpu = VCpu(program, flush_code_writes=flush_code_writes)
+        self.displaced_step = displaced_step
+        self.events: deque[Handled] = deque(maxlen=log_size)
+        self.step_overs = {"displaced": 0, "inline": 0}
+        self._new_session()
+
+    def _new_session(self) -> None:
+        self.table = BreakpointTable(self.vcpu.memory)
+        self.handler = ExitHandler(self.vcpu, self.table)
+        self.hits: dict[int, int] = {}
+        self.last_stop: Stop | None = None
+        self._trapped_at: int | None = None   # pc of the BRK we just trapped on
+        self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
+        self._slot = self.vcpu.scratch_base
+
+    # -- settings -----------------------------------------------------------------------------
+    @property
+    def flush_code_writes(self) -> bool:
+        """Whether code writes are followed by cache maintenance (see ``GuestMemory``)."""
+        return self.vcpu.flush_code_writes
+
+    @flush_code_writes.setter
+    def flush_code_writes(self, value: bool) -> None:
+        self.vcpu.flush_code_writes = bool(value)
+
+    # -- breakpoints --------------------------------------------------------------------------
+    def break_at(self, where: str | int) -> Breakpoint:
+        """Plant a breakpoint at a symbol (``"loop"``, ``"loop+8"``?) or an address.
+
+        A second breakpoint at the same address counts up its ``use_count``. Raises
+        ``ValueError`` for an unknown symbol and ``BreakpointError`` (EINVAL) for a
+        misaligned or unmapped address; a failed insert changes nothing.
+        """
+        bp = self.table.insert(self.address_of(where))
+        self.handler.update_guest_debug()
+        return bp
+
+    def delete(self, where: str | int) -> Breakpoint | None:
+        """Remove one use of the breakpoint at ``where``; the last use restores the word.
+
+        Returns what remains of the entry, or None. If the guest overwrote the BRK,
+        ``BreakpointOverwritten`` names the address, the BRK expected and the word found.
+        """
+        address = self.address_of(where)
+        try:
+            return self.table.remove(address)
+        finally:
+            if self._trapped_at == address and address not in self.table:
+                self._trapped_at = None
+            self.handler.update_guest_debug()
+
+    def delete_all(self, *, force: bool = False) -> None:
+        """Remove every breakpoint (what a debugger does when it detaches)."""
+        try:
+            self.table.remove_all(force=force)
+        finally:
+            self._trapped_at = None
+            self.handler.update_guest_debug()
+
+    @property
+    def breakpoints(self) -> list[Breakpoint]:
+        """The table's entries, sorted by address."""
+        return list(self.table)
+
+    def address_of(self, where: str | int) -> int:
+        """An address from a symbol, ``symbol+offset``, a number string, or an int."""
+        if isinstance(where, str) and "+" in where:
+            name, _, offset = where.partition("+")
+            try:
+                return self.program.address_of(name.strip()) + int(offset.strip(), 0)
+            except ValueError:
+                pass
+        return self.program.address_of(where)
+
+    # -- running ------------------------------------------------------------------------------
+    def cont(self, budget: Budget | float | None = None) -> Stop:
+        """Run until a breakpoint, the end of the guest, a fault or the end of the budget.
+
+        ``budget`` is seconds, a ``Budget`` or None (``DEFAULT_SECONDS``). If one of our
+        breakpoints is where the guest stands — just hit, or planted at the current pc —
+        the instruction under it is stepped over first, as GDB does.
+        """
+        if budget is None:
+            deadline, count = time.monotonic() + DEFAULT_SECONDS, 0
+        else:
+            b = Budget.of(budget)
+            deadline, count = time.monotonic() + b.seconds, b.instructions or 0
+        vcpu = self.vcpu
+        pc = vcpu.pc
+        bp = self.table.find(pc)
+        if bp is not None and self._planted(pc):
+            slot = self._displace(bp) if self.displaced_step else None
+            if slot is not None:
+                vcpu.pc = slot  # run on from the slot: insn, then B pc+4
+            else:
+                handled = self._step_over_inline(bp, deadline)
+                if handled.verdict is not Verdict.STEP:
+                    return self._stop(handled)
+        return self._stop(self.handler.run(deadline, count, self.events.append))
+
+    def step(self) -> Stop:
+        """Execute exactly one instruction (from a breakpoint too) and stop."""
+        deadline = time.monotonic() + DEFAULT_SECONDS
+        pc = self.vcpu.pc
+        bp = self.table.find(pc)
+        if bp is not None and self._planted(pc):
+            return self._stop(self._step_over_inline(bp, deadline))
+        return self._stop(self._single_step(deadline))
+
+    def interrupt(self) -> None:
+        """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET."""
+        self.vcpu.kick()
+
+    def reset(self) -> None:
+        """Start the guest again from its entry, with the same breakpoints planted."""
+        planted = [(bp.pc, bp.use_count) for bp in self.table]
+        self.vcpu.reset()
+        self._new_session()
+        for pc, uses in planted:
+            for _ in range(uses):
+                self.table.insert(pc)
+        self.handler.update_guest_debug()
+
+    # -- step-over ----------------------------------------------------------------------------
+    def _planted(self, pc: int) -> bool:
+        """Is our BRK really in memory at pc? (The guest may have overwritten it.)"""
+        if pc == self._trapped_at:
+            return True  # we trapped on it and nothing has run since
+        try:
+            return self.vcpu.memory.read(pc, 4) == _BRK_BYTES
+        except Exception:
+            return False
+
+    def _write_code(self, address: int, word: int) -> None:
+        """Store one instruction and flush it, so that it is the one that executes.
+
+        ``GuestMemory.write`` stores, then (unless ``flush_code_writes`` is off) drops the
+        translated code of the range: the emulator's DC CVAU + IC IVAU + ISB.
+        """
+        self.vcpu.memory.write(address, to_bytes(word))
+
+    def _step_over_inline(self, bp: Breakpoint, deadline: float) -> Handled:
+        """The textbook step-over: restore, flush, step, re-insert, flush."""
+        self.step_overs["inline"] += 1
+        self._write_code(bp.pc, bp.saved_insn)       # 1+2. restore the instruction, flush
+        try:
+            handled = self._single_step(deadline)     # 3. one instruction
+        finally:
+            self._write_code(bp.pc, BRK0)             # 4+5. the BRK again, flush
+        return handled
+
+    def _single_step(self, deadline: float) -> Handled:
+        self.handler.update_guest_debug(step=True)
+        try:
+            handled = self.handler.run(deadline, 0, self.events.append)
+        finally:
+            self.handler.update_guest_debug()
+        return handled
+
+    def _displace(self, bp: Breakpoint) -> int | None:
+        """Prepare the displaced step of ``bp``'s instruction; the slot address, or None.
+
+        The slot holds the saved instruction and ``B bp.pc + 4``. It is rewritten (and, as
+        any code write, flushed) only when it holds another breakpoint's instruction.
+        """
+        if not displaceable(bp.saved_insn):
+            return None
+        slot = self._slot
+        offset = bp.pc - slot  # from the B at slot+4 to bp.pc+4
+        if not -_B_RANGE <= offset < _B_RANGE:
+            return None
+        data = to_bytes(bp.saved_insn) + to_bytes(_B | (offset >> 2 & 0x3FF_FFFF))
+        if data != self._slot_bytes:
+            self.vcpu.memory.write(slot, data)   # a code write: stored, then flushed
+            self._slot_bytes = data
+        self.step_overs["displaced"] += 1
+        return slot
+
+    def _stop(self, handled: Handled) -> Stop:
+        vcpu = self.vcpu
+        pc = vcpu.pc
+        exit_ = handled.exit
+        if self._slot <= pc < self._slot + 8 and self._slot_bytes is not None:
+            # Stopped inside the displaced-step slot (budget, fault): say where the guest
+            # really is — GDB's "displaced step fixup".
+            origin = int.from_bytes(self._slot_bytes[4:], "little")
+            bp_pc = self._slot + ((origin & 0x3FF_FFFF ^ 0x200_0000) - 0x200_0000) * 4
+            pc = bp_pc + (pc - self._slot)
+            vcpu.pc = pc
+            if exit_.pc != pc:
+                exit_ = replace(exit_, pc=pc)
+        reason = _REASON[handled.verdict]
+        if reason is StopReason.BREAKPOINT:
+            self._trapped_at = pc
+            self.hits[pc] = self.hits.get(pc, 0) + 1
+        else:
+            self._trapped_at = None
+        stop = Stop(reason, pc, exit_, handled.note, handled.breakpoint)
+        self.last_stop = stop
+        return stop
+
+    # -- registers ----------------------------------------------------------------------------
+    @property
+    def pc(self) -> int:
+        return self.vcpu.pc
+
+    def registers(self) -> dict[str, int]:
+        """x0–x30, sp, pc, pstate (GDB's core registers) as a dict."""
+        return self.vcpu.registers()
+
+    def read_register(self, name: str) -> int:
+        """One register by name (core or esr_el1, elr_el1, spsr_el1, far_el1, vbar_el1 ...)."""
+        return self.vcpu.read_register(name)
+
+    def write_register(self, name: str, value: int) -> None:
+        """Write one register; writing pc moves the guest."""
+        self.vcpu.write_register(name, value)
+        if str(name).lower() == "pc":
+            self._trapped_at = None
+
+    register_names = REGISTER_NAMES
+
+    # -- memory -------------------------------------------------------------------------------
+    def read_memory(self, address: int, size: int) -> bytes:
+        """Guest memory as the guest should see it: saved instructions where our BRKs are.
+
+        Raises ``MemoryFault`` (with ``.address``) when any byte is unmapped.
+        """
+        _check_range(address, size)
+        return self.table.shadow(address, self.vcpu.memory.read(address, size))
+
+    def write_memory(self, address: int, data: bytes | bytearray) -> None:
+        """Write guest memory; bytes over a breakpoint update its saved instruction.
+
+        The BRK stays planted; the new instruction appears when the breakpoint goes.
+        """
+        _check_range(address, len(data))
+        self.table.write_through(address, bytes(data))
+        self._trapped_at = None
+
+    def raw_memory(self, address: int, size: int) -> bytes:
+        """Guest memory as it is, BRKs included (what the hardware fetches)."""
+        _check_range(address, size)
+        return self.vcpu.memory.read(address, size)
+
+    def saved_words(self) -> dict[int, int]:
+        """pc → the original instruction under each breakpoint (for listings)."""
+        return self.table.saved_words()
+
+    def listing(self, address: int | None = None, count: int | None = None) -> list[ListingLine]:
+        """Disassembly of ``count`` instructions from ``address`` (default: the program's
+        code), showing saved instructions under breakpoints and marking the pc."""
+        start = self.program.base if address is None else address
+        if count is None:
+            count = max(0, (self.program.end - start) // 4) if address is None else 16
+        data = self.raw_memory(start, 4 * count)
+        return listing(data, start, breakpoints=self.saved_words(), pc=self.pc,
+                       program=self.program)
+
+    # -- the log ------------------------------------------------------------------------------
+    def log_lines(self, last: int | None = None) -> list[str]:
+        """The event log as text, one line per vCPU exit (newest last)."""
+        events: Iterable[Handled] = self.events
+        if last is not None:
+            events = list(self.events)[-last:]
+        return [h.describe() for h in events]
+
+    def __repr__(self) -> str:
+        return (f"Debugger({self.program.name}, pc={self.pc:#x}, "
+                f"breakpoints={[hex(bp.pc) for bp in self.table]})")
+
+
+def _check_range(address: int, size: int) -> None:
+    if isinstance(address, bool) or not isinstance(address, int) or address < 0:
+        raise ValueError(f"address {address!r}: expected a non-negative integer")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"size {size!r}: expected a non-negative integer")
