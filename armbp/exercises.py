@@ -22,13 +22,18 @@ Lesson authors add exercises here, next to the seeds, with :func:`exercise`::
     exercise("svc-encoding-0", "Which 32-bit word encodes SVC #0?",
              check=expect_int(encodings.svc(0), why="SVC #imm16 is 0xd4000001 | imm16 << 5."),
              hint="Start from 0xd4000001 and shift the immediate left by 5.",
-             solution="SVC #0 = 0xd4000001 | 0 << 5 = 0xd4000001.")
+             solution="SVC #0 = 0xd4000001 | 0 << 5 = 0xd4000001.",
+             answer="0xd4000001")
 
 A checker is a function of the answer returning ``True``/``False`` or ``(ok, detail)``; the
 detail of a right answer is the "why", the detail of a wrong one comes before the hint.
 :func:`expect_int` builds the common checker "this integer, given as an int or as a hex,
 binary or decimal string". Checkers must not raise; if one does anyway, :func:`check` says
 so instead of failing the cell.
+
+``answer`` is a model answer, written as the Python literal a learner would type in place
+of ``...`` (``"0xd4000001"``, ``"1"``). ``tests/test_notebooks.py`` substitutes it to run
+every lesson with its exercises solved; :func:`model_answer` returns it.
 
 Pure Python: imports :mod:`armbp.encodings` and :mod:`armbp.esr` builders only.
 """
@@ -41,7 +46,7 @@ from typing import Any, Callable, Union
 from . import encodings, esr
 
 __all__ = ["check", "solution", "question", "exercise", "exercise_ids", "expect_int",
-           "as_int", "Exercise", "Result", "UNANSWERED"]
+           "as_int", "model_answer", "Exercise", "Result", "UNANSWERED"]
 
 UNANSWERED = "Not answered yet — replace ... with your answer and run the cell again."
 
@@ -63,6 +68,7 @@ class Exercise:
     check: Checker
     hint: str
     solution: str
+    answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ _REGISTRY: dict[str, Exercise] = {}
 
 
 def exercise(id: str, question: str, check: Checker, hint: str,  # noqa: A002
-             solution: str) -> Exercise:
+             solution: str, answer: str | None = None) -> Exercise:
     """Register an exercise under ``id`` (unique, lower-case words joined by ``-``)."""
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", id or ""):
         raise ValueError(f"exercise id {id!r} must be lower-case words joined by '-'")
@@ -102,7 +108,9 @@ def exercise(id: str, question: str, check: Checker, hint: str,  # noqa: A002
     for what, text in (("question", question), ("hint", hint), ("solution", solution)):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"exercise {id!r}: {what} must be a non-empty string")
-    entry = Exercise(id, question, check, hint, solution)
+    if answer is not None and (not isinstance(answer, str) or not answer.strip()):
+        raise ValueError(f"exercise {id!r}: answer must be the Python text of a model answer")
+    entry = Exercise(id, question, check, hint, solution, answer)
     _REGISTRY[id] = entry
     return entry
 
@@ -125,6 +133,11 @@ def question(exercise_id: str) -> str:
     text = _get(exercise_id).question
     print(text)
     return _Shown(text)
+
+
+def model_answer(exercise_id: str) -> str | None:
+    """The model answer as Python text (what replaces ``...``), or None if none was given."""
+    return _get(exercise_id).answer
 
 
 def solution(exercise_id: str) -> str:
@@ -212,6 +225,7 @@ exercise(
     hint="BRK #imm16 is 0xd4200000 with imm16 in bits 20:5: shift 0x99 left by 5 and OR "
          "it in.",
     solution="BRK #0x99 = 0xd4200000 | (0x99 << 5) = 0xd4200000 | 0x1320 = 0xd4201320.",
+    answer="0xd4201320",
 )
 
 exercise(
@@ -223,6 +237,7 @@ exercise(
     hint="imm16 sits in bits 20:5: shift the word right by 5 and keep the low 16 bits.",
     solution="(0xd43e0000 >> 5) & 0xffff = 0x6a1f000 & 0xffff = 0xf000, "
              "so LLDB's breakpoint is BRK #0xf000.",
+    answer="0xf000",
 )
 
 exercise(
@@ -236,6 +251,7 @@ exercise(
          "first in memory.",
     solution="0xd4200000 is stored as the bytes 00 00 20 d4; the lowest address holds 0x00 "
              "(and the highest 0xd4).",
+    answer="0x00",
 )
 
 # --- lesson 4: reading the syndrome ---------------------------------------------------------
@@ -250,6 +266,7 @@ exercise(
                          "without a change in Exception level."),
     hint="EC is bits 31:26: shift right by 26 and keep 6 bits.",
     solution="(0x96000045 >> 26) & 0x3f = 0x25: Data Abort from the current EL.",
+    answer="0x25",
 )
 
 exercise(
@@ -259,6 +276,7 @@ exercise(
                      why="0x45 = 0b1000101: bit 6 is 1, so the faulting access was a write."),
     hint="WnR is bit 6 of the ISS: look at the low byte 0x45 in binary.",
     solution="0x45 = 0b0100_0101; bit 6 is 1, so WnR = 1: the access was a write.",
+    answer="1",
 )
 
 exercise(
@@ -269,6 +287,7 @@ exercise(
                          "mapping for the address)."),
     hint="DFSC is the low 6 bits: mask with 0x3f.",
     solution="0x96000045 & 0x3f = 0x05: translation fault, level 1.",
+    answer="0x05",
 )
 
 exercise(
@@ -280,6 +299,7 @@ exercise(
     hint="EC 0x3C goes in bits 31:26, IL (bit 25) is 1 for a 32-bit instruction, and the "
          "BRK immediate is copied into the ISS.",
     solution="(0x3c << 26) | (1 << 25) | 0x99 = 0xf0000000 | 0x02000000 | 0x99 = 0xf2000099.",
+    answer="0xf2000099",
 )
 
 exercise(
@@ -291,4 +311,54 @@ exercise(
     hint="Bit 25 is in the second hex digit from the left (bits 27:24): write that digit "
          "in binary.",
     solution="0xf2000000 >> 25 & 1 = 1: IL = 1, a 32-bit instruction trapped.",
+    answer="1",
+)
+
+# --- lesson 2: inserting a breakpoint -------------------------------------------------------
+
+_BNE_LOOP = 0x54FF_FFE1  # b.ne loop, one word after loop (tests/test_exercises.py assembles it)
+
+exercise(
+    "bp-use-count-word",
+    "At the same pc you call insert, insert again, then remove once. Which 32-bit word does "
+    "guest memory hold at that pc now?",
+    check=expect_int(encodings.BRK0,
+                     why="the second insert only counted a second user (use_count 2); the "
+                         "remove took one away (use_count 1), so the BRK #0 word 0xd4200000 "
+                         "stays until the last user removes it."),
+    hint="Look at use_count after each call: memory changes only when it goes from 0 to 1 "
+         "and from 1 to 0.",
+    solution="insert → use_count 1, memory = BRK (0xd4200000); insert → use_count 2, memory "
+             "unchanged; remove → use_count 1, memory unchanged. Memory still holds "
+             "0xd4200000.",
+    answer="0xd4200000",
+)
+
+exercise(
+    "bp-shadow-read",
+    "In the count-down program a breakpoint is planted at 0x40008, where the program has "
+    "b.ne loop. You ask the debugger for the word at 0x40008. Which 32-bit word does it "
+    "show you?",
+    check=expect_int(_BNE_LOOP,
+                     why="reads through the debugger go through the table's shadow: a planted "
+                         "BRK is shown as its saved_insn, so you see the b.ne (0x54ffffe1) "
+                         "while memory holds 0xd4200000."),
+    hint="Memory really holds the BRK, but a debugger hides its own breakpoints: it shows "
+         "saved_insn, the word that was there before. Find it in the program's listing.",
+    solution="table.shadow(0x40008, memory) puts saved_insn back in place of the BRK: you "
+             "see 0x54ffffe1 (b.ne loop) in the listing and in memory reads, while the CPU "
+             "will fetch 0xd4200000.",
+    answer="0x54ffffe1",
+)
+
+exercise(
+    "bp-misaligned",
+    "insert(0x40006) is refused: A64 instructions are 4-byte aligned. Which address holds "
+    "the instruction that covers byte 0x40006?",
+    check=expect_int(0x40004,
+                     why="0x40006 & ~3 = 0x40004: the instruction at 0x40004 spans bytes "
+                         "0x40004 to 0x40007."),
+    hint="Round down to a multiple of 4: clear the low two bits (address & ~3).",
+    solution="0x40006 & ~3 = 0x40004; that word covers bytes 0x40004..0x40007.",
+    answer="0x40004",
 )

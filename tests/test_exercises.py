@@ -120,3 +120,48 @@ def test_lesson_4_answers_agree_with_the_decoder(capsys):
     assert check("esr-il-0xf2000000", esr.decode(0xF200_0000).il)
     assert check("esr-of-brk-0x99", esr.parse("ESR = 0x00000000f2000099")[0])
     capsys.readouterr()
+
+
+def test_every_exercise_has_a_literal_model_answer_that_checks(capsys):
+    import ast
+
+    for exercise_id in exercises.exercise_ids():
+        text = exercises.model_answer(exercise_id)
+        assert text, f"{exercise_id}: no model answer (the notebooks' solution test needs one)"
+        value = ast.literal_eval(text)  # what a learner would type in place of ...
+        result = check(exercise_id, value)
+        assert result.correct, (exercise_id, text, result.message)
+    capsys.readouterr()
+
+
+def test_model_answer_must_be_text(monkeypatch):
+    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    with pytest.raises(ValueError, match="model answer"):
+        exercises.exercise("no-answer", "Q?", expect_int(1, "y"), "h", "s", answer=1)
+    assert exercises.exercise("with-answer", "Q?", expect_int(1, "y"), "h", "s",
+                              answer="1").answer == "1"
+
+
+def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
+    from armbp import assemble
+    from armbp.memory import BytearrayMemory
+    from armbp.table import BreakpointError, BreakpointTable
+
+    prog = assemble("_start:\n mov x0, #3\nloop:\n subs x0, x0, #1\n b.ne loop\n")
+    loop = prog.symbols["loop"]
+    mem = BytearrayMemory(prog.code, base=prog.base)
+    table = BreakpointTable(mem)
+    table.insert(loop)
+    table.insert(loop)
+    table.remove(loop)
+    assert check("bp-use-count-word", int.from_bytes(mem.read(loop, 4), "little"))
+    bne = loop + 4
+    assert int.from_bytes(mem.read(bne, 4), "little") != 0xD420_0000
+    table.insert(bne)
+    assert int.from_bytes(mem.read(bne, 4), "little") == 0xD420_0000
+    shown = table.shadow(bne, mem.read(bne, 4))
+    assert check("bp-shadow-read", int.from_bytes(shown, "little"))
+    with pytest.raises(BreakpointError, match="nearest: 0x40004"):
+        table.insert(loop + 2)
+    assert check("bp-misaligned", loop)
+    capsys.readouterr()
