@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: lab test demo bench clean
+.PHONY: lab test notebooks demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Re-execute every lesson in place (after a change in armbp alters what one prints).
+notebooks: $(STAMP)
+	$(PY) notebooks/execute.py
 
 demo: $(STAMP)
 	$(VENV)/bin/armbp demo

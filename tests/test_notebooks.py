@@ -1,0 +1,298 @@
+"""The lessons as stored: what nbval cannot check by itself, and the exercises solved.
+
+nbval (wired in pyproject.toml) re-runs every lesson and compares outputs. It has blind
+spots, each covered here: a cell never executed is silently not compared, image outputs
+are skipped, text shown only inside a widget is invisible, and a sanitize rule that is too
+wide would hide a change in what the guest does. The last test runs each lesson with every
+``answer = ...`` replaced by the model answer and requires every check to print ✓.
+"""
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from armbp import exercises
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE = NOTEBOOKS / "nbval-sanitize.cfg"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+CHECK_CALL = re.compile(r"""^check\(\s*["']([a-z0-9-]+)["']\s*,\s*answer\s*\)\s*$""", re.M)
+SOLUTION_CALL = re.compile(r"""^solution\(\s*["']([a-z0-9-]+)["']\s*\)\s*$""", re.M)
+UNANSWERED_LINE = re.compile(r"^answer = \.\.\.$", re.M)
+
+
+def _load_execute():
+    spec = importlib.util.spec_from_file_location("notebooks_execute", NOTEBOOKS / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+execute = _load_execute()
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def texts(output) -> list[str]:
+    """The text nbval compares in one output: stream text and every text-like data type."""
+    if output.output_type == "stream":
+        return [output.text]
+    data = output.get("data", {})
+    return [v for k, v in data.items() if isinstance(v, str) and k.startswith("text/")]
+
+
+def sanitize_rules() -> list[tuple[str, str]]:
+    from nbval.plugin import get_sanitize_patterns
+
+    return list(get_sanitize_patterns(SANITIZE.read_text()))
+
+
+def sanitize(text: str) -> str:
+    for regex, replace in sanitize_rules():
+        text = re.sub(regex, replace, text)
+    return text
+
+
+lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
+
+
+# --- the set of lessons -----------------------------------------------------------------------
+
+def test_lessons_are_numbered_0_to_5():
+    numbers = [int(p.name[:2]) for p in LESSONS]
+    assert LESSONS, "no lessons in notebooks/"
+    assert len(set(numbers)) == len(numbers) and set(numbers) <= set(range(6)), numbers
+
+
+def test_index_page_links_every_lesson_and_every_link_resolves():
+    index = (NOTEBOOKS / "README.md").read_text()
+    for path in LESSONS:
+        assert f"({path.name})" in index, f"notebooks/README.md does not link {path.name}"
+    for doc in [NOTEBOOKS / "README.md", *LESSONS]:
+        text = doc.read_text() if doc.suffix == ".md" else "\n".join(
+            c.source for c in read(doc).cells if c.cell_type == "markdown")
+        for target in re.findall(r"\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)", text):
+            assert (NOTEBOOKS / target).exists(), f"{doc.name} links to missing {target}"
+
+
+# --- stored as executed -----------------------------------------------------------------------
+
+@lesson
+def test_every_code_cell_was_executed_in_order_and_has_output(path):
+    """nbval silently skips the comparison of a cell that was never run."""
+    cells = code_cells(read(path))
+    counts = [c.execution_count for c in cells]
+    assert counts == list(range(1, len(cells) + 1)), \
+        f"{path.name}: execution counts {counts}; run `make notebooks`"
+    for n, cell in enumerate(cells, 1):
+        assert cell.outputs, (f"{path.name} code cell {n} prints nothing: every cell shows "
+                              f"its fact as text\n{cell.source}")
+
+
+@lesson
+def test_no_error_and_no_stderr_outputs(path):
+    """Warnings on stderr would be compared too, and break on the next library upgrade."""
+    for n, cell in enumerate(code_cells(read(path)), 1):
+        for out in cell.outputs:
+            assert out.output_type != "error", f"{path.name} cell {n}: {out.get('ename')}"
+            assert out.get("name") != "stderr", f"{path.name} cell {n} stderr: {out.text}"
+
+
+@lesson
+def test_kernelspec_is_python3_and_metadata_is_normalised(path):
+    nb = read(path)
+    assert nb.metadata.kernelspec == execute.KERNELSPEC
+    assert "version" not in nb.metadata.language_info
+    for cell in nb.cells:
+        for key in execute.VOLATILE_CELL_METADATA:
+            assert key not in cell.metadata, (path.name, cell.get("id"), key)
+
+
+@lesson
+def test_no_cell_ends_with_a_semicolon(path):
+    """Under nbval a trailing ';' does not hide the value: write ``_ = ...`` instead."""
+    for n, cell in enumerate(code_cells(read(path)), 1):
+        lines = [ln for ln in cell.source.splitlines()
+                 if ln.strip() and not ln.strip().startswith("#")]
+        assert not (lines and lines[-1].rstrip().endswith(";")), \
+            f"{path.name} cell {n} ends with ';'\n{cell.source}"
+
+
+@lesson
+def test_no_stored_output_needs_sanitizing(path):
+    """Nothing host-specific is stored, and so no rule can be hiding a guest value."""
+    for n, cell in enumerate(code_cells(read(path)), 1):
+        for out in cell.outputs:
+            for text in texts(out):
+                assert sanitize(text) == text, f"{path.name} cell {n}: {text[:200]}"
+
+
+# --- the shape of a lesson --------------------------------------------------------------------
+
+@lesson
+def test_lesson_has_goals_prerequisites_summary_and_whats_next(path):
+    nb = read(path)
+    first, last = nb.cells[0], nb.cells[-1]
+    assert first.cell_type == "markdown" and first.source.startswith("# Lesson")
+    assert "**Goals**" in first.source and "**Prerequisites**" in first.source
+    assert last.cell_type == "markdown" and "## Summary" in last.source
+    assert "What's next" in last.source
+
+
+@lesson
+def test_every_exercise_is_checked_and_has_a_revealable_solution(path):
+    cells = read(path).cells
+    checked = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or not CHECK_CALL.search(cell.source):
+            continue
+        ids = CHECK_CALL.findall(cell.source)
+        assert len(ids) == 1 and len(UNANSWERED_LINE.findall(cell.source)) == 1, cell.source
+        (exercise_id,) = ids
+        assert exercise_id in exercises.exercise_ids(), exercise_id
+        assert [o.text for o in cell.outputs] == [exercises.UNANSWERED + "\n"], \
+            f"{path.name}: the exercise {exercise_id} is stored answered"
+        reveal = cells[i + 1]
+        assert reveal.cell_type == "code" and SOLUTION_CALL.findall(reveal.source) == \
+            [exercise_id], f"{path.name}: no solution cell right after {exercise_id}"
+        assert "solution" in reveal.metadata.get("tags", [])
+        assert reveal.metadata.get("jupyter", {}).get("outputs_hidden") is True
+        checked.append(exercise_id)
+    assert checked, f"{path.name} has no self-checked exercise"
+    assert len(set(checked)) == len(checked), checked
+
+
+def test_no_exercise_is_used_in_two_lessons():
+    seen: dict[str, str] = {}
+    for path in LESSONS:
+        for cell in code_cells(read(path)):
+            for exercise_id in CHECK_CALL.findall(cell.source):
+                assert exercise_id not in seen, (exercise_id, seen.get(exercise_id), path.name)
+                seen[exercise_id] = path.name
+
+
+# --- images and widgets -----------------------------------------------------------------------
+
+def test_nbval_compares_text_and_skips_png():
+    """Stated, not assumed: PNG bytes vary with the matplotlib build, text/plain does not."""
+    from nbval.plugin import IPyNbFile
+
+    source = inspect.getsource(IPyNbFile.__init__)
+    assert "'image/png'" in source and "nbdime" in source  # skipped unless --nbdime
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
+    addopts = options["ini_options"]["addopts"].split()
+    assert "--nbval" in addopts and "--nbval-current-env" in addopts
+    assert "--nbval-sanitize-with=notebooks/nbval-sanitize.cfg" in addopts
+    assert "--nbdime" not in addopts and "--nbval-lax" not in addopts
+    assert "notebooks" in options["ini_options"]["testpaths"]
+
+
+@lesson
+def test_pictures_are_png_with_a_stable_text_repr(path):
+    for n, cell in enumerate(code_cells(read(path)), 1):
+        for out in cell.outputs:
+            data = out.get("data", {})
+            assert "image/svg+xml" not in data, f"{path.name} cell {n}: SVG would be compared"
+            if "image/png" in data:
+                assert re.fullmatch(r"<\w+ size \d+x[\d.]+ with \d+ Axes>",
+                                    data.get("text/plain", "")), data.get("text/plain")
+
+
+@lesson
+def test_widgets_also_print_their_facts_and_stay_small(path):
+    """nbval sees a widget only as its repr: the teaching fact must be printed beside it."""
+    nb = read(path)
+    explorers = 0
+    for n, cell in enumerate(code_cells(nb), 1):
+        views = [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
+        if not views:
+            continue
+        assert any(o.output_type == "stream" and o.text.strip() for o in cell.outputs), \
+            f"{path.name} cell {n} shows a widget without printing what it shows"
+        for view in views:
+            assert "object at" not in view.data["text/plain"]
+            explorers += view.data["text/plain"].startswith("EsrExplorer(")
+    assert explorers <= 1, f"{path.name}: more than one EsrExplorer"
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE)
+    assert bool(state) == any(WIDGET_VIEW in o.get("data", {})
+                              for c in code_cells(nb) for o in c.outputs)
+    assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes"
+
+
+# --- the sanitize rules -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("host, expected", [
+    ("<armbp.vcpu.VCpu object at 0x7f3a2b1c0d90>", "<armbp.vcpu.VCpu object at HOST-ADDRESS>"),
+    ("<function f at 0x7f3a2b1c0d90>", "<function f at HOST-ADDRESS>"),
+    ("<Foo at 0x55d1c0ffee00>", "<Foo at HOST-ADDRESS>"),
+    ("id 0x7f3a2b1c0d90", "id HOST-ADDRESS"),
+    ("Wall time: 1.25 ms", "Wall time: TIME"),
+    ("ran in 0.53 ms", "ran in DURATION"),
+    ('<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==">',
+     '<img src="data:image/png;base64,PNG-DATA">'),
+])
+def test_sanitize_replaces_host_values(host, expected):
+    assert sanitize(host) == expected
+
+
+@pytest.mark.parametrize("guest", [
+    "pc = 0x40004", "0x0000000000040000", "BRK #0 = 0xd4200000", "ESR = 0x00000000f2000099",
+    "FAR = 0xffff800010a3c1e4", "sp = 0x7fffff0000", "x0 = 0x7f (127)", "budget 1000 steps",
+    "IL = 32 bits", "<RegisterFigure size 1200x155.556 with 1 Axes>",
+    "EsrExplorer(0x0000000096000045: EC 0x25 DABT (current EL))",
+])
+def test_sanitize_never_touches_guest_values(guest):
+    assert sanitize(guest) == guest
+
+
+# --- the exercises solved ---------------------------------------------------------------------
+
+def solved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A copy of ``nb`` with each ``answer = ...`` replaced by the exercise's model answer."""
+    nb = nbformat.from_dict(nb)
+    ids = []
+    for cell in code_cells(nb):
+        found = CHECK_CALL.findall(cell.source)
+        if found:
+            answer = exercises.model_answer(found[0])
+            assert answer is not None, f"{found[0]} has no model answer"
+            ast.literal_eval(answer)
+            cell.source = UNANSWERED_LINE.sub(lambda m: f"answer = {answer}", cell.source)
+            ids.append(found[0])
+    return nb, ids
+
+
+@lesson
+def test_lesson_runs_with_every_exercise_solved(path):
+    nb, ids = solved(read(path))
+    execute.run(nb)
+    verdicts = {}
+    for cell in code_cells(nb):
+        found = CHECK_CALL.findall(cell.source)
+        if found:
+            verdicts[found[0]] = "".join(o.get("text", "") for o in cell.outputs)
+    assert list(verdicts) == ids
+    for exercise_id, printed in verdicts.items():
+        assert printed.startswith("✓ Correct: ") and printed.count("\n") == 1, \
+            (exercise_id, printed)
