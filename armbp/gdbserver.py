@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
+from armbp.encodings import BRK0
 from armbp.memory import MemoryFault
 from armbp.rsp import PacketReader, escape, frame, unescape
 from armbp.table import BreakpointError
@@ -502,14 +503,16 @@ class Connection:
         self.no_ack = False
         self.log = log
         self.closed = False
+        self.last: bytes | None = None
 
     def send_packet(self, payload: str) -> None:
-        if self.closed:
-            return
-        try:
-            self.sock.sendall(frame(payload.encode("latin-1")))
-        except OSError:
-            self.closed = True
+        self.last = frame(payload.encode("latin-1"))
+        self.send_raw(self.last)
+
+    def resend(self) -> None:
+        """The client answered ``-``: its copy of our last packet was damaged."""
+        if not self.no_ack and self.last is not None:
+            self.send_raw(self.last)
 
     def send_raw(self, data: bytes) -> None:
         if self.closed:
@@ -676,8 +679,11 @@ class GdbServer:
             if ev is None:
                 self._log("client disconnected" if conn.closed else "server stopping")
                 return False
-            if ev.kind in ("ack", "nak", "notification"):
-                continue   # we resend nothing: replies are small and the link is TCP
+            if ev.kind == "nak":
+                conn.resend()
+                continue
+            if ev.kind in ("ack", "notification"):
+                continue
             if ev.kind == "interrupt":
                 continue   # Ctrl-C while stopped: nothing to stop
             if ev.kind == "bad":
@@ -739,3 +745,273 @@ class GdbServer:
                 conn.pending = [ev for ev in conn.pending if ev.kind != "interrupt"]
                 self._log("<- ^C (0x03) → interrupt")
                 return target.interrupted()
+
+
+# --- the real target: armbp's Debugger ------------------------------------------------------
+class DebuggerTarget:
+    """A ``Target`` over ``armbp.debugger.Debugger``: the breakpoint core, unchanged.
+
+    ``Z0``/``z0`` are ``Debugger.break_at``/``delete`` (the table inserts and removes the
+    BRK and the VMM asks for the trap only while the table is non-empty); memory goes
+    through the table's shadow and write-through; ``c`` is ``Debugger.cont`` in slices,
+    ``s`` is ``Debugger.step``. With a ``LinuxProcess`` the guest is a Linux program at
+    EL0 whose system calls are served between runs.
+    """
+
+    pid, tid = 1, 1
+
+    def __init__(self, debugger, process=None, log: Callable[[str], None] | None = None):
+        self.dbg = debugger
+        self.process = process
+        self.log = log
+        self._last = StopEvent("signal", SIGTRAP, pc=debugger.pc)
+        self._fatal: int | None = None   # a signal that kills the process when resumed
+        self.gone = False
+
+    # registers
+    def read_core(self) -> list[int]:
+        r = self.dbg.registers()
+        return [r[f"x{i}"] for i in range(31)] + [r["sp"], r["pc"], r["pstate"] & 0xFFFF_FFFF]
+
+    def read_register(self, n: int) -> int:
+        if n < CORE_REGS:
+            name = register_name(n)
+            value = self.dbg.read_register("pstate" if name == "cpsr" else name)
+            return value & 0xFFFF_FFFF if name == "cpsr" else value
+        try:
+            return self.dbg.read_register(register_name(n))
+        except (ValueError, KeyError):
+            return 0   # the vCPU does not expose FP/SIMD registers yet: they read as zero
+
+    def write_register(self, n: int, value: int) -> None:
+        name = register_name(n)
+        if n == REG_CPSR:
+            old = self.dbg.read_register("pstate")
+            value = (old & ~0xFFFF_FFFF) | value
+            name = "pstate"
+        if n >= CORE_REGS:
+            try:
+                self.dbg.write_register(name, value)
+            except (ValueError, KeyError):
+                pass
+            return
+        self.dbg.write_register(name, value)
+
+    # memory and breakpoints
+    def read_memory(self, address: int, size: int) -> bytes:
+        return self.dbg.read_memory(address, size)
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        self.dbg.write_memory(address, data)
+
+    def insert_breakpoint(self, address: int) -> str:
+        bp = self.dbg.break_at(address)
+        if bp.use_count > 1:
+            return f"use count of {address:#x} now {bp.use_count}"
+        return f"saved {bp.saved_insn:08x}, wrote BRK {BRK0:08x}"
+
+    def remove_breakpoint(self, address: int) -> str:
+        saved = self.dbg.table.find(address)
+        left = self.dbg.delete(address)
+        if left is not None:
+            return f"use count of {address:#x} now {left.use_count}"
+        return f"restored {saved.saved_insn:08x}" if saved else "removed"
+
+    # running
+    def _event(self, stop) -> StopEvent | None:
+        """A Debugger ``Stop`` as a stub event; None when the guest just goes on."""
+        from armbp.debugger import StopReason
+        reason, exit_ = stop.reason, stop.exit
+        if reason is StopReason.BREAKPOINT:
+            hsr = exit_.debug.hsr if exit_.debug else 0
+            return StopEvent("signal", SIGTRAP, swbreak=True, pc=stop.pc,
+                             note=f"EC {hsr >> 26:#04X} hsr {hsr:08x} → {stop.note or 'ours'}"
+                             .replace("0X", "0x"))
+        if reason is StopReason.STEP:
+            hsr = exit_.debug.hsr if exit_.debug else 0
+            return StopEvent("signal", SIGTRAP, pc=stop.pc,
+                             note=f"EC {hsr >> 26:#04x} hsr {hsr:08x} → step done")
+        if reason is StopReason.BUDGET:
+            return None
+        if reason is StopReason.HALTED:
+            return StopEvent("exited", code=0, note=stop.message)
+        if reason is StopReason.FAULT:
+            return StopEvent("signal", SIGSEGV, pc=stop.pc, note=stop.message)
+        return StopEvent("signal", SIGILL, pc=stop.pc, note=stop.message)
+
+    def _at_gate(self) -> StopEvent | None | bool:
+        """After a stop: serve the Linux kernel's part if the guest is at its vectors.
+
+        Returns a stop event (exit or signal), None (a system call done: go on), or False
+        (not at the gate).
+        """
+        proc = self.process
+        if proc is None or not proc.at_gate(self.dbg.vcpu):
+            return False
+        kind, result = proc.gate(self.dbg.vcpu)
+        if kind == "syscall":
+            if result.exited:
+                return StopEvent("exited", code=result.value,
+                                 note=f"{result.name}({result.value}) → the process exits")
+            return None
+        self._fatal = proc.signal
+        return StopEvent("signal", proc.signal, pc=self.dbg.pc,
+                         note=f"exception from EL0 (ESR_EL1 EC "
+                              f"{self.dbg.read_register('esr_el1') >> 26:#04x}) → signal "
+                              f"{proc.signal}")
+
+    def resume(self, step: bool, seconds: float) -> StopEvent | None:
+        if self._last.kind in ("exited", "killed"):
+            return self._last
+        if self._fatal is not None:
+            self._last = StopEvent("killed", self._fatal, note=f"killed by signal {self._fatal}")
+            return self._last
+        deadline = time.monotonic() + seconds
+        while True:
+            stop = self.dbg.step() if step else \
+                self.dbg.cont(max(deadline - time.monotonic(), 0.001))
+            gated = self._at_gate()
+            if gated is None:
+                if step:   # the SVC was the instruction stepped: stop after it
+                    ev = StopEvent("signal", SIGTRAP, pc=self.dbg.pc, note="step over SVC")
+                    break
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            ev = gated if gated is not False else self._event(stop)
+            if ev is None:
+                return None
+            break
+        self._last = ev
+        return ev
+
+    def interrupted(self) -> StopEvent:
+        self._last = StopEvent("signal", SIGINT, pc=self.dbg.pc, note="Ctrl-C")
+        return self._last
+
+    def last_stop(self) -> StopEvent:
+        return self._last
+
+    def auxv(self) -> bytes | None:
+        return self.process.auxv() if self.process is not None else None
+
+    def kill(self) -> None:
+        self.gone = True
+
+    def detach(self) -> None:
+        """Remove every breakpoint and let the guest run on (for up to a few seconds)."""
+        try:
+            self.dbg.delete_all(force=True)
+        except Exception:
+            pass
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and self._last.kind not in ("exited", "killed"):
+            ev = self.resume(False, 0.1)
+            if ev is not None and ev.kind == "signal":
+                break
+        self.gone = True
+
+
+def target_factory(program: str, args: list[str] | None = None, *,
+                   log: Callable[[str], None] | None = None,
+                   stdout: Callable[[bytes], None] | None = None) -> Callable[[], DebuggerTarget]:
+    """A function that builds a fresh guest for each connection.
+
+    ``program`` is a path: a static AArch64 ELF (run as a Linux process at EL0, with
+    ``args``), or an armbp assembly source (run bare-metal at EL1, as in the lessons).
+    Errors (missing file, not an ELF we can run, assembly errors) raise ``ValueError``.
+    """
+    from armbp.debugger import Debugger
+    with open(program, "rb") as f:
+        head = f.read(4)
+    if head == b"\x7fELF":
+        from armbp.linux import LinuxProcess
+
+        def make() -> DebuggerTarget:
+            proc = LinuxProcess(program, [program] + list(args or []), stdout=stdout, log=log)
+            dbg = Debugger(proc.program)
+            proc.start(dbg.vcpu)
+            return DebuggerTarget(dbg, proc, log)
+        return make
+    if args:
+        raise ValueError("arguments are for ELF programs; an assembly source takes none")
+    with open(program, encoding="utf-8") as f:
+        source = f.read()
+    from armbp.asm import assemble
+    prog = assemble(source)
+
+    def make_bare() -> DebuggerTarget:
+        return DebuggerTarget(Debugger(prog), None, log)
+    return make_bare
+
+
+def start_server(program: str, *args: str, port: int = 0, host: str = "127.0.0.1",
+                 multi: bool = False, log: Callable[[str], None] | None = None,
+                 stdout: Callable[[bytes], None] | None = None) -> GdbServer:
+    """Serve ``program`` on a background thread (for a notebook); ``.port``, ``.stop()``.
+
+    ::
+
+        server = start_server("prog.elf", log=print)
+        with RspClient.connect(server.port) as gdb:
+            gdb.handshake(); gdb.insert_breakpoint(0x40010c); gdb.cont()
+        server.stop()
+    """
+    make = target_factory(program, list(args), log=log, stdout=stdout)
+    return GdbServer(make, host, port, multi=multi, log=log).start()
+
+
+# --- the command ----------------------------------------------------------------------------
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="armbp gdbserver",
+        description="A GDB remote stub over armbp: Z0 packets become BRK #0 in guest "
+                    "memory, the trap comes back as a KVM-style debug exit. Then: "
+                    "gdb-multiarch PROGRAM -ex 'target remote :PORT'")
+    p.add_argument("--port", type=int, default=1234,
+                   help="TCP port (0 picks a free one; the port is printed when ready)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; RSP has no authentication)")
+    p.add_argument("--multi", action="store_true",
+                   help="keep listening after a client leaves; each client gets a fresh guest")
+    p.add_argument("--log", action="store_true",
+                   help="print the RSP conversation and what each packet did in armbp terms")
+    p.add_argument("program", help="a static AArch64 Linux ELF, or an armbp assembly source")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for an ELF program")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    log = (lambda line: print(line, flush=True)) if args.log else None
+    try:
+        make_target = target_factory(args.program, args.args, log=log)
+        make_target().kill()     # fail now, not when the client connects
+    except (OSError, ValueError) as e:
+        print(f"armbp gdbserver: {e}", file=sys.stderr)
+        return 2
+    if args.host not in LOOPBACK:
+        print(f"armbp gdbserver: warning: listening on {args.host}: the GDB remote protocol "
+              "has no authentication; anyone who can reach this port controls the guest",
+              file=sys.stderr)
+    try:
+        server = GdbServer(make_target, args.host, args.port, multi=args.multi, log=log)
+    except OSError as e:
+        print(f"armbp gdbserver: cannot listen on {args.host}:{args.port}: {e.strerror}",
+              file=sys.stderr)
+        return 2
+    print(f"listening on {server.host}:{server.port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

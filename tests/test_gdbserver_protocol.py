@@ -459,3 +459,11 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
     finally:
         sock.close()
     assert not server.errors
+
+
+def test_a_nak_from_the_client_gets_the_reply_again(client):
+    client.send("qC")                      # acknowledged by the stub …
+    ev = client._next_event()
+    assert ev.kind == "packet" and ev.payload == b"QC01"
+    client.send_raw(b"-")                  # … and we claim its reply arrived damaged
+    assert client.receive() == "QC01"

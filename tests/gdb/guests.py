@@ -4,7 +4,7 @@ from __future__ import annotations
 import pathlib
 import subprocess
 
-HERE = pathlib.Path(__file__).resolve().parent
+HERE = pathlib.Path(__file__).resolve().parent  # tests/gdb
 
 
 def build_elf(name: str, out_dir: pathlib.Path, as_tool: str = "aarch64-linux-gnu-as",
@@ -16,3 +16,40 @@ def build_elf(name: str, out_dir: pathlib.Path, as_tool: str = "aarch64-linux-gn
     subprocess.run([as_tool, "-o", str(obj), str(src)], check=True, timeout=60)
     subprocess.run([ld_tool, "-static", "-o", str(elf), str(obj)], check=True, timeout=60)
     return elf
+
+
+def free_port() -> int:
+    """A TCP port on loopback that was free a moment ago (for servers that need a number)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_gdb(gdb: str, port: int, elf: pathlib.Path, script: pathlib.Path,
+            timeout: float = 90) -> str:
+    """Run ``script`` in batch mode against ``:port``; the transcript (stdout + stderr)."""
+    proc = subprocess.run(
+        [gdb, "-nx", "-batch", "-ex", "set tcp connect-timeout 20",
+         "-ex", f"target remote 127.0.0.1:{port}", "-x", str(script), str(elf)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout)
+    return proc.stdout
+
+
+def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
+    """Lines with what legitimately differs between two stubs made equal.
+
+    Thread and process ids (``Thread 1.4242``, ``process 4242``, ``LWP 4242``) become ``N``;
+    the ELF's path becomes ``PROG``; the messages the stub's own process prints (qemu's
+    "Terminated via GDBstub") are dropped.
+    """
+    import re
+    out = []
+    for line in transcript.splitlines():
+        line = line.replace(str(elf), "PROG")
+        line = re.sub(r"\b(Thread|process|LWP) \d+(\.\d+)?", r"\1 N", line)
+        if "Terminated via GDBstub" in line:
+            continue
+        out.append(line.rstrip())
+    return out

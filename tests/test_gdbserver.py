@@ -1,0 +1,305 @@
+"""armbp gdbserver over the real breakpoint core, driven by armbp's own RSP client.
+
+The server runs in-process on a background thread (as a notebook would run it) on a free
+loopback port; every fixture stops it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from armbp.encodings import BRK0, to_bytes
+from armbp.gdbserver import GdbServer, target_factory
+from armbp.rsp import RspClient
+from conftest import require_tool
+from gdb.guests import build_elf
+
+HOT_BODY = 0x40010C      # `hot`: its first instruction (stp x29, x30, [sp, #-16]!)
+TOTAL = 0x410160         # `total` in .data
+
+SPIN = """\
+        .global _start
+_start: mov     x0, #0
+spin:   add     x0, x0, #1
+        b       spin
+"""
+
+BARE = """\
+        .global _start
+_start: mov     x0, #0
+loop:   add     x0, x0, #1
+        cmp     x0, #3
+        b.ne    loop
+        movz    x0, #0x0008
+        movk    x0, #0x8400, lsl #16
+        hvc     #0
+"""
+
+
+@pytest.fixture(scope="module")
+def loop_elf(tmp_path_factory):
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    return build_elf("loop", tmp_path_factory.mktemp("elf"))
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(program, args=(), **kw):
+        out = []
+        srv = GdbServer(target_factory(str(program), list(args), stdout=out.append,
+                                       log=kw.get("log")), port=0, **kw)
+        srv.guest_output = out
+        servers.append(srv.start())
+        return srv
+
+    yield start
+    for srv in servers:
+        srv.stop()
+        assert not srv.running
+
+
+def test_z0_plants_brk_read_shows_original_and_the_trap_comes_back(loop_elf, serve):
+    log = []
+    srv = serve(loop_elf, log=log.append)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        feats = gdb.handshake()
+        assert feats["qXfer:auxv:read"] == "+"
+        regs = gdb.read_registers()
+        assert regs[32] == 0x4000B0 and regs[33] & 0xF == 0      # at entry, EL0t
+        assert regs[31] % 16 == 0 and regs[0] == 0
+        original = gdb.read_memory(HOT_BODY, 4)
+        assert gdb.insert_breakpoint(HOT_BODY) == "OK"
+        assert gdb.read_memory(HOT_BODY, 4) == original           # the BRK is hidden
+        stop = gdb.cont()
+        assert stop.raw == "T05thread:p01.01;swbreak:;"
+        assert gdb.pc() == HOT_BODY and gdb.read_registers()[0] == 1
+        for i in range(2, 5):                                     # continue from the BRK
+            assert gdb.cont().fields.get("swbreak") == ""
+            assert gdb.read_registers()[0] == i
+        assert gdb.remove_breakpoint(HOT_BODY) == "OK"
+        assert int.from_bytes(gdb.read_memory(TOTAL, 8), "little") == 1 + 2 + 3  # not 4 yet
+        stop = gdb.cont()
+        assert stop.exited and stop.value == 15
+    assert b"".join(srv.guest_output) == b"loop done\n"
+    assert any("Z0,40010c,4 → saved a9bf7bfd, wrote BRK d4200000" in line for line in log)
+    assert any("stop: EC 0x3C hsr f2000000 → ours → T05 swbreak" in line for line in log)
+    assert any("exit_group" in line for line in log)
+
+
+def test_brk_really_is_in_guest_memory(loop_elf, serve):
+    srv = serve(loop_elf)
+    seen = []
+
+    def spy(make=srv.make_target):
+        t = make()
+        seen.append(t)
+        return t
+
+    srv.make_target = spy
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        gdb.insert_breakpoint(HOT_BODY)
+        assert seen[0].dbg.raw_memory(HOT_BODY, 4) == to_bytes(BRK0)
+        gdb.remove_breakpoint(HOT_BODY)
+        assert seen[0].dbg.raw_memory(HOT_BODY, 4) == gdb.read_memory(HOT_BODY, 4)
+
+
+def test_step_and_vcont_forms(loop_elf, serve):
+    srv = serve(loop_elf, ["2"])
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.request("vCont?") == "vCont;c;C;s;S"
+        assert gdb.step().raw == "T05thread:p01.01;"
+        assert gdb.pc() == 0x4000B4
+        assert gdb.request("vCont;s:p1.1;c:p1.-1").startswith("T05")
+        assert gdb.pc() == 0x4000B8
+        gdb.insert_breakpoint(HOT_BODY)
+        assert "swbreak" in gdb.request("vCont;c:p1.-1")
+        assert gdb.request("vCont;s:p1.1").startswith("T05")     # step off a breakpoint
+        assert gdb.pc() == HOT_BODY + 4
+        gdb.remove_breakpoint(HOT_BODY)
+        # step over the write SVC: the system call runs, the step ends after it
+        gdb.insert_breakpoint(0x4000F4)                           # svc #0 (write)
+        assert "swbreak" in gdb.request("c")
+        gdb.remove_breakpoint(0x4000F4)
+        assert gdb.request("s").startswith("T05")
+        assert gdb.pc() == 0x4000F8 and gdb.read_registers()[0] == 10
+        assert gdb.request("c").startswith("W03")                # 1 + 2
+    assert b"".join(srv.guest_output) == b"loop done\n"
+
+
+def test_ctrl_c_interrupts_a_long_continue(tmp_path, serve):
+    src = tmp_path / "spin.s"
+    src.write_text(SPIN)
+    srv = serve(src)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        gdb.send("c")
+        time.sleep(0.3)
+        gdb.interrupt()
+        assert gdb.receive(timeout=5).startswith("T02")
+        assert gdb.read_registers()[0] > 1000
+        assert gdb.pc() in (0x40004, 0x40008)
+        assert gdb.stop_reason().value == 2
+
+
+def test_bare_metal_source_runs_at_el1_and_powers_off(tmp_path, serve):
+    src = tmp_path / "bare.s"
+    src.write_text(BARE)
+    srv = serve(src)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        feats = gdb.handshake()
+        assert "qXfer:auxv:read" not in feats
+        assert gdb.read_registers()[33] & 0xF == 0x5                    # EL1h
+        gdb.insert_breakpoint(0x40008)
+        for _ in range(3):
+            assert "swbreak" in gdb.cont().raw
+        gdb.remove_breakpoint(0x40008)
+        assert gdb.cont().exited                                         # PSCI SYSTEM_OFF
+
+
+def test_disconnect_while_running_leaves_nothing_behind(tmp_path, serve):
+    src = tmp_path / "spin.s"
+    src.write_text(SPIN)
+    srv = serve(src)
+    gdb = RspClient.connect(srv.port, timeout=10)
+    gdb.handshake()
+    gdb.send("c")
+    time.sleep(0.1)
+    gdb.close()
+    srv._thread.join(10)
+    assert not srv.running and not srv.errors
+
+
+def test_errors_for_bad_breakpoints_and_memory(loop_elf, serve):
+    srv = serve(loop_elf)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.request("Z0,400002,4") == "E22"
+        assert gdb.request("Z0,10,4") == "E22"
+        assert gdb.request("m10,4") == "E14"
+        assert gdb.request("Z2,410160,8") == ""
+        assert gdb.request("vFile:open:6a7573742070726f62696e67,0,0") == ""
+        assert gdb.request("?") == "T05thread:p01.01;"
+
+
+# --- the command ------------------------------------------------------------------------------
+@pytest.fixture
+def command():
+    procs = []
+
+    def run(*args):
+        p = subprocess.Popen([sys.executable, "-m", "armbp.gdbserver", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        procs.append(p)
+        return p
+
+    yield run
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+        p.wait(10)
+        for f in (p.stdout, p.stderr):
+            f.close()
+
+
+def _listening_port(proc, timeout=20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("listening on "):
+            return int(line.rsplit(":", 1)[1])
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"no 'listening on' line; stderr: {proc.stderr.read()}")
+
+
+def test_command_prints_port_warns_off_loopback_and_exits_with_the_guest(loop_elf, command):
+    proc = command("--port", "0", "--host", "0.0.0.0", str(loop_elf))
+    port = _listening_port(proc)
+    with RspClient.connect(port, timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.cont().value == 15
+    assert proc.wait(20) == 0
+    out, err = proc.communicate(timeout=10)
+    assert "no authentication" in err
+    assert "loop done" in out
+
+
+def test_command_rejects_what_it_cannot_run(tmp_path, command):
+    bad = tmp_path / "bad.s"
+    bad.write_text("    frobnicate x0\n")
+    proc = command("--port", "0", str(bad))
+    assert proc.wait(30) == 2
+    assert "frobnicate" in proc.stderr.read()
+    proc = command("--port", "0", str(tmp_path / "missing.elf"))
+    assert proc.wait(30) == 2
+
+
+def test_start_server_helper_and_notebook_round_trip(loop_elf):
+    from armbp.gdbserver import start_server
+    out = []
+    server = start_server(str(loop_elf), log=out.append, stdout=out.append)
+    try:
+        with RspClient.connect(server.port, timeout=10) as gdb:
+            gdb.handshake()
+            gdb.insert_breakpoint(HOT_BODY)
+            assert gdb.cont().fields == {"thread": "p01.01", "swbreak": ""}
+            gdb.remove_breakpoint(HOT_BODY)
+            assert gdb.sent[-1] == f"z0,{HOT_BODY:x},4" and gdb.received[-1] == "OK"
+    finally:
+        server.stop()
+    assert not server.running
+    assert any(isinstance(line, str) and line.startswith("<- Z0,") for line in out)
+
+
+def test_fuzz_against_the_real_target_then_question_mark(loop_elf):
+    """Random and mutated packets straight into the stub over the real Debugger."""
+    import random
+
+    from armbp.gdbserver import GdbStub, Resume
+    from test_gdbserver_protocol import _fuzz_packets
+
+    make = target_factory(str(loop_elf), stdout=lambda b: None)
+    target = make()
+    stub = GdbStub(target)
+    rng = random.Random(99)
+    for payload in _fuzz_packets(rng, 3000):
+        result = stub.handle(payload)
+        if isinstance(result, Resume):
+            target.resume(result.step, 0.002)
+        assert not any(n.startswith("internal error") for n in stub.notes), (payload, stub.notes)
+    assert stub.handle(b"?")[:1] in ("T", "W", "X")
+
+
+def test_the_guests_own_brk_is_a_sigtrap_not_a_breakpoint(tmp_path, serve):
+    """Not ours: the VMM re-injects it, the EL0 exception reaches the kernel, SIGTRAP."""
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    src = tmp_path / "ownbrk.S"
+    src.write_text("""
+        .global _start
+_start: mov x0, #1
+        brk #0x7
+        mov x8, #93
+        svc #0
+""")
+    subprocess.run(["aarch64-linux-gnu-as", "-o", tmp_path / "o.o", src], check=True)
+    subprocess.run(["aarch64-linux-gnu-ld", "-o", tmp_path / "o.elf", tmp_path / "o.o"],
+                   check=True)
+    srv = serve(tmp_path / "o.elf")
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        entry = gdb.pc()
+        gdb.insert_breakpoint(entry + 8)         # planted, so BRKs trap to the VMM
+        stop = gdb.cont()
+        assert stop.raw == "T05thread:p01.01;" and "swbreak" not in stop.fields
+        assert gdb.pc() == entry + 4 and gdb.read_registers()[33] & 0xF == 0
+        assert gdb.cont().raw == "X05"           # a fatal signal, as under Linux
