@@ -687,7 +687,8 @@ class GdbServer:
             if ev.kind == "interrupt":
                 continue   # Ctrl-C while stopped: nothing to stop
             if ev.kind == "bad":
-                self._log(f"<- bad checksum or truncated packet {_show(ev.payload.decode('latin-1'))!r} → -")
+                shown = _show(ev.payload.decode("latin-1"))
+                self._log(f"<- bad checksum or truncated packet {shown!r} → -")
                 if not conn.no_ack:
                     conn.send_raw(b"-")
                 continue

@@ -152,7 +152,8 @@ class PacketReader:
         self._cs = b""
 
     def _start(self, lead: bytes) -> None:
-        self._state, self._lead, self._body, self._size, self._cs = "body", lead, bytearray(), 0, b""
+        self._state, self._lead, self._body = "body", lead, bytearray()
+        self._size, self._cs = 0, b""
 
     def feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
