@@ -10,6 +10,7 @@ import sys
 # sub-command -> (module with a ``main(argv: list[str]) -> int``, one-line help)
 COMMANDS = {
     "demo": ("armbp.demo", "narrated trace: a breakpoint planted, trapped, handled, stepped over"),
+    "gdbserver": ("armbp.gdbserver", "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table"),
     "esr": ("armbp.esr.cli", "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045"),
 }
 
