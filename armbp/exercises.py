@@ -214,6 +214,20 @@ def expect_int(expected: int, why: str) -> Checker:
     return checker
 
 
+# --- lesson 0: start here -------------------------------------------------------------------
+
+exercise(
+    "start-third-address",
+    "A guest program is loaded at 0x40000. Every A64 instruction is 4 bytes. At which address "
+    "is its third instruction?",
+    check=expect_int(0x40008,
+                     why="the first is at 0x40000, the second at 0x40004, the third at "
+                         "0x40008."),
+    hint="Count in steps of 4 from 0x40000: the first instruction is at 0x40000 itself.",
+    solution="0x40000 + 2 × 4 = 0x40008 (the first instruction is at 0x40000 + 0 × 4).",
+    answer="0x40008",
+)
+
 # --- lesson 1: the BRK instruction ----------------------------------------------------------
 
 exercise(
@@ -361,4 +375,91 @@ exercise(
     hint="Round down to a multiple of 4: clear the low two bits (address & ~3).",
     solution="0x40006 & ~3 = 0x40004; that word covers bytes 0x40004..0x40007.",
     answer="0x40004",
+)
+
+# --- lesson 3: hitting it -------------------------------------------------------------------
+
+exercise(
+    "hit-hsr-lldb",
+    "A debugger that plants BRK #0xf000 (as LLDB does) instead of BRK #0 hits its breakpoint. "
+    "Which value does the vCPU's exit record carry in hsr?",
+    check=expect_int(esr.brk(0xF000),
+                     why="hsr is the BRK's syndrome: EC 0x3C << 26 | IL (bit 25) | imm16 = "
+                         "0xf2000000 | 0xf000 = 0xf200f000."),
+    hint="hsr is the syndrome of the BRK: 0xf2000000 for BRK #0, and the BRK's imm16 goes "
+         "into the low 16 bits.",
+    solution="(0x3c << 26) | (1 << 25) | 0xf000 = 0xf2000000 | 0xf000 = 0xf200f000.",
+    answer="0xf200f000",
+)
+
+exercise(
+    "hit-step-pc",
+    "In the lesson's program (_start at 0x40000, two movs, then loop: add at 0x40008, count: "
+    "subs at 0x4000c, b.ne loop at 0x40010), the guest is stopped at the breakpoint at loop. "
+    "You call step(). At which pc does it stop?",
+    check=expect_int(0x4000C,
+                     why="step runs exactly one instruction, the add at 0x40008 (restored for "
+                         "the step), and stops before the next one: 0x4000c."),
+    hint="A step executes the one instruction at pc (the saved add, not the BRK) and stops at "
+         "the next instruction, 4 bytes on.",
+    solution="The step-over restores the add at 0x40008, steps it, and puts the BRK back; the "
+             "guest stops at 0x40008 + 4 = 0x4000c (count: subs).",
+    answer="0x4000c",
+)
+
+exercise(
+    "hit-x1-fifth-stop",
+    "Suppose the program started with x0 = 5 instead of 3. x1 counts the rounds done (add x1, "
+    "x1, #1 at loop), and the breakpoint at loop stops the guest before the add runs. What is "
+    "x1 at the fifth stop at loop?",
+    check=expect_int(4,
+                     why="the BRK traps before the add executes: x1 is 0 at the first stop, "
+                         "1 at the second ... 4 at the fifth."),
+    hint="The breakpoint stops the guest before the instruction under it runs: count how many "
+         "adds have completed before each stop.",
+    solution="Stop n comes after n - 1 completed adds: x1 = 0, 1, 2, 3, 4 at stops 1 to 5.",
+    answer="4",
+)
+
+# --- lesson 5: when the BRK is not ours -----------------------------------------------------
+
+exercise(
+    "guest-vector-address",
+    "Another guest sets VBAR_EL1 = 0x80000 and runs at EL1 on its own stack (SP_EL1). Its "
+    "BRK is re-injected as a synchronous exception. At which address does its handler start?",
+    check=expect_int(0x80200,
+                     why="synchronous, current EL, SP_ELx is the vector at VBAR_EL1 + 0x200: "
+                         "0x80000 + 0x200 = 0x80200."),
+    hint="The vector table has four groups of 0x200 bytes (current EL with SP_EL0, current EL "
+         "with SP_ELx, lower EL AArch64, lower EL AArch32); each group starts with its "
+         "synchronous entry.",
+    solution="Current EL with SP_ELx is the second group: VBAR_EL1 + 0x200 = 0x80000 + 0x200 "
+             "= 0x80200.",
+    answer="0x80200",
+)
+
+exercise(
+    "guest-elr-skip",
+    "In its handler the guest finds ELR_EL1 = the address of its BRK. How many bytes must it "
+    "add to ELR_EL1 so that ERET resumes after the BRK instead of running it again?",
+    check=expect_int(4,
+                     why="for a BRK the preferred return address is the BRK itself; every A64 "
+                         "instruction is 4 bytes, so the handler adds 4."),
+    hint="What does ELR_EL1 point to after a BRK, and how long is one A64 instruction?",
+    solution="ELR_EL1 = the BRK's own address (unlike SVC, whose ELR is the next "
+             "instruction). One instruction is 4 bytes: add 4, then ERET.",
+    answer="4",
+)
+
+exercise(
+    "guest-exits-no-bp",
+    "The debugger has no breakpoints at all. The guest's loop runs its own BRK #0x99 three "
+    "times. How many DEBUG exits reach the hypervisor?",
+    check=expect_int(0,
+                     why="with an empty table QEMU clears ENABLE | USE_SW_BP, so a BRK is an "
+                         "ordinary exception inside the guest: no exit at all."),
+    hint="When does QEMU ask KVM to trap BRK instructions?",
+    solution="None: QEMU sets KVM_GUESTDBG_USE_SW_BP only while its breakpoint table is "
+             "non-empty. Without it the guest's BRK goes straight to the guest's vector.",
+    answer="0",
 )

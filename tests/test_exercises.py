@@ -165,3 +165,54 @@ def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
         table.insert(loop + 2)
     assert check("bp-misaligned", loop)
     capsys.readouterr()
+
+
+def test_lesson_3_answers_agree_with_the_debugger(capsys):
+    from armbp import Debugger, assemble, encodings
+
+    source = """
+_start: mov  x0, #{n}
+        mov  x1, #0
+loop:   add  x1, x1, #1
+count:  subs x0, x0, #1
+        b.ne loop
+        movz x0, #0x8400, lsl #16
+        movk x0, #8
+        hvc  #0
+"""
+    prog = assemble(source.format(n=3))
+    assert (prog.symbols["loop"], prog.symbols["count"]) == (0x40008, 0x4000C)
+    dbg = Debugger(prog)
+    dbg.break_at("loop")
+    assert dbg.cont().exit.debug.hsr == 0xF200_0000
+    assert check("hit-step-pc", dbg.step().pc)
+    # the syndrome of another BRK, as the vCPU builds it
+    lldb = Debugger(assemble("brk #0xf000", base=0x40000))
+    lldb.break_at(0x40000)
+    lldb.vcpu.memory.write(0x40000, encodings.to_bytes(encodings.brk(0xF000)))
+    assert check("hit-hsr-lldb", lldb.vcpu.run().debug.hsr)
+    five = Debugger(assemble(source.format(n=5)))
+    five.break_at("loop")
+    stops = [five.cont() for _ in range(5)]
+    assert [s.pc for s in stops] == [0x40008] * 5
+    assert check("hit-x1-fifth-stop", five.registers()["x1"])
+    capsys.readouterr()
+
+
+def test_lesson_5_answers_agree_with_the_demo_guest(capsys):
+    from armbp import Debugger
+    from armbp.demo import demo_program
+    from armbp.vcpu import ExitReason
+
+    prog = demo_program()
+    assert prog.symbols["el1_sync"] - prog.symbols["vectors"] == 0x200
+    assert check("guest-vector-address", 0x80000 + 0x200)
+    dbg = Debugger(prog)
+    stop = dbg.cont()
+    debug_exits = [h for h in dbg.events if h.exit.reason is ExitReason.DEBUG]
+    assert check("guest-exits-no-bp", len(debug_exits))
+    assert dbg.registers()["x23"] == 3
+    elr_plus = dbg.registers()["x21"]  # the handler's return address: the BRK + 4
+    assert check("guest-elr-skip", elr_plus - (prog.symbols["loop"] + 4))
+    assert stop.reason.name == "HALTED"
+    capsys.readouterr()
