@@ -79,10 +79,11 @@ lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
 # --- the set of lessons -----------------------------------------------------------------------
 
-def test_lessons_are_numbered_0_to_5():
-    numbers = [int(p.name[:2]) for p in LESSONS]
-    assert LESSONS, "no lessons in notebooks/"
-    assert len(set(numbers)) == len(numbers) and set(numbers) <= set(range(6)), numbers
+def test_the_six_lessons_are_there_and_lesson_0_is_the_start_page():
+    assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(6)], LESSONS
+    assert LESSONS[0].name == "00-start-here.ipynb"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "jupyter lab notebooks/00-start-here.ipynb" in makefile
 
 
 def test_index_page_links_every_lesson_and_every_link_resolves():
