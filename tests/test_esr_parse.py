@@ -37,6 +37,11 @@ OOPS = """\
     ("Internal error: BRK handler: f2000800 [#1] PREEMPT SMP", [0xF2000800]),
     ("Internal error: Oops: 96000045 [#1] PREEMPT SMP", [0x96000045]),
     ("Internal error: Oops - BUG: 00000000f2000800 [#1] SMP", [0xF2000800]),
+    # the message itself may hold colons: the UBSAN handler names the check (shape of
+    # arm64's die() line for a UBSAN BRK, as in public syzbot/kernelci reports)
+    ("Internal error: UBSAN: array index out of bounds: 00000000f2005512 [#1] SMP",
+     [0xF2005512]),
+    ("Internal error: Oops: 96000045", [0x96000045]),               # line cut before [#n]
     ("Unhandled 64-bit el1h sync exception on CPU0, ESR 0x0000000034000002 -- BTI",
      [0x34000002]),
     ("sh[1]: unhandled level 0 translation fault (11) at 0x0, esr 0x92000004, in sh",

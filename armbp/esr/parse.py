@@ -5,8 +5,9 @@ Accepted: ``0x96000045``, ``0x9600_0045``, bare hex (``f2000800``), decimal (``4
 syndrome:
 
 * the abort dump: ``Mem abort info:`` / ``  ESR = 0x0000000096000045``
-* ``Internal error: BRK handler: f2000800 [#1] PREEMPT SMP`` and
-  ``Internal error: Oops: 0000000096000045 [#1]``
+* ``Internal error: BRK handler: f2000800 [#1] PREEMPT SMP``,
+  ``Internal error: Oops: 0000000096000045 [#1]`` and messages that hold colons themselves,
+  ``Internal error: UBSAN: array index out of bounds: 00000000f2005512 [#1]``
 * ``Unhandled 64-bit el1h sync exception on CPU0, ESR 0x0000000034000002 -- BTI``
 * user faults: ``unhandled level 0 translation fault (11) at 0x0, esr 0x92000004``
 * ``ESR_EL2: 0x...`` as hypervisors print it
@@ -29,9 +30,10 @@ _HEX = r"(?:0x)?[0-9a-f][0-9a-f_]*"
 _KERNEL_PATTERNS = re.compile(
     r"""\bESR(?:_EL[123])?\s*[=:]\s*(?P<a>0x[0-9a-f_]+)\b     # ESR = 0x..., ESR_EL2: 0x...
       | \bESR(?:_EL[123])?\s+(?P<b>0x[0-9a-f_]+)\b           # ESR 0x... -- BTI, esr 0x...
-      | \bInternal\ error:[^:\n]*:\s*(?P<c>(?:0x)?[0-9a-f]+)\b   # Internal error: X: f2000800
+      | \bInternal\ error:[^\n]*?:\s*(?P<c>(?:0x)?[0-9a-f]+)     # Internal error: X: f2000800
+        (?=\s*\[\#|\s*$)            # the value is the last field before [#n]; X may hold ':'
     """,
-    re.IGNORECASE | re.VERBOSE)
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE)
 _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f_]+|0b[01_]+|[0-9a-f][0-9a-f_]*)", re.IGNORECASE)
 
 
