@@ -6,6 +6,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "DebuggerView": "armbp.widgets.debugger_view",
     "EsrExplorer": "armbp.widgets.esr_explorer",
 }
 

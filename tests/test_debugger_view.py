@@ -1,0 +1,305 @@
+"""DebuggerView, headless: press the buttons, check every panel followed the Debugger."""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import ipywidgets as widgets
+import pytest
+
+from armbp.debugger import Debugger, StopReason
+from armbp.demo import demo_program
+from armbp.widgets import debugger_view
+from armbp.widgets.debugger_view import DebuggerView
+
+ENTRY, LOOP, GUEST_BRK = 0x40000, 0x4000C, 0x40010
+ADD_X7 = "910004e7"  # add x7, x7, #1: the word under the breakpoint at loop
+
+# Writes a NOP over `target` from another translation block, then spins.
+OVERWRITER = """\
+_start: adr x1, target
+        movz w2, #0x201f
+        movk w2, #0xd503, lsl #16   // w2 = NOP
+        b patch
+target: add x0, x0, #1
+spin:   b spin
+patch:  str w2, [x1]                // the guest overwrites its own code
+        b target
+"""
+
+
+@pytest.fixture
+def view():
+    return DebuggerView()
+
+
+def _plain(html_text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_text)).replace("&gt;", ">")
+
+
+def _row(panel: str, address: int) -> str:
+    """The text of the table row for ``address`` in a listing or memory panel."""
+    m = re.search(rf"<tr[^>]*data-address='{address:#x}'[^>]*>(.*?)</tr>", panel)
+    assert m, f"no row for {address:#x}"
+    return _plain(m.group(1))
+
+
+def _pc_rows(view: DebuggerView) -> list[str]:
+    return re.findall(r"<tr class='pc[^']*' data-address='(0x[0-9a-f]+)'", view.listing.value)
+
+
+def _buttons(view: DebuggerView) -> list[widgets.Button]:
+    found, todo = [], [view]
+    while todo:
+        w = todo.pop()
+        if isinstance(w, widgets.Button):
+            found.append(w)
+        todo.extend(getattr(w, "children", ()))
+    return found
+
+
+def test_starts_at_the_entry_of_the_demo(view):
+    assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[])"
+    assert view._repr_mimebundle_()["text/plain"] == repr(view)
+    assert _pc_rows(view) == ["0x40000"]
+    entry_row = _row(view.listing.value, ENTRY)
+    assert "=> " in entry_row and "_start:" in entry_row
+    assert "Last exit: none yet" in view.text() and view.last_stop is None
+    assert "x0 0x0000000000000000" in _plain(view.registers.value)
+    assert view.changed == frozenset() and view.message.value == ""
+    # the 502 words of padding before the vectors fold into one line
+    assert "502 word(s) at 0x40028..0x407fc not shown" in view.text()
+
+
+def test_toggle_then_continue_stops_at_the_breakpoint_decoded_as_brk(view):
+    view.where.value = "loop"
+    view.toggle_button.click()
+    assert "Breakpoint at 0x4000c (loop)" in view.message.value
+    assert "d4200000" in _row(view.memory.value, LOOP)
+    assert ADD_X7 in _row(view.listing.value, LOOP)  # the listing shows the original
+    assert "*" in _row(view.listing.value, LOOP)
+    assert _pc_rows(view) == ["0x40000"]
+
+    view.continue_button.click()
+    assert repr(view) == "DebuggerView(pc=0x4000c BREAKPOINT, breakpoints=[0x4000c])"
+    assert _pc_rows(view) == ["0x4000c"]
+    assert _row(view.listing.value, LOOP).strip().startswith("=> *")
+    exit_text = _plain(view.exit.value)
+    assert "Last exit: BREAKPOINT at 0x4000c" in exit_text
+    assert "hsr 0xf2000000: EC 0x3C BRK (AArch64)" in exit_text
+    assert "decision: ours" in exit_text
+    assert "Continue: BREAKPOINT" in view.message.value
+    assert "PC 0x4000c" in _plain(view.status.value)
+    assert view.last_stop.reason is StopReason.BREAKPOINT
+    # memory really holds the BRK while the listing shows the add
+    assert "d4200000 brk #0 ← our BRK, listing shows 910004e7" in _row(view.memory.value, LOOP)
+    # registers: pc, x0 (mov #3) and x1 (adr) changed, bold with a '*'
+    assert {"pc", "x0", "x1"} <= view.changed and "x7" not in view.changed
+    assert "<b>pc 0x000000000004000c *</b>" in view.registers.value
+
+
+def test_step_moves_the_pc_on_and_highlights_what_changed(view):
+    view.toggle("loop")
+    view.cont()
+    view.step_button.click()
+    assert _pc_rows(view) == [f"{GUEST_BRK:#x}"]
+    assert repr(view) == "DebuggerView(pc=0x40010 STEP, breakpoints=[0x4000c])"
+    assert view.changed == {"x7", "pc"}
+    assert "<b>x7 0x0000000000000001 *</b>" in view.registers.value
+    assert "x0 0x0000000000000003&nbsp;" in view.registers.value  # unchanged, not bold
+    assert "EC 0x32 Software Step" in _plain(view.exit.value)
+    # the BRK is back in memory after the step-over
+    assert "d4200000" in _row(view.memory.value, LOOP)
+
+
+def test_continue_past_the_guests_own_brk_says_it_was_reinjected(view):
+    view.toggle("loop")
+    view.cont()
+    stop = view.cont()
+    assert stop.reason is StopReason.BREAKPOINT and stop.pc == LOOP
+    text = view.text()
+    assert "not ours → re-injected into the guest's vectors" in text
+    assert "hsr=0xf2000099" in text  # the guest's BRK #0x99 among the events
+    assert "x23 0x0000000000000001*" in text  # the guest's handler counted it
+
+
+def test_toggle_again_removes_it_and_memory_shows_the_original(view):
+    view.toggle("loop")
+    assert "d4200000" in _row(view.memory.value, LOOP)
+    view.where.value = "0x4000c"
+    view.toggle_button.click()
+    assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[])"
+    assert "Removed the breakpoint at 0x4000c (loop)" in view.message.value
+    assert _row(view.memory.value, LOOP).split()[:2] == ["0x4000c", ADD_X7]
+    assert "d4200000" not in view.memory.value and "*" not in _row(view.listing.value, LOOP)
+    view.continue_button.click()  # no breakpoints: the guest runs to its end
+    assert view.last_stop.reason is StopReason.HALTED
+    assert "powered off" in _plain(view.exit.value)
+
+
+def test_picking_a_line_fills_the_location(view):
+    addresses = [a for _, a in view.lines.options]
+    assert ENTRY in addresses and LOOP in addresses and 0x40A00 in addresses
+    label = dict((a, lab) for lab, a in view.lines.options)[LOOP]
+    assert "loop: add x7, x7, #1" in label
+    view.lines.value = LOOP
+    assert view.where.value == "0x4000c"
+    view.toggle_button.click()
+    assert [bp.pc for bp in view.debugger.breakpoints] == [LOOP]
+    assert view.lines.value == LOOP  # the pick survives the refresh
+    label = dict((a, lab) for lab, a in view.lines.options)[LOOP]
+    assert label.startswith("   * 0x4000c")
+
+
+def test_reset_goes_back_to_the_entry_and_keeps_breakpoints(view):
+    view.toggle("loop")
+    view.cont()
+    view.reset_button.click()
+    assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[0x4000c])"
+    assert _pc_rows(view) == ["0x40000"]
+    assert view.changed == frozenset() and view.last_stop is None
+    assert "Reset: the guest starts again at 0x40000" in view.message.value
+    assert "Last exit: none yet" in _plain(view.exit.value)
+    assert "x0 0x0000000000000000" in _plain(view.registers.value)
+    view.cont()
+    assert _pc_rows(view) == ["0x4000c"]
+
+
+def test_a_runaway_guest_comes_back_with_a_budget_stop():
+    view = DebuggerView("_start: b _start", budget=0.05)
+    assert view.budget.seconds == 0.05 and view.budget.instructions is None
+    view.continue_button.click()
+    assert repr(view) == "DebuggerView(pc=0x40000 BUDGET, breakpoints=[])"
+    assert "Continue: BUDGET" in view.message.value and 'role="alert"' in view.message.value
+    assert "did not stop by itself within its budget" in view.message.value
+    assert "the guest ran out of budget" in view.status.value
+    assert "Last exit: BUDGET at 0x40000" in _plain(view.exit.value)
+    assert "hsr: none" in _plain(view.exit.value)
+    view.instructions.value = 1000  # an exact count instead
+    assert view.budget.instructions == 1000
+    view.cont()
+    assert "1000 instruction(s) executed" in view.text()
+
+
+@pytest.mark.parametrize("where, expected", [
+    ("", "type a symbol"),
+    ("nope", "unknown symbol 'nope'"),
+    ("0x40002", "misaligned"),
+    ("loop+2", "misaligned"),
+    ("0x10", "cannot insert a breakpoint at 0x10"),
+])
+def test_bad_locations_show_a_message_and_change_nothing(view, where, expected):
+    before = (view.listing.value, view.memory.value, view.registers.value)
+    view.where.value = where
+    view.toggle_button.click()  # must not raise
+    message = view.message.value.replace("&#x27;", "'")
+    assert expected in message and 'role="alert"' in message
+    assert view.debugger.breakpoints == []
+    assert (view.listing.value, view.memory.value, view.registers.value) == before
+    assert "! " in view.text()
+
+
+def test_a_brk_the_guest_overwrote_is_reported_not_raised():
+    view = DebuggerView(OVERWRITER, budget=0.05)
+    target = view.debugger.address_of("target")
+    view.toggle("target")
+    view.cont()
+    assert view.last_stop.reason is StopReason.BUDGET
+    assert "The guest overwrote the BRK at 0x40010 (memory holds d503201f)" in view.status.value
+    assert "guest overwrote our BRK" in _row(view.memory.value, target)
+    view.toggle("target")
+    assert "was overwritten" in view.message.value and 'role="alert"' in view.message.value
+    assert [bp.pc for bp in view.debugger.breakpoints] == [target]
+    view.reset()
+    assert "overwrote" not in view.status.value
+    assert "d4200000" in _row(view.memory.value, target)
+
+
+def test_an_unexpected_error_in_the_debugger_becomes_a_message(view, monkeypatch):
+    def broken():
+        raise RuntimeError("vCPU on fire")
+
+    monkeypatch.setattr(view.debugger, "step", broken)
+    assert view.step() is None
+    view.step_button.click()
+    assert "RuntimeError: vCPU on fire" in view.message.value
+
+
+def test_a_session_driven_from_python_is_caught_up_with():
+    dbg = Debugger(demo_program())
+    view = DebuggerView(dbg)
+    assert view.debugger is dbg
+    dbg.break_at("loop")
+    dbg.cont()
+    # repr and text() catch up by themselves; the panels follow
+    assert repr(view) == "DebuggerView(pc=0x4000c BREAKPOINT, breakpoints=[0x4000c])"
+    assert _pc_rows(view) == ["0x4000c"] and "d4200000" in _row(view.memory.value, LOOP)
+    assert "hsr 0xf2000000" in _plain(view.exit.value) and "pc" in view.changed
+    dbg.step()
+    view.refresh()
+    assert _pc_rows(view) == ["0x40010"] and view.changed == {"x7", "pc"}
+    dbg.reset()
+    assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[0x4000c])"
+    assert view.last_stop is None and view.changed == frozenset()
+
+
+def test_text_has_listing_memory_registers_and_exit(view):
+    view.toggle("loop")
+    view.cont()
+    text = view.text()
+    first = text.splitlines()[0]
+    assert first == ("DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, "
+                     "breakpoints: 0x4000c (loop)")
+    row = next(line for line in text.splitlines() if line.startswith("=> *"))
+    assert re.match(r"=> \* 0x4000c  910004e7  add x7, x7, #1 +loop: +\| d4200000 \(brk #0\) "
+                    r"+\| 5: loop:", row), row
+    assert "  pc 0x000000000004000c*" in text
+    assert "hsr 0xf2000000: EC 0x3C BRK (AArch64), IL 1" in text
+    assert "Events since the last action:\n  DEBUG exit at 0x4000c: hsr=0xf2000000" in text
+
+
+def test_every_control_has_a_label_and_a_tooltip(view):
+    buttons = _buttons(view)
+    assert {b.description for b in buttons} == {"Step", "Continue", "Reset",
+                                                "Toggle breakpoint"}
+    for control in buttons + [view.where, view.lines, view.seconds, view.instructions]:
+        assert control.description.strip() and control.tooltip.strip(), control
+    for b in buttons:
+        assert not b.disabled and b.tabbable is not False  # reachable with Tab
+
+
+def test_refreshing_does_not_leak_widgets(view):
+    from ipywidgets.widgets.widget import _instances
+
+    view.toggle("loop")
+    view.cont()
+    live = len(_instances)
+    for _ in range(3):
+        view.step()
+        view.cont()
+        view.toggle("loop")
+        view.toggle("loop")
+    assert len(_instances) == live
+
+
+def test_the_widget_module_does_not_import_unicorn():
+    source = Path(debugger_view.__file__).read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert not [m for m in imported if m.split(".")[0] == "unicorn"], imported
+    assert "unicorn" not in source.lower().replace("the emulator", "")
+    code = ("import armbp.widgets as w\n"
+            "from armbp.widgets.debugger_view import DebuggerView\n"
+            "assert w.DebuggerView is DebuggerView and 'DebuggerView' in dir(w)\n"
+            "print(repr(DebuggerView()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, MPLBACKEND="Agg")).stdout
+    assert out.strip() == "DebuggerView(pc=0x40000, breakpoints=[])"
