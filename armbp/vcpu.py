@@ -25,14 +25,16 @@ Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Callable
 
-from unicorn import (UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_FETCH_PROT,
+from unicorn import (UC_ARCH_ARM64, UC_ERR_READ_UNMAPPED, UC_HOOK_INTR, UC_HOOK_MEM_FETCH_PROT,
                      UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_PROT,
                      UC_HOOK_MEM_READ_UNMAPPED, UC_HOOK_MEM_WRITE_PROT,
                      UC_HOOK_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED,
@@ -42,7 +44,7 @@ from unicorn import (UC_ARCH_ARM64, UC_HOOK_INTR, UC_HOOK_MEM_FETCH_PROT,
 from unicorn import arm64_const as regs
 
 from armbp import esr
-from armbp.encodings import Op, classify, from_bytes, imm16_of
+from armbp.encodings import BRK0, Op, classify, from_bytes, imm16_of
 from armbp.memory import MemoryFault
 from armbp.program import Program
 
@@ -111,7 +113,8 @@ EXCP_HWBKPT = 3     # a hardware breakpoint the guest programmed itself
 
 _TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
-_BRK_SYNDROMES = {0xD420_0000: 0xF200_0000}  # BRK #0 → EC 0x3C, IL, ISS 0 (the hot path)
+
+_LIMIT = 1 << 64
 
 # Unicorn stops when PC equals ``until``; an odd address is never a PC in A64.
 _NO_UNTIL = (1 << 64) - 1
@@ -223,6 +226,12 @@ class Exit:
         return f"Exit({', '.join(parts)})"
 
 
+# The two debug records of the hot paths, shared (frozen values): BRK #0 → EC 0x3C, IL, ISS 0;
+# a step of an ordinary instruction, seen from the hypervisor → EC 0x32, ISV, IFSC 0x22.
+_BRK0_DEBUG = DebugExit(esr.brk(0))
+_STEP_DEBUG = DebugExit(esr.software_step(same_el=False))
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long one run may last: always a time limit, optionally an instruction count.
@@ -263,45 +272,48 @@ class _Watchdog:
     """One daemon thread that stops runs whose time is up.
 
     Unicorn's own ``emu_start(timeout=...)`` starts and joins a timer thread per call, which
-    costs ~125 µs on every re-entry (measured); a hit would cost more than the guest. This
-    thread lives once per process and sleeps until the earliest deadline. ``emu_stop`` is
-    safe to call from another thread (Unicorn's timer does the same). The lock makes a stop
-    land in the run it was meant for: ``disarm`` cannot return while a stop is being sent.
+    costs ~110 µs on every re-entry (measured; see benchmarks/bench_core.py): a hit would
+    cost 30 times the guest's work. This thread lives once per process and sleeps until the
+    earliest deadline it knows. A run publishes ``(token, deadline)`` on its vCPU without a
+    lock; only a deadline earlier than the one the thread sleeps towards wakes it. A stop
+    can race with the end of its run and land in the next one: the vCPU sees a stop that is
+    not its own and simply enters the guest again. ``emu_stop`` is safe from another thread
+    (Unicorn's own timer does the same).
     """
 
-    RETRY = 0.001  # a stop sent just before emu_start began is lost: send it again
-
     def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._runs: dict[int, tuple[float, Callable[[], None]]] = {}
-        self._waiting_until = math.inf
+        self._cond = threading.Condition(threading.Lock())
+        self._vcpus: "weakref.WeakSet[VCpu]" = weakref.WeakSet()
+        self.waiting_until = math.inf
         self._thread: threading.Thread | None = None
 
-    def arm(self, key: int, deadline: float, stop: Callable[[], None]) -> None:
+    def watch(self, vcpu: "VCpu") -> None:
+        """Wake up to look at ``vcpu``'s current run (called only for an earlier deadline)."""
         with self._cond:
-            self._runs[key] = (deadline, stop)
+            self._vcpus.add(vcpu)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="armbp-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            elif deadline < self._waiting_until:
-                self._cond.notify()
-
-    def disarm(self, key: int) -> None:
-        with self._cond:
-            self._runs.pop(key, None)
+            self.waiting_until = -math.inf  # until the thread has looked
+            self._cond.notify()
 
     def _loop(self) -> None:
         with self._cond:
             while True:
                 now = time.monotonic()
-                for key, (deadline, stop) in list(self._runs.items()):
+                nearest = math.inf
+                for vcpu in list(self._vcpus):
+                    run = vcpu._run
+                    if run is None:
+                        continue
+                    token, deadline = run
                     if deadline <= now:
-                        stop()
-                        self._runs[key] = (now + self.RETRY, stop)
-                self._waiting_until = min((d for d, _ in self._runs.values()), default=math.inf)
-                timeout = None if self._waiting_until == math.inf else self._waiting_until - now
-                self._cond.wait(timeout)
+                        vcpu._time_up(token)
+                        deadline = now + 0.001  # a stop sent before emu_start began is lost
+                    nearest = min(nearest, deadline)
+                self.waiting_until = nearest
+                self._cond.wait(None if nearest == math.inf else nearest - now)
 
 
 _WATCHDOG = _Watchdog()
@@ -352,6 +364,38 @@ class GuestMemory:
         self._vcpu.uc.ctl_remove_cache(address, address + max(size, 1))
 
 
+def _direct_readers(uc: Uc) -> tuple[Callable[[], int], Callable[[int], int]]:
+    """``read_pc()`` and ``read_word(address)`` for the trap path, straight through the C
+    library.
+
+    The Python binding's ``reg_read``/``mem_read`` spend ~1 µs each choosing a register
+    class and building buffers; a hit needs both, and a whole hit is a few µs (DESIGN.md,
+    "cost model"). These reuse one buffer and call ``uc_reg_read``/``uc_mem_read``
+    directly; if the binding's internals are not what 2.1.x has, they fall back to the
+    public calls (``tests/test_vcpu.py`` checks that both agree).
+    """
+    try:
+        from unicorn.unicorn_py3.unicorn import uclib
+        handle, reg_read, mem_read = uc._uch, uclib.uc_reg_read, uclib.uc_mem_read  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # pragma: no cover - another binding
+        return (lambda: uc.reg_read(_PC)), (lambda address: from_bytes(uc.mem_read(address, 4)))
+    value = ctypes.c_uint64()
+    ref = ctypes.byref(value)
+    buf = ctypes.create_string_buffer(4)
+
+    def read_pc() -> int:
+        if reg_read(handle, _PC, ref):
+            return uc.reg_read(_PC)  # raises the binding's error
+        return value.value
+
+    def read_word(address: int) -> int:
+        if mem_read(handle, address, buf, 4):
+            raise UcError(UC_ERR_READ_UNMAPPED)
+        return int.from_bytes(buf.raw, "little")
+
+    return read_pc, read_word
+
+
 # -- the vCPU ---------------------------------------------------------------------------------------
 
 def _align_down(value: int, align: int = PAGE_SIZE) -> int:
@@ -392,7 +436,9 @@ class VCpu:
         self.stack_base = self.scratch_base + 2 * PAGE_SIZE  # one unmapped guard page between
         self.stack_top = self.stack_base + stack_size
         self._kicked = False
-        self._fired = False
+        self._fired = 0
+        self._token = 0
+        self._run: tuple[int, float] | None = None
         self.reset()
 
     # -- reset ------------------------------------------------------------------------------
@@ -415,6 +461,8 @@ class VCpu:
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                     | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        self._read_pc, self._read_word = _direct_readers(uc)
+        self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)
         self._pc: int | None = self.program.entry
         self._counted = False
@@ -473,7 +521,8 @@ class VCpu:
 
     @pc.setter
     def pc(self, value: int) -> None:
-        self._check_value("pc", value)
+        if value.__class__ is not int or not 0 <= value < _LIMIT:
+            self._check_value("pc", value)
         self._pc = value
 
     def registers(self) -> dict[str, int]:
@@ -540,37 +589,43 @@ class VCpu:
             self._kicked = False
             exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
             return exit_
-        step = self.single_steps
-        count = 1 if step else instructions
+        count = 1 if self.single_steps else instructions
         uc = self.uc
-        if count and not self._counted:
-            # Unicorn adds its instruction-count hook without dropping blocks translated
-            # before it existed; those would run uncounted (DESIGN.md, "Stepping").
-            uc.ctl_flush_tb()
-        self._counted = bool(count)
-        begin = self.pc
+        if count:
+            if not self._counted:
+                # Unicorn adds its instruction-count hook without dropping blocks translated
+                # before it existed; those would run uncounted (DESIGN.md, "Stepping").
+                uc.ctl_flush_tb()
+                self._counted = True
+        elif self._counted:
+            self._counted = False  # (Unicorn drops every translation itself here)
+        begin = self._pc
+        if begin is None:
+            begin = uc.reg_read(_PC)
+        token = self._token = self._token + 1
+        self._run = (token, deadline)
+        if deadline < _WATCHDOG.waiting_until:
+            _WATCHDOG.watch(self)
         self._exit = None
-        self._fired = False
-        key = id(self)
-        _WATCHDOG.arm(key, deadline, self._time_up)
         try:
             uc.emu_start(begin, _NO_UNTIL, 0, count)
         except UcError as e:
             if self._exit is None:
                 self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
                                   message=f"emulation failed: {e}")
-        finally:
-            _WATCHDOG.disarm(key)
         exit_ = self._exit
-        if exit_ is None:
-            exit_ = self._quiet_exit(step, count)
+        while exit_ is None:
+            exit_ = self._quiet_exit(count, token, deadline)
+        self._run = None
         self._pc = exit_.pc
         self.last_exit = exit_
         return exit_
 
-    def _time_up(self) -> None:
-        self._fired = True
-        self.uc.emu_stop()
+    def _time_up(self, token: int) -> None:
+        """Called by the watchdog thread: stop run ``token`` if it is still the one running."""
+        if self._token == token:
+            self._fired = token
+            self.uc.emu_stop()
 
     def kick(self) -> None:
         """Stop a run from another thread (GDB's Ctrl-C; KVM: a signal to the vCPU thread).
@@ -581,23 +636,34 @@ class VCpu:
         self._kicked = True
         self.uc.emu_stop()
 
-    def _quiet_exit(self, step: bool, count: int) -> Exit:
-        """The run ended without a hook stopping it: step done, budget, kick, or WFI."""
-        pc = self.uc.reg_read(_PC)
+    def _quiet_exit(self, count: int, token: int, deadline: float) -> Exit | None:
+        """The run ended without a hook stopping it: step done, budget, kick, or WFI.
+
+        A stop meant for an earlier run (see ``_Watchdog``) enters the guest again; None
+        means that run, too, ended quietly and has to be looked at again.
+        """
+        uc = self.uc
+        pc = uc.reg_read(_PC)
         if self._kicked:
             self._kicked = False
             return Exit(ExitReason.BUDGET, pc, message="interrupted")
-        if step:
-            return Exit(ExitReason.DEBUG, pc, DebugExit(esr.software_step(same_el=False)))
-        if self._fired:
+        if self.single_steps:
+            return Exit(ExitReason.DEBUG, pc, _STEP_DEBUG)
+        if self._fired == token or time.monotonic() >= deadline:
             return Exit(ExitReason.BUDGET, pc, message="time budget used up")
         if count:
             return Exit(ExitReason.BUDGET, pc, message=f"{count} instruction(s) executed")
         if pc >= 4 and self._word_or_none(pc - 4) == WFI:
             return Exit(ExitReason.HLT, pc, message="WFI: waiting for an interrupt, and this "
                                                     "guest has no interrupt source")
-        return Exit(ExitReason.INTERNAL_ERROR, pc, message="emulation stopped for no known "
-                                                           "reason")
+        self._exit = None
+        try:
+            uc.emu_start(pc, _NO_UNTIL, 0, 0)
+        except UcError as e:
+            if self._exit is None:
+                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
+                                  message=f"emulation failed: {e}")
+        return self._exit
 
     # -- exceptions -------------------------------------------------------------------------
     def _word_or_none(self, address: int) -> int | None:
@@ -612,14 +678,20 @@ class VCpu:
 
     def _on_interrupt(self, uc: Uc, intno: int, _user: object) -> None:
         """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
-        pc = uc.reg_read(_PC)
+        pc = self._read_pc()
         if intno == EXCP_BKPT:                      # BRK: PC is the BRK itself
-            word = from_bytes(uc.mem_read(pc, 4))
-            syndrome = _BRK_SYNDROMES.get(word) or esr.brk(imm16_of(word))
+            word = self._read_word(pc)
             if self.traps_brk:
-                self._stop(Exit(ExitReason.DEBUG, pc, DebugExit(syndrome)))
+                if word == BRK0:  # the debugger's own BRK: one shared record per pc
+                    exit_ = self._brk0_exits.get(pc)
+                    if exit_ is None:
+                        exit_ = self._brk0_exits[pc] = Exit(ExitReason.DEBUG, pc, _BRK0_DEBUG)
+                else:
+                    exit_ = Exit(ExitReason.DEBUG, pc, DebugExit(esr.brk(imm16_of(word))))
+                self._exit = exit_
+                uc.emu_stop()
             else:
-                self._deliver(syndrome, return_to=pc)
+                self._deliver(esr.brk(imm16_of(word)), return_to=pc)
         elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
             self._deliver(esr.svc(imm16_of(word)), return_to=pc)

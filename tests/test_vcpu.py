@@ -517,3 +517,14 @@ def test_bad_input_names_the_value(bad, what):
     cpu = vcpu("nop")
     with pytest.raises(ValueError, match=what):
         bad(cpu)
+
+
+def test_direct_readers_agree_with_the_public_api():
+    from armbp.vcpu import _direct_readers
+    cpu = vcpu("nop\nnop\nbrk #3")
+    read_pc, read_word = _direct_readers(cpu.uc)
+    cpu.uc.reg_write(R.UC_ARM64_REG_PC, BASE + 8)
+    assert read_pc() == cpu.uc.reg_read(R.UC_ARM64_REG_PC) == BASE + 8
+    assert read_word(BASE + 8) == from_bytes(cpu.uc.mem_read(BASE + 8, 4)) == 0xD4200060
+    with pytest.raises(UcError):
+        read_word(0x900000)
