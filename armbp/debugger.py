@@ -56,6 +56,8 @@ class StopReason(Enum):
     INTERNAL_ERROR = "internal-error"   # something armbp does not model
 
 
+_BREAKPOINT, _STEP = StopReason.BREAKPOINT, Verdict.STEP  # module constants: Enum class
+#                                                         attributes are slow on hot paths
 _REASON = {
     Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
     Verdict.BUDGET: StopReason.BUDGET, Verdict.HALTED: StopReason.HALTED,
@@ -129,6 +131,7 @@ class Debugger:
         self.vcpu = VCpu(program, flush_code_writes=flush_code_writes)
         self.displaced_step = displaced_step
         self.events: deque[Handled] = deque(maxlen=log_size)
+        self._log = self.events.append
         self.step_overs = {"displaced": 0, "inline": 0}
         self._new_session()
 
@@ -139,6 +142,8 @@ class Debugger:
         self.last_stop: Stop | None = None
         self._trapped_at: int | None = None   # pc of the BRK we just trapped on
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
+        self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
+        self._last: tuple[Handled | None, Stop | None] = (None, None)
         self._slot = self.vcpu.scratch_base
 
     # -- settings -----------------------------------------------------------------------------
@@ -216,15 +221,15 @@ class Debugger:
         vcpu = self.vcpu
         pc = vcpu.pc
         bp = self.table.find(pc)
-        if bp is not None and self._planted(pc):
+        if bp is not None and (pc == self._trapped_at or self._planted(pc)):
             slot = self._displace(bp) if self.displaced_step else None
             if slot is not None:
                 vcpu.pc = slot  # run on from the slot: insn, then B pc+4
             else:
                 handled = self._step_over_inline(bp, deadline)
-                if handled.verdict is not Verdict.STEP:
+                if handled.verdict is not _STEP:
                     return self._stop(handled)
-        return self._stop(self.handler.run(deadline, count, self.events.append))
+        return self._stop(self.handler.run(deadline, count, self._log))
 
     def step(self) -> Stop:
         """Execute exactly one instruction (from a breakpoint too) and stop."""
@@ -291,6 +296,9 @@ class Debugger:
         The slot holds the saved instruction and ``B bp.pc + 4``. It is rewritten (and, as
         any code write, flushed) only when it holds another breakpoint's instruction.
         """
+        if bp is self._slot_owner:
+            self.step_overs["displaced"] += 1
+            return self._slot  # the slot already holds this breakpoint's instruction
         if not displaceable(bp.saved_insn):
             return None
         slot = self._slot
@@ -301,12 +309,20 @@ class Debugger:
         if data != self._slot_bytes:
             self.vcpu.memory.write(slot, data)   # a code write: stored, then flushed
             self._slot_bytes = data
+        self._slot_owner = bp
         self.step_overs["displaced"] += 1
         return slot
 
     def _stop(self, handled: Handled) -> Stop:
         vcpu = self.vcpu
         pc = vcpu.pc
+        last_handled, stop = self._last
+        if handled is last_handled and stop is not None and pc == stop.pc:
+            # the same hit as last time (a hot loop): the same frozen Stop
+            self._trapped_at = pc
+            self.hits[pc] += 1
+            self.last_stop = stop
+            return stop
         exit_ = handled.exit
         if self._slot <= pc < self._slot + 8 and self._slot_bytes is not None:
             # Stopped inside the displaced-step slot (budget, fault): say where the guest
@@ -318,13 +334,14 @@ class Debugger:
             if exit_.pc != pc:
                 exit_ = replace(exit_, pc=pc)
         reason = _REASON[handled.verdict]
-        if reason is StopReason.BREAKPOINT:
+        if reason is _BREAKPOINT:
             self._trapped_at = pc
             self.hits[pc] = self.hits.get(pc, 0) + 1
         else:
             self._trapped_at = None
         stop = Stop(reason, pc, exit_, handled.note, handled.breakpoint)
         self.last_stop = stop
+        self._last = (handled, stop) if reason is _BREAKPOINT else (None, None)
         return stop
 
     # -- registers ----------------------------------------------------------------------------
