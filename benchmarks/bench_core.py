@@ -1,0 +1,231 @@
+"""What a breakpoint costs under armbp, next to raw Unicorn and hook-based debugging.
+
+Three comparisons, all in one run, as ratios (medians of repeated measurements):
+
+1. Breakpoints that are never hit: raw ``emu_start`` vs ``Debugger.cont()`` with 1 and
+   101 BRKs planted on lines the guest never reaches. Goal ≤ 1.03×: a BRK is free until it
+   executes, and the run's time budget (a watchdog thread) must not make Unicorn count.
+2. The same breakpoint checked the way hook-based Unicorn debuggers do it, with a Python
+   ``UC_HOOK_CODE`` on every instruction. Goal: armbp ≥ 20× faster.
+3. The round trip of a hit in a hot loop — ``cont()`` returns a Stop at the breakpoint,
+   ``cont()`` again, step-over included — against the cheapest hook-based equivalent: a
+   per-address hook that calls ``emu_stop``, resumed with ``emu_start``. Goal ≤ 2×.
+
+Run: ``python benchmarks/bench_core.py`` (or ``make bench``). Prints figures, asserts
+nothing. Takes about half a minute.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from typing import Callable
+
+from unicorn import UC_ARCH_ARM64, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_ARM, Uc
+from unicorn import arm64_const as R
+
+from armbp import assemble
+from armbp.debugger import Debugger, StopReason
+from armbp.program import Program
+
+BASE = 0x40000
+NEVER = (1 << 64) - 1
+REPEAT = 7
+
+
+def loop_program(iterations: int, unreached: int = 101) -> Program:
+    """A counting loop that ends with PSCI SYSTEM_OFF, then ``unreached`` lines never run."""
+    filler = "\n".join(f"cold{i}: add x9, x9, #{i % 4096}" for i in range(unreached))
+    hi, lo = iterations >> 16, iterations & 0xFFFF
+    return assemble(f"""
+_start: movz x0, #{lo}
+        movk x0, #{hi}, lsl #16
+loop:   add x1, x1, #1
+        subs x0, x0, #1
+        b.ne loop
+        movz x0, #0x8400, lsl #16
+        movk x0, #8
+        hvc #0
+{filler}
+""", base=BASE, name="bench")
+
+
+def raw_uc(prog: Program) -> Uc:
+    uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+    uc.mem_map(BASE, 0x10000)
+    uc.mem_write(BASE, prog.code)
+    uc.hook_add(UC_HOOK_INTR, lambda uc, intno, _: uc.emu_stop())  # ends at the HVC
+    return uc
+
+
+def armbp_run(prog: Program, breakpoints: int) -> Callable[[], object]:
+    dbg = Debugger(prog)
+    for i in range(breakpoints):
+        dbg.break_at(f"cold{i}")
+
+    def run() -> None:
+        stop = dbg.cont(30)
+        assert stop.reason is StopReason.HALTED, stop
+    return run
+
+
+def hook_debugger(prog: Program, breakpoints: set[int]) -> Callable[[], object]:
+    """A hook-based debugger: a Python check of every instruction against a set."""
+    uc = raw_uc(prog)
+    hits = []
+
+    def on_code(uc, address, size, _):
+        if address in breakpoints:
+            hits.append(address)
+            uc.emu_stop()
+
+    uc.hook_add(UC_HOOK_CODE, on_code)
+    return lambda: uc.emu_start(BASE, NEVER)
+
+
+# -- 3: the round trip of a hit -------------------------------------------------------------------
+
+def hook_round_trips(prog: Program, at: int) -> Callable[[], int]:
+    """Cheapest hook-based hit: per-address hook → emu_stop; resume with emu_start."""
+    uc = raw_uc(prog)
+    state = {"stopped_at": None, "resume_at": None}
+
+    def on_hit(uc, address, size, _):
+        if state["resume_at"] == address:   # the instruction we are resuming from
+            state["resume_at"] = None
+            return
+        state["stopped_at"] = address
+        uc.emu_stop()
+
+    uc.hook_add(UC_HOOK_CODE, on_hit, begin=at, end=at)
+
+    def run() -> int:
+        hits, pc = 0, BASE
+        while True:
+            uc.emu_start(pc, NEVER)
+            if state["stopped_at"] is None:
+                return hits
+            hits += 1
+            pc, state["stopped_at"] = state["stopped_at"], None
+            state["resume_at"] = pc
+    return run
+
+
+def armbp_round_trips(prog: Program, where: str, displaced: bool = True) -> Callable[[], int]:
+    dbg = Debugger(prog, displaced_step=displaced)
+    dbg.break_at(where)
+
+    def run() -> int:
+        hits = 0
+        while dbg.cont().reason is StopReason.BREAKPOINT:
+            hits += 1
+        return hits
+    return run
+
+
+def per_hit(setup: Callable[[], Callable[[], int]], hits: int) -> float:
+    """Seconds per hit of one fresh run."""
+    run = setup()
+    t = time.perf_counter()
+    got = run()
+    assert got == hits, (got, hits)
+    return (time.perf_counter() - t) / got
+
+
+def interleaved(cases: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
+    """Medians of each case, measured in turns (A B C A B C ...) so that a busy machine
+    slows every case alike and the ratios hold."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeat):
+        for name, measure in cases.items():
+            samples[name].append(measure())
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def unicorn_timeout_cost(prog: Program, starts: int = 200) -> float:
+    """µs that ``emu_start(timeout=...)`` adds per call (why armbp has its own watchdog)."""
+    uc = raw_uc(prog)
+    end = prog.symbols["loop"]
+
+    def each(timeout: int) -> float:
+        t = time.perf_counter()
+        for _ in range(starts):
+            uc.emu_start(BASE, end, timeout=timeout)
+        return (time.perf_counter() - t) / starts
+
+    each(0)
+    return (statistics.median(each(1_000_000) for _ in range(3))
+            - statistics.median(each(0) for _ in range(3))) * 1e6
+
+
+def main() -> int:
+    t0 = time.perf_counter()
+    print(f"armbp core benchmark (Python {sys.version.split()[0]}; medians of {REPEAT} runs)")
+
+    # 1 -----------------------------------------------------------------------------------------
+    big = loop_program(3_000_000)            # 9 M instructions
+
+    def timed(setup: Callable[[], Callable[[], object]]) -> Callable[[], float]:
+        def measure() -> float:
+            run = setup()
+            t = time.perf_counter()
+            run()
+            return time.perf_counter() - t
+        return measure
+
+    t1 = interleaved({
+        "raw": timed(lambda: (lambda uc: lambda: uc.emu_start(BASE, NEVER))(raw_uc(big))),
+        "one": timed(lambda: armbp_run(big, 1)),
+        "many": timed(lambda: armbp_run(big, 101)),
+    }, repeat=REPEAT)
+    raw, one, many = t1["raw"], t1["one"], t1["many"]
+    print("\n1. breakpoints never hit (9 M guest instructions)")
+    print(f"   raw Unicorn emu_start          {raw * 1e3:8.1f} ms")
+    print(f"   armbp cont(), 1 breakpoint     {one * 1e3:8.1f} ms   {one / raw:5.3f}× raw")
+    print(f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {many / raw:5.3f}× raw"
+          f"   (goal ≤ 1.03×)")
+
+    # 2 -----------------------------------------------------------------------------------------
+    small = loop_program(30_000)             # 90 k instructions: the hook is slow
+    cold = small.symbols["cold0"]
+    t2 = interleaved({"hook": timed(lambda: hook_debugger(small, {cold})),
+                      "ours": timed(lambda: armbp_run(small, 1))}, repeat=3)
+    hooked, ours = t2["hook"], t2["ours"]
+    print("\n2. the same unreached breakpoint checked by a per-instruction UC_HOOK_CODE "
+          "(90 k instructions)")
+    print(f"   hook-based                     {hooked * 1e3:8.1f} ms")
+    print(f"   armbp (BRK in memory)          {ours * 1e3:8.2f} ms   armbp is "
+          f"{hooked / ours:,.0f}× faster (goal ≥ 20×)")
+
+    # 3 -----------------------------------------------------------------------------------------
+    hits = 20_000
+    hot = loop_program(hits, unreached=1)
+    loop = hot.symbols["loop"]
+    t3 = interleaved({
+        "hook": lambda: per_hit(lambda: hook_round_trips(hot, loop), hits),
+        "displaced": lambda: per_hit(lambda: armbp_round_trips(hot, "loop"), hits),
+    }, repeat=9)
+    slow = interleaved({
+        "branch": lambda: per_hit(lambda: armbp_round_trips(hot, "loop+8"), hits),
+        "textbook": lambda: per_hit(lambda: armbp_round_trips(hot, "loop", False), hits),
+    }, repeat=3)
+    base_hit, our_hit = t3["hook"], t3["displaced"]
+    print(f"\n3. round trip of a hit in a hot loop ({hits:,} hits: stop at the breakpoint, "
+          f"continue)")
+    print(f"   per-address hook + emu_stop/emu_start  {base_hit * 1e6:6.1f} µs/hit  "
+          f"{1 / base_hit:9,.0f} hits/s   (no time budget)")
+    print(f"   armbp cont(), displaced step-over      {our_hit * 1e6:6.1f} µs/hit  "
+          f"{1 / our_hit:9,.0f} hits/s   {our_hit / base_hit:4.2f}× (goal ≤ 2×)")
+    for name, label in (("branch", "breakpoint on a branch (textbook)"),
+                        ("textbook", "displaced_step=False")):
+        v = slow[name]
+        print(f"   armbp, {label:<33}{v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
+              f"{v / base_hit:4.1f}×")
+    print(f"\n   for reference: emu_start(timeout=...) adds "
+          f"{unicorn_timeout_cost(hot):.0f} µs per call; armbp's watchdog thread instead")
+    print(f"\ntotal {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
