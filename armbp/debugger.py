@@ -58,6 +58,7 @@ class StopReason(Enum):
 
 _BREAKPOINT, _STEP = StopReason.BREAKPOINT, Verdict.STEP  # module constants: Enum class
 #                                                         attributes are slow on hot paths
+_REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
 _REASON = {
     Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
     Verdict.BUDGET: StopReason.BUDGET, Verdict.HALTED: StopReason.HALTED,
@@ -141,6 +142,7 @@ class Debugger:
         self.hits: dict[int, int] = {}
         self.last_stop: Stop | None = None
         self._trapped_at: int | None = None   # pc of the BRK we just trapped on
+        self._reported_at: int | None = None  # pc of the last BREAKPOINT/STEP/FAULT stop
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
         self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
         self._last: tuple[Handled | None, Stop | None] = (None, None)
@@ -209,9 +211,12 @@ class Debugger:
     def cont(self, budget: Budget | float | None = None) -> Stop:
         """Run until a breakpoint, the end of the guest, a fault or the end of the budget.
 
-        ``budget`` is seconds, a ``Budget`` or None (``DEFAULT_SECONDS``). If one of our
-        breakpoints is where the guest stands — just hit, or planted at the current pc —
-        the instruction under it is stepped over first, as GDB does.
+        ``budget`` is seconds, a ``Budget`` or None (``DEFAULT_SECONDS``). If the last
+        stop (a breakpoint hit, a step, a fault) left the guest on one of our breakpoints,
+        the instruction under it is stepped over first, as GDB does. A breakpoint the
+        guest has not executed yet — at the entry point, or where a time budget or an
+        interrupt happened to stop it — is hit, not skipped: a GDB stub that runs in time
+        slices must not lose hits between slices.
         """
         if budget is None:
             deadline, count = time.monotonic() + DEFAULT_SECONDS, 0
@@ -221,7 +226,8 @@ class Debugger:
         vcpu = self.vcpu
         pc = vcpu.pc
         bp = self.table.find(pc)
-        if bp is not None and (pc == self._trapped_at or self._planted(pc)):
+        if bp is not None and pc == self._reported_at and \
+                (pc == self._trapped_at or self._planted(pc)):
             slot = self._displace(bp) if self.displaced_step else None
             if slot is not None:
                 vcpu.pc = slot  # run on from the slot: insn, then B pc+4
@@ -319,7 +325,7 @@ class Debugger:
         last_handled, stop = self._last
         if handled is last_handled and stop is not None and pc == stop.pc:
             # the same hit as last time (a hot loop): the same frozen Stop
-            self._trapped_at = pc
+            self._trapped_at = self._reported_at = pc
             self.hits[pc] += 1
             self.last_stop = stop
             return stop
@@ -339,6 +345,7 @@ class Debugger:
             self.hits[pc] = self.hits.get(pc, 0) + 1
         else:
             self._trapped_at = None
+        self._reported_at = pc if reason in _REPORTED else None
         stop = Stop(reason, pc, exit_, handled.note, handled.breakpoint)
         self.last_stop = stop
         self._last = (handled, stop) if reason is _BREAKPOINT else (None, None)
@@ -361,7 +368,7 @@ class Debugger:
         """Write one register; writing pc moves the guest."""
         self.vcpu.write_register(name, value)
         if str(name).lower() == "pc":
-            self._trapped_at = None
+            self._trapped_at = self._reported_at = None
 
     register_names = REGISTER_NAMES
 

@@ -219,10 +219,25 @@ def test_a_budget_in_the_slot_is_reported_where_the_guest_is():
     assert stop.pc == BASE + 8 and dbg.registers()["x1"] == 1
 
 
-def test_a_breakpoint_where_the_guest_stands_is_stepped_over_as_gdb_does():
+def test_a_breakpoint_not_yet_executed_is_hit_not_stepped_over():
     dbg = Debugger(assemble("spin: add x1, x1, #1\nb spin", base=BASE))
     dbg.break_at("spin")                # at the entry point
+    assert dbg.cont().pc == BASE and dbg.registers()["x1"] == 0
     assert dbg.cont().pc == BASE and dbg.registers()["x1"] == 1
+    # a time slice that ends exactly on the BRK must not lose the hit
+    dbg = Debugger(assemble("nop\nspin: add x1, x1, #1\nb spin", base=BASE))
+    dbg.break_at("spin")
+    stop = dbg.cont(armbp.vcpu.Budget(instructions=1))      # the nop: now at spin
+    assert stop.reason is StopReason.BUDGET and stop.pc == BASE + 4
+    stop = dbg.cont()
+    assert stop.reason is StopReason.BREAKPOINT and dbg.registers()["x1"] == 0
+
+
+def test_a_step_that_lands_on_a_breakpoint_is_then_stepped_over():
+    dbg = Debugger(assemble("nop\nspin: add x1, x1, #1\nb spin", base=BASE))
+    dbg.break_at("spin")
+    assert dbg.step().pc == BASE + 4
+    assert dbg.cont().pc == BASE + 4 and dbg.registers()["x1"] == 1
 
 
 @pytest.mark.parametrize("insn, expected_pc", [
