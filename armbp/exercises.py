@@ -394,17 +394,19 @@ exercise(
 
 exercise(
     "hit-step-pc",
-    "In the lesson's program (_start at 0x40000, two movs, then loop: add at 0x40008, count: "
-    "subs at 0x4000c, b.ne loop at 0x40010), the guest is stopped at the breakpoint at loop. "
-    "You call step(). At which pc does it stop?",
-    check=expect_int(0x4000C,
-                     why="step runs exactly one instruction, the add at 0x40008 (restored for "
-                         "the step), and stops before the next one: 0x4000c."),
-    hint="A step executes the one instruction at pc (the saved add, not the BRK) and stops at "
-         "the next instruction, 4 bytes on.",
-    solution="The step-over restores the add at 0x40008, steps it, and puts the BRK back; the "
-             "guest stops at 0x40008 + 4 = 0x4000c (count: subs).",
-    answer="0x4000c",
+    "In the lesson's program (loop: add at 0x40008, count: subs at 0x4000c, b.ne loop at "
+    "0x40010), the only breakpoint is at 0x40010. The guest stops there in the first round, "
+    "after the subs has made x0 = 2. You call step(). At which pc does it stop?",
+    check=expect_int(0x40008,
+                     why="step runs the saved b.ne loop (not the BRK over it); x0 = 2 is not "
+                         "zero, so the branch is taken and the guest stops at loop, 0x40008."),
+    hint="The instruction stepped is the original one under the BRK, b.ne loop. Is the branch "
+         "taken when the subs left x0 = 2?",
+    solution="The step-over puts b.ne loop back at 0x40010 and steps it. x0 = 2 ≠ 0, so the "
+             "branch is taken: the guest stops at loop = 0x40008 (not at 0x40014, the next "
+             "word). A branch is also one of the instructions that take the five-step road, "
+             "not the displaced step.",
+    answer="0x40008",
 )
 
 exercise(

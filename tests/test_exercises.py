@@ -185,7 +185,10 @@ count:  subs x0, x0, #1
     dbg = Debugger(prog)
     dbg.break_at("loop")
     assert dbg.cont().exit.debug.hsr == 0xF200_0000
-    assert check("hit-step-pc", dbg.step().pc)
+    branch = Debugger(prog)
+    branch.break_at(0x40010)
+    assert branch.cont().pc == 0x40010 and branch.registers()["x0"] == 2
+    assert check("hit-step-pc", branch.step().pc)
     # the syndrome of another BRK, as the vCPU builds it
     lldb = Debugger(assemble("brk #0xf000", base=0x40000))
     lldb.break_at(0x40000)
@@ -216,3 +219,4 @@ def test_lesson_5_answers_agree_with_the_demo_guest(capsys):
     assert check("guest-elr-skip", elr_plus - (prog.symbols["loop"] + 4))
     assert stop.reason.name == "HALTED"
     capsys.readouterr()
+
