@@ -220,3 +220,37 @@ def test_lesson_5_answers_agree_with_the_demo_guest(capsys):
     assert stop.reason.name == "HALTED"
     capsys.readouterr()
 
+
+def test_lesson_6_answers_agree_with_the_stub(capsys):
+    from armbp import Debugger, assemble, rsp
+    from armbp.gdbserver import DebuggerTarget, GdbServer
+    from armbp.rsp import RspClient
+
+    prog = assemble("""
+_start: mov  x0, #3
+        mov  x1, #0
+loop:   add  x1, x1, #1
+count:  subs x0, x0, #1
+        b.ne loop
+        hvc  #0
+""")
+    count = prog.symbols["count"]
+    assert count == 0x4000C
+    guest = Debugger(prog)
+    server = GdbServer(lambda: DebuggerTarget(guest)).start()
+    try:
+        with RspClient.connect(server.port) as gdb:
+            gdb.handshake()
+            assert gdb.insert_breakpoint(count) == "OK"
+            assert check("rsp-z0-memory", int.from_bytes(guest.raw_memory(count, 4), "little"))
+            assert check("rsp-m-original", gdb.request(f"m{count:x},4"))
+            gdb.read_memory(count, 4)
+            assert gdb.sent[-1] == "m4000c,4"  # the client builds m packets as GDB does
+    finally:
+        server.stop()
+    assert check("rsp-read-packet", f"m{0x40010C + 20:x},{4:x}")
+    assert check("rsp-read-packet", rsp.frame("m400120,4").decode())
+    assert check("rsp-m-original", "000400F1") and not check("rsp-m-original", "f1000400")
+    assert not check("rsp-m-original", 0x000400F1)
+    assert not check("rsp-read-packet", "m0x400120,4")
+    capsys.readouterr()
