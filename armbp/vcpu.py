@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import sys
 import threading
 import time
 import weakref
@@ -364,24 +365,28 @@ class GuestMemory:
         self._vcpu.uc.ctl_remove_cache(address, address + max(size, 1))
 
 
-def _direct_readers(uc: Uc) -> tuple[Callable[[], int], Callable[[int], int]]:
-    """``read_pc()`` and ``read_word(address)`` for the trap path, straight through the C
-    library.
+def _direct_calls(uc: Uc) -> tuple[Callable[[], int], Callable[[int], int], Callable[[], None]]:
+    """``read_pc()``, ``read_word(address)`` and ``stop()`` for the trap path, straight
+    through the C library.
 
     The Python binding's ``reg_read``/``mem_read`` spend ~1 µs each choosing a register
     class and building buffers; a hit needs both, and a whole hit is a few µs (DESIGN.md,
-    "cost model"). These reuse one buffer and call ``uc_reg_read``/``uc_mem_read``
-    directly; if the binding's internals are not what 2.1.x has, they fall back to the
-    public calls (``tests/test_vcpu.py`` checks that both agree).
+    "cost model"). These reuse one buffer and call ``uc_reg_read``, ``uc_mem_read`` and
+    ``uc_emu_stop`` directly; if the binding's internals are not what 2.1.x has, they fall
+    back to the public calls (``tests/test_vcpu.py`` checks that both agree).
     """
     try:
         from unicorn.unicorn_py3.unicorn import uclib
-        handle, reg_read, mem_read = uc._uch, uclib.uc_reg_read, uclib.uc_mem_read  # type: ignore[attr-defined]
+        handle = uc._uch  # type: ignore[attr-defined]
+        reg_read, mem_read, emu_stop = uclib.uc_reg_read, uclib.uc_mem_read, uclib.uc_emu_stop
     except (ImportError, AttributeError):  # pragma: no cover - another binding
-        return (lambda: uc.reg_read(_PC)), (lambda address: from_bytes(uc.mem_read(address, 4)))
+        return ((lambda: uc.reg_read(_PC)), (lambda address: from_bytes(uc.mem_read(address, 4))),
+                uc.emu_stop)
     value = ctypes.c_uint64()
     ref = ctypes.byref(value)
     buf = ctypes.create_string_buffer(4)
+    word = ctypes.c_uint32.from_buffer(buf)  # A64 code is little-endian, as is the host here
+    little = sys.byteorder == "little"
 
     def read_pc() -> int:
         if reg_read(handle, _PC, ref):
@@ -391,9 +396,35 @@ def _direct_readers(uc: Uc) -> tuple[Callable[[], int], Callable[[int], int]]:
     def read_word(address: int) -> int:
         if mem_read(handle, address, buf, 4):
             raise UcError(UC_ERR_READ_UNMAPPED)
-        return int.from_bytes(buf.raw, "little")
+        return word.value if little else int.from_bytes(buf.raw, "little")
 
-    return read_pc, read_word
+    def stop() -> None:
+        emu_stop(handle)
+
+    return read_pc, read_word, stop
+
+
+def _add_intr_hook(uc: Uc, callback: Callable[[object, int, object], None]) -> object:
+    """Register ``callback(handle, intno, user)`` as the UC_HOOK_INTR hook, called by C.
+
+    The binding wraps every hook in two Python frames (an exception guard and an argument
+    adapter), ~0.4 µs of a ~6 µs hit. ``callback`` guards itself, so C can call it
+    directly. Falls back to ``uc.hook_add`` on another binding. Returns what must be kept
+    alive for as long as the hook is installed.
+    """
+    try:
+        from unicorn.unicorn_py3.unicorn import HOOK_INTR_CFUNC, uc_hook_h, uclib
+        handle = uc._uch  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # pragma: no cover - another binding
+        return uc.hook_add(UC_HOOK_INTR, lambda _uc, intno, user: callback(None, intno, user))
+
+    fptr = HOOK_INTR_CFUNC(callback)
+    hook = uc_hook_h()
+    status = uclib.uc_hook_add(handle, ctypes.byref(hook), UC_HOOK_INTR, fptr, None,
+                               ctypes.c_uint64(1), ctypes.c_uint64(0))
+    if status:
+        raise UcError(status)
+    return fptr
 
 
 # -- the vCPU ---------------------------------------------------------------------------------------
@@ -457,11 +488,11 @@ class VCpu:
         uc.cpr_write(*_SCR_EL3, SCR_EL3_RW)
         uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
         uc.reg_write(_PC, self.program.entry)
-        uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self._intr_hook = _add_intr_hook(uc, self._on_interrupt_guarded)
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                     | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
-        self._read_pc, self._read_word = _direct_readers(uc)
+        self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)
         self._pc: int | None = self.program.entry
@@ -676,12 +707,18 @@ class VCpu:
         self._exit = exit_
         self.uc.emu_stop()
 
-    def _on_interrupt(self, uc: Uc, intno: int, _user: object) -> None:
-        """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
-        pc = self._read_pc()
-        if intno == EXCP_BKPT:                      # BRK: PC is the BRK itself
-            word = self._read_word(pc)
-            if self.traps_brk:
+    def _on_interrupt_guarded(self, _handle: object, intno: int, _user: object) -> None:
+        """The INTR hook as C calls it: the debug trap inline, the rest in ``_on_interrupt``.
+
+        A BRK while the trap is on is the hot path of every breakpoint hit, so it is
+        handled here in one frame: read PC and the word there, record the DEBUG exit,
+        stop. An exception must not escape into C (ctypes would print and drop it, and the
+        BRK would trap again forever): it becomes an INTERNAL_ERROR exit naming it.
+        """
+        try:
+            if intno == EXCP_BKPT and self.traps_brk:
+                pc = self._read_pc()                # BRK: PC is the BRK itself
+                word = self._read_word(pc)
                 if word == BRK0:  # the debugger's own BRK: one shared record per pc
                     exit_ = self._brk0_exits.get(pc)
                     if exit_ is None:
@@ -689,9 +726,20 @@ class VCpu:
                 else:
                     exit_ = Exit(ExitReason.DEBUG, pc, DebugExit(esr.brk(imm16_of(word))))
                 self._exit = exit_
-                uc.emu_stop()
+                self._stop_now()
             else:
-                self._deliver(esr.brk(imm16_of(word)), return_to=pc)
+                self._on_interrupt(self.uc, intno)
+        except BaseException as e:  # noqa: BLE001 - reported as an exit, see above
+            self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
+                              message=f"the vCPU's exception hook failed: "
+                                      f"{type(e).__name__}: {e}")
+            self._stop_now()
+
+    def _on_interrupt(self, uc: Uc, intno: int) -> None:
+        """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
+        pc = self._read_pc()
+        if intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
+            self._deliver(esr.brk(imm16_of(self._read_word(pc))), return_to=pc)
         elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
             self._deliver(esr.svc(imm16_of(word)), return_to=pc)

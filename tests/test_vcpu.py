@@ -520,11 +520,23 @@ def test_bad_input_names_the_value(bad, what):
 
 
 def test_direct_readers_agree_with_the_public_api():
-    from armbp.vcpu import _direct_readers
+    from armbp.vcpu import _direct_calls
     cpu = vcpu("nop\nnop\nbrk #3")
-    read_pc, read_word = _direct_readers(cpu.uc)
+    read_pc, read_word, _stop = _direct_calls(cpu.uc)
     cpu.uc.reg_write(R.UC_ARM64_REG_PC, BASE + 8)
     assert read_pc() == cpu.uc.reg_read(R.UC_ARM64_REG_PC) == BASE + 8
     assert read_word(BASE + 8) == from_bytes(cpu.uc.mem_read(BASE + 8, 4)) == 0xD4200060
     with pytest.raises(UcError):
         read_word(0x900000)
+
+
+def test_an_error_inside_the_exception_hook_becomes_an_internal_error_exit():
+    cpu = vcpu("nop\nsvc #0\nnop")
+
+    def broken(uc, intno):
+        raise RuntimeError("boom")
+
+    cpu._on_interrupt = broken
+    e = cpu.run(1)
+    assert e.reason is ExitReason.INTERNAL_ERROR and "RuntimeError: boom" in e.message
+    assert e.pc == BASE + 8
