@@ -134,12 +134,18 @@ def per_hit(setup: Callable[[], Callable[[], int]], hits: int) -> float:
 
 def interleaved(cases: dict[str, Callable[[], float]], repeat: int) -> dict[str, float]:
     """Medians of each case, measured in turns (A B C A B C ...) so that a busy machine
-    slows every case alike and the ratios hold."""
+    slows every case alike. ``"<name>/<first>"`` is the median of the per-turn ratios to
+    the first case: the figure that holds when other work shares the machine."""
     samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeat):
         for name, measure in cases.items():
             samples[name].append(measure())
-    return {name: statistics.median(values) for name, values in samples.items()}
+    out = {name: statistics.median(values) for name, values in samples.items()}
+    first = next(iter(cases))
+    for name in cases:
+        out[f"{name}/{first}"] = statistics.median(
+            a / b for a, b in zip(samples[name], samples[first]))
+    return out
 
 
 def unicorn_timeout_cost(prog: Program, starts: int = 200) -> float:
@@ -160,7 +166,7 @@ def unicorn_timeout_cost(prog: Program, starts: int = 200) -> float:
 
 def main() -> int:
     t0 = time.perf_counter()
-    print(f"armbp core benchmark (Python {sys.version.split()[0]}; medians of {REPEAT} runs)")
+    print(f"armbp core benchmark (Python {sys.version.split()[0]}; medians of runs taken in turns)")
 
     # 1 -----------------------------------------------------------------------------------------
     big = loop_program(3_000_000)            # 9 M instructions
@@ -179,10 +185,11 @@ def main() -> int:
         "many": timed(lambda: armbp_run(big, 101)),
     }, repeat=REPEAT)
     raw, one, many = t1["raw"], t1["one"], t1["many"]
+    r_one, r_many = t1["one/raw"], t1["many/raw"]
     print("\n1. breakpoints never hit (9 M guest instructions)")
     print(f"   raw Unicorn emu_start          {raw * 1e3:8.1f} ms")
-    print(f"   armbp cont(), 1 breakpoint     {one * 1e3:8.1f} ms   {one / raw:5.3f}× raw")
-    print(f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {many / raw:5.3f}× raw"
+    print(f"   armbp cont(), 1 breakpoint     {one * 1e3:8.1f} ms   {r_one:5.3f}× raw")
+    print(f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {r_many:5.3f}× raw"
           f"   (goal ≤ 1.03×)")
 
     # 2 -----------------------------------------------------------------------------------------
@@ -190,22 +197,26 @@ def main() -> int:
     cold = small.symbols["cold0"]
     t2 = interleaved({"hook": timed(lambda: hook_debugger(small, {cold})),
                       "ours": timed(lambda: armbp_run(small, 1))}, repeat=3)
-    hooked, ours = t2["hook"], t2["ours"]
+    hooked, ours, speedup = t2["hook"], t2["ours"], 1 / t2["ours/hook"]
     print("\n2. the same unreached breakpoint checked by a per-instruction UC_HOOK_CODE "
           "(90 k instructions)")
     print(f"   hook-based                     {hooked * 1e3:8.1f} ms")
     print(f"   armbp (BRK in memory)          {ours * 1e3:8.2f} ms   armbp is "
-          f"{hooked / ours:,.0f}× faster (goal ≥ 20×)")
+          f"{speedup:,.0f}× faster (goal ≥ 20×)")
 
     # 3 -----------------------------------------------------------------------------------------
     hits = 20_000
     hot = loop_program(hits, unreached=1)
     loop = hot.symbols["loop"]
+    def hook() -> float:
+        return per_hit(lambda: hook_round_trips(hot, loop), hits)
+
     t3 = interleaved({
-        "hook": lambda: per_hit(lambda: hook_round_trips(hot, loop), hits),
+        "hook": hook,
         "displaced": lambda: per_hit(lambda: armbp_round_trips(hot, "loop"), hits),
-    }, repeat=9)
+    }, repeat=11)
     slow = interleaved({
+        "hook": hook,
         "branch": lambda: per_hit(lambda: armbp_round_trips(hot, "loop+8"), hits),
         "textbook": lambda: per_hit(lambda: armbp_round_trips(hot, "loop", False), hits),
     }, repeat=3)
@@ -215,12 +226,12 @@ def main() -> int:
     print(f"   per-address hook + emu_stop/emu_start  {base_hit * 1e6:6.1f} µs/hit  "
           f"{1 / base_hit:9,.0f} hits/s   (no time budget)")
     print(f"   armbp cont(), displaced step-over      {our_hit * 1e6:6.1f} µs/hit  "
-          f"{1 / our_hit:9,.0f} hits/s   {our_hit / base_hit:4.2f}× (goal ≤ 2×)")
+          f"{1 / our_hit:9,.0f} hits/s   {t3['displaced/hook']:4.2f}× (goal ≤ 2×)")
     for name, label in (("branch", "breakpoint on a branch (textbook)"),
                         ("textbook", "displaced_step=False")):
         v = slow[name]
         print(f"   armbp, {label:<33}{v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
-              f"{v / base_hit:4.1f}×")
+              f"{slow[name + '/hook']:4.1f}×")
     print(f"\n   for reference: emu_start(timeout=...) adds "
           f"{unicorn_timeout_cost(hot):.0f} µs per call; armbp's watchdog thread instead")
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
