@@ -35,7 +35,7 @@ from armbp.disasm import ListingLine, listing
 from armbp.encodings import BRK0, to_bytes
 from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointTable
-from armbp.vcpu import DEFAULT_SECONDS, Budget, Exit, ExitReason, VCpu, REGISTER_NAMES
+from armbp.vcpu import DEFAULT_SECONDS, REGISTER_NAMES, Budget, Exit, VCpu
 from armbp.vmm import ExitHandler, Handled, Verdict
 
 __all__ = ["Debugger", "Stop", "StopReason", "displaceable"]

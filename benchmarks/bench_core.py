@@ -148,20 +148,25 @@ def interleaved(cases: dict[str, Callable[[], float]], repeat: int) -> dict[str,
     return out
 
 
-def unicorn_timeout_cost(prog: Program, starts: int = 200) -> float:
-    """µs that ``emu_start(timeout=...)`` adds per call (why armbp has its own watchdog)."""
+def emu_start_costs(prog: Program, starts: int = 200) -> tuple[float, float]:
+    """µs per call that ``emu_start`` adds with ``timeout=...`` (why armbp has its own
+    watchdog), and with a reachable ``until`` instead of one no PC can equal (why armbp
+    passes an odd address)."""
     uc = raw_uc(prog)
-    end = prog.symbols["loop"]
+    loop = prog.symbols["loop"]
+    uc.mem_write(loop, bytes.fromhex("000020d4"))  # BRK #0: every run stops at once
 
-    def each(timeout: int) -> float:
+    def each(until: int, timeout: int = 0) -> float:
         t = time.perf_counter()
         for _ in range(starts):
-            uc.emu_start(BASE, end, timeout=timeout)
+            uc.emu_start(loop, until, timeout=timeout)
         return (time.perf_counter() - t) / starts
 
-    each(0)
-    return (statistics.median(each(1_000_000) for _ in range(3))
-            - statistics.median(each(0) for _ in range(3))) * 1e6
+    each(NEVER)
+    bare = statistics.median(each(NEVER) for _ in range(3))
+    timed = statistics.median(each(NEVER, 1_000_000) for _ in range(3))
+    until = statistics.median(each(loop + 8) for _ in range(3))
+    return (timed - bare) * 1e6, (until - bare) * 1e6
 
 
 def main() -> int:
@@ -232,8 +237,10 @@ def main() -> int:
         v = slow[name]
         print(f"   armbp, {label:<33}{v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
               f"{slow[name + '/hook']:4.1f}×")
-    print(f"\n   for reference: emu_start(timeout=...) adds "
-          f"{unicorn_timeout_cost(hot):.0f} µs per call; armbp's watchdog thread instead")
+    timeout_cost, until_cost = emu_start_costs(hot)
+    print(f"\n   for reference, per emu_start: timeout=... adds {timeout_cost:.0f} µs (armbp uses "
+          f"a watchdog thread), a reachable until adds {until_cost:.1f} µs (armbp passes an "
+          f"odd one)")
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -355,3 +355,19 @@ def test_interrupt_from_another_thread():
 def test_source_is_accepted_and_symbol_plus_offset_resolves():
     dbg = Debugger(counting_loop(1))
     assert dbg.address_of("loop+4") == dbg.address_of("body") == BASE + 12
+
+
+def test_every_stop_is_a_new_frozen_record():
+    import dataclasses
+
+    from armbp.debugger import Stop, _make_stop
+    dbg = Debugger(assemble(counting_loop(3), base=BASE))
+    dbg.break_at("loop")
+    first, second = dbg.cont(), dbg.cont()
+    assert first is not second and first.exit is second.exit  # exits are shared values
+    assert first == _make_stop(first.reason, first.pc, first.exit, first.note,
+                               first.breakpoint) == Stop(first.reason, first.pc, first.exit,
+                                                         first.note, first.breakpoint)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.pc = 0
+    assert dbg.events[-1] is not dbg.events[-2]

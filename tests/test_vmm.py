@@ -143,3 +143,16 @@ vectors:
     result = handler.run(deadline(0.1))
     assert result.verdict is Verdict.BUDGET
     assert time.monotonic() - t < 1.0
+
+
+def test_the_fast_handled_maker_builds_the_same_frozen_record():
+    import dataclasses
+
+    from armbp.table import Breakpoint
+    from armbp.vmm import Handled, _make_handled
+    e = Exit(ExitReason.DEBUG, BASE, DebugExit(0xF2000000))
+    bp = Breakpoint(BASE, 0xD503201F, 1)
+    fast = _make_handled(Verdict.BREAKPOINT, e, "ours", bp)
+    assert fast == Handled(Verdict.BREAKPOINT, e, "ours", bp)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.note = "changed"
