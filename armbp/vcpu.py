@@ -302,6 +302,9 @@ class _Watchdog:
     def _loop(self) -> None:
         with self._cond:
             while True:
+                # While looking, anyone starting a run must wake us: a run published
+                # after we looked at its vCPU would otherwise wait for a later wake-up.
+                self.waiting_until = -math.inf
                 now = time.monotonic()
                 nearest = math.inf
                 for vcpu in list(self._vcpus):

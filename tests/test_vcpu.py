@@ -540,3 +540,22 @@ def test_an_error_inside_the_exception_hook_becomes_an_internal_error_exit():
     e = cpu.run(1)
     assert e.reason is ExitReason.INTERNAL_ERROR and "RuntimeError: boom" in e.message
     assert e.pc == BASE + 8
+
+
+def test_many_short_budgets_each_end_on_time():
+    cpu = vcpu("spin: b spin")
+    t = time.monotonic()
+    for i in range(40):
+        e = cpu.run(0.005 if i % 2 else 0.02)
+        assert e.reason is ExitReason.BUDGET
+    assert time.monotonic() - t < 3.0
+
+
+def test_a_stop_meant_for_an_earlier_run_is_ignored():
+    cpu = vcpu("nop\nspin: b spin")
+    cpu.run(0.01)
+    stale = cpu._token
+    threading.Timer(0.02, cpu._time_up, args=(stale,)).start()  # aimed at the last run
+    t = time.monotonic()
+    e = cpu.run(0.2)
+    assert e.reason is ExitReason.BUDGET and time.monotonic() - t >= 0.15
