@@ -188,7 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.source:
         print(DEMO_SOURCE, end="")
         return 0
-    return run(sys.stdout, _use_colour(args.color, sys.stdout))
+    try:
+        return run(sys.stdout, _use_colour(args.color, sys.stdout))
+    except BrokenPipeError:  # `armbp demo | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
