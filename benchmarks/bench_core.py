@@ -30,7 +30,7 @@ from armbp.program import Program
 
 BASE = 0x40000
 NEVER = (1 << 64) - 1
-REPEAT = 7
+REPEAT = 9
 
 
 def loop_program(iterations: int, unreached: int = 101) -> Program:
@@ -85,7 +85,7 @@ def hook_debugger(prog: Program, breakpoints: set[int]) -> Callable[[], object]:
 
 # -- 3: the round trip of a hit -------------------------------------------------------------------
 
-def hook_round_trips(prog: Program, at: int) -> Callable[[], int]:
+def hook_round_trips(prog: Program, at: int, until: int = NEVER) -> Callable[[], int]:
     """Cheapest hook-based hit: per-address hook → emu_stop; resume with emu_start."""
     uc = raw_uc(prog)
     state = {"stopped_at": None, "resume_at": None}
@@ -102,7 +102,7 @@ def hook_round_trips(prog: Program, at: int) -> Callable[[], int]:
     def run() -> int:
         hits, pc = 0, BASE
         while True:
-            uc.emu_start(pc, NEVER)
+            uc.emu_start(pc, until)
             if state["stopped_at"] is None:
                 return hits
             hits += 1
@@ -148,25 +148,27 @@ def interleaved(cases: dict[str, Callable[[], float]], repeat: int) -> dict[str,
     return out
 
 
-def emu_start_costs(prog: Program, starts: int = 200) -> tuple[float, float]:
+def emu_start_costs(prog: Program, hits: int, starts: int = 200) -> tuple[float, float]:
     """µs per call that ``emu_start`` adds with ``timeout=...`` (why armbp has its own
     watchdog), and with a reachable ``until`` instead of one no PC can equal (why armbp
-    passes an odd address)."""
+    passes an odd address), measured on the hook-based round trip."""
     uc = raw_uc(prog)
     loop = prog.symbols["loop"]
     uc.mem_write(loop, bytes.fromhex("000020d4"))  # BRK #0: every run stops at once
 
-    def each(until: int, timeout: int = 0) -> float:
+    def each(timeout: int) -> float:
         t = time.perf_counter()
         for _ in range(starts):
-            uc.emu_start(loop, until, timeout=timeout)
+            uc.emu_start(loop, NEVER, timeout=timeout)
         return (time.perf_counter() - t) / starts
 
-    each(NEVER)
-    bare = statistics.median(each(NEVER) for _ in range(3))
-    timed = statistics.median(each(NEVER, 1_000_000) for _ in range(3))
-    until = statistics.median(each(loop + 8) for _ in range(3))
-    return (timed - bare) * 1e6, (until - bare) * 1e6
+    each(0)
+    timeout_cost = statistics.median(each(1_000_000) - each(0) for _ in range(3))
+    after_loop = prog.symbols["loop"] + 12
+    until_cost = statistics.median(
+        per_hit(lambda: hook_round_trips(prog, loop, after_loop), hits)
+        - per_hit(lambda: hook_round_trips(prog, loop), hits) for _ in range(3))
+    return timeout_cost * 1e6, until_cost * 1e6
 
 
 def main() -> int:
@@ -174,7 +176,7 @@ def main() -> int:
     print(f"armbp core benchmark (Python {sys.version.split()[0]}; medians of runs taken in turns)")
 
     # 1 -----------------------------------------------------------------------------------------
-    big = loop_program(3_000_000)            # 9 M instructions
+    big = loop_program(5_000_000)            # 15 M instructions
 
     def timed(setup: Callable[[], Callable[[], object]]) -> Callable[[], float]:
         def measure() -> float:
@@ -191,7 +193,7 @@ def main() -> int:
     }, repeat=REPEAT)
     raw, one, many = t1["raw"], t1["one"], t1["many"]
     r_one, r_many = t1["one/raw"], t1["many/raw"]
-    print("\n1. breakpoints never hit (9 M guest instructions)")
+    print("\n1. breakpoints never hit (15 M guest instructions)")
     print(f"   raw Unicorn emu_start          {raw * 1e3:8.1f} ms")
     print(f"   armbp cont(), 1 breakpoint     {one * 1e3:8.1f} ms   {r_one:5.3f}× raw")
     print(f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {r_many:5.3f}× raw"
@@ -237,7 +239,7 @@ def main() -> int:
         v = slow[name]
         print(f"   armbp, {label:<33}{v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
               f"{slow[name + '/hook']:4.1f}×")
-    timeout_cost, until_cost = emu_start_costs(hot)
+    timeout_cost, until_cost = emu_start_costs(hot, hits)
     print(f"\n   for reference, per emu_start: timeout=... adds {timeout_cost:.0f} µs (armbp uses "
           f"a watchdog thread), a reachable until adds {until_cost:.1f} µs (armbp passes an "
           f"odd one)")
