@@ -6,7 +6,7 @@ the original instructions (not our BRKs), and a log of what happened. It never i
 Unicorn; front ends (notebooks, the CLI, a GDB stub) use only this and plain dataclasses.
 
 Continuing from a breakpoint. The guest is stopped on our ``BRK``; running it again would
-trap again at once. The textbook answer, which GDB and QEMU's gdbstub use, is:
+trap again at once. The textbook answer, which GDB uses, is:
 
 1. restore the saved instruction at pc,
 2. flush — make the new instruction the one that executes (DC CVAU, IC IVAU, ISB on
@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 
 from armbp.disasm import ListingLine, listing
 from armbp.encodings import BRK0, to_bytes
+from armbp.memory import MemoryFault
 from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointTable
 from armbp.vcpu import DEFAULT_SECONDS, REGISTER_NAMES, Budget, Exit, VCpu
@@ -296,7 +297,7 @@ class Debugger:
             return True  # we trapped on it and nothing has run since
         try:
             return self.vcpu.memory.read(pc, 4) == _BRK_BYTES
-        except Exception:
+        except MemoryFault:
             return False
 
     def _write_code(self, address: int, word: int) -> None:
