@@ -79,6 +79,11 @@ def _use_colour(choice: str, stream: TextIO) -> bool:
     return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("NO_COLOR")
 
 
+def _word(data: bytes) -> str:
+    """An instruction word as the listings print it: A64 code is little-endian (B2.6.2)."""
+    return f"{int.from_bytes(data, 'little'):08x}"
+
+
 def _flags(flags: int) -> str:
     names = [m.name for m in GuestDebug if m.value and flags & m.value == m.value]
     return f"{' | '.join(names) or 'NONE'} ({flags:#x})"
@@ -125,8 +130,9 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     entry = dbg.table.find(stop.pc)
     out(f"   table lookup of pc {stop.pc:#x}: "
         + (out.c("ok", f"ours (saved_insn {entry.saved_insn:08x})") if entry else "not ours"))
-    out(f"   read_memory({loop:#x}, 4) = {dbg.read_memory(loop, 4).hex()} (the original, as GDB "
-        f"expects); memory really holds {dbg.raw_memory(loop, 4).hex()}")
+    shown = dbg.read_memory(loop, 4)
+    out(f"   read_memory({loop:#x}, 4) = {shown.hex(' ')} = word {_word(shown)} (the original, "
+        f"as GDB expects); memory really holds word {_word(dbg.raw_memory(loop, 4))}")
 
     out.head("step(): one instruction, from the breakpoint")
     out("   restore the saved instruction, flush, single-step (KVM_GUESTDBG_SINGLESTEP), "
@@ -134,7 +140,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     stop = dbg.step()
     _stop_line(out, stop)
     out(f"   x7 = {dbg.read_register('x7')} (the add ran once); BRK back at {loop:#x}: "
-        f"{dbg.raw_memory(loop, 4).hex()}")
+        f"{_word(dbg.raw_memory(loop, 4))}")
 
     out.head("cont(): the guest's own BRK #0x99 traps too — but it is not ours")
     mark = len(dbg.events)
@@ -156,7 +162,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
 
     out.head("delete('loop'): the table is empty, the trap is switched off")
     dbg.delete("loop")
-    out(f"   restored {dbg.raw_memory(loop, 4).hex()} at {loop:#x}; guest debug flags: "
+    out(f"   restored {_word(dbg.raw_memory(loop, 4))} at {loop:#x}; guest debug flags: "
         f"{_flags(dbg.vcpu.guest_debug)}")
     mark = len(dbg.events)
     stop = dbg.cont()

@@ -30,6 +30,14 @@ def test_the_trace_tells_the_whole_story(trace):
     assert "HALTED" in trace and "powered off normally" in trace
 
 
+def test_memory_is_shown_as_words_like_the_listings(trace):
+    # bytes e7 04 00 91 are the little-endian word 910004e7: say both, never a bare byte string
+    assert "= e7 04 00 91 = word 910004e7" in trace
+    assert "memory really holds word d4200000" in trace
+    assert "restored 910004e7 at 0x4000c" in trace
+    assert "e7040091" not in trace and "000020d4" not in trace
+
+
 def test_plain_text_without_a_terminal(trace, capsys):
     assert not ANSI.search(trace)
     assert cli.main(["demo"]) == 0
