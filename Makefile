@@ -4,16 +4,21 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: lab test notebooks demo bench clean
+.PHONY: lab test notebooks demo bench clean app
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lab]'
+	$(PY) -m pip install --quiet -e '.[test,lab,browser]'
 	touch $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/00-start-here.ipynb
+
+# The ESR explorer and the debugger view as a Voila app, on 127.0.0.1 and a free port
+# (printed); Ctrl-C stops it.
+app: $(STAMP)
+	$(PY) -m armbp.app
 
 test: $(STAMP)
 	$(PY) -m pytest
