@@ -275,8 +275,11 @@ class _Watchdog:
     Unicorn's own ``emu_start(timeout=...)`` starts and joins a timer thread per call, which
     costs ~110 µs on every re-entry (measured; see benchmarks/bench_core.py): a hit would
     cost 30 times the guest's work. This thread lives once per process and sleeps until the
-    earliest deadline it knows. A run publishes ``(token, deadline)`` on its vCPU without a
-    lock; only a deadline earlier than the one the thread sleeps towards wakes it. A stop
+    earliest deadline it knows. Every vCPU registers once, when it is made; a run publishes
+    ``(token, deadline)`` on its vCPU without a lock, and wakes the thread only when that
+    deadline is earlier than ``waiting_until``, the time the thread will look again by
+    itself. While the thread is looking, ``waiting_until`` is +inf: it has promised nothing,
+    so a run published then wakes it (and waits for the lock until it sleeps). A stop
     can race with the end of its run and land in the next one: the vCPU sees a stop that is
     not its own and simply enters the guest again. ``emu_stop`` is safe from another thread
     (Unicorn's own timer does the same).
@@ -288,23 +291,27 @@ class _Watchdog:
         self.waiting_until = math.inf
         self._thread: threading.Thread | None = None
 
-    def watch(self, vcpu: "VCpu") -> None:
-        """Wake up to look at ``vcpu``'s current run (called only for an earlier deadline)."""
+    def register(self, vcpu: "VCpu") -> None:
+        """Look at ``vcpu``'s runs from now on (every vCPU, not only those that woke us)."""
         with self._cond:
             self._vcpus.add(vcpu)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="armbp-watchdog",
                                                 daemon=True)
                 self._thread.start()
-            self.waiting_until = -math.inf  # until the thread has looked
+
+    def watch(self, vcpu: "VCpu") -> None:
+        """Wake up to look at ``vcpu``'s current run (called only for an earlier deadline)."""
+        with self._cond:
+            self.waiting_until = math.inf  # until the thread has looked again
             self._cond.notify()
 
     def _loop(self) -> None:
         with self._cond:
             while True:
-                # While looking, anyone starting a run must wake us: a run published
-                # after we looked at its vCPU would otherwise wait for a later wake-up.
-                self.waiting_until = -math.inf
+                # While looking we promise no wake-up time: a run published after we
+                # looked at its vCPU must wake us, so every deadline counts as earlier.
+                self.waiting_until = math.inf
                 now = time.monotonic()
                 nearest = math.inf
                 for vcpu in list(self._vcpus):
@@ -473,6 +480,7 @@ class VCpu:
         self._fired = 0
         self._token = 0
         self._run: tuple[int, float] | None = None
+        _WATCHDOG.register(self)
         self.reset()
 
     # -- reset ------------------------------------------------------------------------------
