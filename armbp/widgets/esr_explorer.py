@@ -147,6 +147,7 @@ class EsrExplorer(widgets.VBox):
         self.table = widgets.HTML()
         self.picture = widgets.Image(format="png", layout=widgets.Layout(width="100%",
                                                                          max_width="960px"))
+        self.picture_caption = widgets.HTML()
 
         self.text.observe(self._on_text, names="value")
         self.presets.observe(self._on_preset, names="value")
@@ -156,7 +157,7 @@ class EsrExplorer(widgets.VBox):
 
         heading = widgets.HTML("<b>Bits</b> (press a bit to flip it; grouped by field)")
         super().__init__(children=[
-            widgets.HBox([self.text, self.presets]), self.error, self.picture,
+            widgets.HBox([self.text, self.presets]), self.error, self.picture, self.picture_caption,
             heading, self.bit_rows, self.table], **kwargs)
         self.observe(self._on_value, names="value")
         if value == self.value:
@@ -248,8 +249,11 @@ class EsrExplorer(widgets.VBox):
             self.table.value = self._table_html(s)
             fig = pictures.draw_syndrome(s, digits=False)  # the toggles show the bits
             self.picture.value = pictures.to_png(fig, dpi=PICTURE_DPI)
-            self.picture.tooltip = (f"Bit-field picture of ESR 0x{self.value:016x}: "
-                                    f"EC 0x{s.ec:02X} {s.ec_name}")
+            # A caption, not a tooltip: ipywidgets 8's front end cannot render an Image
+            # that has a tooltip (it reads the description an Image does not have).
+            self.picture_caption.value = (f"<small>Bit-field picture of ESR "
+                                          f"0x{self.value:016x}: EC 0x{s.ec:02X} "
+                                          f"{html.escape(s.ec_name)}</small>")
 
     def _refresh_bits(self, s: Any) -> None:
         names = {}

@@ -201,20 +201,10 @@ def widget_failures(page) -> list[str]:
     return [" ".join(f.split()) for f in failures]
 
 
-# Widget failures we know of, each with why; tests accept these and nothing else, and
-# test_browser_export.py::test_every_stored_widget_renders (strict xfail) fails once they
-# are gone, so that this list is emptied.
-KNOWN_WIDGET_FAILURES = {
-    "EsrExplorer's picture: ipywidgets 8's ImageView.updateTooltip reads "
-    "model.description.length, and an Image has no description, so an Image with a "
-    "tooltip fails to render (esr_explorer.py sets picture.tooltip)":
-        lambda text: "'ImageView'" in text and "updateTooltip" in text,
-}
-
-
 def unexpected_widget_failures(page) -> list[str]:
-    known = KNOWN_WIDGET_FAILURES.values()
-    return [f for f in widget_failures(page) if not any(match(f) for match in known)]
+    """Every widget that failed to render: none is expected (an Image with a tooltip once
+    failed in every ipywidgets 8 front end; tests/test_esr_explorer.py now guards that)."""
+    return widget_failures(page)
 
 
 _clock: dict[str, float] = {}

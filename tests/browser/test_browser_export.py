@@ -123,9 +123,6 @@ def test_static_export_of_lesson_4_shows_the_explorer_without_a_kernel(page, exp
     assert unexpected_widget_failures(page) == [], page.log
 
 
-@pytest.mark.xfail(strict=True, reason="EsrExplorer's picture (an Image with a tooltip) "
-                   "fails to render in every ipywidgets 8 front end: see "
-                   "KNOWN_WIDGET_FAILURES in conftest.py; when this passes, empty that list")
 def test_every_stored_widget_renders(page, export_url):
     open_export(page, export_url)
     assert widget_failures(page) == []
