@@ -10,7 +10,9 @@ then normalised so that a re-run changes only what really changed:
 
 * kernelspec is ``python3`` / "Python 3 (ipykernel)", language_info carries no version,
 * no execution timestamps (cell ``metadata.execution``), no ``collapsed``/``scrolled`` flags,
-* solution cells (tag ``solution``) keep their output folded, for the learner to reveal.
+* solution cells (tag ``solution``) keep their output folded, for the learner to reveal,
+* consecutive stream outputs of one cell are merged (a busy machine may deliver one
+  ``print`` in several pieces; the stored notebook should not depend on that).
 
 A cell that raises stops the run with the cell and the error, and nothing is written.
 Only nbformat and nbclient are used: this script does not import armbp.
@@ -44,6 +46,19 @@ def lessons() -> list[Path]:
     return sorted(HERE.glob("[0-9][0-9]-*.ipynb"))
 
 
+def merge_streams(outputs: list) -> list:
+    """``outputs`` with each run of consecutive same-name stream outputs made one output."""
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (out.output_type == "stream" and last is not None
+                and last.output_type == "stream" and last.name == out.name):
+            last.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop what changes from run to run or machine to machine (see the module docstring)."""
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
@@ -56,6 +71,8 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = merge_streams(cell.outputs)
         if cell.cell_type == "code" and SOLUTION_TAG in cell.metadata.get("tags", []):
             cell.metadata.setdefault("jupyter", {})["outputs_hidden"] = True
     return nb
