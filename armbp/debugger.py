@@ -196,15 +196,18 @@ class Debugger:
         self.handler.update_guest_debug()
         return bp
 
-    def delete(self, where: str | int) -> Breakpoint | None:
+    def delete(self, where: str | int, *, force: bool = False) -> Breakpoint | None:
         """Remove one use of the breakpoint at ``where``; the last use restores the word.
 
         Returns what remains of the entry, or None. If the guest overwrote the BRK,
-        ``BreakpointOverwritten`` names the address, the BRK expected and the word found.
+        ``BreakpointOverwritten`` names the address, the BRK expected and the word found,
+        and nothing changes. ``force=True`` removes the entry whatever its use count: an
+        intact BRK is restored, an overwritten one is dropped and memory stays as the guest
+        wrote it (``BreakpointTable.remove``).
         """
         address = self.address_of(where)
         try:
-            return self.table.remove(address)
+            return self.table.remove(address, force=force)
         finally:
             if self._trapped_at == address and address not in self.table:
                 self._trapped_at = None

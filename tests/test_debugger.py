@@ -183,6 +183,20 @@ target: mov x5, #1
     assert (err.address, err.expected, err.found) == (bp.pc, BRK0, NOP)
     assert f"{bp.pc:#x}" in str(err) and "d4200000" in str(err) and "d503201f" in str(err)
     assert dbg.breakpoints == [bp]  # nothing changed
+    # force drops the entry and leaves memory as the guest wrote it
+    assert dbg.delete("target", force=True) is None
+    assert dbg.breakpoints == [] and dbg.raw_memory(bp.pc, 4) == to_bytes(NOP)
+    assert dbg.handler.update_guest_debug() == 0  # no breakpoints: no trap asked for
+
+
+def test_delete_with_force_drops_every_use_and_restores_an_intact_brk():
+    dbg = Debugger(assemble(counting_loop(3), base=BASE))
+    for _ in range(3):
+        dbg.break_at("loop")
+    saved = dbg.breakpoints[0].saved_insn
+    assert dbg.delete("loop").use_count == 2          # one use only
+    assert dbg.delete("loop", force=True) is None     # all the rest at once
+    assert dbg.breakpoints == [] and dbg.raw_memory(dbg.address_of("loop"), 4) == to_bytes(saved)
 
 
 def test_a_runaway_guest_returns_budget():

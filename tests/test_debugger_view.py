@@ -219,6 +219,42 @@ def test_a_brk_the_guest_overwrote_is_reported_not_raised():
     assert "d4200000" in _row(view.memory.value, target)
 
 
+def test_toggling_an_overwritten_brk_twice_drops_it_and_keeps_the_guests_word():
+    view = DebuggerView(OVERWRITER, budget=0.05)
+    target = view.debugger.address_of("target")
+    view.toggle("target")
+    view.cont()
+    view.toggle("target")  # refused: the message says why and what a second toggle does
+    message = view.message.value.replace("&#x27;", "'")
+    assert "was overwritten: the guest wrote d503201f (nop) over our BRK d4200000" in message
+    assert "Toggle it again to drop the breakpoint" in message and 'role="alert"' in message
+    assert [bp.pc for bp in view.debugger.breakpoints] == [target]
+    view.toggle("target")  # the second toggle drops it
+    assert view.debugger.breakpoints == []
+    assert "Dropped the breakpoint at 0x40010 (target)" in view.message.value
+    assert "memory keeps the guest's word d503201f (nop)" in view.message.value.replace(
+        "&#x27;", "'")
+    assert 'role="status"' in view.message.value
+    assert _row(view.memory.value, target).split()[:2] == ["0x40010", "d503201f"]
+    assert "overwrote" not in view.status.value
+
+
+def test_the_second_toggle_forces_only_right_after_the_refusal():
+    view = DebuggerView(OVERWRITER, budget=0.05)
+    target = view.debugger.address_of("target")
+    view.toggle("target")
+    view.cont()
+    view.toggle("target")        # refused
+    view.cont()                  # anything in between: the next toggle asks again
+    view.toggle("target")
+    assert "was overwritten" in view.message.value
+    assert [bp.pc for bp in view.debugger.breakpoints] == [target]
+    view.toggle("spin")          # a toggle elsewhere plants there, and disarms the drop
+    view.toggle("target")
+    assert "was overwritten" in view.message.value
+    assert [bp.pc for bp in view.debugger.breakpoints] == [target, target + 4]
+
+
 def test_an_unexpected_error_in_the_debugger_becomes_a_message(view, monkeypatch):
     def broken():
         raise RuntimeError("vCPU on fire")

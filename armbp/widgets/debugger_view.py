@@ -14,7 +14,8 @@ One view of one :class:`armbp.debugger.Debugger` session:
 * the **last exit** decoded: the stop reason, the exit, the syndrome (``hsr``) through
   :func:`armbp.esr.decode`, the exit handler's decision, and the events since the last action;
 * a message line for what went wrong (unknown symbol, misaligned address, a BRK the guest
-  overwrote): a button never lets an exception escape.
+  overwrote — toggling it a second time drops it, memory left as the guest wrote it): a
+  button never lets an exception escape.
 
 The Debugger is the single source of truth: the view never keeps its own copy of guest
 state beyond what it last showed. Every action calls the Debugger, then ``refresh()``
@@ -42,6 +43,7 @@ from ..debugger import Debugger, Stop, StopReason
 from ..disasm import ListingLine, disassemble_word
 from ..encodings import BRK0
 from ..program import Program
+from ..table import BreakpointOverwritten
 from ..vcpu import DEFAULT_SECONDS, Budget
 from ..vmm import Handled, Verdict
 
@@ -150,6 +152,7 @@ class DebuggerView(widgets.VBox):
         self._pc = 0
         self._message = ""                  # plain text of the message line
         self._message_is_error = False
+        self._drop_next: int | None = None  # an overwritten BRK the next toggle there drops
 
         # --- controls ------------------------------------------------------------------
         def button(label: str, tip: str, icon: str, action: Callable[[], Any]) -> widgets.Button:
@@ -282,6 +285,8 @@ class DebuggerView(widgets.VBox):
 
     def reset(self) -> None:
         """Start the guest again from its entry, breakpoints kept (the Reset button)."""
+        self._drop_next = None
+
         def do() -> None:
             self.debugger.reset()
             self.refresh()
@@ -291,7 +296,14 @@ class DebuggerView(widgets.VBox):
         self._safely(do)
 
     def toggle(self, where: str | int) -> None:
-        """Plant a breakpoint at ``where``, or remove the one there (Toggle breakpoint)."""
+        """Plant a breakpoint at ``where``, or remove the one there (Toggle breakpoint).
+
+        If removing fails because the guest wrote over the BRK, the message says so, and
+        toggling the same place again (with nothing run in between) drops the breakpoint,
+        leaving memory as the guest wrote it (``Debugger.delete(..., force=True)``).
+        """
+        drop, self._drop_next = self._drop_next, None
+
         def do() -> None:
             dbg = self.debugger
             if isinstance(where, str) and not where.strip():
@@ -301,7 +313,26 @@ class DebuggerView(widgets.VBox):
             address = dbg.address_of(target)
             name = self._name(address)
             if address in {bp.pc for bp in dbg.breakpoints}:
-                left = dbg.delete(address)
+                if address == drop:
+                    dbg.delete(address, force=True)
+                    self.refresh(registers=False)
+                    word = int.from_bytes(dbg.raw_memory(address, 4), "little")
+                    self._say(f"Dropped the breakpoint at {name}: nothing was restored; "
+                              f"memory keeps the guest's word {word:08x} "
+                              f"({disassemble_word(word, address)}).")
+                    return
+                try:
+                    left = dbg.delete(address)
+                except BreakpointOverwritten as e:
+                    self.refresh(registers=False)
+                    self._drop_next = address
+                    self._say(f"The breakpoint at {name} was overwritten: the guest wrote "
+                              f"{e.found:08x} ({disassemble_word(e.found, address)}) over "
+                              f"our BRK {BRK0:08x}, so there is no BRK to take out and "
+                              f"nothing was restored. Toggle it again to drop the "
+                              f"breakpoint, memory left as the guest wrote it (or Reset "
+                              f"to reload the guest).", error=True)
+                    return
                 self.refresh(registers=False)  # a breakpoint changes no register
                 if left is None:
                     word = int.from_bytes(dbg.raw_memory(address, 4), "little")
@@ -320,6 +351,7 @@ class DebuggerView(widgets.VBox):
 
     def _run(self, label: str, run: Callable[[], Stop]) -> Stop | None:
         result: list[Stop] = []
+        self._drop_next = None
 
         def do() -> None:
             stop = run()
@@ -430,7 +462,8 @@ class DebuggerView(widgets.VBox):
             return ""
         return ("The guest overwrote the BRK at " + ", ".join(
             f"{a:#x} (memory holds {w:08x})" for a, w in bad)
-            + ": it will not trap there, and removing it fails; Reset reloads the guest.")
+            + ": it will not trap there, and removing it restores nothing (toggle it "
+            "twice to drop it, memory as the guest wrote it); Reset reloads the guest.")
 
     # --- plain text ----------------------------------------------------------------------------
 
