@@ -164,6 +164,7 @@ class Debugger:
         self._new_session()
 
     def _new_session(self) -> None:
+        self._events_before = self.events_seen if hasattr(self, "handler") else 0
         self.table = BreakpointTable(self.vcpu.memory)
         self.handler = ExitHandler(self.vcpu, self.table)
         self.hits: dict[int, int] = {}
@@ -173,6 +174,15 @@ class Debugger:
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
         self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
         self._slot = self.vcpu.scratch_base
+
+    @property
+    def events_seen(self) -> int:
+        """How many ``Handled`` records the event log has been given, ever (reset included).
+
+        ``events`` keeps only the newest ``log_size``; a front end that remembers this
+        number takes the events since then as the last ``events_seen - then`` of the log.
+        """
+        return self._events_before + self.handler.exits
 
     # -- settings -----------------------------------------------------------------------------
     @property

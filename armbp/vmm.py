@@ -106,6 +106,7 @@ class ExitHandler:
         self.vcpu = vcpu
         self.table = table
         self.stepping = False
+        self.exits = 0  # exits handled by run(), each one handed to its on_exit
         self._find = table.find
         # exit reason → handler (kvm_arch_handle_exit's switch)
         self._by_reason: dict[int, Callable[[Exit], Handled]] = {
@@ -146,11 +147,13 @@ class ExitHandler:
         """Enter the guest until an exit needs the debugger (``kvm_cpu_exec``'s loop).
 
         Exits that are handled here (a guest BRK re-injected) enter the guest again, within
-        the same deadline. Every exit is passed to ``on_exit`` (the debugger's event log).
+        the same deadline. Every exit is passed to ``on_exit`` (the debugger's event log)
+        and counted in ``exits``.
         """
         vcpu = self.vcpu
         while True:
             handled = self.handle(vcpu.run_until(deadline, instructions))
+            self.exits += 1
             if on_exit is not None:
                 on_exit(handled)
             if handled.verdict is not _RESUME:
@@ -162,6 +165,7 @@ class ExitHandler:
             if time.monotonic() >= deadline:
                 e = Exit(ExitReason.BUDGET, vcpu.pc, message="time budget used up")
                 handled = Handled(Verdict.BUDGET, e)
+                self.exits += 1
                 if on_exit is not None:
                     on_exit(handled)
                 return handled

@@ -199,6 +199,40 @@ def test_delete_with_force_drops_every_use_and_restores_an_intact_brk():
     assert dbg.breakpoints == [] and dbg.raw_memory(dbg.address_of("loop"), 4) == to_bytes(saved)
 
 
+GUEST_BRKS = """
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        mov x0, #{n}
+again:  brk #0x99               // the guest's own: re-injected, one event each
+        subs x0, x0, #1
+        b.ne again
+stop:   nop
+        b _start
+        .balign 2048
+vectors:
+        .skip 0x200
+        mrs x21, elr_el1
+        add x21, x21, #4
+        msr elr_el1, x21
+        eret
+"""
+
+
+def test_events_seen_counts_every_handled_record_past_the_log_size_and_reset():
+    dbg = Debugger(GUEST_BRKS.format(n=7), log_size=3)
+    assert dbg.events_seen == 0
+    dbg.break_at("stop")
+    dbg.cont()                                    # 7 re-injections, then ours
+    assert dbg.events_seen == 8 and len(dbg.events) == 3
+    assert dbg.events[-1].verdict.name == "BREAKPOINT"
+    dbg.step()                                    # one more record
+    assert dbg.events_seen == 9
+    dbg.reset()
+    assert dbg.events_seen == 9                   # the count goes on across reset
+    dbg.cont()
+    assert dbg.events_seen == 17
+
+
 def test_a_runaway_guest_returns_budget():
     dbg = Debugger(assemble("spin: b spin", base=BASE))
     t = time.monotonic()

@@ -255,6 +255,23 @@ def test_the_second_toggle_forces_only_right_after_the_refusal():
     assert [bp.pc for bp in view.debugger.breakpoints] == [target, target + 4]
 
 
+def test_events_since_the_last_action_count_past_the_bounded_log():
+    from test_debugger import GUEST_BRKS
+    dbg = Debugger(GUEST_BRKS.format(n=30), log_size=4)
+    view = DebuggerView(dbg)
+    view.toggle("stop")
+    view.cont()                  # 30 re-injected BRKs, then ours: 31 events, 4 kept
+    lines = view.text().split("Events since the last action:\n")[1].splitlines()
+    assert lines[0] == "  ... 27 earlier event(s)"
+    assert len(lines) == 5 and "→ breakpoint (ours)" in lines[-1]
+    view.step()                  # one event, and only that one
+    lines = view.text().split("Events since the last action:\n")[1].splitlines()
+    assert len(lines) == 1 and "→ step" in lines[0]
+    dbg.cont()                   # driven from Python: the view catches up by the count
+    lines = view.text().split("Events since the last action:\n")[1].splitlines()
+    assert lines[0] == "  ... 27 earlier event(s)"   # 30 guest BRKs and ours, 4 kept
+
+
 def test_an_unexpected_error_in_the_debugger_becomes_a_message(view, monkeypatch):
     def broken():
         raise RuntimeError("vCPU on fire")

@@ -145,9 +145,10 @@ class DebuggerView(widgets.VBox):
         self._registers: dict[str, int] = {}
         self._changed: set[str] = set()
         self._stop: Stop | None = None      # the stop the exit panel shows
-        self._events: list[Handled] = []    # the events since the last action
+        self._events: list[Handled] = []    # the events since the last action (kept ones)
+        self._new_events = 0                # how many there were, kept in the log or not
         self._rows: list[_Row] = []
-        self._seen: Handled | None = None   # the newest event the view has looked at
+        self._seen = 0                      # Debugger.events_seen when the view last looked
         self._shown_table: tuple[tuple[int, int], ...] = ()
         self._pc = 0
         self._message = ""                  # plain text of the message line
@@ -413,14 +414,17 @@ class DebuggerView(widgets.VBox):
         dbg = self.debugger
         stop = dbg.last_stop
         ran = stop is not None and stop is not self._stop
+        seen = dbg.events_seen
         if ran:
             self._stop = stop
-            self._events = _since(list(dbg.events), self._seen)
+            self._new_events = seen - self._seen
+            self._events = list(dbg.events)[-self._new_events:] if self._new_events else []
             self._say("")
         elif stop is None and self._stop is not None:  # the session was reset
             self._stop, self._events, self._changed = None, [], set()
+            self._new_events = 0
             self._say("")
-        self._seen = dbg.events[-1] if dbg.events else None
+        self._seen = seen
         if registers or ran or not self._registers:
             new = dbg.registers()
             if ran and self._registers:
@@ -557,7 +561,7 @@ class DebuggerView(widgets.VBox):
     def _event_lines(self) -> list[str]:
         """The events since the last action, the newest ``MAX_EVENTS`` of them."""
         events = self._events[-MAX_EVENTS:]
-        skipped = len(self._events) - len(events)
+        skipped = max(self._new_events, len(self._events)) - len(events)
         return ([f"... {skipped} earlier event(s)"] if skipped else []) + \
             [h.describe() for h in events]
 
@@ -679,12 +683,3 @@ class DebuggerView(widgets.VBox):
         return (f"<div style='font-family:monospace'><b>{e(head)}</b>"
                 f"<ul style='margin:0.2em 0'>{items}</ul>{events}</div>")
 
-
-def _since(events: list[Handled], last: Handled | None) -> list[Handled]:
-    """The events after ``last`` (identity), or all of them when it has left the log."""
-    if last is None:
-        return events
-    for i in range(len(events) - 1, -1, -1):
-        if events[i] is last:
-            return events[i + 1:]
-    return events
