@@ -60,6 +60,7 @@ class StopReason(Enum):
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
 _BREAKPOINT, _STEP, _V_BREAKPOINT = StopReason.BREAKPOINT, Verdict.STEP, Verdict.BREAKPOINT
+_HALTED = StopReason.HALTED
 _REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
 _REASON = {
     Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
@@ -174,6 +175,7 @@ class Debugger:
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
         self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
         self._slot = self.vcpu.scratch_base
+        self._halted: Stop | None = None      # the HALTED stop the guest stays in
 
     @property
     def events_seen(self) -> int:
@@ -256,7 +258,13 @@ class Debugger:
         guest has not executed yet — at the entry point, or where a time budget or an
         interrupt happened to stop it — is hit, not skipped: a GDB stub that runs in time
         slices must not lose hits between slices.
+
+        A halted guest (powered off, asked for a reset, or waiting in WFI for an interrupt
+        that cannot come) stays halted: the HALTED stop comes back at once, without
+        entering the guest, until ``reset()``.
         """
+        if self._halted is not None:
+            return self._still_halted()
         if budget is None:
             deadline, count = _monotonic() + DEFAULT_SECONDS, 0
         else:
@@ -281,13 +289,29 @@ class Debugger:
         return self._stop(self.handler.run(deadline, count, self._log))
 
     def step(self) -> Stop:
-        """Execute exactly one instruction (from a breakpoint too) and stop."""
+        """Execute exactly one instruction (from a breakpoint too) and stop.
+
+        A halted guest stays halted (see ``cont``): nothing is executed.
+        """
+        if self._halted is not None:
+            return self._still_halted()
         deadline = time.monotonic() + DEFAULT_SECONDS
         pc = self.vcpu.pc
         bp = self.table.find(pc)
         if bp is not None and self._planted(pc):
             return self._stop(self._step_over_inline(bp, deadline))
         return self._stop(self._single_step(deadline))
+
+    def _still_halted(self) -> Stop:
+        """A new HALTED stop for a guest that already halted: nothing runs, nothing is
+        logged (there was no exit)."""
+        first = self._halted
+        assert first is not None
+        why = first.note or first.exit.message or "the guest halted"
+        stop = self.last_stop = _make_stop(
+            _HALTED, self.vcpu.pc, first.exit,
+            f"still halted ({why}); it stays so until reset()", None)
+        return stop
 
     def interrupt(self) -> None:
         """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET."""
@@ -386,6 +410,8 @@ class Debugger:
         self._trapped_at = None
         self._reported_at = pc if reason in _REPORTED else None
         stop = self.last_stop = _make_stop(reason, pc, exit_, handled.note, handled.breakpoint)
+        if reason is _HALTED:
+            self._halted = stop
         return stop
 
     # -- registers ----------------------------------------------------------------------------

@@ -233,6 +233,36 @@ def test_events_seen_counts_every_handled_record_past_the_log_size_and_reset():
     assert dbg.events_seen == 17
 
 
+@pytest.mark.parametrize("halt, why", [
+    (PSCI_OFF, "the guest powered off (PSCI SYSTEM_OFF)"),
+    ("wfi", "WFI: waiting for an interrupt"),
+])
+def test_a_halted_guest_stays_halted_until_reset(halt, why):
+    # what follows the halt would run on (x9 counting up) if cont() entered the guest again
+    dbg = Debugger(f"_start: mov x0, #1\n{halt}\nafter: add x9, x9, #1\n b after\n")
+    first = dbg.cont()
+    assert first.reason is StopReason.HALTED and why in first.message
+    pc, seen, x9 = dbg.pc, dbg.events_seen, dbg.read_register("x9")
+    for action in (lambda: dbg.cont(1), dbg.step, dbg.cont):
+        again = action()
+        assert again.reason is StopReason.HALTED and again is not first
+        assert again.pc == pc and again.exit is first.exit
+        assert again.message.startswith(f"halted at {pc:#x}: still halted (")
+        assert why in again.message and "until reset()" in again.message
+        assert dbg.last_stop is again
+    assert x9 == 0 and (dbg.pc, dbg.events_seen, dbg.read_register("x9")) == (pc, seen, 0)
+    dbg.reset()
+    assert dbg.cont().reason is StopReason.HALTED and dbg.events_seen == seen + 1
+
+
+def test_a_halt_inside_a_step_over_also_stays():
+    dbg = Debugger(counting_loop(1))
+    dbg.break_at("done+8")                       # on the hvc itself
+    assert dbg.cont().reason is StopReason.BREAKPOINT
+    assert dbg.cont().reason is StopReason.HALTED  # the step over the hvc powers off
+    assert "still halted" in dbg.cont().message
+
+
 def test_a_runaway_guest_returns_budget():
     dbg = Debugger(assemble("spin: b spin", base=BASE))
     t = time.monotonic()

@@ -87,6 +87,9 @@ def test_z0_plants_brk_read_shows_original_and_the_trap_comes_back(loop_elf, ser
         assert int.from_bytes(gdb.read_memory(TOTAL, 8), "little") == 1 + 2 + 3  # not 4 yet
         stop = gdb.cont()
         assert stop.exited and stop.value == 15
+        for again in (gdb.cont, gdb.step):        # an exited process stays exited
+            stop = again()
+            assert stop.exited and stop.value == 15
     assert b"".join(srv.guest_output) == b"loop done\n"
     assert any("Z0,40010c,4 → saved a9bf7bfd, wrote BRK d4200000" in line for line in log)
     assert any("stop: EC 0x3C hsr f2000000 → ours → T05 swbreak" in line for line in log)
@@ -163,6 +166,9 @@ def test_bare_metal_source_runs_at_el1_and_powers_off(tmp_path, serve):
             assert "swbreak" in gdb.cont().raw
         gdb.remove_breakpoint(0x40008)
         assert gdb.cont().exited                                         # PSCI SYSTEM_OFF
+        pc = gdb.pc()
+        assert gdb.cont().exited and gdb.step().exited                   # and it stays off
+        assert gdb.pc() == pc
 
 
 def test_disconnect_while_running_leaves_nothing_behind(tmp_path, serve):
