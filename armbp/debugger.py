@@ -390,7 +390,9 @@ class Debugger:
         exit_ = handled.exit
         verdict = handled.verdict
         if verdict is _V_BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
-            pc = self._trapped_at = self._reported_at = exit_.pc
+            pc = self._reported_at = exit_.pc
+            # (unless the exit says the guest overwrote that BRK: then memory is the truth)
+            self._trapped_at = None if exit_.message else pc
             self.hits[pc] = self.hits.get(pc, 0) + 1
             stop = self.last_stop = _make_stop(_BREAKPOINT, pc, exit_, handled.note,
                                                handled.breakpoint)

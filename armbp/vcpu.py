@@ -233,6 +233,28 @@ _BRK0_DEBUG = DebugExit(esr.brk(0))
 _STEP_DEBUG = DebugExit(esr.software_step(same_el=False))
 
 
+def stale_brk_note(word: int) -> str:
+    """The message of a DEBUG exit whose BRK is no longer in memory (see ``_brk_syndrome``)."""
+    return (f"the BRK that trapped is no longer in memory (it holds {word:#010x} now): the "
+            f"guest overwrote it after it was translated; imm16 unknown, 0 in hsr")
+
+
+def _brk_syndrome(word: int) -> tuple[int, str]:
+    """The syndrome of the BRK that Unicorn says executed at a pc now holding ``word``,
+    and a note when that word is not a BRK.
+
+    ESR_ELx's ISS for a BRK is its imm16 ("comment"), which only the executed instruction
+    knows. A guest store over the BRK in the same translated block lets the stale block
+    run the BRK anyway (the architecture allows either instruction to execute until
+    cache maintenance, Arm ARM B2.4.4), and memory then holds something else: an imm16
+    taken from that word would be invented. The honest syndrome is BRK with imm16 0 and a
+    note that says it is unknown.
+    """
+    if classify(word) is Op.BRK:
+        return esr.brk(imm16_of(word)), ""
+    return esr.brk(0), stale_brk_note(word)
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long one run may last: always a time limit, optionally an instruction count.
@@ -734,8 +756,9 @@ class VCpu:
                     exit_ = self._brk0_exits.get(pc)
                     if exit_ is None:
                         exit_ = self._brk0_exits[pc] = Exit(ExitReason.DEBUG, pc, _BRK0_DEBUG)
-                else:
-                    exit_ = Exit(ExitReason.DEBUG, pc, DebugExit(esr.brk(imm16_of(word))))
+                else:  # the guest's own BRK #imm16, or one it overwrote since (rare)
+                    hsr, note = _brk_syndrome(word)
+                    exit_ = Exit(ExitReason.DEBUG, pc, DebugExit(hsr), message=note)
                 self._exit = exit_
                 self._stop_now()
             else:
@@ -750,7 +773,7 @@ class VCpu:
         """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
         pc = self._read_pc()
         if intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
-            self._deliver(esr.brk(imm16_of(self._read_word(pc))), return_to=pc)
+            self._deliver(_brk_syndrome(self._read_word(pc))[0], return_to=pc)
         elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
             self._deliver(esr.svc(imm16_of(word)), return_to=pc)

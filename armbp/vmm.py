@@ -204,12 +204,15 @@ class ExitHandler:
         pc = exit_.pc  # the PC synced from the vCPU: the BRK itself
         bp = self._find(pc)
         if bp is not None:
+            if exit_.message:  # our BRK trapped, but the guest has overwritten it since
+                return Handled(Verdict.BREAKPOINT, exit_, f"ours; {exit_.message}", bp)
             return _make_handled(_BREAKPOINT, exit_, "ours", bp)
         # The guest's own BRK: give it the exception it would have had without a debugger.
         self.vcpu.inject_exception(exit_.debug.hsr, return_to=pc)  # type: ignore[union-attr]
         return Handled(Verdict.RESUME, exit_,
                        f"not ours: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
-                       f"re-injected into the guest's vector table")
+                       f"re-injected into the guest's vector table"
+                       + (f"; {exit_.message}" if exit_.message else ""))
 
     def _software_step(self, exit_: Exit) -> Handled:
         if not self.stepping:

@@ -263,6 +263,27 @@ def test_a_halt_inside_a_step_over_also_stays():
     assert "still halted" in dbg.cont().message
 
 
+def test_a_brk_overwritten_in_its_own_block_stops_once_then_the_guests_word_runs():
+    src = f"""
+_start: adr x1, target
+        movz w2, #0x201f
+        movk w2, #0xd503, lsl #16
+        str w2, [x1]            // a NOP over target, in the block that ends with it
+target: mov x5, #1
+        {PSCI_OFF}
+"""
+    dbg = Debugger(assemble(src, base=BASE))
+    bp = dbg.break_at("target")
+    stop = dbg.cont()
+    assert stop.reason is StopReason.BREAKPOINT and stop.pc == bp.pc
+    assert stop.exit.debug.hsr == 0xF2000000
+    assert "ours; the BRK that trapped is no longer in memory" in stop.message
+    # the guest's NOP runs, not the saved mov: x5 stays 0, and memory keeps the NOP
+    assert dbg.cont().reason is StopReason.HALTED
+    assert dbg.read_register("x5") == 0 and dbg.raw_memory(bp.pc, 4) == to_bytes(NOP)
+    assert "no longer in memory" in dbg.log_lines()[0]
+
+
 def test_a_runaway_guest_returns_budget():
     dbg = Debugger(assemble("spin: b spin", base=BASE))
     t = time.monotonic()

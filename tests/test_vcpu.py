@@ -192,6 +192,26 @@ done:   brk #0
     assert uc.reg_read(R.UC_ARM64_REG_X1) == 11  # first pass +1, second pass the new +10
 
 
+# The guest stores a NOP over the BRK at `target`, in the same translated block.
+SAME_BLOCK_OVERWRITE = """
+_start: adr x1, target
+        movz w2, #0x201f
+        movk w2, #0xd503, lsl #16   // w2 = NOP
+        str w2, [x1]
+target: brk #0x42
+        mov x5, #1
+"""
+
+
+def test_unicorn_a_brk_overwritten_in_its_own_translated_block_still_executes():
+    uc, sym = raw(SAME_BLOCK_OVERWRITE)
+    seen = []
+    uc.hook_add(UC_HOOK_INTR, lambda uc, n, _: (seen.append(n), uc.emu_stop()))
+    uc.emu_start(BASE, NEVER, timeout=1_000_000)
+    assert seen == [7] and uc.reg_read(R.UC_ARM64_REG_PC) == sym["target"]
+    assert from_bytes(uc.mem_read(sym["target"], 4)) == 0xD503201F  # memory: the NOP
+
+
 def test_unicorn_count_1_after_an_uncounted_run_needs_ctl_flush_tb():
     src = "mov x0, #10\nloop: add x1, x1, #1\nsubs x0, x0, #1\nb.ne loop\nhvc #0"
     results = {}
@@ -292,6 +312,31 @@ def test_brk_with_the_trap_enabled_is_a_debug_exit_with_the_syndrome():
     assert (e.debug.hsr, e.debug.hsr_high, e.debug.far) == (0xF2000099, 0, 0)
     assert e.debug.ec == esr.EC.BRK64
     assert "hsr=0xf2000099" in repr(e)
+
+
+def test_a_brk_overwritten_after_translation_gets_imm16_0_and_a_note_not_an_invented_one():
+    cpu = vcpu(SAME_BLOCK_OVERWRITE)
+    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    e = cpu.run(1)
+    assert e.reason is ExitReason.DEBUG and e.pc == BASE + 16
+    assert e.debug.hsr == 0xF2000000        # not 0xf2001900: the NOP's bits 20:5
+    assert "no longer in memory (it holds 0xd503201f now)" in e.message
+    assert "imm16 unknown" in e.message
+    # a BRK that is still in memory carries no note
+    cpu = vcpu("brk #0x42")
+    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    assert cpu.run(1).message == ""
+
+
+def test_without_the_trap_an_overwritten_brk_reaches_the_guest_with_imm16_0():
+    cpu = vcpu(f"""
+        adr x1, vectors
+        msr vbar_el1, x1
+        {SAME_BLOCK_OVERWRITE.replace("_start:", "")}
+        {PSCI_OFF}
+        {VECTORS}""")
+    assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
+    assert cpu.read_register("x20") == 0xF2000000 and cpu.read_register("x23") == 1
 
 
 def test_enable_alone_does_not_trap_brk():

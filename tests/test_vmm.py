@@ -107,6 +107,20 @@ def test_a_step_exit_nobody_asked_for_is_an_internal_error():
     assert result.verdict is Verdict.INTERNAL_ERROR and "no single step" in result.note
 
 
+def test_the_vcpus_note_on_an_overwritten_brk_reaches_the_verdict_ours_or_not():
+    prog, cpu, table, handler = setup()
+    note = "the BRK that trapped is no longer in memory"
+    loop = prog.symbols["loop"]
+    table.insert(loop)
+    ours = handler.handle(Exit(ExitReason.DEBUG, loop, DebugExit(esr.brk(0)), message=note))
+    assert ours.verdict is Verdict.BREAKPOINT and ours.note == f"ours; {note}"
+    assert note in ours.describe()
+    at = prog.symbols["guest_brk"]
+    theirs = handler.handle(Exit(ExitReason.DEBUG, at, DebugExit(esr.brk(0)), message=note))
+    assert theirs.verdict is Verdict.RESUME and theirs.note.endswith(f"; {note}")
+    assert cpu.read_register("esr_el1") == 0xF2000000
+
+
 def test_malformed_exits_never_raise():
     prog, cpu, table, handler = setup()
     assert handler.handle(Exit(ExitReason.DEBUG, BASE)).verdict is Verdict.INTERNAL_ERROR
