@@ -389,8 +389,7 @@ class LinuxProcess:
         from armbp.vcpu import Budget, ExitReason
 
         def map_pages(start: int, size: int) -> None:
-            from unicorn import UC_PROT_READ, UC_PROT_WRITE
-            vcpu.uc.mem_map(start, size, UC_PROT_READ | UC_PROT_WRITE)
+            vcpu.map(start, size, "rw")
 
         heap = (vcpu.stack_top + 2 * PAGE - 1) & ~(PAGE - 1)
         self.syscalls = Syscalls(vcpu.memory, heap, map_pages, self._stdout, self._stderr)

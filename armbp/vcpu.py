@@ -556,6 +556,42 @@ class VCpu:
             if seg.data:
                 uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
 
+    # -- memory map -------------------------------------------------------------------------
+    def map(self, address: int, size: int, perms: str = "rw") -> None:
+        """Add guest memory: ``size`` zeroed bytes at ``address`` with ``perms`` ("r", "w",
+        "x" letters, as in a ``Segment``) — a new memory slot, as ``KVM_SET_USER_MEMORY_REGION``
+        adds one.
+
+        Both ``address`` and ``size`` must be multiples of ``PAGE_SIZE``, and the range must
+        not overlap memory already mapped; a ``ValueError`` names the values otherwise and
+        nothing changes. ``reset()`` drops such mappings: the machine is rebuilt from the
+        program alone.
+        """
+        for name, value in (("address", address), ("size", size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"map: {name} {value!r} is not a non-negative integer")
+        if not isinstance(perms, str) or not set(perms) <= set("rwx"):
+            raise ValueError(f"map: perms {perms!r}: expected letters from 'rwx' (e.g. 'rw')")
+        if address % PAGE_SIZE or size % PAGE_SIZE or not size:
+            raise ValueError(
+                f"map: address {address:#x} and size {size:#x} must be multiples of the page "
+                f"size {PAGE_SIZE:#x}, size > 0 (e.g. {_align_down(address):#x}, "
+                f"{max(_align_up(address + size) - _align_down(address), PAGE_SIZE):#x})")
+        end = address + size
+        if end > _LIMIT:
+            raise ValueError(f"map: {address:#x} + {size:#x} goes past the end of the "
+                             f"64-bit address space")
+        for begin, last, prot in self.uc.mem_regions():  # ``last`` is inclusive
+            if address <= last and begin < end:
+                have = "".join(c if prot & bit else "-" for c, bit in (
+                    ("r", UC_PROT_READ), ("w", UC_PROT_WRITE), ("x", UC_PROT_EXEC)))
+                raise ValueError(f"map: {address:#x}..{end - 1:#x} overlaps memory already "
+                                 f"mapped at {begin:#x}..{last:#x} ({have})")
+        try:
+            self.uc.mem_map(address, size, _perms(perms))
+        except UcError as e:
+            raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
+
     # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
     def set_guest_debug(self, flags: GuestDebug | int) -> None:
         """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.

@@ -192,3 +192,13 @@ _start: mov x8, #63          // read: not implemented
     proc.start(vcpu)
     assert _run_to_exit(proc, vcpu).value == 38
     assert "not implemented" in log[0] and "read" in log[0]
+    heap = proc.syscalls.heap_start
+    assert any(lo <= heap and heap + 0x2000 - 1 <= hi for lo, hi, _ in vcpu.uc.mem_regions())
+
+
+def test_the_linux_layer_maps_memory_through_the_vcpu_not_unicorn():
+    import inspect
+
+    import armbp.linux
+    source = inspect.getsource(armbp.linux)
+    assert "unicorn" not in source.lower() and ".uc." not in source

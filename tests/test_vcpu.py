@@ -540,6 +540,49 @@ def test_guest_memory_faults_and_flushes():
     assert cpu.read_register("x1") == 11
 
 
+def test_map_adds_guest_memory_with_its_permissions():
+    cpu = vcpu("mov x1, #0x200000\nmov x2, #7\nstr x2, [x1, #8]\nldr x3, [x1, #8]\n"
+               "mov x4, #0x300000\nstr x2, [x4]")
+    cpu.map(0x200000, 0x2000, "rw")
+    cpu.map(0x300000, 0x1000, "r")
+    assert cpu.memory.read(0x201ff8, 8) == bytes(8)       # zeroed, both pages
+    e = cpu.run(1)
+    assert cpu.read_register("x3") == 7
+    assert e.reason is ExitReason.MMIO and e.mmio.address == 0x300000
+    assert e.mmio.describe() == "cannot write 8 byte(s) at 0x300000: the page is read-only"
+
+
+@pytest.mark.parametrize("address, size, perms, message", [
+    (0x200800, 0x1000, "rw", "address 0x200800 and size 0x1000 must be multiples of the page "
+                             "size 0x1000, size > 0 (e.g. 0x200000, 0x2000)"),
+    (0x200000, 0x10, "rw", "address 0x200000 and size 0x10 must be multiples"),
+    (0x200000, 0, "rw", "size 0x0 must be multiples"),
+    (BASE, 0x1000, "rw", "map: 0x40000..0x40fff overlaps memory already mapped at "
+                         "0x40000..0x40fff (rwx)"),
+    (0x1f000, 0x30000, "r", "overlaps memory already mapped at 0x40000..0x40fff (rwx)"),
+    (0x200000, 0x1000, "rwz", "perms 'rwz': expected letters from 'rwx'"),
+    (-0x1000, 0x1000, "rw", "address -4096 is not a non-negative integer"),
+    ((1 << 64) - 0x1000, 0x2000, "rw", "goes past the end of the 64-bit address space"),
+])
+def test_map_refuses_what_it_cannot_do_and_names_the_values(address, size, perms, message):
+    cpu = vcpu("nop")
+    before = list(cpu.uc.mem_regions())
+    with pytest.raises(ValueError, match="map: ") as e:
+        cpu.map(address, size, perms)
+    assert message in str(e.value)
+    assert list(cpu.uc.mem_regions()) == before
+
+
+def test_map_overlapping_an_earlier_map_and_reset_drops_maps():
+    cpu = vcpu("nop")
+    cpu.map(0x200000, 0x2000)
+    with pytest.raises(ValueError, match=r"0x201000\.\.0x201fff overlaps memory already "
+                                         r"mapped at 0x200000\.\.0x201fff \(rw-\)"):
+        cpu.map(0x201000, 0x1000)
+    cpu.reset()
+    cpu.map(0x201000, 0x1000)                   # the machine was rebuilt without it
+
+
 def test_without_the_flush_a_code_write_is_not_seen():
     cpu = vcpu("loop: add x1, x1, #1\nbrk #0\nb loop", flush_code_writes=False)
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
