@@ -1,24 +1,32 @@
-"""Load a static AArch64 ELF executable into a ``Program`` (with pyelftools).
+"""Read a static AArch64 ELF executable (with pyelftools): the one ELF reader of the kit.
 
-What the vCPU needs is the PT_LOAD segments; the debugger wants the symbols (``break_at
-("main")``) and, when the file has DWARF line information (``as -g``), the source lines.
-Only static little-endian AArch64 executables are accepted: a dynamically linked program
-needs a loader and a kernel the kit does not have.
+``ElfImage`` is what a loader needs from the file — entry point, program headers with
+their file offsets and sizes, where the program headers themselves end up in memory
+(``AT_PHDR``), and the raw bytes — with every check of "can we run this" in one place.
+Two users: ``load_elf`` (and ``ElfImage.program()``) turns it into a ``Program`` with the
+symbols (``break_at("main")``) and, when the file has DWARF line information (``as -g``),
+the source lines; ``armbp.linux`` maps it the way the kernel's loader does. Only static
+little-endian AArch64 executables are accepted: a dynamically linked program needs a
+loader and a kernel the kit does not have.
 """
 from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 from .program import Program, Segment, SourceLine
+
+__all__ = ["ElfError", "ElfImage", "Load", "load_elf"]
 
 # ELF header fields (System V gABI "ELF Header"; AArch64 ELF ABI for EM_AARCH64 = 183)
 _ELFMAG = b"\x7fELF"
 _ELFCLASS64 = 2
 _ELFDATA2LSB = 1
 _EM_AARCH64 = 183
-_PF_X, _PF_W, _PF_R = 1, 2, 4
+_ELF64_PHDR_SIZE = 56       # sizeof(Elf64_Phdr) (gABI "Program Header")
+PF_X, PF_W, PF_R = 1, 2, 4
 _ET_NAMES = {0: "ET_NONE", 1: "ET_REL (a relocatable object)", 2: "ET_EXEC",
              3: "ET_DYN (a shared object or PIE)", 4: "ET_CORE (a core dump)"}
 # Section-boundary symbols GNU ld defines in every executable: addresses, but not names a
@@ -33,73 +41,161 @@ _LINKER_SYMBOLS = frozenset({
 _EXPECT = "expected a static little-endian AArch64 ELF executable"
 
 
+class ElfError(ValueError):
+    """The file is not a static little-endian AArch64 ELF executable we can run; the
+    message names the file, what is wrong with it and what was expected."""
+
+
 def _flags(p_flags: int) -> str:
-    return "".join(ch for bit, ch in ((_PF_R, "r"), (_PF_W, "w"), (_PF_X, "x")) if p_flags & bit)
+    return "".join(ch for bit, ch in ((PF_R, "r"), (PF_W, "w"), (PF_X, "x")) if p_flags & bit)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One ``PT_LOAD`` program header: ``filesz`` bytes at file ``offset`` go to ``vaddr``,
+    zero-filled up to ``memsz``; ``flags`` are ``PF_R | PF_W | PF_X`` bits."""
+
+    vaddr: int
+    offset: int
+    filesz: int
+    memsz: int
+    flags: int
+
+    @property
+    def perms(self) -> str:
+        """The flags as ELF letters, e.g. "rx"."""
+        return _flags(self.flags)
+
+
+@dataclass(frozen=True)
+class ElfImage:
+    """What a loader reads from a static AArch64 executable's ELF and program headers.
+
+    ``loads`` are the ``PT_LOAD`` headers in file order; ``phdr_vaddr`` is where the
+    program headers are in memory (``PT_PHDR``, or found through the segment that loads
+    them; 0 if none does); ``phoff``/``phentsize``/``phnum`` are the header table's place
+    and shape; ``data`` is the whole file.
+    """
+
+    entry: int
+    phoff: int
+    phentsize: int
+    phnum: int
+    loads: tuple[Load, ...]
+    phdr_vaddr: int
+    data: bytes = field(repr=False)
+    name: str = "ELF image"
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> "ElfImage":
+        """The image in the file at ``path`` (``ElfError`` naming the path if it is not one
+        we can run, or cannot be read)."""
+        path = os.fspath(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ElfError(f"{path}: cannot read it ({e.strerror}): {_EXPECT}") from None
+        return cls.parse(data, path)
+
+    @classmethod
+    def parse(cls, data: bytes, name: str = "ELF image") -> "ElfImage":
+        """The image in ``data``; ``ElfError`` messages start with ``name``."""
+        data = bytes(data)
+        _check_header(name, data)
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+
+        try:
+            elf = ELFFile(io.BytesIO(data))
+            phoff, phentsize, phnum = elf["e_phoff"], elf["e_phentsize"], elf["e_phnum"]
+            if phnum and (phentsize < _ELF64_PHDR_SIZE or phoff + phnum * phentsize > len(data)):
+                raise ElfError(f"{name}: the program headers (e_phoff {phoff:#x}, e_phnum "
+                               f"{phnum}, e_phentsize {phentsize}) lie outside the file of "
+                               f"{len(data):#x} bytes: {_EXPECT}")
+            headers = [seg.header for seg in elf.iter_segments()]
+            entry = elf["e_entry"]
+        except ELFError as e:
+            raise ElfError(f"{name}: malformed ELF ({e}): {_EXPECT}") from None
+        kinds = {h["p_type"] for h in headers}
+        dynamic = sorted(kinds & {"PT_INTERP", "PT_DYNAMIC"})
+        if dynamic:
+            raise ElfError(f"{name}: not static (it has {' and '.join(dynamic)}, so it needs "
+                           f"a dynamic loader): {_EXPECT}; link with -static")
+        loads = []
+        for i, h in enumerate(headers):
+            if h["p_type"] != "PT_LOAD":
+                continue
+            ld = Load(h["p_vaddr"], h["p_offset"], h["p_filesz"], h["p_memsz"], h["p_flags"])
+            if ld.filesz > ld.memsz or ld.offset + ld.filesz > len(data):
+                raise ElfError(f"{name}: PT_LOAD {i} is inconsistent (filesz {ld.filesz:#x}, "
+                               f"memsz {ld.memsz:#x}, offset {ld.offset:#x}, file size "
+                               f"{len(data):#x}): {_EXPECT}")
+            loads.append(ld)
+        if not loads:
+            raise ElfError(f"{name}: no PT_LOAD segment (nothing to load): {_EXPECT}")
+        phdr = next((h["p_vaddr"] for h in headers if h["p_type"] == "PT_PHDR"), None)
+        if phdr is None:  # the headers are wherever the segment holding them is loaded
+            phdr = next((ld.vaddr - ld.offset + phoff for ld in loads
+                         if ld.offset <= phoff < ld.offset + ld.filesz), 0)
+        return cls(entry, phoff, phentsize, phnum, tuple(loads), phdr, data, name)
+
+    def segments(self) -> tuple[Segment, ...]:
+        """The ``PT_LOAD`` segments (those with a size in memory) as ``Segment`` s."""
+        return tuple(Segment(ld.vaddr, self.data[ld.offset:ld.offset + ld.filesz], ld.memsz,
+                             ld.perms) for ld in self.loads if ld.memsz)
+
+    def program(self) -> Program:
+        """The ``Program``: ``segments`` are the PT_LOAD segments; ``code`` and ``base`` the
+        first executable one; ``entry`` is e_entry; ``symbols`` the named functions,
+        objects and labels of .symtab; ``lines`` from .debug_line when present (else
+        empty)."""
+        from elftools.common.exceptions import ELFError
+        from elftools.elf.elffile import ELFFile
+
+        segments = self.segments()
+        code_seg = next((s for s in segments if "x" in s.flags), None)
+        if code_seg is None:
+            raise ElfError(f"{self.name}: no executable PT_LOAD segment: {_EXPECT} with code "
+                           f"in it")
+        try:
+            elf = ELFFile(io.BytesIO(self.data))
+            symbols = _symbols(elf)
+        except ELFError as e:
+            raise ElfError(f"{self.name}: malformed ELF ({e}): {_EXPECT}") from None
+        return Program(code=code_seg.data, base=code_seg.vaddr, symbols=symbols,
+                       entry=self.entry, lines=_lines(elf), segments=segments, name=self.name)
 
 
 def load_elf(path: str | os.PathLike) -> Program:
-    """The ``Program`` in the static AArch64 ELF executable at ``path``.
-
-    ``segments`` are the PT_LOAD segments; ``code`` and ``base`` are the first executable
-    one; ``entry`` is e_entry; ``symbols`` the named functions, objects and labels of
-    .symtab; ``lines`` from .debug_line when present (else empty). Raises ``ValueError``
-    naming the path and what was expected for anything else.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror}): {_EXPECT}") from None
-    _check_header(path, data)
-
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-
-    try:
-        elf = ELFFile(io.BytesIO(data))
-        return _program(path, elf)
-    except ELFError as e:
-        raise ValueError(f"{path}: malformed ELF ({e}): {_EXPECT}") from None
+    """The ``Program`` in the static AArch64 ELF executable at ``path`` (see
+    ``ElfImage.program``). Raises ``ElfError`` (a ``ValueError``) naming the path and what
+    was expected for anything else."""
+    return ElfImage.read(path).program()
 
 
 def _check_header(path: str, data: bytes) -> None:
     if data[:4] != _ELFMAG:
-        raise ValueError(f"{path}: not an ELF file (it starts with {data[:4]!r}, not "
-                         f"b'\\x7fELF'): {_EXPECT}")
+        raise ElfError(f"{path}: not an ELF file (it starts with {data[:4]!r}, not the magic "
+                       f"b'\\x7fELF'): {_EXPECT}")
     if len(data) < 64:
-        raise ValueError(f"{path}: truncated ELF header ({len(data)} bytes): {_EXPECT}")
+        raise ElfError(f"{path}: truncated ELF header ({len(data)} bytes): {_EXPECT}")
     if data[4] != _ELFCLASS64:
-        raise ValueError(f"{path}: ELF class {data[4]} is not ELFCLASS64 (a 32-bit or ILP32 "
-                         f"file): {_EXPECT}")
+        raise ElfError(f"{path}: ELF class {data[4]} is not ELFCLASS64 (a 32-bit or ILP32 "
+                       f"file; AArch64 Linux programs are 64-bit): {_EXPECT}")
     if data[5] != _ELFDATA2LSB:
-        raise ValueError(f"{path}: not little-endian (EI_DATA = {data[5]}, big-endian is 2): "
-                         f"{_EXPECT}")
+        raise ElfError(f"{path}: not little-endian (EI_DATA = {data[5]}, big-endian is 2): "
+                       f"{_EXPECT}")
     machine = int.from_bytes(data[18:20], "little")
     if machine != _EM_AARCH64:
-        raise ValueError(f"{path}: wrong machine e_machine = {machine} (EM_X86_64 is 62, "
-                         f"EM_ARM 40): expected EM_AARCH64 (183), {_EXPECT[11:]}")
+        raise ElfError(f"{path}: wrong machine e_machine = {machine} (not AArch64; EM_X86_64 "
+                       f"is 62, EM_ARM 40): expected EM_AARCH64 (183), {_EXPECT[11:]}")
     e_type = int.from_bytes(data[16:18], "little")
     if e_type != 2:
         what = _ET_NAMES.get(e_type, f"type {e_type}")
         hint = ": link it with ld first" if e_type == 1 else ""
-        raise ValueError(f"{path}: e_type is {what}, not ET_EXEC{hint}: {_EXPECT}")
-
-
-def _program(path: str, elf: Any) -> Program:
-    kinds = {seg["p_type"] for seg in elf.iter_segments()}
-    dynamic = sorted(kinds & {"PT_INTERP", "PT_DYNAMIC"})
-    if dynamic:
-        raise ValueError(f"{path}: not static (it has {' and '.join(dynamic)}, so it needs a "
-                         f"dynamic loader): {_EXPECT}; link with -static")
-    segments = tuple(
-        Segment(seg["p_vaddr"], seg.data(), seg["p_memsz"], _flags(seg["p_flags"]))
-        for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD" and seg["p_memsz"])
-    code_seg = next((s for s in segments if "x" in s.flags), None)
-    if code_seg is None:
-        raise ValueError(f"{path}: no executable PT_LOAD segment: {_EXPECT} with code in it")
-    return Program(code=code_seg.data, base=code_seg.vaddr, symbols=_symbols(elf),
-                   entry=elf["e_entry"], lines=_lines(elf), segments=segments, name=path)
+        raise ElfError(f"{path}: e_type is {what}, not ET_EXEC (a static executable){hint}: "
+                       f"{_EXPECT}")
 
 
 def _symbols(elf: Any) -> dict[str, int]:

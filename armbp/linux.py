@@ -15,25 +15,23 @@ What the kernel's ELF loader does, in miniature, over guest memory:
   ``brk`` are implemented (and a few harmless ones); the rest return ``-ENOSYS`` and are
   logged.
 
-The ELF parsing and stack building here are pure (tested over bytes); ``LinuxProcess``
-binds them to a vCPU.
+The ELF file is read by ``armbp.elf`` (the reader ``load_elf`` uses too); the page layout
+and stack building here are pure (tested over bytes); ``LinuxProcess`` binds them to a
+vCPU.
 """
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from armbp import elf
+from armbp.elf import PF_R, PF_W, PF_X, ElfError, Load  # noqa: F401 (re-exported)
 from armbp.memory import MemoryFault
 
 PAGE = 0x1000
 STACK_TOP = 0x0000_007F_FFFF_0000     # one page below is where the strings start
 STACK_SIZE = 0x10_0000                # 1 MiB of stack
 PLATFORM = b"aarch64"
-
-# ELF (System V gABI; AArch64 ELF ABI): the header fields the loader needs.
-PT_LOAD, PT_PHDR = 1, 6
-EM_AARCH64 = 183
-PF_X, PF_W, PF_R = 1, 2, 4
 
 # auxiliary vector types (linux/auxvec.h, uapi)
 AT_NULL, AT_PHDR, AT_PHENT, AT_PHNUM, AT_PAGESZ = 0, 3, 4, 5, 6
@@ -56,73 +54,9 @@ SYSCALL_NAMES = {29: "ioctl", 56: "openat", 57: "close", 63: "read", 64: "write"
 ENOSYS, EBADF, EFAULT, ENOTTY = 38, 9, 14, 25
 
 
-class ElfError(ValueError):
-    """The file is not a static little-endian AArch64 ELF executable we can run."""
-
-
-@dataclass(frozen=True)
-class Load:
-    """One ``PT_LOAD`` program header."""
-
-    vaddr: int
-    offset: int
-    filesz: int
-    memsz: int
-    flags: int
-
-    @property
-    def perms(self) -> str:
-        return "".join(c for c, bit in (("r", PF_R), ("w", PF_W), ("x", PF_X))
-                       if self.flags & bit)
-
-
-@dataclass(frozen=True)
-class ElfImage:
-    """What the loader reads from the ELF header and program headers."""
-
-    entry: int
-    phoff: int
-    phentsize: int
-    phnum: int
-    loads: tuple[Load, ...]
-    phdr_vaddr: int
-    data: bytes = field(repr=False)
-
-    @classmethod
-    def parse(cls, data: bytes) -> "ElfImage":
-        if len(data) < 64 or data[:4] != b"\x7fELF":
-            raise ElfError("not an ELF file (no \\x7fELF magic)")
-        if data[4] != 2 or data[5] != 1:
-            raise ElfError("not a 64-bit little-endian ELF: AArch64 Linux programs are ELF64 LE")
-        (e_type, e_machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum) = \
-            struct.unpack_from("<HHIQQQIHHH", data, 16)
-        if e_machine != EM_AARCH64:
-            raise ElfError(f"ELF machine {e_machine} is not AArch64 ({EM_AARCH64})")
-        if e_type != 2:
-            raise ElfError(f"ELF type {e_type} is not a static executable (ET_EXEC = 2)")
-        if phentsize < 56 or phoff + phnum * phentsize > len(data):
-            raise ElfError("program headers lie outside the file")
-        loads, phdr = [], None
-        for i in range(phnum):
-            p_type, p_flags, off, vaddr, _pa, filesz, memsz, _al = \
-                struct.unpack_from("<IIQQQQQQ", data, phoff + i * phentsize)
-            if p_type == PT_LOAD:
-                if filesz > memsz or off + filesz > len(data):
-                    raise ElfError(f"PT_LOAD {i} is inconsistent (filesz {filesz:#x}, "
-                                   f"memsz {memsz:#x}, offset {off:#x})")
-                loads.append(Load(vaddr, off, filesz, memsz, p_flags))
-            elif p_type == PT_PHDR:
-                phdr = vaddr
-            elif p_type == 3:  # PT_INTERP
-                raise ElfError("the program is dynamically linked (PT_INTERP): link it -static")
-        if not loads:
-            raise ElfError("no PT_LOAD segment")
-        if phdr is None:  # the phdrs are wherever the segment holding them is loaded
-            for ld in loads:
-                if ld.offset <= phoff < ld.offset + ld.filesz:
-                    phdr = ld.vaddr - ld.offset + phoff
-                    break
-        return cls(entry, phoff, phentsize, phnum, tuple(loads), phdr or 0, bytes(data))
+class ElfImage(elf.ElfImage):
+    """The ELF reader's image (``armbp.elf.ElfImage``: entry, program headers, ``AT_PHDR``,
+    the file's bytes), plus how the kernel's loader lays it out in memory."""
 
     def pages(self) -> list[tuple[int, int, str, bytes]]:
         """``(start, size, perms, bytes)`` page-aligned regions, as the kernel maps them.
@@ -353,14 +287,11 @@ class LinuxProcess:
         import sys
         from dataclasses import replace
 
-        from armbp.elf import load_elf
         from armbp.program import Segment
 
         self.path = os.fspath(path)
-        with open(self.path, "rb") as f:
-            data = f.read()
-        self.image = ElfImage.parse(data)
-        base = load_elf(self.path)           # symbols (and lines) for the debugger
+        self.image = ElfImage.read(self.path)
+        base = self.image.program()          # symbols (and lines) for the debugger
         self.stack_lo = self.image.end + STACK_GAP
         self.stack_top = self.stack_lo + STACK_SIZE
         self.trampoline = self.stack_top

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from armbp import Program, load_elf
+from armbp.elf import ElfError, ElfImage, Load
 from armbp.asm import assemble
 from conftest import require_tool
 
@@ -155,3 +156,35 @@ def test_shared_object_is_refused(tmp_path):
     lib = build(tmp_path, ".global f\nf: ret\n", "-shared", name="libg.so")
     with pytest.raises(ValueError, match=r"libg\.so: e_type is ET_DYN"):
         load_elf(lib)
+
+
+def test_the_image_has_what_a_loader_needs(elf_path):
+    data = elf_path.read_bytes()
+    img = ElfImage.read(elf_path)
+    assert img.name == str(elf_path) and img.data == data and img.entry == TEXT
+    assert (img.phoff, img.phentsize) == (64, 56) and img.phnum >= 2
+    code, dat = img.loads
+    assert isinstance(code, Load) and (code.perms, dat.perms) == ("rx", "rw")
+    assert code.offset == 0 and code.vaddr <= TEXT < code.vaddr + code.memsz
+    assert (dat.filesz, dat.memsz) == (8, 8 + 64)               # .data in the file, .bss not
+    assert data[dat.offset:dat.offset + 8] == (42).to_bytes(8, "little")
+    assert img.phdr_vaddr == code.vaddr + img.phoff             # loaded with the text
+    assert img.program() == load_elf(elf_path)
+    assert ElfImage.parse(data) == ElfImage.parse(data, "ELF image")
+
+
+def test_every_refusal_is_an_elf_error_naming_the_file(elf_path, tmp_path):
+    bad = _patched(elf_path, tmp_path / "x86", 18, (62).to_bytes(2, "little"))
+    with pytest.raises(ElfError, match=r"x86: wrong machine") as e:
+        load_elf(bad)
+    assert isinstance(e.value, ValueError)
+    with pytest.raises(ElfError, match=r"^ELF image: wrong machine"):
+        ElfImage.parse(bad.read_bytes())
+
+
+def test_program_headers_outside_the_file_are_named(elf_path):
+    data = bytearray(elf_path.read_bytes())
+    data[32:40] = (len(data) - 8).to_bytes(8, "little")        # e_phoff near the end
+    with pytest.raises(ElfError, match=r"the program headers \(e_phoff 0x[0-9a-f]+, e_phnum "
+                                       r"\d+, e_phentsize 56\) lie outside the file"):
+        ElfImage.parse(bytes(data), "cut")

@@ -202,3 +202,25 @@ def test_the_linux_layer_maps_memory_through_the_vcpu_not_unicorn():
     import armbp.linux
     source = inspect.getsource(armbp.linux)
     assert "unicorn" not in source.lower() and ".uc." not in source
+
+
+def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
+    import inspect
+
+    import armbp.elf
+    import armbp.linux
+    from armbp.linux import LinuxProcess
+    assert issubclass(ElfImage, armbp.elf.ElfImage) and ElfError is armbp.elf.ElfError
+    assert "parse" not in vars(ElfImage) and "unpack_from" not in inspect.getsource(armbp.linux)
+    proc = LinuxProcess(loop_elf)
+    assert proc.image == ElfImage.read(loop_elf) and proc.image.name == str(loop_elf)
+    assert proc.program.symbols == armbp.elf.load_elf(loop_elf).symbols
+    # the same file refused the same way by both
+    bad = tmp_path / "bad"
+    bad.write_bytes(loop_elf.read_bytes()[:16] + b"\x03\x00" + loop_elf.read_bytes()[18:])
+    with pytest.raises(ElfError) as from_linux:
+        LinuxProcess(bad)
+    with pytest.raises(ElfError) as from_elf:
+        armbp.elf.load_elf(bad)
+    assert str(from_linux.value) == str(from_elf.value)
+    assert str(from_elf.value).startswith(f"{bad}: e_type is ET_DYN")
