@@ -114,6 +114,14 @@ def _flags(pstate: int) -> str:
     return f"{nzcv} EL{el}{'h' if pstate & 1 else 't'}"
 
 
+# Listing and memory tables: monospace, one line a row, and room between the columns
+# (front ends reset cellpadding; the style travels with the HTML into Voila and exports).
+_TABLE_OPEN = ("<style>.armbp-dv-table td, .armbp-dv-table th {padding: 0.05em 0.7em 0.05em 0;"
+               " text-align: left}</style>"
+               "<table class='armbp-dv-table' style='font-family:monospace;white-space:nowrap;"
+               "border-collapse:collapse'>")
+
+
 class DebuggerView(widgets.VBox):
     """A debugger front end in a notebook: ``DebuggerView()`` (the demo guest),
     ``DebuggerView(program)``, ``DebuggerView("_start: b _start")`` or
@@ -614,8 +622,7 @@ class DebuggerView(widgets.VBox):
                 f"<td>{e(ln.symbol + ':') if ln.symbol else ''}</td>"
                 f"<td>{ln.word:08x}</td><td>{e(ln.text)}</td>"
                 f"<td style='color:#555'>{src}</td></tr>")
-        return ("<table style='font-family:monospace;white-space:nowrap;"
-                "border-collapse:collapse' cellpadding='1'>"
+        return (_TABLE_OPEN +
                 "<caption style='text-align:left'><b>Listing</b> (original instructions; "
                 "=&gt; pc, * breakpoint)</caption>"
                 "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
@@ -645,8 +652,7 @@ class DebuggerView(widgets.VBox):
                         f"<td>{ln.address:#x}</td>"
                         f"<td><b style='color:{_BP_FG}'>{ln.memory_word:08x}</b></td>"
                         f"<td><b>{html.escape(note)}</b></td></tr>")
-        return ("<table style='font-family:monospace;white-space:nowrap;"
-                "border-collapse:collapse' cellpadding='1'>"
+        return (_TABLE_OPEN +
                 "<caption style='text-align:left'><b>Memory</b> (the words really there: "
                 "what the CPU fetches)</caption>"
                 "<thead><tr><th scope='col'>Address</th><th scope='col'>Memory holds</th>"
