@@ -426,7 +426,8 @@ class Debugger:
         return self.vcpu.registers()
 
     def read_register(self, name: str) -> int:
-        """One register by name (core or esr_el1, elr_el1, spsr_el1, far_el1, vbar_el1 ...)."""
+        """One register by name: core, esr_el1, elr_el1, spsr_el1, far_el1, vbar_el1 ...,
+        or FP/SIMD (v0–v31 as 128-bit integers, fpsr, fpcr)."""
         return self.vcpu.read_register(name)
 
     def write_register(self, name: str, value: int) -> None:

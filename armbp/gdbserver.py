@@ -779,10 +779,7 @@ class DebuggerTarget:
             name = register_name(n)
             value = self.dbg.read_register("pstate" if name == "cpsr" else name)
             return value & 0xFFFF_FFFF if name == "cpsr" else value
-        try:
-            return self.dbg.read_register(register_name(n))
-        except (ValueError, KeyError):
-            return 0   # the vCPU does not expose FP/SIMD registers yet: they read as zero
+        return self.dbg.read_register(register_name(n))   # v0..v31, fpsr, fpcr
 
     def write_register(self, n: int, value: int) -> None:
         name = register_name(n)
@@ -790,12 +787,6 @@ class DebuggerTarget:
             old = self.dbg.read_register("pstate")
             value = (old & ~0xFFFF_FFFF) | value
             name = "pstate"
-        if n >= CORE_REGS:
-            try:
-                self.dbg.write_register(name, value)
-            except (ValueError, KeyError):
-                pass
-            return
         self.dbg.write_register(name, value)
 
     # memory and breakpoints

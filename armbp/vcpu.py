@@ -51,7 +51,7 @@ from armbp.program import Program
 
 __all__ = [
     "Budget", "DebugExit", "Exit", "ExitReason", "GuestDebug", "GuestMemory", "MemoryAccess",
-    "SystemEvent", "SystemEventType", "VCpu", "REGISTER_NAMES", "PAGE_SIZE",
+    "SystemEvent", "SystemEventType", "VCpu", "REGISTER_NAMES", "FP_REGISTER_NAMES", "PAGE_SIZE",
 ]
 
 PAGE_SIZE = 0x1000
@@ -127,6 +127,14 @@ _UC_REGS: dict[str, int] = {f"x{i}": getattr(regs, f"UC_ARM64_REG_X{i}") for i i
 _UC_REGS.update(x29=regs.UC_ARM64_REG_X29, x30=regs.UC_ARM64_REG_X30, sp=regs.UC_ARM64_REG_SP,
                 pc=regs.UC_ARM64_REG_PC, pstate=regs.UC_ARM64_REG_PSTATE)
 _CORE_IDS = [_UC_REGS[name] for name in REGISTER_NAMES]
+# FP/SIMD (GDB's org.gnu.gdb.aarch64.fpu): V0-V31 are 128 bits (Arm ARM DDI 0487, B1.2.1
+# "Registers in AArch64 Execution state"); FPCR and FPSR are 32 bits (C5.2, "Special-purpose
+# registers").
+FP_REGISTER_NAMES: tuple[str, ...] = tuple(f"v{i}" for i in range(32)) + ("fpsr", "fpcr")
+_FP_REGS: dict[str, int] = {f"v{i}": getattr(regs, f"UC_ARM64_REG_V{i}") for i in range(32)}
+_FP_REGS.update(fpsr=regs.UC_ARM64_REG_FPSR, fpcr=regs.UC_ARM64_REG_FPCR)
+_REG_BITS = {name: 128 for name in _FP_REGS}
+_REG_BITS.update(fpsr=32, fpcr=32)
 _SYSTEM_REGS = {
     "esr_el1": regs.UC_ARM64_REG_ESR_EL1, "elr_el1": regs.UC_ARM64_REG_ELR_EL1,
     "far_el1": regs.UC_ARM64_REG_FAR_EL1, "vbar_el1": regs.UC_ARM64_REG_VBAR_EL1,
@@ -632,8 +640,9 @@ class VCpu:
         return values
 
     def read_register(self, name: str) -> int:
-        """One register by name: a core register, or esr_el1/elr_el1/spsr_el1/far_el1/
-        vbar_el1/sp_el0/sp_el1/nzcv/currentel."""
+        """One register by name: a core register; esr_el1/elr_el1/spsr_el1/far_el1/
+        vbar_el1/sp_el0/sp_el1/nzcv/currentel; or FP/SIMD: v0–v31 (128-bit integers),
+        fpsr, fpcr."""
         key = self._register_key(name)
         if key == "pc":
             return self.pc
@@ -641,18 +650,22 @@ class VCpu:
             return self.uc.cpr_read(*_SPSR_EL1)
         if key == "currentel":
             return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) & 0xC
+        if key in _FP_REGS:
+            return self.uc.reg_read(_FP_REGS[key])
         return self.uc.reg_read(_UC_REGS.get(key) or _SYSTEM_REGS[key])
 
     def write_register(self, name: str, value: int) -> None:
         """Write one register (see ``read_register`` for the names)."""
         key = self._register_key(name)
-        self._check_value(name, value)
+        self._check_value(name, value, _REG_BITS.get(key, 64))
         if key == "pc":
             self.pc = value
         elif key == "spsr_el1":
             self.uc.cpr_write(*_SPSR_EL1, value)
         elif key == "currentel":
             raise ValueError("currentel is read-only: write pstate to change the EL")
+        elif key in _FP_REGS:
+            self.uc.reg_write(_FP_REGS[key], value)
         else:
             self.uc.reg_write(_UC_REGS.get(key) or _SYSTEM_REGS[key], value)
             if key == "pstate":
@@ -663,15 +676,18 @@ class VCpu:
         key = name.lower() if isinstance(name, str) else name
         if key == "cpsr":
             key = "pstate"
-        if key in _UC_REGS or key in _SYSTEM_REGS or key in ("spsr_el1", "currentel"):
+        if key in _UC_REGS or key in _SYSTEM_REGS or key in _FP_REGS \
+                or key in ("spsr_el1", "currentel"):
             return key
         raise ValueError(f"unknown register {name!r}: expected one of x0..x30, sp, pc, pstate, "
-                         f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel")
+                         f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel, v0..v31, "
+                         f"fpsr, fpcr")
 
     @staticmethod
-    def _check_value(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << 64:
-            raise ValueError(f"value {value!r} for {name}: expected an integer 0..2**64-1")
+    def _check_value(name: str, value: object, bits: int = 64) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+            raise ValueError(f"value {value!r} for {name}: expected an integer "
+                             f"0..2**{bits}-1")
 
     # -- running ----------------------------------------------------------------------------
     def run(self, budget: Budget | float | None = None) -> Exit:

@@ -171,6 +171,44 @@ def test_bare_metal_source_runs_at_el1_and_powers_off(tmp_path, serve):
         assert gdb.pc() == pc
 
 
+FP_GUEST = """\
+        .global _start
+_start: movz    x1, #0x1111
+        movz    x2, #0x2222
+        .inst   0x9e670020      // fmov d0, x1
+        .inst   0x4e181c40      // mov v0.d[1], x2
+stop:   nop
+        .inst   0x9e660004      // fmov x4, d0
+        .inst   0x4e183c05      // mov x5, v0.d[1]
+        .inst   0xd53b4426      // mrs x6, fpsr
+done:   b       done
+"""
+
+
+def test_the_fp_feature_serves_the_guests_real_simd_and_fp_registers(tmp_path, serve):
+    from armbp.gdbserver import REG_FPCR, REG_FPSR, REG_V0
+    src = tmp_path / "fp.s"
+    src.write_text(FP_GUEST)
+    srv = serve(src)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        gdb.insert_breakpoint(0x40010)                                   # stop
+        assert "swbreak" in gdb.cont().raw
+        assert gdb.read_register(REG_V0) == 0x2222 << 64 | 0x1111        # q0, 16 bytes
+        assert gdb.request(f"p{REG_V0:x}") == "1111" + "00" * 6 + "2222" + "00" * 6
+        new = 0xAAAA_BBBB_CCCC_DDDD << 64 | 0x1234_5678_9ABC_DEF0
+        assert gdb.request(f"P{REG_V0:x}={new.to_bytes(16, 'little').hex()}") == "OK"
+        assert gdb.request(f"P{REG_FPSR:x}={(0x8000_0000).to_bytes(4, 'little').hex()}") == "OK"
+        assert gdb.request(f"P{REG_FPCR:x}={(0x0300_0000).to_bytes(4, 'little').hex()}") == "OK"
+        assert gdb.read_register(REG_FPCR) == 0x0300_0000
+        gdb.insert_breakpoint(0x40020)                                   # done
+        assert "swbreak" in gdb.cont().raw
+        regs = gdb.read_registers()
+        assert (regs[4], regs[5], regs[6]) == (0x1234_5678_9ABC_DEF0, 0xAAAA_BBBB_CCCC_DDDD,
+                                               0x8000_0000)              # the guest saw them
+        assert gdb.request(f"p{REG_V0 + 31:x}") == "00" * 16
+
+
 def test_disconnect_while_running_leaves_nothing_behind(tmp_path, serve):
     src = tmp_path / "spin.s"
     src.write_text(SPIN)

@@ -593,12 +593,38 @@ def test_without_the_flush_a_code_write_is_not_seen():
     assert cpu.read_register("x1") == 2  # the stale "add #1" ran again
 
 
+def test_fp_simd_registers_are_read_and_written_as_the_guest_sees_them():
+    cpu = vcpu("""
+        movz x1, #0x1111
+        movz x2, #0x2222, lsl #16
+        .inst 0x9e670020        // fmov d0, x1
+        .inst 0x4e181c40        // mov v0.d[1], x2
+        .inst 0x9e660124        // fmov x4, d9
+        .inst 0x4e183d25        // mov x5, v9.d[1]
+        .inst 0xd53b4406        // mrs x6, fpcr
+    """)
+    cpu.write_register("v9", 0x0123_4567_89AB_CDEF << 64 | 0xFEDC_BA98_7654_3210)
+    cpu.write_register("fpcr", 0x0300_0000)         # RMode = round towards zero
+    cpu.run(Budget(instructions=7))
+    assert cpu.read_register("v0") == 0x2222_0000 << 64 | 0x1111
+    assert cpu.read_register("V0") == cpu.read_register("v0")
+    assert (cpu.read_register("x4"), cpu.read_register("x5")) == \
+        (0xFEDC_BA98_7654_3210, 0x0123_4567_89AB_CDEF)
+    assert cpu.read_register("x6") == cpu.read_register("fpcr") == 0x0300_0000
+    cpu.write_register("fpsr", 0x8000_0000)         # QC, cumulative saturation
+    assert cpu.read_register("fpsr") == 0x8000_0000
+
+
 @pytest.mark.parametrize("bad, what", [
     (lambda c: c.set_guest_debug(1 << 5), "unknown bits"),
     (lambda c: c.run(-1), "expected a number > 0"),
     (lambda c: c.run(Budget(instructions=0)), "instructions=0"),
     (lambda c: c.read_register("x31"), "unknown register 'x31'"),
     (lambda c: c.write_register("x0", -1), "expected an integer"),
+    (lambda c: c.write_register("x0", 1 << 64), r"expected an integer 0\.\.2\*\*64-1"),
+    (lambda c: c.write_register("v0", 1 << 128), r"for v0: expected an integer 0\.\.2\*\*128"),
+    (lambda c: c.write_register("fpcr", 1 << 32), r"for fpcr: expected an integer 0\.\.2\*\*32"),
+    (lambda c: c.read_register("v32"), "unknown register 'v32'"),
     (lambda c: VCpu(b"\0\0\0\0"), "expected an armbp.Program"),
 ])
 def test_bad_input_names_the_value(bad, what):
