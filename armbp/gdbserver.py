@@ -490,7 +490,7 @@ class GdbStub:
 # --- the socket side ----------------------------------------------------------------------
 def _show(payload: str, limit: int = 72) -> str:
     text = "".join(c if " " <= c < "\x7f" else "." for c in payload)
-    return text if len(text) <= limit else text[:limit] + f"…({len(payload)} bytes)"
+    return text if len(text) <= limit else text[:limit] + f"…({len(payload)} characters in all)"
 
 
 class Connection:
@@ -817,12 +817,12 @@ class DebuggerTarget:
         if reason is StopReason.BREAKPOINT:
             hsr = exit_.debug.hsr if exit_.debug else 0
             return StopEvent("signal", SIGTRAP, swbreak=True, pc=stop.pc,
-                             note=f"EC {hsr >> 26:#04X} hsr {hsr:08x} → {stop.note or 'ours'}"
+                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → {stop.note or 'ours'}"
                              .replace("0X", "0x"))
         if reason is StopReason.STEP:
             hsr = exit_.debug.hsr if exit_.debug else 0
             return StopEvent("signal", SIGTRAP, pc=stop.pc,
-                             note=f"EC {hsr >> 26:#04x} hsr {hsr:08x} → step done")
+                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → step done")
         if reason is StopReason.BUDGET:
             return None
         if reason is StopReason.HALTED:

@@ -222,7 +222,7 @@ class Exit:
     def __repr__(self) -> str:
         parts = [self.reason.name, f"pc={self.pc:#x}"]
         if self.debug is not None:
-            parts.append(f"hsr={self.debug.hsr:#010x} (EC {self.debug.ec:#04x} "
+            parts.append(f"hsr={self.debug.hsr:#010x} (EC 0x{self.debug.ec:02X} "
                          f"{self.debug.ec_name})")
             if self.debug.hsr_high or self.debug.far:
                 parts.append(f"hsr_high={self.debug.hsr_high:#x}, far={self.debug.far:#x}")

@@ -63,7 +63,7 @@ class Handled:
         """One line for a person: the exit, the decision and why."""
         e = self.exit
         if e.reason is ExitReason.DEBUG and e.debug is not None:
-            head = (f"DEBUG exit at {e.pc:#x}: hsr={e.debug.hsr:#010x}, EC {e.debug.ec:#04x} "
+            head = (f"DEBUG exit at {e.pc:#x}: hsr={e.debug.hsr:#010x}, EC 0x{e.debug.ec:02X} "
                     f"({e.debug.ec_name})")
         elif e.reason is ExitReason.MMIO and e.mmio is not None:
             head = f"MMIO exit at pc {e.pc:#x}: {e.mmio.describe()}"
@@ -181,7 +181,7 @@ class ExitHandler:
             handler = self._by_ec.get(debug.hsr >> 26 & 0x3F)  # ESR_ELx.EC, bits [31:26]
             if handler is None:
                 return Handled(Verdict.INTERNAL_ERROR, exit_,
-                               f"unhandled debug exit: EC {debug.ec:#04x} ({debug.ec_name}), "
+                               f"unhandled debug exit: EC 0x{debug.ec:02X} ({debug.ec_name}), "
                                f"hsr={debug.hsr:#010x}")
         else:
             handler = self._by_reason.get(exit_.reason)

@@ -429,7 +429,7 @@ def test_registers_listing_and_log_are_plain_data():
     assert len(marked) == 1 and marked[0].is_pc and marked[0].text == "add x1, x1, #1"
     assert marked[0].memory_word == BRK0
     assert dbg.log_lines() == [
-        "DEBUG exit at 0x40008: hsr=0xf2000000, EC 0x3c (BRK (AArch64)) → breakpoint (ours)"]
+        "DEBUG exit at 0x40008: hsr=0xf2000000, EC 0x3C (BRK (AArch64)) → breakpoint (ours)"]
 
 
 def test_reset_keeps_the_breakpoints():

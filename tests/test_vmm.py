@@ -98,7 +98,7 @@ def test_unknown_debug_ecs_are_internal_errors_not_crashes(hsr):
     prog, cpu, table, handler = setup()
     result = handler.handle(Exit(ExitReason.DEBUG, BASE, DebugExit(hsr)))
     assert result.verdict is Verdict.INTERNAL_ERROR
-    assert f"{hsr >> 26:#04x}" in result.note
+    assert f"EC 0x{hsr >> 26:02X}" in result.note
 
 
 def test_a_step_exit_nobody_asked_for_is_an_internal_error():
