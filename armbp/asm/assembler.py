@@ -268,19 +268,17 @@ class _Assembler:
     def equ_value(self, toks: list[Token], line: str, after: Token,
                   lineno: int) -> int | tuple[Expr, int, int]:
         """A constant's value now, or its expression for later if it names a later label."""
-        if not toks:
-            raise _Fail(f"missing value after {after.text!r}: expected an expression",
-                        after.col + len(after.text))
-        p = ExprParser(toks, line)
-        e = p.parse()
-        if p.pos != len(toks):
-            t = toks[p.pos]
-            raise _Fail(f"unexpected {t.text!r}: expected the end of the expression", t.col)
+        e = self._whole_expr(toks, line, after)
         if all(s in self.labels or s in self.consts for s in e.symbols()):
             return e.evaluate(self.lookup, self.addr)
         return (e, self.addr, lineno)
 
     def const_expr(self, toks: list[Token], line: str, after: Token) -> int:
+        return self._whole_expr(toks, line, after).evaluate(self.lookup_now, self.addr)
+
+    @staticmethod
+    def _whole_expr(toks: list[Token], line: str, after: Token) -> Expr:
+        """The expression ``toks`` spell, all of them: nothing missing, nothing left over."""
         if not toks:
             raise _Fail(f"missing value after {after.text!r}: expected an expression",
                         after.col + len(after.text))
@@ -289,7 +287,7 @@ class _Assembler:
         if p.pos != len(toks):
             t = toks[p.pos]
             raise _Fail(f"unexpected {t.text!r}: expected the end of the expression", t.col)
-        return e.evaluate(self.lookup_now, self.addr)
+        return e
 
     def args(self, toks: list[Token], line: str) -> list[list[Token]]:
         return split_commas(toks, line)
