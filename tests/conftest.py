@@ -21,3 +21,36 @@ def require_tool(name: str, debian_package: str) -> str:
     if IN_CI:
         pytest.fail(msg + " (CI must run every test)")
     pytest.skip(msg)
+
+
+# hvc #0 with x0 = PSCI SYSTEM_OFF (0x84000008): how a KVM guest powers itself off.
+PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
+
+
+def guest_with_vectors(rounds: int) -> str:
+    """A guest with its own vector table and its own ``BRK #0x99``, looping ``rounds`` times.
+
+    Its EL1 synchronous handler keeps ESR_EL1 in x20, ELR_EL1 + 4 in x21 (and returns
+    there, past the BRK) and counts its BRKs in x23; ``loop`` is where a debugger's
+    breakpoint goes, ``guest_brk`` the guest's own.
+    """
+    return f"""
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        mov x0, #{rounds}
+loop:   add x7, x7, #1
+guest_brk:
+        brk #0x99               // the guest's own breakpoint, for its own handler
+        subs x0, x0, #1
+        b.ne loop
+        {PSCI_OFF}
+        .balign 2048
+vectors:
+        .skip 0x200
+        mrs x20, esr_el1
+        mrs x21, elr_el1
+        add x23, x23, #1
+        add x21, x21, #4
+        msr elr_el1, x21
+        eret
+"""

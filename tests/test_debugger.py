@@ -12,9 +12,9 @@ from armbp.debugger import Debugger, StopReason, displaceable
 from armbp.encodings import BRK0, NOP, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError, BreakpointOverwritten
+from conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
-PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
 
 
 def counting_loop(n: int) -> str:
@@ -125,26 +125,7 @@ def test_without_the_flush_a_deleted_breakpoint_still_traps():
     assert results[False][0] is StopReason.FAULT
 
 
-GUEST_WITH_VECTORS = f"""
-_start: adr x1, vectors
-        msr vbar_el1, x1
-        mov x0, #5
-loop:   add x7, x7, #1
-guest_brk:
-        brk #0x99
-        subs x0, x0, #1
-        b.ne loop
-        {PSCI_OFF}
-        .balign 2048
-vectors:
-        .skip 0x200
-        mrs x20, esr_el1
-        mrs x21, elr_el1
-        add x23, x23, #1
-        add x21, x21, #4
-        msr elr_el1, x21
-        eret
-"""
+GUEST_WITH_VECTORS = guest_with_vectors(5)
 
 
 def test_the_guests_own_brk_and_a_debugger_breakpoint_live_together():

@@ -19,14 +19,10 @@ from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.vcpu import (Budget, ExitReason, GuestDebug, PSCI_SYSTEM_OFF, SystemEventType,
                         VCpu)
+from conftest import PSCI_OFF
 
 BASE = 0x40000
 NEVER = (1 << 64) - 1
-PSCI_OFF = """
-        movz x0, #0x8400, lsl #16
-        movk x0, #8
-        hvc #0
-"""
 # A vector table whose synchronous handlers (current EL SPx at +0x200, lower EL at +0x400)
 # record ESR_EL1/ELR_EL1/SPSR_EL1 in x20-x22, count in x23, skip a BRK/UDF and ERET.
 VECTORS = """

@@ -9,29 +9,10 @@ from armbp import assemble, esr
 from armbp.table import BreakpointTable
 from armbp.vcpu import DebugExit, Exit, ExitReason, GuestDebug, VCpu
 from armbp.vmm import ExitHandler, Verdict
+from conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
-PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
-GUEST = f"""
-_start: adr x1, vectors
-        msr vbar_el1, x1
-        mov x0, #3
-loop:   add x7, x7, #1
-guest_brk:
-        brk #0x99               // the guest's own breakpoint, for its own handler
-        subs x0, x0, #1
-        b.ne loop
-        {PSCI_OFF}
-        .balign 2048
-vectors:
-        .skip 0x200
-        mrs x20, esr_el1
-        mrs x21, elr_el1
-        add x23, x23, #1
-        add x21, x21, #4
-        msr elr_el1, x21
-        eret
-"""
+GUEST = guest_with_vectors(3)
 
 
 def setup(src: str = GUEST):
