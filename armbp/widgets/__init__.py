@@ -24,3 +24,23 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class Syncing:
+    """A re-entrant flag for "the widget is writing its own views right now".
+
+    A widget refreshes its views inside ``with self._syncing:``; the views' observers return
+    at once while it is true, so a refresh never feeds back as user edits.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+
+    def __enter__(self) -> None:
+        self.depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.depth -= 1
+
+    def __bool__(self) -> bool:
+        return self.depth > 0

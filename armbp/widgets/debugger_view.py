@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import html
 import math
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import ipywidgets as widgets
 
@@ -46,6 +45,7 @@ from ..program import Program
 from ..table import BreakpointOverwritten
 from ..vcpu import DEFAULT_SECONDS, Budget
 from ..vmm import Handled, Verdict
+from . import Syncing
 
 __all__ = ["DebuggerView"]
 
@@ -149,7 +149,7 @@ class DebuggerView(widgets.VBox):
         else:
             self.debugger = Debugger(debugger_or_program)
         budget = Budget.of(budget)
-        self._syncing = 0
+        self._syncing = Syncing()
         self._registers: dict[str, int] = {}
         self._changed: set[str] = set()
         self._stop: Stop | None = None      # the stop the exit panel shows
@@ -273,14 +273,6 @@ class DebuggerView(widgets.VBox):
         where = f"{self._pc:#x}" + (f" {self._stop.reason.name}" if self._stop else "")
         bps = ", ".join(f"{bp.pc:#x}" for bp in self.debugger.breakpoints)
         return f"DebuggerView(pc={where}, breakpoints=[{bps}])"
-
-    @contextmanager
-    def _sync(self) -> Iterator[None]:
-        self._syncing += 1
-        try:
-            yield
-        finally:
-            self._syncing -= 1
 
     # --- actions -----------------------------------------------------------------------------
 
@@ -442,7 +434,7 @@ class DebuggerView(widgets.VBox):
         self._pc = dbg.pc
         lines = dbg.listing()
         self._rows = _visible(lines, self._pc, bool(dbg.program.lines))
-        with self._sync():
+        with self._syncing:
             picked = self.lines.value
             options = [(self._line_label(r.line), r.line.address)
                        for r in self._rows if r.line is not None]

@@ -10,7 +10,7 @@ Four views of one 64-bit value, kept in sync whichever one the learner changes:
 
 plus a dropdown of real syndromes to start from. ``value`` (an int trait) is the single
 source of truth: every view writes ``value``, and only the ``value`` observer writes the
-views, under a guard (``_syncing``) that makes the views' own observers ignore those writes.
+views, under a guard (``_syncing``, a ``Syncing`` flag) that makes the views' own observers ignore those writes.
 So setting 64 toggles during a refresh never feeds back as 64 edits, and no loop can start.
 
 Everything shown is plain widget state (text, HTML, PNG bytes): a notebook executed with
@@ -21,14 +21,14 @@ Imports only :mod:`armbp.esr` and :mod:`armbp.pictures` of armbp: no Unicorn, no
 from __future__ import annotations
 
 import html
-from contextlib import contextmanager
-from typing import Any, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 
 from .. import esr, pictures
+from . import Syncing
 
 __all__ = ["EsrExplorer", "PRESETS", "Preset"]
 
@@ -117,7 +117,7 @@ class EsrExplorer(widgets.VBox):
     value = traitlets.Int(0xF200_0000, help="the ESR_ELx value shown (64 bits)")
 
     def __init__(self, value: int = 0xF200_0000, **kwargs: Any) -> None:
-        self._syncing = 0
+        self._syncing = Syncing()
         self._layout_key: tuple = ()
         self._syndrome = None
 
@@ -185,14 +185,6 @@ class EsrExplorer(widgets.VBox):
         s = self.syndrome
         return f"EsrExplorer(0x{self.value:016x}: EC 0x{s.ec:02X} {s.ec_name})"
 
-    @contextmanager
-    def _sync(self) -> Iterator[None]:
-        self._syncing += 1
-        try:
-            yield
-        finally:
-            self._syncing -= 1
-
     # --- the views write `value` -------------------------------------------------------------
 
     def _on_text(self, change: dict[str, Any]) -> None:
@@ -240,7 +232,7 @@ class EsrExplorer(widgets.VBox):
 
     def _refresh(self) -> None:
         s = self.syndrome
-        with self._sync():
+        with self._syncing:
             self.error.value = ""
             self.text.value = f"0x{self.value:016x}"
             match = [p.value for p in PRESETS if p.value == self.value]
