@@ -1,9 +1,12 @@
 """A small two-pass A64 assembler in pure Python: enough for the lessons and the tests.
 
-``assemble(source, base=0x40000, name="<asm>") -> Program`` and ``AsmError``. Supported
-instructions are listed in ``MNEMONICS``; the encodings are checked against GNU as in
-``tests/test_asm.py``. All sections (``.text``, ``.data``...) go into one image, one after
-the other, loaded read-write-execute at ``base``.
+``assemble(source, base=0x40000, name="<asm>") -> Program``, ``AsmError`` for what cannot be
+assembled and ``AsmWarning`` (a ``warnings`` category) for UNPREDICTABLE forms it assembles
+anyway, as GNU as does. Supported instructions are listed in ``MNEMONICS``; the encodings
+are checked against GNU as in ``tests/test_asm.py``, and what register 31 means in every
+operand slot (sp or the zero register) in ``tests/test_asm_registers.py``. All sections
+(``.text``, ``.data``...) go into one image, one after the other, loaded
+read-write-execute at ``base``.
 
 Syntax is GNU as's with three differences a lesson may notice: ``;`` starts a comment
 (GNU as separates statements with it), register names cannot be labels, and writing a
@@ -12,7 +15,7 @@ read-only system register (or reading a write-only one) is an error, not a warni
 from __future__ import annotations
 
 from .assembler import assemble
-from .errors import AsmError
+from .errors import AsmError, AsmWarning
 from .instructions import MNEMONICS
 
-__all__ = ["assemble", "AsmError", "MNEMONICS"]
+__all__ = ["assemble", "AsmError", "AsmWarning", "MNEMONICS"]

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from dataclasses import dataclass, field, replace
 
 from ..program import Program, Segment, SourceLine
-from .errors import AsmError, _Fail
+from .errors import AsmError, AsmWarning, _Fail
 from .instructions import HANDLERS, Ctx
 from .lexer import Expr, ExprParser, Token, tokenize
 from .operands import Lit, Operand, parse_operands, register, split_commas
@@ -71,6 +72,7 @@ class _Assembler:
         self.pool: dict[tuple, _PoolEntry] = {}
         self.local_count: dict[str, int] = {}
         self.source_lines: dict[int, SourceLine] = {}
+        self.warnings: list[AsmWarning] = []
 
     # ------------------------------------------------------------------ errors
     def error(self, fail: _Fail, lineno: int) -> AsmError:
@@ -149,6 +151,8 @@ class _Assembler:
             image[off:off + len(data)] = data
         symbols = {k: v for k, v in self.labels.items() if "\x02" not in k}
         code = bytes(image)
+        for w in self.warnings:  # only for a program that assembled: errors come first
+            warnings.warn(w, stacklevel=3)  # at the line that called assemble()
         return Program(code=code, base=self.base, symbols=symbols, lines=self.source_lines,
                        segments=(Segment(self.base, code, len(code), "rwx"),), name=self.name)
 
@@ -434,6 +438,9 @@ class _Assembler:
         ctx = Ctx(item.mnemonic, item.mn_col, list(item.ops), item.addr, self.lookup,
                   item.end_col, item.pool.addr if item.pool else None)
         word = handler(ctx)
+        text = self.lines[item.lineno - 1]
+        self.warnings += [AsmWarning(msg, item.lineno, col, text, self.name)
+                          for msg, col in ctx.warnings]
         return (word & 0xFFFFFFFF).to_bytes(4, "little")
 
 

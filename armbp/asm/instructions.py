@@ -16,6 +16,10 @@ from .operands import EXTENDS, SHIFTS, Imm, Lit, Mem, Operand, Reg, Shift
 from .tables import BARRIER_OPTIONS, CONDITIONS, PSTATE_FIELDS, SYS_OPS, sysreg
 
 Handler = Callable[["Ctx"], int]
+
+# What register number 31 means in an operand slot (the Arm ARM's encoding diagrams write
+# "Rn (SP)" where it is the stack pointer, plain "Rn" where it is the zero register).
+SP, ZR = "sp", "zr"
 HANDLERS: dict[str, Handler] = {}
 FORMS: dict[str, str] = {}  # mnemonic -> the operand forms it accepts (for error messages)
 
@@ -41,6 +45,7 @@ class Ctx:
         self.lookup = lookup
         self.end_col = end_col
         self.pool_addr = pool_addr
+        self.warnings: list[tuple[str, int]] = []
 
     # ---- failures
     def fail(self, where: Operand | int | None, msg: str) -> None:
@@ -61,27 +66,41 @@ class Ctx:
         return n
 
     # ---- registers
-    def reg(self, i: int, size: int | None = None, *, sp: bool = False, zr: bool = True,
+    def reg(self, i: int, size: int | None = None, *, r31: str = ZR,
             like: Reg | None = None) -> Reg:
+        """Operand ``i`` as a register of ``size`` bits for a slot where number 31 is ``r31``.
+
+        The encoding diagrams of the Arm ARM mark each register field "(SP)" or not: the
+        same five bits 11111 mean the stack pointer in one slot and the zero register in
+        another, so writing the other one there is an error, never a silent swap.
+        """
         op = self.ops[i]
         if like is not None:
             size = like.size
         if not isinstance(op, Reg):
-            self.bad(op, _reg_desc(size, sp, zr))
+            self.bad(op, _reg_desc(size, r31))
         assert isinstance(op, Reg)
-        if op.sp and not sp:
+        if op.num == 31 and op.sp != (r31 == SP):
+            meaning = "sp" if r31 == SP else "the zero register"
             self.fail(op, f"{op.text} cannot be used here in {self.mn}: expected "
-                          f"{_reg_desc(size or op.size, sp, zr)} (register 31 means the "
-                          f"zero register in this position)")
-        if op.num == 31 and not op.sp and not zr:
-            self.fail(op, f"{op.text} cannot be used here in {self.mn}: expected "
-                          f"{_reg_desc(size or op.size, sp, zr)} (register 31 means sp "
+                          f"{_reg_desc(size or op.size, r31)} (register 31 means {meaning} "
                           f"in this position)")
         if size is not None and op.size != size:
             why = f" like {like.text}" if like is not None else ""
             self.fail(op, f"register {op.text} has the wrong size for {self.mn}: expected "
-                          f"{_reg_desc(size, sp, zr)}{why}")
+                          f"{_reg_desc(size, r31)}{why}")
         return op
+
+    def any_reg(self, i: int, expected: str) -> Reg:
+        """Operand ``i`` as a register, before its slot (and so the meaning of 31) is known."""
+        op = self.ops[i]
+        if not isinstance(op, Reg):
+            self.bad(op, expected)
+        return op  # type: ignore[return-value]
+
+    def warn(self, where: Operand, msg: str) -> None:
+        """Note an UNPREDICTABLE form: it assembles (as in GNU as), with a warning."""
+        self.warnings.append((msg, where.col))
 
     # ---- immediates
     def value(self, op: Operand) -> int:
@@ -148,17 +167,12 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _reg_desc(size: int | None, sp: bool, zr: bool) -> str:
+def _reg_desc(size: int | None, r31: str) -> str:
     if size is None:
-        return "a register x0-x30 or w0-w30" + (", sp" if sp else "") + \
-            (", xzr/wzr" if zr else "")
+        return "a register x0-x30 or w0-w30, " + ("sp or wsp" if r31 == SP else "xzr or wzr")
     p = "x" if size == 64 else "w"
-    parts = [f"{p}0-{p}30"]
-    if sp:
-        parts.append("sp" if size == 64 else "wsp")
-    if zr:
-        parts.append(f"{p}zr")
-    return f"a {size}-bit register " + ", ".join(parts)
+    last = ("sp" if size == 64 else "wsp") if r31 == SP else f"{p}zr"
+    return f"a {size}-bit register {p}0-{p}30, {last}"
 
 
 def _maybe_shift(c: Ctx, i: int) -> Shift | None:
@@ -172,23 +186,22 @@ def _maybe_shift(c: Ctx, i: int) -> Shift | None:
 
 # ============================================================== add, sub and friends
 
-def _addsub(c: Ctx, op: int, s: int, rd: Reg | None, rn_i: int, src_i: int) -> int:
+def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) -> int:
     """ADD/SUB/ADDS/SUBS (C6.2 ADD (immediate/shifted register/extended register)).
 
-    ``rd`` None means the zero register (CMP, CMN)."""
-    rn_op = c.ops[rn_i]
+    ``rd_i`` None means the zero register (CMP, CMN). Which of the three encodings applies
+    decides what register 31 means in each slot: the immediate and extended forms have
+    "Rn (SP)" (and "Rd (SP)" unless they set flags), the shifted form has none.
+    """
     src = c.ops[src_i]
     shift = _maybe_shift(c, src_i + 1)
-    size = rd.size if rd is not None else (rn_op.size if isinstance(rn_op, Reg) else 64)
-    rn = c.reg(rn_i, size, sp=True, zr=isinstance(src, Reg) and not _uses_sp(rd, rn_op, shift))
-    sf = rn.sf
-    rd_num = 31 if rd is None else rd.num
+    rd_op = None if rd_i is None else c.any_reg(rd_i, _reg_desc(None, SP))
+    rn_op = c.any_reg(rn_i, _reg_desc(None, SP))
+    size = (rd_op or rn_op).size
+    rd_kind = ZR if s else SP
     if isinstance(src, Imm):
-        if rd is not None:
-            c.reg(0, size, sp=not s, zr=bool(s))
-        if rn.num == 31 and not rn.sp:
-            c.fail(rn, f"{rn.text} cannot be used here in {c.mn}: expected "
-                       f"{_reg_desc(size, True, False)}")
+        rd_num = 31 if rd_i is None else c.reg(rd_i, size, r31=rd_kind).num
+        rn = c.reg(rn_i, size, r31=SP)
         v = c.value(src)
         sh = 0
         if shift is not None:
@@ -208,14 +221,13 @@ def _addsub(c: Ctx, op: int, s: int, rd: Reg | None, rn_i: int, src_i: int) -> i
         if not 0 <= v <= 0xFFF:
             c.fail(src, f"immediate {_show(src)} out of range for {c.mn}: expected 0..4095, "
                         f"or a multiple of 4096 up to 0xfff000 (lsl #12)")
-        return E.add_sub_imm(sf, op, s, sh, v, rn.num, rd_num)
-    if not isinstance(src, Reg):
-        c.bad(src, f"#imm or {_reg_desc(size, False, True)}")
-    assert isinstance(src, Reg)
-    extended = _uses_sp(rd, rn, shift) or src.size != size
-    if not extended:
-        if rd is not None:
-            c.reg(0, size, zr=True)
+        return E.add_sub_imm(rn.sf, op, s, sh, v, rn.num, rd_num)
+    rm = c.any_reg(src_i, f"#imm or {_reg_desc(size, ZR)}")
+    with_sp = (rd_op is not None and rd_op.sp) or rn_op.sp
+    extend = shift is not None and shift.kind in EXTENDS
+    if not (with_sp or extend or rm.size != size):  # C6.2 ADD (shifted register)
+        rd_num = 31 if rd_i is None else c.reg(rd_i, size).num
+        rn = c.reg(rn_i, size)
         c.reg(src_i, size)
         kind, amount = 0, 0
         if shift is not None:
@@ -223,39 +235,29 @@ def _addsub(c: Ctx, op: int, s: int, rd: Reg | None, rn_i: int, src_i: int) -> i
                 c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected lsl, lsr or asr")
             kind = SHIFTS[shift.kind]
             amount = c.shift_amount(shift, 0, size - 1)
-        return E.add_sub_shifted(sf, op, s, kind, src.num, amount, rn.num, rd_num)
-    # extended register (C6.2 ADD (extended register))
-    if rd is not None:
-        c.reg(0, size, sp=not s, zr=bool(s))
-    if rn.num == 31 and not rn.sp:
-        c.fail(rn, f"{rn.text} cannot be used with an extended register in {c.mn}: "
-                   f"expected {_reg_desc(size, True, False)}")
-    if shift is None:
-        if src.size != size:
-            c.fail(src, f"register {src.text} needs an extend in {c.mn}: expected "
-                        f"{_reg_desc(size, False, True)} or e.g. '{src.text}, uxtw'")
-        option, amount = (3 if size == 64 else 2), 0
+        return E.add_sub_shifted(rn.sf, op, s, kind, rm.num, amount, rn.num, rd_num)
+    # C6.2 ADD (extended register)
+    rd_num = 31 if rd_i is None else c.reg(rd_i, size, r31=rd_kind).num
+    rn = c.reg(rn_i, size, r31=SP)
+    # a 32-bit form takes only Wm; a 64-bit one takes Xm or Wm whatever the extend (GNU as
+    # encodes the register number alone, and the extend reads its low bits either way)
+    c.reg(src_i, 32 if size == 32 else None)
+    if shift is None or shift.kind == "lsl":
+        if not with_sp:
+            if shift is None:
+                c.fail(rm, f"register {rm.text} needs an extend in {c.mn}: expected "
+                           f"{_reg_desc(size, ZR)} or e.g. '{rm.text}, uxtw'")
+            c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected an extend "
+                          f"uxtb..sxtx with {rm.text}")
+        # with sp, lsl (or nothing) is the extend that leaves the register as it is
+        option = 3 if rm.size == 64 else 2
+    elif shift.kind in EXTENDS:
+        option = EXTENDS[shift.kind]
     else:
-        if shift.kind == "lsl":
-            if not _uses_sp(rd, rn, None):
-                c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected an extend "
-                              f"uxtb..sxtx with {src.text}")
-            option = 3 if size == 64 else 2
-        elif shift.kind in EXTENDS:
-            option = EXTENDS[shift.kind]
-        else:
-            c.fail(shift, f"bad extend {shift.text!r} for {c.mn}: expected lsl, uxtb, uxth, "
-                          f"uxtw, uxtx, sxtb, sxth, sxtw or sxtx")
-        amount = c.shift_amount(shift, 0, 4)
-        want = 64 if (size == 64 and option & 3 == 3) else 32
-        c.reg(src_i, want)
-    return E.add_sub_extended(sf, op, s, src.num, option, amount, rn.num, rd_num)
-
-
-def _uses_sp(rd: Reg | None, rn: Operand, shift: Shift | None) -> bool:
-    if shift is not None and shift.kind in EXTENDS:
-        return True
-    return bool((rd is not None and rd.sp) or (isinstance(rn, Reg) and rn.sp))
+        c.fail(shift, f"bad extend {shift.text!r} for {c.mn}: expected lsl, uxtb, uxth, "
+                      f"uxtw, uxtx, sxtb, sxth, sxtw or sxtx")
+    amount = 0 if shift is None else c.shift_amount(shift, 0, 4)
+    return E.add_sub_extended(rn.sf, op, s, rm.num, option, amount, rn.num, rd_num)
 
 
 _ADDSUB_FORMS = ("MN Xd|SP, Xn|SP, #imm12{, lsl #12} | MN Xd, Xn, Xm{, lsl|lsr|asr #n} "
@@ -265,8 +267,7 @@ _ADDSUB_FORMS = ("MN Xd|SP, Xn|SP, #imm12{, lsl #12} | MN Xd, Xn, Xm{, lsl|lsr|a
 @insn(_ADDSUB_FORMS, "add", "sub", "adds", "subs")
 def _add(c: Ctx) -> int:
     c.count(3, 4)
-    rd = c.reg(0, sp=True)
-    return _addsub(c, 1 if c.mn.startswith("sub") else 0, c.mn.endswith("s"), rd, 1, 2)
+    return _addsub(c, 1 if c.mn.startswith("sub") else 0, int(c.mn.endswith("s")), 0, 1, 2)
 
 
 @insn("MN Xn|SP, #imm12{, lsl #12} | MN Xn, Xm{, shift #n}", "cmp", "cmn")
@@ -350,7 +351,8 @@ def _and(c: Ctx) -> int:
     c.count(3, 4)
     opc, n = _LOGIC[c.mn]
     imm = isinstance(c.ops[2], Imm)
-    rd = c.reg(0, sp=imm and opc != 3, zr=not imm or opc == 3)
+    # C6.2 AND (immediate): "Rd (SP)" unless it sets flags; every other slot is a plain R
+    rd = c.reg(0, r31=SP if imm and opc != 3 else ZR)
     return _logical(c, opc, n, rd.num, rd.size, 1, 2)
 
 
@@ -383,13 +385,24 @@ def _wide_chunk(v: int, size: int) -> tuple[int, int] | None:
 
 @insn("MN Xd, #imm | MN Xd, Xm | MN Xd|SP, Xn|SP", "mov")
 def _mov(c: Ctx) -> int:
+    """MOV is an alias of four instructions, and register 31 means sp in two of them.
+
+    To or from sp it is ADD Xd|SP, Xn|SP, #0; between other registers ORR Xd, XZR, Xm; a
+    constant is MOVZ/MOVN Xd (zero register) when a 16-bit chunk encodes it, else ORR
+    Xd|SP, XZR, #bitmask (stack pointer). So xzr can take only a wide constant and sp
+    only a bitmask one (C6.2 MOV (to/from SP), MOV (register), MOV (wide immediate),
+    MOV (bitmask immediate)).
+    """
     c.count(2)
-    rd = c.reg(0, sp=True)
+    rd = c.any_reg(0, _reg_desc(None, ZR))
     src = c.ops[1]
     if isinstance(src, Reg):
-        rm = c.reg(1, like=rd, sp=True)
-        if rd.sp or rm.sp:  # C6.2 MOV (to/from SP): ADD Xd, Xn, #0
+        if rd.sp or src.sp:  # C6.2 MOV (to/from SP): ADD Xd|SP, Xn|SP, #0
+            rd = c.reg(0, r31=SP)
+            rm = c.reg(1, like=rd, r31=SP)
             return E.add_sub_imm(rd.sf, 0, 0, 0, 0, rm.num, rd.num)
+        rd = c.reg(0)
+        rm = c.reg(1, like=rd)
         return E.logical_shifted(rd.sf, 1, 0, 0, rm.num, 0, 31, rd.num)  # ORR Xd, XZR, Xm
     if not isinstance(src, Imm):
         c.bad(src, "#imm or a register")
@@ -406,11 +419,16 @@ def _mov(c: Ctx) -> int:
         n = _wide_chunk(~v & ((1 << size) - 1), size)  # C6.2 MOV (inverted wide immediate)
         if n is not None:
             return E.move_wide(rd.sf, 0b00, n[0], n[1], rd.num)
-    bm = E.encode_bitmask(v, size)  # C6.2 MOV (bitmask immediate): ORR Xd, XZR, #imm
+    bm = E.encode_bitmask(v, size)  # C6.2 MOV (bitmask immediate): ORR Xd|SP, XZR, #imm
+    if bm is not None and rd.num == 31 and not rd.sp:
+        c.fail(src, f"immediate {_show(src)} cannot be moved to {rd.text}: expected a value "
+                    f"movz/movn can encode, one 16-bit chunk (only orr encodes this one, and "
+                    f"its register 31 is sp)")
     if bm is not None:
         return E.logical_imm(rd.sf, 1, bm[0], bm[1], bm[2], 31, rd.num)
-    c.fail(src, f"immediate {_show(src)} out of range for mov: expected 0..65535 "
-                f"(or a value movz/movn/orr can encode)")
+    what = "a bitmask immediate (orr is the only mov from a constant to sp)" if rd.sp else \
+        "0..65535 (or a value movz/movn/orr can encode)"
+    c.fail(src, f"immediate {_show(src)} out of range for mov: expected {what}")
     return 0
 
 
@@ -507,9 +525,12 @@ def _ext(c: Ctx) -> int:
     # C6.2 UXTB/UXTH (UBFM Wd, Wn, #0, #7|15), SXTB/SXTH/SXTW (SBFM Xd, Xn, #0, #7|15|31)
     c.count(2)
     opc, imms = _EXT_BITS[c.mn]
-    rd = c.reg(0, 32 if c.mn.startswith("u") else (64 if c.mn == "sxtw" else None))
+    rd = c.reg(0, 64 if c.mn == "sxtw" else None)
     rn = c.reg(1, 32)
-    return E.bitfield(rd.sf, opc, rd.sf, 0, imms, rn.num, rd.num)
+    # UXTB/UXTH exist only as 32-bit forms; GNU as also takes an X destination for them and
+    # encodes the W form, which leaves the same value (a W write clears the upper half)
+    sf = 0 if c.mn.startswith("u") else rd.sf
+    return E.bitfield(sf, opc, sf, 0, imms, rn.num, rd.num)
 
 
 @insn("MN Xd, Xn, Xm, #lsb", "extr")
@@ -830,10 +851,16 @@ def _rt_for(c: Ctx, table: dict) -> Reg:
 
 
 def _mem(c: Ctx, i: int) -> Mem:
+    """Operand ``i`` as a memory operand: its base is "Xn|SP" in every load and store."""
     op = c.ops[i]
     if not isinstance(op, Mem):
         c.bad(op, "a memory operand like [x1], [x1, #8], [x1, #8]! or [x1], #8")
-    return op  # type: ignore[return-value]
+    assert isinstance(op, Mem)
+    base = op.base
+    if base.num == 31 and not base.sp:
+        c.fail(base, f"{base.text} cannot be a base register in {c.mn}: expected x0-x30 or sp "
+                     f"(register 31 means sp in this position)")
+    return op
 
 
 @insn("MN Xt, [Xn|SP{, #imm}] | [Xn, #imm]! | [Xn], #imm | [Xn, Xm{, lsl #s}] | label | =imm",
@@ -859,13 +886,12 @@ def _ldst(c: Ctx) -> int:
         return E.ld_literal(opc_lit, c.target(1, 19, "label"), rt.num)
     mem = _mem(c, 1)
     base = mem.base
-    if base.num == 31 and not base.sp:
-        c.fail(base, f"{base.text} cannot be a base register: expected x0-x30 or sp")
     if n == 3:  # post-index: [Xn], #imm
         if mem.offset is not None or mem.index is not None or mem.writeback:
             c.fail(c.ops[2], f"a post-index offset needs a plain [Xn] before it: expected "
                              f"[{base.text}], #imm")
         imm = c.imm(2, -256, 255)
+        _warn_writeback(c, mem, rt)
         return E.ldst_imm9(size, opc, imm, 0b01, base.num, rt.num)
     if mem.index is not None:  # C6.2 LDR (register)
         if mem.writeback:
@@ -904,6 +930,7 @@ def _ldst(c: Ctx) -> int:
         if not -256 <= imm <= 255:
             c.fail(mem.offset or mem, f"offset #{imm} out of range for a pre-index {c.mn}: "
                                       f"expected -256..255")
+        _warn_writeback(c, mem, rt)
         return E.ldst_imm9(size, opc, imm, 0b11, base.num, rt.num)
     unit = 1 << scale
     if mem.offset is not None and mem.offset.reloc == "lo12":
@@ -918,6 +945,21 @@ def _ldst(c: Ctx) -> int:
     c.fail(mem.offset or mem, f"offset #{imm} out of range for {c.mn}: expected a multiple of "
                               f"{unit} in 0..{0xFFF * unit}, or -256..255")
     return 0
+
+
+def _warn_writeback(c: Ctx, mem: Mem, *regs: Reg) -> None:
+    """Warn when a pre- or post-indexed access also transfers its own base register.
+
+    C6.2 LDR (immediate), STR (immediate), LDP, STP: "if wback && n == t && n != 31 then
+    CONSTRAINED UNPREDICTABLE" (number 31 there is sp as the base but the zero register
+    as the data, two different registers).
+    """
+    base = mem.base
+    for r in regs:
+        if r.num == base.num != 31:
+            c.warn(r, f"unpredictable transfer with writeback: {c.mn} writes the address "
+                      f"back to {base.text} and also transfers {r.text}, the same register")
+            return
 
 
 @insn("MN Xt, [Xn|SP{, #simm9}]", *_UNSCALED)
@@ -964,8 +1006,12 @@ def _ldp(c: Ctx) -> int:
         c.fail(where, f"offset #{imm} out of range for {c.mn}: expected a multiple of {unit} "
                       f"in {-64 * unit}..{63 * unit}")
     base = mem.base
-    if base.num == 31 and not base.sp:
-        c.fail(base, f"{base.text} cannot be a base register: expected x0-x30 or sp")
+    # C6.2 LDP: "if L == '1' && t == t2 then CONSTRAINED UNPREDICTABLE"
+    if load and rt.num == rt2.num:
+        c.warn(rt2, f"unpredictable load of a register pair: {c.mn} loads {rt.text} twice "
+                    f"(the Arm ARM leaves which value it keeps UNPREDICTABLE)")
+    elif mode != 0b010:
+        _warn_writeback(c, mem, rt, rt2)
     return E.ldst_pair(opc, mode, load, imm >> scale, rt2.num, base.num, rt.num)
 
 
@@ -993,6 +1039,13 @@ def _excl(c: Ctx) -> int:
         c.bad(mem, "[Xn] or [Xn, #0]")
     if size is None:
         size = 3 if rt.size == 64 else 2
+    # C6.2 STXR: "if s == t || (s == n && n != 31) then CONSTRAINED UNPREDICTABLE"
+    if status and rs == rt.num:
+        c.warn(c.ops[0], f"unpredictable: {c.mn} stores {rt.text} and writes its status to "
+                         f"the same register {c.ops[0].text}")
+    elif status and rs == mem.base.num != 31:
+        c.warn(c.ops[0], f"unpredictable: {c.mn} writes its status to {c.ops[0].text}, the "
+                         f"register that holds its address {mem.base.text}")
     return E.ldst_exclusive(size, o2, load, 0, rs, o0, 31, mem.base.num, rt.num)
 
 
