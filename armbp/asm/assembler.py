@@ -3,6 +3,11 @@
 Pass 1 reads every line, defines labels at their addresses and lays out the image (every
 instruction is 4 bytes, every directive's size is known). Pass 2 evaluates operands with
 all labels known, so forward references work, and encodes.
+
+The image is at most ``MAX_IMAGE`` bytes (64 MiB, far more than a lesson's guest needs) and
+ends by the top of the 64-bit address space; a directive that would pass either (``.balign
+1 << 32``, a ``.fill`` too many) is an error on its line before any byte is made. Expression
+limits are in ``lexer``.
 """
 from __future__ import annotations
 
@@ -15,7 +20,9 @@ from ..program import Program, Segment, SourceLine
 from .errors import AsmError, AsmWarning, _Fail
 from .instructions import HANDLERS, Ctx
 from .lexer import Expr, ExprParser, Token, tokenize
-from .operands import Lit, Operand, parse_operands, register, split_commas
+from .operands import EXTENDS, SHIFTS, Lit, Operand, parse_operands, register, split_commas
+
+MAX_IMAGE = 64 << 20  # bytes in one assembled image
 
 _IGNORED = {".text", ".data", ".bss", ".section", ".global", ".globl", ".type", ".size",
             ".file", ".ident", ".arch", ".cpu", ".local", ".weak", ".hidden", ".func",
@@ -57,16 +64,16 @@ class _Assembler:
         if not isinstance(source, str):
             raise TypeError(f"assemble() expects the source text as a str, got "
                             f"{type(source).__name__}")
-        if isinstance(base, bool) or not isinstance(base, int) or base < 0 or base % 4:
+        if (isinstance(base, bool) or not isinstance(base, int) or not 0 <= base < 1 << 64
+                or base % 4):
             raise ValueError(f"base {base!r} is not a valid load address: expected a "
-                             f"non-negative multiple of 4")
+                             f"non-negative multiple of 4 below 2**64")
         self.base = base
         self.name = name
         self.lines = source.splitlines()
         self.labels: dict[str, int] = {}
         self.label_line: dict[str, int] = {}
         self.consts: dict[str, int | tuple[Expr, int, int]] = {}
-        self.evaluating: set[str] = set()
         self.items: list[_Item] = []
         self.addr = base
         self.pool: dict[tuple, _PoolEntry] = {}
@@ -105,20 +112,32 @@ class _Assembler:
 
     def deferred(self, name: str, value: tuple, col: int) -> int:
         """The value of a constant defined with a label that came later (``.equ`` may look
-        forward, as in GNU as)."""
-        expr, dot, lineno = value
-        if name in self.evaluating:
-            raise _Fail(f"constant {name!r} is defined in terms of itself (line {lineno}): "
-                        f"expected a value that does not depend on {name!r}", col)
-        self.evaluating.add(name)
-        try:
-            result = expr.evaluate(self.lookup, dot)
-        except _Fail as e:
-            raise _Fail(f"in the value of {name!r} (line {lineno}): {e.detail}", col) from None
-        finally:
-            self.evaluating.discard(name)
-        self.consts[name] = result
-        return result
+        forward, as in GNU as).
+
+        A constant may wait for another that waits for a third...: the chain is followed
+        with a list, not by recursion, so that its length has no limit but memory.
+        """
+        chain = [name]  # each constant waits for the value of the next
+        in_chain = {name}
+        while chain:
+            expr, dot, lineno = self.consts[chain[-1]]  # type: ignore[misc]
+            waits = [s for s in sorted(expr.symbols())
+                     if s not in self.labels and isinstance(self.consts.get(s), tuple)]
+            if waits:
+                if waits[0] in in_chain:
+                    loop = " -> ".join(chain[chain.index(waits[0]):] + [waits[0]])
+                    raise _Fail(f"constant {waits[0]!r} is defined in terms of itself ({loop}): "
+                                f"expected a value that does not depend on {waits[0]!r}", col)
+                chain.append(waits[0])
+                in_chain.add(waits[0])
+                continue
+            try:
+                self.consts[chain[-1]] = expr.evaluate(self.lookup, dot)
+            except _Fail as e:
+                raise _Fail(f"in the value of {chain[-1]!r} (line {lineno}): {e.detail}",
+                            col) from None
+            in_chain.discard(chain.pop())
+        return self.consts[name]  # type: ignore[return-value]
 
     def lookup_now(self, name: str, col: int) -> int:
         """Pass-1 lookup: only what is defined above may be used."""
@@ -132,14 +151,21 @@ class _Assembler:
 
     # ------------------------------------------------------------------ pass 1
     def run(self) -> Program:
-        in_comment = False
+        in_comment = opened = 0  # the column and line of a /* not yet closed
         for lineno, line in enumerate(self.lines, 1):
             try:
+                was_open = in_comment
                 toks, in_comment = tokenize(line, in_comment)
+                if in_comment and not was_open:
+                    opened = lineno
                 if toks and self.statement(toks, line, lineno):
                     break
             except _Fail as e:
                 raise self.error(e, lineno) from None
+        else:
+            if in_comment:
+                raise self.error(_Fail("unterminated comment: expected a '*/' to close this "
+                                       "'/*' before the end of the source", in_comment), opened)
         self.flush_pool(len(self.lines))
         image = bytearray(self.addr - self.base)
         for item in self.items:
@@ -160,6 +186,9 @@ class _Assembler:
                const: bool) -> None:
         if register(name) is not None:
             raise _Fail(f"{name!r} is a register name: expected another name for a label", tok.col)
+        if name.lower() in SHIFTS or name.lower() in EXTENDS:
+            raise _Fail(f"{name!r} is the name of a shift or an extend (an operand {name} reads "
+                        f"as one): expected another name for a label", tok.col)
         if name in self.labels or name in self.consts:
             raise _Fail(f"duplicate label {name!r} (first defined on line "
                         f"{self.label_line[name]}): expected a new name", tok.col)
@@ -233,7 +262,17 @@ class _Assembler:
             raise _Fail(f"{what} at {self.addr:#x} is not 4-byte aligned: expected a "
                         f".balign 4 after the data above", head.col)
 
+    def room(self, size: int, col: int, what: str) -> None:
+        """Refuse ``size`` more bytes if the image would pass MAX_IMAGE or 2**64."""
+        if self.addr + size > 1 << 64:
+            raise _Fail(f"{what} would run past the top of the 64-bit address space from "
+                        f"{self.addr:#x}: expected the image to end by 2**64", col)
+        if self.addr + size - self.base > MAX_IMAGE:
+            raise _Fail(f"{what} would make the image {self.addr + size - self.base:#x} bytes "
+                        f"long: expected at most {MAX_IMAGE:#x} ({MAX_IMAGE >> 20} MiB)", col)
+
     def emit(self, item: _Item, size: int, line: str, lineno: int, *, source: bool = True):
+        self.room(size, 1, "this line")
         self.items.append(item)
         if source and size:
             self.source_lines.setdefault(self.addr, SourceLine(lineno, line.rstrip("\r\n")))
@@ -260,6 +299,8 @@ class _Assembler:
             if not entries:
                 continue
             pad = -self.addr % size
+            self.room(pad + size * len(entries), 1, f"the literal pool of {len(entries)} "
+                                                    f"{size}-byte values")
             if pad:
                 self.items.append(_Item(self.addr, lineno, "bytes", data=bytes(pad)))
                 self.addr += pad
@@ -273,7 +314,9 @@ class _Assembler:
                   lineno: int) -> int | tuple[Expr, int, int]:
         """A constant's value now, or its expression for later if it names a later label."""
         e = self._whole_expr(toks, line, after)
-        if all(s in self.labels or s in self.consts for s in e.symbols()):
+        # a constant that still waits for a later label makes this one wait too (and a loop
+        # of them is found, and named, when one is used)
+        if all(s in self.labels or isinstance(self.consts.get(s), int) for s in e.symbols()):
             return e.evaluate(self.lookup, self.addr)
         return (e, self.addr, lineno)
 
@@ -365,6 +408,7 @@ class _Assembler:
             fill = const(parts[1]) if len(parts) > 1 else 0
             if not 0 <= n <= 1 << 24:
                 raise _Fail(f"{word} size {n} out of range: expected 0..{1 << 24}", parts[0][0].col)
+            self.room(n, parts[0][0].col, f"{word} {n}")
             if not -128 <= fill <= 255:
                 raise _Fail(f"{word} fill {fill} out of range: expected a byte -128..255",
                             parts[1][0].col)
@@ -381,6 +425,7 @@ class _Assembler:
             if not 0 <= count <= 1 << 24:
                 raise _Fail(f".fill count {count} out of range: expected 0..{1 << 24}",
                             parts[0][0].col)
+            self.room(size * count, parts[0][0].col, f".fill of {size * count} bytes")
             # GNU as: each unit is the value as 4 bytes (higher bytes zero)
             unit = (value & 0xFFFFFFFF).to_bytes(8, "little")[:size]
             self.emit(_Item(self.addr, lineno, "bytes", data=unit * count), size * count,
@@ -407,6 +452,7 @@ class _Assembler:
                                 parts[1][0].col)
             if len(parts) > 2 and pad > const(parts[2]):
                 return False  # more padding than allowed: skip the alignment, as GNU as
+            self.room(pad, parts[0][0].col, f"{word} {n} ({pad} bytes of padding)")
             if fill is not None:
                 data = bytes([fill & 0xFF]) * pad
             else:  # in code, GNU as pads to a word with zeros and then with NOPs

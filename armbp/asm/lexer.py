@@ -4,6 +4,11 @@ Comments: ``//`` and ``;`` to the end of the line, ``/* ... */`` (may span lines
 whose first non-blank character is ``#``. Numbers follow GNU as: ``0x1f``, ``0b101``, ``017``
 (octal, leading zero), ``42`` and character constants ``'a'``. Expressions use GNU as
 precedence: unary ``- ~ +`` bind tightest, then ``* / % << >>``, then ``& | ^``, then ``+ -``.
+
+Limits, each an ``AsmError`` naming it: parentheses nest at most ``MAX_NESTING`` deep, and
+every number (as written, and every value an expression computes on the way) has at most
+``MAX_BITS`` bits. GNU as computes in 64 bits; the spare bits let a mistake such as
+``1 << 64`` reach the operand that cannot hold it and be reported there.
 """
 from __future__ import annotations
 
@@ -12,6 +17,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .errors import _Fail
+
+MAX_NESTING = 64  # levels of parentheses in one expression
+MAX_BITS = 128  # magnitude of any number or intermediate value: below 2**128
+_MAX_DIGITS = MAX_BITS + 2  # the longest number worth reading: 0b and 128 binary digits
 
 
 @dataclass(frozen=True)
@@ -33,17 +42,30 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'
 
 def _number(text: str, col: int) -> int:
     t = text
+    if len(t) > _MAX_DIGITS:
+        raise _Fail(f"number {t[:12]}... is {len(t)} characters long: expected at most "
+                    f"{_MAX_DIGITS} (numbers have at most {MAX_BITS} bits)", col)
     low = t.lower()
     if low.startswith("0x"):
-        return int(low[2:], 16)
-    if low.startswith("0b"):
-        return int(low[2:], 2)
-    if len(t) > 1 and t[0] == "0":
+        v = int(low[2:], 16)
+    elif low.startswith("0b"):
+        v = int(low[2:], 2)
+    elif len(t) > 1 and t[0] == "0":
         if not set(t) <= set("01234567"):
             raise _Fail(f"bad number {text!r}: a leading 0 means octal (as in GNU as), "
                         f"expected digits 0-7 or no leading zero", col)
-        return int(t, 8)
-    return int(t, 10)
+        v = int(t, 8)
+    else:
+        v = int(t, 10)
+    return _bounded(v, col, f"number {t}")
+
+
+def _bounded(v: int, col: int, what: str) -> int:
+    """``v``, if it has at most MAX_BITS bits; else the error that says so."""
+    if v >> MAX_BITS and v >> MAX_BITS != -1:
+        raise _Fail(f"{what} is too large ({v.bit_length()} bits): expected a value below "
+                    f"2**{MAX_BITS} in magnitude", col)
+    return v
 
 
 def _string(line: str, i: int) -> tuple[bytes, int]:
@@ -78,18 +100,23 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
     raise _Fail("unterminated string: expected a closing '\"'", i + 1)
 
 
-def tokenize(line: str, in_comment: bool = False) -> tuple[list[Token], bool]:
-    """The tokens of one source line, and whether a ``/*`` comment is still open at its end."""
+def tokenize(line: str, in_comment: int = 0) -> tuple[list[Token], int]:
+    """The tokens of one source line, and whether a ``/*`` comment is still open at its end.
+
+    The second value is 0 when no comment is open; else the column of the ``/*`` that
+    opened it on this line, or ``in_comment`` itself when it was open before the line (so
+    that a caller can point at the ``/*`` that is never closed).
+    """
     toks: list[Token] = []
     i, n = 0, len(line)
     if not in_comment and line.lstrip().startswith("#"):
-        return toks, False
+        return toks, 0
     while i < n:
         if in_comment:
             end = line.find("*/", i)
             if end < 0:
-                return toks, True
-            i, in_comment = end + 2, False
+                return toks, in_comment
+            i, in_comment = end + 2, 0
             continue
         ch = line[i]
         if ch in " \t\r\f\v":
@@ -98,7 +125,7 @@ def tokenize(line: str, in_comment: bool = False) -> tuple[list[Token], bool]:
         if line.startswith("//", i) or ch == ";":
             break
         if line.startswith("/*", i):
-            in_comment = True
+            in_comment = i + 1
             i += 2
             continue
         col = i + 1
@@ -174,22 +201,11 @@ class Expr:
         self.name = node[1] if node[0] == "s" else None
 
     def symbols(self) -> set[str]:
-        out: set[str] = set()
-
-        def walk(node: tuple) -> None:
-            if node[0] == "s":
-                out.add(node[1])
-            elif node[0] == "u":
-                walk(node[2])
-            elif node[0] == "b":
-                walk(node[2])
-                walk(node[3])
-        walk(self.node)
-        return out
+        return {n[1] for n in _nodes(self.node) if n[0] == "s"}
 
     @property
     def is_constant(self) -> bool:
-        return not self.symbols() and not _uses_dot(self.node)
+        return not any(n[0] in "s." for n in _nodes(self.node))
 
     def evaluate(self, lookup: Callable[[str, int], int], dot: int = 0) -> int:
         return _eval(self.node, lookup, dot)
@@ -198,32 +214,54 @@ class Expr:
         return f"Expr({self.text!r})"
 
 
-def _uses_dot(node: tuple) -> bool:
-    if node[0] == ".":
-        return True
-    if node[0] == "u":
-        return _uses_dot(node[2])
-    if node[0] == "b":
-        return _uses_dot(node[2]) or _uses_dot(node[3])
-    return False
+# Nodes: ("n", value), ("s", name, col), (".", col), ("u", op, operand, col),
+# ("b", op, left, right, col). A 1,000-term sum is a tree 1,000 deep, so the walks below
+# keep their own stack instead of recursing.
+
+def _nodes(node: tuple) -> list[tuple]:
+    """Every node of the tree under ``node``."""
+    out, todo = [], [node]
+    while todo:
+        n = todo.pop()
+        out.append(n)
+        if n[0] == "u":
+            todo.append(n[2])
+        elif n[0] == "b":
+            todo += (n[2], n[3])
+    return out
 
 
 def _eval(node: tuple, lookup: Callable[[str, int], int], dot: int) -> int:
-    kind = node[0]
-    if kind == "n":
-        return node[1]
-    if kind == "s":
-        return lookup(node[1], node[2])
-    if kind == ".":
-        return dot
-    if kind == "u":
-        v = _eval(node[2], lookup, dot)
-        return {"-": -v, "+": v, "~": ~v}[node[1]]
-    op, a, b, col = node[1], _eval(node[2], lookup, dot), _eval(node[3], lookup, dot), node[4]
+    """The value of the tree, operands before operators (post-order), left to right."""
+    values: list[int] = []
+    todo: list[tuple[tuple, bool]] = [(node, False)]
+    while todo:
+        n, operands_done = todo.pop()
+        kind = n[0]
+        if kind == "n":
+            values.append(n[1])
+        elif kind == "s":
+            values.append(lookup(n[1], n[2]))
+        elif kind == ".":
+            values.append(dot)
+        elif not operands_done:
+            todo.append((n, True))
+            todo += [(n[3], False), (n[2], False)] if kind == "b" else [(n[2], False)]
+        elif kind == "u":
+            v = values.pop()
+            values.append(_bounded({"-": -v, "+": v, "~": ~v}[n[1]], n[3], "value"))
+        else:
+            b = values.pop()
+            a = values.pop()
+            values.append(_bounded(_binary(n[1], a, b, n[4]), n[4], f"value of {n[1]!r}"))
+    return values[0]
+
+
+def _binary(op: str, a: int, b: int, col: int) -> int:
     if op in "/%" and b == 0:
         raise _Fail("division by zero in expression: expected a non-zero divisor", col)
-    if op in ("<<", ">>") and not 0 <= b < 128:
-        raise _Fail(f"shift by {b} in expression: expected 0..127", col)
+    if op in ("<<", ">>") and not 0 <= b < MAX_BITS:
+        raise _Fail(f"shift by {b} in expression: expected 0..{MAX_BITS - 1}", col)
     if op == "/":  # C-like truncation toward zero, as GNU as
         q = abs(a) // abs(b)
         return q if (a >= 0) == (b >= 0) else -q
@@ -244,6 +282,7 @@ class ExprParser:
         self.toks = toks
         self.line = line
         self.pos = pos
+        self.depth = 0  # parentheses open at this point
 
     def peek(self) -> Token | None:
         return self.toks[self.pos] if self.pos < len(self.toks) else None
@@ -283,9 +322,21 @@ class ExprParser:
                 return (".", t.col)
             return ("s", t.value, t.col)
         if t.kind == "op" and t.text in "-~+":
-            return ("u", t.text, self._unary())
+            ops = [t]  # a run of signs, read without recursing: - - - ~1
+            while (p := self.peek()) is not None and p.kind == "op" and p.text in "-~+":
+                ops.append(p)
+                self.pos += 1
+            node = self._unary()
+            for op in reversed(ops):
+                node = ("u", op.text, node, op.col)
+            return node
         if t.kind == "op" and t.text == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _Fail(f"parentheses nested more than {MAX_NESTING} deep: expected at "
+                            f"most {MAX_NESTING} levels", t.col)
             node = self._level(0)
+            self.depth -= 1
             close = self.peek()
             if close is None or close.text != ")":
                 col = close.col if close else len(self.line.rstrip()) + 1
