@@ -171,8 +171,8 @@ def test_register_31_in_every_slot_agrees_with_gnu_as():
 
 
 # GNU as also warns when an exclusive store's status register is wzr and its base sp: the
-# same number 31, but two different registers, and the Arm ARM's STXR reads
-# "if s == t || (s == n && n != 31)". armbp does not warn there.
+# same number 31, but two different registers, and the Arm ARM's page "STXR" excepts a base
+# of 31 from the UNPREDICTABLE case. armbp does not warn there.
 NOT_UNPREDICTABLE = {"stxr wzr, x0, [sp]", "stlxr wzr, w0, [sp]", "stxrb wzr, w2, [sp]"}
 
 

@@ -390,8 +390,8 @@ def _mov(c: Ctx) -> int:
     To or from sp it is ADD Xd|SP, Xn|SP, #0; between other registers ORR Xd, XZR, Xm; a
     constant is MOVZ/MOVN Xd (zero register) when a 16-bit chunk encodes it, else ORR
     Xd|SP, XZR, #bitmask (stack pointer). So xzr can take only a wide constant and sp
-    only a bitmask one (C6.2 MOV (to/from SP), MOV (register), MOV (wide immediate),
-    MOV (bitmask immediate)).
+    only a bitmask one (the Arm ARM's pages "MOV (to/from SP)", "MOV (register)", "MOV
+    (wide immediate)" and "MOV (bitmask immediate)").
     """
     c.count(2)
     rd = c.any_reg(0, _reg_desc(None, ZR))
@@ -950,9 +950,9 @@ def _ldst(c: Ctx) -> int:
 def _warn_writeback(c: Ctx, mem: Mem, *regs: Reg) -> None:
     """Warn when a pre- or post-indexed access also transfers its own base register.
 
-    C6.2 LDR (immediate), STR (immediate), LDP, STP: "if wback && n == t && n != 31 then
-    CONSTRAINED UNPREDICTABLE" (number 31 there is sp as the base but the zero register
-    as the data, two different registers).
+    The Arm ARM's pages "LDR (immediate)", "STR (immediate)", "LDP" and "STP" make such a
+    transfer CONSTRAINED UNPREDICTABLE, unless the base is number 31: as a base that is sp,
+    as data the zero register, two different registers.
     """
     base = mem.base
     for r in regs:
@@ -1006,7 +1006,7 @@ def _ldp(c: Ctx) -> int:
         c.fail(where, f"offset #{imm} out of range for {c.mn}: expected a multiple of {unit} "
                       f"in {-64 * unit}..{63 * unit}")
     base = mem.base
-    # C6.2 LDP: "if L == '1' && t == t2 then CONSTRAINED UNPREDICTABLE"
+    # Arm ARM, "LDP": loading both halves into one register is CONSTRAINED UNPREDICTABLE
     if load and rt.num == rt2.num:
         c.warn(rt2, f"unpredictable load of a register pair: {c.mn} loads {rt.text} twice "
                     f"(the Arm ARM leaves which value it keeps UNPREDICTABLE)")
@@ -1039,7 +1039,8 @@ def _excl(c: Ctx) -> int:
         c.bad(mem, "[Xn] or [Xn, #0]")
     if size is None:
         size = 3 if rt.size == 64 else 2
-    # C6.2 STXR: "if s == t || (s == n && n != 31) then CONSTRAINED UNPREDICTABLE"
+    # Arm ARM, "STXR": a status register that is also the data register, or the base
+    # (other than sp), is CONSTRAINED UNPREDICTABLE
     if status and rs == rt.num:
         c.warn(c.ops[0], f"unpredictable: {c.mn} stores {rt.text} and writes its status to "
                          f"the same register {c.ops[0].text}")
