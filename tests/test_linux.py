@@ -36,17 +36,27 @@ def test_pages_are_file_mappings_of_whole_pages(loop_elf):
     assert dat[0x160:0x168] == data[0x160:0x168]              # `total`
 
 
-def test_bss_tail_is_zero():
-    # a hand-made ELF: one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
-    hdr = bytearray(0x200)
+def _handmade(*loads, entry=0x10100, size=0x200):
+    """A hand-made ELF over a file of junk: ``loads`` are (flags, offset, vaddr, filesz,
+    memsz) of its PT_LOADs."""
+    hdr = bytearray(b"\xaa" * size)
     hdr[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
-    struct.pack_into("<HHIQQQIHHH", hdr, 16, 2, 183, 1, 0x10000, 64, 0, 0, 64, 56, 1)
-    struct.pack_into("<IIQQQQQQ", hdr, 64, 1, 6, 0x100, 0x10100, 0x10100, 4, 0x2000, 0x1000)
-    hdr[0x100:0x200] = b"\xaa" * 0x100
-    img = ElfImage.parse(bytes(hdr))
-    (start, size, perms, data), = img.pages()
-    assert (start, size, perms) == (0x10000, 0x3000, "rw")
+    struct.pack_into("<HHIQQQIHHHHHH", hdr, 16, 2, 183, 1, entry, 64, 0, 0, 64, 56,
+                     len(loads), 64, 0, 0)
+    for i, (flags, offset, vaddr, filesz, memsz) in enumerate(loads):
+        struct.pack_into("<IIQQQQQQ", hdr, 64 + 56 * i, 1, flags, offset, vaddr, vaddr,
+                         filesz, memsz, 0x1000)
+    return bytes(hdr)
+
+
+def test_bss_tail_is_zero():
+    # one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
+    raw = _handmade((7, 0x100, 0x10100, 4, 0x2000))
+    (start, size, perms, data), = ElfImage.parse(raw).pages()
+    assert (start, size, perms) == (0x10000, 0x3000, "rwx")
+    assert data[:0x100] == raw[:0x100]                        # the file before p_vaddr
     assert data[0x100:0x104] == b"\xaa" * 4 and data[0x104:] == bytes(len(data) - 0x104)
+    assert len(data) == 0x104            # the zero tail is left to the zeroed guest memory
 
 
 @pytest.mark.parametrize("patch, message", [
