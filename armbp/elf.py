@@ -50,11 +50,13 @@ _ET_NAMES = {0: "ET_NONE", 1: "ET_REL (a relocatable object)", 2: "ET_EXEC",
 # The Linux loader refuses a program header table larger than 64 KiB (1170 headers).
 _PHDR_TABLE_LIMIT = 64 << 10
 
-ADDRESS_LIMIT = 1 << 48
-"""The guest's address space ends here: every byte an ELF asks for must lie below 2^48.
+ADDRESS_LIMIT = 1 << 44
+"""The guest's address space ends here: every byte an ELF asks for must lie below 2^44.
 
-AArch64 Linux gives a process 48-bit virtual addresses (Arm ARM "Address size
-configuration": 48 bits without FEAT_LVA; the kernel's user range is 0 .. 2^48 - 1)."""
+The vCPU runs with its MMU off, so a virtual address is a physical one, and Unicorn's CPU
+(a Cortex-A72) implements 44 physical address bits (ID_AA64MMFR0_EL1.PARange = 0b0100).
+Above that every fetch, load and store is an Address size fault (measured: a fetch at
+2^44 is an instruction abort, a load a data abort). Linux would allow a process 48 bits."""
 
 MEMORY_LIMIT = 1 << 30
 """The most memory the kit gives an emulated guest's PT_LOAD segments together: 1 GiB."""
@@ -180,7 +182,7 @@ class ElfImage:
             if ld.vaddr + ld.memsz > ADDRESS_LIMIT:
                 raise ElfError(f"{name}: PT_LOAD {i} (p_vaddr {ld.vaddr:#x}, p_memsz "
                                f"{ld.memsz:#x}) ends at {ld.vaddr + ld.memsz:#x}, beyond the "
-                               f"guest's 48-bit address space (below {ADDRESS_LIMIT:#x}): "
+                               f"guest's 44-bit address space (below {ADDRESS_LIMIT:#x}): "
                                f"{_EXPECT}")
             loads.append(ld)
         if not loads:
@@ -336,6 +338,8 @@ def _lines(data: bytes) -> dict[int, SourceLine]:
 
     Line information is a help, not a need: a file whose DWARF cannot be read still runs,
     without source lines."""
+    if b"debug_line\0" not in data:   # no section of that name (.debug_line, .zdebug_line)
+        return {}
     from elftools.elf.elffile import ELFFile
 
     try:

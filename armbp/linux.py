@@ -325,7 +325,7 @@ class LinuxProcess:
         if top > elf.ADDRESS_LIMIT:
             raise ElfError(f"{self.path}: the program ends at {self.image.end:#x}, and the "
                            f"stack, the kernel's pages and the heap above it would reach "
-                           f"{top:#x}, beyond the guest's 48-bit address space (below "
+                           f"{top:#x}, beyond the guest's 44-bit address space (below "
                            f"{elf.ADDRESS_LIMIT:#x}): expected a program that ends below "
                            f"{elf.ADDRESS_LIMIT - (top - self.image.end):#x}")
         regions = self.image.pages()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from armbp import Program, load_elf
+from armbp.program import SourceLine
 from armbp.elf import ElfError, ElfImage, Load
 from armbp.asm import assemble
 from conftest import require_tool
@@ -188,3 +189,117 @@ def test_program_headers_outside_the_file_are_named(elf_path):
     with pytest.raises(ElfError, match=r"the program headers \(e_phoff 0x[0-9a-f]+, e_phnum "
                                        r"\d+, e_phentsize 56\) lie outside the file"):
         ElfImage.parse(bytes(data), "cut")
+
+
+# --- malformed files: every one is an ElfError naming the value, at once ------------------------
+def _u64(value: int) -> bytes:
+    return value.to_bytes(8, "little")
+
+
+def _phdr(data: bytes, i: int) -> int:
+    """File offset of program header ``i``."""
+    return int.from_bytes(data[32:40], "little") + 56 * i
+
+
+def _shdr(data: bytes, type_: int) -> int:
+    """File offset of the first section header of type ``type_``."""
+    shoff = int.from_bytes(data[40:48], "little")
+    for i in range(int.from_bytes(data[60:62], "little")):
+        at = shoff + 64 * i
+        if int.from_bytes(data[at + 4:at + 8], "little") == type_:
+            return at
+    raise AssertionError(f"no section of type {type_}")
+
+
+def _load_patched(elf_path: Path, tmp_path: Path, *patches: tuple[int, bytes]):
+    raw = bytearray(elf_path.read_bytes())
+    for offset, data in patches:
+        raw[offset:offset + len(data)] = data
+    bad = tmp_path / "bad"
+    bad.write_bytes(bytes(raw))
+    return load_elf(bad)
+
+
+@pytest.mark.timeout(60)  # before the fix, 2**64 - 1 never returned
+@pytest.mark.parametrize("memsz, message", [
+    ((1 << 64) - 1, r"PT_LOAD 1 \(p_vaddr 0x[0-9a-f]+, p_memsz 0xffffffffffffffff\) ends at "
+                    r"0x1[0-9a-f]{16}, beyond the guest's 44-bit address space \(below "
+                    r"0x100000000000\)"),
+    (1 << 40, r"its PT_LOAD segments need 0x100000[0-9a-f]{5} bytes of memory \(p_memsz "
+              r"0x[0-9a-f]+, 0x10000000000\), more than the 1 GiB the kit gives a guest"),
+])
+def test_a_huge_p_memsz_is_refused_before_anything_is_allocated(elf_path, tmp_path, memsz,
+                                                                 message):
+    import tracemalloc
+    data = elf_path.read_bytes()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ElfError, match=message):
+            _load_patched(elf_path, tmp_path, (_phdr(data, 1) + 40, _u64(memsz)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20                               # the file, not the segment
+
+
+def test_a_symtab_section_of_another_type_is_not_the_symbol_table(elf_path, tmp_path):
+    data = elf_path.read_bytes()
+    at = _shdr(data, 2)                                 # .symtab, SHT_SYMTAB
+    prog = _load_patched(elf_path, tmp_path, (at + 4, (8).to_bytes(4, "little")))  # NOBITS
+    assert prog.symbols == {} and prog.entry == TEXT    # found by type, as readelf does
+    with pytest.raises(ElfError, match=r"bad: the symbol table \(section \d+\) has "
+                                       r"sh_entsize 0: expected 24"):
+        _load_patched(elf_path, tmp_path, (at + 56, _u64(0)))
+    with pytest.raises(ElfError, match=r"the symbol table \(section \d+\) has sh_link 0 "
+                                       r"\(no section\): expected the index of its SHT_STRTAB"):
+        _load_patched(elf_path, tmp_path, (at + 40, bytes(4)))
+
+
+def test_string_and_table_offsets_outside_the_file_are_named(elf_path, tmp_path):
+    data = elf_path.read_bytes()
+    symtab = _shdr(data, 2)
+    first = int.from_bytes(data[symtab + 24:symtab + 32], "little") + 24  # symbol 1
+    with pytest.raises(ElfError, match=r"symbol 1 has st_name 0xffffffff, outside its string "
+                                       r"table of 0x[0-9a-f]+ bytes"):
+        _load_patched(elf_path, tmp_path, (first, b"\xff" * 4))
+    link = int.from_bytes(data[symtab + 40:symtab + 44], "little")
+    strtab = int.from_bytes(data[40:48], "little") + 64 * link
+    with pytest.raises(ElfError, match=rf"its string table \(section {link}\) \(offset "
+                                       r"0x8000000000000000, size 0x[0-9a-f]+\) lies outside "
+                                       r"the file"):
+        _load_patched(elf_path, tmp_path, (strtab + 24, _u64(1 << 63)))
+    with pytest.raises(ElfError, match=r"the section headers \(e_shnum \d+\) \(offset "
+                                       r"0xffffffffffffffff"):
+        _load_patched(elf_path, tmp_path, (40, b"\xff" * 8))
+
+
+@pytest.mark.parametrize("entry, message", [
+    (TEXT + 2, r"e_entry 0x400002 is not 4-byte aligned"),
+    (0x1000, r"e_entry 0x1000 is not in executable memory \(executable: "
+             r"0x3f0000\.\.0x4[0-9a-f]+\)"),
+    (1 << 63, r"e_entry 0x8000000000000000 is not in executable memory"),
+])
+def test_an_entry_point_the_guest_cannot_start_at_is_refused(elf_path, tmp_path, entry,
+                                                              message):
+    with pytest.raises(ElfError, match=message):
+        _load_patched(elf_path, tmp_path, (24, _u64(entry)))
+
+
+def test_a_source_file_named_by_dwarf_is_read_only_when_it_is_a_regular_file(tmp_path):
+    import os
+    import threading
+    path = build(tmp_path, SOURCE, "-static", f"-Ttext={TEXT:#x}")
+    source = tmp_path / "prog.s"                        # the name .debug_line gives
+    source.unlink()
+    os.mkfifo(source)                                   # opening it to read would block
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(load_elf(path)), daemon=True)
+    reader.start()
+    reader.join(20)
+    if reader.is_alive():                               # unblock the reader, then fail
+        with open(source, "wb"):
+            pass
+        reader.join(5)
+        raise AssertionError("load_elf blocked opening the FIFO its DWARF names")
+    prog, = got
+    assert prog.line_at(TEXT + 4) == SourceLine(4, "")  # the line, without its text

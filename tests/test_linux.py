@@ -234,3 +234,209 @@ def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
         armbp.elf.load_elf(bad)
     assert str(from_linux.value) == str(from_elf.value)
     assert str(from_elf.value).startswith(f"{bad}: e_type is ET_DYN")
+
+
+# --- malformed files and big ones: an ElfError at once, nothing half-built --------------------
+def _process(tmp_path, raw: bytes, name: str = "hand.elf"):
+    from armbp.linux import LinuxProcess
+    path = tmp_path / name
+    path.write_bytes(raw)
+    return LinuxProcess(path, stdout=lambda b: None)
+
+
+@pytest.mark.parametrize("vaddr, message", [
+    ((1 << 64) - PAGE, r"PT_LOAD 0 \(p_vaddr 0xfffffffffffff000, p_memsz 0x1000\) ends at "
+                       r"0x10000000000000000, beyond the guest's 44-bit address space"),
+    ((1 << 44) - PAGE, r"the program ends at 0x100000000000, and the stack, the kernel's "
+                       r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
+                       r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
+                       r"expected a program that ends below 0xffffa[0-9a-f]{6}"),
+])
+def test_a_segment_at_the_top_of_the_address_space_is_refused(tmp_path, vaddr, message):
+    raw = _handmade((5, 0, vaddr, 0x200, PAGE), entry=vaddr + 0x100)
+    with pytest.raises(ElfError, match=message):
+        _process(tmp_path, raw)
+
+
+def test_an_entry_point_outside_executable_pages_is_refused_before_the_vcpu_exists(tmp_path):
+    with pytest.raises(ElfError, match=r"e_entry 0x7c0 is not in executable memory "
+                                       r"\(executable: 0x10000\.\.0x10200\)"):
+        _process(tmp_path, _handmade((5, 0, 0x10000, 0x200, 0x200), entry=0x7c0))
+    # in an executable PT_LOAD, but its page is mapped again, writable, by the next one
+    raw = _handmade((5, 0, 0x10000, 0x200, 0x200), (6, 0x100, 0x10100, 0x100, 0x2000),
+                    entry=0x10080)
+    ElfImage.parse(raw).program()                       # load_elf maps the segments as such
+    with pytest.raises(ElfError, match=r"e_entry 0x10080 is not in executable memory "
+                                       r"\(executable: none\)"):
+        _process(tmp_path, raw)
+
+
+def test_a_large_bss_costs_no_memory_and_no_time_in_the_page_layout():
+    import tracemalloc
+    raw = _handmade((7, 0x100, 0x10100, 4, 8 << 20))    # an 8 MiB .bss
+    img = ElfImage.parse(raw)
+    tracemalloc.start()
+    try:
+        (start, size, perms, data), = img.pages()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (start, size, perms) == (0x10000, (8 << 20) + PAGE, "rwx")
+    assert data == raw[:0x104] and peak < 64 << 10      # the file's bytes, no zero pages
+
+
+def test_a_failed_start_leaves_the_vcpu_as_it_was_made(loop_elf):
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    proc = LinuxProcess(loop_elf)
+    vcpu = VCpu(proc.program)
+    fresh = {r: vcpu.read_register(r) for r in ("pc", "sp", "vbar_el1", "elr_el1", "sp_el0")}
+    proc.trampoline = 0x8                               # as if the kit had mislaid it
+    with pytest.raises(RuntimeError, match=r"did not reach the entry point 0x4000b0.*"
+                                           r"\(the vCPU is reset\)"):
+        proc.start(vcpu)
+    assert {r: vcpu.read_register(r) for r in fresh} == fresh and proc.syscalls is None
+
+
+# --- fuzzing: mutations of real small ELFs either load or are refused with an ElfError ---------
+FUZZ_SOURCE = """\
+        .text
+        .global _start
+_start: mov x0, #3
+loop:   subs x0, x0, #1
+        b.ne loop
+        adr x1, counter
+        mov x8, #93
+        svc #0
+        .type helper, %function
+helper: ret
+        .data
+        .type counter, %object
+counter: .quad 42
+        .bss
+buf:    .skip 64
+"""
+
+
+def _fuzz_base(tmp_path, *as_args: str, ld_args: tuple[str, ...] = ()) -> bytes:
+    import subprocess
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    (tmp_path / "f.s").write_text(FUZZ_SOURCE)
+    subprocess.run(["aarch64-linux-gnu-as", *as_args, "-o", tmp_path / "f.o", tmp_path / "f.s"],
+                   check=True)
+    subprocess.run(["aarch64-linux-gnu-ld", "-static", *ld_args, "-o", tmp_path / "f.elf",
+                    tmp_path / "f.o"], check=True, capture_output=True)
+    return (tmp_path / "f.elf").read_bytes()
+
+
+def _fields(raw: bytes) -> list[tuple[int, int]]:
+    """(offset, width) of every header, program header, section header and symbol field."""
+    def u(off, w):
+        return int.from_bytes(raw[off:off + w], "little")
+    out = [(24, 8), (32, 8), (40, 8), (48, 4), (52, 2), (54, 2), (56, 2), (58, 2), (60, 2),
+           (62, 2)]
+    for i in range(u(56, 2)):
+        at = u(32, 8) + 56 * i
+        out += [(at + o, w) for o, w in ((0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8),
+                                         (40, 8), (48, 8))]
+    for i in range(u(60, 2)):
+        at = u(40, 8) + 64 * i
+        out += [(at + o, w) for o, w in ((0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8),
+                                         (40, 4), (44, 4), (48, 8), (56, 8))]
+        if u(at + 4, 4) == 2:                           # the symbols of SHT_SYMTAB
+            for k in range(u(at + 24, 8), u(at + 24, 8) + u(at + 32, 8), 24):
+                out += [(k + o, w) for o, w in ((0, 4), (4, 1), (5, 1), (6, 2), (8, 8),
+                                                (16, 8))]
+    return out
+
+
+def _mutate(rng, raw: bytes, fields) -> bytes:
+    """1-3 mutations: a field set to an edge value (most often), a random byte, a cut, junk."""
+    b = bytearray(raw)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        kind = rng.random()
+        if kind < 0.75:
+            off, w = rng.choice(fields)
+            top = (1 << 8 * w) - 1
+            old = int.from_bytes(b[off:off + w], "little")
+            value = rng.choice((0, 1, 3, 4, 8, 0x38, 0x40, 0x1000, len(b), len(b) - 1, top,
+                                top - 0xFFF, 1 << (8 * w - 1), old + 1, old - 1, old + 4,
+                                old ^ 1 << rng.randrange(8 * w), rng.randrange(top + 1),
+                                1 << 40, (1 << 44) - PAGE, 1 << 32)) & top
+            b[off:off + w] = value.to_bytes(w, "little")
+        elif kind < 0.9:
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        elif kind < 0.95:
+            del b[rng.randrange(64, len(b)):]
+        else:
+            b += bytes(rng.randrange(1, 300))
+    return bytes(b)
+
+
+def _reference_memory(img) -> dict[int, tuple[str, bytes]]:
+    """page -> (perms, bytes), built page by page the simple way (small images only)."""
+    pages = {}
+    for ld in img.loads:
+        if not ld.memsz:
+            continue
+        lo = ld.vaddr & ~(PAGE - 1)
+        # file bytes up to here: p_filesz with a .bss, else to the end of the file
+        limit = ld.offset + ld.filesz if ld.memsz > ld.filesz else len(img.data)
+        for page in range(lo, ld.vaddr + ld.memsz, PAGE):
+            pos = page - ld.vaddr + ld.offset          # the file byte at the page's start
+            mem = bytes(min(PAGE, max(0, -pos))) + img.data[max(pos, 0):max(pos + PAGE, 0)]
+            mem = mem[:max(0, limit - pos)]
+            pages[page] = (ld.perms, mem + bytes(PAGE - len(mem)))
+    return pages
+
+
+@pytest.mark.parametrize("as_args, ld_args, cases, seed", [
+    ((), (), 2500, 1),                   # symbols, no DWARF: the cheap, wide run
+    ((), ("-N",), 500, 2),               # one rwx segment holding the headers
+    (("-g",), (), 300, 3),               # with .debug_line (read by pyelftools)
+])
+def test_mutated_elfs_load_or_raise_the_elf_error(tmp_path, as_args, ld_args, cases, seed):
+    import random
+
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    base = _fuzz_base(tmp_path, *as_args, ld_args=ld_args)
+    fields = _fields(base)
+    rng = random.Random(seed)
+    path = tmp_path / "mutant"
+    started: set = set()
+    outcomes = {"loaded": 0, "refused": 0}
+    for case in range(cases):
+        raw = _mutate(rng, base, fields)
+        path.write_bytes(raw)
+        try:
+            try:
+                ElfImage.parse(raw, str(path)).program()   # load_elf(path), without the read
+            except ElfError:
+                outcomes["refused"] += 1
+                with pytest.raises(ElfError):           # the one reader refuses it for both
+                    LinuxProcess(path)
+                continue
+            try:                                        # the process layout checks more
+                proc = LinuxProcess(path, stdout=lambda b: None, stderr=lambda b: None)
+            except ElfError:
+                outcomes["refused"] += 1
+                continue
+            outcomes["loaded"] += 1
+            layout = (proc.image.loads, proc.image.entry)
+            if sum(ld.memsz for ld in proc.image.loads) < 1 << 20:
+                regions = proc.image.pages()
+                ref = _reference_memory(proc.image)
+                got = {s + k: (p, (d + bytes(n - len(d)))[k:k + PAGE])
+                       for s, n, p, d in regions for k in range(0, n, PAGE)}
+                assert got == ref, f"case {case}: pages() differs from page-by-page"
+            if layout not in started:                   # a new memory map: run to entry
+                started.add(layout)
+                vcpu = VCpu(proc.program)
+                proc.start(vcpu)
+                assert vcpu.pc == proc.image.entry and vcpu.read_register("currentel") == 0
+        except (ElfError, AssertionError):
+            raise
+        except BaseException as e:
+            raise AssertionError(f"case {case} (seed {seed}): {type(e).__name__}: {e}") from e
+    assert outcomes["loaded"] > cases // 4 and outcomes["refused"] > cases // 20, outcomes
