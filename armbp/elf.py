@@ -60,6 +60,7 @@ Above that every fetch, load and store is an Address size fault (measured: a fet
 
 MEMORY_LIMIT = 1 << 30
 """The most memory the kit gives an emulated guest's PT_LOAD segments together: 1 GiB."""
+_FILE_LIMIT = 1 << 30      # the largest ELF file read (it is read whole)
 
 # Section-boundary symbols GNU ld defines in every executable: addresses, but not names a
 # reader of the program wrote, and they would shadow real labels in listings.
@@ -132,10 +133,20 @@ class ElfImage:
         we can run, or cannot be read)."""
         path = os.fspath(path)
         try:
-            with open(path, "rb") as f:
-                data = f.read()
+            with open(path, "rb", opener=_open_nonblocking) as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):   # a FIFO would block, /dev/zero never end
+                    raise ElfError(f"{path}: not a regular file: {_EXPECT} in a file")
+                if st.st_size > _FILE_LIMIT:
+                    raise ElfError(f"{path}: the file is {st.st_size:#x} bytes, larger than "
+                                   f"the {_size(_FILE_LIMIT)} the kit reads: {_EXPECT}")
+                data = f.read(st.st_size + 1)           # the size it has, not the limit
         except OSError as e:
             raise ElfError(f"{path}: cannot read it ({e.strerror}): {_EXPECT}") from None
+        except ValueError as e:                     # e.g. a NUL byte in the path
+            if isinstance(e, ElfError):
+                raise
+            raise ElfError(f"{path!r}: cannot read it ({e}): {_EXPECT}") from None
         return cls.parse(data, path)
 
     @classmethod

@@ -303,3 +303,15 @@ def test_a_source_file_named_by_dwarf_is_read_only_when_it_is_a_regular_file(tmp
         raise AssertionError("load_elf blocked opening the FIFO its DWARF names")
     prog, = got
     assert prog.line_at(TEXT + 4) == SourceLine(4, "")  # the line, without its text
+
+
+@pytest.mark.timeout(60)  # before the fix, a FIFO blocked the read and /dev/zero never ended
+def test_only_a_regular_file_is_read(tmp_path):
+    import os
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero"), tmp_path):
+        with pytest.raises(ElfError, match=rf"{path}: (not a regular file|cannot read it)"):
+            load_elf(path)
+    with pytest.raises(ElfError, match=r"cannot read it \(embedded null byte\)"):
+        load_elf("a\0b")
