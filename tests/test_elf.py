@@ -1,4 +1,4 @@
-"""load_elf over executables that the test builds with GNU as and ld."""
+"""load_elf (and, under fuzzing, the Linux loader) over executables built with GNU as and ld."""
 from __future__ import annotations
 
 import subprocess
@@ -9,6 +9,7 @@ import pytest
 from armbp import Program, load_elf
 from armbp.program import SourceLine
 from armbp.elf import ElfError, ElfImage, Load
+from armbp.linux import PAGE
 from armbp.asm import assemble
 from conftest import require_tool
 
@@ -37,11 +38,12 @@ def _tools() -> None:
         require_tool(tool, "binutils-aarch64-linux-gnu")
 
 
-def build(tmp_path: Path, source: str = SOURCE, *ld_args: str, name: str = "prog") -> Path:
+def build(tmp_path: Path, source: str = SOURCE, *ld_args: str, name: str = "prog",
+          as_args: tuple[str, ...] = ("-g",)) -> Path:
     _tools()
     src, obj, out = tmp_path / f"{name}.s", tmp_path / f"{name}.o", tmp_path / name
     src.write_text(source)
-    subprocess.run(["aarch64-linux-gnu-as", "-g", "-o", str(obj), str(src)], check=True,
+    subprocess.run(["aarch64-linux-gnu-as", *as_args, "-o", str(obj), str(src)], check=True,
                    capture_output=True)
     subprocess.run(["aarch64-linux-gnu-ld", *ld_args, "-o", str(out), str(obj)], check=True,
                    capture_output=True)
@@ -315,3 +317,122 @@ def test_only_a_regular_file_is_read(tmp_path):
             load_elf(path)
     with pytest.raises(ElfError, match=r"cannot read it \(embedded null byte\)"):
         load_elf("a\0b")
+
+
+# --- fuzzing: mutations of real small ELFs either load or are refused with an ElfError ---------
+def _fields(raw: bytes) -> list[tuple[int, int]]:
+    """(offset, width) of every header, program header, section header and symbol field."""
+    def u(off, w):
+        return int.from_bytes(raw[off:off + w], "little")
+    out = [(24, 8), (32, 8), (40, 8), (48, 4), (52, 2), (54, 2), (56, 2), (58, 2), (60, 2),
+           (62, 2)]
+    for i in range(u(56, 2)):
+        at = u(32, 8) + 56 * i
+        out += [(at + o, w) for o, w in ((0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8),
+                                         (40, 8), (48, 8))]
+    for i in range(u(60, 2)):
+        at = u(40, 8) + 64 * i
+        out += [(at + o, w) for o, w in ((0, 4), (4, 4), (8, 8), (16, 8), (24, 8), (32, 8),
+                                         (40, 4), (44, 4), (48, 8), (56, 8))]
+        if u(at + 4, 4) == 2:                           # the symbols of SHT_SYMTAB
+            for k in range(u(at + 24, 8), u(at + 24, 8) + u(at + 32, 8), 24):
+                out += [(k + o, w) for o, w in ((0, 4), (4, 1), (5, 1), (6, 2), (8, 8),
+                                                (16, 8))]
+    return out
+
+
+def _mutate(rng, raw: bytes, fields) -> bytes:
+    """1-3 mutations: a field set to an edge value (most often), a random byte, a cut, junk."""
+    b = bytearray(raw)
+    for _ in range(rng.choice((1, 1, 2, 3))):
+        kind = rng.random()
+        if kind < 0.75:
+            off, w = rng.choice(fields)
+            top = (1 << 8 * w) - 1
+            old = int.from_bytes(b[off:off + w], "little")
+            value = rng.choice((0, 1, 3, 4, 8, 0x38, 0x40, 0x1000, len(b), len(b) - 1, top,
+                                top - 0xFFF, 1 << (8 * w - 1), old + 1, old - 1, old + 4,
+                                old ^ 1 << rng.randrange(8 * w), rng.randrange(top + 1),
+                                1 << 40, (1 << 44) - PAGE, 1 << 32)) & top
+            b[off:off + w] = value.to_bytes(w, "little")
+        elif kind < 0.9:
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        elif kind < 0.95:
+            del b[rng.randrange(64, len(b)):]
+        else:
+            b += bytes(rng.randrange(1, 300))
+    return bytes(b)
+
+
+def _reference_memory(img) -> dict[int, tuple[str, bytes]]:
+    """page -> (perms, bytes), built page by page the simple way (small images only)."""
+    pages = {}
+    for ld in img.loads:
+        if not ld.memsz:
+            continue
+        lo = ld.vaddr & ~(PAGE - 1)
+        # file bytes up to here: p_filesz with a .bss, else to the end of the file
+        limit = ld.offset + ld.filesz if ld.memsz > ld.filesz else len(img.data)
+        for page in range(lo, ld.vaddr + ld.memsz, PAGE):
+            pos = page - ld.vaddr + ld.offset          # the file byte at the page's start
+            mem = bytes(min(PAGE, max(0, -pos))) + img.data[max(pos, 0):max(pos + PAGE, 0)]
+            mem = mem[:max(0, limit - pos)]
+            pages[page] = (ld.perms, mem + bytes(PAGE - len(mem)))
+    return pages
+
+
+@pytest.mark.parametrize("as_args, ld_args, cases, seed", [
+    ((), (f"-Ttext={TEXT:#x}",), 2500, 1),   # symbols, no DWARF: the cheap, wide run
+    ((), ("-N",), 500, 2),                   # one rwx segment holding the headers
+    (("-g",), (), 200, 3),                   # with .debug_line (read by pyelftools)
+])
+def test_mutated_elfs_load_or_raise_the_elf_error(tmp_path, as_args, ld_args, cases, seed):
+    import random
+
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    base = build(tmp_path, SOURCE, "-static", *ld_args, as_args=as_args).read_bytes()
+    fields = _fields(base)
+    rng = random.Random(seed)
+    path = tmp_path / "mutant"
+    built: set = set()                                  # memory maps seen by VCpu(prog)
+    started: set = set()                                # and by a process's start()
+    outcomes = {"loaded": 0, "refused": 0}
+    for case in range(cases):
+        raw = _mutate(rng, base, fields)
+        path.write_bytes(raw)
+        try:
+            try:                                        # load_elf(path), without the read
+                image = ElfImage.parse(raw, str(path))
+                prog = image.program()
+            except ElfError:
+                outcomes["refused"] += 1
+                with pytest.raises(ElfError):           # the one reader refuses it for both
+                    LinuxProcess(path)
+                continue
+            layout = (image.loads, image.entry)
+            if layout not in built:                     # a new memory map: build the machine
+                built.add(layout)
+                assert VCpu(prog).pc == image.entry
+            try:                                        # the process layout checks more
+                proc = LinuxProcess(path, stdout=lambda b: None, stderr=lambda b: None)
+            except ElfError:
+                outcomes["refused"] += 1
+                continue
+            outcomes["loaded"] += 1
+            if sum(ld.memsz for ld in image.loads) < 1 << 20:
+                regions = proc.image.pages()
+                ref = _reference_memory(proc.image)
+                got = {s + k: (p, (d + bytes(n - len(d)))[k:k + PAGE])
+                       for s, n, p, d in regions for k in range(0, n, PAGE)}
+                assert got == ref, f"case {case}: pages() differs from page-by-page"
+            if layout not in started:                   # and run the process to its entry
+                started.add(layout)
+                vcpu = VCpu(proc.program)
+                proc.start(vcpu)
+                assert vcpu.pc == image.entry and vcpu.read_register("currentel") == 0
+        except (ElfError, AssertionError):
+            raise
+        except BaseException as e:
+            raise AssertionError(f"case {case} (seed {seed}): {type(e).__name__}: {e}") from e
+    assert outcomes["loaded"] > cases // 4 and outcomes["refused"] > cases // 20, outcomes
