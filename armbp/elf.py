@@ -54,7 +54,8 @@ ADDRESS_LIMIT = 1 << 44
 """The guest's address space ends here: every byte an ELF asks for must lie below 2^44.
 
 The vCPU runs with its MMU off, so a virtual address is a physical one, and Unicorn's CPU
-(a Cortex-A72) implements 44 physical address bits (ID_AA64MMFR0_EL1.PARange = 0b0100).
+(a Cortex-A72) implements 44 physical address bits (its ID_AA64MMFR0_EL1 reads 0x1124:
+PARange = 0b0100, Arm ARM "ID_AA64MMFR0_EL1, AArch64 Memory Model Feature Register 0").
 Above that every fetch, load and store is an Address size fault (measured: a fetch at
 2^44 is an instruction abort, a load a data abort). Linux would allow a process 48 bits."""
 

@@ -8,7 +8,7 @@ import pytest
 
 from armbp import Program, load_elf
 from armbp.program import SourceLine
-from armbp.elf import ElfError, ElfImage, Load
+from armbp.elf import ADDRESS_LIMIT, ElfError, ElfImage, Load
 from armbp.linux import PAGE
 from armbp.asm import assemble
 from conftest import require_tool
@@ -436,3 +436,14 @@ def test_mutated_elfs_load_or_raise_the_elf_error(tmp_path, as_args, ld_args, ca
         except BaseException as e:
             raise AssertionError(f"case {case} (seed {seed}): {type(e).__name__}: {e}") from e
     assert outcomes["loaded"] > cases // 4 and outcomes["refused"] > cases // 20, outcomes
+
+
+@pytest.mark.parametrize("base, runs", [(ADDRESS_LIMIT - PAGE, True), (ADDRESS_LIMIT, False)])
+def test_the_address_limit_is_where_the_vcpu_stops_reaching(base, runs):
+    # Unicorn's Cortex-A72 has 44 physical address bits: an upgrade that changes it shows here
+    from armbp.program import Segment
+    from armbp.vcpu import Budget, ExitReason, VCpu
+    nops = bytes.fromhex("1f2003d5") * 2
+    vcpu = VCpu(Program(code=nops, base=base, segments=(Segment(base, nops, PAGE, "rx"),)))
+    exit_ = vcpu.run(Budget(seconds=5, instructions=1))
+    assert (exit_.reason is ExitReason.BUDGET and vcpu.pc == base + 4) is runs, exit_
