@@ -65,28 +65,49 @@ class ElfImage(elf.ElfImage):
         the segment has no ``.bss``, after ``p_filesz`` up to the page end come from the
         file; with a ``.bss`` (``p_memsz > p_filesz``) the rest is zero. A later segment
         sharing a page replaces it, as a second ``mmap(MAP_FIXED)`` would.
+
+        ``bytes`` holds only what the file gives: it may be shorter than ``size``, and the
+        rest of the region is zero (new guest memory is zeroed, so a ``.bss`` of any size
+        costs nothing here). Linear in the size of the file, whatever the sizes in memory.
         """
-        pages: dict[int, tuple[str, bytes]] = {}
-        for ld in self.loads:
-            start = ld.vaddr & ~(PAGE - 1)
-            end = (ld.vaddr + ld.memsz + PAGE - 1) & ~(PAGE - 1)
-            file_start = ld.offset - (ld.vaddr - start)
-            file_end = ld.offset + ld.filesz if ld.memsz > ld.filesz else file_start + end - start
-            image = bytearray(end - start)
-            skip = max(0, -file_start)
-            chunk = self.data[max(file_start, 0):max(file_end, 0)]
-            image[skip:skip + len(chunk)] = chunk[:len(image) - skip]
-            for page in range(start, end, PAGE):
-                pages[page] = (ld.perms, bytes(image[page - start:page - start + PAGE]))
-        out: list[tuple[int, int, str, bytes]] = []
-        for page in sorted(pages):
-            perms, data = pages[page]
-            if out and out[-1][0] + out[-1][1] == page and out[-1][2] == perms:
-                s, n, p, d = out[-1]
-                out[-1] = (s, n + PAGE, p, d + data)
+        owned: list[tuple[int, int, Load]] = []   # disjoint [lo, hi) page ranges, each
+        for ld in self.loads:                      # with the segment that maps it last
+            if not ld.memsz:
+                continue
+            lo = ld.vaddr & ~(PAGE - 1)
+            hi = (ld.vaddr + ld.memsz + PAGE - 1) & ~(PAGE - 1)
+            kept = []
+            for a, b, old in owned:                # what the new mapping leaves of the old
+                if a < lo:
+                    kept.append((a, min(b, lo), old))
+                if b > hi:
+                    kept.append((max(a, hi), b, old))
+            owned = kept + [(lo, hi, ld)]
+        out: list[tuple[int, int, str, list[bytes]]] = []
+        for lo, hi, ld in sorted(owned, key=lambda r: r[0]):
+            chunk = self._file_bytes(ld, lo, hi)
+            last = out[-1] if out else None
+            if last and last[0] + last[1] == lo and last[2] == ld.perms \
+                    and sum(map(len, last[3])) == last[1]:   # joined only where no gap is
+                last[3].append(chunk)                        # left to fill with zeros
+                out[-1] = (last[0], last[1] + hi - lo, last[2], last[3])
             else:
-                out.append((page, PAGE, perms, data))
-        return out
+                out.append((lo, hi - lo, ld.perms, [chunk]))
+        return [(lo, size, perms, b"".join(chunks)) for lo, size, perms, chunks in out]
+
+    def _file_bytes(self, ld: Load, lo: int, hi: int) -> bytes:
+        """What the file puts at ``lo``..``hi`` of ``ld``'s mapping (shorter: zeros follow).
+
+        Address ``a`` of the mapping holds file byte ``a - p_vaddr + p_offset``; the file
+        part ends at ``p_vaddr + p_filesz`` when the segment has a ``.bss``, else at the
+        end of its last page (or of the file)."""
+        if ld.memsz > ld.filesz:
+            hi = min(hi, ld.vaddr + ld.filesz)
+        first, last = lo - ld.vaddr + ld.offset, hi - ld.vaddr + ld.offset
+        if last <= first:
+            return b""
+        lead = bytes(min(max(0, -first), last - first))   # before the file's first byte
+        return lead + self.data[max(first, 0):max(last, 0)]
 
     @property
     def end(self) -> int:
@@ -258,6 +279,9 @@ SPSR_EL0T = 0x0                       # M[3:0] = 0b0000: EL0t, NZCV clear, nothi
 EC_SVC64 = 0x15                       # ESR_ELx.EC of SVC from AArch64 state
 EC_BRK64 = 0x3C
 STACK_GAP = 16 * PAGE                 # unmapped pages between the program and its stack
+# Room kept above the process's own pages for what the vCPU adds (its scratch page and
+# stack: well under 16 MiB) and for the heap ``brk`` may grow to.
+ROOM_ABOVE = Syscalls.BRK_LIMIT + (16 << 20)
 VECTOR_LOWER_A64 = 0x400              # synchronous exception from a lower EL, AArch64
 
 
@@ -297,11 +321,20 @@ class LinuxProcess:
         self.trampoline = self.stack_top
         self.vectors = self.stack_top + PAGE
         self.svc_vector = self.vectors + VECTOR_LOWER_A64
+        top = self.vectors + PAGE + ROOM_ABOVE
+        if top > elf.ADDRESS_LIMIT:
+            raise ElfError(f"{self.path}: the program ends at {self.image.end:#x}, and the "
+                           f"stack, the kernel's pages and the heap above it would reach "
+                           f"{top:#x}, beyond the guest's 44-bit address space (below "
+                           f"{elf.ADDRESS_LIMIT:#x}): expected a program that ends below "
+                           f"{elf.ADDRESS_LIMIT - (top - self.image.end):#x}")
+        regions = self.image.pages()
+        elf.check_entry(self.path, self.image.entry,
+                        ((start, start + size, perms) for start, size, perms, _ in regions))
         argv = [self.path] if argv is None else list(argv)
         self.stack = build_stack(self.image, [a.encode() for a in argv],
                                  [e.encode() for e in (envp or [])], top=self.stack_top)
-        segments = [Segment(start, bytes(chunk), size, perms)
-                    for start, size, perms, chunk in self.image.pages()]
+        segments = [Segment(start, chunk, size, perms) for start, size, perms, chunk in regions]
         segments.append(Segment(self.stack_lo, bytes(self.stack.base - self.stack_lo)
                                 + self.stack.data, STACK_SIZE, "rw"))
         segments.append(Segment(self.trampoline, ERET.to_bytes(4, "little"), PAGE, "rx"))
@@ -316,7 +349,11 @@ class LinuxProcess:
         self.syscalls: Syscalls | None = None
 
     def start(self, vcpu) -> None:
-        """Point ``vcpu`` at the trampoline and run its ``ERET``: the program is at entry."""
+        """Point ``vcpu`` at the trampoline and run its ``ERET``: the program is at entry.
+
+        All or nothing: should the ``ERET`` not land at the entry point at EL0, ``vcpu`` is
+        reset to its fresh state before the ``RuntimeError`` (a fault of the kit, not of
+        the file: the ELF's entry point was checked when the process was made)."""
         from armbp.vcpu import Budget, ExitReason
 
         def map_pages(start: int, size: int) -> None:
@@ -331,10 +368,15 @@ class LinuxProcess:
         vcpu.pc = self.trampoline
         exit_ = vcpu.run(Budget(seconds=5, instructions=1))
         if exit_.reason is not ExitReason.BUDGET or vcpu.pc != self.entry:
-            raise RuntimeError(f"the EL1 trampoline did not reach the entry point "
-                               f"{self.entry:#x}: {exit_!r}")
-        if vcpu.read_register("currentel") != 0:
-            raise RuntimeError("the trampoline's ERET did not drop to EL0")
+            problem = f"the EL1 trampoline did not reach the entry point {self.entry:#x}: " \
+                      f"{exit_!r}"
+        elif vcpu.read_register("currentel") != 0:
+            problem = "the trampoline's ERET did not drop to EL0"
+        else:
+            return
+        vcpu.reset()
+        self.syscalls = None
+        raise RuntimeError(f"{problem} (the vCPU is reset)")
 
     def at_gate(self, vcpu) -> bool:
         """Has the guest taken an exception from EL0 (is it at the SVC vector)?"""

@@ -36,17 +36,27 @@ def test_pages_are_file_mappings_of_whole_pages(loop_elf):
     assert dat[0x160:0x168] == data[0x160:0x168]              # `total`
 
 
-def test_bss_tail_is_zero():
-    # a hand-made ELF: one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
-    hdr = bytearray(0x200)
+def _handmade(*loads, entry=0x10100, size=0x200):
+    """A hand-made ELF over a file of junk: ``loads`` are (flags, offset, vaddr, filesz,
+    memsz) of its PT_LOADs."""
+    hdr = bytearray(b"\xaa" * size)
     hdr[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
-    struct.pack_into("<HHIQQQIHHH", hdr, 16, 2, 183, 1, 0x10000, 64, 0, 0, 64, 56, 1)
-    struct.pack_into("<IIQQQQQQ", hdr, 64, 1, 6, 0x100, 0x10100, 0x10100, 4, 0x2000, 0x1000)
-    hdr[0x100:0x200] = b"\xaa" * 0x100
-    img = ElfImage.parse(bytes(hdr))
-    (start, size, perms, data), = img.pages()
-    assert (start, size, perms) == (0x10000, 0x3000, "rw")
+    struct.pack_into("<HHIQQQIHHHHHH", hdr, 16, 2, 183, 1, entry, 64, 0, 0, 64, 56,
+                     len(loads), 64, 0, 0)
+    for i, (flags, offset, vaddr, filesz, memsz) in enumerate(loads):
+        struct.pack_into("<IIQQQQQQ", hdr, 64 + 56 * i, 1, flags, offset, vaddr, vaddr,
+                         filesz, memsz, 0x1000)
+    return bytes(hdr)
+
+
+def test_bss_tail_is_zero():
+    # one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
+    raw = _handmade((7, 0x100, 0x10100, 4, 0x2000))
+    (start, size, perms, data), = ElfImage.parse(raw).pages()
+    assert (start, size, perms) == (0x10000, 0x3000, "rwx")
+    assert data[:0x100] == raw[:0x100]                        # the file before p_vaddr
     assert data[0x100:0x104] == b"\xaa" * 4 and data[0x104:] == bytes(len(data) - 0x104)
+    assert len(data) == 0x104            # the zero tail is left to the zeroed guest memory
 
 
 @pytest.mark.parametrize("patch, message", [
@@ -224,3 +234,65 @@ def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
         armbp.elf.load_elf(bad)
     assert str(from_linux.value) == str(from_elf.value)
     assert str(from_elf.value).startswith(f"{bad}: e_type is ET_DYN")
+
+
+# --- malformed files and big ones: an ElfError at once, nothing half-built --------------------
+def _process(tmp_path, raw: bytes, name: str = "hand.elf"):
+    from armbp.linux import LinuxProcess
+    path = tmp_path / name
+    path.write_bytes(raw)
+    return LinuxProcess(path, stdout=lambda b: None)
+
+
+@pytest.mark.parametrize("vaddr, message", [
+    ((1 << 64) - PAGE, r"PT_LOAD 0 \(p_vaddr 0xfffffffffffff000, p_memsz 0x1000\) ends at "
+                       r"0x10000000000000000, beyond the guest's 44-bit address space"),
+    ((1 << 44) - PAGE, r"the program ends at 0x100000000000, and the stack, the kernel's "
+                       r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
+                       r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
+                       r"expected a program that ends below 0xffffa[0-9a-f]{6}"),
+])
+def test_a_segment_at_the_top_of_the_address_space_is_refused(tmp_path, vaddr, message):
+    raw = _handmade((5, 0, vaddr, 0x200, PAGE), entry=vaddr + 0x100)
+    with pytest.raises(ElfError, match=message):
+        _process(tmp_path, raw)
+
+
+def test_an_entry_point_outside_executable_pages_is_refused_before_the_vcpu_exists(tmp_path):
+    with pytest.raises(ElfError, match=r"e_entry 0x7c0 is not in executable memory "
+                                       r"\(executable: 0x10000\.\.0x10200\)"):
+        _process(tmp_path, _handmade((5, 0, 0x10000, 0x200, 0x200), entry=0x7c0))
+    # in an executable PT_LOAD, but its page is mapped again, writable, by the next one
+    raw = _handmade((5, 0, 0x10000, 0x200, 0x200), (6, 0x100, 0x10100, 0x100, 0x2000),
+                    entry=0x10080)
+    ElfImage.parse(raw).program()                       # load_elf maps the segments as such
+    with pytest.raises(ElfError, match=r"e_entry 0x10080 is not in executable memory "
+                                       r"\(executable: none\)"):
+        _process(tmp_path, raw)
+
+
+def test_a_large_bss_costs_no_memory_and_no_time_in_the_page_layout():
+    import tracemalloc
+    raw = _handmade((7, 0x100, 0x10100, 4, 8 << 20))    # an 8 MiB .bss
+    img = ElfImage.parse(raw)
+    tracemalloc.start()
+    try:
+        (start, size, perms, data), = img.pages()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (start, size, perms) == (0x10000, (8 << 20) + PAGE, "rwx")
+    assert data == raw[:0x104] and peak < 64 << 10      # the file's bytes, no zero pages
+
+
+def test_a_failed_start_leaves_the_vcpu_as_it_was_made(loop_elf):
+    from armbp.linux import LinuxProcess
+    from armbp.vcpu import VCpu
+    proc = LinuxProcess(loop_elf)
+    vcpu = VCpu(proc.program)
+    fresh = {r: vcpu.read_register(r) for r in ("pc", "sp", "vbar_el1", "elr_el1", "sp_el0")}
+    proc.trampoline = 0x8                               # as if the kit had mislaid it
+    with pytest.raises(RuntimeError, match=r"did not reach the entry point 0x4000b0.*"
+                                           r"\(the vCPU is reset\)"):
+        proc.start(vcpu)
+    assert {r: vcpu.read_register(r) for r in fresh} == fresh and proc.syscalls is None
