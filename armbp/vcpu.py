@@ -299,6 +299,11 @@ class Budget:
 
 # -- the watchdog that turns a time budget into emu_stop ----------------------------------------
 
+# The longest the watchdog sleeps in one wait: far below threading.TIMEOUT_MAX (which
+# Condition.wait refuses with OverflowError), long enough to cost nothing.
+_MAX_SLEEP = 3600.0
+_RETRY_SECONDS = 0.01  # after a failure while looking (see _Watchdog._loop)
+
 class _Watchdog:
     """One daemon thread that stops runs whose time is up.
 
@@ -320,6 +325,8 @@ class _Watchdog:
         self._vcpus: "weakref.WeakSet[VCpu]" = weakref.WeakSet()
         self.waiting_until = math.inf
         self._thread: threading.Thread | None = None
+        self.failures = 0
+        self.last_failure: BaseException | None = None
 
     def register(self, vcpu: "VCpu") -> None:
         """Look at ``vcpu``'s runs from now on (every vCPU, not only those that woke us)."""
@@ -337,24 +344,44 @@ class _Watchdog:
             self._cond.notify()
 
     def _loop(self) -> None:
+        """Look, stop what is due, sleep; for the life of the process.
+
+        Nothing may end this loop: every budget in the process depends on it. A failure
+        while looking (a vCPU whose stop raised) is counted in ``failures``, kept in
+        ``last_failure``, and the thread looks again shortly after.
+        """
         with self._cond:
             while True:
-                # While looking we promise no wake-up time: a run published after we
-                # looked at its vCPU must wake us, so every deadline counts as earlier.
-                self.waiting_until = math.inf
-                now = time.monotonic()
-                nearest = math.inf
-                for vcpu in list(self._vcpus):
-                    run = vcpu._run
-                    if run is None:
-                        continue
-                    token, deadline = run
-                    if deadline <= now:
-                        vcpu._time_up(token)
-                        deadline = now + 0.001  # a stop sent before emu_start began is lost
-                    nearest = min(nearest, deadline)
-                self.waiting_until = nearest
-                self._cond.wait(None if nearest == math.inf else nearest - now)
+                try:
+                    self._look_and_sleep()
+                except Exception as e:  # noqa: BLE001 - see the docstring
+                    self.failures += 1
+                    self.last_failure = e
+                    self.waiting_until = math.inf
+                    self._cond.wait(_RETRY_SECONDS)
+
+    def _look_and_sleep(self) -> None:
+        # While looking we promise no wake-up time: a run published after we
+        # looked at its vCPU must wake us, so every deadline counts as earlier.
+        self.waiting_until = math.inf
+        now = time.monotonic()
+        nearest = math.inf
+        for vcpu in list(self._vcpus):
+            run = vcpu._run
+            if run is None:
+                continue
+            token, deadline = run
+            if deadline <= now:
+                vcpu._time_up(token)
+                deadline = now + 0.001  # a stop sent before emu_start began is lost
+            nearest = min(nearest, deadline)
+        self.waiting_until = nearest
+        if nearest == math.inf:
+            self._cond.wait()
+        else:
+            # Condition.wait raises OverflowError above threading.TIMEOUT_MAX (a budget
+            # of 1e10 s): sleep at most _MAX_SLEEP and look again, the deadline stays.
+            self._cond.wait(min(nearest - now, _MAX_SLEEP))
 
 
 _WATCHDOG = _Watchdog()
