@@ -12,10 +12,16 @@ import threading
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import armbp
 from armbp.debugger import Debugger, StopReason
+from armbp.encodings import BRK0, to_bytes
+from armbp.memory import BytearrayMemory, MemoryFault
+from armbp.table import BreakpointTable
 from armbp.vcpu import _WATCHDOG, ExitReason, VCpu
+from conftest import PSCI_OFF
 
 RUNAWAY = "_start: b _start\n"
 
@@ -71,3 +77,125 @@ def test_the_watchdog_survives_a_failure_while_stopping_a_run():
     assert _WATCHDOG.failures == failures + 1
     assert isinstance(_WATCHDOG.last_failure, RuntimeError)
     assert finishes(lambda: good.run(0.1)).reason is ExitReason.BUDGET
+
+
+# -- 14. reads through the debugger agree whatever their alignment and size --------------------
+
+def test_a_guest_byte_store_into_a_brk_shows_in_reads_of_every_size():
+    dbg = Debugger(f"""
+_start: adr x2, target
+        mov w1, #0x55
+        strb w1, [x2]           // one byte into the word our BRK stands on
+        dsb ish
+        isb
+        b done
+target: nop
+done:   {PSCI_OFF}
+""")
+    target = dbg.address_of("target")
+    dbg.break_at("target")
+    assert dbg.cont(1).reason is StopReason.HALTED
+    raw = dbg.raw_memory(target, 4)
+    assert raw == bytes([0x55]) + to_bytes(BRK0)[1:]  # the guest's byte, the rest of the BRK
+    whole = dbg.read_memory(target, 4)
+    assert whole == raw  # no longer our BRK: memory as it is
+    for offset in range(4):
+        for size in range(1, 5 - offset):
+            assert dbg.read_memory(target + offset, size) == whole[offset:offset + size], \
+                (offset, size)
+
+
+BP_BASE = 0x1000
+BP_WORDS = 6  # a small region: six words, some with breakpoints
+
+
+class _Model:
+    """What the guest should see, kept apart from the table: the memory as it is, and the
+    original bytes under each breakpoint."""
+
+    def __init__(self, raw: bytearray, saved: dict[int, bytearray]):
+        self.raw, self.saved = raw, saved
+
+    def planted(self, word: int) -> bool:
+        return word in self.saved and self.raw[word:word + 4] == to_bytes(BRK0)
+
+    def debugger_write(self, offset: int, data: bytes) -> None:
+        for i, byte in enumerate(data):
+            word = (offset + i) & ~3
+            if self.planted(word):
+                self.saved[word][(offset + i) - word] = byte
+            else:
+                self.raw[offset + i] = byte
+
+    def view(self, offset: int, size: int) -> bytes:
+        out = bytearray()
+        for i in range(offset, offset + size):
+            word = i & ~3
+            out.append(self.saved[word][i - word] if self.planted(word) else self.raw[i])
+        return bytes(out)
+
+
+writes = st.lists(st.tuples(st.sampled_from(["guest", "debugger"]),
+                            st.integers(0, 4 * BP_WORDS - 1), st.binary(min_size=1, max_size=6)),
+                  max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(code=st.binary(min_size=4 * BP_WORDS, max_size=4 * BP_WORDS),
+       words=st.sets(st.integers(0, BP_WORDS - 1), min_size=1), writes=writes)
+def test_shadowed_reads_agree_with_a_model_after_partial_writes(code, words, writes):
+    memory = BytearrayMemory(code, base=BP_BASE)
+    table = BreakpointTable(memory)
+    saved = {}
+    for w in sorted(words):
+        saved[4 * w] = bytearray(code[4 * w:4 * w + 4])
+        table.insert(BP_BASE + 4 * w)
+    model = _Model(bytearray(memory.data), saved)
+    for who, offset, data in writes:
+        data = data[:4 * BP_WORDS - offset]
+        if who == "guest":  # a guest store: straight into memory, BRK or not
+            memory.data[offset:offset + len(data)] = data
+            model.raw[offset:offset + len(data)] = data
+        else:
+            model.debugger_write(offset, data)
+            table.write_through(BP_BASE + offset, data)
+        assert memory.data == model.raw
+    for offset in range(4 * BP_WORDS):
+        for size in range(0, 4 * BP_WORDS - offset + 1):
+            got = table.shadow(BP_BASE + offset, memory.read(BP_BASE + offset, size))
+            assert got == model.view(offset, size), (offset, size)
+
+
+# -- 19. sizes no machine has are a fault at once -----------------------------------------------
+
+@pytest.mark.parametrize("address, size, why", [
+    (0x40000, 2**40, "nothing is mapped at"),
+    (0x40000, 2**64, "past the end of the 64-bit address space"),
+    (0, 2**63, "nothing is mapped at 0x0"),
+    (2**64 - 2, 4, "past the end"),
+])
+def test_huge_reads_are_a_memory_fault_at_once(address, size, why):
+    dbg = Debugger(RUNAWAY)
+    for read in (dbg.read_memory, dbg.raw_memory):
+        started = time.monotonic()
+        with pytest.raises(MemoryFault, match=why) as info:
+            read(address, size)
+        assert info.value.address == address and info.value.size == size
+        assert time.monotonic() - started < 1
+
+
+def test_a_write_past_the_end_of_the_address_space_is_a_memory_fault():
+    dbg = Debugger(RUNAWAY)
+    with pytest.raises(MemoryFault, match="past the end"):
+        dbg.write_memory(2**64 - 2, b"1234")
+
+
+def test_a_mapped_read_above_the_limit_names_the_size_and_the_limit(monkeypatch):
+    import armbp.vcpu as vcpu_module
+    monkeypatch.setattr(vcpu_module, "MAX_ACCESS", 0x1000)
+    monkeypatch.setattr(vcpu_module, "LARGE_ACCESS", 0x100)
+    dbg = Debugger(RUNAWAY)
+    dbg.vcpu.map(0x800000, 0x4000)
+    assert len(dbg.read_memory(0x800000, 0x1000)) == 0x1000
+    with pytest.raises(ValueError, match=r"0x4000 bytes at once.*MAX_ACCESS = 0x1000"):
+        dbg.read_memory(0x800000, 0x4000)
