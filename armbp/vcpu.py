@@ -574,6 +574,8 @@ class VCpu:
         self._fired = 0
         self._token = 0
         self._run: tuple[int, float] | None = None
+        self._raise: BaseException | None = None  # what the hook caught for run() to raise
+        self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
         _WATCHDOG.register(self)
         self.reset()
 
@@ -603,6 +605,7 @@ class VCpu:
         self._pc: int | None = self.program.entry
         self._counted = False
         self._exit: Exit | None = None
+        self._raise = self._delivery = None
         self.last_exit: Exit | None = None
 
     def _map_program(self, uc: Uc) -> None:
@@ -788,18 +791,41 @@ class VCpu:
             _WATCHDOG.watch(self)
         self._exit = None
         try:
-            uc.emu_start(begin, _NO_UNTIL, 0, count)
-        except UcError as e:
-            if self._exit is None:
-                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
-                                  message=f"emulation failed: {e}")
-        exit_ = self._exit
-        while exit_ is None:
-            exit_ = self._quiet_exit(count, token, deadline)
+            try:
+                uc.emu_start(begin, _NO_UNTIL, 0, count)
+            except UcError as e:
+                if self._exit is None:
+                    self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
+                                      message=f"emulation failed: {e}")
+            if self._raise is not None:
+                self._raise_stashed()
+            exit_ = self._exit
+            while exit_ is None:
+                exit_ = self._quiet_exit(count, token, deadline)
+        except BaseException:
+            self._abandon_run()
+            raise
         self._run = None
         self._pc = exit_.pc
         self.last_exit = exit_
         return exit_
+
+    def _raise_stashed(self) -> None:
+        """Raise the KeyboardInterrupt (or SystemExit) the exception hook caught."""
+        e, self._raise = self._raise, None
+        assert e is not None
+        raise e
+
+    def _abandon_run(self) -> None:
+        """A run that ends in a Python exception (Ctrl-C): nothing of it stays pending.
+
+        The watchdog must not stop the next run for it, and ``pc`` is read again from the
+        machine, where the guest really is now.
+        """
+        self._run = None
+        self._raise = None
+        self._exit = None
+        self._pc = None
 
     def _time_up(self, token: int) -> None:
         """Called by the watchdog thread: stop run ``token`` if it is still the one running."""
@@ -843,6 +869,8 @@ class VCpu:
             if self._exit is None:
                 self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
                                   message=f"emulation failed: {e}")
+        if self._raise is not None:
+            self._raise_stashed()
         return self._exit
 
     # -- exceptions -------------------------------------------------------------------------
@@ -862,7 +890,11 @@ class VCpu:
         A BRK while the trap is on is the hot path of every breakpoint hit, so it is
         handled here in one frame: read PC and the word there, record the DEBUG exit,
         stop. An exception must not escape into C (ctypes would print and drop it, and the
-        BRK would trap again forever): it becomes an INTERNAL_ERROR exit naming it.
+        BRK would trap again forever): it becomes an INTERNAL_ERROR exit naming it. A
+        KeyboardInterrupt (Ctrl-C lands in whatever Python code runs, usually this hook
+        when the guest takes exception after exception) or SystemExit is not an error of
+        the vCPU: a half-written exception entry is completed, the run stops, and ``run``
+        raises it to its caller.
         """
         try:
             if intno == EXCP_BKPT and self.traps_brk:
@@ -880,9 +912,13 @@ class VCpu:
             else:
                 self._on_interrupt(self.uc, intno)
         except BaseException as e:  # noqa: BLE001 - reported as an exit, see above
-            self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
-                              message=f"the vCPU's exception hook failed: "
-                                      f"{type(e).__name__}: {e}")
+            self._finish_delivery()
+            if isinstance(e, Exception):
+                self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
+                                  message=f"the vCPU's exception hook failed: "
+                                          f"{type(e).__name__}: {e}")
+            elif self._raise is None:
+                self._raise = e  # KeyboardInterrupt, SystemExit: raised by run()
             self._stop_now()
 
     def _on_interrupt(self, uc: Uc, intno: int) -> None:
@@ -922,8 +958,8 @@ class VCpu:
                             system_event=SystemEvent(kind, function)))
             return
         result = PSCI_VERSION_1_0 if function == PSCI_VERSION else SMCCC_NOT_SUPPORTED
-        self.uc.reg_write(_X0, result)
-        self.uc.reg_write(_PC, next_pc)
+        # one call, so that a Ctrl-C cannot land between the result and the return
+        self.uc.reg_write_batch([(_X0, result), (_PC, next_pc)])
 
     def _current_el(self) -> int:
         return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) >> 2 & 3
@@ -938,10 +974,19 @@ class VCpu:
         self._check_value("syndrome", syndrome)
         self._check_value("return_to", return_to)
         self.uc.reg_write(_PC, self.pc)
-        self._deliver(syndrome, return_to=return_to, far=far)
-        self._pc = None
+        try:
+            self._deliver(syndrome, return_to=return_to, far=far)
+        finally:
+            self._finish_delivery()
+            self._pc = None
 
     def _deliver(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+        """Exception entry to EL1: work out every register's new value, then write them.
+
+        The values are kept in ``_delivery`` until all are written, so that an entry
+        interrupted half-way (Ctrl-C) can be completed by ``_finish_delivery``: the guest
+        is never left with, say, a new PSTATE and the old PC.
+        """
         uc = self.uc
         pstate = uc.reg_read(regs.UC_ARM64_REG_PSTATE)
         el, spsel = pstate >> 2 & 3, pstate & 1
@@ -949,21 +994,34 @@ class VCpu:
             offset = VECTOR_LOWER_A64
         else:
             offset = VECTOR_CURRENT_SPX if spsel else VECTOR_CURRENT_SP0
-        uc.cpr_write(*_SPSR_EL1, pstate)
-        uc.reg_write(regs.UC_ARM64_REG_ELR_EL1, return_to)
-        uc.reg_write(regs.UC_ARM64_REG_ESR_EL1, syndrome)
+        writes = [(regs.UC_ARM64_REG_ELR_EL1, return_to), (regs.UC_ARM64_REG_ESR_EL1, syndrome)]
         if far is not None:
-            uc.reg_write(regs.UC_ARM64_REG_FAR_EL1, far)
+            writes.append((regs.UC_ARM64_REG_FAR_EL1, far))
         if not spsel:
             # Leaving SP_EL0: bank it and take SP_EL1, as the hardware's SP selection does.
             # (Unicorn's PSTATE write does not switch the stack pointer itself.)
-            uc.reg_write(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP))
-            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
-            uc.reg_write(regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))
-            self._rebuild_hflags()
+            writes += [(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP)),
+                       (regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF),
+                       (regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))]
         else:
-            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
-        uc.reg_write(_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset)
+            writes.append((regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF))
+        writes.append((_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset))
+        self._delivery = (pstate, writes, not spsel)
+        self._finish_delivery()
+
+    def _finish_delivery(self) -> None:
+        """Write the exception entry ``_deliver`` prepared, if one is pending (idempotent:
+        every value was computed before the first write)."""
+        delivery = self._delivery
+        if delivery is None:
+            return
+        pstate, writes, new_el = delivery
+        uc = self.uc
+        uc.cpr_write(*_SPSR_EL1, pstate)
+        uc.reg_write_batch(writes)
+        if new_el:
+            self._rebuild_hflags()  # EL0 -> EL1 (see _rebuild_hflags)
+        self._delivery = None
 
     def _rebuild_hflags(self) -> None:
         """Make Unicorn translate for the EL now in PSTATE.

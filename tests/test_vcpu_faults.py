@@ -8,6 +8,7 @@ machine has).
 """
 from __future__ import annotations
 
+import _thread
 import threading
 import time
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 import armbp
 from armbp.debugger import Debugger, StopReason
-from armbp.encodings import BRK0, to_bytes
+from armbp.encodings import BRK0, NOP, to_bytes
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
 from armbp.vcpu import _WATCHDOG, ExitReason, VCpu
@@ -199,3 +200,77 @@ def test_a_mapped_read_above_the_limit_names_the_size_and_the_limit(monkeypatch)
     assert len(dbg.read_memory(0x800000, 0x1000)) == 0x1000
     with pytest.raises(ValueError, match=r"0x4000 bytes at once.*MAX_ACCESS = 0x1000"):
         dbg.read_memory(0x800000, 0x4000)
+
+
+# -- 8. Ctrl-C during an exception storm reaches the caller; the vCPU stays consistent ---------
+
+STORM = f"""
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        udf #0                  // the first fault; the handler faults again, forever
+        .balign 2048
+vectors:
+        .skip 0x200
+handler:
+        udf #1
+        {PSCI_OFF}
+"""
+
+
+def test_ctrl_c_in_an_exception_storm_reaches_the_caller_and_cont_works_after():
+    dbg = Debugger(STORM)
+    handler = dbg.address_of("handler")
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        dbg.cont(10)
+    assert time.monotonic() - started < 5
+    # one complete exception entry: at the handler, with its syndrome and return address
+    assert dbg.pc == handler
+    assert dbg.read_register("esr_el1") == 0x0200_0000  # EC 0x00, IL: unknown reason
+    assert dbg.read_register("elr_el1") == handler
+    assert dbg.read_register("pstate") == 0x3C5
+    assert dbg.cont(0.1).reason is StopReason.BUDGET  # the storm goes on, nothing raised
+    dbg.write_memory(handler, to_bytes(NOP))   # mend the handler: it falls into SYSTEM_OFF
+    assert dbg.cont(1).reason is StopReason.HALTED
+
+
+def test_ctrl_c_half_way_through_an_exception_entry_completes_it():
+    cpu = VCpu(armbp.assemble(f"""
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        mov x0, #0              // EL0t, DAIF clear
+        msr spsr_el1, x0
+        adr x0, user
+        msr elr_el1, x0
+        eret
+user:   svc #5
+        b user
+        .balign 2048
+vectors:
+        .skip 0x400
+        mrs x20, esr_el1        // lower EL, AArch64, synchronous
+        {PSCI_OFF}
+"""))
+    real = cpu.uc.reg_write_batch
+    calls = []
+
+    def interrupted(writes):
+        calls.append(list(writes))
+        if len(calls) == 1:  # the SVC's entry: half the registers, then Ctrl-C
+            real(writes[:len(writes) // 2])
+            raise KeyboardInterrupt
+        real(writes)
+
+    cpu.uc.reg_write_batch = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        cpu.run(5)
+    assert len(calls) == 2 and calls[0] == calls[1]  # the same entry, written whole
+    vectors = cpu.program.address_of("vectors")
+    assert cpu.pc == vectors + 0x400
+    assert cpu.read_register("esr_el1") == 0x5600_0005
+    assert cpu.read_register("elr_el1") == cpu.program.address_of("user") + 4
+    assert cpu.read_register("pstate") == 0x3C5 and cpu.read_register("spsr_el1") == 0
+    assert cpu._run is None  # no run left for the watchdog to stop
+    e = cpu.run(1)
+    assert e.reason is ExitReason.SYSTEM_EVENT and cpu.read_register("x20") == 0x5600_0005
