@@ -35,7 +35,7 @@ from armbp.disasm import ListingLine, listing
 from armbp.encodings import BRK0, to_bytes
 from armbp.memory import MemoryFault
 from armbp.program import Program
-from armbp.table import Breakpoint, BreakpointTable
+from armbp.table import Breakpoint, BreakpointError, BreakpointTable
 from armbp.vcpu import DEFAULT_SECONDS, REGISTER_NAMES, Budget, Exit, VCpu
 from armbp.vmm import ExitHandler, Handled, Verdict
 
@@ -317,15 +317,35 @@ class Debugger:
         """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET."""
         self.vcpu.kick()
 
-    def reset(self) -> None:
-        """Start the guest again from its entry, with the same breakpoints planted."""
-        planted = [(bp.pc, bp.use_count) for bp in self.table]
+    def reset(self) -> list[Breakpoint]:
+        """Start the guest again from its entry, with the same breakpoints planted.
+
+        A reset always happens, and it is whole: the machine is rebuilt from the program
+        (memory added with ``vcpu.map`` is gone), and each breakpoint is planted again in
+        the new memory. One that cannot be planted any more — its page was such a mapping
+        — is dropped, not half-kept, and returned (the list is empty when every
+        breakpoint came back). Why not refuse the reset instead: reset is what a user
+        reaches for to get out of trouble, and a reset that fails because of one stale
+        breakpoint would leave them in it; GDB, too, restarts and warns about a
+        breakpoint it cannot insert. The BRK trap is on exactly when breakpoints remain,
+        so no BRK of ours ever reaches the guest's vectors.
+        """
+        planted = [(bp, bp.use_count) for bp in self.table]
         self.vcpu.reset()
         self._new_session()
-        for pc, uses in planted:
-            for _ in range(uses):
-                self.table.insert(pc)
-        self.handler.update_guest_debug()
+        dropped: list[Breakpoint] = []
+        try:
+            for bp, uses in planted:
+                try:
+                    self.table.insert(bp.pc)
+                except BreakpointError:
+                    dropped.append(bp)
+                    continue
+                for _ in range(uses - 1):
+                    self.table.insert(bp.pc)  # counts up; touches no memory
+        finally:
+            self.handler.update_guest_debug()
+        return dropped
 
     # -- step-over ----------------------------------------------------------------------------
     def _planted(self, pc: int) -> bool:

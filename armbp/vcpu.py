@@ -587,8 +587,7 @@ class VCpu:
         PC = the program's entry, guest debug off, and SCR_EL3.RW = 1 so that the guest's
         own ERET to EL1 is legal (with RW = 0 Unicorn sets PSTATE.IL on every ERET).
         """
-        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc = uc
+        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)  # built whole before it replaces the old one
         self._map_program(uc)
         uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC | UC_PROT_WRITE)
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
@@ -599,6 +598,7 @@ class VCpu:
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                     | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        self.uc = uc
         self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)

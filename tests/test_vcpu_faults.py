@@ -22,7 +22,7 @@ from armbp.encodings import BRK0, NOP, to_bytes
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
 from armbp.vcpu import _WATCHDOG, ExitReason, VCpu
-from conftest import PSCI_OFF
+from conftest import PSCI_OFF, guest_with_vectors
 
 RUNAWAY = "_start: b _start\n"
 
@@ -274,3 +274,35 @@ vectors:
     assert cpu._run is None  # no run left for the watchdog to stop
     e = cpu.run(1)
     assert e.reason is ExitReason.SYSTEM_EVENT and cpu.read_register("x20") == 0x5600_0005
+
+
+# -- 9. reset is whole: breakpoints that cannot come back are dropped and reported ---------------
+
+def test_reset_drops_a_breakpoint_it_cannot_plant_and_keeps_the_trap_for_the_rest():
+    dbg = Debugger(guest_with_vectors(3))
+    dbg.vcpu.map(0x800000, 0x1000, "rwx")      # gone after reset
+    kept = dbg.break_at("loop")
+    dbg.break_at("loop")                        # use_count 2
+    gone = dbg.break_at(0x800000)
+    dropped = dbg.reset()
+    assert dropped == [gone]
+    assert [(bp.pc, bp.use_count) for bp in dbg.breakpoints] == [(kept.pc, 2)]
+    stop = dbg.cont(1)
+    assert stop.reason is StopReason.BREAKPOINT and stop.pc == kept.pc  # trapped, ours
+    assert dbg.read_register("esr_el1") != 0xF200_0000  # our BRK never reached the guest
+    assert dbg.reset() == []
+
+
+def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatch):
+    import armbp.vcpu as vcpu_module
+    cpu = VCpu(armbp.assemble(RUNAWAY))
+    old = cpu.uc
+    cpu.map(0x800000, 0x1000)
+
+    def failing(*args):
+        raise RuntimeError("no hook today")
+
+    monkeypatch.setattr(vcpu_module, "_add_intr_hook", failing)
+    with pytest.raises(RuntimeError):
+        cpu.reset()
+    assert cpu.uc is old and cpu.memory.read(0x800000, 4) == bytes(4)
