@@ -204,6 +204,7 @@ class Debugger:
         ``ValueError`` for an unknown symbol and ``BreakpointError`` (EINVAL) for a
         misaligned or unmapped address; a failed insert changes nothing.
         """
+        self.vcpu.ensure_idle("break_at")
         bp = self.table.insert(self.address_of(where))
         self.handler.update_guest_debug()
         return bp
@@ -217,6 +218,7 @@ class Debugger:
         intact BRK is restored, an overwritten one is dropped and memory stays as the guest
         wrote it (``BreakpointTable.remove``).
         """
+        self.vcpu.ensure_idle("delete")
         address = self.address_of(where)
         try:
             return self.table.remove(address, force=force)
@@ -227,6 +229,7 @@ class Debugger:
 
     def delete_all(self, *, force: bool = False) -> None:
         """Remove every breakpoint (what a debugger does when it detaches)."""
+        self.vcpu.ensure_idle("delete_all")
         try:
             self.table.remove_all(force=force)
         finally:
@@ -314,7 +317,11 @@ class Debugger:
         return stop
 
     def interrupt(self) -> None:
-        """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET."""
+        """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET.
+
+        The one call meant for another thread while ``cont`` runs: every call that changes
+        the session then raises ``VCpuBusy`` (reads of registers and memory are allowed).
+        """
         self.vcpu.kick()
 
     def reset(self) -> list[Breakpoint]:
@@ -330,6 +337,7 @@ class Debugger:
         breakpoint it cannot insert. The BRK trap is on exactly when breakpoints remain,
         so no BRK of ours ever reaches the guest's vectors.
         """
+        self.vcpu.ensure_idle("reset")
         planted = [(bp, bp.use_count) for bp in self.table]
         self.vcpu.reset()
         self._new_session()
@@ -452,6 +460,7 @@ class Debugger:
 
     def write_register(self, name: str, value: int) -> None:
         """Write one register; writing pc moves the guest."""
+        self.vcpu.ensure_idle("write_register")
         self.vcpu.write_register(name, value)
         if str(name).lower() == "pc":
             self._trapped_at = self._reported_at = None
@@ -472,6 +481,7 @@ class Debugger:
 
         The BRK stays planted; the new instruction appears when the breakpoint goes.
         """
+        self.vcpu.ensure_idle("write_memory")
         _check_range(address, len(data))
         self.table.write_through(address, bytes(data))
         self._trapped_at = None

@@ -26,6 +26,7 @@ Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import sys
 import threading
@@ -49,9 +50,11 @@ from armbp.encodings import BRK0, Op, classify, from_bytes, imm16_of
 from armbp.memory import MemoryFault
 from armbp.program import Program
 
+_get_ident = threading.get_ident
+
 __all__ = [
     "Budget", "DebugExit", "Exit", "ExitReason", "GuestDebug", "GuestMemory", "MemoryAccess",
-    "SystemEvent", "SystemEventType", "VCpu", "REGISTER_NAMES", "FP_REGISTER_NAMES", "PAGE_SIZE",
+    "SystemEvent", "SystemEventType", "VCpu", "VCpuBusy", "REGISTER_NAMES", "FP_REGISTER_NAMES", "PAGE_SIZE",
 ]
 
 PAGE_SIZE = 0x1000
@@ -389,6 +392,40 @@ _WATCHDOG = _Watchdog()
 
 # -- memory ---------------------------------------------------------------------------------------
 
+class VCpuBusy(RuntimeError):
+    """A call that changes the vCPU was made from another thread while a run is in progress.
+
+    Only ``VCpu.kick`` / ``Debugger.interrupt`` may cross threads during a run: stop the
+    run with it, wait for ``run``/``cont`` to return, then make the call.
+    """
+
+    def __init__(self, what: str, runner: int, caller: int):
+        self.what, self.runner, self.caller = what, runner, caller
+        super().__init__(
+            f"{what}: the vCPU is running on thread {runner}; while a run is in progress "
+            f"only interrupt() (VCpu.kick) may be called from another thread (this is "
+            f"thread {caller}): interrupt the run, wait for it to return, then call "
+            f"{what} again")
+
+
+def _exclusive(method: Callable) -> Callable:
+    """Make ``method`` refuse to run while another thread's run is in progress, and keep a
+    run from starting while it runs (see ``VCpu.ensure_idle``)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        vcpu = self if isinstance(self, VCpu) else self._vcpu
+        runner = vcpu._runner
+        if runner is not None:
+            if runner != _get_ident():
+                raise VCpuBusy(name, runner, _get_ident())
+            return method(self, *args, **kwargs)  # inside the run, on its own thread
+        with vcpu._lock:
+            return method(self, *args, **kwargs)
+    return guarded
+
+
 # One access to guest memory: above LARGE_ACCESS bytes the memory map is checked before
 # Unicorn is asked (it would allocate the buffer first); above MAX_ACCESS it is refused.
 LARGE_ACCESS = 1 << 20
@@ -424,6 +461,7 @@ class GuestMemory:
         except UcError:
             raise MemoryFault(address, size, "read") from None
 
+    @_exclusive
     def write(self, address: int, data: bytes) -> None:
         """Store ``data`` (nothing is written if any byte is unmapped), then flush it as code."""
         data = bytes(data)
@@ -460,6 +498,7 @@ class GuestMemory:
             raise ValueError(f"cannot {access} {size:#x} bytes at once: the limit of one "
                              f"access is MAX_ACCESS = {MAX_ACCESS:#x} bytes")
 
+    @_exclusive
     def invalidate_code(self, address: int, size: int) -> None:
         """Cache maintenance after writing instructions: DC CVAU + IC IVAU + ISB.
 
@@ -573,6 +612,8 @@ class VCpu:
         self._kicked = False
         self._fired = 0
         self._token = 0
+        self._runner: int | None = None  # the thread ident of the run in progress
+        self._lock = threading.RLock()  # held by a run, and by a change from outside one
         self._run: tuple[int, float] | None = None
         self._raise: BaseException | None = None  # what the hook caught for run() to raise
         self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
@@ -580,6 +621,7 @@ class VCpu:
         self.reset()
 
     # -- reset ------------------------------------------------------------------------------
+    @_exclusive
     def reset(self) -> None:
         """A fresh machine: memory reloaded from the program, registers in a known state.
 
@@ -632,6 +674,7 @@ class VCpu:
                 uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
 
     # -- memory map -------------------------------------------------------------------------
+    @_exclusive
     def map(self, address: int, size: int, perms: str = "rw") -> None:
         """Add guest memory: ``size`` zeroed bytes at ``address`` with ``perms`` ("r", "w",
         "x" letters, as in a ``Segment``) — a new memory slot, as ``KVM_SET_USER_MEMORY_REGION``
@@ -668,6 +711,7 @@ class VCpu:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
 
     # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
+    @_exclusive
     def set_guest_debug(self, flags: GuestDebug | int) -> None:
         """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
 
@@ -698,6 +742,8 @@ class VCpu:
     def pc(self, value: int) -> None:
         if value.__class__ is not int or not 0 <= value < _LIMIT:
             self._check_value("pc", value)
+        if self._runner is not None:
+            self.ensure_idle("pc")
         self._pc = value
 
     def registers(self) -> dict[str, int]:
@@ -721,6 +767,7 @@ class VCpu:
             return self.uc.reg_read(_FP_REGS[key])
         return self.uc.reg_read(_UC_REGS.get(key) or _SYSTEM_REGS[key])
 
+    @_exclusive
     def write_register(self, name: str, value: int) -> None:
         """Write one register (see ``read_register`` for the names)."""
         key = self._register_key(name)
@@ -767,7 +814,23 @@ class VCpu:
         return self.run_until(time.monotonic() + b.seconds, b.instructions or 0)
 
     def run_until(self, deadline: float, instructions: int = 0) -> Exit:
-        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it)."""
+        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it).
+
+        One run at a time: a run started while another thread's run is in progress raises
+        ``VCpuBusy`` (see ``ensure_idle``).
+        """
+        me = _get_ident()
+        runner = self._runner
+        if runner is not None:
+            raise VCpuBusy("run", runner, me)
+        with self._lock:  # waits only for a mutation another thread has begun
+            self._runner = me
+            try:
+                return self._run_until(deadline, instructions)
+            finally:
+                self._runner = None
+
+    def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
         if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
             self._kicked = False
             exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
@@ -832,6 +895,20 @@ class VCpu:
         if self._token == token:
             self._fired = token
             self.uc.emu_stop()
+
+    def ensure_idle(self, what: str) -> None:
+        """Raise ``VCpuBusy`` if a run is in progress on another thread.
+
+        While ``run`` executes the guest, Unicorn must not be changed from another thread:
+        mapping memory, a code write with its cache flush, rebuilding the machine, or a
+        second run kill the interpreter (SIGSEGV, a QEMU assertion). Only ``kick`` (the
+        debugger's ``interrupt``) crosses threads; reads of registers and memory are safe
+        (measured: 10^5 of each during a run) but see a guest that is moving. Calls from the
+        running thread itself (an exit handler inside a run) are allowed.
+        """
+        runner = self._runner
+        if runner is not None and runner != _get_ident():
+            raise VCpuBusy(what, runner, _get_ident())
 
     def kick(self) -> None:
         """Stop a run from another thread (GDB's Ctrl-C; KVM: a signal to the vCPU thread).
@@ -964,6 +1041,7 @@ class VCpu:
     def _current_el(self) -> int:
         return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) >> 2 & 3
 
+    @_exclusive
     def inject_exception(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
         """Deliver a synchronous exception to the guest's EL1 vectors (the VMM re-injecting).
 

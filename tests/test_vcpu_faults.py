@@ -21,7 +21,7 @@ from armbp.debugger import Debugger, StopReason
 from armbp.encodings import BRK0, NOP, to_bytes
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
-from armbp.vcpu import _WATCHDOG, ExitReason, VCpu
+from armbp.vcpu import _WATCHDOG, ExitReason, VCpu, VCpuBusy
 from conftest import PSCI_OFF, guest_with_vectors
 
 RUNAWAY = "_start: b _start\n"
@@ -306,3 +306,66 @@ def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatc
     with pytest.raises(RuntimeError):
         cpu.reset()
     assert cpu.uc is old and cpu.memory.read(0x800000, 4) == bytes(4)
+
+
+# -- 7. while a run is in progress, only interrupt() crosses threads -----------------------------
+
+def test_calls_from_another_thread_during_a_run_are_refused_and_change_nothing():
+    dbg = Debugger(f"""
+_start: mov x1, #1
+loop:   b loop
+spare:  nop
+        {PSCI_OFF}
+""")
+    cpu = dbg.vcpu
+    spare, loop = dbg.address_of("spare"), dbg.address_of("loop")
+    dbg.break_at("spare")
+    worker = {}
+    t = threading.Thread(target=lambda: worker.setdefault("stop", dbg.cont(20)), daemon=True)
+    t.start()
+    deadline = time.monotonic() + 5
+    while cpu._runner is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cpu._runner is not None, "the run did not start"
+    before = (dbg.raw_memory(dbg.program.base, 16), dbg.breakpoints, cpu.guest_debug)
+    calls = {
+        "break_at": lambda: dbg.break_at("loop"),
+        "delete": lambda: dbg.delete("spare"),
+        "delete_all": lambda: dbg.delete_all(),
+        "reset": lambda: dbg.reset(),
+        "write_memory": lambda: dbg.write_memory(spare, to_bytes(NOP)),
+        "write_register": lambda: dbg.write_register("x1", 5),
+        "cont": lambda: dbg.cont(0.1),
+        "step": lambda: dbg.step(),
+        "map": lambda: cpu.map(0x800000, 0x1000),
+        "run": lambda: cpu.run(0.1),
+        "pc": lambda: setattr(cpu, "pc", spare),
+        "set_guest_debug": lambda: cpu.set_guest_debug(0),
+        "inject_exception": lambda: cpu.inject_exception(0x0200_0000, return_to=loop),
+        "memory.write": lambda: cpu.memory.write(spare, bytes(4)),
+        "invalidate_code": lambda: cpu.memory.invalidate_code(spare, 4),
+    }
+    for name, call in calls.items():
+        with pytest.raises(VCpuBusy, match="only interrupt"):
+            call()
+    # reads are safe during a run (measured) and allowed
+    assert dbg.read_memory(spare, 4) == to_bytes(NOP) and dbg.registers()["x1"] == 1
+    assert (dbg.raw_memory(dbg.program.base, 16), dbg.breakpoints, cpu.guest_debug) == before
+    dbg.interrupt()
+    t.join(10)
+    assert not t.is_alive() and worker["stop"].reason is StopReason.BUDGET
+    dbg.write_register("x1", 5)       # once the run is over, the same calls work
+    dbg.delete("spare")
+    cpu.map(0x800000, 0x1000)
+    assert dbg.registers()["x1"] == 5 and dbg.breakpoints == []
+
+
+def test_a_run_waits_for_a_change_another_thread_has_begun():
+    cpu = VCpu(armbp.assemble(RUNAWAY))
+    with cpu._lock:  # as a write_memory on the main thread would hold it
+        t = threading.Thread(target=lambda: cpu.run(0.05), daemon=True)
+        t.start()
+        time.sleep(0.1)
+        assert cpu._runner is None  # not started: waiting for the change to end
+    t.join(5)
+    assert not t.is_alive()
