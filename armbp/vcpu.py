@@ -47,6 +47,7 @@ from unicorn import arm64_const as regs
 
 from armbp import esr
 from armbp.encodings import BRK0, Op, classify, from_bytes, imm16_of
+from armbp.fetch import breakpoint_matches, fetch_fault, pa_bits
 from armbp.memory import MemoryFault
 from armbp.program import Program
 
@@ -113,7 +114,8 @@ EXCP_UDEF = 1       # UDF, HLT, HVC with no EL2, ... (PC = the instruction)
 EXCP_SWI = 2        # SVC (PC = the next instruction)
 EXCP_BKPT = 7       # BRK (PC = the BRK itself)
 EXCP_SMC = 13       # SMC (PC = the next instruction)
-EXCP_HWBKPT = 3     # a hardware breakpoint the guest programmed itself
+EXCP_PREFETCH_ABORT = 3  # an instruction abort, or a hardware breakpoint the guest programmed
+EXCP_HWBKPT = EXCP_PREFETCH_ABORT
 
 _TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
@@ -148,6 +150,13 @@ _SYSTEM_REGS = {
 _SPSR_EL1 = (3, 0, 4, 0, 0)
 # SCR_EL3: op0=3, op1=6, CRn=1, CRm=1, op2=0 (D19.2 SCR_EL3)
 _SCR_EL3 = (3, 6, 1, 1, 0)
+# What _prefetch_abort reads (op0, op1, CRn, CRm, op2; Arm ARM, "AArch64 System Register
+# Descriptions": SCTLR_EL1, TCR_EL1, MDSCR_EL1, ID_AA64DFR0_EL1, ID_AA64MMFR0_EL1)
+_SCTLR_EL1 = (3, 0, 1, 0, 0)
+_TCR_EL1 = (3, 0, 2, 0, 2)
+_MDSCR_EL1 = (2, 0, 0, 2, 2)
+_ID_AA64DFR0_EL1 = (3, 0, 0, 5, 0)
+_ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
 _PC = regs.UC_ARM64_REG_PC
 _X0 = regs.UC_ARM64_REG_X0
 
@@ -1001,7 +1010,12 @@ class VCpu:
     def _on_interrupt(self, uc: Uc, intno: int) -> None:
         """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
         pc = self._read_pc()
-        if intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
+        if pc & 3 and intno in (EXCP_UDEF, EXCP_PREFETCH_ABORT):
+            # A fetch from a PC with bits [1:0] set (after BR/ERET to one): the PC alignment
+            # fault comes first (Arm ARM, "PC alignment checking"); FAR holds that PC.
+            # Unicorn raises it as an undefined instruction (interrupt 1).
+            self._deliver(esr.pc_alignment(), return_to=pc, far=pc)
+        elif intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
             self._deliver(_brk_syndrome(self._read_word(pc))[0], return_to=pc)
         elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
@@ -1017,13 +1031,51 @@ class VCpu:
                 self._hypercall(pc - 4, pc)
             else:                                   # SMC at EL0 is UNDEFINED
                 self._deliver(esr.unknown(), return_to=pc - 4)
-        elif intno == EXCP_HWBKPT:                  # the guest's own hardware breakpoint
-            same_el = self._current_el() != 0
-            self._deliver(esr.breakpoint(same_el=same_el), return_to=pc)
+        elif intno == EXCP_PREFETCH_ABORT:          # an abort, or a guest's hardware bkpt
+            syndrome, far = self._prefetch_abort(pc)
+            self._deliver(syndrome, return_to=pc, far=far)
         else:
             self._stop(Exit(ExitReason.INTERNAL_ERROR, pc,
                             message=f"Unicorn raised exception {intno} at {pc:#x}, which "
                                     f"armbp does not model"))
+
+    def _prefetch_abort(self, pc: int) -> tuple[int, int | None]:
+        """Interrupt 3 at ``pc``: the syndrome (and FAR) of what really happened.
+
+        QEMU raises ``EXCP_PREFETCH_ABORT`` both for a breakpoint the guest programmed in
+        DBGBVR/DBGBCR and for a fetch that cannot be translated (a PC beyond the PA size
+        with the MMU off, a missing or protected page with it on); Unicorn hands over
+        neither the syndrome nor the fault. A breakpoint is checked before the fetch
+        (Arm ARM, "Breakpoint exceptions"), so a matching one is a breakpoint (EC
+        0x30/0x31, no FAR); otherwise the stage 1 walk of ``armbp.fetch`` names the fault
+        (EC 0x20/0x21 with that IFSC, FAR = pc). A PC that is fetchable after all was
+        stopped by a breakpoint of a kind not decoded here (linked, context-matching).
+        """
+        uc = self.uc
+        pstate = uc.reg_read(regs.UC_ARM64_REG_PSTATE)
+        el = pstate >> 2 & 3
+        same_el = el != 0
+        mdscr = uc.cpr_read(*_MDSCR_EL1)
+        count = (uc.cpr_read(*_ID_AA64DFR0_EL1) >> 12 & 0xF) + 1  # BRPs
+        if breakpoint_matches(pc, el=el, pstate=pstate, mdscr=mdscr, count=count,
+                              read_bcr=lambda n: uc.cpr_read(2, 0, 0, n, 5),
+                              read_bvr=lambda n: uc.cpr_read(2, 0, 0, n, 4)):
+            return esr.breakpoint(same_el=same_el), None
+
+        def read64(pa: int) -> int | None:
+            try:
+                return int.from_bytes(uc.mem_read(pa, 8), "little")
+            except (UcError, OverflowError):
+                return None
+
+        fault = fetch_fault(pc, el=el, sctlr=uc.cpr_read(*_SCTLR_EL1),
+                            tcr=uc.cpr_read(*_TCR_EL1),
+                            ttbr0=uc.reg_read(regs.UC_ARM64_REG_TTBR0_EL1),
+                            ttbr1=uc.reg_read(regs.UC_ARM64_REG_TTBR1_EL1),
+                            pa_size=pa_bits(uc.cpr_read(*_ID_AA64MMFR0_EL1)), read64=read64)
+        if fault is None:
+            return esr.breakpoint(same_el=same_el), None
+        return esr.instruction_abort(same_el=same_el, ifsc=fault), pc
 
     def _hypercall(self, insn_pc: int, next_pc: int) -> None:
         """HVC/SMC from the guest: PSCI, handled "in the kernel" as KVM does."""

@@ -17,8 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import armbp
+from armbp import esr
 from armbp.debugger import Debugger, StopReason
 from armbp.encodings import BRK0, NOP, to_bytes
+from armbp.fetch import breakpoint_matches, fetch_fault
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
 from armbp.vcpu import _WATCHDOG, ExitReason, VCpu, VCpuBusy
@@ -318,15 +320,29 @@ spare:  nop
         {PSCI_OFF}
 """)
     cpu = dbg.vcpu
-    spare, loop = dbg.address_of("spare"), dbg.address_of("loop")
     dbg.break_at("spare")
     worker = {}
     t = threading.Thread(target=lambda: worker.setdefault("stop", dbg.cont(20)), daemon=True)
     t.start()
+    try:
+        refused_while_running(dbg, t)
+    finally:
+        dbg.interrupt()
+        t.join(10)
+    assert not t.is_alive() and worker["stop"].reason is StopReason.BUDGET
+    dbg.write_register("x1", 5)       # once the run is over, the same calls work
+    dbg.delete("spare")
+    cpu.map(0x800000, 0x1000)
+    assert dbg.registers()["x1"] == 5 and dbg.breakpoints == []
+
+
+def refused_while_running(dbg: Debugger, t: threading.Thread) -> None:
+    cpu = dbg.vcpu
+    spare, loop = dbg.address_of("spare"), dbg.address_of("loop")
     deadline = time.monotonic() + 5
-    while cpu._runner is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert cpu._runner is not None, "the run did not start"
+    while dbg.registers()["x1"] != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)  # (reads during the run are allowed)
+    assert cpu._runner is not None and t.is_alive(), "the run did not start"
     before = (dbg.raw_memory(dbg.program.base, 16), dbg.breakpoints, cpu.guest_debug)
     calls = {
         "break_at": lambda: dbg.break_at("loop"),
@@ -351,13 +367,6 @@ spare:  nop
     # reads are safe during a run (measured) and allowed
     assert dbg.read_memory(spare, 4) == to_bytes(NOP) and dbg.registers()["x1"] == 1
     assert (dbg.raw_memory(dbg.program.base, 16), dbg.breakpoints, cpu.guest_debug) == before
-    dbg.interrupt()
-    t.join(10)
-    assert not t.is_alive() and worker["stop"].reason is StopReason.BUDGET
-    dbg.write_register("x1", 5)       # once the run is over, the same calls work
-    dbg.delete("spare")
-    cpu.map(0x800000, 0x1000)
-    assert dbg.registers()["x1"] == 5 and dbg.breakpoints == []
 
 
 def test_a_run_waits_for_a_change_another_thread_has_begun():
@@ -369,3 +378,165 @@ def test_a_run_waits_for_a_change_another_thread_has_begun():
         assert cpu._runner is None  # not started: waiting for the change to end
     t.join(5)
     assert not t.is_alive()
+
+
+# -- 13. interrupt 3 is an instruction abort or a breakpoint; a misaligned PC is its own fault --
+
+RECORD = f"""
+        .balign 2048
+vectors:
+        .skip 0x200
+        b record                // current EL, SPx
+        .balign 0x80
+        .skip 0x180
+        b record                // lower EL, AArch64
+record: mrs x20, esr_el1
+        mrs x21, elr_el1
+        mrs x22, far_el1
+        mrs x23, spsr_el1
+        {PSCI_OFF}
+"""
+TOP = (1 << 64) - 4
+
+
+def first_exception(src: str, **registers) -> tuple[int, int, int, int]:
+    """Run a guest whose vectors record ESR/ELR/FAR/SPSR and power off: those four."""
+    cpu = VCpu(armbp.assemble("_start: adr x1, vectors\nmsr vbar_el1, x1\n" + src + RECORD))
+    for name, value in registers.items():
+        cpu.write_register(name, value)
+    e = cpu.run(2)
+    assert e.reason is ExitReason.SYSTEM_EVENT, e
+    return tuple(cpu.read_register(r) for r in ("x20", "x21", "x22", "x23"))
+
+
+def test_a_fetch_beyond_the_pa_size_with_the_mmu_off_is_an_instruction_abort():
+    # Arm ARM: with stage 1 off, a VA above the PA size is an Address size fault, level 0
+    hsr, elr, far, _ = first_exception("movn x0, #3\nbr x0\n")
+    assert hsr == esr.instruction_abort(same_el=True, ifsc=esr.fsc_address_size(0))
+    assert hsr == 0x8600_0000 and elr == far == TOP
+
+
+def test_the_same_abort_from_el0_is_a_lower_el_one():
+    hsr, elr, far, spsr = first_exception(
+        "mov x0, #0\nmsr spsr_el1, x0\nmovn x0, #3\nmsr elr_el1, x0\neret\n")
+    assert hsr == 0x8200_0000 and elr == far == TOP and spsr & 0xF == 0  # EC 0x20, from EL0t
+
+
+def test_a_misaligned_pc_is_a_pc_alignment_fault_with_far():
+    hsr, elr, far, _ = first_exception("adr x0, t\nadd x0, x0, #2\nbr x0\nt: nop\nnop\n")
+    assert hsr == esr.pc_alignment() == 0x8A00_0000
+    assert elr == far and far & 3 == 2
+
+
+HW_BREAKPOINT = """
+        msr dbgbvr0_el1, x6
+        mov x1, #0x1e7          // DBGBCR: E, PMC = EL1 and EL0, BAS = 0b1111, address match
+        msr dbgbcr0_el1, x1
+        mov x2, #0xa000         // MDSCR_EL1: MDE | KDE (debug exceptions at EL1 too)
+        msr mdscr_el1, x2
+        msr daifclr, #8         // PSTATE.D = 0
+        isb
+        br x7
+"""
+
+
+def test_a_guest_hardware_breakpoint_is_still_a_breakpoint():
+    bp = 0x40000 + 4 * 10  # the nop after HW_BREAKPOINT's br
+    hsr, elr, _, _ = first_exception(HW_BREAKPOINT + "nop\n", x6=bp, x7=bp)
+    assert hsr == esr.breakpoint(same_el=True) == 0xC600_0022 and elr == bp
+
+
+def test_a_breakpoint_wins_over_the_abort_of_the_same_fetch_and_only_where_it_matches():
+    hsr, elr, _, _ = first_exception(HW_BREAKPOINT, x6=TOP, x7=TOP)
+    assert hsr == 0xC600_0022 and elr == TOP  # breakpoints are checked before the fetch
+    hsr, elr, far, _ = first_exception(HW_BREAKPOINT, x6=0x40000, x7=TOP)
+    assert hsr == 0x8600_0000 and elr == far == TOP  # a breakpoint elsewhere: the abort
+
+
+TABLES = 0x100000
+AF, PAGE, BLOCK, TABLE = 1 << 10, 0b11, 0b01, 0b11
+MMU_ON = """
+        msr mair_el1, x5
+        msr tcr_el1, x2
+        msr ttbr0_el1, x3
+        isb
+        mrs x0, sctlr_el1
+        orr x0, x0, #1          // SCTLR_EL1.M
+        msr sctlr_el1, x0
+        isb
+        br x4
+"""
+
+
+@pytest.mark.parametrize("target, ifsc", [
+    (0x4000_0000, 0x05),      # level 1 entry invalid: translation fault, level 1
+    (0x8000_0000, 0x06),      # level 2 table of zeros: translation fault, level 2
+    (0xC000_0000, 0x0B),      # level 3 page without AF: access flag fault, level 3
+    (0xC000_1000, 0x0F),      # level 3 page with PXN: permission fault, level 3
+    (0x80_0000_0000, 0x04),   # beyond T0SZ's 39 bits, below TTBR1's range: translation, level 0
+])
+def test_with_the_mmu_on_the_walk_names_the_fault_and_its_level(target, ifsc):
+    cpu = VCpu(armbp.assemble("_start: adr x1, vectors\nmsr vbar_el1, x1\n" + MMU_ON + RECORD))
+    cpu.map(TABLES, 0x4000)
+    descriptors = {
+        TABLES: 0 | AF | BLOCK,                               # 0..1 GiB: identity, EL1 rwx
+        TABLES + 16: (TABLES + 0x1000) | TABLE,              # 2..3 GiB: an empty level 2
+        TABLES + 24: (TABLES + 0x2000) | TABLE,              # 3..4 GiB: level 2 → level 3
+        TABLES + 0x2000: (TABLES + 0x3000) | TABLE,
+        TABLES + 0x3000: 0x40000 | PAGE,                     # no AF
+        TABLES + 0x3008: 0x40000 | AF | PAGE | 1 << 53,      # PXN
+    }
+    for address, value in descriptors.items():
+        cpu.memory.write(address, value.to_bytes(8, "little"))
+    for name, value in dict(x2=25 | 0b100 << 32, x3=TABLES, x4=target, x5=0xFF).items():
+        cpu.write_register(name, value)    # TCR: T0SZ 25 (39-bit VA), 4 KB, IPS 44 bits
+    assert cpu.run(2).reason is ExitReason.SYSTEM_EVENT
+    hsr = cpu.read_register("x20")
+    assert hsr == esr.instruction_abort(same_el=True, ifsc=ifsc), hex(hsr)
+    assert cpu.read_register("x21") == cpu.read_register("x22") == target
+
+
+def _walk(va, el=1, sctlr=1, tcr=25 | 0b100 << 32, descriptors=None):
+    descriptors = descriptors or {}
+    return fetch_fault(va, el=el, sctlr=sctlr, tcr=tcr, ttbr0=TABLES, ttbr1=0,
+                       pa_size=44, read64=descriptors.get)
+
+
+def test_the_walk_over_other_granules_and_permissions():
+    # nothing mapped where the table is: an External abort on the walk, at the start level
+    assert _walk(0x1000) == 0x15                              # 4 KB, 39 bits: level 1
+    assert _walk(0x1000, tcr=16 | 0b10 << 14) == 0x14          # 16 KB, 48 bits: level 0
+    assert _walk(0x1000, tcr=22 | 0b01 << 14) == 0x16          # 64 KB, 42 bits: level 2
+    assert _walk(0x1000, tcr=25 | 1 << 7) == 0x04              # EPD0: translation, level 0
+    assert _walk(TOP, sctlr=0) == 0x00 and _walk(0x1000, sctlr=0) is None
+    page = {TABLES: (TABLES + 0x1000) | TABLE, TABLES + 0x1000: (TABLES + 0x2000) | TABLE}
+
+    def leaf(bits):
+        return _walk(0, descriptors={**page, TABLES + 0x2000: AF | PAGE | bits}, el=el)
+
+    for el in (0, 1):
+        assert leaf(0) is None                                 # EL1 rwx; EL0 execute-only
+    el = 1
+    assert leaf(0b01 << 6) == 0x0F       # writable at EL0: never executable at EL1
+    assert leaf(0b11 << 6) is None       # read-only at both: fine
+    el = 0
+    assert leaf(1 << 54) == 0x0F and leaf(1 << 53) is None     # UXN / PXN at EL0
+    assert _walk(0, sctlr=1 | 1 << 19, descriptors={**page, TABLES + 0x2000: AF | PAGE}) \
+        == 0x0F                                                # WXN: writable → never
+
+
+def test_breakpoint_matching_needs_debug_enabled_and_the_right_el():
+    bcr = {0: 0x1E7}
+    bvr = {0: 0x40008}
+
+    def match(pc=0x40008, el=1, pstate=0x3C5 & ~0x200, mdscr=0xA000):
+        return breakpoint_matches(pc, el=el, pstate=pstate, mdscr=mdscr, count=6,
+                                  read_bcr=lambda n: bcr.get(n, 0),
+                                  read_bvr=lambda n: bvr.get(n, 0))
+
+    assert match()
+    assert not match(pc=0x4000C) and not match(mdscr=0x2000) and not match(mdscr=0x8000)
+    assert not match(pstate=0x3C5)      # PSTATE.D masks debug exceptions at EL1
+    assert match(el=0, mdscr=0x8000)    # EL0 needs MDE only
+    bcr[0] = 0x1E5                      # PMC = 0b10: EL0 only
+    assert not match() and match(el=0)
