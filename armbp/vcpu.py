@@ -425,13 +425,25 @@ def _exclusive(method: Callable) -> Callable:
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
         vcpu = self if isinstance(self, VCpu) else self._vcpu
+        me = _get_ident()
         runner = vcpu._runner
         if runner is not None:
-            if runner != _get_ident():
-                raise VCpuBusy(name, runner, _get_ident())
+            if runner != me:
+                raise VCpuBusy(name, runner, me)
             return method(self, *args, **kwargs)  # inside the run, on its own thread
+        if vcpu._owner == me:
+            return method(self, *args, **kwargs)  # called by another guarded method
         with vcpu._lock:
-            return method(self, *args, **kwargs)
+            # Announce the change, then look for a run: a run announces itself, then
+            # looks for a change (VCpu.run_until). One of the two always sees the other.
+            vcpu._owner = me
+            try:
+                runner = vcpu._runner
+                if runner is not None and runner != me:
+                    raise VCpuBusy(name, runner, me)
+                return method(self, *args, **kwargs)
+            finally:
+                vcpu._owner = None
     return guarded
 
 
@@ -622,7 +634,8 @@ class VCpu:
         self._fired = 0
         self._token = 0
         self._runner: int | None = None  # the thread ident of the run in progress
-        self._lock = threading.RLock()  # held by a run, and by a change from outside one
+        self._owner: int | None = None   # the thread making a change outside a run
+        self._lock = threading.Lock()     # held while that change is made
         self._run: tuple[int, float] | None = None
         self._raise: BaseException | None = None  # what the hook caught for run() to raise
         self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
@@ -832,12 +845,14 @@ class VCpu:
         runner = self._runner
         if runner is not None:
             raise VCpuBusy("run", runner, me)
-        with self._lock:  # waits only for a mutation another thread has begun
-            self._runner = me
-            try:
-                return self._run_until(deadline, instructions)
-            finally:
-                self._runner = None
+        self._runner = me  # from here on a change from another thread is refused ...
+        try:
+            if self._owner is not None:  # ... but one may be under way: let it finish
+                with self._lock:
+                    pass
+            return self._run_until(deadline, instructions)
+        finally:
+            self._runner = None
 
     def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
         if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)

@@ -371,13 +371,31 @@ def refused_while_running(dbg: Debugger, t: threading.Thread) -> None:
 
 def test_a_run_waits_for_a_change_another_thread_has_begun():
     cpu = VCpu(armbp.assemble(RUNAWAY))
-    with cpu._lock:  # as a write_memory on the main thread would hold it
-        t = threading.Thread(target=lambda: cpu.run(0.05), daemon=True)
-        t.start()
-        time.sleep(0.1)
-        assert cpu._runner is None  # not started: waiting for the change to end
-    t.join(5)
-    assert not t.is_alive()
+    entered, release = threading.Event(), threading.Event()
+    real = cpu.uc.mem_regions
+
+    def slow_regions():
+        entered.set()
+        release.wait(5)
+        return real()
+
+    cpu.uc.mem_regions = slow_regions  # map() is under way on its own thread ...
+    mapper = threading.Thread(target=lambda: cpu.map(0x800000, 0x1000), daemon=True)
+    mapper.start()
+    assert entered.wait(5)
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("exit", cpu.run(0.05)),
+                              daemon=True)
+    token = cpu._token
+    runner.start()
+    time.sleep(0.1)
+    assert cpu._token == token, "the run entered the guest during the change"  # ... it waits
+    release.set()
+    mapper.join(5)
+    runner.join(5)
+    assert not mapper.is_alive() and not runner.is_alive()
+    assert result["exit"].reason is ExitReason.BUDGET
+    assert cpu.memory.read(0x800000, 4) == bytes(4)
 
 
 # -- 13. interrupt 3 is an instruction abort or a breakpoint; a misaligned PC is its own fault --
