@@ -11,6 +11,10 @@ What happens to an exception follows the hardware and KVM:
   Without those flags (QEMU clears them when its breakpoint table is empty) the guest's
   own vector table takes it, exactly as on a machine with no debugger.
 * ``SVC``, ``UDF`` and other undefined instructions → the guest's vectors (EL1 handles them).
+* A fetch that cannot be translated → an instruction abort (EC 0x20/0x21, its IFSC from a
+  stage 1 walk, FAR = pc); a misaligned PC → a PC alignment fault (EC 0x22); a breakpoint
+  the guest programmed in DBGBVR/DBGBCR → EC 0x30/0x31. Unicorn tells these apart by
+  neither number nor syndrome, so the state decides (``_prefetch_abort``).
 * ``HVC`` → the hypervisor: PSCI calls are handled here like KVM does in the kernel;
   ``SYSTEM_OFF`` becomes a SYSTEM_EVENT exit, which is how a KVM guest ends.
 * ``SINGLESTEP`` → exactly one instruction, then a DEBUG exit with the software-step
@@ -876,17 +880,8 @@ class VCpu:
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
             _WATCHDOG.watch(self)
-        self._exit = None
         try:
-            try:
-                uc.emu_start(begin, _NO_UNTIL, 0, count)
-            except UcError as e:
-                if self._exit is None:
-                    self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
-                                      message=f"emulation failed: {e}")
-            if self._raise is not None:
-                self._raise_stashed()
-            exit_ = self._exit
+            exit_ = self._enter(begin, count)
             while exit_ is None:
                 exit_ = self._quiet_exit(count, token, deadline)
         except BaseException:
@@ -896,12 +891,6 @@ class VCpu:
         self._pc = exit_.pc
         self.last_exit = exit_
         return exit_
-
-    def _raise_stashed(self) -> None:
-        """Raise the KeyboardInterrupt (or SystemExit) the exception hook caught."""
-        e, self._raise = self._raise, None
-        assert e is not None
-        raise e
 
     def _abandon_run(self) -> None:
         """A run that ends in a Python exception (Ctrl-C): nothing of it stays pending.
@@ -963,15 +952,22 @@ class VCpu:
         if pc >= 4 and self._word_or_none(pc - 4) == WFI:
             return Exit(ExitReason.HLT, pc, message="WFI: waiting for an interrupt, and this "
                                                     "guest has no interrupt source")
+        return self._enter(pc, 0)
+
+    def _enter(self, pc: int, count: int) -> Exit | None:
+        """One ``emu_start`` from ``pc``: the exit a hook recorded, None if the run ended
+        quietly; raises what the hook caught for the caller (see ``_on_interrupt_guarded``)."""
         self._exit = None
+        uc = self.uc
         try:
-            uc.emu_start(pc, _NO_UNTIL, 0, 0)
+            uc.emu_start(pc, _NO_UNTIL, 0, count)
         except UcError as e:
             if self._exit is None:
                 self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
                                   message=f"emulation failed: {e}")
         if self._raise is not None:
-            self._raise_stashed()
+            e, self._raise = self._raise, None
+            raise e
         return self._exit
 
     # -- exceptions -------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc
+from unicorn import arm64_const as R
 
 import armbp
 from armbp import esr
@@ -558,3 +560,23 @@ def test_breakpoint_matching_needs_debug_enabled_and_the_right_el():
     assert match(el=0, mdscr=0x8000)    # EL0 needs MDE only
     bcr[0] = 0x1E5                      # PMC = 0b10: EL0 only
     assert not match() and match(el=0)
+
+
+@pytest.mark.parametrize("src, intno", [
+    ("movn x0, #3\nbr x0", 3),                       # fetch beyond the PA size: 3, like a bkpt
+    ("adr x0, t\nadd x0, x0, #2\nbr x0\nt: nop", 1),  # misaligned PC: 1, like an UDF
+])
+def test_unicorn_reports_these_fetch_faults_by_interrupt_number_only(src, intno):
+    uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
+    uc.mem_map(0x40000, 0x1000)
+    uc.mem_write(0x40000, armbp.assemble(src, base=0x40000).code)
+    uc.cpr_write(3, 6, 1, 1, 0, 0x400)  # SCR_EL3.RW, as VCpu.reset (with RW = 0 the fetch
+    seen = []                           # at 2**64-4 is UC_ERR_FETCH_UNMAPPED instead)
+
+    def hook(uc, n, _):
+        seen.append((n, uc.reg_read(R.UC_ARM64_REG_ESR_EL1), uc.reg_read(R.UC_ARM64_REG_FAR_EL1)))
+        uc.emu_stop()
+
+    uc.hook_add(UC_HOOK_INTR, hook)
+    uc.emu_start(0x40000, (1 << 64) - 1, 0, 100)
+    assert seen == [(intno, 0, 0)]  # no syndrome, no FAR: the vCPU must work them out
