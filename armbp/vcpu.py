@@ -59,7 +59,8 @@ _get_ident = threading.get_ident
 
 __all__ = [
     "Budget", "DebugExit", "Exit", "ExitReason", "GuestDebug", "GuestMemory", "MemoryAccess",
-    "SystemEvent", "SystemEventType", "VCpu", "VCpuBusy", "REGISTER_NAMES", "FP_REGISTER_NAMES", "PAGE_SIZE",
+    "SystemEvent", "SystemEventType", "VCpu", "VCpuBusy", "REGISTER_NAMES", "FP_REGISTER_NAMES",
+    "PAGE_SIZE",
 ]
 
 PAGE_SIZE = 0x1000
