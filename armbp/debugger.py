@@ -35,7 +35,7 @@ from armbp.disasm import ListingLine, listing
 from armbp.encodings import BRK0, to_bytes
 from armbp.memory import MemoryFault
 from armbp.program import Program
-from armbp.table import Breakpoint, BreakpointTable
+from armbp.table import Breakpoint, BreakpointError, BreakpointTable
 from armbp.vcpu import DEFAULT_SECONDS, REGISTER_NAMES, Budget, Exit, VCpu
 from armbp.vmm import ExitHandler, Handled, Verdict
 
@@ -204,6 +204,7 @@ class Debugger:
         ``ValueError`` for an unknown symbol and ``BreakpointError`` (EINVAL) for a
         misaligned or unmapped address; a failed insert changes nothing.
         """
+        self.vcpu.ensure_idle("break_at")
         bp = self.table.insert(self.address_of(where))
         self.handler.update_guest_debug()
         return bp
@@ -217,6 +218,7 @@ class Debugger:
         intact BRK is restored, an overwritten one is dropped and memory stays as the guest
         wrote it (``BreakpointTable.remove``).
         """
+        self.vcpu.ensure_idle("delete")
         address = self.address_of(where)
         try:
             return self.table.remove(address, force=force)
@@ -227,6 +229,7 @@ class Debugger:
 
     def delete_all(self, *, force: bool = False) -> None:
         """Remove every breakpoint (what a debugger does when it detaches)."""
+        self.vcpu.ensure_idle("delete_all")
         try:
             self.table.remove_all(force=force)
         finally:
@@ -314,18 +317,43 @@ class Debugger:
         return stop
 
     def interrupt(self) -> None:
-        """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET."""
+        """Stop a running ``cont`` from another thread (GDB's Ctrl-C): it returns BUDGET.
+
+        The one call meant for another thread while ``cont`` runs: every call that changes
+        the session then raises ``VCpuBusy`` (reads of registers and memory are allowed).
+        """
         self.vcpu.kick()
 
-    def reset(self) -> None:
-        """Start the guest again from its entry, with the same breakpoints planted."""
-        planted = [(bp.pc, bp.use_count) for bp in self.table]
+    def reset(self) -> list[Breakpoint]:
+        """Start the guest again from its entry, with the same breakpoints planted.
+
+        A reset always happens, and it is whole: the machine is rebuilt from the program
+        (memory added with ``vcpu.map`` is gone), and each breakpoint is planted again in
+        the new memory. One that cannot be planted any more — its page was such a mapping
+        — is dropped, not half-kept, and returned (the list is empty when every
+        breakpoint came back). Why not refuse the reset instead: reset is what a user
+        reaches for to get out of trouble, and a reset that fails because of one stale
+        breakpoint would leave them in it; GDB, too, restarts and warns about a
+        breakpoint it cannot insert. The BRK trap is on exactly when breakpoints remain,
+        so no BRK of ours ever reaches the guest's vectors.
+        """
+        self.vcpu.ensure_idle("reset")
+        planted = [(bp, bp.use_count) for bp in self.table]
         self.vcpu.reset()
         self._new_session()
-        for pc, uses in planted:
-            for _ in range(uses):
-                self.table.insert(pc)
-        self.handler.update_guest_debug()
+        dropped: list[Breakpoint] = []
+        try:
+            for bp, uses in planted:
+                try:
+                    self.table.insert(bp.pc)
+                except BreakpointError:
+                    dropped.append(bp)
+                    continue
+                for _ in range(uses - 1):
+                    self.table.insert(bp.pc)  # counts up; touches no memory
+        finally:
+            self.handler.update_guest_debug()
+        return dropped
 
     # -- step-over ----------------------------------------------------------------------------
     def _planted(self, pc: int) -> bool:
@@ -432,6 +460,7 @@ class Debugger:
 
     def write_register(self, name: str, value: int) -> None:
         """Write one register; writing pc moves the guest."""
+        self.vcpu.ensure_idle("write_register")
         self.vcpu.write_register(name, value)
         if str(name).lower() == "pc":
             self._trapped_at = self._reported_at = None
@@ -452,6 +481,7 @@ class Debugger:
 
         The BRK stays planted; the new instruction appears when the breakpoint goes.
         """
+        self.vcpu.ensure_idle("write_memory")
         _check_range(address, len(data))
         self.table.write_through(address, bytes(data))
         self._trapped_at = None

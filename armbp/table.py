@@ -202,21 +202,34 @@ class BreakpointTable:
 
         GDB keeps no copy of what its breakpoints replaced when the stub accepted them, so
         reads through the debugger must show the original instruction. A word the guest has
-        overwritten (no longer our BRK) is shown as it really is.
+        overwritten (no longer our BRK) is shown as it really is. Whether a word is still
+        ours is decided on the whole word, also when ``data`` holds only part of it: a
+        guest store into byte 0 of a BRK must show in a read of bytes 2..3 too, or reads of
+        different sizes would disagree.
         """
         out = bytearray(data)
+        end = address + len(data)
         for bp in self._overlapping(address, len(data)):
+            start = bp.pc - address
+            if bp.pc >= address and bp.pc + INSN_SIZE <= end:
+                planted = data[start:start + INSN_SIZE] == BRK_BYTES
+            else:  # the read holds part of this word: look at all of it
+                planted = self._planted(bp.pc)
+            if not planted:
+                continue  # the guest changed this word: show memory as it is
             saved = to_bytes(bp.saved_insn)
             for i in range(INSN_SIZE):
-                j = bp.pc + i - address
-                if 0 <= j < len(out) and out[j] != BRK_BYTES[i]:
-                    break  # the guest changed this word: show memory as it is
-            else:
-                for i in range(INSN_SIZE):
-                    j = bp.pc + i - address
-                    if 0 <= j < len(out):
-                        out[j] = saved[i]
+                j = start + i
+                if 0 <= j < len(out):
+                    out[j] = saved[i]
         return bytes(out)
+
+    def _planted(self, pc: int) -> bool:
+        """Is the word at ``pc`` our BRK (False when it cannot be read)?"""
+        try:
+            return self.memory.read(pc, INSN_SIZE) == BRK_BYTES
+        except MemoryFault:
+            return False
 
     def write_through(self, address: int, data: bytes) -> None:
         """Write guest memory as the debugger's user means it, keeping planted BRKs planted.
@@ -230,11 +243,7 @@ class BreakpointTable:
         out = bytearray(data)
         updates = []
         for bp in self._overlapping(address, len(data)):
-            try:
-                planted = self.memory.read(bp.pc, INSN_SIZE) == BRK_BYTES
-            except MemoryFault:
-                planted = False
-            if not planted:
+            if not self._planted(bp.pc):
                 continue  # the guest overwrote this BRK: the write goes to memory as it is
             saved = bytearray(to_bytes(bp.saved_insn))
             for i in range(INSN_SIZE):

@@ -11,6 +11,10 @@ What happens to an exception follows the hardware and KVM:
   Without those flags (QEMU clears them when its breakpoint table is empty) the guest's
   own vector table takes it, exactly as on a machine with no debugger.
 * ``SVC``, ``UDF`` and other undefined instructions → the guest's vectors (EL1 handles them).
+* A fetch that cannot be translated → an instruction abort (EC 0x20/0x21, its IFSC from a
+  stage 1 walk, FAR = pc); a misaligned PC → a PC alignment fault (EC 0x22); a breakpoint
+  the guest programmed in DBGBVR/DBGBCR → EC 0x30/0x31. Unicorn tells these apart by
+  neither number nor syndrome, so the state decides (``_prefetch_abort``).
 * ``HVC`` → the hypervisor: PSCI calls are handled here like KVM does in the kernel;
   ``SYSTEM_OFF`` becomes a SYSTEM_EVENT exit, which is how a KVM guest ends.
 * ``SINGLESTEP`` → exactly one instruction, then a DEBUG exit with the software-step
@@ -26,6 +30,7 @@ Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import sys
 import threading
@@ -46,12 +51,16 @@ from unicorn import arm64_const as regs
 
 from armbp import esr
 from armbp.encodings import BRK0, Op, classify, from_bytes, imm16_of
+from armbp.fetch import breakpoint_matches, fetch_fault, pa_bits
 from armbp.memory import MemoryFault
 from armbp.program import Program
 
+_get_ident = threading.get_ident
+
 __all__ = [
     "Budget", "DebugExit", "Exit", "ExitReason", "GuestDebug", "GuestMemory", "MemoryAccess",
-    "SystemEvent", "SystemEventType", "VCpu", "REGISTER_NAMES", "FP_REGISTER_NAMES", "PAGE_SIZE",
+    "SystemEvent", "SystemEventType", "VCpu", "VCpuBusy", "REGISTER_NAMES", "FP_REGISTER_NAMES",
+    "PAGE_SIZE",
 ]
 
 PAGE_SIZE = 0x1000
@@ -110,7 +119,8 @@ EXCP_UDEF = 1       # UDF, HLT, HVC with no EL2, ... (PC = the instruction)
 EXCP_SWI = 2        # SVC (PC = the next instruction)
 EXCP_BKPT = 7       # BRK (PC = the BRK itself)
 EXCP_SMC = 13       # SMC (PC = the next instruction)
-EXCP_HWBKPT = 3     # a hardware breakpoint the guest programmed itself
+EXCP_PREFETCH_ABORT = 3  # an instruction abort, or a hardware breakpoint the guest programmed
+EXCP_HWBKPT = EXCP_PREFETCH_ABORT
 
 _TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
@@ -145,6 +155,13 @@ _SYSTEM_REGS = {
 _SPSR_EL1 = (3, 0, 4, 0, 0)
 # SCR_EL3: op0=3, op1=6, CRn=1, CRm=1, op2=0 (D19.2 SCR_EL3)
 _SCR_EL3 = (3, 6, 1, 1, 0)
+# What _prefetch_abort reads (op0, op1, CRn, CRm, op2; Arm ARM, "AArch64 System Register
+# Descriptions": SCTLR_EL1, TCR_EL1, MDSCR_EL1, ID_AA64DFR0_EL1, ID_AA64MMFR0_EL1)
+_SCTLR_EL1 = (3, 0, 1, 0, 0)
+_TCR_EL1 = (3, 0, 2, 0, 2)
+_MDSCR_EL1 = (2, 0, 0, 2, 2)
+_ID_AA64DFR0_EL1 = (3, 0, 0, 5, 0)
+_ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
 _PC = regs.UC_ARM64_REG_PC
 _X0 = regs.UC_ARM64_REG_X0
 
@@ -299,6 +316,11 @@ class Budget:
 
 # -- the watchdog that turns a time budget into emu_stop ----------------------------------------
 
+# The longest the watchdog sleeps in one wait: far below threading.TIMEOUT_MAX (which
+# Condition.wait refuses with OverflowError), long enough to cost nothing.
+_MAX_SLEEP = 3600.0
+_RETRY_SECONDS = 0.01  # after a failure while looking (see _Watchdog._loop)
+
 class _Watchdog:
     """One daemon thread that stops runs whose time is up.
 
@@ -320,6 +342,8 @@ class _Watchdog:
         self._vcpus: "weakref.WeakSet[VCpu]" = weakref.WeakSet()
         self.waiting_until = math.inf
         self._thread: threading.Thread | None = None
+        self.failures = 0
+        self.last_failure: BaseException | None = None
 
     def register(self, vcpu: "VCpu") -> None:
         """Look at ``vcpu``'s runs from now on (every vCPU, not only those that woke us)."""
@@ -337,30 +361,102 @@ class _Watchdog:
             self._cond.notify()
 
     def _loop(self) -> None:
+        """Look, stop what is due, sleep; for the life of the process.
+
+        Nothing may end this loop: every budget in the process depends on it. A failure
+        while looking (a vCPU whose stop raised) is counted in ``failures``, kept in
+        ``last_failure``, and the thread looks again shortly after.
+        """
         with self._cond:
             while True:
-                # While looking we promise no wake-up time: a run published after we
-                # looked at its vCPU must wake us, so every deadline counts as earlier.
-                self.waiting_until = math.inf
-                now = time.monotonic()
-                nearest = math.inf
-                for vcpu in list(self._vcpus):
-                    run = vcpu._run
-                    if run is None:
-                        continue
-                    token, deadline = run
-                    if deadline <= now:
-                        vcpu._time_up(token)
-                        deadline = now + 0.001  # a stop sent before emu_start began is lost
-                    nearest = min(nearest, deadline)
-                self.waiting_until = nearest
-                self._cond.wait(None if nearest == math.inf else nearest - now)
+                try:
+                    self._look_and_sleep()
+                except Exception as e:  # noqa: BLE001 - see the docstring
+                    self.failures += 1
+                    self.last_failure = e
+                    self.waiting_until = math.inf
+                    self._cond.wait(_RETRY_SECONDS)
+
+    def _look_and_sleep(self) -> None:
+        # While looking we promise no wake-up time: a run published after we
+        # looked at its vCPU must wake us, so every deadline counts as earlier.
+        self.waiting_until = math.inf
+        now = time.monotonic()
+        nearest = math.inf
+        for vcpu in list(self._vcpus):
+            run = vcpu._run
+            if run is None:
+                continue
+            token, deadline = run
+            if deadline <= now:
+                vcpu._time_up(token)
+                deadline = now + 0.001  # a stop sent before emu_start began is lost
+            nearest = min(nearest, deadline)
+        self.waiting_until = nearest
+        if nearest == math.inf:
+            self._cond.wait()
+        else:
+            # Condition.wait raises OverflowError above threading.TIMEOUT_MAX (a budget
+            # of 1e10 s): sleep at most _MAX_SLEEP and look again, the deadline stays.
+            self._cond.wait(min(nearest - now, _MAX_SLEEP))
 
 
 _WATCHDOG = _Watchdog()
 
 
 # -- memory ---------------------------------------------------------------------------------------
+
+class VCpuBusy(RuntimeError):
+    """A call that changes the vCPU was made from another thread while a run is in progress.
+
+    Only ``VCpu.kick`` / ``Debugger.interrupt`` may cross threads during a run: stop the
+    run with it, wait for ``run``/``cont`` to return, then make the call.
+    """
+
+    def __init__(self, what: str, runner: int, caller: int):
+        self.what, self.runner, self.caller = what, runner, caller
+        super().__init__(
+            f"{what}: the vCPU is running on thread {runner}; while a run is in progress "
+            f"only interrupt() (VCpu.kick) may be called from another thread (this is "
+            f"thread {caller}): interrupt the run, wait for it to return, then call "
+            f"{what} again")
+
+
+def _exclusive(method: Callable) -> Callable:
+    """Make ``method`` refuse to run while another thread's run is in progress, and keep a
+    run from starting while it runs (see ``VCpu.ensure_idle``)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        vcpu = self if isinstance(self, VCpu) else self._vcpu
+        me = _get_ident()
+        runner = vcpu._runner
+        if runner is not None:
+            if runner != me:
+                raise VCpuBusy(name, runner, me)
+            return method(self, *args, **kwargs)  # inside the run, on its own thread
+        if vcpu._owner == me:
+            return method(self, *args, **kwargs)  # called by another guarded method
+        with vcpu._lock:
+            # Announce the change, then look for a run: a run announces itself, then
+            # looks for a change (VCpu.run_until). One of the two always sees the other.
+            vcpu._owner = me
+            try:
+                runner = vcpu._runner
+                if runner is not None and runner != me:
+                    raise VCpuBusy(name, runner, me)
+                return method(self, *args, **kwargs)
+            finally:
+                vcpu._owner = None
+    return guarded
+
+
+# One access to guest memory: above LARGE_ACCESS bytes the memory map is checked before
+# Unicorn is asked (it would allocate the buffer first); above MAX_ACCESS it is refused.
+LARGE_ACCESS = 1 << 20
+MAX_ACCESS = 1 << 30
+
 
 class GuestMemory:
     """The ``Memory`` interface over the vCPU's guest memory (what the breakpoint table uses).
@@ -376,19 +472,29 @@ class GuestMemory:
         self._vcpu = vcpu
 
     def read(self, address: int, size: int) -> bytes:
-        """``size`` bytes at ``address``; ``MemoryFault`` if any of them is unmapped."""
+        """``size`` bytes at ``address``; ``MemoryFault`` if any of them is unmapped.
+
+        A read larger than ``LARGE_ACCESS`` is checked against the memory map first, so
+        that a size no guest has (``2**40``) is a fault at once, not a buffer of that size;
+        one that is mapped but larger than ``MAX_ACCESS`` is a ``ValueError`` naming both.
+        """
         if size < 0 or address < 0:
             raise MemoryFault(address, size, "read", "negative address or size")
+        if size > LARGE_ACCESS or address + size > _LIMIT:
+            self._check_large(address, size, "read")
         try:
             return bytes(self._vcpu.uc.mem_read(address, size))
         except UcError:
             raise MemoryFault(address, size, "read") from None
 
+    @_exclusive
     def write(self, address: int, data: bytes) -> None:
         """Store ``data`` (nothing is written if any byte is unmapped), then flush it as code."""
         data = bytes(data)
         if address < 0:
             raise MemoryFault(address, len(data), "write", "negative address")
+        if address + len(data) > _LIMIT:
+            self._check_large(address, len(data), "write")
         try:
             self._vcpu.uc.mem_write(address, data)
         except UcError:
@@ -396,6 +502,29 @@ class GuestMemory:
         if self._vcpu.flush_code_writes:
             self.invalidate_code(address, len(data))
 
+    def _check_large(self, address: int, size: int, access: str) -> None:
+        """Refuse an access that leaves the address space, touches unmapped memory, or is
+        larger than ``MAX_ACCESS`` — before any buffer of ``size`` bytes is made."""
+        end = address + size
+        if end > _LIMIT:
+            raise MemoryFault(address, size, access,
+                              "the range goes past the end of the 64-bit address space")
+        at = address
+        for begin, last, _prot in sorted(self._vcpu.uc.mem_regions()):  # ``last`` inclusive
+            if last < at:
+                continue
+            if begin > at:
+                break
+            at = last + 1
+            if at >= end:
+                break
+        if at < end:
+            raise MemoryFault(address, size, access, f"nothing is mapped at {at:#x}")
+        if size > MAX_ACCESS:
+            raise ValueError(f"cannot {access} {size:#x} bytes at once: the limit of one "
+                             f"access is MAX_ACCESS = {MAX_ACCESS:#x} bytes")
+
+    @_exclusive
     def invalidate_code(self, address: int, size: int) -> None:
         """Cache maintenance after writing instructions: DC CVAU + IC IVAU + ISB.
 
@@ -509,11 +638,17 @@ class VCpu:
         self._kicked = False
         self._fired = 0
         self._token = 0
+        self._runner: int | None = None  # the thread ident of the run in progress
+        self._owner: int | None = None   # the thread making a change outside a run
+        self._lock = threading.Lock()     # held while that change is made
         self._run: tuple[int, float] | None = None
+        self._raise: BaseException | None = None  # what the hook caught for run() to raise
+        self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
         _WATCHDOG.register(self)
         self.reset()
 
     # -- reset ------------------------------------------------------------------------------
+    @_exclusive
     def reset(self) -> None:
         """A fresh machine: memory reloaded from the program, registers in a known state.
 
@@ -521,8 +656,7 @@ class VCpu:
         PC = the program's entry, guest debug off, and SCR_EL3.RW = 1 so that the guest's
         own ERET to EL1 is legal (with RW = 0 Unicorn sets PSTATE.IL on every ERET).
         """
-        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
-        self.uc = uc
+        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)  # built whole before it replaces the old one
         self._map_program(uc)
         uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC | UC_PROT_WRITE)
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
@@ -533,12 +667,14 @@ class VCpu:
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                     | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        self.uc = uc
         self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)
         self._pc: int | None = self.program.entry
         self._counted = False
         self._exit: Exit | None = None
+        self._raise = self._delivery = None
         self.last_exit: Exit | None = None
 
     def _map_program(self, uc: Uc) -> None:
@@ -565,6 +701,7 @@ class VCpu:
                 uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
 
     # -- memory map -------------------------------------------------------------------------
+    @_exclusive
     def map(self, address: int, size: int, perms: str = "rw") -> None:
         """Add guest memory: ``size`` zeroed bytes at ``address`` with ``perms`` ("r", "w",
         "x" letters, as in a ``Segment``) — a new memory slot, as ``KVM_SET_USER_MEMORY_REGION``
@@ -601,6 +738,7 @@ class VCpu:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
 
     # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
+    @_exclusive
     def set_guest_debug(self, flags: GuestDebug | int) -> None:
         """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
 
@@ -631,6 +769,8 @@ class VCpu:
     def pc(self, value: int) -> None:
         if value.__class__ is not int or not 0 <= value < _LIMIT:
             self._check_value("pc", value)
+        if self._runner is not None:
+            self.ensure_idle("pc")
         self._pc = value
 
     def registers(self) -> dict[str, int]:
@@ -654,6 +794,7 @@ class VCpu:
             return self.uc.reg_read(_FP_REGS[key])
         return self.uc.reg_read(_UC_REGS.get(key) or _SYSTEM_REGS[key])
 
+    @_exclusive
     def write_register(self, name: str, value: int) -> None:
         """Write one register (see ``read_register`` for the names)."""
         key = self._register_key(name)
@@ -700,7 +841,25 @@ class VCpu:
         return self.run_until(time.monotonic() + b.seconds, b.instructions or 0)
 
     def run_until(self, deadline: float, instructions: int = 0) -> Exit:
-        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it)."""
+        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it).
+
+        One run at a time: a run started while another thread's run is in progress raises
+        ``VCpuBusy`` (see ``ensure_idle``).
+        """
+        me = _get_ident()
+        runner = self._runner
+        if runner is not None:
+            raise VCpuBusy("run", runner, me)
+        self._runner = me  # from here on a change from another thread is refused ...
+        try:
+            if self._owner is not None:  # ... but one may be under way: let it finish
+                with self._lock:
+                    pass
+            return self._run_until(deadline, instructions)
+        finally:
+            self._runner = None
+
+    def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
         if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
             self._kicked = False
             exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
@@ -722,26 +881,48 @@ class VCpu:
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
             _WATCHDOG.watch(self)
-        self._exit = None
         try:
-            uc.emu_start(begin, _NO_UNTIL, 0, count)
-        except UcError as e:
-            if self._exit is None:
-                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
-                                  message=f"emulation failed: {e}")
-        exit_ = self._exit
-        while exit_ is None:
-            exit_ = self._quiet_exit(count, token, deadline)
+            exit_ = self._enter(begin, count)
+            while exit_ is None:
+                exit_ = self._quiet_exit(count, token, deadline)
+        except BaseException:
+            self._abandon_run()
+            raise
         self._run = None
         self._pc = exit_.pc
         self.last_exit = exit_
         return exit_
+
+    def _abandon_run(self) -> None:
+        """A run that ends in a Python exception (Ctrl-C): nothing of it stays pending.
+
+        The watchdog must not stop the next run for it, and ``pc`` is read again from the
+        machine, where the guest really is now.
+        """
+        self._run = None
+        self._raise = None
+        self._exit = None
+        self._pc = None
 
     def _time_up(self, token: int) -> None:
         """Called by the watchdog thread: stop run ``token`` if it is still the one running."""
         if self._token == token:
             self._fired = token
             self.uc.emu_stop()
+
+    def ensure_idle(self, what: str) -> None:
+        """Raise ``VCpuBusy`` if a run is in progress on another thread.
+
+        While ``run`` executes the guest, Unicorn must not be changed from another thread:
+        mapping memory, a code write with its cache flush, rebuilding the machine, or a
+        second run kill the interpreter (SIGSEGV, a QEMU assertion). Only ``kick`` (the
+        debugger's ``interrupt``) crosses threads; reads of registers and memory are safe
+        (measured: 10^5 of each during a run) but see a guest that is moving. Calls from the
+        running thread itself (an exit handler inside a run) are allowed.
+        """
+        runner = self._runner
+        if runner is not None and runner != _get_ident():
+            raise VCpuBusy(what, runner, _get_ident())
 
     def kick(self) -> None:
         """Stop a run from another thread (GDB's Ctrl-C; KVM: a signal to the vCPU thread).
@@ -772,13 +953,22 @@ class VCpu:
         if pc >= 4 and self._word_or_none(pc - 4) == WFI:
             return Exit(ExitReason.HLT, pc, message="WFI: waiting for an interrupt, and this "
                                                     "guest has no interrupt source")
+        return self._enter(pc, 0)
+
+    def _enter(self, pc: int, count: int) -> Exit | None:
+        """One ``emu_start`` from ``pc``: the exit a hook recorded, None if the run ended
+        quietly; raises what the hook caught for the caller (see ``_on_interrupt_guarded``)."""
         self._exit = None
+        uc = self.uc
         try:
-            uc.emu_start(pc, _NO_UNTIL, 0, 0)
+            uc.emu_start(pc, _NO_UNTIL, 0, count)
         except UcError as e:
             if self._exit is None:
                 self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
                                   message=f"emulation failed: {e}")
+        if self._raise is not None:
+            e, self._raise = self._raise, None
+            raise e
         return self._exit
 
     # -- exceptions -------------------------------------------------------------------------
@@ -798,7 +988,11 @@ class VCpu:
         A BRK while the trap is on is the hot path of every breakpoint hit, so it is
         handled here in one frame: read PC and the word there, record the DEBUG exit,
         stop. An exception must not escape into C (ctypes would print and drop it, and the
-        BRK would trap again forever): it becomes an INTERNAL_ERROR exit naming it.
+        BRK would trap again forever): it becomes an INTERNAL_ERROR exit naming it. A
+        KeyboardInterrupt (Ctrl-C lands in whatever Python code runs, usually this hook
+        when the guest takes exception after exception) or SystemExit is not an error of
+        the vCPU: a half-written exception entry is completed, the run stops, and ``run``
+        raises it to its caller.
         """
         try:
             if intno == EXCP_BKPT and self.traps_brk:
@@ -816,15 +1010,24 @@ class VCpu:
             else:
                 self._on_interrupt(self.uc, intno)
         except BaseException as e:  # noqa: BLE001 - reported as an exit, see above
-            self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
-                              message=f"the vCPU's exception hook failed: "
-                                      f"{type(e).__name__}: {e}")
+            self._finish_delivery()
+            if isinstance(e, Exception):
+                self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
+                                  message=f"the vCPU's exception hook failed: "
+                                          f"{type(e).__name__}: {e}")
+            elif self._raise is None:
+                self._raise = e  # KeyboardInterrupt, SystemExit: raised by run()
             self._stop_now()
 
     def _on_interrupt(self, uc: Uc, intno: int) -> None:
         """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
         pc = self._read_pc()
-        if intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
+        if pc & 3 and intno in (EXCP_UDEF, EXCP_PREFETCH_ABORT):
+            # A fetch from a PC with bits [1:0] set (after BR/ERET to one): the PC alignment
+            # fault comes first (Arm ARM, "PC alignment checking"); FAR holds that PC.
+            # Unicorn raises it as an undefined instruction (interrupt 1).
+            self._deliver(esr.pc_alignment(), return_to=pc, far=pc)
+        elif intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
             self._deliver(_brk_syndrome(self._read_word(pc))[0], return_to=pc)
         elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
@@ -840,13 +1043,51 @@ class VCpu:
                 self._hypercall(pc - 4, pc)
             else:                                   # SMC at EL0 is UNDEFINED
                 self._deliver(esr.unknown(), return_to=pc - 4)
-        elif intno == EXCP_HWBKPT:                  # the guest's own hardware breakpoint
-            same_el = self._current_el() != 0
-            self._deliver(esr.breakpoint(same_el=same_el), return_to=pc)
+        elif intno == EXCP_PREFETCH_ABORT:          # an abort, or a guest's hardware bkpt
+            syndrome, far = self._prefetch_abort(pc)
+            self._deliver(syndrome, return_to=pc, far=far)
         else:
             self._stop(Exit(ExitReason.INTERNAL_ERROR, pc,
                             message=f"Unicorn raised exception {intno} at {pc:#x}, which "
                                     f"armbp does not model"))
+
+    def _prefetch_abort(self, pc: int) -> tuple[int, int | None]:
+        """Interrupt 3 at ``pc``: the syndrome (and FAR) of what really happened.
+
+        QEMU raises ``EXCP_PREFETCH_ABORT`` both for a breakpoint the guest programmed in
+        DBGBVR/DBGBCR and for a fetch that cannot be translated (a PC beyond the PA size
+        with the MMU off, a missing or protected page with it on); Unicorn hands over
+        neither the syndrome nor the fault. A breakpoint is checked before the fetch
+        (Arm ARM, "Breakpoint exceptions"), so a matching one is a breakpoint (EC
+        0x30/0x31, no FAR); otherwise the stage 1 walk of ``armbp.fetch`` names the fault
+        (EC 0x20/0x21 with that IFSC, FAR = pc). A PC that is fetchable after all was
+        stopped by a breakpoint of a kind not decoded here (linked, context-matching).
+        """
+        uc = self.uc
+        pstate = uc.reg_read(regs.UC_ARM64_REG_PSTATE)
+        el = pstate >> 2 & 3
+        same_el = el != 0
+        mdscr = uc.cpr_read(*_MDSCR_EL1)
+        count = (uc.cpr_read(*_ID_AA64DFR0_EL1) >> 12 & 0xF) + 1  # BRPs
+        if breakpoint_matches(pc, el=el, pstate=pstate, mdscr=mdscr, count=count,
+                              read_bcr=lambda n: uc.cpr_read(2, 0, 0, n, 5),
+                              read_bvr=lambda n: uc.cpr_read(2, 0, 0, n, 4)):
+            return esr.breakpoint(same_el=same_el), None
+
+        def read64(pa: int) -> int | None:
+            try:
+                return int.from_bytes(uc.mem_read(pa, 8), "little")
+            except (UcError, OverflowError):
+                return None
+
+        fault = fetch_fault(pc, el=el, sctlr=uc.cpr_read(*_SCTLR_EL1),
+                            tcr=uc.cpr_read(*_TCR_EL1),
+                            ttbr0=uc.reg_read(regs.UC_ARM64_REG_TTBR0_EL1),
+                            ttbr1=uc.reg_read(regs.UC_ARM64_REG_TTBR1_EL1),
+                            pa_size=pa_bits(uc.cpr_read(*_ID_AA64MMFR0_EL1)), read64=read64)
+        if fault is None:
+            return esr.breakpoint(same_el=same_el), None
+        return esr.instruction_abort(same_el=same_el, ifsc=fault), pc
 
     def _hypercall(self, insn_pc: int, next_pc: int) -> None:
         """HVC/SMC from the guest: PSCI, handled "in the kernel" as KVM does."""
@@ -858,12 +1099,13 @@ class VCpu:
                             system_event=SystemEvent(kind, function)))
             return
         result = PSCI_VERSION_1_0 if function == PSCI_VERSION else SMCCC_NOT_SUPPORTED
-        self.uc.reg_write(_X0, result)
-        self.uc.reg_write(_PC, next_pc)
+        # one call, so that a Ctrl-C cannot land between the result and the return
+        self.uc.reg_write_batch([(_X0, result), (_PC, next_pc)])
 
     def _current_el(self) -> int:
         return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) >> 2 & 3
 
+    @_exclusive
     def inject_exception(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
         """Deliver a synchronous exception to the guest's EL1 vectors (the VMM re-injecting).
 
@@ -874,10 +1116,19 @@ class VCpu:
         self._check_value("syndrome", syndrome)
         self._check_value("return_to", return_to)
         self.uc.reg_write(_PC, self.pc)
-        self._deliver(syndrome, return_to=return_to, far=far)
-        self._pc = None
+        try:
+            self._deliver(syndrome, return_to=return_to, far=far)
+        finally:
+            self._finish_delivery()
+            self._pc = None
 
     def _deliver(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+        """Exception entry to EL1: work out every register's new value, then write them.
+
+        The values are kept in ``_delivery`` until all are written, so that an entry
+        interrupted half-way (Ctrl-C) can be completed by ``_finish_delivery``: the guest
+        is never left with, say, a new PSTATE and the old PC.
+        """
         uc = self.uc
         pstate = uc.reg_read(regs.UC_ARM64_REG_PSTATE)
         el, spsel = pstate >> 2 & 3, pstate & 1
@@ -885,21 +1136,34 @@ class VCpu:
             offset = VECTOR_LOWER_A64
         else:
             offset = VECTOR_CURRENT_SPX if spsel else VECTOR_CURRENT_SP0
-        uc.cpr_write(*_SPSR_EL1, pstate)
-        uc.reg_write(regs.UC_ARM64_REG_ELR_EL1, return_to)
-        uc.reg_write(regs.UC_ARM64_REG_ESR_EL1, syndrome)
+        writes = [(regs.UC_ARM64_REG_ELR_EL1, return_to), (regs.UC_ARM64_REG_ESR_EL1, syndrome)]
         if far is not None:
-            uc.reg_write(regs.UC_ARM64_REG_FAR_EL1, far)
+            writes.append((regs.UC_ARM64_REG_FAR_EL1, far))
         if not spsel:
             # Leaving SP_EL0: bank it and take SP_EL1, as the hardware's SP selection does.
             # (Unicorn's PSTATE write does not switch the stack pointer itself.)
-            uc.reg_write(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP))
-            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
-            uc.reg_write(regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))
-            self._rebuild_hflags()
+            writes += [(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP)),
+                       (regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF),
+                       (regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))]
         else:
-            uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
-        uc.reg_write(_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset)
+            writes.append((regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF))
+        writes.append((_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset))
+        self._delivery = (pstate, writes, not spsel)
+        self._finish_delivery()
+
+    def _finish_delivery(self) -> None:
+        """Write the exception entry ``_deliver`` prepared, if one is pending (idempotent:
+        every value was computed before the first write)."""
+        delivery = self._delivery
+        if delivery is None:
+            return
+        pstate, writes, new_el = delivery
+        uc = self.uc
+        uc.cpr_write(*_SPSR_EL1, pstate)
+        uc.reg_write_batch(writes)
+        if new_el:
+            self._rebuild_hflags()  # EL0 -> EL1 (see _rebuild_hflags)
+        self._delivery = None
 
     def _rebuild_hflags(self) -> None:
         """Make Unicorn translate for the EL now in PSTATE.

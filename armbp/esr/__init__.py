@@ -12,7 +12,8 @@ from __future__ import annotations
 from .build import (FSC_ALIGNMENT, FSC_DEBUG, FSC_SEA, FSC_TAG_CHECK, FSC_TLB_CONFLICT,
                     FSC_TRANSLATION_L3, bkpt32, breakpoint, brk, data_abort, fsc_access_flag,
                     fsc_address_size, fsc_permission, fsc_translation, hvc,
-                    instruction_abort, smc, software_step, svc, sys64, unknown, watchpoint)
+                    instruction_abort, pc_alignment, smc, software_step, svc, sys64, unknown,
+                    watchpoint)
 from .classes import EC, EC_INFO
 from .decoder import Field, Syndrome, decode
 from .layouts import LAYOUTS, FieldSpec, Layout, layout
@@ -22,7 +23,7 @@ __all__ = [
     "EC", "EC_INFO", "Field", "Syndrome", "decode", "parse",
     "Layout", "FieldSpec", "LAYOUTS", "layout",
     "brk", "svc", "hvc", "smc", "bkpt32", "unknown", "breakpoint", "software_step",
-    "watchpoint", "data_abort", "instruction_abort", "sys64",
+    "watchpoint", "data_abort", "instruction_abort", "pc_alignment", "sys64",
     "FSC_ALIGNMENT", "FSC_DEBUG", "FSC_SEA", "FSC_TAG_CHECK", "FSC_TLB_CONFLICT",
     "FSC_TRANSLATION_L3", "fsc_access_flag", "fsc_address_size", "fsc_permission",
     "fsc_translation",

@@ -114,6 +114,16 @@ def unknown() -> int:
     return _esr(EC.UNKNOWN, 0)
 
 
+def pc_alignment() -> int:
+    """PC alignment fault: EC 0x22, IL 1, ISS RES0 → ``0x8a000000`` (FAR_ELx = the PC).
+
+    DDI 0487, ESR_ELx, EC 0b100010 "PC alignment fault exception": taken when an
+    instruction is fetched from a PC whose bits [1:0] are not zero (after a BR to an
+    unaligned address, or an ERET to one).
+    """
+    return _esr(EC.PC_ALIGN, 0)
+
+
 # --- debug exceptions (IL is 1 for all of them: DDI 0487, ESR_ELx.IL) -----------------------
 
 def breakpoint(same_el: bool = False) -> int:  # noqa: A001 - the architecture's name
