@@ -204,6 +204,11 @@ class GdbStub:
         self.multiprocess = False
         self.no_ack = False
         self.notes: list[str] = []
+        # Addresses this connection's Z0 planted. The remote protocol asks Z/z to be
+        # idempotent (a packet may arrive twice): a second Z0 at a planted address and a z0
+        # at one that is not planted change nothing. The table keeps use counts for the
+        # Python API, where two owners may share an address; here there is one owner, GDB.
+        self.planted: set[int] = set()
 
     # -- thread ids --------------------------------------------------------------------------
     def thread_id(self) -> str:
@@ -432,7 +437,11 @@ class GdbStub:
             return ""  # hardware breakpoints and watchpoints: not yet
         if size != 4:
             raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        if addr in self.planted:
+            self.notes.append(f"{addr:#x} already planted: nothing to do")
+            return "OK"
         self.notes.append(self.target.insert_breakpoint(addr))
+        self.planted.add(addr)
         return "OK"
 
     def _cmd_z(self, text: str, raw: bytes) -> str:
@@ -441,7 +450,11 @@ class GdbStub:
             return ""
         if size != 4:
             raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        if addr not in self.planted:
+            self.notes.append(f"no breakpoint at {addr:#x}: nothing to remove")
+            return "OK"
         self.notes.append(self.target.remove_breakpoint(addr))
+        self.planted.discard(addr)
         return "OK"
 
     # running ----------------------------------------------------------------------------

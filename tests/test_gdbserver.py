@@ -114,6 +114,20 @@ def test_brk_really_is_in_guest_memory(loop_elf, serve):
         assert seen[0].dbg.raw_memory(HOT_BODY, 4) == gdb.read_memory(HOT_BODY, 4)
 
 
+def test_repeated_z0_then_one_z0_leaves_no_trap(loop_elf, serve):
+    """Z0 twice (a retransmission) then z0 once: the guest runs to its exit untrapped."""
+    srv = serve(loop_elf)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        original = gdb.read_memory(HOT_BODY, 4)
+        assert gdb.insert_breakpoint(HOT_BODY) == "OK"
+        assert gdb.insert_breakpoint(HOT_BODY) == "OK"
+        assert gdb.remove_breakpoint(HOT_BODY) == "OK"
+        assert gdb.read_memory(HOT_BODY, 4) == original
+        stop = gdb.cont()
+        assert stop.exited and stop.value == 15, stop.raw
+
+
 def test_step_and_vcont_forms(loop_elf, serve):
     srv = serve(loop_elf, ["2"])
     with RspClient.connect(srv.port, timeout=10) as gdb:
