@@ -943,7 +943,7 @@ def target_factory(program: str, args: list[str] | None = None, *,
     with open(program, encoding="utf-8") as f:
         source = f.read()
     from armbp.asm import assemble
-    prog = assemble(source)
+    prog = assemble(source, name=program)
 
     def make_bare() -> DebuggerTarget:
         return DebuggerTarget(Debugger(prog), None, log)
@@ -989,14 +989,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def startup_error(program: str, exc: BaseException) -> str:
+    """One line saying why ``program`` cannot be served, naming the file.
+
+    The ELF loader's and the assembler's errors already say what was expected; the
+    assembler's caret picture is dropped (a terminal line is enough to find the place).
+    """
+    from armbp.asm import AsmError
+    from armbp.elf import ElfError
+    if isinstance(exc, AsmError):
+        where = f"line {exc.line}, col {exc.column}"
+        return f"{program}: {where}: {exc.detail}"
+    if isinstance(exc, OSError):
+        return f"{program}: cannot read it ({exc.strerror or exc})"
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"{program}: neither an ELF nor UTF-8 text (byte {exc.object[exc.start]:#04x}"
+                f" at offset {exc.start}): expected a static AArch64 ELF or an armbp "
+                "assembly source")
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ElfError) and program in text:
+        return text
+    return f"{program}: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     log = (lambda line: print(line, flush=True)) if args.log else None
     try:
         make_target = target_factory(args.program, args.args, log=log)
         make_target().kill()     # fail now, not when the client connects
-    except (OSError, ValueError) as e:
-        print(f"armbp gdbserver: {e}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError) as e:
+        # ElfError and AsmError are ValueErrors; RuntimeError: the guest could not be
+        # brought to its entry point.
+        print(f"armbp gdbserver: {startup_error(args.program, e)}", file=sys.stderr)
         return 2
     if args.host not in LOOPBACK:
         print(f"armbp gdbserver: warning: listening on {args.host}: the GDB remote protocol "

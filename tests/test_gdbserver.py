@@ -302,6 +302,38 @@ def test_command_rejects_what_it_cannot_run(tmp_path, command):
     assert proc.wait(30) == 2
 
 
+def _malformed(loop_elf, name):
+    """Files `armbp gdbserver` must refuse with one line: (file name, bytes, words expected)."""
+    import struct
+    image = bytearray(loop_elf.read_bytes())
+    struct.pack_into("<Q", image, 24, 0x10)          # e_entry where nothing is mapped
+    return {
+        "truncated.elf": (b"\x7fELFgarbage", "truncated ELF header"),
+        "entry.elf": (bytes(image), "0x10"),
+        "bad.s": (b"    mov x0, #1\n    frobnicate x0\n", "line 2, col 5: unknown instruction"),
+        "binary.s": (bytes(range(0x80, 0x100)), "neither an ELF nor UTF-8 text"),
+        "dir": (None, "cannot read it"),
+        "missing.elf": (False, "cannot read it (No such file or directory)"),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["truncated.elf", "entry.elf", "bad.s", "binary.s", "dir",
+                                  "missing.elf"])
+def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
+    """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
+    from armbp.gdbserver import main
+    data, expected = _malformed(loop_elf, name)
+    path = tmp_path / name
+    if data is None:
+        path.mkdir()
+    elif data is not False:
+        path.write_bytes(data)
+    assert main(["--port", "0", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"armbp gdbserver: {path}: ") and expected in err, err
+
+
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
     from armbp.gdbserver import start_server
     out = []
