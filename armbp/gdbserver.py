@@ -18,6 +18,7 @@ while watching for Ctrl-C (0x03) and disconnects, and logs the conversation in a
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import select
 import socket
@@ -552,6 +553,40 @@ class Connection:
         self.pending.extend(self.reader.feed(data))
 
 
+def check_port(port: int) -> int:
+    """``port`` if it is a TCP port number (0 = any free one); ValueError saying so if not."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+        raise ValueError(f"port {port!r}: expected a TCP port number 0..65535 "
+                         "(0 picks a free one)")
+    return port
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, IPv4 or IPv6 as ``host`` resolves.
+
+    ``::1`` (or a name that resolves only to IPv6) needs an AF_INET6 socket: an AF_INET one
+    refuses it with "Address family not supported". OSError if the address is taken.
+    """
+    check_port(port)
+    infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                               socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as GDB's ``target remote`` takes it: ``[::1]:1234`` for IPv6."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class GdbServer:
     """Listens on ``host:port`` and serves one client at a time with a fresh target.
 
@@ -572,10 +607,7 @@ class GdbServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: socket.socket | None = None
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((host, port))
-        self.listener.listen(1)
+        self.listener = listen_socket(host, port)
         self.host, self.port = self.listener.getsockname()[:2]
         self.sessions = 0
         self.errors: list[str] = []
@@ -970,13 +1002,21 @@ def start_server(program: str, *args: str, port: int = 0, host: str = "127.0.0.1
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def _port_argument(text: str) -> int:
+    try:
+        return check_port(int(text, 10))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a TCP port number 0..65535 "
+                                         "(0 picks a free one)") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="armbp gdbserver",
         description="A GDB remote stub over armbp: Z0 packets become BRK #0 in guest "
                     "memory, the trap comes back as a KVM-style debug exit. Then: "
                     "gdb-multiarch PROGRAM -ex 'target remote :PORT'")
-    p.add_argument("--port", type=int, default=1234,
+    p.add_argument("--port", type=_port_argument, default=1234,
                    help="TCP port (0 picks a free one; the port is printed when ready)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; RSP has no authentication)")
@@ -1030,10 +1070,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = GdbServer(make_target, args.host, args.port, multi=args.multi, log=log)
     except OSError as e:
-        print(f"armbp gdbserver: cannot listen on {args.host}:{args.port}: {e.strerror}",
-              file=sys.stderr)
+        where = host_port(args.host, args.port)
+        if e.errno == errno.EADDRINUSE:
+            why = (f"port {args.port} is taken (another program listens there): choose "
+                   "another --port, or --port 0 for a free one")
+        elif isinstance(e, socket.gaierror):
+            why = f"no such address {args.host!r} ({e.strerror}): expected e.g. 127.0.0.1 or ::1"
+        else:
+            why = e.strerror or str(e)
+        print(f"armbp gdbserver: cannot listen on {where}: {why}", file=sys.stderr)
         return 2
-    print(f"listening on {server.host}:{server.port}", flush=True)
+    print(f"listening on {host_port(server.host, server.port)}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -334,6 +334,47 @@ def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path,
     assert err.startswith(f"armbp gdbserver: {path}: ") and expected in err, err
 
 
+@pytest.mark.parametrize("port", ["99999", "-1", "65536", "12ab"])
+def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
+    from armbp.gdbserver import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--port", port, str(loop_elf)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --port: '{port}': expected a TCP port number 0..65535" in err, err
+    with pytest.raises(ValueError, match="expected a TCP port number 0..65535"):
+        GdbServer(lambda: None, port=int(port) if port != "12ab" else 1 << 16)
+
+
+def test_command_says_the_port_is_taken(loop_elf, capsys):
+    import socket
+    from armbp.gdbserver import main
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        assert main(["--port", str(taken), str(loop_elf)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{taken}: port {taken} is taken" in err, err
+
+
+def test_ipv6_loopback_is_served(loop_elf, serve, command):
+    """``--host ::1`` is on the loopback list: it listens on an AF_INET6 socket."""
+    srv = serve(loop_elf, host="::1")
+    assert srv.host == "::1"
+    with RspClient.connect(srv.port, host="::1", timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.cont().value == 15
+    proc = command("--port", "0", "--host", "::1", str(loop_elf))
+    port = _listening_port(proc)
+    with RspClient.connect(port, host="::1", timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.cont().value == 15
+    assert proc.wait(20) == 0
+    assert "no authentication" not in proc.stderr.read()
+
+
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
     from armbp.gdbserver import start_server
     out = []
