@@ -21,6 +21,7 @@ import argparse
 import errno
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -141,6 +142,7 @@ class Target(Protocol):
     def auxv(self) -> bytes | None: ...
     def kill(self) -> None: ...
     def detach(self) -> None: ...
+    # optional: ``kick()`` stops a running ``resume`` at once (safe from a signal handler)
 
 
 # --- the protocol ---------------------------------------------------------------------------
@@ -607,6 +609,8 @@ class GdbServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: socket.socket | None = None
+        self._target: Target | None = None
+        self.stopped_by: str | None = None   # "SIGINT"…: why ``shutdown`` was called
         self.listener = listen_socket(host, port)
         self.host, self.port = self.listener.getsockname()[:2]
         self.sessions = 0
@@ -641,6 +645,19 @@ class GdbServer:
                     pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    def shutdown(self, why: str) -> None:
+        """Ask the server to end soon: the guest stops, the session and the loop end.
+
+        Safe in a signal handler (it only sets flags and kicks the vCPU, which stops
+        ``emu_start`` however busy the guest is, an exception storm included); the thread
+        that serves notices within one poll and closes the sockets.
+        """
+        self.stopped_by = why
+        self._stop.set()
+        kick = getattr(self._target, "kick", None)
+        if kick is not None:
+            kick()
 
     @property
     def running(self) -> bool:
@@ -691,6 +708,7 @@ class GdbServer:
             self.errors.append(f"cannot start the guest: {e}")
             self._log(f"cannot start the guest: {e}")
             return
+        self._target = target
         stub = GdbStub(target)
         ended = False
         try:
@@ -699,6 +717,7 @@ class GdbServer:
             self.errors.append(f"{type(e).__name__}: {e}")
             self._log(f"session ended by {type(e).__name__}: {e}")
         finally:
+            self._target = None
             if not ended:
                 try:
                     target.kill()
@@ -765,7 +784,8 @@ class GdbServer:
             self._log(f"<- {_show(text)} → {'step' if result.step else 'continue'}")
             stop = self._run(conn, stub, target, result)
             if stop is None:
-                self._log("client disconnected while the guest ran: killing it")
+                self._log("server stopping while the guest ran: killing it" if self._stop.is_set()
+                          else "client disconnected while the guest ran: killing it")
                 return False
             reply = stub.stop_reply(stop)
             short = reply[:3] + (" swbreak" if stop.swbreak and stub.swbreak else "")
@@ -782,6 +802,8 @@ class GdbServer:
             except Exception as e:  # an emulator error: report it as a fault, keep serving
                 self.errors.append(f"resume: {type(e).__name__}: {e}")
                 return StopEvent("signal", SIGILL, note=f"internal error: {e}")
+            if self._stop.is_set():
+                return None   # shut down (a kicked run may end in any stop): no reply
             if stop is not None:
                 return stop
             conn.poll(0)
@@ -935,6 +957,10 @@ class DebuggerTarget:
     def kill(self) -> None:
         self.gone = True
 
+    def kick(self) -> None:
+        """Stop a running ``resume`` now (from a signal handler or another thread)."""
+        self.dbg.interrupt()
+
     def detach(self) -> None:
         """Remove every breakpoint and let the guest run on (for up to a few seconds)."""
         try:
@@ -1081,12 +1107,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"armbp gdbserver: cannot listen on {where}: {why}", file=sys.stderr)
         return 2
     print(f"listening on {host_port(server.host, server.port)}", flush=True)
+
+    def on_signal(signum: int, frame: object) -> None:
+        if server.stopped_by is not None:   # a second one: stop waiting for the first
+            raise KeyboardInterrupt
+        server.shutdown(signal.Signals(signum).name)
+
+    # Our own handler, whatever we inherited (a shell starts `cmd &` with SIGINT ignored):
+    # it kicks the vCPU, so the server stops however busy the guest is.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        server.stopped_by = server.stopped_by or "SIGINT"
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.stop()
+    if server.stopped_by is not None:
+        print(f"armbp gdbserver: stopped by {server.stopped_by} (the guest was discarded, "
+              "any client disconnected)", file=sys.stderr, flush=True)
+        return 128 + getattr(signal, server.stopped_by, signal.SIGINT)
     return 0
 
 

@@ -375,6 +375,62 @@ def test_ipv6_loopback_is_served(loop_elf, serve, command):
     assert "no authentication" not in proc.stderr.read()
 
 
+STORM = """\
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        udf #0
+        .balign 2048
+vectors:
+        .skip 0x200
+        udf #1                  // the handler faults again: an exception storm
+"""
+
+
+@pytest.mark.parametrize("case", ["storm, client running it, SIGINT",
+                                  "no client, SIGTERM", "started with SIGINT ignored"])
+def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
+    """SIGINT (or SIGTERM) ends ``armbp gdbserver`` with a message, also while a client's
+    guest spins in an exception storm: the handler kicks the vCPU, it does not rely on a
+    KeyboardInterrupt getting out of the vCPU's hooks."""
+    src = tmp_path / "storm.s"
+    src.write_text(STORM)
+    sig = signal.SIGTERM if "SIGTERM" in case else signal.SIGINT
+    if "ignored" in case:
+        proc = subprocess.Popen([sys.executable, "-m", "armbp.gdbserver", "--port", "0",
+                                 str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    else:
+        proc = command("--port", "0", str(src))
+    try:
+        port = _listening_port(proc)
+        gdb = None
+        if "client" in case:
+            gdb = RspClient.connect(port, timeout=10)
+            gdb.handshake()
+            gdb.send("c")
+            time.sleep(0.5)                       # the storm is on
+            assert proc.poll() is None
+        start = time.monotonic()
+        proc.send_signal(sig)
+        status = proc.wait(5)                     # a hang guard: it takes ~0.05 s
+        took = time.monotonic() - start
+        err = proc.stderr.read()
+        assert status == 128 + sig, err
+        assert took < 2, took
+        assert err == f"armbp gdbserver: stopped by {sig.name} (the guest was discarded, " \
+                      "any client disconnected)\n"
+        if gdb is not None:
+            assert gdb.sock.recv(100) == b""      # closed, not a T04 stop reply
+            gdb.close()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
     from armbp.gdbserver import start_server
     out = []
