@@ -10,6 +10,10 @@ packets that matter for this kit map one to one onto the breakpoint core:
   the VMM finds its pc in the table ("ours") and the stub answers ``T05 … swbreak:;``;
 * ``z0,addr,4`` → the table puts the saved word back.
 
+Z0/z0 are idempotent per address, as the protocol asks (a repeated packet changes nothing).
+SIGINT or SIGTERM ends ``armbp gdbserver`` at once, whatever the guest is doing: the handler
+kicks the vCPU, the client's connection is closed and the process exits 128 + the signal.
+
 The module is in two parts. ``GdbStub`` is the protocol: it turns one packet into one
 reply (or a request to run) over any ``Target`` and never raises on bad input.
 ``GdbServer`` owns the socket: it acknowledges packets, runs the target in time slices
@@ -1089,6 +1093,9 @@ def main(argv: list[str] | None = None) -> int:
         # brought to its entry point.
         print(f"armbp gdbserver: {startup_error(args.program, e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C while a big program loads
+        print("armbp gdbserver: stopped by SIGINT while loading the program", file=sys.stderr)
+        return 128 + signal.SIGINT
     if args.host not in LOOPBACK:
         print(f"armbp gdbserver: warning: listening on {args.host}: the GDB remote protocol "
               "has no authentication; anyone who can reach this port controls the guest",
