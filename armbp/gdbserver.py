@@ -1113,8 +1113,6 @@ def main(argv: list[str] | None = None) -> int:
             why = e.strerror or str(e)
         print(f"armbp gdbserver: cannot listen on {where}: {why}", file=sys.stderr)
         return 2
-    print(f"listening on {host_port(server.host, server.port)}", flush=True)
-
     def on_signal(signum: int, frame: object) -> None:
         if server.stopped_by is not None:   # a second one: stop waiting for the first
             raise KeyboardInterrupt
@@ -1124,6 +1122,8 @@ def main(argv: list[str] | None = None) -> int:
     # it kicks the vCPU, so the server stops however busy the guest is.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # the banner says "ready": a signal from now on is ours to handle
+        print(f"listening on {host_port(server.host, server.port)}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         server.stopped_by = server.stopped_by or "SIGINT"
