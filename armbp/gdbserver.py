@@ -10,6 +10,10 @@ packets that matter for this kit map one to one onto the breakpoint core:
   the VMM finds its pc in the table ("ours") and the stub answers ``T05 … swbreak:;``;
 * ``z0,addr,4`` → the table puts the saved word back.
 
+Z0/z0 are idempotent per address, as the protocol asks (a repeated packet changes nothing).
+SIGINT or SIGTERM ends ``armbp gdbserver`` at once, whatever the guest is doing: the handler
+kicks the vCPU, the client's connection is closed and the process exits 128 + the signal.
+
 The module is in two parts. ``GdbStub`` is the protocol: it turns one packet into one
 reply (or a request to run) over any ``Target`` and never raises on bad input.
 ``GdbServer`` owns the socket: it acknowledges packets, runs the target in time slices
@@ -18,8 +22,10 @@ while watching for Ctrl-C (0x03) and disconnects, and logs the conversation in a
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import select
+import signal
 import socket
 import sys
 import threading
@@ -140,6 +146,7 @@ class Target(Protocol):
     def auxv(self) -> bytes | None: ...
     def kill(self) -> None: ...
     def detach(self) -> None: ...
+    # optional: ``kick()`` stops a running ``resume`` at once (safe from a signal handler)
 
 
 # --- the protocol ---------------------------------------------------------------------------
@@ -204,6 +211,11 @@ class GdbStub:
         self.multiprocess = False
         self.no_ack = False
         self.notes: list[str] = []
+        # Addresses this connection's Z0 planted. The remote protocol asks Z/z to be
+        # idempotent (a packet may arrive twice): a second Z0 at a planted address and a z0
+        # at one that is not planted change nothing. The table keeps use counts for the
+        # Python API, where two owners may share an address; here there is one owner, GDB.
+        self.planted: set[int] = set()
 
     # -- thread ids --------------------------------------------------------------------------
     def thread_id(self) -> str:
@@ -432,7 +444,11 @@ class GdbStub:
             return ""  # hardware breakpoints and watchpoints: not yet
         if size != 4:
             raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        if addr in self.planted:
+            self.notes.append(f"{addr:#x} already planted: nothing to do")
+            return "OK"
         self.notes.append(self.target.insert_breakpoint(addr))
+        self.planted.add(addr)
         return "OK"
 
     def _cmd_z(self, text: str, raw: bytes) -> str:
@@ -441,7 +457,11 @@ class GdbStub:
             return ""
         if size != 4:
             raise BadPacket(f"software breakpoint kind {size}: A64 BRK is 4 bytes")
+        if addr not in self.planted:
+            self.notes.append(f"no breakpoint at {addr:#x}: nothing to remove")
+            return "OK"
         self.notes.append(self.target.remove_breakpoint(addr))
+        self.planted.discard(addr)
         return "OK"
 
     # running ----------------------------------------------------------------------------
@@ -539,6 +559,40 @@ class Connection:
         self.pending.extend(self.reader.feed(data))
 
 
+def check_port(port: int) -> int:
+    """``port`` if it is a TCP port number (0 = any free one); ValueError saying so if not."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
+        raise ValueError(f"port {port!r}: expected a TCP port number 0..65535 "
+                         "(0 picks a free one)")
+    return port
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, IPv4 or IPv6 as ``host`` resolves.
+
+    ``::1`` (or a name that resolves only to IPv6) needs an AF_INET6 socket: an AF_INET one
+    refuses it with "Address family not supported". OSError if the address is taken.
+    """
+    check_port(port)
+    infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                               socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as GDB's ``target remote`` takes it: ``[::1]:1234`` for IPv6."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class GdbServer:
     """Listens on ``host:port`` and serves one client at a time with a fresh target.
 
@@ -559,10 +613,9 @@ class GdbServer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: socket.socket | None = None
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((host, port))
-        self.listener.listen(1)
+        self._target: Target | None = None
+        self.stopped_by: str | None = None   # "SIGINT"…: why ``shutdown`` was called
+        self.listener = listen_socket(host, port)
         self.host, self.port = self.listener.getsockname()[:2]
         self.sessions = 0
         self.errors: list[str] = []
@@ -596,6 +649,19 @@ class GdbServer:
                     pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+
+    def shutdown(self, why: str) -> None:
+        """Ask the server to end soon: the guest stops, the session and the loop end.
+
+        Safe in a signal handler (it only sets flags and kicks the vCPU, which stops
+        ``emu_start`` however busy the guest is, an exception storm included); the thread
+        that serves notices within one poll and closes the sockets.
+        """
+        self.stopped_by = why
+        self._stop.set()
+        kick = getattr(self._target, "kick", None)
+        if kick is not None:
+            kick()
 
     @property
     def running(self) -> bool:
@@ -646,6 +712,7 @@ class GdbServer:
             self.errors.append(f"cannot start the guest: {e}")
             self._log(f"cannot start the guest: {e}")
             return
+        self._target = target
         stub = GdbStub(target)
         ended = False
         try:
@@ -654,6 +721,7 @@ class GdbServer:
             self.errors.append(f"{type(e).__name__}: {e}")
             self._log(f"session ended by {type(e).__name__}: {e}")
         finally:
+            self._target = None
             if not ended:
                 try:
                     target.kill()
@@ -720,7 +788,8 @@ class GdbServer:
             self._log(f"<- {_show(text)} → {'step' if result.step else 'continue'}")
             stop = self._run(conn, stub, target, result)
             if stop is None:
-                self._log("client disconnected while the guest ran: killing it")
+                self._log("server stopping while the guest ran: killing it" if self._stop.is_set()
+                          else "client disconnected while the guest ran: killing it")
                 return False
             reply = stub.stop_reply(stop)
             short = reply[:3] + (" swbreak" if stop.swbreak and stub.swbreak else "")
@@ -737,6 +806,8 @@ class GdbServer:
             except Exception as e:  # an emulator error: report it as a fault, keep serving
                 self.errors.append(f"resume: {type(e).__name__}: {e}")
                 return StopEvent("signal", SIGILL, note=f"internal error: {e}")
+            if self._stop.is_set():
+                return None   # shut down (a kicked run may end in any stop): no reply
             if stop is not None:
                 return stop
             conn.poll(0)
@@ -890,6 +961,10 @@ class DebuggerTarget:
     def kill(self) -> None:
         self.gone = True
 
+    def kick(self) -> None:
+        """Stop a running ``resume`` now (from a signal handler or another thread)."""
+        self.dbg.interrupt()
+
     def detach(self) -> None:
         """Remove every breakpoint and let the guest run on (for up to a few seconds)."""
         try:
@@ -930,7 +1005,7 @@ def target_factory(program: str, args: list[str] | None = None, *,
     with open(program, encoding="utf-8") as f:
         source = f.read()
     from armbp.asm import assemble
-    prog = assemble(source)
+    prog = assemble(source, name=program)
 
     def make_bare() -> DebuggerTarget:
         return DebuggerTarget(Debugger(prog), None, log)
@@ -957,13 +1032,21 @@ def start_server(program: str, *args: str, port: int = 0, host: str = "127.0.0.1
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def _port_argument(text: str) -> int:
+    try:
+        return check_port(int(text, 10))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a TCP port number 0..65535 "
+                                         "(0 picks a free one)") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="armbp gdbserver",
         description="A GDB remote stub over armbp: Z0 packets become BRK #0 in guest "
                     "memory, the trap comes back as a KVM-style debug exit. Then: "
                     "gdb-multiarch PROGRAM -ex 'target remote :PORT'")
-    p.add_argument("--port", type=int, default=1234,
+    p.add_argument("--port", type=_port_argument, default=1234,
                    help="TCP port (0 picks a free one; the port is printed when ready)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; RSP has no authentication)")
@@ -976,15 +1059,43 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def startup_error(program: str, exc: BaseException) -> str:
+    """One line saying why ``program`` cannot be served, naming the file.
+
+    The ELF loader's and the assembler's errors already say what was expected; the
+    assembler's caret picture is dropped (a terminal line is enough to find the place).
+    """
+    from armbp.asm import AsmError
+    from armbp.elf import ElfError
+    if isinstance(exc, AsmError):
+        where = f"line {exc.line}, col {exc.column}"
+        return f"{program}: {where}: {exc.detail}"
+    if isinstance(exc, OSError):
+        return f"{program}: cannot read it ({exc.strerror or exc})"
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"{program}: neither an ELF nor UTF-8 text (byte {exc.object[exc.start]:#04x}"
+                f" at offset {exc.start}): expected a static AArch64 ELF or an armbp "
+                "assembly source")
+    text = " ".join(str(exc).split())
+    if isinstance(exc, ElfError) and program in text:
+        return text
+    return f"{program}: {text}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     log = (lambda line: print(line, flush=True)) if args.log else None
     try:
         make_target = target_factory(args.program, args.args, log=log)
         make_target().kill()     # fail now, not when the client connects
-    except (OSError, ValueError) as e:
-        print(f"armbp gdbserver: {e}", file=sys.stderr)
+    except (OSError, ValueError, RuntimeError) as e:
+        # ElfError and AsmError are ValueErrors; RuntimeError: the guest could not be
+        # brought to its entry point.
+        print(f"armbp gdbserver: {startup_error(args.program, e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C while a big program loads
+        print("armbp gdbserver: stopped by SIGINT while loading the program", file=sys.stderr)
+        return 128 + signal.SIGINT
     if args.host not in LOOPBACK:
         print(f"armbp gdbserver: warning: listening on {args.host}: the GDB remote protocol "
               "has no authentication; anyone who can reach this port controls the guest",
@@ -992,16 +1103,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = GdbServer(make_target, args.host, args.port, multi=args.multi, log=log)
     except OSError as e:
-        print(f"armbp gdbserver: cannot listen on {args.host}:{args.port}: {e.strerror}",
-              file=sys.stderr)
+        where = host_port(args.host, args.port)
+        if e.errno == errno.EADDRINUSE:
+            why = (f"port {args.port} is taken (another program listens there): choose "
+                   "another --port, or --port 0 for a free one")
+        elif isinstance(e, socket.gaierror):
+            why = f"no such address {args.host!r} ({e.strerror}): expected e.g. 127.0.0.1 or ::1"
+        else:
+            why = e.strerror or str(e)
+        print(f"armbp gdbserver: cannot listen on {where}: {why}", file=sys.stderr)
         return 2
-    print(f"listening on {server.host}:{server.port}", flush=True)
+    def on_signal(signum: int, frame: object) -> None:
+        if server.stopped_by is not None:   # a second one: stop waiting for the first
+            raise KeyboardInterrupt
+        server.shutdown(signal.Signals(signum).name)
+
+    # Our own handler, whatever we inherited (a shell starts `cmd &` with SIGINT ignored):
+    # it kicks the vCPU, so the server stops however busy the guest is.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # the banner says "ready": a signal from now on is ours to handle
+        print(f"listening on {host_port(server.host, server.port)}", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
-        pass
+        server.stopped_by = server.stopped_by or "SIGINT"
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.stop()
+    if server.stopped_by is not None:
+        print(f"armbp gdbserver: stopped by {server.stopped_by} (the guest was discarded, "
+              "any client disconnected)", file=sys.stderr, flush=True)
+        return 128 + getattr(signal, server.stopped_by, signal.SIGINT)
     return 0
 
 

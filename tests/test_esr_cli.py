@@ -86,3 +86,47 @@ def test_through_the_armbp_dispatcher_in_a_subprocess():
     proc = subprocess.run([sys.executable, "-m", "armbp.cli", "esr", "-"], input="zzz",
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and proc.stdout == "" and "'zzz'" in proc.stderr
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (("0x_",), "'0x_' has no digits after '0x': expected hex digits"),
+    (("0b_",), "'0b_' has no digits after '0b'"),
+    (("0b12",), "'2' is not a binary digit: expected 0s and 1s after 0b"),
+    (("-", "-"), "'-' given 2 times: stdin is read once, so expected '-' at most once"),
+    (("0x1", "-", "--json", "-"), "'-' given 2 times"),
+])
+def test_malformed_values_and_a_repeated_dash(argv, fragment):
+    rc, out, err = run(*argv, stdin="0x96000045")
+    assert rc == 2 and out == "", out
+    assert err.count("\n") == 1 and err.startswith("armbp esr: ") and fragment in err, err
+
+
+def test_stdin_with_bytes_that_are_not_utf8_is_still_searched():
+    proc = subprocess.run([sys.executable, "-m", "armbp.cli", "esr", "-"],
+                          input=b"\xff\xfe junk\n  ESR = 0x96000045\n", capture_output=True,
+                          check=False)
+    assert proc.returncode == 0 and proc.stderr == b""
+    assert proc.stdout.startswith(b"ESR = 0x0000000096000045")
+
+
+@pytest.mark.parametrize("shell, fragment", [
+    ("esr - <&-", "armbp esr: stdin is closed: expected text on stdin for '-'\n"),
+    ("esr 0x96000045 >/dev/full", "armbp esr: cannot write the output (No space left on "
+                                  "device)\n"),
+    ("esr --help >/dev/full", "armbp esr: cannot write the output (No space left on "
+                              "device)\n"),
+    ("esr 0x96000045 >&-", "armbp esr: stdout is closed: nowhere to write the decoded "
+                           "syndromes\n"),
+])
+def test_closed_stdin_and_a_full_or_closed_stdout(shell, fragment):
+    """One stderr line and exit status 2, no traceback (and no 'Exception ignored')."""
+    proc = subprocess.run(["sh", "-c", f'exec "$0" -m armbp.cli {shell}', sys.executable],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 2 and proc.stderr == fragment, proc.stderr
+
+
+def test_a_reader_that_leaves_early_is_fine():
+    proc = subprocess.run(["sh", "-c", 'yes 0x96000045 | head -n 3000 | "$0" -m armbp.cli esr - '
+                           '| head -n 1', sys.executable],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.stdout == "ESR = 0x0000000096000045\n" and proc.stderr == ""

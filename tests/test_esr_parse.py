@@ -75,3 +75,71 @@ def test_parse_error_on_long_input_is_shortened():
     with pytest.raises(ValueError) as info:
         parse("x" * 500)
     assert len(str(info.value)) < 400
+
+
+# --- malformed numbers: a clear error, never Python's own ------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from armbp.esr.parse import EsrParseError  # noqa: E402
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("0x_", "'0x_' has no digits after '0x': expected hex digits"),
+    ("0b_", "'0b_' has no digits after '0b': expected binary digits"),
+    ("0b12", "'2' is not a binary digit: expected 0s and 1s after 0b (0x0b12 would be hex)"),
+    ("0B2", "'2' is not a binary digit"),
+    ("ESR = 0x_", "'0x_' has no digits after '0x'"),
+    ("1 0b2", "'0b2': '2' is not a binary digit"),
+    ("9" * 5000, "a decimal number of 5000 digits does not fit an ESR"),
+    ("0x" + "f" * 17, "a hex number of 17 digits does not fit an ESR"),
+    ("0b1" + "0" * 64, "a binary number of 65 digits does not fit an ESR"),
+])
+def test_malformed_numbers_name_the_value_and_what_was_expected(text, fragment):
+    with pytest.raises(EsrParseError) as info:
+        parse(text)
+    message = str(info.value)
+    assert fragment in message and "expected" in message
+    assert "invalid literal" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize("text, values", [
+    ("0x" + "0" * 40 + "5", [5]),               # leading zeros do not count against the width
+    ("0b" + "1" * 64, [(1 << 64) - 1]),
+    ("0b_1_0", [2]),
+    ("18446744073709551615", [(1 << 64) - 1]),
+])
+def test_long_but_fitting_numbers(text, values):
+    assert parse(text) == values
+
+
+NUMBERISH = st.text(alphabet="0123456789abcdefABCDEFxXbB_+-, ;\n:=#[]", max_size=40)
+KERNELISH = st.builds(lambda head, body: head + body,
+                      st.sampled_from(["", "ESR = ", "ESR_EL2: ", "esr ", "ESR ",
+                                       "Internal error: Oops: ", "0x", "0b", "-"]),
+                      NUMBERISH)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(st.text(max_size=60), NUMBERISH, KERNELISH))
+def test_parse_returns_values_or_raises_its_own_error(text):
+    """Whatever the text: a list of 64-bit values, or EsrParseError (not int()'s errors)."""
+    try:
+        values = parse(text)
+    except EsrParseError as exc:
+        assert type(exc) is EsrParseError and str(exc)
+        return
+    assert values and all(isinstance(v, int) and 0 <= v < 1 << 64 for v in values)
+
+
+def test_the_explorer_shows_the_parse_error():
+    """The ESR explorer's text box says what was wrong, in parse's words."""
+    import os
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    from armbp.widgets.esr_explorer import EsrExplorer
+    w = EsrExplorer(value=0x96000045)
+    for text, fragment in [("0x_", "no digits after &#x27;0x&#x27;: expected hex digits"),
+                           ("0b12", "not a binary digit")]:
+        w.text.value = text
+        assert fragment in w.error.value, w.error.value
+        assert "invalid literal" not in w.error.value and w.value == 0x96000045

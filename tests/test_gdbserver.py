@@ -114,6 +114,20 @@ def test_brk_really_is_in_guest_memory(loop_elf, serve):
         assert seen[0].dbg.raw_memory(HOT_BODY, 4) == gdb.read_memory(HOT_BODY, 4)
 
 
+def test_repeated_z0_then_one_z0_leaves_no_trap(loop_elf, serve):
+    """Z0 twice (a retransmission) then z0 once: the guest runs to its exit untrapped."""
+    srv = serve(loop_elf)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        original = gdb.read_memory(HOT_BODY, 4)
+        assert gdb.insert_breakpoint(HOT_BODY) == "OK"
+        assert gdb.insert_breakpoint(HOT_BODY) == "OK"
+        assert gdb.remove_breakpoint(HOT_BODY) == "OK"
+        assert gdb.read_memory(HOT_BODY, 4) == original
+        stop = gdb.cont()
+        assert stop.exited and stop.value == 15, stop.raw
+
+
 def test_step_and_vcont_forms(loop_elf, serve):
     srv = serve(loop_elf, ["2"])
     with RspClient.connect(srv.port, timeout=10) as gdb:
@@ -286,6 +300,135 @@ def test_command_rejects_what_it_cannot_run(tmp_path, command):
     assert "frobnicate" in proc.stderr.read()
     proc = command("--port", "0", str(tmp_path / "missing.elf"))
     assert proc.wait(30) == 2
+
+
+def _malformed(loop_elf, name):
+    """Files `armbp gdbserver` must refuse with one line: (file name, bytes, words expected)."""
+    import struct
+    image = bytearray(loop_elf.read_bytes())
+    struct.pack_into("<Q", image, 24, 0x10)          # e_entry where nothing is mapped
+    return {
+        "truncated.elf": (b"\x7fELFgarbage", "truncated ELF header"),
+        "entry.elf": (bytes(image), "0x10"),
+        "bad.s": (b"    mov x0, #1\n    frobnicate x0\n", "line 2, col 5: unknown instruction"),
+        "binary.s": (bytes(range(0x80, 0x100)), "neither an ELF nor UTF-8 text"),
+        "dir": (None, "cannot read it"),
+        "missing.elf": (False, "cannot read it (No such file or directory)"),
+    }[name]
+
+
+@pytest.mark.parametrize("name", ["truncated.elf", "entry.elf", "bad.s", "binary.s", "dir",
+                                  "missing.elf"])
+def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
+    """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
+    from armbp.gdbserver import main
+    data, expected = _malformed(loop_elf, name)
+    path = tmp_path / name
+    if data is None:
+        path.mkdir()
+    elif data is not False:
+        path.write_bytes(data)
+    assert main(["--port", "0", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"armbp gdbserver: {path}: ") and expected in err, err
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "65536", "12ab"])
+def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
+    from armbp.gdbserver import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--port", port, str(loop_elf)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --port: '{port}': expected a TCP port number 0..65535" in err, err
+    with pytest.raises(ValueError, match="expected a TCP port number 0..65535"):
+        GdbServer(lambda: None, port=int(port) if port != "12ab" else 1 << 16)
+
+
+def test_command_says_the_port_is_taken(loop_elf, capsys):
+    import socket
+    from armbp.gdbserver import main
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        taken = other.getsockname()[1]
+        assert main(["--port", str(taken), str(loop_elf)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{taken}: port {taken} is taken" in err, err
+
+
+def test_ipv6_loopback_is_served(loop_elf, serve, command):
+    """``--host ::1`` is on the loopback list: it listens on an AF_INET6 socket."""
+    srv = serve(loop_elf, host="::1")
+    assert srv.host == "::1"
+    with RspClient.connect(srv.port, host="::1", timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.cont().value == 15
+    proc = command("--port", "0", "--host", "::1", str(loop_elf))
+    port = _listening_port(proc)
+    with RspClient.connect(port, host="::1", timeout=10) as gdb:
+        gdb.handshake()
+        assert gdb.cont().value == 15
+    assert proc.wait(20) == 0
+    assert "no authentication" not in proc.stderr.read()
+
+
+STORM = """\
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        udf #0
+        .balign 2048
+vectors:
+        .skip 0x200
+        udf #1                  // the handler faults again: an exception storm
+"""
+
+
+@pytest.mark.parametrize("case", ["storm, client running it, SIGINT",
+                                  "no client, SIGTERM", "started with SIGINT ignored"])
+def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
+    """SIGINT (or SIGTERM) ends ``armbp gdbserver`` with a message, also while a client's
+    guest spins in an exception storm: the handler kicks the vCPU, it does not rely on a
+    KeyboardInterrupt getting out of the vCPU's hooks."""
+    src = tmp_path / "storm.s"
+    src.write_text(STORM)
+    sig = signal.SIGTERM if "SIGTERM" in case else signal.SIGINT
+    if "ignored" in case:
+        proc = subprocess.Popen([sys.executable, "-m", "armbp.gdbserver", "--port", "0",
+                                 str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    else:
+        proc = command("--port", "0", str(src))
+    try:
+        port = _listening_port(proc)
+        gdb = None
+        if "client" in case:
+            gdb = RspClient.connect(port, timeout=10)
+            gdb.handshake()
+            gdb.send("c")
+            time.sleep(0.5)                       # the storm is on
+            assert proc.poll() is None
+        start = time.monotonic()
+        proc.send_signal(sig)
+        status = proc.wait(5)                     # a hang guard: it takes ~0.05 s
+        took = time.monotonic() - start
+        err = proc.stderr.read()
+        assert status == 128 + sig, err
+        assert took < 2, took
+        assert err == f"armbp gdbserver: stopped by {sig.name} (the guest was discarded, " \
+                      "any client disconnected)\n"
+        if gdb is not None:
+            assert gdb.sock.recv(100) == b""      # closed, not a T04 stop reply
+            gdb.close()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_start_server_helper_and_notebook_round_trip(loop_elf):

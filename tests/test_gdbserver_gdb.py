@@ -119,3 +119,24 @@ def test_gdb_transcripts_equal_qemu_line_for_line(tools, loop_elf, servers):
         or f"lengths differ: {len(a)} vs {len(b)}"
     # the guest's own output and exit status agree too
     assert out == qout == "loop done\n" and qrc == 15
+
+
+def test_gdb_repeated_z0_packets_are_idempotent(tools, loop_elf, servers, tmp_path):
+    """Real GDB sends Z0 twice and z0 once by hand (``maint packet``): no trap is left.
+
+    GDB itself resumes quietly from a swbreak stop where it has no breakpoint, so the stub's
+    own log is what shows whether the BRK trapped."""
+    script = tmp_path / "z0.gdb"
+    script.write_text("set confirm off\n"
+                      "maint packet Z0,40010c,4\nmaint packet Z0,40010c,4\n"
+                      "maint packet z0,40010c,4\ncontinue\n")
+    srv = servers([sys.executable, "-m", "armbp.gdbserver", "--log", "--port", "0",
+                   str(loop_elf)])
+    transcript = run_gdb(tools["gdb"], srv.port_from_banner(), loop_elf, script)
+    rc, out = srv.finish()
+    lines = normalise(transcript, loop_elf)
+    assert lines.count('received: "OK"') == 3, transcript
+    assert lines[-1] == "[Inferior 1 (process N) exited with code 017]", transcript
+    stops = [line for line in out.splitlines() if line.startswith("stop:")]
+    assert len(stops) == 1 and "-> W0f" in stops[0], out
+    assert rc == 0 and "loop done" in out

@@ -196,11 +196,30 @@ def test_memory_reads_hide_breakpoints_and_writes_keep_them(stub):
     assert stub.handle(b"m%x,8" % (end - 2)) == "0000"
 
 
+def test_z0_and_z0_are_idempotent_per_address(stub):
+    """A repeated Z0 then one z0 leaves no BRK: the protocol asks Z/z to be idempotent."""
+    target = stub.target
+    for _ in range(3):
+        assert stub.handle(b"Z0,400004,4") == "OK"
+    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
+    assert len(target.table) == 1 and target.table.find(BASE + 4).use_count == 1
+    assert stub.handle(b"z0,400004,4") == "OK"
+    assert target.mem.read(BASE + 4, 4) == to_bytes(NOP)           # the guest's word again
+    assert len(target.table) == 0
+    assert stub.handle(b"z0,400004,4") == "OK"                      # a repeated z0 too
+    assert target.mem.read(BASE + 4, 4) == to_bytes(NOP)
+    assert stub.handle(b"Z0,400004,4") == "OK"                      # and planting again works
+    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
+    # a failed Z0 plants nothing, so its z0 has nothing to undo
+    assert stub.handle(b"Z0,0,4") == "E22" and stub.handle(b"z0,0,4") == "OK"
+
+
 def test_breakpoint_errors_and_unsupported_kinds(stub):
     assert stub.handle(b"Z0,400002,4") == "E22"          # misaligned
     assert stub.handle(b"Z0,0,4") == "E22"               # unmapped: KVM says EINVAL
     assert stub.handle(b"Z0,400000,2") == "E22"
-    assert stub.handle(b"z0,400000,4") == "E22"          # no such breakpoint
+    assert stub.handle(b"z0,400000,4") == "OK"           # none there: nothing to remove
+    assert stub.target.mem.read(BASE, 4) == to_bytes(NOP)
     for kind in b"1234":
         assert stub.handle(b"Z%c,400000,4" % kind) == ""
         assert stub.handle(b"z%c,400000,4" % kind) == ""

@@ -13,7 +13,8 @@ syndrome:
 * ``ESR_EL2: 0x...`` as hypervisors print it
 
 A digits-only token is decimal, except that 8 or 16 digits (the zero-padded widths the kernel
-prints, as in ``Oops: 96000045``) are read as hex. In kernel text one oops quotes its ESR
+prints, as in ``Oops: 96000045``) are read as hex. ``0x`` always starts hex and ``0b`` always
+starts binary, as in Python: ``0b12`` is an error (``0x0b12`` is the hex one), not 0xb12. In kernel text one oops quotes its ESR
 twice (the dump and the ``Internal error`` line): consecutive repeats of a value are reported
 once.
 """
@@ -22,6 +23,11 @@ from __future__ import annotations
 import re
 
 U64_MAX = (1 << 64) - 1
+# The most digits a 64-bit value needs, leading zeros aside, per base (also keeps int() away
+# from inputs of thousands of digits).
+_MAX_DIGITS = {16: 16, 10: 20, 2: 64}
+_DIGITS = {16: "0123456789abcdef", 10: "0123456789", 2: "01"}
+_BASE_NAME = {16: "hex", 10: "decimal", 2: "binary"}
 EXPECTED = ("expected ESR values (0x96000045, f2000800, 4060088320, 0b1...) or kernel text "
             "quoting one ('ESR = 0x...', 'Internal error: ...: f2000800', 'ESR 0x... -- ...', "
             "'esr 0x...')")
@@ -37,6 +43,11 @@ _KERNEL_PATTERNS = re.compile(
 _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f_]+|0b[01_]+|[0-9a-f][0-9a-f_]*)", re.IGNORECASE)
 
 
+class EsrParseError(ValueError):
+    """Text that holds no ESR value, or a number that is not one; the message quotes the
+    input and says what was expected. The only error ``parse`` raises."""
+
+
 def _quote(text: str) -> str:
     text = text.strip()
     return repr(text if len(text) <= 80 else text[:77] + "...")
@@ -44,28 +55,49 @@ def _quote(text: str) -> str:
 
 def _number(token: str, original: str) -> int:
     t = token.strip().lower()
-    sign = -1 if t.startswith("-") else 1
+    sign = -1 if t[:1] == "-" else 1
     t = t.lstrip("+-")
-    digits = t.replace("_", "")
     if t.startswith("0x"):
-        value = int(digits[2:], 16)
-    elif t.startswith("0b") and set(digits[2:]) <= {"0", "1"} and digits[2:]:
-        value = int(digits[2:], 2)
-    elif digits.isdigit() and len(digits) not in (8, 16):
-        value = int(digits, 10)
+        base, body = 16, t[2:]
+    elif t.startswith("0b"):
+        base, body = 2, t[2:]
     else:
-        value = int(digits, 16)
-    value *= sign
+        plain = t.replace("_", "")
+        base = 10 if plain.isdigit() and len(plain) not in (8, 16) else 16
+        body = t
+    digits = body.replace("_", "")
+    where = f"{_quote(original)}" + (f": {token.strip()!r}" if token.strip() != original.strip()
+                                     else "")
+    if not digits:
+        raise EsrParseError(f"{where} has no digits after {t[:2]!r}: expected "
+                            f"{_BASE_NAME[base]} digits, e.g. {t[:2]}1")
+    bad = next((c for c in digits if c not in _DIGITS[base]), None)
+    if bad is not None:
+        if base == 2:
+            raise EsrParseError(f"{where}: {bad!r} is not a binary digit: expected 0s and 1s "
+                                f"after 0b (0x{t} would be hex)")
+        raise EsrParseError(f"{where}: {bad!r} is not a {_BASE_NAME[base]} digit: expected "
+                            f"digits {_DIGITS[base][0]}-{_DIGITS[base][-1]}")
+    significant = digits.lstrip("0")
+    if len(significant) > _MAX_DIGITS[base]:
+        raise EsrParseError(f"{where}: a {_BASE_NAME[base]} number of {len(significant)} "
+                            "digits does not fit an ESR: expected a value in "
+                            "0..0xffffffffffffffff")
+    value = sign * int(significant or "0", base)
     if not 0 <= value <= U64_MAX:
-        raise ValueError(f"{_quote(original)}: {value:#x} does not fit an ESR: expected a "
-                         "value in 0..0xffffffffffffffff")
+        raise EsrParseError(f"{where}: {value:#x} does not fit an ESR: expected a value in "
+                            "0..0xffffffffffffffff")
     return value
 
 
 def parse(text: str) -> list[int]:
-    """Every ESR value in ``text``, in order. ValueError quoting ``text`` if there is none."""
+    """Every ESR value in ``text``, in order.
+
+    ``EsrParseError`` (a ValueError) quoting ``text`` if there is none or a number in it is
+    malformed or too large; nothing else escapes, whatever the text.
+    """
     if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not text: {EXPECTED}")
+        raise EsrParseError(f"{text!r} is not text: {EXPECTED}")
     tokens = [t for t in re.split(r"[\s,;]+", text.strip()) if t]
     if tokens and all(_NUMBER.fullmatch(t) for t in tokens):
         return [_number(t, text) for t in tokens]
@@ -75,7 +107,7 @@ def parse(text: str) -> list[int]:
         if not values or values[-1] != value:
             values.append(value)
     if not values:
-        raise ValueError(f"{_quote(text)} holds no ESR value: {EXPECTED}")
+        raise EsrParseError(f"{_quote(text)} holds no ESR value: {EXPECTED}")
     return values
 
 
