@@ -35,7 +35,8 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Callable
 
-from unicorn import (UC_ARCH_ARM64, UC_ERR_READ_UNMAPPED, UC_HOOK_INTR, UC_HOOK_MEM_FETCH_PROT,
+from unicorn import (UC_ARCH_ARM64, UC_ERR_READ_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR,
+                     UC_HOOK_MEM_FETCH_PROT,
                      UC_HOOK_MEM_FETCH_UNMAPPED, UC_HOOK_MEM_READ_PROT,
                      UC_HOOK_MEM_READ_UNMAPPED, UC_HOOK_MEM_WRITE_PROT,
                      UC_HOOK_MEM_WRITE_UNMAPPED, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED,
@@ -376,9 +377,15 @@ class GuestMemory:
         self._vcpu = vcpu
 
     def read(self, address: int, size: int) -> bytes:
-        """``size`` bytes at ``address``; ``MemoryFault`` if any of them is unmapped."""
+        """``size`` bytes at ``address``; ``MemoryFault`` if any of them is unmapped.
+
+        The vCPU's scratch page is not guest memory: it faults like unmapped memory.
+        """
         if size < 0 or address < 0:
             raise MemoryFault(address, size, "read", "negative address or size")
+        base = self._vcpu.scratch_base
+        if address < base + PAGE_SIZE and base < address + size:
+            raise MemoryFault(address, size, "read")
         try:
             return bytes(self._vcpu.uc.mem_read(address, size))
         except UcError:
@@ -389,6 +396,9 @@ class GuestMemory:
         data = bytes(data)
         if address < 0:
             raise MemoryFault(address, len(data), "write", "negative address")
+        base = self._vcpu.scratch_base
+        if address < base + PAGE_SIZE and base < address + len(data):
+            raise MemoryFault(address, len(data), "write")
         try:
             self._vcpu.uc.mem_write(address, data)
         except UcError:
@@ -467,6 +477,29 @@ def _add_intr_hook(uc: Uc, callback: Callable[[object, int, object], None]) -> o
     return fptr
 
 
+def _add_block_hook(uc: Uc, callback: Callable[[object, int, int, object], None],
+                    begin: int, end: int) -> object:
+    """Register ``callback(handle, address, size, user)`` as a UC_HOOK_BLOCK hook for the
+    blocks that start in ``begin..end`` (inclusive), called by C without the binding's two
+    wrapper frames (see ``_add_intr_hook``). Returns what must be kept alive."""
+    try:
+        from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC, uc_hook_h, uclib
+        handle = uc._uch  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):  # pragma: no cover - another binding
+        return uc.hook_add(UC_HOOK_BLOCK, lambda _uc, address, size, user:
+                           callback(None, address, size, user), begin=begin, end=end)
+    fptr = HOOK_CODE_CFUNC(callback)
+    hook = uc_hook_h()
+    status = uclib.uc_hook_add(handle, ctypes.byref(hook), UC_HOOK_BLOCK, fptr, None,
+                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
+    if status:
+        raise UcError(status)
+    return fptr
+
+
+_CLOSED: frozenset[int] = frozenset()
+
+
 # -- the vCPU ---------------------------------------------------------------------------------------
 
 def _align_down(value: int, align: int = PAGE_SIZE) -> int:
@@ -488,6 +521,12 @@ class VCpu:
     Memory map: every ``Segment`` of the program (page-aligned, with its r/w/x flags), a
     ``scratch`` page right after it (the debugger executes displaced instructions there),
     then a gap, then the stack (``stack_top`` is 16-byte aligned, SP points at it).
+
+    The scratch page is not guest memory. Guest loads and stores there fault as if nothing
+    were mapped, and so do ``memory`` reads and writes (hence ``break_at`` there too); a
+    fetch from it is refused the same way unless the debugger has just opened it for one
+    step-over (``open_scratch``): a block hook on the page admits only the block starts
+    the debugger named, once each.
     """
 
     def __init__(self, program: Program, *, flush_code_writes: bool = True,
@@ -524,7 +563,12 @@ class VCpu:
         uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
         self.uc = uc
         self._map_program(uc)
-        uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_READ | UC_PROT_EXEC | UC_PROT_WRITE)
+        # execute-only: the guest's loads and stores fault; its fetches meet the block hook
+        uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_EXEC)
+        self.scratch_open: frozenset[int] = _CLOSED   # block starts admitted next
+        self.scratch_after: dict[int, frozenset[int]] = {}  # admitted next after each one
+        self._scratch_hook = _add_block_hook(uc, self._on_scratch_block, self.scratch_base,
+                                             self.scratch_base + PAGE_SIZE - 1)
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
         uc.cpr_write(*_SCR_EL3, SCR_EL3_RW)
         uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
@@ -599,6 +643,77 @@ class VCpu:
             self.uc.mem_map(address, size, _perms(perms))
         except UcError as e:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
+
+    # -- the scratch page (displaced stepping) ----------------------------------------------
+    def write_scratch(self, offset: int, data: bytes) -> None:
+        """Store code in the scratch page (the debugger's own write: the guest cannot), and
+        flush it as any code write (unless ``flush_code_writes`` is off)."""
+        if not 0 <= offset <= PAGE_SIZE - len(data):
+            raise ValueError(f"scratch write at offset {offset:#x} of {len(data)} bytes: "
+                             f"expected it inside the {PAGE_SIZE:#x}-byte page")
+        address = self.scratch_base + offset
+        self.uc.mem_write(address, bytes(data))
+        if self.flush_code_writes:
+            self.uc.ctl_remove_cache(address, address + max(len(data), 1))
+
+    def open_scratch(self, entry: frozenset[int],
+                     after: dict[int, frozenset[int]] | None = None) -> None:
+        """Admit the next guest fetch of a block starting at an address in ``entry`` (and,
+        after each such block, those in ``after[address]``); ``open_scratch(_CLOSED)``
+        closes the page again. Every other fetch there is refused as unmapped."""
+        self.scratch_open = entry
+        if after is not None:
+            self.scratch_after = after
+
+    def _on_scratch_block(self, _handle: object, address: int, _size: int,
+                          _user: object) -> None:
+        """UC_HOOK_BLOCK on the scratch page: our step-over's blocks pass, once each."""
+        if address in self.scratch_open:
+            self.scratch_open = self.scratch_after.get(address, _CLOSED)
+            return
+        self.scratch_open = _CLOSED
+        self._exit = Exit(ExitReason.MMIO, address, mmio=MemoryAccess(
+            address, 4, "fetch", "nothing is mapped there"))
+        self._stop_now()  # before the block's first instruction (UC_HOOK_BLOCK runs first)
+
+    def watch_execution(self, address: int) -> Callable[..., int]:
+        """Count how often the instruction at ``address`` starts executing from now on.
+
+        Returns ``runs()``, the count so far; ``runs(stop=True)`` also removes the hook.
+        (A stop that lands before an instruction leaves no other trace: the PC of a
+        ``b .`` is the same whether it ran or not.) A per-address hook added after the
+        code was translated is ignored until that range is dropped, so it is dropped here.
+        """
+        uc = self.uc
+        seen = [0]
+
+        def on_code(_uc: Uc, _address: int, _size: int, _user: object) -> None:
+            seen[0] += 1
+
+        hook = uc.hook_add(UC_HOOK_CODE, on_code, begin=address, end=address + 3)
+        uc.ctl_remove_cache(address, address + 4)
+
+        def runs(stop: bool = False) -> int:
+            if stop:
+                uc.hook_del(hook)
+            return seen[0]
+        return runs
+
+    def guest_readable(self, address: int, size: int) -> bool:
+        """Could a guest load of ``size`` bytes at ``address`` succeed (mapped, readable,
+        not the scratch page)? Physical addresses: the MMU is off in armbp's guests."""
+        end = address + size
+        if size <= 0 or end > _LIMIT or (address < self.scratch_base + PAGE_SIZE
+                                         and self.scratch_base < end):
+            return False
+        for begin, last, prot in self.uc.mem_regions():  # sorted, ``last`` inclusive
+            if begin <= address <= last:
+                if not prot & UC_PROT_READ:
+                    return False
+                if end - 1 <= last:
+                    return True
+                address = last + 1
+        return False
 
     # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
     def set_guest_debug(self, flags: GuestDebug | int) -> None:
@@ -914,6 +1029,8 @@ class VCpu:
     def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
                        _user: object) -> bool:
         kind, why = _BAD_ACCESS.get(access, ("access", "unknown fault"))
+        if self.scratch_base <= address < self.scratch_base + PAGE_SIZE:
+            why = "nothing is mapped there"  # the scratch page is not the guest's
         pc = address if kind == "fetch" else uc.reg_read(_PC)
         self._exit = Exit(ExitReason.MMIO, pc, mmio=MemoryAccess(
             address, size, kind, why, value if kind == "write" else None))
