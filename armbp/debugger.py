@@ -273,8 +273,11 @@ class Debugger:
                 vcpu.pc = self._slot
             else:
                 to = self._displace(bp) if self.displaced_step and not count else None
-                if to is not None:
-                    vcpu.pc = to  # the slot, or where the fixed-up instruction went
+                if to == self._slot:
+                    vcpu.pc = to  # run on from the slot
+                elif to is not None:
+                    vcpu.pc = to  # where the fixed-up instruction took the guest
+                    vcpu.hide_scratch()
                 else:
                     handled, executed = self._step_over_inline(bp, deadline)
                     if handled.verdict is not _STEP:
@@ -284,6 +287,9 @@ class Debugger:
                                  message="1 instruction(s) executed")
                         return self._stop(Handled(Verdict.BUDGET, e))
                     count = count and count - 1
+                    vcpu.hide_scratch()
+        else:
+            vcpu.hide_scratch()
         return self._stop(self.handler.run(deadline, count, self._log))
 
     def step(self) -> Stop:
@@ -296,6 +302,7 @@ class Debugger:
         deadline = time.monotonic() + DEFAULT_SECONDS
         pc = self.vcpu.pc
         bp = self.table.find(pc)
+        self.vcpu.hide_scratch()
         if bp is not None and self._planted(pc):
             handled, executed = self._step_over_inline(bp, deadline)
             return self._stop(handled, None if executed else pc)

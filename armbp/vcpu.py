@@ -477,6 +477,23 @@ def _add_intr_hook(uc: Uc, callback: Callable[[object, int, object], None]) -> o
     return fptr
 
 
+def _tlb_flusher(uc: Uc) -> Callable[[], None]:
+    """``flush()``: drop every TLB entry (``UC_CTL_TLB_FLUSH``), straight through the C
+    library (a hook calls it on every step-over)."""
+    from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+    code = UC_CTL_IO_WRITE << 30 | UC_CTL_TLB_FLUSH  # no arguments
+    try:
+        from unicorn.unicorn_py3.unicorn import uclib
+        handle = uc._uch  # type: ignore[attr-defined]
+        ctl = uclib.uc_ctl
+    except (ImportError, AttributeError):  # pragma: no cover - another binding
+        return lambda: uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+
+    def flush() -> None:
+        ctl(handle, code)
+    return flush
+
+
 def _add_block_hook(uc: Uc, callback: Callable[[object, int, int, object], None],
                     begin: int, end: int) -> object:
     """Register ``callback(handle, address, size, user)`` as a UC_HOOK_BLOCK hook for the
@@ -526,7 +543,8 @@ class VCpu:
     were mapped, and so do ``memory`` reads and writes (hence ``break_at`` there too); a
     fetch from it is refused the same way unless the debugger has just opened it for one
     step-over (``open_scratch``): a block hook on the page admits only the block starts
-    the debugger named, once each.
+    the debugger named, once each. (One gap, a Unicorn limit: from a step-over through the
+    page until ``hide_scratch``, the guest's loads from it are not refused.)
     """
 
     def __init__(self, program: Program, *, flush_code_writes: bool = True,
@@ -567,6 +585,7 @@ class VCpu:
         uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_EXEC)
         self.scratch_open: frozenset[int] = _CLOSED   # block starts admitted next
         self.scratch_after: dict[int, frozenset[int]] = {}  # admitted next after each one
+        self.scratch_fetched = False                  # run from since the last TLB flush
         self._scratch_hook = _add_block_hook(uc, self._on_scratch_block, self.scratch_base,
                                              self.scratch_base + PAGE_SIZE - 1)
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
@@ -578,6 +597,7 @@ class VCpu:
                     | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
                     | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
         self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
+        self._flush_tlb = _tlb_flusher(uc)
         self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)
         self._pc: int | None = self.program.entry
@@ -665,11 +685,25 @@ class VCpu:
         if after is not None:
             self.scratch_after = after
 
+    def hide_scratch(self) -> None:
+        """Make guest loads from the scratch page fault again after a step-over ran there.
+
+        Unicorn fact: a fetch fills the page's TLB entry for reads as well, and the
+        page's permissions are checked only on a TLB miss, so until the TLB is flushed
+        the guest's loads from the page would succeed. A flush costs ~15 µs (every
+        entry, every translation regime), too much for every hit: the debugger calls this
+        when a run does not go through the slot. Cheap when nothing ran there since.
+        """
+        if self.scratch_fetched:
+            self.scratch_fetched = False
+            self._flush_tlb()
+
     def _on_scratch_block(self, _handle: object, address: int, _size: int,
                           _user: object) -> None:
         """UC_HOOK_BLOCK on the scratch page: our step-over's blocks pass, once each."""
         if address in self.scratch_open:
             self.scratch_open = self.scratch_after.get(address, _CLOSED)
+            self.scratch_fetched = True  # see ``hide_scratch``
             return
         self.scratch_open = _CLOSED
         self._exit = Exit(ExitReason.MMIO, address, mmio=MemoryAccess(
