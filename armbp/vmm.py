@@ -216,8 +216,9 @@ class ExitHandler:
         # breakpoint for the step, so the table has no entry): give the guest the
         # exception it would have had without a debugger.
         self.vcpu.inject_exception(exit_.debug.hsr, return_to=pc)  # type: ignore[union-attr]
+        whose = "not ours" if bp is None else "ours is lifted for the step, this one is the guest's"
         return Handled(Verdict.RESUME, exit_,
-                       f"not ours: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
+                       f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
                        f"re-injected into the guest's vector table"
                        + (f"; {exit_.message}" if exit_.message else ""))
 

@@ -418,3 +418,24 @@ def test_hits_are_counted_once_over_many_slice_sizes(displaced):
         got = _hits_sliced(src, where, displaced,
                            iter(lambda: 10 ** rng.uniform(-6, -2.7), 0))
         assert got == expect, where
+
+
+def test_the_lesson_5_answer_agrees_with_the_debugger(capsys):
+    """Exercise "guest-brk-under-breakpoint": the ESR_EL1 the demo guest's handler reads
+    when the debugger's breakpoint is on its BRK; and the likely wrong answers get hints."""
+    from armbp import check
+    from armbp.demo import demo_program
+
+    prog = demo_program()
+    dbg = Debugger(prog)
+    dbg.break_at("loop+4")
+    assert dbg.cont().pc == prog.symbols["loop"] + 4
+    assert dbg.cont().pc == prog.symbols["loop"] + 4
+    assert dbg.read_register("x23") == 1
+    assert check("guest-brk-under-breakpoint", dbg.read_register("x20"))
+    assert "lifted" in dbg.log_lines()[1]
+    for wrong, words in ((0xF200_0000, "debugger's own BRK"), (0, "livelock"),
+                         (0xCB00_0022, "software-step")):
+        result = check("guest-brk-under-breakpoint", wrong)
+        assert not result and words in result.message
+    capsys.readouterr()
