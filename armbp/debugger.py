@@ -61,6 +61,7 @@ class StopReason(Enum):
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
 _BREAKPOINT, _STEP, _V_BREAKPOINT = StopReason.BREAKPOINT, Verdict.STEP, Verdict.BREAKPOINT
+_BUDGET = Verdict.BUDGET
 _HALTED = StopReason.HALTED
 _REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
 _REASON = {
@@ -358,36 +359,40 @@ class Debugger:
         the breakpoint is *lifted* (``ExitHandler.lifted``): if the saved instruction is
         the guest's own BRK, its trap goes to the guest's vectors, as with QEMU when GDB
         has removed its breakpoint for the step. The step is one instruction, so the time
-        slice cannot end inside it (its deadline is at least ``DEFAULT_SECONDS`` away); a
-        stop meant for an earlier run that lands before the instruction steps again. If
-        the instruction wrote its own word (``str`` over itself, ``dc zva`` over its
+        slice cannot end inside it (its deadline is at least ``DEFAULT_SECONDS`` away).
+
+        A stop can still land before the instruction (an ``interrupt()``, or a watchdog
+        stop meant for the run before): then the pc has not moved. An instruction that
+        ran and left the pc where it was is a branch to itself, which does the same
+        again if run again; so an unmoved step is stepped again, and an unmoved
+        interrupted one is reported as not run (the step-over is still to do).
+
+        If the instruction wrote its own word (``str`` over itself, ``dc zva`` over its
         block), the guest's word stays and the BRK is not written back: the breakpoint
         is then one the guest overwrote (``delete`` says so and restores nothing).
         """
         self.step_overs["inline"] += 1
         vcpu, handler = self.vcpu, self.handler
         self._write_code(bp.pc, bp.saved_insn)       # 1+2. restore the instruction, flush
-        # (without the flush the stale BRK may run: that lesson needs no hook flushing it)
-        runs = vcpu.watch_execution(bp.pc) if vcpu.flush_code_writes else None
         handler.lifted = bp.pc
         step_deadline = max(deadline, _monotonic() + DEFAULT_SECONDS)
         try:
-            for _ in range(8):
+            for _ in range(3):
                 handled = self._single_step(step_deadline)  # 3. one instruction
-                executed = runs is None or runs() > 0
+                executed = vcpu.pc != bp.pc
                 if executed or handled.verdict is not _STEP:
                     break
+            else:
+                executed = True  # a branch to itself
         finally:
             handler.lifted = None
-            if runs is not None:
-                runs(stop=True)
             try:
-                word = from_bytes(self.vcpu.memory.read(bp.pc, 4))
+                word = from_bytes(vcpu.memory.read(bp.pc, 4))
             except MemoryFault:
                 word = bp.saved_insn
             if word == bp.saved_insn:
                 self._write_code(bp.pc, BRK0)         # 4+5. the BRK again, flush
-        return handled, executed
+        return handled, executed or handled.verdict is not _BUDGET
 
     def _single_step(self, deadline: float) -> Handled:
         self.handler.update_guest_debug(step=True)
@@ -420,8 +425,13 @@ class Debugger:
                     return None  # the load would fault: in place, where that is exact
             self._fixups[bp.pc] = (bp, fix)  # (readable stays readable: memory is only added)
         vcpu = self.vcpu
-        self.step_overs["displaced"] += 1
         kind = fix.kind
+        if kind == "vector-literal":  # the load the guest would do, into V<register>
+            if not vcpu.load_vector(fix.register, fix.address, fix.size):
+                return None  # (it was readable when planned; in place, it faults exactly)
+            self.step_overs["displaced"] += 1
+            return bp.pc + 4 & (1 << 64) - 1
+        self.step_overs["displaced"] += 1
         if kind == "slot":
             if fix.code != self._slot_bytes:
                 vcpu.write_scratch(0, fix.code)   # a code write: stored, then flushed
@@ -434,16 +444,9 @@ class Debugger:
             return slot
         if kind == "jump":
             if fix.link is not None:
-                vcpu.write_register("x30", fix.link)
+                vcpu.exchange_x30(fix.link)
             return fix.target
-        if kind == "blr-x30":
-            target = vcpu.read_register("x30")
-            vcpu.write_register("x30", fix.link)  # type: ignore[arg-type]
-            return target
-        # "vector-literal": the load the guest would do, into V<register>
-        value = int.from_bytes(vcpu.memory.read(fix.address, fix.size), "little")
-        vcpu.write_register(f"v{fix.register}", value)
-        return bp.pc + 4 & (1 << 64) - 1
+        return vcpu.exchange_x30(fix.link)  # type: ignore[arg-type]  # "blr-x30"
 
     def _stop(self, handled: Handled, pending: int | None = None) -> Stop:
         """The ``Stop`` for a verdict, and the session state that goes with it.
