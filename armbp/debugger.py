@@ -16,12 +16,26 @@ trap again at once. The textbook answer, which GDB uses, is:
 5. flush again, then run on.
 
 Stepping costs a lot in Unicorn (a counted run, and Unicorn flushes all translated code
-when counting starts and stops), so for straight-line instructions armbp does a *displaced
-step* instead, as GDB does on AArch64 Linux: the saved instruction is copied to a scratch
-slot followed by ``B pc+4``, and the guest simply continues from the slot. The BRK never
-leaves memory. Branches, PC-relative instructions (ADR, ADRP, LDR literal), exception
-generating and system instructions cannot run elsewhere unchanged, so they take the
-textbook path. ``Debugger(displaced_step=False)`` always takes the textbook path.
+when counting starts and stops), so ``cont`` does a *displaced step* instead, as GDB does
+on AArch64 Linux: the BRK never leaves memory. A straight-line instruction is copied to a
+scratch slot followed by ``B pc+4``, and the guest simply continues from the slot.
+Branches and PC-relative instructions cannot run elsewhere unchanged, so they are *fixed
+up* the way GDB's AArch64 displaced stepping does it (``armbp.displaced``): B.cond, CBZ,
+TBZ and friends keep their test but branch to the slot's own ``B pc+4`` / ``B target``;
+BL and BLR set x30 with MOVZ/MOVK first; ADR/ADRP become a MOVZ/MOVK of the address they
+would compute, LDR (literal) a load from that address; B, PRFM, BLR x30 and the SIMD&FP
+literal loads are done on the registers without running anything. The scratch slot is
+not guest memory: the guest's loads, stores and fetches there fault, and ``break_at``
+refuses it.
+
+What has no fix-up — exception generating and system instructions, a BRK of the guest's
+own — takes the textbook path, and so does ``step()`` always and ``cont`` with an
+instruction budget (a displaced step runs more than one instruction).
+``Debugger(displaced_step=False)`` always takes the textbook path. While a breakpoint is
+lifted for that step, a BRK trapping at its pc is the guest's and goes to the guest's
+vectors (as QEMU does when GDB has removed its breakpoint for the step); an instruction
+that rewrites its own word keeps the guest's word. A step-over is never cut by a time
+slice: a hit is reported once, whatever the budget of each ``cont``.
 """
 from __future__ import annotations
 
