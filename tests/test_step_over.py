@@ -439,3 +439,32 @@ def test_the_lesson_5_answer_agrees_with_the_debugger(capsys):
         result = check("guest-brk-under-breakpoint", wrong)
         assert not result and words in result.message
     capsys.readouterr()
+
+
+def test_out_of_range_and_misaligned_cases_fall_back_and_still_agree():
+    """A BL whose target the slot's B cannot reach is done on the registers (x30, PC); a
+    B.cond that far is stepped in place; an LDR X (literal) of a word that is not 8-byte
+    aligned is stepped in place (a fault in the slot would leave Xt changed)."""
+    far = BASE + (1 << 28)                                   # a slot 256 MiB away
+    bl = from_bytes(assemble("bl next\nnext: nop", base=BASE).code[:4])
+    fix = plan(bl, BASE, far)
+    assert (fix.kind, fix.target, fix.link) == ("jump", BASE + 4, BASE + 4)
+    bne = from_bytes(assemble("b.ne next\nnext: nop", base=BASE).code[:4])
+    assert plan(bne, BASE, far) is None and plan(bne, BASE, BASE + 0x1000).kind == "slot"
+
+    prog = class_program("ldr x9, lit32", "")
+    here = prog.symbols["here"]
+    imm19 = (prog.symbols["lit32"] + 4 - here) // 4 & 0x7FFFF   # lit32 + 4: 4- not 8-aligned
+    src = SETUP.format(pre="", insn=f".inst {0x5800_0009 | imm19 << 5:#x}",
+                       off=PSCI_OFF.replace("\n", "\n        "), gap=0)
+    prog = assemble(src, base=BASE)
+    reason, real = _real(prog)
+    dbg = Debugger(prog)
+    for where in ("here", "after"):
+        dbg.break_at(where)
+    dbg.cont()
+    stop = dbg.cont()
+    assert stop.reason is reason or (reason is StopReason.STEP
+                                     and stop.reason is StopReason.BREAKPOINT)
+    assert state(dbg) == real
+    assert dbg.step_overs == {"displaced": 0, "inline": 1}
