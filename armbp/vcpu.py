@@ -723,7 +723,7 @@ class VCpu:
     def open_scratch(self, entry: frozenset[int],
                      after: dict[int, frozenset[int]] | None = None) -> None:
         """Admit the next guest fetch of a block starting at an address in ``entry`` (and,
-        after each such block, those in ``after[address]``); ``open_scratch(_CLOSED)``
+        after each such block, those in ``after[address]``); ``open_scratch(frozenset())``
         closes the page again. Every other fetch there is refused as unmapped."""
         self.scratch_open = entry
         if after is not None:
