@@ -522,7 +522,7 @@ def _step_over_calls(uc: Uc) -> tuple[Callable[[int, int, int], bool], Callable[
 
 def _tlb_flusher(uc: Uc) -> Callable[[], None]:
     """``flush()``: drop every TLB entry (``UC_CTL_TLB_FLUSH``), straight through the C
-    library (a hook calls it on every step-over)."""
+    library (``VCpu.hide_scratch``)."""
     from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
     code = UC_CTL_IO_WRITE << 30 | UC_CTL_TLB_FLUSH  # no arguments
     try:

@@ -468,3 +468,29 @@ def test_out_of_range_and_misaligned_cases_fall_back_and_still_agree():
                                      and stop.reason is StopReason.BREAKPOINT)
     assert state(dbg) == real
     assert dbg.step_overs == {"displaced": 0, "inline": 1}
+
+
+def test_unicorn_fact_a_fetch_makes_the_execute_only_page_readable_until_a_tlb_flush():
+    """Why ``VCpu.hide_scratch`` exists (DESIGN.md, Unicorn facts): Unicorn checks a page's
+    permissions on a TLB miss only, and a fetch fills the entry for reads too. Should an
+    upgrade check them on every load, the gap documented in ``VCpu`` is gone."""
+    from armbp.vcpu import VCpu
+
+    prog = assemble(f"back: ldr x2, [x0]\n{PSCI_OFF}", base=BASE)
+    cpu = VCpu(prog)
+    slot = cpu.scratch_base
+    b_back = 0x1400_0000 | (BASE - (slot + 4)) >> 2 & 0x3FF_FFFF   # B back, from slot + 4
+    cpu.write_scratch(0, to_bytes(0x9100_0421) + to_bytes(b_back))
+    cpu.uc.reg_write(armbp.vcpu.regs.UC_ARM64_REG_X0, slot)
+    cpu.open_scratch(frozenset({slot}), {})
+    cpu.pc = slot                                            # add x1, x1, #1; b back
+    exit_ = cpu.run()
+    assert exit_.reason is armbp.vcpu.ExitReason.SYSTEM_EVENT  # the load went through
+    assert cpu.read_register("x1") == 1
+    assert cpu.read_register("x2") == 0x9100_0421 | b_back << 32    # our slot, read
+    cpu.hide_scratch()
+    cpu.uc.reg_write(armbp.vcpu.regs.UC_ARM64_REG_X0, slot)  # (PSCI_OFF changed x0)
+    cpu.pc = BASE
+    exit_ = cpu.run()
+    assert exit_.reason is armbp.vcpu.ExitReason.MMIO and exit_.mmio.address == slot
+    assert exit_.mmio.access == "read" and exit_.mmio.why == "nothing is mapped there"
