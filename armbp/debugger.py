@@ -16,12 +16,26 @@ trap again at once. The textbook answer, which GDB uses, is:
 5. flush again, then run on.
 
 Stepping costs a lot in Unicorn (a counted run, and Unicorn flushes all translated code
-when counting starts and stops), so for straight-line instructions armbp does a *displaced
-step* instead, as GDB does on AArch64 Linux: the saved instruction is copied to a scratch
-slot followed by ``B pc+4``, and the guest simply continues from the slot. The BRK never
-leaves memory. Branches, PC-relative instructions (ADR, ADRP, LDR literal), exception
-generating and system instructions cannot run elsewhere unchanged, so they take the
-textbook path. ``Debugger(displaced_step=False)`` always takes the textbook path.
+when counting starts and stops), so ``cont`` does a *displaced step* instead, as GDB does
+on AArch64 Linux: the BRK never leaves memory. A straight-line instruction is copied to a
+scratch slot followed by ``B pc+4``, and the guest simply continues from the slot.
+Branches and PC-relative instructions cannot run elsewhere unchanged, so they are *fixed
+up* the way GDB's AArch64 displaced stepping does it (``armbp.displaced``): B.cond, CBZ,
+TBZ and friends keep their test but branch to the slot's own ``B pc+4`` / ``B target``;
+BL and BLR set x30 with MOVZ/MOVK first; ADR/ADRP become a MOVZ/MOVK of the address they
+would compute, LDR (literal) a load from that address; B, PRFM, BLR x30 and the SIMD&FP
+literal loads are done on the registers without running anything. The scratch slot is
+not guest memory: the guest's loads, stores and fetches there fault, and ``break_at``
+refuses it.
+
+What has no fix-up — exception generating and system instructions, a BRK of the guest's
+own — takes the textbook path, and so does ``step()`` always and ``cont`` with an
+instruction budget (a displaced step runs more than one instruction).
+``Debugger(displaced_step=False)`` always takes the textbook path. While a breakpoint is
+lifted for that step, a BRK trapping at its pc is the guest's and goes to the guest's
+vectors (as QEMU does when GDB has removed its breakpoint for the step); an instruction
+that rewrites its own word keeps the guest's word. A step-over is never cut by a time
+slice: a hit is reported once, whatever the budget of each ``cont``.
 """
 from __future__ import annotations
 
@@ -32,19 +46,20 @@ from enum import Enum
 from typing import Callable, Iterable
 
 from armbp.disasm import ListingLine, listing
-from armbp.encodings import BRK0, to_bytes
+from armbp.displaced import Fixup, displaceable, plan
+from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointError, BreakpointTable
-from armbp.vcpu import DEFAULT_SECONDS, REGISTER_NAMES, Budget, Exit, VCpu
+from armbp.vcpu import (DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason,
+                        VCpu)
 from armbp.vmm import ExitHandler, Handled, Verdict
 
 __all__ = ["Debugger", "Stop", "StopReason", "displaceable"]
 
 _BRK_BYTES = to_bytes(BRK0)
 _monotonic = time.monotonic
-_B = 0x1400_0000            # C6.2.26 B <label>: imm26 = offset / 4
-_B_RANGE = 1 << 27          # ±128 MiB
+_CLOSED: frozenset[int] = frozenset()
 
 
 class StopReason(Enum):
@@ -60,6 +75,7 @@ class StopReason(Enum):
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
 _BREAKPOINT, _STEP, _V_BREAKPOINT = StopReason.BREAKPOINT, Verdict.STEP, Verdict.BREAKPOINT
+_BUDGET = Verdict.BUDGET
 _HALTED = StopReason.HALTED
 _REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
 _REASON = {
@@ -118,25 +134,6 @@ def _stop_maker() -> Callable[[StopReason, int, Exit, str, Breakpoint | None], S
 _make_stop = _stop_maker()
 
 
-def displaceable(word: int) -> bool:
-    """Can this instruction run from another address with the same effect?
-
-    True for the classes with no PC in them (Arm ARM C4.1, top-level encoding table, op0 =
-    bits [28:25]): data processing (immediate) except PC-relative addressing (ADR, ADRP),
-    data processing (register), SIMD and floating point, and loads/stores except the
-    literal forms (and FEAT_MOPS, which shares their op0). Branches, exception generation
-    and system instructions are False.
-    """
-    op0 = word >> 25 & 0xF
-    if op0 in (0b1000, 0b1001):                 # data processing — immediate
-        return word >> 24 & 0x3 != 0b00         # bits [25:23] = 00x: ADR/ADRP
-    if op0 & 0b0111 in (0b0101, 0b0111):        # x101 DP register, x111 SIMD & FP
-        return True
-    if op0 & 0b0101 == 0b0100:                  # x1x0 loads and stores
-        return word >> 27 & 0x7 != 0b011        # bits [29:27] = 011: literal, MOPS
-    return False                                 # branches, exceptions, system, SVE, ...
-
-
 class Debugger:
     """A debugger session over one guest ``Program`` (or assembly source).
 
@@ -174,7 +171,11 @@ class Debugger:
         self._reported_at: int | None = None  # pc of the last BREAKPOINT/STEP/FAULT stop
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
         self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
+        self._slot_origin = 0                 # its pc
+        self._slot_resume: dict[int, int] = {}  # slot offset → guest pc (``Fixup.resume``)
         self._slot = self.vcpu.scratch_base
+        self._slot_entry = frozenset({self._slot})
+        self._fixups: dict[int, tuple[Breakpoint, Fixup]] = {}  # pc → plan for that entry
         self._halted: Stop | None = None      # the HALTED stop the guest stays in
 
     @property
@@ -260,7 +261,12 @@ class Debugger:
         the instruction under it is stepped over first, as GDB does. A breakpoint the
         guest has not executed yet — at the entry point, or where a time budget or an
         interrupt happened to stop it — is hit, not skipped: a GDB stub that runs in time
-        slices must not lose hits between slices.
+        slices must not lose hits between slices. A step-over is never cut in two by the
+        budget: a slice that ends before the instruction ran leaves the hit reported and
+        the step-over still to do, so every hit is reported exactly once.
+
+        With an instruction budget the step-over is done in place and counts as one
+        instruction (a displaced step runs more than one).
 
         A halted guest (powered off, asked for a reset, or waiting in WFI for an interrupt
         that cannot come) stays halted: the HALTED stop comes back at once, without
@@ -278,17 +284,30 @@ class Debugger:
         bp = self.table.find(pc)
         if bp is not None and pc == self._reported_at and \
                 (pc == self._trapped_at or self._planted(pc)):
-            if bp is self._slot_owner and self.displaced_step:
-                slot = self._slot  # the slot holds this breakpoint's instruction already
+            if bp is self._slot_owner and self.displaced_step and not count:
+                # the slot holds this breakpoint's instruction already: open it, run on
                 self.step_overs["displaced"] += 1
+                vcpu.scratch_open = self._slot_entry
+                vcpu.pc = self._slot
             else:
-                slot = self._displace(bp) if self.displaced_step else None
-            if slot is not None:
-                vcpu.pc = slot  # run on from the slot: insn, then B pc+4
-            else:
-                handled = self._step_over_inline(bp, deadline)
-                if handled.verdict is not _STEP:
-                    return self._stop(handled)
+                to = self._displace(bp) if self.displaced_step and not count else None
+                if to == self._slot:
+                    vcpu.pc = to  # run on from the slot
+                elif to is not None:
+                    vcpu.pc = to  # where the fixed-up instruction took the guest
+                    vcpu.hide_scratch()
+                else:
+                    handled, executed = self._step_over_inline(bp, deadline)
+                    if handled.verdict is not _STEP:
+                        return self._stop(handled, None if executed else pc)
+                    if count == 1:
+                        e = Exit(ExitReason.BUDGET, vcpu.pc,
+                                 message="1 instruction(s) executed")
+                        return self._stop(Handled(Verdict.BUDGET, e))
+                    count = count and count - 1
+                    vcpu.hide_scratch()
+        else:
+            vcpu.hide_scratch()
         return self._stop(self.handler.run(deadline, count, self._log))
 
     def step(self) -> Stop:
@@ -301,8 +320,10 @@ class Debugger:
         deadline = time.monotonic() + DEFAULT_SECONDS
         pc = self.vcpu.pc
         bp = self.table.find(pc)
+        self.vcpu.hide_scratch()
         if bp is not None and self._planted(pc):
-            return self._stop(self._step_over_inline(bp, deadline))
+            handled, executed = self._step_over_inline(bp, deadline)
+            return self._stop(handled, None if executed else pc)
         return self._stop(self._single_step(deadline))
 
     def _still_halted(self) -> Stop:
@@ -373,15 +394,47 @@ class Debugger:
         """
         self.vcpu.memory.write(address, to_bytes(word))
 
-    def _step_over_inline(self, bp: Breakpoint, deadline: float) -> Handled:
-        """The textbook step-over: restore, flush, step, re-insert, flush."""
+    def _step_over_inline(self, bp: Breakpoint, deadline: float) -> tuple[Handled, bool]:
+        """The textbook step-over: restore, flush, step, re-insert, flush.
+
+        Returns the step's verdict and whether the instruction ran. While it is stepped
+        the breakpoint is *lifted* (``ExitHandler.lifted``): if the saved instruction is
+        the guest's own BRK, its trap goes to the guest's vectors, as with QEMU when GDB
+        has removed its breakpoint for the step. The step is one instruction, so the time
+        slice cannot end inside it (its deadline is at least ``DEFAULT_SECONDS`` away).
+
+        A stop can still land before the instruction (an ``interrupt()``, or a watchdog
+        stop meant for the run before): then the pc has not moved. An instruction that
+        ran and left the pc where it was is a branch to itself, which does the same
+        again if run again; so an unmoved step is stepped again, and an unmoved
+        interrupted one is reported as not run (the step-over is still to do).
+
+        If the instruction wrote its own word (``str`` over itself, ``dc zva`` over its
+        block), the guest's word stays and the BRK is not written back: the breakpoint
+        is then one the guest overwrote (``delete`` says so and restores nothing).
+        """
         self.step_overs["inline"] += 1
+        vcpu, handler = self.vcpu, self.handler
         self._write_code(bp.pc, bp.saved_insn)       # 1+2. restore the instruction, flush
+        handler.lifted = bp.pc
+        step_deadline = max(deadline, _monotonic() + DEFAULT_SECONDS)
         try:
-            handled = self._single_step(deadline)     # 3. one instruction
+            for _ in range(3):
+                handled = self._single_step(step_deadline)  # 3. one instruction
+                executed = vcpu.pc != bp.pc
+                if executed or handled.verdict is not _STEP:
+                    break
+            else:
+                executed = True  # a branch to itself
         finally:
-            self._write_code(bp.pc, BRK0)             # 4+5. the BRK again, flush
-        return handled
+            handler.lifted = None
+            try:
+                word = from_bytes(vcpu.memory.read(bp.pc, 4))
+            except MemoryFault:
+                word = bp.saved_insn
+            if word == bp.saved_insn:
+                self._write_code(bp.pc, BRK0)         # 4+5. the BRK again, flush
+        return handled, executed or handled.verdict is not _BUDGET
 
     def _single_step(self, deadline: float) -> Handled:
         self.handler.update_guest_debug(step=True)
@@ -392,29 +445,58 @@ class Debugger:
         return handled
 
     def _displace(self, bp: Breakpoint) -> int | None:
-        """Prepare the displaced step of ``bp``'s instruction; the slot address, or None.
+        """Step ``bp``'s instruction over without lifting the BRK: the pc to run on from
+        (the slot, or where a fixed-up instruction took the guest), or None when it has
+        to be stepped in place.
 
-        The slot holds the saved instruction and ``B bp.pc + 4``. It is rewritten (and, as
-        any code write, flushed) only when it holds another breakpoint's instruction.
+        ``armbp.displaced.plan`` says how. A slot plan is written to the scratch slot (and,
+        as any code write, flushed) only when the slot holds another instruction; the
+        slot is opened for this one step-over (``VCpu.open_scratch``). The other plans
+        are done here, on the registers: no guest instruction runs.
         """
-        if bp is self._slot_owner:
+        cached = self._fixups.get(bp.pc)
+        if cached is not None and cached[0] is bp:
+            fix = cached[1]
+        else:
+            fix = plan(bp.saved_insn, bp.pc, self._slot)
+            if fix is None:
+                return None
+            if fix.readable is not None:
+                address, size = fix.readable
+                if address % size or not self.vcpu.guest_readable(address, size):
+                    return None  # the load would fault: in place, where that is exact
+            self._fixups[bp.pc] = (bp, fix)  # (readable stays readable: memory is only added)
+        vcpu = self.vcpu
+        kind = fix.kind
+        if kind == "vector-literal":  # the load the guest would do, into V<register>
+            if not vcpu.load_vector(fix.register, fix.address, fix.size):
+                return None  # (it was readable when planned; in place, it faults exactly)
             self.step_overs["displaced"] += 1
-            return self._slot  # the slot already holds this breakpoint's instruction
-        if not displaceable(bp.saved_insn):
-            return None
-        slot = self._slot
-        offset = bp.pc - slot  # from the B at slot+4 to bp.pc+4
-        if not -_B_RANGE <= offset < _B_RANGE:
-            return None
-        data = to_bytes(bp.saved_insn) + to_bytes(_B | (offset >> 2 & 0x3FF_FFFF))
-        if data != self._slot_bytes:
-            self.vcpu.memory.write(slot, data)   # a code write: stored, then flushed
-            self._slot_bytes = data
-        self._slot_owner = bp
+            return bp.pc + 4 & (1 << 64) - 1
         self.step_overs["displaced"] += 1
-        return slot
+        if kind == "slot":
+            if fix.code != self._slot_bytes:
+                vcpu.write_scratch(0, fix.code)   # a code write: stored, then flushed
+                self._slot_bytes = fix.code
+            self._slot_owner, self._slot_origin, self._slot_resume = bp, bp.pc, fix.resume
+            slot = self._slot
+            vcpu.open_scratch(self._slot_entry,
+                              {slot: frozenset(slot + o for o in fix.blocks)} if fix.blocks
+                              else {})
+            return slot
+        if kind == "jump":
+            if fix.link is not None:
+                vcpu.exchange_x30(fix.link)
+            return fix.target
+        return vcpu.exchange_x30(fix.link)  # type: ignore[arg-type]  # "blr-x30"
 
-    def _stop(self, handled: Handled) -> Stop:
+    def _stop(self, handled: Handled, pending: int | None = None) -> Stop:
+        """The ``Stop`` for a verdict, and the session state that goes with it.
+
+        ``pending`` is the pc of a breakpoint whose step-over was stopped before its
+        instruction ran: the hit was reported, so the next ``cont`` steps over it again
+        instead of reporting it twice.
+        """
         exit_ = handled.exit
         verdict = handled.verdict
         if verdict is _V_BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
@@ -426,19 +508,23 @@ class Debugger:
                                                handled.breakpoint)
             return stop
         vcpu = self.vcpu
+        vcpu.scratch_open = _CLOSED
         pc = vcpu.pc
-        if self._slot <= pc < self._slot + 8 and self._slot_bytes is not None:
+        slot = self._slot
+        if slot <= pc < slot + PAGE_SIZE and self._slot_bytes is not None and not (
+                exit_.mmio is not None and exit_.mmio.access == "fetch"):
             # Stopped inside the displaced-step slot (budget, fault): say where the guest
-            # really is — GDB's "displaced step fixup".
-            origin = int.from_bytes(self._slot_bytes[4:], "little")
-            bp_pc = self._slot + ((origin & 0x3FF_FFFF ^ 0x200_0000) - 0x200_0000) * 4
-            pc = bp_pc + (pc - self._slot)
-            vcpu.pc = pc
+            # really is — GDB's "displaced step fixup". Before the instruction is done,
+            # that is the breakpoint, with its step-over still to do.
+            real = self._slot_resume.get(pc - slot)
+            if real is None:
+                real = pending = self._slot_origin
+            pc = vcpu.pc = real
             if exit_.pc != pc:
                 exit_ = replace(exit_, pc=pc)
         reason = _REASON[verdict]
         self._trapped_at = None
-        self._reported_at = pc if reason in _REPORTED else None
+        self._reported_at = pc if reason in _REPORTED or pc == pending else None
         stop = self.last_stop = _make_stop(reason, pc, exit_, handled.note, handled.breakpoint)
         if reason is _HALTED:
             self._halted = stop

@@ -404,8 +404,8 @@ exercise(
          "taken when the subs left x0 = 2?",
     solution="The step-over puts b.ne loop back at 0x40010 and steps it. x0 = 2 ≠ 0, so the "
              "branch is taken: the guest stops at loop = 0x40008 (not at 0x40014, the next "
-             "word). A branch is also one of the instructions that take the five-step road, "
-             "not the displaced step.",
+             "word). step() always takes the five-step road: it runs exactly one "
+             "instruction, the saved one, with the BRK lifted.",
     answer="0x40008",
 )
 
@@ -464,6 +464,48 @@ exercise(
     solution="None: QEMU sets KVM_GUESTDBG_USE_SW_BP only while its breakpoint table is "
              "non-empty. Without it the guest's BRK goes straight to the guest's vector.",
     answer="0",
+)
+
+
+def _keyed(checker: Checker, wrong: dict[int, str]) -> Checker:
+    """``checker`` with a hint of its own for each likely wrong value in ``wrong``."""
+    def keyed(answer: Any) -> Verdict:
+        verdict = checker(answer)
+        ok, detail = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
+        if not ok and not detail and as_int(answer) in wrong:
+            return False, wrong[as_int(answer)]  # type: ignore[index]
+        return ok, detail
+    return keyed
+
+
+exercise(
+    "guest-brk-under-breakpoint",
+    "The debugger's breakpoint goes on the demo guest's own BRK #0x99 (at loop + 4). The guest "
+    "hits it and you call cont(): the debugger lifts its breakpoint and steps the saved "
+    "instruction — the guest's BRK #0x99 — with the trap still on, so it exits again at the "
+    "same pc. Which ESR_EL1 value does the guest's handler then read (x20)?",
+    check=_keyed(expect_int(
+        esr.brk(0x99),
+        why="while the breakpoint is lifted the BRK that traps is the guest's own: it is "
+            "re-injected with its own syndrome, EC 0x3C and ISS = 0x99 → 0xf2000099."), {
+        esr.brk(0): "0xf2000000 is BRK #0, the debugger's own BRK: it is reported to the "
+                    "debugger and never reaches the guest.",
+        esr.software_step(same_el=False): "that is the software-step syndrome of the "
+                                          "hypervisor's own step, which the guest never sees.",
+        esr.software_step(same_el=True): "that is a software-step syndrome; the hypervisor's "
+                                         "step is its own and the guest never sees it.",
+        0: "the handler does run: if the hypervisor called this exit its breakpoint again, "
+           "every cont() would stop at the same pc for ever and the handler would never "
+           "run — a livelock.",
+    }),
+    hint="Whose instruction runs during the step-over, and what syndrome does BRK #imm16 "
+         "give (0xf2000000 | imm16)?",
+    solution="0xf2000099. During the step the breakpoint is lifted (with QEMU, GDB has "
+             "removed it), so the trap at that pc is the guest's BRK #0x99: the hypervisor "
+             "re-injects it, ESR_EL1 = EC 0x3C, IL, ISS = 0x99. Reporting it as the "
+             "breakpoint again would stop every cont() at the same pc, and the guest's "
+             "handler would never run.",
+    answer="0xf2000099",
 )
 
 # --- lesson 6: a real debugger on the other end ---------------------------------------------

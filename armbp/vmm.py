@@ -6,7 +6,8 @@ exit, ``kvm_arm_handle_debug`` decodes the exception class from ``hsr`` and disp
 
 * EC 0x3C (BRK): sync the PC and look it up in the breakpoint table. Ours → stop and report.
   Not ours → the guest executed its own BRK: re-inject the exception into the guest (its
-  vector table runs, as it would without a debugger) and enter the guest again.
+  vector table runs, as it would without a debugger) and enter the guest again. While a
+  breakpoint is lifted for a step-over (``lifted``), a BRK at its pc is the guest's too.
 * EC 0x32 (software step): the step we asked for is done → stop.
 * anything else → a clear INTERNAL_ERROR verdict, never an exception.
 
@@ -106,6 +107,9 @@ class ExitHandler:
         self.vcpu = vcpu
         self.table = table
         self.stepping = False
+        # pc of a breakpoint lifted for a step-over: its saved instruction is the one
+        # running there, so a BRK trapping at that pc is the guest's own
+        self.lifted: int | None = None
         self.exits = 0  # exits handled by run(), each one handed to its on_exit
         self._find = table.find
         # exit reason → handler (kvm_arch_handle_exit's switch)
@@ -203,14 +207,18 @@ class ExitHandler:
     def _brk(self, exit_: Exit) -> Handled:
         pc = exit_.pc  # the PC synced from the vCPU: the BRK itself
         bp = self._find(pc)
-        if bp is not None:
+        if bp is not None and pc != self.lifted:
             if exit_.message:  # our BRK trapped, but the guest has overwritten it since
                 return Handled(Verdict.BREAKPOINT, exit_, f"ours; {exit_.message}", bp)
             return _make_handled(_BREAKPOINT, exit_, "ours", bp)
-        # The guest's own BRK: give it the exception it would have had without a debugger.
+        # The guest's own BRK — or the debugger's breakpoint is lifted at this pc and the
+        # BRK that ran is the saved instruction being stepped (QEMU: GDB removed its
+        # breakpoint for the step, so the table has no entry): give the guest the
+        # exception it would have had without a debugger.
         self.vcpu.inject_exception(exit_.debug.hsr, return_to=pc)  # type: ignore[union-attr]
+        whose = "not ours" if bp is None else "ours is lifted for the step, this one is the guest's"
         return Handled(Verdict.RESUME, exit_,
-                       f"not ours: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
+                       f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
                        f"re-injected into the guest's vector table"
                        + (f"; {exit_.message}" if exit_.message else ""))
 
