@@ -29,7 +29,7 @@ $(TEST_STAMP): pyproject.toml | $(PY)
 	touch $@ $(LAB_STAMP) $(APP_STAMP)
 
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT) notebooks/00-start-here.ipynb
+	$(VENV)/bin/jupyter lab notebooks/00-start-here.ipynb --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 # The ESR explorer and the debugger view as a Voila app, on 127.0.0.1 and a free port
 # (printed); Ctrl-C stops it.
