@@ -164,3 +164,12 @@ def test_ci_installs_every_debian_tool_the_tests_need():
     for package in ("binutils-aarch64-linux-gnu", "gdb-multiarch", "qemu-user", "chromium",
                     "gcc-aarch64-linux-gnu", "make", "python3-venv"):
         assert re.search(rf"\s{re.escape(package)}\s", ci), package
+
+
+def test_readme_shows_the_pip_path_and_binder():
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(r"^make lab\b", readme, re.M)  # the two commands of the quick start
+    assert re.search(r"^pip install 'dist/armbp-[\d.]+-py3-none-any\.whl\[lab\]'$", readme, re.M)
+    assert re.search(r"^armbp lab\b", readme, re.M)
+    assert "https://mybinder.org/badge_logo.svg" in readme
+    assert "binder/" in readme
