@@ -397,6 +397,12 @@ def test_continue_button_runs_in_the_background_busy_until_stop_interrupts_it():
     assert 'role="alert"' not in view.message.value   # asked for: not an error
     assert repr(view) == "DebuggerView(pc=0x40000 BUDGET, breakpoints=[])"
     assert "Last exit: BUDGET at 0x40000" in _plain(view.exit.value)
+    view.continue_button.click()               # a second run is busy the same way
+    view.continue_button.click()               # (a click while it runs starts nothing)
+    assert view.running and all(c.disabled for c in _controls(view))
+    view.stop()
+    assert view.wait(timeout=20).reason is StopReason.BUDGET
+    assert not any(c.disabled for c in _controls(view)) and view.stop_button.disabled
 
 
 def test_continue_button_to_a_breakpoint_ends_by_itself_and_refreshes(view):

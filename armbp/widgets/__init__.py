@@ -17,9 +17,8 @@ def _needs_extra(exc: ImportError) -> ModuleNotFoundError | None:
     top = (exc.name or "").partition(".")[0]
     if top not in _EXTRA:
         return None
-    err = ModuleNotFoundError(f"armbp.widgets needs {top}, which is not installed: "
-                              f"pip install 'armbp[{_EXTRA[top]}]'", name=top)
-    return err
+    return ModuleNotFoundError(f"armbp.widgets needs {top}, which is not installed: "
+                               f"pip install 'armbp[{_EXTRA[top]}]'", name=top)
 
 
 try:

@@ -41,6 +41,7 @@ from __future__ import annotations
 import html
 import math
 import threading
+import time
 from typing import Any, Callable, NamedTuple
 
 import ipywidgets as widgets
@@ -60,6 +61,7 @@ __all__ = ["DebuggerView"]
 CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
 MAX_INSTRUCTIONS = 10**9
 MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
+STOP_RETRY_SECONDS = 2.0  # how long Stop keeps asking a run that has not come back yet
 
 _PC_BG = "#FFF3B0"      # the pc row (the "=>" marker says it without colour)
 _BP_FG = "#B00020"      # breakpoint markers and BRK words (the "*" says it without colour)
@@ -314,8 +316,10 @@ class DebuggerView(widgets.VBox):
 
     @property
     def running(self) -> bool:
-        """Is a Continue started by the button (``start_cont``) still running?"""
-        return self._busy
+        """Is a Continue started by the button (``start_cont``) still at work (running the
+        guest, or showing where it stopped)?"""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
 
     def start_cont(self) -> None:
         """Continue on a worker thread (the Continue button) and return at once.
@@ -343,7 +347,6 @@ class DebuggerView(widgets.VBox):
             try:
                 self._run("Continue", run)  # refreshes the view when the run ends
             finally:
-                self._busy = False
                 self._set_busy(False)
 
         self._worker = threading.Thread(target=work, name="armbp-debugger-view-continue",
@@ -359,6 +362,16 @@ class DebuggerView(widgets.VBox):
             self._interrupted = True
             self._say("Stopping: interrupt() asks the guest to come back ...")
             self.debugger.interrupt()
+        # An interrupt that lands while the run is still entering the emulator can be
+        # lost (the emulator forgets a stop asked for before it is under way), and the
+        # run would go on to the end of its budget: ask again until it has come back.
+        deadline = time.monotonic() + STOP_RETRY_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            with self._busy_lock:
+                if not self._busy:
+                    return
+                self.debugger.interrupt()
 
     def wait(self, timeout: float | None = None) -> Stop | None:
         """Wait for a Continue started by the button; the stop it ended with (or None if
@@ -597,7 +610,7 @@ class DebuggerView(widgets.VBox):
     # --- plain text ----------------------------------------------------------------------------
 
     def _state_words(self) -> str:
-        if self.running:
+        if self._busy:
             return "running (Continue)"
         stop = self._stop
         return f"stopped: {stop.reason.name}" if stop else "not run yet"
