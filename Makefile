@@ -2,36 +2,63 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-stamp
+# One stamp per set of extras: `make lab` installs what JupyterLab needs, `make test`
+# what every test needs (the browser tests drive JupyterLab and the Voila app too).
+LAB_STAMP  := $(VENV)/.installed-lab
+APP_STAMP  := $(VENV)/.installed-app
+TEST_STAMP := $(VENV)/.installed-test
+# JupyterLab refuses to start as root (every Docker image) unless told.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: lab test notebooks demo bench clean app
+.PHONY: lab test test-suite test-pythons notebooks demo bench clean app wheel
 
-$(STAMP): pyproject.toml
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,lab,browser]'
-	touch $(STAMP)
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/00-start-here.ipynb
+$(LAB_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[lab]'
+	touch $@
+
+$(APP_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[app]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test,lab,app,browser]'
+	touch $@ $(LAB_STAMP) $(APP_STAMP)
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab notebooks/00-start-here.ipynb --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 # The ESR explorer and the debugger view as a Voila app, on 127.0.0.1 and a free port
 # (printed); Ctrl-C stops it.
-app: $(STAMP)
+app: $(APP_STAMP)
 	$(PY) -m armbp.app
 
-test: $(STAMP)
+# Every test: the full suite (lessons through nbval, browser, the installed wheel) on the
+# venv's Python, then the unit suite on every Python 3.10-3.13 the machine has.
+test: test-suite test-pythons
+
+test-suite: $(TEST_STAMP)
 	$(PY) -m pytest
 
+test-pythons:
+	$(PYTHON) .ci/test-pythons
+
 # Re-execute every lesson in place (after a change in armbp alters what one prints).
-notebooks: $(STAMP)
+notebooks: $(TEST_STAMP)
 	$(PY) notebooks/execute.py
 
-demo: $(STAMP)
+demo: $(LAB_STAMP)
 	$(VENV)/bin/armbp demo
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# The wheel, lessons and app notebook inside, in dist/: `pip install dist/armbp-*.whl[lab]`.
+wheel: | $(PY)
+	$(PY) -m pip wheel --quiet --no-deps --wheel-dir dist .
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-pythons build dist *.egg-info .pytest_cache .hypothesis

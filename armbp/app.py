@@ -36,7 +36,9 @@ from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "app" / "armbp-app.ipynb"
+# A wheel ships the app notebook as package data (armbp/data/app); a checkout has app/.
+_SHIPPED = Path(__file__).resolve().parent / "data" / "app" / "armbp-app.ipynb"
+NOTEBOOK = _SHIPPED if _SHIPPED.exists() else ROOT / "app" / "armbp-app.ipynb"
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0   # seconds for the server to accept connections
 STOP_GRACE = 10.0      # seconds between SIGTERM and SIGKILL
@@ -252,8 +254,8 @@ def start(notebook: Path = NOTEBOOK, port: int = 0, *,
     """Start Voilà on ``notebook`` in its own process group; return it and its address
     once it answers. ``port`` 0 picks a free one; a taken ``port`` raises ``PortTaken``."""
     if not notebook.exists():
-        raise FileNotFoundError(f"{notebook} not found: `make app` runs from a checkout of "
-                                f"armbp (the app notebook is not installed with the package)")
+        raise FileNotFoundError(f"{notebook} not found: expected the app notebook there "
+                                f"(installed armbp ships it in armbp/data/app)")
     if port and not port_is_free(port):
         raise PortTaken(port)
     attempts = 1 if port else 3  # a free port can be taken between our look and Voilà's bind

@@ -12,13 +12,19 @@ COMMANDS = {
     "demo": ("armbp.demo", "narrated trace: a breakpoint planted, trapped, handled, stepped over"),
     "gdbserver": ("armbp.gdbserver", "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table"),
     "esr": ("armbp.esr.cli", "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045"),
+    "lab": ("armbp.lab:main_lab", "copy the lessons into a folder of yours (once) and open JupyterLab there"),
+    "notebooks": ("armbp.lab:main_notebooks", "copy the lessons into DIR, never overwriting your edits"),
+    "app": ("armbp.app", "serve the ESR explorer and the debugger view with Voila on 127.0.0.1"),
 }
+# sub-command -> (module whose absence means an extra is missing, the extra)
+NEEDS = {"app": ("voila", "app")}
 
 
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
-    return f"usage: armbp COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n'armbp COMMAND --help' for more."
+    return (f"usage: armbp [--version] COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n"
+            f"'armbp COMMAND --help' for more.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,14 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help"}:
         print(_usage())
         return 0
+    if args[0] in {"-V", "--version"}:
+        from . import __version__
+        print(f"armbp {__version__}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"armbp: unknown command {name!r}: expected one of {', '.join(COMMANDS)}",
               file=sys.stderr)
         print(_usage(), file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    if name in NEEDS and not {"-h", "--help"} & set(rest):
+        from .lab import missing_extra
+        hint = missing_extra(*NEEDS[name])
+        if hint:
+            print(f"armbp {name}: {hint}", file=sys.stderr)
+            return 2
+    module_name, _, function = COMMANDS[name][0].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "main")
+    return int(entry(rest) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,10 +31,11 @@ from functools import lru_cache
 from typing import Any, Iterable, Protocol, Sequence
 
 from matplotlib import rc_context
+from matplotlib.colors import to_rgba
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from . import encodings
 
@@ -120,6 +121,9 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
 RESERVED_STYLE = ("#D9D9D9", "////")
 GAP_STYLE = ("#FFFFFF", "")
 _HATCH_COLOUR = "#707070"  # hatch lines: visible in greyscale, quiet behind the text
+# A hatch colour of its own came with matplotlib 3.11 (``hatchcolor=``); before it, a
+# patch's hatch takes its edge colour (what Pyodide's and Python 3.10's matplotlib do).
+_HAS_HATCHCOLOR = hasattr(Patch, "set_hatchcolor")
 
 # Fields whose colour should not change from one picture to the next. The comment of a BRK
 # has the same colour in the instruction word (imm16) and in the syndrome (ISS comment).
@@ -338,6 +342,26 @@ def _new_figure(height_pt: float) -> RegisterFigure:
     return fig
 
 
+
+def _add_box(ax: Any, corner: tuple[float, float], width: float, height: float,
+             colour: str, hatch: str) -> None:
+    """One field's box: ``colour`` fill, grey ``hatch`` lines, a black outline.
+
+    matplotlib 3.11 takes the hatch colour as ``hatchcolor=``. Older ones (3.8-3.10, as on
+    Python 3.10 and in Pyodide) draw the hatch in the colour kept in the patch's
+    ``_hatch_color``, which the edge colour sets; there it is set after the edge, so that
+    both give the same picture with one patch per box.
+    """
+    if _HAS_HATCHCOLOR:
+        ax.add_patch(Rectangle(corner, width, height, facecolor=colour, edgecolor="black",
+                               linewidth=1.2, hatch=hatch or None, hatchcolor=_HATCH_COLOUR))
+        return
+    box = Rectangle(corner, width, height, facecolor=colour, edgecolor="black",
+                    linewidth=1.2, hatch=hatch or None)
+    box._hatch_color = to_rgba(_HATCH_COLOUR)
+    ax.add_patch(box)
+
+
 def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: Any = None,
                   width: int | None = None, row_bits: int = 32, digits: bool = True) -> Figure:
     """Draw ``fields`` as an Arm-ARM-style register diagram and return the figure.
@@ -380,9 +404,7 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
         top = row_tops[b.row]
         box_top = top - _BITNUM_PT
         box_bottom = box_top - _BOX_PT
-        ax.add_patch(Rectangle((b.x0, box_bottom), b.width, _BOX_PT, facecolor=b.colour,
-                               edgecolor="black", linewidth=1.2, hatch=b.hatch or None,
-                               hatchcolor=_HATCH_COLOUR))
+        _add_box(ax, (b.x0, box_bottom), b.width, _BOX_PT, b.colour, b.hatch)
         # bit numbers above the box: msb over its first column, lsb over its last
         ax.text(b.x0 + 0.5, top - _BITNUM_PT / 2, str(b.msb), ha="center", va="center",
                 fontsize=_BITNUM_SIZE)

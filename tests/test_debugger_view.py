@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import ipywidgets as widgets
@@ -85,6 +86,7 @@ def test_toggle_then_continue_stops_at_the_breakpoint_decoded_as_brk(view):
     assert _pc_rows(view) == ["0x40000"]
 
     view.continue_button.click()
+    view.wait()
     assert repr(view) == "DebuggerView(pc=0x4000c BREAKPOINT, breakpoints=[0x4000c])"
     assert _pc_rows(view) == ["0x4000c"]
     assert _row(view.listing.value, LOOP).strip().startswith("=> *")
@@ -137,6 +139,7 @@ def test_toggle_again_removes_it_and_memory_shows_the_original(view):
     assert _row(view.memory.value, LOOP).split()[:2] == ["0x4000c", ADD_X7]
     assert "d4200000" not in view.memory.value and "*" not in _row(view.listing.value, LOOP)
     view.continue_button.click()  # no breakpoints: the guest runs to its end
+    view.wait()
     assert view.last_stop.reason is StopReason.HALTED
     assert "powered off" in _plain(view.exit.value)
 
@@ -173,6 +176,7 @@ def test_a_runaway_guest_comes_back_with_a_budget_stop():
     view = DebuggerView("_start: b _start", budget=0.05)
     assert view.budget.seconds == 0.05 and view.budget.instructions is None
     view.continue_button.click()
+    view.wait()
     assert repr(view) == "DebuggerView(pc=0x40000 BUDGET, breakpoints=[])"
     assert "Continue: BUDGET" in view.message.value and 'role="alert"' in view.message.value
     assert "did not stop by itself within its budget" in view.message.value
@@ -317,12 +321,13 @@ def test_text_has_listing_memory_registers_and_exit(view):
 
 def test_every_control_has_a_label_and_a_tooltip(view):
     buttons = _buttons(view)
-    assert {b.description for b in buttons} == {"Step", "Continue", "Reset",
+    assert {b.description for b in buttons} == {"Step", "Continue", "Stop", "Reset",
                                                 "Toggle breakpoint"}
     for control in buttons + [view.where, view.lines, view.seconds, view.instructions]:
         assert control.description.strip() and control.tooltip.strip(), control
     for b in buttons:
-        assert not b.disabled and b.tabbable is not False  # reachable with Tab
+        assert b.tabbable is not False  # reachable with Tab
+        assert b.disabled is (b is view.stop_button)  # Stop: only while a Continue runs
 
 
 def test_refreshing_does_not_leak_widgets(view):
@@ -356,3 +361,63 @@ def test_the_widget_module_does_not_import_unicorn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ, MPLBACKEND="Agg")).stdout
     assert out.strip() == "DebuggerView(pc=0x40000, breakpoints=[])"
+
+
+# --- Continue in the background: busy, Stop, done -------------------------------------------
+
+def _controls(view: DebuggerView) -> list[widgets.DOMWidget]:
+    return [view.step_button, view.continue_button, view.reset_button, view.toggle_button,
+            view.where, view.lines, view.seconds, view.instructions]
+
+
+def test_continue_button_runs_in_the_background_busy_until_stop_interrupts_it():
+    view = DebuggerView("_start: b .", budget=30)   # a guest that never stops by itself
+    assert view.stop_button.disabled and not any(c.disabled for c in _controls(view))
+    view.continue_button.click()
+    assert view.running
+    assert all(c.disabled for c in _controls(view)) and not view.stop_button.disabled
+    assert "running: Continue, budget 30 s; Stop interrupts it" in _plain(view.status.value)
+    assert "press Stop to interrupt" in view.message.value
+    assert "running (Continue)" in view.text()
+    assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[])"  # the stored-output form
+    assert view.step() is None and "a Continue is running; press Stop first" in \
+        view.message.value
+    view.toggle("_start")
+    assert not view.debugger.breakpoints  # refused, not planted under the running guest
+    time.sleep(0.2)
+    assert view.running                      # still inside its 30 s budget
+    started = time.monotonic()
+    view.stop_button.click()
+    stop = view.wait(timeout=20)
+    assert stop is not None and time.monotonic() - started < 20
+    assert stop.reason is StopReason.BUDGET and "interrupted" in stop.message
+    assert not view.running
+    assert view.stop_button.disabled and not any(c.disabled for c in _controls(view))
+    assert "Stopped by you (Stop → Debugger.interrupt())" in view.message.value
+    assert 'role="alert"' not in view.message.value   # asked for: not an error
+    assert repr(view) == "DebuggerView(pc=0x40000 BUDGET, breakpoints=[])"
+    assert "Last exit: BUDGET at 0x40000" in _plain(view.exit.value)
+    view.continue_button.click()               # a second run is busy the same way
+    view.continue_button.click()               # (a click while it runs starts nothing)
+    assert view.running and all(c.disabled for c in _controls(view))
+    view.stop()
+    assert view.wait(timeout=20).reason is StopReason.BUDGET
+    assert not any(c.disabled for c in _controls(view)) and view.stop_button.disabled
+
+
+def test_continue_button_to_a_breakpoint_ends_by_itself_and_refreshes(view):
+    view.toggle("loop")
+    view.continue_button.click()
+    stop = view.wait(timeout=30)
+    assert stop is not None and stop.reason is StopReason.BREAKPOINT and not view.running
+    assert _pc_rows(view) == ["0x4000c"] and view.stop_button.disabled
+    assert "stopped: BREAKPOINT" in _plain(view.status.value)
+    assert "Continue: BREAKPOINT" in view.message.value
+
+
+def test_stop_with_nothing_running_interrupts_nothing_later(view):
+    view.stop_button.disabled = False  # a stale click from a front end
+    view.stop_button.click()
+    assert "Nothing is running" in view.message.value
+    view.toggle("loop")
+    assert view.cont().reason is StopReason.BREAKPOINT  # no interrupt was left pending

@@ -209,3 +209,25 @@ def test_a_fixed_colour_is_not_reused_by_another_field():
     comment = next(b for b in pictures.field_boxes(_fields(0xF200_0099, BRK_LAYOUT))
                    if b.name == "Comment")
     assert comment.colour == next(b.colour for b in boxes if b.name == "imm16")
+
+
+def test_before_matplotlib_3_11_the_hatch_colour_is_set_without_hatchcolor(monkeypatch):
+    # matplotlib 3.8-3.10 (Python 3.10, Pyodide) rejects hatchcolor=: the picture must
+    # still come out, its hatch lines as grey as with 3.11.
+    from matplotlib.colors import to_rgba
+
+    class OldRectangle(Rectangle):
+        def __init__(self, *args, **kwargs):
+            if "hatchcolor" in kwargs:
+                raise AttributeError("Rectangle.set() got an unexpected keyword argument "
+                                     "'hatchcolor'")
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pictures, "Rectangle", OldRectangle)
+    monkeypatch.setattr(pictures, "_HAS_HATCHCOLOR", False)
+    fig = pictures.draw_word(encodings.brk(0x99))
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, OldRectangle)]
+    assert len(boxes) == 5
+    assert all(b._hatch_color == to_rgba(pictures._HATCH_COLOUR) for b in boxes)
+    assert all(b.get_edgecolor() == to_rgba("black") for b in boxes)
+    assert pictures.to_png(fig).startswith(b"\x89PNG")

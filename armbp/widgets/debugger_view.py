@@ -6,7 +6,7 @@ One view of one :class:`armbp.debugger.Debugger` session:
   breakpoint table's saved words), with ``=>`` at the pc and ``*`` at each breakpoint,
   beside a **memory panel** of the words really in memory — ``d4200000`` (``BRK #0``)
   wherever a breakpoint is planted;
-* **Step**, **Continue** and **Reset** buttons, a location box with **Toggle breakpoint**
+* **Step**, **Continue**, **Stop** and **Reset** buttons, a location box with **Toggle breakpoint**
   (a symbol, ``symbol+offset`` or an address; or pick a line in the list below it), and a
   **budget** (seconds, and optionally an instruction count) so a runaway guest comes back;
 * the **registers** (x0–x30, sp, pc, pstate), those changed by the last Step/Continue in
@@ -16,6 +16,13 @@ One view of one :class:`armbp.debugger.Debugger` session:
 * a message line for what went wrong (unknown symbol, misaligned address, a BRK the guest
   overwrote — toggling it a second time drops it, memory left as the guest wrote it): a
   button never lets an exception escape.
+
+The **Continue button** runs the guest on a worker thread, so the notebook stays live for
+as long as the budget lasts: meanwhile the view says it is running, every control that
+would touch the Debugger is disabled, and **Stop** calls ``Debugger.interrupt()`` (GDB's
+Ctrl-C; the only call that may cross threads): the run comes back at once with a BUDGET
+stop. The worker refreshes the view when the run ends. ``cont()`` from Python stays a
+plain call that returns the stop.
 
 The Debugger is the single source of truth: the view never keeps its own copy of guest
 state beyond what it last showed. Every action calls the Debugger, then ``refresh()``
@@ -33,6 +40,8 @@ from __future__ import annotations
 
 import html
 import math
+import threading
+import time
 from typing import Any, Callable, NamedTuple
 
 import ipywidgets as widgets
@@ -52,6 +61,7 @@ __all__ = ["DebuggerView"]
 CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
 MAX_INSTRUCTIONS = 10**9
 MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
+STOP_RETRY_SECONDS = 2.0  # how long Stop keeps asking a run that has not come back yet
 
 _PC_BG = "#FFF3B0"      # the pc row (the "=>" marker says it without colour)
 _BP_FG = "#B00020"      # breakpoint markers and BRK words (the "*" says it without colour)
@@ -162,6 +172,10 @@ class DebuggerView(widgets.VBox):
         self._message = ""                  # plain text of the message line
         self._message_is_error = False
         self._drop_next: int | None = None  # an overwritten BRK the next toggle there drops
+        self._worker: threading.Thread | None = None  # the last background Continue
+        self._busy = False                  # it is inside Debugger.cont() right now
+        self._busy_lock = threading.Lock()  # orders Stop against the end of that run
+        self._interrupted = False           # Stop was pressed during the running Continue
 
         # --- controls ------------------------------------------------------------------
         def button(label: str, tip: str, icon: str, action: Callable[[], Any]) -> widgets.Button:
@@ -175,7 +189,12 @@ class DebuggerView(widgets.VBox):
             "instruction is stepped over)", "step-forward", self.step)
         self.continue_button = button(
             "Continue", "Run until a breakpoint, the end of the guest, a fault, or the end "
-            "of the budget", "play", self.cont)
+            "of the budget (in the background: Stop interrupts it)", "play",
+            self.start_cont)
+        self.stop_button = button(
+            "Stop", "Interrupt the running Continue (Debugger.interrupt(), as GDB's Ctrl-C): "
+            "the guest comes back with a BUDGET stop", "stop", self.stop)
+        self.stop_button.disabled = True
         self.reset_button = button(
             "Reset", "Start the guest again from its entry point; breakpoints stay planted",
             "undo", self.reset)
@@ -228,8 +247,8 @@ class DebuggerView(widgets.VBox):
 
         super().__init__(children=[
             self.status,
-            widgets.HBox([self.step_button, self.continue_button, self.reset_button,
-                          self.seconds, self.instructions],
+            widgets.HBox([self.step_button, self.continue_button, self.stop_button,
+                          self.reset_button, self.seconds, self.instructions],
                          layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.where, self.toggle_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
@@ -271,21 +290,131 @@ class DebuggerView(widgets.VBox):
     def __repr__(self) -> str:
         self._catch_up()
         where = f"{self._pc:#x}" + (f" {self._stop.reason.name}" if self._stop else "")
-        bps = ", ".join(f"{bp.pc:#x}" for bp in self.debugger.breakpoints)
+        bps = ", ".join(f"{pc:#x}" for pc in self._breakpoint_pcs())
         return f"DebuggerView(pc={where}, breakpoints=[{bps}])"
+
+    def _breakpoint_pcs(self) -> list[int]:
+        """The breakpoints' addresses: the Debugger's, or while a background Continue runs
+        (the Debugger is that thread's) the ones the view last showed."""
+        if self._busy:
+            return [pc for pc, _ in self._shown_table]
+        return [bp.pc for bp in self.debugger.breakpoints]
 
     # --- actions -----------------------------------------------------------------------------
 
     def step(self) -> Stop | None:
         """Step one instruction (the Step button)."""
+        if self._refuse_while_running("Step"):
+            return None
         return self._run("Step", self.debugger.step)
 
     def cont(self) -> Stop | None:
-        """Continue within the budget (the Continue button)."""
-        return self._run("Continue", lambda: self.debugger.cont(self.budget))
+        """Continue within the budget, and return the stop (waits for it: the Continue
+        button runs it in the background instead, see ``start_cont``)."""
+        budget = self.budget
+        return self._run("Continue", lambda: self.debugger.cont(budget))
+
+    @property
+    def running(self) -> bool:
+        """Is a Continue started by the button (``start_cont``) still at work (running the
+        guest, or showing where it stopped)?"""
+        worker = self._worker
+        return worker is not None and worker.is_alive()
+
+    def start_cont(self) -> None:
+        """Continue on a worker thread (the Continue button) and return at once.
+
+        Why a thread: a run lasts up to its budget (seconds), and a button callback that
+        blocks the kernel that long leaves nothing able to press Stop. Until the run ends
+        the view shows it running and disables the controls that would touch the
+        Debugger; Stop interrupts it. The worker refreshes the view when it ends.
+        """
+        if self._refuse_while_running("Continue"):
+            return
+        budget = self.budget
+        self._interrupted = False
+        self._busy = True
+        self._set_busy(True, budget)
+
+        def run() -> Stop:
+            try:
+                return self.debugger.cont(budget)
+            finally:
+                with self._busy_lock:  # from here on Stop has nothing to interrupt
+                    self._busy = False
+
+        def work() -> None:
+            try:
+                self._run("Continue", run)  # refreshes the view when the run ends
+            finally:
+                self._set_busy(False)
+
+        self._worker = threading.Thread(target=work, name="armbp-debugger-view-continue",
+                                        daemon=True)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Interrupt the running Continue (the Stop button): ``Debugger.interrupt()``."""
+        with self._busy_lock:
+            if not self._busy:
+                self._say("Nothing is running: Stop interrupts a Continue while it runs.")
+                return
+            self._interrupted = True
+            self._say("Stopping: interrupt() asks the guest to come back ...")
+            self.debugger.interrupt()
+        # An interrupt that lands while the run is still entering the emulator can be
+        # lost (the emulator forgets a stop asked for before it is under way), and the
+        # run would go on to the end of its budget: ask again until it has come back.
+        deadline = time.monotonic() + STOP_RETRY_SECONDS
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            with self._busy_lock:
+                if not self._busy:
+                    return
+                self.debugger.interrupt()
+
+    def wait(self, timeout: float | None = None) -> Stop | None:
+        """Wait for a Continue started by the button; the stop it ended with (or None if
+        it is still running after ``timeout`` seconds)."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            if worker.is_alive():
+                return None
+        return self._stop
+
+    def _refuse_while_running(self, action: str) -> bool:
+        """True (and say so) when a background Continue owns the Debugger right now."""
+        if not self.running:
+            return False
+        self._say(f"{action}: a Continue is running; press Stop first (or wait for it).",
+                  error=True)
+        return True
+
+    def _set_busy(self, busy: bool, budget: Budget | None = None) -> None:
+        """Show a running Continue (or its end): controls that would touch the Debugger
+        off, Stop on, and a status line that says what is happening."""
+        for control in (self.step_button, self.continue_button, self.reset_button,
+                        self.toggle_button, self.where, self.lines, self.seconds,
+                        self.instructions):
+            control.disabled = busy
+        self.stop_button.disabled = not busy
+        if busy:
+            self.add_class("armbp-dv-busy")
+            assert budget is not None
+            limit = f"{budget.seconds:g} s" + (f" or {budget.instructions} instruction(s)"
+                                               if budget.instructions else "")
+            self.status.value = (f"<b>PC <code class='armbp-dv-pc'>{self._pc:#x}</code></b> — "
+                                 f"<span role='status'>⏳ running: Continue, budget {limit}; "
+                                 f"Stop interrupts it</span>")
+            self._say(f"Running (budget {limit}) ... press Stop to interrupt the guest.")
+        else:
+            self.remove_class("armbp-dv-busy")
 
     def reset(self) -> None:
         """Start the guest again from its entry, breakpoints kept (the Reset button)."""
+        if self._refuse_while_running("Reset"):
+            return
         self._drop_next = None
 
         def do() -> None:
@@ -303,6 +432,8 @@ class DebuggerView(widgets.VBox):
         toggling the same place again (with nothing run in between) drops the breakpoint,
         leaving memory as the guest wrote it (``Debugger.delete(..., force=True)``).
         """
+        if self._refuse_while_running("Toggle breakpoint"):
+            return
         drop, self._drop_next = self._drop_next, None
 
         def do() -> None:
@@ -359,12 +490,16 @@ class DebuggerView(widgets.VBox):
             result.append(stop)
             self.refresh()
             text = f"{label}: {stop.reason.name} — {stop.message}."
-            if stop.reason is StopReason.BUDGET:
+            interrupted = self._interrupted and stop.reason is StopReason.BUDGET
+            if interrupted:
+                text += (" Stopped by you (Stop → Debugger.interrupt()); Continue runs on "
+                         "from here.")
+            elif stop.reason is StopReason.BUDGET:
                 text += (" The guest did not stop by itself within its budget; it came back "
                          "here. Continue gives it another budget, Reset starts it over.")
             elif stop.reason is StopReason.HALTED:
                 text += " Reset starts the guest again."
-            self._say(text, error=stop.reason in (
+            self._say(text, error=not interrupted and stop.reason in (
                 StopReason.BUDGET, StopReason.FAULT, StopReason.INTERNAL_ERROR))
         self._safely(do)
         return result[0] if result else None
@@ -451,7 +586,10 @@ class DebuggerView(widgets.VBox):
 
     def _catch_up(self) -> None:
         """Refresh if the Debugger stopped again, was reset, or its breakpoints changed
-        since the view last looked (cheap checks: no register or memory access)."""
+        since the view last looked (cheap checks: no register or memory access). Not
+        while a background Continue runs: the Debugger is that thread's until it ends."""
+        if self.running:
+            return
         if self.debugger.last_stop is not self._stop or self._table() != self._shown_table:
             self._safely(self.refresh)
 
@@ -472,6 +610,8 @@ class DebuggerView(widgets.VBox):
     # --- plain text ----------------------------------------------------------------------------
 
     def _state_words(self) -> str:
+        if self._busy:
+            return "running (Continue)"
         stop = self._stop
         return f"stopped: {stop.reason.name}" if stop else "not run yet"
 
@@ -489,7 +629,7 @@ class DebuggerView(widgets.VBox):
         self._catch_up()
         dbg = self.debugger
         out = [f"DebuggerView of {dbg.program.name}: pc={self._pc:#x}, {self._state_words()}, "
-               f"breakpoints: " + (", ".join(self._name(bp.pc) for bp in dbg.breakpoints)
+               f"breakpoints: " + (", ".join(self._name(pc) for pc in self._breakpoint_pcs())
                                    or "none")]
         warning = self._warning()
         if warning:
