@@ -407,6 +407,10 @@ _WATCHDOG = _Watchdog()
 
 # -- memory ---------------------------------------------------------------------------------------
 
+# How long ``kick`` keeps asking a run that has not yet taken its stop (see ``kick``).
+_KICK_PATIENCE = 2.0
+
+
 class VCpuBusy(RuntimeError):
     """A call that changes the vCPU was made from another thread while a run is in progress.
 
@@ -1109,6 +1113,17 @@ class VCpu:
         """
         self._kicked = True
         self.uc.emu_stop()
+        # Unicorn forgets a stop asked for while no emulation is under way, so a kick that
+        # lands just before a run's emu_start would be lost and the run would go on to its
+        # budget: until the run has taken the kick (or ended), ask again every millisecond.
+        runner = self._runner
+        if runner is None or runner == _get_ident():
+            return
+        give_up = time.monotonic() + _KICK_PATIENCE
+        while self._kicked and self._runner is not None and time.monotonic() < give_up:
+            time.sleep(0.001)
+            if self._kicked:
+                self.uc.emu_stop()
 
     def _quiet_exit(self, count: int, token: int, deadline: float) -> Exit | None:
         """The run ended without a hook stopping it: step done, budget, kick, or WFI.

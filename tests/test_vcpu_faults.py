@@ -580,3 +580,27 @@ def test_unicorn_reports_these_fetch_faults_by_interrupt_number_only(src, intno)
     uc.hook_add(UC_HOOK_INTR, hook)
     uc.emu_start(0x40000, (1 << 64) - 1, 0, 100)
     assert seen == [(intno, 0, 0)]  # no syndrome, no FAR: the vCPU must work them out
+
+
+# -- a kick that lands while a run is entering the emulator is not lost --------------------------
+
+def test_a_kick_just_before_the_emulator_starts_still_stops_the_run(monkeypatch):
+    # Unicorn forgets an emu_stop asked for while no emulation is under way: the kick
+    # below lands after run_until looked for a pending kick and before emu_start runs.
+    cpu = VCpu(armbp.assemble(RUNAWAY))
+    enter = cpu._enter
+    first = []
+
+    def late_enter(pc, count):
+        if not first:
+            first.append(True)
+            threading.Thread(target=cpu.kick, daemon=True).start()
+            time.sleep(0.05)  # the kick's first emu_stop falls before the run
+        return enter(pc, count)
+
+    monkeypatch.setattr(cpu, "_enter", late_enter)
+    started = time.monotonic()
+    exit_ = finishes(lambda: cpu.run(20), timeout=30)
+    assert exit_.reason is ExitReason.BUDGET and exit_.message == "interrupted"
+    assert time.monotonic() - started < 5, "the kick was lost: the run went on to its budget"
+    assert cpu._kicked is False  # taken by this run, not left pending for the next
