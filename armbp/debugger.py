@@ -28,8 +28,8 @@ literal loads are done on the registers without running anything. The scratch sl
 not guest memory: the guest's loads, stores and fetches there fault, and ``break_at``
 refuses it.
 
-What has no fix-up — exception generating and system instructions, a BRK of the guest's
-own — takes the textbook path, and so does ``step()`` always and ``cont`` with an
+What has no fix-up — exception generating instructions, system instructions other than
+hints and barriers (MRS, MSR, SYS, WFI), a BRK of the guest's own — takes the textbook path, and so does ``step()`` always and ``cont`` with an
 instruction budget (a displaced step runs more than one instruction).
 ``Debugger(displaced_step=False)`` always takes the textbook path. While a breakpoint is
 lifted for that step, a BRK trapping at its pc is the guest's and goes to the guest's
@@ -272,6 +272,14 @@ class Debugger:
         that cannot come) stays halted: the HALTED stop comes back at once, without
         entering the guest, until ``reset()``.
         """
+        self.vcpu.ensure_idle("cont")
+        try:
+            return self._cont(budget)
+        except BaseException:  # Ctrl-C inside the run: nothing it did was reported
+            self._abandoned()
+            raise
+
+    def _cont(self, budget: Budget | float | None) -> Stop:
         if self._halted is not None:
             return self._still_halted()
         if budget is None:
@@ -315,6 +323,14 @@ class Debugger:
 
         A halted guest stays halted (see ``cont``): nothing is executed.
         """
+        self.vcpu.ensure_idle("step")
+        try:
+            return self._step()
+        except BaseException:
+            self._abandoned()
+            raise
+
+    def _step(self) -> Stop:
         if self._halted is not None:
             return self._still_halted()
         deadline = time.monotonic() + DEFAULT_SECONDS
@@ -510,18 +526,14 @@ class Debugger:
         vcpu = self.vcpu
         vcpu.scratch_open = _CLOSED
         pc = vcpu.pc
-        slot = self._slot
-        if slot <= pc < slot + PAGE_SIZE and self._slot_bytes is not None and not (
-                exit_.mmio is not None and exit_.mmio.access == "fetch"):
-            # Stopped inside the displaced-step slot (budget, fault): say where the guest
-            # really is — GDB's "displaced step fixup". Before the instruction is done,
-            # that is the breakpoint, with its step-over still to do.
-            real = self._slot_resume.get(pc - slot)
-            if real is None:
-                real = pending = self._slot_origin
-            pc = vcpu.pc = real
-            if exit_.pc != pc:
-                exit_ = replace(exit_, pc=pc)
+        if not (exit_.mmio is not None and exit_.mmio.access == "fetch"):
+            back = self._out_of_slot(pc)
+            if back is not None:
+                pc, not_run = back
+                if not_run:
+                    pending = pc
+                if exit_.pc != pc:
+                    exit_ = replace(exit_, pc=pc)
         reason = _REASON[verdict]
         self._trapped_at = None
         self._reported_at = pc if reason in _REPORTED or pc == pending else None
@@ -529,6 +541,36 @@ class Debugger:
         if reason is _HALTED:
             self._halted = stop
         return stop
+
+    def _out_of_slot(self, pc: int) -> tuple[int, bool] | None:
+        """Move a guest stopped inside the displaced-step slot to where it really is.
+
+        GDB's "displaced step fixup": after the instruction, the address it would have
+        reached in place; before it, the breakpoint itself (True: not run yet, so its
+        step-over is still to do). None when ``pc`` is not in the slot.
+        """
+        slot = self._slot
+        if not (slot <= pc < slot + PAGE_SIZE and self._slot_bytes is not None):
+            return None
+        real = self._slot_resume.get(pc - slot)
+        not_run = real is None
+        if not_run:
+            real = self._slot_origin
+        self.vcpu.pc = real
+        return real, not_run
+
+    def _abandoned(self) -> None:
+        """A run left by a Python exception (Ctrl-C): its hit, if any, was never reported.
+
+        So no BRK counts as reported or trapped on (the next ``cont`` hits it, it does not
+        step over it), and a guest caught inside the slot is put back where it really is
+        (before the instruction ran: on the breakpoint, whose hit was reported already).
+        """
+        self._trapped_at = self._reported_at = None
+        self.vcpu.scratch_open = _CLOSED
+        back = self._out_of_slot(self.vcpu.pc)
+        if back is not None and back[1]:
+            self._reported_at = back[0]
 
     # -- registers ----------------------------------------------------------------------------
     @property

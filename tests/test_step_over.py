@@ -8,6 +8,8 @@ in place): a breakpoint may change when the guest stops, never what it computes.
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import pytest
 
@@ -18,6 +20,7 @@ from armbp.displaced import plan
 from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError, BreakpointOverwritten
+from armbp.vcpu import VCpuBusy
 from tests.conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
@@ -110,6 +113,7 @@ CLASSES = [
     ("br x5", ""), ("br x6", ""), ("blr x5", ""), ("blr x6", ""), ("blr x30", ""),
     ("ret", ""), ("ret x5", ""), ("blr x30", "adr x30, fwd"), ("ret", "adr x30, fwd"),
     ("add x9, x1, #3", ""), ("ldr x9, [x6, #-16]", ""), ("str x1, [sp, #-16]!", ""),
+    ("nop", ""), ("isb", ""), ("dmb ish", ""), ("clrex", ""),  # hints, barriers
 ]
 
 
@@ -152,8 +156,8 @@ def test_the_fixed_up_classes_are_planned_not_stepped_in_place():
         here = prog.symbols["here"]
         word = from_bytes(prog.code[here - BASE:here - BASE + 4])
         assert plan(word, here, slot) is not None, insn
-    for text in ("svc #0", "brk #0x99", "hvc #0", "nop", "mrs x0, esr_el1", "eret", "udf #0",
-                 "dc zva, x0", "isb"):
+    for text in ("svc #0", "brk #0x99", "hvc #0", "wfi", "wfe", "mrs x0, esr_el1", "eret",
+                 "udf #0", "dc zva, x0", "msr vbar_el1, x0"):
         word = from_bytes(assemble(f"here: {text}", base=BASE).code[:4])
         assert plan(word, BASE, slot) is None, text
 
@@ -212,7 +216,7 @@ def test_stepping_the_guests_own_brk_ends_at_its_vector():
 
 SLOT_GUEST = f"""
 _start: add x1, x1, #1          // a breakpoint here fills the slot
-gate:   nop                     // and one here (stepped in place) ends the displaced runs
+gate:   mrs x9, midr_el1        // and one here (stepped in place) ends the displaced runs
         {{access}}
         {PSCI_OFF}
 """
@@ -356,7 +360,7 @@ loop:   add x1, x1, #1          // straight-line
         b .
 body:   adr x3, loop            // PC-relative
         b tail                  // unconditional
-tail:   nop                     // in place (a hint)
+tail:   mrs x9, midr_el1        // in place (a system register read)
         subs x0, x0, #1
         b.ne loop               // conditional, taken but the last time
         {PSCI_OFF}
@@ -494,3 +498,47 @@ def test_unicorn_fact_a_fetch_makes_the_execute_only_page_readable_until_a_tlb_f
     exit_ = cpu.run()
     assert exit_.reason is armbp.vcpu.ExitReason.MMIO and exit_.mmio.address == slot
     assert exit_.mmio.access == "read" and exit_.mmio.why == "nothing is mapped there"
+
+
+def test_ctrl_c_on_a_hit_leaves_it_to_be_reported_not_stepped_over(monkeypatch):
+    # The guest hits the breakpoint in a loop; the second hit is cut off by Ctrl-C before
+    # it is reported. The next cont() must report that hit, not step over it silently.
+    dbg = Debugger("""
+_start: mov x1, #0
+loop:   add x1, x1, #1
+        b loop
+""")
+    dbg.break_at("loop")
+    assert dbg.cont(5).reason is StopReason.BREAKPOINT   # hit 1, reported
+    run = dbg.handler.run
+
+    def interrupted_run(*args):
+        handled = run(*args)          # hit 2 happens ...
+        raise KeyboardInterrupt       # ... and Ctrl-C lands before it is reported
+
+    monkeypatch.setattr(dbg.handler, "run", interrupted_run)
+    with pytest.raises(KeyboardInterrupt):
+        dbg.cont(5)
+    monkeypatch.undo()
+    x1 = dbg.read_register("x1")
+    stop = dbg.cont(5)
+    assert stop.reason is StopReason.BREAKPOINT and stop.pc == dbg.address_of("loop")
+    assert dbg.read_register("x1") == x1, "the add under the breakpoint ran unreported"
+
+
+def test_cont_and_step_from_another_thread_during_a_run_are_refused():
+    dbg = Debugger("_start: b _start\n")
+    worker = threading.Thread(target=lambda: dbg.cont(10), daemon=True)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while dbg.vcpu._runner is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for call in (lambda: dbg.cont(1), dbg.step):
+            with pytest.raises(VCpuBusy):
+                call()
+        assert dbg.handler.stepping is False  # refused before it changed anything
+    finally:
+        dbg.interrupt()
+        worker.join(10)
+    assert not worker.is_alive()
