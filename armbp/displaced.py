@@ -13,7 +13,8 @@ What each class becomes (``pc`` is the breakpoint's address, ``slot`` the scratc
 
 ===========================  =================================================================
 straight-line (``add``,      the instruction itself, then ``B pc+4`` (:func:`displaceable`)
-``ldr x0, [x1]``, SIMD ...)
+``ldr x0, [x1]``, SIMD,
+hints but WFE/WFI, barriers)
 ``B label``                  no slot: the debugger sets PC to the target
 ``BL label``                 ``MOVZ/MOVK x30, #pc+4`` then ``B label`` (from the slot)
 ``B.cond``, ``CBZ/CBNZ``,    the same test with its target moved to ``slot+8``, then
@@ -29,7 +30,8 @@ straight-line (``add``,      the instruction itself, then ``B pc+4`` (:func:`dis
 ``BLR x30``                  no slot: the debugger reads x30, sets x30 = pc+4, PC = old x30
 ===========================  =================================================================
 
-Everything else (exception generating and system instructions, pointer-authenticated
+Everything else (exception generating and other system instructions (MRS, MSR, SYS, WFI),
+pointer-authenticated
 branches, ``ERET``, SVE, FEAT_MOPS) takes the in-place step: restore, step, re-insert.
 """
 from __future__ import annotations
@@ -89,9 +91,9 @@ def displaceable(word: int) -> bool:
     True for the classes with no PC in them (Arm ARM C4.1, top-level encoding table, op0 =
     bits [28:25]): data processing (immediate) except PC-relative addressing (ADR, ADRP),
     data processing (register), SIMD and floating point, and loads/stores except the
-    literal forms (and FEAT_MOPS, which shares their op0). Branches, exception generation
-    and system instructions are False: :func:`plan` fixes up the branches and the
-    PC-relative forms.
+    literal forms (and FEAT_MOPS, which shares their op0); and the hints (but WFE, WFI) and
+    barriers (but SB). Branches, exception generation and the other system instructions
+    are False: :func:`plan` fixes up the branches and the PC-relative forms.
     """
     op0 = word >> 25 & 0xF
     if op0 in (0b1000, 0b1001):                 # data processing — immediate
@@ -100,7 +102,14 @@ def displaceable(word: int) -> bool:
         return True
     if op0 & 0b0101 == 0b0100:                  # x1x0 loads and stores
         return word >> 27 & 0x7 != 0b011        # bits [29:27] = 011: literal, MOPS
-    return False                                 # branches, exceptions, system, SVE, ...
+    # Two groups of system instructions have no PC in them and cannot trap ("Hints" and
+    # "Barriers" in the Arm ARM's system instruction encodings): a breakpoint on a NOP
+    # (patchable function entries) or a BTI landing pad must be as cheap as on an ADD.
+    if word & 0xFFFF_F01F == 0xD503_201F:       # HINT: NOP, YIELD, SEV, BTI, PAC*SP, ...
+        return word >> 5 & 0x7F not in (2, 3)   # ... but WFE and WFI wait for an event
+    if word & 0xFFFF_F01F == 0xD503_301F:       # CLREX, DSB, DMB, ISB (op2 2, 4, 5, 6);
+        return word >> 5 & 0x7 in (2, 4, 5, 6)  # not SB: FEAT_SB, which the vCPU lacks
+    return False                                 # branches, exceptions, other system, SVE
 
 
 def _signed(value: int, bits: int) -> int:
@@ -138,7 +147,10 @@ def plan(word: int, pc: int, slot: int) -> Fixup | None:
     after = pc + 4 & _MASK64
     rd = word & 0x1F
     if displaceable(word):                                  # straight-line
-        return _slot([word, _branch(slot + 4, after)], {4: after})
+        # ISB ends the emulator's translated block: the B back starts a new one
+        ends_block = word & 0xFFFF_F0FF == 0xD503_30DF      # barriers, op2 6: ISB
+        return _slot([word, _branch(slot + 4, after)], {4: after},
+                     blocks=(4,) if ends_block else ())
     if word & 0x7C00_0000 == 0x1400_0000:                   # B, BL (C6.2.26, C6.2.34)
         target = pc + _signed(word & 0x3FF_FFFF, 26) * 4 & _MASK64
         if not word >> 31:

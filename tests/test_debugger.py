@@ -353,10 +353,12 @@ next:   nop
 
 def test_displaceable_classes():
     yes = ["add x1, x1, #1", "subs x0, x0, #1", "ldr x2, [x1, #8]", "str w2, [x1]",
-           "mul x1, x2, x3", "movz x1, #5", "ldp x1, x2, [sp]", "and x1, x2, #0xff"]
+           "mul x1, x2, x3", "movz x1, #5", "ldp x1, x2, [sp]", "and x1, x2, #0xff",
+           "nop", "yield", "sev", "isb", "dmb ish", "dsb sy", "clrex"]
     no = ["b here", "bl here", "b.ne here", "cbz x0, here", "tbz x0, #1, here", "ret",
           "br x1", "adr x1, here", "adrp x1, here", "ldr x1, here", "ldr w1, here", "svc #0",
-          "brk #0", "hvc #0", "nop", "mrs x0, esr_el1", "eret", "udf #0"]
+          "brk #0", "hvc #0", "wfi", "wfe", "mrs x0, esr_el1", "msr vbar_el1, x0", "eret",
+          "udf #0"]
     for text in yes + no:
         word = from_bytes(assemble(f"here: {text}", base=BASE).code[:4])
         assert displaceable(word) is (text in yes), text
