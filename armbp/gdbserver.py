@@ -989,6 +989,10 @@ def target_factory(program: str, args: list[str] | None = None, *,
     Errors (missing file, not an ELF we can run, assembly errors) raise ``ValueError``.
     """
     from armbp.debugger import Debugger
+    if os.path.exists(program) and not (os.path.isfile(program) or os.path.isdir(program)):
+        # a FIFO would block the server before it listens, /dev/zero never end
+        raise ValueError("not a regular file: expected a static AArch64 ELF or an armbp "
+                         "assembly source")
     with open(program, "rb") as f:
         head = f.read(4)
     if head == b"\x7fELF":

@@ -314,11 +314,12 @@ def _malformed(loop_elf, name):
         "binary.s": (bytes(range(0x80, 0x100)), "neither an ELF nor UTF-8 text"),
         "dir": (None, "cannot read it"),
         "missing.elf": (False, "cannot read it (No such file or directory)"),
+        "fifo": ("fifo", "not a regular file"),
     }[name]
 
 
 @pytest.mark.parametrize("name", ["truncated.elf", "entry.elf", "bad.s", "binary.s", "dir",
-                                  "missing.elf"])
+                                  "missing.elf", "fifo"])
 def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
     """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
     from armbp.gdbserver import main
@@ -326,6 +327,8 @@ def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path,
     path = tmp_path / name
     if data is None:
         path.mkdir()
+    elif data == "fifo":
+        os.mkfifo(path)  # nobody writes to it: reading it would block for ever
     elif data is not False:
         path.write_bytes(data)
     assert main(["--port", "0", str(path)]) == 2
