@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+import signal
 import sys
 import threading
 import time
@@ -406,6 +407,55 @@ _WATCHDOG = _Watchdog()
 
 
 # -- memory ---------------------------------------------------------------------------------------
+
+class _CtrlC:
+    """Ctrl-C during a run on the main thread: stop the guest, then raise KeyboardInterrupt.
+
+    Python's own SIGINT handler raises KeyboardInterrupt at the next bytecode, and during a
+    run that is usually inside one of our hooks, which C calls through ctypes: an exception
+    raised on the hook's very first line, before its ``try``, is printed and dropped by
+    ctypes, and the Ctrl-C is lost (seen in a storm of guest exceptions). So while a run is
+    on the main thread and SIGINT still has Python's default handler, this handler takes
+    its place: it only kicks the running vCPU (an emu_stop, safe from a hook) and notes
+    the Ctrl-C; ``run`` raises KeyboardInterrupt once the emulator has returned. Outside a
+    run it behaves exactly as the default handler. Installed once, the first time it is
+    needed; checked with ``signal.getsignal`` (no system call) at every run.
+    """
+
+    def __init__(self) -> None:
+        self.running: VCpu | None = None   # the vCPU whose run is on the main thread
+        self.pressed = False
+        self.main = threading.main_thread().ident
+
+    def arm(self, vcpu: "VCpu") -> bool:
+        """Before a run on this thread: take SIGINT if we may; True if the run is covered."""
+        if _get_ident() != self.main:
+            return False
+        handler = signal.getsignal(signal.SIGINT)
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self)
+        elif handler is not self:
+            return False  # somebody else's handler: theirs to deal with
+        self.running, self.pressed = vcpu, False
+        return True
+
+    def disarm(self) -> None:
+        """After the run: raise the Ctrl-C that came during it."""
+        self.running = None
+        if self.pressed:
+            self.pressed = False
+            raise KeyboardInterrupt
+
+    def __call__(self, signum: int, frame: object) -> None:
+        vcpu = self.running
+        if vcpu is None:
+            raise KeyboardInterrupt  # as the default handler
+        self.pressed = True
+        vcpu.kick()
+
+
+_CTRL_C = _CtrlC()
+
 
 # How long ``kick`` keeps asking a run that has not yet taken its stop (see ``kick``).
 _KICK_PATIENCE = 2.0
@@ -1032,13 +1082,21 @@ class VCpu:
         if runner is not None:
             raise VCpuBusy("run", runner, me)
         self._runner = me  # from here on a change from another thread is refused ...
+        covered = _CTRL_C.arm(self)
         try:
             if self._owner is not None:  # ... but one may be under way: let it finish
                 with self._lock:
                     pass
-            return self._run_until(deadline, instructions)
+            exit_ = self._run_until(deadline, instructions)
         finally:
             self._runner = None
+            if covered:
+                _CTRL_C.running = None
+        if covered and _CTRL_C.pressed:
+            self._kicked = False  # the kick was the Ctrl-C's, not one to keep for later
+            self._abandon_run()
+            _CTRL_C.disarm()
+        return exit_
 
     def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
         if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
