@@ -1,7 +1,8 @@
-"""Lesson 1, the BRK instruction (``notebooks/01-the-brk-instruction.ipynb``): its exercises.
+"""The exercises of lesson 1, the BRK instruction.
 
-Content only: each entry is a question, a checker, a hint, a worked solution and a
-model answer; :mod:`armbp.exercises` holds the engine that checks them.
+The lesson is ``notebooks/01-the-brk-instruction.ipynb``. Content only: each entry is a question,
+a checker, a hint, a worked solution, a model answer and hints for likely wrong
+answers; :mod:`armbp.exercises` is the engine that checks them.
 """
 from __future__ import annotations
 

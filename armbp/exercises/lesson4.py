@@ -1,7 +1,8 @@
-"""Lesson 4, reading the syndrome (``notebooks/04-reading-the-syndrome.ipynb``): its exercises.
+"""The exercises of lesson 4, reading the syndrome.
 
-Content only: each entry is a question, a checker, a hint, a worked solution and a
-model answer; :mod:`armbp.exercises` holds the engine that checks them.
+The lesson is ``notebooks/04-reading-the-syndrome.ipynb``. Content only: each entry is a question,
+a checker, a hint, a worked solution, a model answer and hints for likely wrong
+answers; :mod:`armbp.exercises` is the engine that checks them.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Lesson 5, when the BRK is not ours (``notebooks/05-when-the-brk-is-not-ours.ipynb``): its exercises.
+"""The exercises of lesson 5, when the BRK is not ours.
 
-Content only: each entry is a question, a checker, a hint, a worked solution and a
-model answer; :mod:`armbp.exercises` holds the engine that checks them.
+The lesson is ``notebooks/05-when-the-brk-is-not-ours.ipynb``. Content only: each entry
+is a question, a checker, a hint, a worked solution, a model answer and hints for likely
+wrong answers; :mod:`armbp.exercises` is the engine that checks them.
 """
 from __future__ import annotations
 

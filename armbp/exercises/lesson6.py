@@ -1,7 +1,8 @@
-"""Lesson 6, a real debugger on the other end (``notebooks/06-a-real-debugger.ipynb``): its exercises.
+"""The exercises of lesson 6, a real debugger on the other end.
 
-Content only: each entry is a question, a checker, a hint, a worked solution and a
-model answer; :mod:`armbp.exercises` holds the engine that checks them.
+The lesson is ``notebooks/06-a-real-debugger.ipynb``. Content only: each entry is a question,
+a checker, a hint, a worked solution, a model answer and hints for likely wrong
+answers; :mod:`armbp.exercises` is the engine that checks them.
 """
 from __future__ import annotations
 
