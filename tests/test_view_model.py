@@ -290,6 +290,8 @@ def test_one_marker_format_for_text_html_and_the_picker(session):
         render.listing_html(s)
     assert "=> pc, * breakpoint" in render.text(s)
     assert "=&gt; pc, * breakpoint" in render.listing_html(s)
+    # the plain listing of armbp.disasm speaks the same format
+    assert disasm.format_listing(dbg.listing(ENTRY, 1)).startswith("=> * 0x40000  ")
 
 
 def test_every_stop_reason_has_its_decision_in_words():

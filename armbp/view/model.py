@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, Union
 
 from .. import esr
-from ..disasm import ListingLine, disassemble_word
+from ..disasm import BP_MARK, PC_MARK, ListingLine, disassemble_word, markers
 from ..encodings import BRK0
 
 if TYPE_CHECKING:  # only for the type hints: importing them would start the emulator
@@ -34,9 +34,6 @@ __all__ = ["ViewModel", "ViewState", "Row", "Gap", "Register", "LastExit", "Brea
 
 CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
 MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
-
-PC_MARK = "=>"          # the row of the pc
-BP_MARK = "*"           # a breakpoint's row, and a changed register
 
 # What the exit handler decided, in words, per stop reason (by name: see the docstring).
 _DECISION = {
@@ -54,16 +51,6 @@ _DECISION = {
 def decision_words(reason: str) -> str:
     """What the exit handler decided for a stop of this reason (its name), in words."""
     return _DECISION[reason]
-
-
-def markers(is_pc: bool, is_breakpoint: bool, *, pc: str = PC_MARK, bp: str = BP_MARK,
-            blank: str = " ") -> str:
-    """The marker column of a listing row: ``=> *``, ``=>  ``, ``   *`` or four blanks.
-
-    The one place the format lives: text, HTML (``pc="=&gt;"``, ``blank="&nbsp;"``, a
-    styled ``bp``) and the line picker all call it, so they cannot disagree.
-    """
-    return f"{pc if is_pc else blank * len(PC_MARK)} {bp if is_breakpoint else blank}"
 
 
 def flags(pstate: int) -> str:
