@@ -92,6 +92,21 @@ def listing(memory: bytes, base: int, *, breakpoints: Mapping[int, int] = _EMPTY
     return out
 
 
+PC_MARK = "=>"  # the row of the pc
+BP_MARK = "*"   # a breakpoint's row
+
+
+def markers(is_pc: bool, is_breakpoint: bool, *, pc: str = PC_MARK, bp: str = BP_MARK,
+            blank: str = " ") -> str:
+    """The marker column of a listing row: ``=> *``, ``=>  ``, ``   *`` or four blanks.
+
+    The one place the format lives: :func:`format_listing`, the debugger view's text, its
+    HTML (``pc="=&gt;"``, ``blank="&nbsp;"``, a styled ``bp``) and its line picker all
+    call it, so they cannot disagree.
+    """
+    return f"{pc if is_pc else blank * len(PC_MARK)} {bp if is_breakpoint else blank}"
+
+
 def format_listing(lines: list[ListingLine], *, with_source: bool = False) -> str:
     """Plain text, one line per word::
 
@@ -109,8 +124,8 @@ def format_listing(lines: list[ListingLine], *, with_source: bool = False) -> st
     rows = []
     for ln in lines:
         label = f"{ln.symbol}:" if ln.symbol else ""
-        row = (f"{'=>' if ln.is_pc else '  '} {'*' if ln.is_breakpoint else ' '} "
-               f"{ln.address:#{aw}x}  {ln.word:08x}  {ln.text:<{tw}}{label}")
+        row = (f"{markers(ln.is_pc, ln.is_breakpoint)} {ln.address:#{aw}x}  {ln.word:08x}  "
+               f"{ln.text:<{tw}}{label}")
         if with_source and ln.source is not None:
             pad = " " * (sw - len(label))
             row += f"{pad}  | {ln.source.number}: {ln.source.text.strip()}"

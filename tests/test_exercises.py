@@ -254,3 +254,56 @@ count:  subs x0, x0, #1
     assert not check("rsp-m-original", 0x000400F1)
     assert not check("rsp-read-packet", "m0x400120,4")
     capsys.readouterr()
+
+
+# --- the engine apart from the lessons' content -----------------------------------------------
+
+def test_every_lesson_module_declares_well_formed_exercises(capsys):
+    import ast
+
+    declared = []
+    for lesson in exercises.LESSONS:
+        assert lesson.EXERCISES, f"{lesson.__name__} declares no exercise"
+        for entry in lesson.EXERCISES:
+            declared.append(entry.id)
+            assert exercises._REGISTRY[entry.id] is entry, entry.id
+            model = ast.literal_eval(entry.answer)
+            assert check(entry.id, model).correct, (lesson.__name__, entry.id)
+            for value, hint in entry.wrong.items():
+                assert value != exercises.as_int(model), (entry.id, value)
+                result = check(entry.id, value)
+                assert result.status == "wrong", (entry.id, value)
+                assert result.message == f"✗ Not quite: {hint} {entry.hint}", (entry.id, value)
+    assert declared == exercises.exercise_ids()  # every exercise is some lesson's, once
+    assert any(entry.wrong for lesson in exercises.LESSONS for entry in lesson.EXERCISES)
+    capsys.readouterr()
+
+
+def test_a_hint_keyed_to_a_wrong_answer_is_said_for_it_only(capsys, monkeypatch):
+    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    exercises.exercise("keyed", "Q?", expect_int(0x10, "y."), "H.", "S.", answer="0x10",
+                       wrong={0x01: "the digits are swapped."})
+    assert check("keyed", "0x01").message == "✗ Not quite: the digits are swapped. H."
+    assert check("keyed", 1).message == "✗ Not quite: the digits are swapped. H."
+    assert check("keyed", 2).message == "✗ Not quite: H."
+    # the checker's own detail wins over a keyed hint ("10" is read as decimal)
+    assert "read as decimal" in check("keyed", "10").message
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("wrong, error", [({"1": "h"}, "must be an int"),
+                                          ({True: "h"}, "must be an int"),
+                                          ({1: " "}, "non-empty string")])
+def test_a_bad_keyed_hint_is_refused_and_registers_nothing(monkeypatch, wrong, error):
+    monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
+    before = exercises.exercise_ids()
+    with pytest.raises((TypeError, ValueError), match=error):
+        exercises.exercise("bad-keyed", "Q?", expect_int(1, "y"), "h", "s", wrong=wrong)
+    assert exercises.exercise_ids() == before
+
+
+def test_packet_answers_are_normalised():
+    from armbp.exercises import as_packet
+
+    assert as_packet("$m400120,4#f4") == as_packet(" 'm400120,4' ") == "m400120,4"
+    assert as_packet("m 400120, 4") == "m400120,4" and as_packet(0x400120) is None

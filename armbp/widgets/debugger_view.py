@@ -29,107 +29,39 @@ state beyond what it last showed. Every action calls the Debugger, then ``refres
 rebuilds the panels from ``Debugger.listing()``, ``Debugger.registers()`` (one batch read
 per refresh, skipped when only a breakpoint changed: register I/O costs),
 ``Debugger.last_stop`` and the event log. A notebook may drive the same Debugger from
-Python: ``refresh()``, ``text()`` and the repr catch up with it. The exit records are read only as the Debugger hands them out (``Stop.exit``,
-``Debugger.events``): this module does not import the emulator, and it never touches the
-vCPU.
+Python: ``refresh()``, ``text()`` and the repr catch up with it. The exit records are read
+only as the Debugger hands them out (``Stop.exit``, ``Debugger.events``): this module does
+not import the emulator, and it never touches the vCPU.
+
+This module is the wiring only: what the view knows of the session is an
+:class:`armbp.view.ViewModel` (``self.model``), and the panels and ``text()`` are drawn
+from its snapshot by :mod:`armbp.view.render`; neither of those needs ipywidgets.
 
 Everything shown is plain widget state (HTML and text), so an executed notebook exported to
 HTML shows the last state, and ``text()`` gives the same facts as plain text for nbval.
 """
 from __future__ import annotations
 
-import html
 import math
 import threading
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import ipywidgets as widgets
 
-from .. import esr
 from ..debugger import Debugger, Stop, StopReason
-from ..disasm import ListingLine, disassemble_word
+from ..disasm import disassemble_word
 from ..encodings import BRK0
 from ..program import Program
 from ..table import BreakpointOverwritten
 from ..vcpu import DEFAULT_SECONDS, Budget
-from ..vmm import Handled, Verdict
+from ..view import ViewModel, render
 from . import Syncing
 
 __all__ = ["DebuggerView"]
 
-CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
 MAX_INSTRUCTIONS = 10**9
-MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
 STOP_RETRY_SECONDS = 2.0  # how long Stop keeps asking a run that has not come back yet
-
-_PC_BG = "#FFF3B0"      # the pc row (the "=>" marker says it without colour)
-_BP_FG = "#B00020"      # breakpoint markers and BRK words (the "*" says it without colour)
-_CHANGED_BG = "#D8F0D8"  # changed registers (bold and "*" say it without colour)
-
-# What the exit handler decided, in words, per stop reason.
-_DECISION = {
-    StopReason.BREAKPOINT: "ours: the pc is in the breakpoint table → stop and report to the "
-                           "debugger (QEMU's EXCP_DEBUG)",
-    StopReason.STEP: "the single step we asked for is done → stop",
-    StopReason.BUDGET: "the budget ran out → the guest comes back to you (it has not "
-                       "finished: Continue gives it another budget)",
-    StopReason.HALTED: "the guest halted → nothing more to run (Reset starts it again)",
-    StopReason.FAULT: "an access outside guest memory → stop",
-    StopReason.INTERNAL_ERROR: "an exit the handler cannot deal with → stop",
-}
-
-
-class _Row(NamedTuple):
-    """One row of the listing: a line, or a run of lines left out (``line`` is None)."""
-
-    line: ListingLine | None
-    first: int = 0          # for a gap: the first and last address left out, and how many
-    last: int = 0
-    count: int = 0
-
-
-def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[_Row]:
-    """The lines worth showing, with each run of the others folded into one gap row.
-
-    Shown: lines with a source line or a label, breakpoints, and the pc with
-    ``CONTEXT_WORDS`` either side. A program without source lines (an ELF without DWARF)
-    shows everything within 32 words of the pc instead of just the context.
-    """
-    near = CONTEXT_WORDS if has_source else 32
-    rows: list[_Row] = []
-    gap: list[ListingLine] = []
-
-    def close_gap() -> None:
-        if gap:
-            rows.append(_Row(None, gap[0].address, gap[-1].address, len(gap)))
-            gap.clear()
-
-    for ln in lines:
-        if (ln.source is not None or ln.symbol or ln.is_breakpoint or ln.is_pc
-                or abs(ln.address - pc) <= 4 * near):
-            close_gap()
-            rows.append(_Row(ln))
-        else:
-            gap.append(ln)
-    close_gap()
-    return rows
-
-
-def _flags(pstate: int) -> str:
-    """``NZCV`` (upper case = set), the exception level and stack pointer of a PSTATE."""
-    nzcv = "".join(c if pstate >> bit & 1 else c.lower()
-                   for c, bit in (("N", 31), ("Z", 30), ("C", 29), ("V", 28)))
-    el = pstate >> 2 & 3
-    return f"{nzcv} EL{el}{'h' if pstate & 1 else 't'}"
-
-
-# Listing and memory tables: monospace, one line a row, and room between the columns
-# (front ends reset cellpadding; the style travels with the HTML into Voila and exports).
-_TABLE_OPEN = ("<style>.armbp-dv-table td, .armbp-dv-table th {padding: 0.05em 0.7em 0.05em 0;"
-               " text-align: left}</style>"
-               "<table class='armbp-dv-table' style='font-family:monospace;white-space:nowrap;"
-               "border-collapse:collapse'>")
 
 
 class DebuggerView(widgets.VBox):
@@ -160,20 +92,9 @@ class DebuggerView(widgets.VBox):
             self.debugger = Debugger(debugger_or_program)
         budget = Budget.of(budget)
         self._syncing = Syncing()
-        self._registers: dict[str, int] = {}
-        self._changed: set[str] = set()
-        self._stop: Stop | None = None      # the stop the exit panel shows
-        self._events: list[Handled] = []    # the events since the last action (kept ones)
-        self._new_events = 0                # how many there were, kept in the log or not
-        self._rows: list[_Row] = []
-        self._seen = 0                      # Debugger.events_seen when the view last looked
-        self._shown_table: tuple[tuple[int, int], ...] = ()
-        self._pc = 0
-        self._message = ""                  # plain text of the message line
-        self._message_is_error = False
+        self.model = ViewModel(self.debugger)  # what the view last showed of the session
         self._drop_next: int | None = None  # an overwritten BRK the next toggle there drops
         self._worker: threading.Thread | None = None  # the last background Continue
-        self._busy = False                  # it is inside Debugger.cont() right now
         self._busy_lock = threading.Lock()  # orders Stop against the end of that run
         self._interrupted = False           # Stop was pressed during the running Continue
 
@@ -280,24 +201,31 @@ class DebuggerView(widgets.VBox):
     @property
     def changed(self) -> frozenset[str]:
         """The registers the last Step/Continue changed."""
-        return frozenset(self._changed)
+        return self.model.changed
 
     @property
     def last_stop(self) -> Stop | None:
         """The stop the exit panel shows (None before the first run and after Reset)."""
-        return self._stop
+        return self.model.stop
+
+    @property
+    def _busy(self) -> bool:
+        """A background Continue is inside ``Debugger.cont()`` right now."""
+        return self.model.running
+
+    @_busy.setter
+    def _busy(self, value: bool) -> None:
+        self.model.running = value
 
     def __repr__(self) -> str:
         self._catch_up()
-        where = f"{self._pc:#x}" + (f" {self._stop.reason.name}" if self._stop else "")
-        bps = ", ".join(f"{pc:#x}" for pc in self._breakpoint_pcs())
-        return f"DebuggerView(pc={where}, breakpoints=[{bps}])"
+        return render.summary(self.model.state(), self._breakpoint_pcs())
 
     def _breakpoint_pcs(self) -> list[int]:
         """The breakpoints' addresses: the Debugger's, or while a background Continue runs
         (the Debugger is that thread's) the ones the view last showed."""
         if self._busy:
-            return [pc for pc, _ in self._shown_table]
+            return self.model.shown_breakpoints
         return [bp.pc for bp in self.debugger.breakpoints]
 
     # --- actions -----------------------------------------------------------------------------
@@ -381,7 +309,7 @@ class DebuggerView(widgets.VBox):
             worker.join(timeout)
             if worker.is_alive():
                 return None
-        return self._stop
+        return self.model.stop
 
     def _refuse_while_running(self, action: str) -> bool:
         """True (and say so) when a background Continue owns the Debugger right now."""
@@ -404,9 +332,7 @@ class DebuggerView(widgets.VBox):
             assert budget is not None
             limit = f"{budget.seconds:g} s" + (f" or {budget.instructions} instruction(s)"
                                                if budget.instructions else "")
-            self.status.value = (f"<b>PC <code class='armbp-dv-pc'>{self._pc:#x}</code></b> — "
-                                 f"<span role='status'>⏳ running: Continue, budget {limit}; "
-                                 f"Stop interrupts it</span>")
+            self.status.value = render.running_status_html(self.model.state(), limit)
             self._say(f"Running (budget {limit}) ... press Stop to interrupt the guest.")
         else:
             self.remove_class("armbp-dv-busy")
@@ -522,20 +448,13 @@ class DebuggerView(widgets.VBox):
         self.where.value = f"{change['new']:#x}"
 
     def _name(self, address: int) -> str:
-        symbol = self.debugger.program.symbol_at(address)
-        return f"{address:#x}" + (f" ({symbol})" if symbol else "")
+        return self.model.name(address)
 
     # --- the views ---------------------------------------------------------------------------
 
     def _say(self, text: str, *, error: bool = False) -> None:
-        self._message, self._message_is_error = text, error
-        if not text:
-            self.message.value = ""
-        elif error:
-            self.message.value = (f'<span style="color:{_BP_FG}" role="alert">⚠ '
-                                  f"{html.escape(text)}</span>")
-        else:
-            self.message.value = f'<span role="status">{html.escape(text)}</span>'
+        self.model.say(text, error=error)
+        self.message.value = render.message_html(self.model.state())
 
     def refresh(self, *, registers: bool = True) -> None:
         """Rebuild every panel from the Debugger; also after driving it from Python.
@@ -546,43 +465,19 @@ class DebuggerView(widgets.VBox):
         skips the register read (one batch read: the view's breakpoint toggles change no
         register).
         """
-        dbg = self.debugger
-        stop = dbg.last_stop
-        ran = stop is not None and stop is not self._stop
-        seen = dbg.events_seen
-        if ran:
-            self._stop = stop
-            self._new_events = seen - self._seen
-            self._events = list(dbg.events)[-self._new_events:] if self._new_events else []
-            self._say("")
-        elif stop is None and self._stop is not None:  # the session was reset
-            self._stop, self._events, self._changed = None, [], set()
-            self._new_events = 0
-            self._say("")
-        self._seen = seen
-        if registers or ran or not self._registers:
-            new = dbg.registers()
-            if ran and self._registers:
-                self._changed = {n for n, v in new.items() if self._registers.get(n) != v}
-            self._registers = new
-        self._shown_table = self._table()
-        self._pc = dbg.pc
-        lines = dbg.listing()
-        self._rows = _visible(lines, self._pc, bool(dbg.program.lines))
+        self.model.update(registers=registers)
+        state = self.model.state()
         with self._syncing:
             picked = self.lines.value
-            options = [(self._line_label(r.line), r.line.address)
-                       for r in self._rows if r.line is not None]
+            options = [(render.line_label(r), r.address) for r in state.lines]
             self.lines.options = options
             self.lines.value = picked if picked in {a for _, a in options} else None
-        self.status.value = self._status_html()
-        self.listing.value = self._listing_html()
-        self.memory.value = self._memory_html()
-        self.registers.value = self._registers_html()
-        self.exit.value = self._exit_html()
-
-    def _table(self) -> tuple[tuple[int, int], ...]:
-        return tuple((bp.pc, bp.use_count) for bp in self.debugger.breakpoints)
+        self.message.value = render.message_html(state)
+        self.status.value = render.status_html(state)
+        self.listing.value = render.listing_html(state)
+        self.memory.value = render.memory_html(state)
+        self.registers.value = render.registers_html(state)
+        self.exit.value = render.exit_html(state)
 
     def _catch_up(self) -> None:
         """Refresh if the Debugger stopped again, was reset, or its breakpoints changed
@@ -590,36 +485,8 @@ class DebuggerView(widgets.VBox):
         while a background Continue runs: the Debugger is that thread's until it ends."""
         if self.running:
             return
-        if self.debugger.last_stop is not self._stop or self._table() != self._shown_table:
+        if self.model.stale():
             self._safely(self.refresh)
-
-    def _overwritten(self) -> list[tuple[int, int]]:
-        """(address, word) of each breakpoint whose BRK the guest wrote over."""
-        return [(r.line.address, r.line.memory_word) for r in self._rows
-                if r.line is not None and r.line.is_breakpoint and r.line.memory_word != BRK0]
-
-    def _warning(self) -> str:
-        bad = self._overwritten()
-        if not bad:
-            return ""
-        return ("The guest overwrote the BRK at " + ", ".join(
-            f"{a:#x} (memory holds {w:08x})" for a, w in bad)
-            + ": it will not trap there, and removing it restores nothing (toggle it "
-            "twice to drop it, memory as the guest wrote it); Reset reloads the guest.")
-
-    # --- plain text ----------------------------------------------------------------------------
-
-    def _state_words(self) -> str:
-        if self._busy:
-            return "running (Continue)"
-        stop = self._stop
-        return f"stopped: {stop.reason.name}" if stop else "not run yet"
-
-    @staticmethod
-    def _line_label(ln: ListingLine) -> str:
-        label = f"{ln.symbol}: " if ln.symbol else ""
-        return (f"{'=>' if ln.is_pc else '  '} {'*' if ln.is_breakpoint else ' '} "
-                f"{ln.address:#x}  {label}{ln.text}")
 
     def text(self) -> str:
         """The state shown, as plain text: listing with memory, registers, last exit.
@@ -627,197 +494,4 @@ class DebuggerView(widgets.VBox):
         Like the repr, it catches up first with a Debugger driven from Python.
         """
         self._catch_up()
-        dbg = self.debugger
-        out = [f"DebuggerView of {dbg.program.name}: pc={self._pc:#x}, {self._state_words()}, "
-               f"breakpoints: " + (", ".join(self._name(pc) for pc in self._breakpoint_pcs())
-                                   or "none")]
-        warning = self._warning()
-        if warning:
-            out.append(f"! {warning}")
-        if self._message:
-            out.append(("! " if self._message_is_error else "") + self._message)
-        out.append("")
-        out.append("Listing (original instructions; => pc, * breakpoint) | memory holds")
-        shown = [r.line for r in self._rows if r.line is not None]
-        tw = max([len(ln.text) for ln in shown] + [20])
-        lw = max([len(ln.symbol) + 1 for ln in shown if ln.symbol] + [0])
-        mw = max([8] + [11 + len(disassemble_word(ln.memory_word, ln.address))
-                        for ln in shown if ln.memory_word != ln.word])
-        for r in self._rows:
-            ln = r.line
-            if ln is None:
-                out.append(f"     ... {r.count} word(s) at {r.first:#x}..{r.last:#x} "
-                           f"not shown (no source line)")
-                continue
-            label = f"{ln.symbol}:" if ln.symbol else ""
-            mem = f"{ln.memory_word:08x}"
-            if ln.memory_word != ln.word:
-                mem += f" ({disassemble_word(ln.memory_word, ln.address)})"
-            mem = f"{mem:<{mw}}"
-            src = f"  | {ln.source.number}: {ln.source.text.strip()}" if ln.source else ""
-            out.append(f"{'=>' if ln.is_pc else '  '} {'*' if ln.is_breakpoint else ' '} "
-                       f"{ln.address:#x}  {ln.word:08x}  {ln.text:<{tw}}  {label:<{lw}} "
-                       f"| {mem}{src}".rstrip())
-        out.append("")
-        out.append("Registers (* changed by the last Step/Continue)")
-        names = list(self._registers)
-        for i in range(0, len(names), 4):
-            cells = []
-            for n in names[i:i + 4]:
-                mark = "*" if n in self._changed else " "
-                cells.append(f"{n:>6} {self._registers[n]:#018x}{mark}")
-            out.append("  ".join(cells).rstrip())
-        if "pstate" in self._registers:
-            out.append(f"  pstate: {_flags(self._registers['pstate'])}")
-        out.append("")
-        out.extend(self._exit_lines())
-        return "\n".join(out)
-
-    def _exit_facts(self) -> tuple[str, list[str]]:
-        """The exit panel's heading and its decoded facts."""
-        stop = self._stop
-        if stop is None:
-            return "Last exit: none yet (press Step or Continue)", []
-        e = stop.exit
-        facts = [f"exit: {e.reason.name} (KVM exit {int(e.reason)}) at pc {e.pc:#x}"]
-        if e.debug is not None:
-            s = esr.decode(e.debug.hsr | e.debug.hsr_high << 32)
-            extra = f", comment #{e.debug.hsr & 0xFFFF:#x}" if s.ec == esr.EC.BRK64 else ""
-            facts.append(f"hsr {e.debug.hsr:#010x}: EC 0x{s.ec:02X} {s.ec_name}, IL {s.il}, "
-                         f"ISS {s.iss:#09x}{extra}")
-        else:
-            facts.append("hsr: none (only a DEBUG exit carries a syndrome)")
-        facts.append(f"decision: {self._decision()}")
-        return f"Last exit: {stop.reason.name} at {stop.pc:#x} — {stop.message}", facts
-
-    def _exit_lines(self) -> list[str]:
-        head, facts = self._exit_facts()
-        out = [head] + [f"  {fact}" for fact in facts]
-        if self._stop is not None:
-            out.append("Events since the last action:")
-            out.extend(f"  {line}" for line in self._event_lines())
-        return out
-
-    def _event_lines(self) -> list[str]:
-        """The events since the last action, the newest ``MAX_EVENTS`` of them."""
-        events = self._events[-MAX_EVENTS:]
-        skipped = max(self._new_events, len(self._events)) - len(events)
-        return ([f"... {skipped} earlier event(s)"] if skipped else []) + \
-            [h.describe() for h in events]
-
-    def _decision(self) -> str:
-        stop = self._stop
-        assert stop is not None
-        text = _DECISION[stop.reason]
-        if stop.note and stop.reason is not StopReason.BREAKPOINT:
-            text += f" ({stop.note})"
-        reinjected = sum(1 for h in self._events if h.verdict is Verdict.RESUME)
-        if reinjected:
-            text += (f"; before that, {reinjected} BRK(s) of the guest's own: not ours → "
-                     f"re-injected into the guest's vectors")
-        return text
-
-    # --- HTML ----------------------------------------------------------------------------------
-
-    def _status_html(self) -> str:
-        stop = self._stop
-        state = html.escape(self._state_words())
-        if stop is not None and stop.reason is StopReason.BUDGET:
-            state = (f'<span style="color:{_BP_FG}">⏱ {state} — the guest ran out of budget '
-                     f"and came back</span>")
-        bps = ", ".join(html.escape(self._name(bp.pc)) for bp in self.debugger.breakpoints)
-        warning = self._warning()
-        warning = (f"<br><span style='color:{_BP_FG}' role='alert'>⚠ {html.escape(warning)}"
-                   f"</span>" if warning else "")
-        return (f"<b>PC <code class='armbp-dv-pc'>{self._pc:#x}</code></b> — {state}; "
-                f"breakpoints: {bps or 'none'}{warning}")
-
-    def _listing_html(self) -> str:
-        e = html.escape
-        rows = []
-        for r in self._rows:
-            ln = r.line
-            if ln is None:
-                rows.append(f"<tr class='gap'><td colspan='6' style='color:#666'>… {r.count} "
-                            f"word(s) at {r.first:#x}..{r.last:#x} not shown (no source "
-                            f"line)</td></tr>")
-                continue
-            style = f" style='background:{_PC_BG};font-weight:bold'" if ln.is_pc else ""
-            cls = " ".join(c for c, on in (("pc", ln.is_pc), ("bp", ln.is_breakpoint)) if on)
-            mark = (("=&gt;" if ln.is_pc else "&nbsp;&nbsp;") + " "
-                    + (f"<span style='color:{_BP_FG}' title='breakpoint'>*</span>"
-                       if ln.is_breakpoint else "&nbsp;"))
-            src = (f"{ln.source.number}: {e(ln.source.text.strip())}" if ln.source else "")
-            rows.append(
-                f"<tr class='{cls}' data-address='{ln.address:#x}'{style}>"
-                f"<td>{mark}</td><td>{ln.address:#x}</td>"
-                f"<td>{e(ln.symbol + ':') if ln.symbol else ''}</td>"
-                f"<td>{ln.word:08x}</td><td>{e(ln.text)}</td>"
-                f"<td style='color:#555'>{src}</td></tr>")
-        return (_TABLE_OPEN +
-                "<caption style='text-align:left'><b>Listing</b> (original instructions; "
-                "=&gt; pc, * breakpoint)</caption>"
-                "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
-                "<th scope='col'>Label</th><th scope='col'>Word</th>"
-                "<th scope='col'>Instruction</th><th scope='col'>Source</th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
-
-    def _memory_html(self) -> str:
-        rows = []
-        for r in self._rows:
-            ln = r.line
-            if ln is None:
-                rows.append("<tr class='gap'><td colspan='3' style='color:#666'>…</td></tr>")
-                continue
-            if ln.is_breakpoint and ln.memory_word != BRK0:
-                note = (f"⚠ guest overwrote our BRK: "
-                        f"{disassemble_word(ln.memory_word, ln.address)}")
-            elif ln.memory_word != ln.word:
-                note = (f"{disassemble_word(ln.memory_word, ln.address)} ← "
-                        f"{'our BRK' if ln.memory_word == BRK0 else 'changed'}, listing "
-                        f"shows {ln.word:08x}")
-            else:
-                rows.append(f"<tr data-address='{ln.address:#x}'><td>{ln.address:#x}</td>"
-                            f"<td>{ln.memory_word:08x}</td><td></td></tr>")
-                continue
-            rows.append(f"<tr class='differs' data-address='{ln.address:#x}'>"
-                        f"<td>{ln.address:#x}</td>"
-                        f"<td><b style='color:{_BP_FG}'>{ln.memory_word:08x}</b></td>"
-                        f"<td><b>{html.escape(note)}</b></td></tr>")
-        return (_TABLE_OPEN +
-                "<caption style='text-align:left'><b>Memory</b> (the words really there: "
-                "what the CPU fetches)</caption>"
-                "<thead><tr><th scope='col'>Address</th><th scope='col'>Memory holds</th>"
-                "<th scope='col'></th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
-
-    def _registers_html(self) -> str:
-        cells = []
-        for n, v in self._registers.items():
-            if n in self._changed:
-                cells.append(f"<td style='background:{_CHANGED_BG}' class='changed'>"
-                             f"<b>{n} {v:#018x} *</b></td>")
-            else:
-                cells.append(f"<td>{n} {v:#018x}&nbsp;&nbsp;</td>")
-        rows = "".join("<tr>" + "".join(cells[i:i + 4]) + "</tr>"
-                       for i in range(0, len(cells), 4))
-        flags = ""
-        if "pstate" in self._registers:
-            flags = f"<p>pstate: {html.escape(_flags(self._registers['pstate']))}</p>"
-        return ("<table style='font-family:monospace;white-space:nowrap' cellpadding='1'>"
-                "<caption style='text-align:left'><b>Registers</b> (<b>bold *</b> = changed "
-                f"by the last Step/Continue)</caption>{rows}</table>{flags}")
-
-    def _exit_html(self) -> str:
-        e = html.escape
-        head, facts = self._exit_facts()
-        items = "".join(f"<li>{e(fact)}</li>" for fact in facts)
-        events = ""
-        if self._stop is not None:
-            events = ("<p style='margin:0.2em 0'>Events since the last action:</p>"
-                      "<ol style='margin:0.2em 0'>"
-                      + "".join(f"<li>{e(line)}</li>" for line in self._event_lines())
-                      + "</ol>")
-        return (f"<div style='font-family:monospace'><b>{e(head)}</b>"
-                f"<ul style='margin:0.2em 0'>{items}</ul>{events}</div>")
-
+        return render.text(self.model.state())
