@@ -14,8 +14,9 @@ import time
 import pytest
 
 from armbp.encodings import BRK0, to_bytes
-from armbp.gdbserver import GdbServer, target_factory
-from armbp.rsp import RspClient
+from armbp.gdb.client import RspClient
+from armbp.gdb.server import GdbServer
+from armbp.gdb.target import target_factory
 from conftest import require_tool
 from gdb.guests import build_elf
 
@@ -200,7 +201,7 @@ done:   b       done
 
 
 def test_the_fp_feature_serves_the_guests_real_simd_and_fp_registers(tmp_path, serve):
-    from armbp.gdbserver import REG_FPCR, REG_FPSR, REG_V0
+    from armbp.gdb.registers import REG_FPCR, REG_FPSR, REG_V0
     src = tmp_path / "fp.s"
     src.write_text(FP_GUEST)
     srv = serve(src)
@@ -322,7 +323,7 @@ def _malformed(loop_elf, name):
                                   "missing.elf", "fifo"])
 def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
     """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     data, expected = _malformed(loop_elf, name)
     path = tmp_path / name
     if data is None:
@@ -339,7 +340,7 @@ def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path,
 
 @pytest.mark.parametrize("port", ["99999", "-1", "65536", "12ab"])
 def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     with pytest.raises(SystemExit) as exit_:
         main(["--port", port, str(loop_elf)])
     assert exit_.value.code == 2
@@ -351,7 +352,7 @@ def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
 
 def test_command_says_the_port_is_taken(loop_elf, capsys):
     import socket
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
@@ -435,7 +436,7 @@ def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
 
 
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
-    from armbp.gdbserver import start_server
+    from armbp.gdb.server import start_server
     out = []
     server = start_server(str(loop_elf), log=out.append, stdout=out.append)
     try:
@@ -455,7 +456,7 @@ def test_fuzz_against_the_real_target_then_question_mark(loop_elf):
     """Random and mutated packets straight into the stub over the real Debugger."""
     import random
 
-    from armbp.gdbserver import GdbStub, Resume
+    from armbp.gdb.packets import GdbStub, Resume
     from test_gdbserver_protocol import _fuzz_packets
 
     make = target_factory(str(loop_elf), stdout=lambda b: None)
