@@ -494,3 +494,55 @@ _start: mov x0, #1
         assert stop.raw == "T05thread:p01.01;" and "swbreak" not in stop.fields
         assert gdb.pc() == entry + 4 and gdb.read_registers()[33] & 0xF == 0
         assert gdb.cont().raw == "X05"           # a fatal signal, as under Linux
+
+
+def test_detach_lets_the_next_client_in_at_once_while_the_guest_runs_on(tmp_path, serve):
+    """``D`` with ``--multi``: the detached guest runs on off the server's thread, so the
+    next client is served at once (the old detach ran it for 5 s on the accept loop)."""
+    from armbp.gdb.target import DETACH_SECONDS
+    src = tmp_path / "spin.s"
+    src.write_text(SPIN)
+    log: list[str] = []
+    srv = serve(src, multi=True, log=log.append)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        detached_at = time.monotonic()
+        assert gdb.request("D") == "OK"
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        served_in = time.monotonic() - detached_at
+    assert served_in < DETACH_SECONDS / 2, served_in
+    [guest] = srv.detached
+    assert guest.detached_run.is_alive()         # the spinning guest still runs …
+    srv.stop()
+    guest.detached_run.join(DETACH_SECONDS / 2)
+    assert not guest.detached_run.is_alive()     # … until the server ends: kicked
+    assert "detached guest ended: the server stops" in log
+
+
+def test_a_detached_guest_finishes_its_run_before_a_single_client_server_ends(loop_elf, serve):
+    srv = serve(loop_elf)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        gdb.insert_breakpoint(HOT_BODY)
+        assert gdb.cont().fields.get("swbreak") == ""
+        assert gdb.request("D") == "OK"
+    srv._thread.join(10)
+    assert not srv.running
+    assert b"".join(srv.guest_output) == b"loop done\n"     # it ran on to its exit, untrapped
+
+
+def test_detach_logs_a_failure_to_remove_the_breakpoints_and_ends_the_guest():
+    from armbp import Debugger, assemble
+    from armbp.gdb.target import DebuggerTarget
+    log: list[str] = []
+    target = DebuggerTarget(Debugger(assemble(BARE)), log=log.append)
+
+    def broken(*, force=False):
+        raise RuntimeError("table is gone")
+
+    target.dbg.delete_all = broken
+    target.detach()
+    assert target.gone and target.detached_run is None
+    assert log == ["detach: cannot remove the breakpoints (RuntimeError: table is gone): "
+                   "the guest is ended, not run on"]

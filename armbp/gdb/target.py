@@ -84,6 +84,7 @@ class DebuggerTarget:
         self._fatal: int | None = None   # a signal that kills the process when resumed
         self.gone = False
         self.detached_run: threading.Thread | None = None
+        self._kicked = threading.Event()
 
     # registers: through the one register table
     def read_core(self) -> list[int]:
@@ -195,7 +196,9 @@ class DebuggerTarget:
         self.gone = True
 
     def kick(self) -> None:
-        """Stop a running ``resume`` now (from a signal handler or another thread)."""
+        """Stop a running ``resume`` now (from a signal handler or another thread); a
+        detached guest's run on ends too."""
+        self._kicked.set()
         self.dbg.interrupt()
 
     def _log(self, line: str) -> None:
@@ -224,7 +227,8 @@ class DebuggerTarget:
     def _run_detached(self) -> None:
         deadline = time.monotonic() + DETACH_SECONDS
         try:
-            while time.monotonic() < deadline and self._last.kind not in ("exited", "killed"):
+            while (time.monotonic() < deadline and not self._kicked.is_set()
+                   and self._last.kind not in ("exited", "killed")):
                 ev = self.resume(False, 0.1)
                 if ev is not None and ev.kind == "signal":
                     self._log(f"detached guest stopped: {ev.note or ev.kind}")
@@ -232,7 +236,9 @@ class DebuggerTarget:
         except Exception as e:
             self._log(f"detached guest: {type(e).__name__}: {e}")
             return
-        if self._last.kind not in ("exited", "killed"):
+        if self._kicked.is_set():
+            self._log("detached guest ended: the server stops")
+        elif self._last.kind not in ("exited", "killed"):
             self._log(f"detached guest still running after {DETACH_SECONDS:g} s: ended")
 
 
