@@ -1,4 +1,4 @@
-"""The guest kernel beside the VMM: ``LinuxProcess.handle``/``run`` from Python, as the stub runs it."""
+"""The guest kernel beside the VMM: ``LinuxProcess.handle``/``run``, as the stub runs it."""
 from __future__ import annotations
 
 import logging

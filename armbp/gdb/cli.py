@@ -16,7 +16,6 @@ import sys
 from armbp.gdb.server import GdbServer, check_port, host_port
 from armbp.gdb.target import target_factory
 
-
 # --- the command ----------------------------------------------------------------------------
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

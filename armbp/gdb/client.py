@@ -37,7 +37,7 @@ class StopReply:
         return self.kind in "WX"
 
     @classmethod
-    def parse(cls, raw: str) -> "StopReply":
+    def parse(cls, raw: str) -> StopReply:
         if not raw or raw[0] not in "TSWX" or len(raw) < 3:
             raise RspError(f"not a stop reply: {raw!r}")
         try:
@@ -76,7 +76,7 @@ class RspClient:
         sock.settimeout(timeout)
 
     @classmethod
-    def connect(cls, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> "RspClient":
+    def connect(cls, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> RspClient:
         """Connect, retrying for up to ``timeout`` seconds while the server starts."""
         deadline = time.monotonic() + timeout
         while True:
@@ -91,7 +91,7 @@ class RspClient:
         return cls(sock, timeout)
 
     # -- context manager / close ----------------------------------------------------------
-    def __enter__(self) -> "RspClient":
+    def __enter__(self) -> RspClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -117,7 +117,7 @@ class RspClient:
             self.sock.settimeout(left)
             try:
                 data = self.sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 raise RspError("timed out waiting for the stub") from None
             except OSError as e:
                 raise RspError(f"connection lost: {e}") from e

@@ -18,14 +18,25 @@ a packet no row names gets the empty reply ("not supported"), as RSP asks.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from armbp.gdb import registers as regs
 from armbp.gdb.framing import escape, unescape
 from armbp.gdb.registers import TARGET_XML
-from armbp.gdb.schema import (ANYTHING, NO_ARGS, BadPacket, Field, Schema, hex_int, one_of,
-                              schema, text, thread_id)
+from armbp.gdb.schema import (
+    ANYTHING,
+    NO_ARGS,
+    BadPacket,
+    Field,
+    Schema,
+    hex_int,
+    one_of,
+    schema,
+    text,
+    thread_id,
+)
 from armbp.gdb.target import StopEvent, Target
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError

@@ -12,8 +12,9 @@ cpsr is 32 bits, as GDB's aarch64 code expects: it is the low half of the vCPU's
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from armbp.gdb.schema import BadPacket, from_le_hex, le_hex
 
@@ -125,7 +126,7 @@ def register_name(n: int) -> str:
 
 def encode_g(values: list[int]) -> str:
     """The ``g`` reply for the core registers' ``values`` (in ``CORE`` order)."""
-    return "".join(r.encode(v) for r, v in zip(CORE, values))
+    return "".join(r.encode(v) for r, v in zip(CORE, values, strict=True))
 
 
 def decode_g(digits: str) -> list[int]:

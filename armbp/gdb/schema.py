@@ -8,8 +8,9 @@ half-parsed packet and none can raise on bad input by itself.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 

@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from armbp.gdb.framing import PacketReader, frame
 from armbp.gdb.packets import PACKET_SIZE, Close, GdbStub, Resume
@@ -137,13 +137,13 @@ class GdbServer:
         self.detached: list[Target] = []   # guests running on after GDB detached
 
     # -- lifecycle -----------------------------------------------------------------------
-    def __enter__(self) -> "GdbServer":
+    def __enter__(self) -> GdbServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def start(self) -> "GdbServer":
+    def start(self) -> GdbServer:
         """Serve on a daemon thread; returns self (``.port`` is the port)."""
         self._thread = threading.Thread(target=self.serve_forever, name="armbp-gdbserver",
                                         daemon=True)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Literal, Protocol
 
 from armbp.encodings import BRK0
 from armbp.gdb.registers import CORE, REGISTERS
@@ -139,7 +140,7 @@ class DebuggerTarget:
             return StopEvent("signal", SIGSEGV, pc=stop.pc, note=stop.message)
         return StopEvent("signal", SIGILL, pc=stop.pc, note=stop.message)
 
-    def _at_gate(self) -> StopEvent | None | bool:
+    def _at_gate(self) -> StopEvent | None | Literal[False]:
         """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).
 
         Returns a stop event (exit or signal), None (a system call done: go on), or False
@@ -175,9 +176,10 @@ class DebuggerTarget:
                 if time.monotonic() >= deadline:
                     return None
                 continue
-            ev = gated if gated is not False else self._event(stop)
-            if ev is None:
+            found = self._event(stop) if gated is False else gated
+            if found is None:
                 return None
+            ev = found
             break
         self._last = ev
         return ev
@@ -267,8 +269,8 @@ def target_factory(program: str, args: list[str] | None = None, *,
         return make
     if args:
         raise ValueError("arguments are for ELF programs; an assembly source takes none")
-    with open(program, encoding="utf-8") as f:
-        source = f.read()
+    with open(program, encoding="utf-8") as text:
+        source = text.read()
     from armbp.asm import assemble
     prog = assemble(source, name=program)
 
