@@ -108,6 +108,11 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _still_running(target: Target) -> bool:
+    run = getattr(target, "detached_run", None)
+    return run is not None and run.is_alive()
+
+
 class GdbServer:
     """Listens on ``host:port`` and serves one client at a time with a fresh target.
 
@@ -192,9 +197,8 @@ class GdbServer:
         """Before the server ends by itself: let detached guests finish their run (each
         has its budget), unless the server is told to stop meanwhile."""
         for target in self.detached:
-            run = getattr(target, "detached_run", None)
-            while run is not None and run.is_alive() and not self._stop.is_set():
-                run.join(0.05)
+            while _still_running(target) and not self._stop.is_set():
+                time.sleep(0.05)
         if self._stop.is_set():
             self._end_detached()
 
@@ -319,6 +323,7 @@ class GdbServer:
                 else:
                     target.detach()        # returns at once: the guest runs on elsewhere
                     if getattr(target, "detached_run", None) is not None:
+                        self.detached = [t for t in self.detached if _still_running(t)]
                         self.detached.append(target)
                 if result.reply is not None:
                     conn.send_packet(result.reply)
