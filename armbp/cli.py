@@ -10,7 +10,7 @@ import sys
 # sub-command -> (module with a ``main(argv: list[str]) -> int``, one-line help)
 COMMANDS = {
     "demo": ("armbp.demo", "narrated trace: a breakpoint planted, trapped, handled, stepped over"),
-    "gdbserver": ("armbp.gdbserver", "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table"),
+    "gdbserver": ("armbp.gdb.cli", "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table"),
     "esr": ("armbp.esr.cli", "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045"),
     "lab": ("armbp.lab:main_lab", "copy the lessons into a folder of yours (once) and open JupyterLab there"),
     "notebooks": ("armbp.lab:main_notebooks", "copy the lessons into DIR, never overwriting your edits"),

@@ -17,12 +17,17 @@ What the kernel's ELF loader does, in miniature, over guest memory:
 
 The ELF file is read by ``armbp.elf`` (the reader ``load_elf`` uses too); the page layout
 and stack building here are pure (tested over bytes); ``LinuxProcess`` binds them to a
-vCPU.
+vCPU and is the guest's kernel: ``handle(vcpu)`` serves the exception the program took
+from EL0, and ``run(debugger)`` runs the program to its end from Python exactly as
+``armbp gdbserver`` runs it between GDB's packets.
 """
 from __future__ import annotations
 
+import logging
 import struct
+import time
 from dataclasses import dataclass
+from typing import Any
 
 from armbp import elf
 from armbp.elf import PF_R, PF_W, PF_X, ElfError, Load  # noqa: F401 (re-exported)
@@ -52,6 +57,9 @@ SYSCALL_NAMES = {29: "ioctl", 56: "openat", 57: "close", 63: "read", 64: "write"
                  222: "mmap", 226: "mprotect", 261: "prlimit64", 278: "getrandom",
                  293: "rseq"}
 ENOSYS, EBADF, EFAULT, ENOTTY = 38, 9, 14, 25
+SIGILL, SIGTRAP = 4, 5
+
+logger = logging.getLogger(__name__)
 
 
 class ElfImage(elf.ElfImage):
@@ -391,7 +399,7 @@ class LinuxProcess:
         """
         ec = vcpu.read_register("esr_el1") >> 26 & 0x3F
         if ec != EC_SVC64:
-            self.signal = 5 if ec == EC_BRK64 else 4
+            self.signal = SIGTRAP if ec == EC_BRK64 else SIGILL
             # leave the guest where the exception happened, as a kernel reporting it would
             self._eret(vcpu, vcpu.read_register("elr_el1"))
             return "signal", None
@@ -401,8 +409,9 @@ class LinuxProcess:
         if self.log is not None:
             self.log(f"syscall {number} {result.name}: {result.note or result.value}")
         elif result.value == -ENOSYS and not result.exited:
-            import sys
-            print(f"armbp: {result.note}", file=sys.stderr)
+            # a library does not print: the warning goes to logging, which shows it on
+            # stderr when the application configured nothing else
+            logger.warning("armbp: %s", result.note)
         if result.exited:
             self.exit_code = result.value
             return "syscall", result
@@ -420,3 +429,72 @@ class LinuxProcess:
 
     def auxv(self) -> bytes:
         return self.stack.auxv
+
+    # -- the kernel's API for front ends -----------------------------------------------------
+    def launch(self) -> Any:
+        """A ``Debugger`` over this process, standing at the program's entry at EL0."""
+        from armbp.debugger import Debugger
+        dbg = Debugger(self.program)
+        self.start(dbg.vcpu)
+        return dbg
+
+    def handle(self, vcpu: Any) -> KernelStop | None:
+        """After any stop: serve the kernel's part if the guest is at its vectors.
+
+        None when the stop is not the kernel's (a breakpoint, a step, a fault of the
+        debugger's own); else what the kernel did: a system call served (the program goes
+        on at EL0), the process exited, or a signal (the guest is left where it was).
+        """
+        if not self.at_gate(vcpu):
+            return None
+        kind, result = self.gate(vcpu)
+        if kind == "syscall":
+            assert result is not None
+            if result.exited:
+                return KernelStop("exited", result, code=result.value,
+                                  note=f"{result.name}({result.value}) → the process exits")
+            return KernelStop("syscall", result, note=result.note)
+        ec = vcpu.read_register("esr_el1") >> 26
+        return KernelStop("signal", signal=self.signal,
+                          note=f"exception from EL0 (ESR_EL1 EC {ec:#04x}) → signal "
+                               f"{self.signal}")
+
+    def run(self, dbg: Any, seconds: float = 5.0) -> KernelStop:
+        """Run the program under ``dbg`` until it exits, takes a signal or stops otherwise.
+
+        System calls are served as they come. The result's ``kind`` is "exited"
+        (``code``), "signal" (``signal``), "stopped" (the debugger's own stop, in
+        ``stop``: a breakpoint, a fault) or "running" (``seconds`` spent, the program
+        still going: call ``run`` again to go on).
+        """
+        from armbp.debugger import StopReason
+        deadline = time.monotonic() + seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return KernelStop("running", note=f"still running after {seconds} s")
+            stop = dbg.cont(left)
+            served = self.handle(dbg.vcpu)
+            if served is not None:
+                if served.kind == "syscall":
+                    continue
+                return served
+            if stop.reason is not StopReason.BUDGET:
+                return KernelStop("stopped", stop=stop, note=stop.message)
+
+
+@dataclass(frozen=True)
+class KernelStop:
+    """What the guest kernel made of a stop: the one record every front end reads.
+
+    ``kind``: "syscall" (served, ``syscall`` says which; the program goes on), "exited"
+    (``code``), "signal" (``signal``: 5 SIGTRAP, 4 SIGILL), and from ``run`` also
+    "stopped" (``stop``: the debugger's own) and "running" (the time budget ran out).
+    """
+
+    kind: str
+    syscall: SyscallResult | None = None
+    code: int = 0
+    signal: int | None = None
+    stop: Any = None
+    note: str = ""

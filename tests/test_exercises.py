@@ -222,9 +222,11 @@ def test_lesson_5_answers_agree_with_the_demo_guest(capsys):
 
 
 def test_lesson_6_answers_agree_with_the_stub(capsys):
-    from armbp import Debugger, assemble, rsp
-    from armbp.gdbserver import DebuggerTarget, GdbServer
-    from armbp.rsp import RspClient
+    from armbp import Debugger, assemble
+    from armbp.gdb import framing
+    from armbp.gdb.client import RspClient
+    from armbp.gdb.server import GdbServer
+    from armbp.gdb.target import DebuggerTarget
 
     prog = assemble("""
 _start: mov  x0, #3
@@ -249,7 +251,7 @@ count:  subs x0, x0, #1
     finally:
         server.stop()
     assert check("rsp-read-packet", f"m{0x40010C + 20:x},{4:x}")
-    assert check("rsp-read-packet", rsp.frame("m400120,4").decode())
+    assert check("rsp-read-packet", framing.frame("m400120,4").decode())
     assert check("rsp-m-original", "000400F1") and not check("rsp-m-original", "f1000400")
     assert not check("rsp-m-original", 0x000400F1)
     assert not check("rsp-read-packet", "m0x400120,4")

@@ -14,8 +14,9 @@ import time
 import pytest
 
 from armbp.encodings import BRK0, to_bytes
-from armbp.gdbserver import GdbServer, target_factory
-from armbp.rsp import RspClient
+from armbp.gdb.client import RspClient
+from armbp.gdb.server import GdbServer
+from armbp.gdb.target import target_factory
 from conftest import require_tool
 from gdb.guests import build_elf
 
@@ -200,7 +201,7 @@ done:   b       done
 
 
 def test_the_fp_feature_serves_the_guests_real_simd_and_fp_registers(tmp_path, serve):
-    from armbp.gdbserver import REG_FPCR, REG_FPSR, REG_V0
+    from armbp.gdb.registers import REG_FPCR, REG_FPSR, REG_V0
     src = tmp_path / "fp.s"
     src.write_text(FP_GUEST)
     srv = serve(src)
@@ -322,7 +323,7 @@ def _malformed(loop_elf, name):
                                   "missing.elf", "fifo"])
 def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
     """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     data, expected = _malformed(loop_elf, name)
     path = tmp_path / name
     if data is None:
@@ -339,7 +340,7 @@ def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path,
 
 @pytest.mark.parametrize("port", ["99999", "-1", "65536", "12ab"])
 def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     with pytest.raises(SystemExit) as exit_:
         main(["--port", port, str(loop_elf)])
     assert exit_.value.code == 2
@@ -351,7 +352,7 @@ def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
 
 def test_command_says_the_port_is_taken(loop_elf, capsys):
     import socket
-    from armbp.gdbserver import main
+    from armbp.gdb.cli import main
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
@@ -435,7 +436,7 @@ def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
 
 
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
-    from armbp.gdbserver import start_server
+    from armbp.gdb.server import start_server
     out = []
     server = start_server(str(loop_elf), log=out.append, stdout=out.append)
     try:
@@ -455,7 +456,7 @@ def test_fuzz_against_the_real_target_then_question_mark(loop_elf):
     """Random and mutated packets straight into the stub over the real Debugger."""
     import random
 
-    from armbp.gdbserver import GdbStub, Resume
+    from armbp.gdb.packets import GdbStub, Resume
     from test_gdbserver_protocol import _fuzz_packets
 
     make = target_factory(str(loop_elf), stdout=lambda b: None)
@@ -493,3 +494,55 @@ _start: mov x0, #1
         assert stop.raw == "T05thread:p01.01;" and "swbreak" not in stop.fields
         assert gdb.pc() == entry + 4 and gdb.read_registers()[33] & 0xF == 0
         assert gdb.cont().raw == "X05"           # a fatal signal, as under Linux
+
+
+def test_detach_lets_the_next_client_in_at_once_while_the_guest_runs_on(tmp_path, serve):
+    """``D`` with ``--multi``: the detached guest runs on off the server's thread, so the
+    next client is served at once (the old detach ran it for 5 s on the accept loop)."""
+    from armbp.gdb.target import DETACH_SECONDS
+    src = tmp_path / "spin.s"
+    src.write_text(SPIN)
+    log: list[str] = []
+    srv = serve(src, multi=True, log=log.append)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        detached_at = time.monotonic()
+        assert gdb.request("D") == "OK"
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        served_in = time.monotonic() - detached_at
+    assert served_in < DETACH_SECONDS / 2, served_in
+    [guest] = srv.detached
+    assert guest.detached_run.is_alive()         # the spinning guest still runs …
+    srv.stop()
+    guest.detached_run.join(DETACH_SECONDS / 2)
+    assert not guest.detached_run.is_alive()     # … until the server ends: kicked
+    assert "detached guest ended: the server stops" in log
+
+
+def test_a_detached_guest_finishes_its_run_before_a_single_client_server_ends(loop_elf, serve):
+    srv = serve(loop_elf)
+    with RspClient.connect(srv.port, timeout=10) as gdb:
+        gdb.handshake()
+        gdb.insert_breakpoint(HOT_BODY)
+        assert gdb.cont().fields.get("swbreak") == ""
+        assert gdb.request("D") == "OK"
+    srv._thread.join(10)
+    assert not srv.running
+    assert b"".join(srv.guest_output) == b"loop done\n"     # it ran on to its exit, untrapped
+
+
+def test_detach_logs_a_failure_to_remove_the_breakpoints_and_ends_the_guest():
+    from armbp import Debugger, assemble
+    from armbp.gdb.target import DebuggerTarget
+    log: list[str] = []
+    target = DebuggerTarget(Debugger(assemble(BARE)), log=log.append)
+
+    def broken(*, force=False):
+        raise RuntimeError("table is gone")
+
+    target.dbg.delete_all = broken
+    target.detach()
+    assert target.gone and target.detached_run is None
+    assert log == ["detach: cannot remove the breakpoints (RuntimeError: table is gone): "
+                   "the guest is ended, not run on"]

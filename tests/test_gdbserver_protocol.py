@@ -13,10 +13,13 @@ import time
 import pytest
 
 from armbp.encodings import BRK0, NOP, from_bytes, svc, to_bytes
-from armbp.gdbserver import (REG_PC, SIGINT, SIGTRAP, TARGET_XML, Close, GdbServer, GdbStub,
-                             Resume, StopEvent, register_size)
+from armbp.gdb.client import RspClient, RspError
+from armbp.gdb.framing import PacketReader, escape, frame
+from armbp.gdb.packets import Close, GdbStub, Resume
+from armbp.gdb.registers import REG_PC, TARGET_XML, register_size
+from armbp.gdb.server import GdbServer
+from armbp.gdb.target import SIGINT, SIGTRAP, StopEvent
 from armbp.memory import BytearrayMemory, MemoryFault
-from armbp.rsp import PacketReader, RspClient, RspError, escape, frame
 from armbp.table import BreakpointTable
 
 BASE = 0x400000

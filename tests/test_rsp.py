@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from armbp.rsp import (Event, PacketReader, StopReply, RspError, checksum, escape, frame,
-                       rle_decode, rle_encode, unescape)
+from armbp.gdb.client import RspError, StopReply
+from armbp.gdb.framing import (Event, PacketReader, checksum, escape, frame, rle_decode,
+                               rle_encode, unescape)
 
 
 def test_checksum_and_frame_match_the_protocol_examples():

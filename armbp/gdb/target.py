@@ -1,0 +1,280 @@
+"""The stub's view of a guest: ``Target``, and ``DebuggerTarget`` over armbp's ``Debugger``.
+
+``GdbStub`` (the protocol) and ``GdbServer`` (the socket) drive any ``Target``; the real
+one is the breakpoint core, unchanged: ``Z0``/``z0`` are ``Debugger.break_at``/``delete``,
+memory goes through the table, ``c`` is ``Debugger.cont`` in slices. A Linux ELF's system
+calls are served by its ``LinuxProcess`` (the guest kernel, ``armbp.linux``), which the
+Python API uses the same way.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from armbp.encodings import BRK0
+from armbp.gdb.registers import CORE, REGISTERS
+
+SIGINT, SIGILL, SIGTRAP, SIGSEGV, SIGKILL = 2, 4, 5, 11, 9
+DETACH_SECONDS = 5.0     # how long a detached guest runs on, off the server's thread
+
+
+# --- what the stub drives ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class StopEvent:
+    """Why the guest stopped, as the stub reports it.
+
+    ``kind``: "signal" (stopped with ``signal``), "exited" (``code``), "killed" (by
+    ``signal``). ``swbreak`` marks a stop at one of our BRKs; ``note`` says in armbp terms
+    what happened ("EC 0x3C hsr f2000000 → ours").
+    """
+
+    kind: str
+    signal: int = SIGTRAP
+    code: int = 0
+    swbreak: bool = False
+    pc: int | None = None
+    note: str = ""
+
+
+class Target(Protocol):
+    """What ``GdbStub`` needs from a guest. ``DebuggerTarget`` is the real one."""
+
+    pid: int
+    tid: int
+
+    def read_register(self, n: int) -> int: ...
+    def read_core(self) -> list[int]: ...           # x0..x30, sp, pc, cpsr
+    def write_register(self, n: int, value: int) -> None: ...
+    def read_memory(self, address: int, size: int) -> bytes: ...   # planted BRKs hidden
+    def write_memory(self, address: int, data: bytes) -> None: ...
+    def insert_breakpoint(self, address: int) -> str: ...          # returns a log note
+    def remove_breakpoint(self, address: int) -> str: ...
+    def resume(self, step: bool, seconds: float) -> StopEvent | None: ...  # None: still running
+    def interrupted(self) -> StopEvent: ...
+    def last_stop(self) -> StopEvent: ...
+    def auxv(self) -> bytes | None: ...
+    def kill(self) -> None: ...
+    def detach(self) -> None: ...                  # must not block: run the guest elsewhere
+    # optional: ``kick()`` stops a running ``resume`` at once (safe from a signal handler),
+    # and ``detached_run``, the thread a detached guest runs on (the server waits for it)
+
+
+
+# --- the real target: armbp's Debugger ------------------------------------------------------
+class DebuggerTarget:
+    """A ``Target`` over ``armbp.debugger.Debugger``: the breakpoint core, unchanged.
+
+    ``Z0``/``z0`` are ``Debugger.break_at``/``delete`` (the table inserts and removes the
+    BRK and the VMM asks for the trap only while the table is non-empty); memory goes
+    through the table's shadow and write-through; ``c`` is ``Debugger.cont`` in slices,
+    ``s`` is ``Debugger.step``. With a ``LinuxProcess`` the guest is a Linux program at
+    EL0 whose system calls are served between runs.
+    """
+
+    pid, tid = 1, 1
+
+    def __init__(self, debugger: Any, process: Any = None,
+                 log: Callable[[str], None] | None = None):
+        self.dbg = debugger
+        self.process = process
+        self.log = log
+        self._last = StopEvent("signal", SIGTRAP, pc=debugger.pc)
+        self._fatal: int | None = None   # a signal that kills the process when resumed
+        self.gone = False
+        self.detached_run: threading.Thread | None = None
+        self._kicked = threading.Event()
+
+    # registers: through the one register table
+    def read_core(self) -> list[int]:
+        values = self.dbg.registers()
+        return [r.pick(values) for r in CORE]
+
+    def read_register(self, n: int) -> int:
+        return REGISTERS[n].read(self.dbg)
+
+    def write_register(self, n: int, value: int) -> None:
+        REGISTERS[n].write(self.dbg, value)
+
+    # memory and breakpoints
+    def read_memory(self, address: int, size: int) -> bytes:
+        return self.dbg.read_memory(address, size)
+
+    def write_memory(self, address: int, data: bytes) -> None:
+        self.dbg.write_memory(address, data)
+
+    def insert_breakpoint(self, address: int) -> str:
+        bp = self.dbg.break_at(address)
+        if bp.use_count > 1:
+            return f"use count of {address:#x} now {bp.use_count}"
+        return f"saved {bp.saved_insn:08x}, wrote BRK {BRK0:08x}"
+
+    def remove_breakpoint(self, address: int) -> str:
+        saved = self.dbg.table.find(address)
+        left = self.dbg.delete(address)
+        if left is not None:
+            return f"use count of {address:#x} now {left.use_count}"
+        return f"restored {saved.saved_insn:08x}" if saved else "removed"
+
+    # running
+    def _event(self, stop) -> StopEvent | None:
+        """A Debugger ``Stop`` as a stub event; None when the guest just goes on."""
+        from armbp.debugger import StopReason
+        reason, exit_ = stop.reason, stop.exit
+        if reason is StopReason.BREAKPOINT:
+            hsr = exit_.debug.hsr if exit_.debug else 0
+            return StopEvent("signal", SIGTRAP, swbreak=True, pc=stop.pc,
+                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → {stop.note or 'ours'}"
+                             .replace("0X", "0x"))
+        if reason is StopReason.STEP:
+            hsr = exit_.debug.hsr if exit_.debug else 0
+            return StopEvent("signal", SIGTRAP, pc=stop.pc,
+                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → step done")
+        if reason is StopReason.BUDGET:
+            return None
+        if reason is StopReason.HALTED:
+            return StopEvent("exited", code=0, note=stop.message)
+        if reason is StopReason.FAULT:
+            return StopEvent("signal", SIGSEGV, pc=stop.pc, note=stop.message)
+        return StopEvent("signal", SIGILL, pc=stop.pc, note=stop.message)
+
+    def _at_gate(self) -> StopEvent | None | Literal[False]:
+        """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).
+
+        Returns a stop event (exit or signal), None (a system call done: go on), or False
+        (not the kernel's stop).
+        """
+        if self.process is None:
+            return False
+        served = self.process.handle(self.dbg.vcpu)
+        if served is None:
+            return False
+        if served.kind == "syscall":
+            return None
+        if served.kind == "exited":
+            return StopEvent("exited", code=served.code, note=served.note)
+        self._fatal = served.signal or SIGILL
+        return StopEvent("signal", self._fatal, pc=self.dbg.pc, note=served.note)
+
+    def resume(self, step: bool, seconds: float) -> StopEvent | None:
+        if self._last.kind in ("exited", "killed"):
+            return self._last
+        if self._fatal is not None:
+            self._last = StopEvent("killed", self._fatal, note=f"killed by signal {self._fatal}")
+            return self._last
+        deadline = time.monotonic() + seconds
+        while True:
+            stop = self.dbg.step() if step else \
+                self.dbg.cont(max(deadline - time.monotonic(), 0.001))
+            gated = self._at_gate()
+            if gated is None:
+                if step:   # the SVC was the instruction stepped: stop after it
+                    ev = StopEvent("signal", SIGTRAP, pc=self.dbg.pc, note="step over SVC")
+                    break
+                if time.monotonic() >= deadline:
+                    return None
+                continue
+            found = self._event(stop) if gated is False else gated
+            if found is None:
+                return None
+            ev = found
+            break
+        self._last = ev
+        return ev
+
+    def interrupted(self) -> StopEvent:
+        self._last = StopEvent("signal", SIGINT, pc=self.dbg.pc, note="Ctrl-C")
+        return self._last
+
+    def last_stop(self) -> StopEvent:
+        return self._last
+
+    def auxv(self) -> bytes | None:
+        return self.process.auxv() if self.process is not None else None
+
+    def kill(self) -> None:
+        self.gone = True
+
+    def kick(self) -> None:
+        """Stop a running ``resume`` now (from a signal handler or another thread); a
+        detached guest's run on ends too."""
+        self._kicked.set()
+        self.dbg.interrupt()
+
+    def _log(self, line: str) -> None:
+        if self.log is not None:
+            self.log(line)
+
+    def detach(self) -> None:
+        """Remove every breakpoint and let the guest run on, off the caller's thread.
+
+        The guest runs for up to ``DETACH_SECONDS`` on its own thread (``detached_run``),
+        so a server with ``--multi`` goes back to accepting at once; ``kick`` ends it early.
+        A failure is logged, never swallowed: breakpoints that cannot be removed end the
+        guest there (running it would trap into a debugger that is gone).
+        """
+        self.gone = True
+        try:
+            self.dbg.delete_all(force=True)
+        except Exception as e:
+            self._log(f"detach: cannot remove the breakpoints ({type(e).__name__}: {e}): "
+                      "the guest is ended, not run on")
+            return
+        self.detached_run = threading.Thread(target=self._run_detached,
+                                             name="armbp-detached-guest", daemon=True)
+        self.detached_run.start()
+
+    def _run_detached(self) -> None:
+        deadline = time.monotonic() + DETACH_SECONDS
+        try:
+            while (time.monotonic() < deadline and not self._kicked.is_set()
+                   and self._last.kind not in ("exited", "killed")):
+                ev = self.resume(False, 0.1)
+                if ev is not None and ev.kind == "signal":
+                    self._log(f"detached guest stopped: {ev.note or ev.kind}")
+                    return
+        except Exception as e:
+            self._log(f"detached guest: {type(e).__name__}: {e}")
+            return
+        if self._kicked.is_set():
+            self._log("detached guest ended: the server stops")
+        elif self._last.kind not in ("exited", "killed"):
+            self._log(f"detached guest still running after {DETACH_SECONDS:g} s: ended")
+
+
+def target_factory(program: str, args: list[str] | None = None, *,
+                   log: Callable[[str], None] | None = None,
+                   stdout: Callable[[bytes], None] | None = None) -> Callable[[], DebuggerTarget]:
+    """A function that builds a fresh guest for each connection.
+
+    ``program`` is a path: a static AArch64 ELF (run as a Linux process at EL0, with
+    ``args``), or an armbp assembly source (run bare-metal at EL1, as in the lessons).
+    Errors (missing file, not an ELF we can run, assembly errors) raise ``ValueError``.
+    """
+    from armbp.debugger import Debugger
+    if os.path.exists(program) and not (os.path.isfile(program) or os.path.isdir(program)):
+        # a FIFO would block the server before it listens, /dev/zero never end
+        raise ValueError("not a regular file: expected a static AArch64 ELF or an armbp "
+                         "assembly source")
+    with open(program, "rb") as f:
+        head = f.read(4)
+    if head == b"\x7fELF":
+        from armbp.linux import LinuxProcess
+
+        def make() -> DebuggerTarget:
+            proc = LinuxProcess(program, [program] + list(args or []), stdout=stdout, log=log)
+            return DebuggerTarget(proc.launch(), proc, log)
+        return make
+    if args:
+        raise ValueError("arguments are for ELF programs; an assembly source takes none")
+    with open(program, encoding="utf-8") as text:
+        source = text.read()
+    from armbp.asm import assemble
+    prog = assemble(source, name=program)
+
+    def make_bare() -> DebuggerTarget:
+        return DebuggerTarget(Debugger(prog), None, log)
+    return make_bare
