@@ -42,7 +42,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from enum import Enum
 from typing import Callable, Iterable
 
 from armbp.disasm import ListingLine, listing
@@ -62,27 +61,14 @@ _monotonic = time.monotonic
 _CLOSED: frozenset[int] = frozenset()
 
 
-class StopReason(Enum):
-    """Why ``cont``/``step`` gave control back."""
-
-    BREAKPOINT = "breakpoint"           # our BRK trapped
-    STEP = "step"                       # one instruction done
-    BUDGET = "budget"                   # the time (or instruction) budget ran out, or interrupt()
-    HALTED = "halted"                   # PSCI SYSTEM_OFF / SYSTEM_RESET, or WFI forever
-    FAULT = "fault"                     # an access outside guest memory
-    INTERNAL_ERROR = "internal-error"   # something armbp does not model
-
+#: Why ``cont``/``step`` gave control back: the exit handler's verdict that ended the run
+#: (never ``RESUME``: the handler enters the guest again for it). One enum for both, so
+#: each kind of stop is one member with all its words (``armbp.vmm.Verdict``).
+StopReason = Verdict
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
-_BREAKPOINT, _STEP, _V_BREAKPOINT = StopReason.BREAKPOINT, Verdict.STEP, Verdict.BREAKPOINT
-_BUDGET = Verdict.BUDGET
-_HALTED = StopReason.HALTED
-_REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
-_REASON = {
-    Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
-    Verdict.BUDGET: StopReason.BUDGET, Verdict.HALTED: StopReason.HALTED,
-    Verdict.FAULT: StopReason.FAULT, Verdict.INTERNAL_ERROR: StopReason.INTERNAL_ERROR,
-}
+_BREAKPOINT, _STEP, _BUDGET, _HALTED = (Verdict.BREAKPOINT, Verdict.STEP, Verdict.BUDGET,
+                                        Verdict.HALTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -515,7 +501,7 @@ class Debugger:
         """
         exit_ = handled.exit
         verdict = handled.verdict
-        if verdict is _V_BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
+        if verdict is _BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
             pc = self._reported_at = exit_.pc
             # (unless the exit says the guest overwrote that BRK: then memory is the truth)
             self._trapped_at = None if exit_.message else pc
@@ -534,11 +520,10 @@ class Debugger:
                     pending = pc
                 if exit_.pc != pc:
                     exit_ = replace(exit_, pc=pc)
-        reason = _REASON[verdict]
         self._trapped_at = None
-        self._reported_at = pc if reason in _REPORTED or pc == pending else None
-        stop = self.last_stop = _make_stop(reason, pc, exit_, handled.note, handled.breakpoint)
-        if reason is _HALTED:
+        self._reported_at = pc if verdict.reported or pc == pending else None
+        stop = self.last_stop = _make_stop(verdict, pc, exit_, handled.note, handled.breakpoint)
+        if verdict is _HALTED:
             self._halted = stop
         return stop
 

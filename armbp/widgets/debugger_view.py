@@ -67,18 +67,6 @@ _PC_BG = "#FFF3B0"      # the pc row (the "=>" marker says it without colour)
 _BP_FG = "#B00020"      # breakpoint markers and BRK words (the "*" says it without colour)
 _CHANGED_BG = "#D8F0D8"  # changed registers (bold and "*" say it without colour)
 
-# What the exit handler decided, in words, per stop reason.
-_DECISION = {
-    StopReason.BREAKPOINT: "ours: the pc is in the breakpoint table → stop and report to the "
-                           "debugger (QEMU's EXCP_DEBUG)",
-    StopReason.STEP: "the single step we asked for is done → stop",
-    StopReason.BUDGET: "the budget ran out → the guest comes back to you (it has not "
-                       "finished: Continue gives it another budget)",
-    StopReason.HALTED: "the guest halted → nothing more to run (Reset starts it again)",
-    StopReason.FAULT: "an access outside guest memory → stop",
-    StopReason.INTERNAL_ERROR: "an exit the handler cannot deal with → stop",
-}
-
 
 class _Row(NamedTuple):
     """One row of the listing: a line, or a run of lines left out (``line`` is None)."""
@@ -708,7 +696,7 @@ class DebuggerView(widgets.VBox):
     def _decision(self) -> str:
         stop = self._stop
         assert stop is not None
-        text = _DECISION[stop.reason]
+        text = stop.reason.decision
         if stop.note and stop.reason is not StopReason.BREAKPOINT:
             text += f" ({stop.note})"
         reinjected = sum(1 for h in self._events if h.verdict is Verdict.RESUME)
