@@ -97,12 +97,15 @@ class Verdict(Enum):
 _RESUME, _BREAKPOINT, _DEBUG = Verdict.RESUME, Verdict.BREAKPOINT, ExitReason.DEBUG
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Handled:
     """The handler's answer for one exit: the verdict, the exit, and what it did.
 
     ``note`` is a short phrase ("re-injected", "ours") kept cheap on the hit path;
-    ``describe()`` turns it into a sentence for logs and front ends.
+    ``describe()`` turns it into a sentence for logs and front ends. A value to read, never
+    to change (the event log shares it); not ``frozen``, because a frozen dataclass's
+    ``__init__`` costs twice a plain one's and a hit makes two records
+    (``benchmarks/bench_records.py``).
     """
 
     verdict: Verdict
@@ -128,30 +131,6 @@ class Handled:
         else:
             head = f"{e.reason.name} exit at {e.pc:#x}" + (f": {e.message}" if e.message else "")
         return f"{head} → {self.verdict.value}" + (f" ({self.note})" if self.note else "")
-
-
-def _handled_maker() -> Callable[[Verdict, Exit, str, Breakpoint | None], Handled]:
-    """``Handled(verdict, exit, note, breakpoint)`` at half the cost, for the hit path.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` to get
-    past its own ``__setattr__``; the slot descriptors do the same job directly. The
-    result is the same immutable record (tests compare it with the normal constructor).
-    """
-    new = object.__new__
-    set_v, set_e, set_n, set_b = (Handled.__dict__[f].__set__
-                                  for f in ("verdict", "exit", "note", "breakpoint"))
-
-    def make(verdict: Verdict, exit_: Exit, note: str, bp: Breakpoint | None) -> Handled:
-        h = new(Handled)
-        set_v(h, verdict)
-        set_e(h, exit_)
-        set_n(h, note)
-        set_b(h, bp)
-        return h
-    return make
-
-
-_make_handled = _handled_maker()
 
 
 class ExitHandler:
@@ -269,7 +248,7 @@ class ExitHandler:
         if bp is not None and pc != self.lifted:
             if exit_.message:  # our BRK trapped, but the guest has overwritten it since
                 return Handled(Verdict.BREAKPOINT, exit_, f"ours; {exit_.message}", bp)
-            return _make_handled(_BREAKPOINT, exit_, "ours", bp)
+            return Handled(_BREAKPOINT, exit_, "ours", bp)
         # The guest's own BRK — or the debugger's breakpoint is lifted at this pc and the
         # BRK that ran is the saved instruction being stepped (QEMU: GDB removed its
         # breakpoint for the step, so the table has no entry): give the guest the

@@ -141,19 +141,6 @@ vectors:
     assert time.monotonic() - t < 1.0
 
 
-def test_the_fast_handled_maker_builds_the_same_frozen_record():
-    import dataclasses
-
-    from armbp.table import Breakpoint
-    from armbp.vmm import Handled, _make_handled
-    e = Exit(ExitReason.DEBUG, BASE, DebugExit(0xF2000000))
-    bp = Breakpoint(BASE, 0xD503201F, 1)
-    fast = _make_handled(Verdict.BREAKPOINT, e, "ours", bp)
-    assert fast == Handled(Verdict.BREAKPOINT, e, "ours", bp)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.note = "changed"
-
-
 @pytest.mark.parametrize("el, hsr, seen, far", [
     # at EL1 the guest takes its own debug exception without a change of EL: "same EL" EC
     (1, esr.breakpoint(), esr.breakpoint(same_el=True), None),
