@@ -40,8 +40,13 @@ app: $(APP_STAMP)
 # venv's Python, then the unit suite on every Python 3.10-3.13 the machine has.
 test: test-suite test-pythons
 
+# The lessons through nbval, in a pytest run of their own: each re-executed and compared
+# with its stored outputs (host addresses and the like sanitized, images skipped: see the cfg).
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with=notebooks/nbval-sanitize.cfg
+
 test-suite: $(TEST_STAMP)
 	$(PY) -m pytest
+	$(PY) -m pytest $(NBVAL) notebooks
 
 test-pythons:
 	$(PYTHON) .ci/test-pythons

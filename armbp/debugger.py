@@ -42,8 +42,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from enum import Enum
-from typing import Callable, Iterable
+from typing import Iterable
 
 from armbp.disasm import ListingLine, listing
 from armbp.displaced import Fixup, displaceable, plan
@@ -62,32 +61,23 @@ _monotonic = time.monotonic
 _CLOSED: frozenset[int] = frozenset()
 
 
-class StopReason(Enum):
-    """Why ``cont``/``step`` gave control back."""
-
-    BREAKPOINT = "breakpoint"           # our BRK trapped
-    STEP = "step"                       # one instruction done
-    BUDGET = "budget"                   # the time (or instruction) budget ran out, or interrupt()
-    HALTED = "halted"                   # PSCI SYSTEM_OFF / SYSTEM_RESET, or WFI forever
-    FAULT = "fault"                     # an access outside guest memory
-    INTERNAL_ERROR = "internal-error"   # something armbp does not model
-
+#: Why ``cont``/``step`` gave control back: the exit handler's verdict that ended the run
+#: (never ``RESUME``: the handler enters the guest again for it). One enum for both, so
+#: each kind of stop is one member with all its words (``armbp.vmm.Verdict``).
+StopReason = Verdict
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
-_BREAKPOINT, _STEP, _V_BREAKPOINT = StopReason.BREAKPOINT, Verdict.STEP, Verdict.BREAKPOINT
-_BUDGET = Verdict.BUDGET
-_HALTED = StopReason.HALTED
-_REPORTED = frozenset({StopReason.BREAKPOINT, StopReason.STEP, StopReason.FAULT})
-_REASON = {
-    Verdict.BREAKPOINT: StopReason.BREAKPOINT, Verdict.STEP: StopReason.STEP,
-    Verdict.BUDGET: StopReason.BUDGET, Verdict.HALTED: StopReason.HALTED,
-    Verdict.FAULT: StopReason.FAULT, Verdict.INTERNAL_ERROR: StopReason.INTERNAL_ERROR,
-}
+_BREAKPOINT, _STEP, _BUDGET, _HALTED = (Verdict.BREAKPOINT, Verdict.STEP, Verdict.BUDGET,
+                                        Verdict.HALTED)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Stop:
-    """Where and why the guest stopped, with the vCPU exit it came from."""
+    """Where and why the guest stopped, with the vCPU exit it came from.
+
+    A value to read, never to change (``last_stop`` shares it); plain slots rather than
+    ``frozen`` for the hit path's sake, as ``armbp.vmm.Handled``.
+    """
 
     reason: StopReason
     pc: int
@@ -107,31 +97,6 @@ class Stop:
 
     def __repr__(self) -> str:
         return f"Stop(reason={self.reason.name}, pc={self.pc:#x}, exit={self.exit!r})"
-
-
-def _stop_maker() -> Callable[[StopReason, int, Exit, str, Breakpoint | None], Stop]:
-    """``Stop(reason, pc, exit, note, breakpoint)`` at half the cost, for the hit path.
-
-    Same trick as ``armbp.vmm``'s ``Handled`` maker: the slot descriptors instead of the
-    frozen dataclass's ``object.__setattr__`` per field; the same immutable record.
-    """
-    new = object.__new__
-    set_r, set_p, set_e, set_n, set_b = (Stop.__dict__[f].__set__ for f in
-                                         ("reason", "pc", "exit", "note", "breakpoint"))
-
-    def make(reason: StopReason, pc: int, exit_: Exit, note: str,
-             bp: Breakpoint | None) -> Stop:
-        stop = new(Stop)
-        set_r(stop, reason)
-        set_p(stop, pc)
-        set_e(stop, exit_)
-        set_n(stop, note)
-        set_b(stop, bp)
-        return stop
-    return make
-
-
-_make_stop = _stop_maker()
 
 
 class Debugger:
@@ -348,7 +313,7 @@ class Debugger:
         first = self._halted
         assert first is not None
         why = first.note or first.exit.message or "the guest halted"
-        stop = self.last_stop = _make_stop(
+        stop = self.last_stop = Stop(
             _HALTED, self.vcpu.pc, first.exit,
             f"still halted ({why}); it stays so until reset()", None)
         return stop
@@ -515,13 +480,13 @@ class Debugger:
         """
         exit_ = handled.exit
         verdict = handled.verdict
-        if verdict is _V_BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
+        if verdict is _BREAKPOINT:  # the hot case first: the guest is on the BRK it hit
             pc = self._reported_at = exit_.pc
             # (unless the exit says the guest overwrote that BRK: then memory is the truth)
             self._trapped_at = None if exit_.message else pc
             self.hits[pc] = self.hits.get(pc, 0) + 1
-            stop = self.last_stop = _make_stop(_BREAKPOINT, pc, exit_, handled.note,
-                                               handled.breakpoint)
+            stop = self.last_stop = Stop(_BREAKPOINT, pc, exit_, handled.note,
+                                         handled.breakpoint)
             return stop
         vcpu = self.vcpu
         vcpu.scratch_open = _CLOSED
@@ -534,11 +499,10 @@ class Debugger:
                     pending = pc
                 if exit_.pc != pc:
                     exit_ = replace(exit_, pc=pc)
-        reason = _REASON[verdict]
         self._trapped_at = None
-        self._reported_at = pc if reason in _REPORTED or pc == pending else None
-        stop = self.last_stop = _make_stop(reason, pc, exit_, handled.note, handled.breakpoint)
-        if reason is _HALTED:
+        self._reported_at = pc if verdict.reported or pc == pending else None
+        stop = self.last_stop = Stop(verdict, pc, exit_, handled.note, handled.breakpoint)
+        if verdict is _HALTED:
             self._halted = stop
         return stop
 

@@ -90,8 +90,16 @@ def _flags(flags: int) -> str:
 
 
 def _exits_since(dbg: Debugger, mark: int) -> list[str]:
-    events = list(dbg.events)
-    return [h.describe() for h in events[mark:]] if mark <= len(events) else []
+    """The exits handled since ``dbg.events_seen`` was ``mark``, one line each.
+
+    Counted with ``events_seen``, not the log's length: the log is bounded, and once it
+    is full its length stays the same while old events drop out of its front.
+    """
+    new = dbg.events_seen - mark
+    kept = list(dbg.events)[-new:] if new > 0 else []
+    lost = new - len(kept)
+    return ([f"... {lost} earlier exit(s), no longer in the log"] if lost > 0 else []) + \
+        [h.describe() for h in kept]
 
 
 def _stop_line(out: _Out, stop: Stop) -> None:
@@ -121,7 +129,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     out(f"   table non-empty → KVM_SET_GUEST_DEBUG {_flags(dbg.vcpu.guest_debug)}")
 
     out.head("cont(): the guest runs into our BRK")
-    mark = len(dbg.events)
+    mark = dbg.events_seen
     stop = dbg.cont()
     _stop_line(out, stop)
     syndrome = esr.decode(stop.exit.debug.hsr)
@@ -143,7 +151,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
         f"{_word(dbg.raw_memory(loop, 4))}")
 
     out.head("cont(): the guest's own BRK #0x99 traps too — but it is not ours")
-    mark = len(dbg.events)
+    mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
         out(f"   exit: {line}")
@@ -155,7 +163,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     out.head("cont() from the breakpoint again: a displaced step, no restore needed")
     out("   the saved instruction runs from a scratch slot followed by `b loop+4`; "
         "the BRK stays in memory")
-    mark = len(dbg.events)
+    mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
         out(f"   exit: {line}")
@@ -164,7 +172,7 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     dbg.delete("loop")
     out(f"   restored {_word(dbg.raw_memory(loop, 4))} at {loop:#x}; guest debug flags: "
         f"{_flags(dbg.vcpu.guest_debug)}")
-    mark = len(dbg.events)
+    mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
         out(f"   exit: {line}")

@@ -8,8 +8,12 @@ exit, ``kvm_arm_handle_debug`` decodes the exception class from ``hsr`` and disp
   Not ours → the guest executed its own BRK: re-inject the exception into the guest (its
   vector table runs, as it would without a debugger) and enter the guest again. While a
   breakpoint is lifted for a step-over (``lifted``), a BRK at its pc is the guest's too.
-* EC 0x32 (software step): the step we asked for is done → stop.
-* anything else → a clear INTERNAL_ERROR verdict, never an exception.
+* EC 0x32 (software step): the step we asked for is done → stop. One nobody asked for is
+  an INTERNAL_ERROR (QEMU reports an error and does not re-inject it).
+* EC 0x30, 0x34, 0x38 (hardware breakpoint, watchpoint, AArch32 BKPT): the debugger set
+  none, so they are the guest's own: re-injected, as a BRK that is not ours.
+* anything else (an EC KVM never exits with) → a clear INTERNAL_ERROR verdict, never an
+  exception.
 
 Both dispatches are tables, like Linux's ``arm_exit_handlers[]`` indexed by EC.
 """
@@ -18,37 +22,90 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from armbp import esr
 from armbp.table import Breakpoint, BreakpointTable
 from armbp.vcpu import Exit, ExitReason, GuestDebug, SystemEventType, VCpu
 
-__all__ = ["ExitHandler", "Handled", "Verdict"]
+__all__ = ["ExitHandler", "Handled", "StubReport", "Verdict"]
+
+
+class StubReport(NamedTuple):
+    """How a GDB remote stub reports one kind of stop to its client.
+
+    ``kind`` is the stop reply's kind: "signal" (``T``, stopped with ``signal``) or "exited"
+    (``W``). ``swbreak`` marks a stop at one of our BRKs (the reply's ``swbreak:`` reason).
+    ``note`` is the stub's log line, a ``str.format`` template over ``ec``, ``hsr`` (the
+    syndrome of the debug exit, if any), ``note`` (the handler's) and ``message`` (the
+    stop's sentence).
+    """
+
+    kind: str
+    signal: int = 5            # GDB's signal numbers: 5 TRAP, 11 SEGV, 4 ILL
+    swbreak: bool = False
+    note: str = "{message}"
 
 
 class Verdict(Enum):
-    """What the handler decided about one exit."""
+    """What the exit handler decided about one exit — and so why the debugger stopped.
 
-    RESUME = "resume"                   # handled (e.g. re-injected): enter the guest again
-    BREAKPOINT = "breakpoint"           # our BRK: stop, report to the debugger
-    STEP = "step"                       # the requested single step is done
-    HALTED = "halted"                   # the guest powered off (PSCI), reset, or sleeps forever
-    BUDGET = "budget"                   # out of time (or interrupted)
-    FAULT = "fault"                     # an access outside guest memory
-    INTERNAL_ERROR = "internal-error"   # an exit we cannot handle
+    The one vocabulary of stops: the debugger's ``StopReason`` is this enum, and each member
+    carries every word said about its kind, so that a new kind of stop (a hardware
+    breakpoint, a watchpoint) is one member here. ``value`` is the log's word ("breakpoint
+    at 0x40004"); ``decision`` the debugger view's sentence; ``stub`` how a GDB stub reports
+    it (None: the stub does not stop for it); ``reported`` whether the stop is shown at its
+    pc as a place the guest waits (continuing from it steps over a breakpoint there).
+    """
+
+    decision: str
+    stub: StubReport | None
+    reported: bool
+
+    def __new__(cls, value: str, decision: str, stub: StubReport | None = None,
+                reported: bool = False) -> Verdict:
+        member = object.__new__(cls)
+        member._value_ = value
+        member.decision = decision
+        member.stub = stub
+        member.reported = reported
+        return member
+
+    # handled (e.g. re-injected): enter the guest again
+    RESUME = ("resume", "not ours → re-injected into the guest's vectors, the guest runs on")
+    # our BRK: stop, report to the debugger
+    BREAKPOINT = ("breakpoint", "ours: the pc is in the breakpoint table → stop and report to "
+                  "the debugger (QEMU's EXCP_DEBUG)",
+                  StubReport("signal", 5, swbreak=True, note="EC {ec} hsr {hsr} → {note}"), True)
+    # the requested single step is done
+    STEP = ("step", "the single step we asked for is done → stop",
+            StubReport("signal", 5, note="EC {ec} hsr {hsr} → step done"), True)
+    # the guest powered off (PSCI), reset, or sleeps forever
+    HALTED = ("halted", "the guest halted → nothing more to run (Reset starts it again)",
+              StubReport("exited"))
+    # out of time (or interrupted): the stub runs on
+    BUDGET = ("budget", "the budget ran out → the guest comes back to you (it has not "
+              "finished: Continue gives it another budget)")
+    # an access outside guest memory
+    FAULT = ("fault", "an access outside guest memory → stop", StubReport("signal", 11), True)
+    # an exit we cannot handle
+    INTERNAL_ERROR = ("internal-error", "an exit the handler cannot deal with → stop",
+                      StubReport("signal", 4))
 
 
 # An Enum class attribute costs ~0.1 µs per lookup: hot paths use module constants.
 _RESUME, _BREAKPOINT, _DEBUG = Verdict.RESUME, Verdict.BREAKPOINT, ExitReason.DEBUG
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Handled:
     """The handler's answer for one exit: the verdict, the exit, and what it did.
 
     ``note`` is a short phrase ("re-injected", "ours") kept cheap on the hit path;
-    ``describe()`` turns it into a sentence for logs and front ends.
+    ``describe()`` turns it into a sentence for logs and front ends. A value to read, never
+    to change (the event log shares it); not ``frozen``, because a frozen dataclass's
+    ``__init__`` costs twice a plain one's and a hit makes two records
+    (``benchmarks/bench_records.py``).
     """
 
     verdict: Verdict
@@ -74,30 +131,6 @@ class Handled:
         else:
             head = f"{e.reason.name} exit at {e.pc:#x}" + (f": {e.message}" if e.message else "")
         return f"{head} → {self.verdict.value}" + (f" ({self.note})" if self.note else "")
-
-
-def _handled_maker() -> Callable[[Verdict, Exit, str, Breakpoint | None], Handled]:
-    """``Handled(verdict, exit, note, breakpoint)`` at half the cost, for the hit path.
-
-    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` to get
-    past its own ``__setattr__``; the slot descriptors do the same job directly. The
-    result is the same immutable record (tests compare it with the normal constructor).
-    """
-    new = object.__new__
-    set_v, set_e, set_n, set_b = (Handled.__dict__[f].__set__
-                                  for f in ("verdict", "exit", "note", "breakpoint"))
-
-    def make(verdict: Verdict, exit_: Exit, note: str, bp: Breakpoint | None) -> Handled:
-        h = new(Handled)
-        set_v(h, verdict)
-        set_e(h, exit_)
-        set_n(h, note)
-        set_b(h, bp)
-        return h
-    return make
-
-
-_make_handled = _handled_maker()
 
 
 class ExitHandler:
@@ -126,6 +159,11 @@ class ExitHandler:
         self._by_ec: dict[int, Callable[[Exit], Handled]] = {
             esr.EC.BRK64: self._brk,
             esr.EC.SOFTSTP_LOW: self._software_step,
+            # The debugger plants no hardware breakpoint, watchpoint or BKPT (yet): one of
+            # them trapping is the guest's own debugging (QEMU: not found → re-inject).
+            esr.EC.BREAKPT_LOW: self._guests_own,
+            esr.EC.WATCHPT_LOW: self._guests_own,
+            esr.EC.BKPT32: self._guests_own,
         }
 
     # -- guest debug ------------------------------------------------------------------------
@@ -210,7 +248,7 @@ class ExitHandler:
         if bp is not None and pc != self.lifted:
             if exit_.message:  # our BRK trapped, but the guest has overwritten it since
                 return Handled(Verdict.BREAKPOINT, exit_, f"ours; {exit_.message}", bp)
-            return _make_handled(_BREAKPOINT, exit_, "ours", bp)
+            return Handled(_BREAKPOINT, exit_, "ours", bp)
         # The guest's own BRK — or the debugger's breakpoint is lifted at this pc and the
         # BRK that ran is the saved instruction being stepped (QEMU: GDB removed its
         # breakpoint for the step, so the table has no entry): give the guest the
@@ -221,6 +259,30 @@ class ExitHandler:
                        f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
                        f"re-injected into the guest's vector table"
                        + (f"; {exit_.message}" if exit_.message else ""))
+
+    def _guests_own(self, exit_: Exit) -> Handled:
+        """A debug exception the debugger did not ask for: give it to the guest, as for BRK.
+
+        The syndrome is the one the guest would have seen with no hypervisor. KVM reports
+        it from EL2, where the guest is always a lower EL; a guest at EL1 takes it without
+        a change of Exception level, so the breakpoint and watchpoint classes become their
+        "same EL" ones (Arm ARM, ESR_ELx, "Exception Class encoding": 0x30 → 0x31, 0x34 →
+        0x35). A watchpoint also sets FAR_EL1 to the data address ("Watchpoint exceptions").
+        QEMU re-injects the syndrome unchanged; the architecture is the reference here.
+        """
+        debug = exit_.debug
+        assert debug is not None  # ``handle`` dispatches on its EC
+        ec = debug.ec
+        syndrome = debug.hsr | debug.hsr_high << 32
+        if ec != esr.EC.BKPT32 and self.vcpu.read_register("pstate") >> 2 & 3 == 1:
+            syndrome += 1 << 26  # the EC's "same EL" twin, one above the "lower EL" one
+        far = debug.far if ec == esr.EC.WATCHPT_LOW else None
+        self.vcpu.inject_exception(syndrome, return_to=exit_.pc, far=far)
+        return Handled(Verdict.RESUME, exit_,
+                       f"not ours: EC 0x{syndrome >> 26 & 0x3F:02X} "
+                       f"({esr.decode(syndrome).ec_name}) "
+                       f"re-injected into the guest's vector table"
+                       + (f", FAR {far:#x}" if far is not None else ""))
 
     def _software_step(self, exit_: Exit) -> Handled:
         if not self.stepping:

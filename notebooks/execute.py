@@ -15,15 +15,20 @@ then normalised so that a re-run changes only what really changed:
   ``print`` in several pieces; the stored notebook should not depend on that).
 
 A cell that raises stops the run with the cell and the error, and nothing is written.
-Only nbformat and nbclient are used: this script does not import armbp.
+Only nbformat, nbclient and jupyter_client are used: this script does not import armbp.
+Kernels talk to it over Unix sockets, never TCP ports (``over_unix_sockets`` says why).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import uuid
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager, KernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -78,11 +83,49 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def over_unix_sockets(manager: type) -> type:
+    """``manager`` (a jupyter_client kernel manager class) starting kernels on Unix sockets.
+
+    By default a kernel and its client talk over TCP ports on loopback, found by binding
+    port 0 and letting it go; until the kernel binds the port, another process may take
+    it, and the kernel dies with "ZMQ Address already in use" (seen with several test runs
+    on one machine). A socket file of a name made for this kernel cannot be taken that
+    way. The name is absolute (jupyter_client's default for IPC is relative to the
+    current folder, which the kernel does not share: it starts in this folder).
+    """
+    class UnixSocketKernelManager(manager):  # type: ignore[misc, valid-type]
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", os.path.join(jupyter_runtime_dir(),
+                                                 f"armbp-{uuid.uuid4().hex[:12]}"))
+            os.makedirs(os.path.dirname(kwargs["ip"]), exist_ok=True)
+            super().__init__(**kwargs)
+
+    UnixSocketKernelManager.__qualname__ = f"UnixSocket{manager.__name__}"
+    return UnixSocketKernelManager
+
+
+def use_unix_sockets_in_nbval() -> None:
+    """Make nbval start its kernels as ``run`` does (``notebooks/conftest.py`` calls it).
+
+    nbval builds its ``KernelManager`` with nothing to configure it by, so the class it
+    uses is replaced by ``over_unix_sockets`` of it.
+    """
+    import nbval.kernel
+
+    if nbval.kernel.KernelManager is KernelManager:
+        nbval.kernel.KernelManager = over_unix_sockets(KernelManager)
+
+
 def run(nb: nbformat.NotebookNode, *, timeout: int = 120) -> nbformat.NotebookNode:
-    """Execute ``nb`` (in place) in a fresh python3 kernel started in this folder."""
+    """Execute ``nb`` (in place) in a fresh python3 kernel started in this folder.
+
+    The kernel talks to us over Unix sockets, not TCP ports (``over_unix_sockets``).
+    """
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", record_timing=False,
-        store_widget_state=True, resources={"metadata": {"path": str(HERE)}})
+        store_widget_state=True, resources={"metadata": {"path": str(HERE)}},
+        kernel_manager_class=over_unix_sockets(AsyncKernelManager))
     client.execute()
     return nb
 

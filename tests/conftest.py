@@ -23,6 +23,19 @@ def require_tool(name: str, debian_package: str) -> str:
     pytest.skip(msg)
 
 
+@pytest.fixture(scope="session")
+def loop_elf(tmp_path_factory):
+    """``tests/gdb/loop.S`` as a static AArch64 Linux ELF, built once per run.
+
+    The Linux loader, the stub and the gdb transcript tests all run it; tests read it and
+    never write it.
+    """
+    from gdb.guests import build_elf
+    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
+    require_tool("aarch64-linux-gnu-ld", "binutils-aarch64-linux-gnu")
+    return build_elf("loop", tmp_path_factory.mktemp("elf"))
+
+
 # hvc #0 with x0 = PSCI SYSTEM_OFF (0x84000008): how a KVM guest powers itself off.
 PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
 

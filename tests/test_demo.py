@@ -7,6 +7,7 @@ import re
 import pytest
 
 from armbp import cli, demo
+from armbp.debugger import Debugger
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -69,3 +70,19 @@ def demo_plain() -> str:
 def test_source_option_prints_the_guest(capsys):
     assert demo.main(["--source"]) == 0
     assert "brk #0x99" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("log_size, expected", [
+    (2, ["re-injected", "→ breakpoint"]),
+    (1, ["1 earlier exit(s), no longer in the log", "→ breakpoint"]),
+])
+def test_an_actions_exits_are_counted_past_a_full_event_log(log_size, expected):
+    dbg = Debugger(demo.demo_program(), log_size=log_size)
+    dbg.break_at("loop")
+    dbg.cont()
+    dbg.step()  # the log is full now
+    mark = dbg.events_seen
+    dbg.cont()  # the guest's own BRK (re-injected), then ours again
+    lines = demo._exits_since(dbg, mark)
+    assert len(lines) == len(expected)
+    assert all(want in line for want, line in zip(expected, lines)), lines

@@ -18,7 +18,6 @@ from armbp.gdb.client import RspClient
 from armbp.gdb.server import GdbServer
 from armbp.gdb.target import target_factory
 from conftest import require_tool
-from gdb.guests import build_elf
 
 HOT_BODY = 0x40010C      # `hot`: its first instruction (stp x29, x30, [sp, #-16]!)
 TOTAL = 0x410160         # `total` in .data
@@ -40,12 +39,6 @@ loop:   add     x0, x0, #1
         movk    x0, #0x8400, lsl #16
         hvc     #0
 """
-
-
-@pytest.fixture(scope="module")
-def loop_elf(tmp_path_factory):
-    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
-    return build_elf("loop", tmp_path_factory.mktemp("elf"))
 
 
 @pytest.fixture

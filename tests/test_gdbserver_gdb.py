@@ -16,7 +16,7 @@ import time
 import pytest
 
 from conftest import require_tool
-from gdb.guests import HERE, build_elf, free_port, normalise, run_gdb
+from gdb.guests import HERE, free_port, normalise, run_gdb
 
 SCRIPT = HERE / "session.gdb"
 
@@ -28,11 +28,6 @@ def tools():
         "qemu": require_tool("qemu-aarch64", "qemu-user"),
         "as": require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu"),
     }
-
-
-@pytest.fixture(scope="module")
-def loop_elf(tools, tmp_path_factory):
-    return build_elf("loop", tmp_path_factory.mktemp("elf"))
 
 
 class Server:

@@ -181,12 +181,14 @@ def test_the_sdist_holds_what_its_tests_need(sdist, unpacked):
 
 def test_the_unpacked_sdist_collects_its_tests_without_errors(unpacked):
     env = _env() | {"PYTHONPATH": str(unpacked)}
-    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                          "-p", "no:cacheprovider"], cwd=unpacked, env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "error" not in out.stdout.strip().splitlines()[-1].lower(), out.stdout[-1000:]
-    collected = [line for line in out.stdout.splitlines() if "::" in line]
+    collected = []
+    for extra in ([], ["--nbval", "--nbval-current-env", "notebooks"]):  # as `make test`
+        out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                              "-p", "no:cacheprovider", *extra], cwd=unpacked, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+        assert "error" not in out.stdout.strip().splitlines()[-1].lower(), out.stdout[-1000:]
+        collected += [line for line in out.stdout.splitlines() if "::" in line]
     assert any(line.startswith("notebooks/00-start-here.ipynb::") for line in collected)
     assert any(line.startswith("tests/browser/") for line in collected)
     assert any(line.startswith("tests/test_gdbserver_gdb.py::") for line in collected)

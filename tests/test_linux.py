@@ -8,13 +8,6 @@ import pytest
 from armbp.linux import (AT_ENTRY, AT_EXECFN, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM,
                          AT_PLATFORM, AT_RANDOM, PAGE, ElfError, ElfImage, build_stack)
 from conftest import require_tool
-from gdb.guests import build_elf
-
-
-@pytest.fixture(scope="module")
-def loop_elf(tmp_path_factory):
-    require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
-    return build_elf("loop", tmp_path_factory.mktemp("elf"))
 
 
 def test_parse_reads_entry_loads_and_phdr(loop_elf):

@@ -1,6 +1,6 @@
 """The lessons as stored: what nbval cannot check by itself, and the exercises solved.
 
-nbval (wired in pyproject.toml) re-runs every lesson and compares outputs. It has blind
+nbval (`make test`: the Makefile's NBVAL options) re-runs every lesson and compares outputs. It has blind
 spots, each covered here: a cell never executed is silently not compared, image outputs
 are skipped, text shown only inside a widget is invisible, and a sanitize rule that is too
 wide would hide a change in what the guest does. The last test runs each lesson with every
@@ -12,18 +12,12 @@ import ast
 import importlib.util
 import inspect
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from armbp import exercises
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -201,12 +195,12 @@ def test_nbval_compares_text_and_skips_png():
 
     source = inspect.getsource(IPyNbFile.__init__)
     assert "'image/png'" in source and "nbdime" in source  # skipped unless --nbdime
-    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]
-    addopts = options["ini_options"]["addopts"].split()
-    assert "--nbval" in addopts and "--nbval-current-env" in addopts
-    assert "--nbval-sanitize-with=notebooks/nbval-sanitize.cfg" in addopts
-    assert "--nbdime" not in addopts and "--nbval-lax" not in addopts
-    assert "notebooks" in options["ini_options"]["testpaths"]
+    makefile = (ROOT / "Makefile").read_text()
+    nbval = re.search(r"^NBVAL\s*:?=(.*)$", makefile, re.M).group(1).split()
+    assert "--nbval" in nbval and "--nbval-current-env" in nbval
+    assert "--nbval-sanitize-with=notebooks/nbval-sanitize.cfg" in nbval
+    assert "--nbdime" not in nbval and "--nbval-lax" not in nbval
+    assert re.search(r"^\t\$\(PY\) -m pytest \$\(NBVAL\) notebooks$", makefile, re.M)
 
 
 @lesson

@@ -155,7 +155,9 @@ def test_make_lab_installs_only_the_lab_extra_and_allows_root():
 def test_make_test_runs_the_full_suite_and_every_python():
     out = _make_n("test")
     assert "-e '.[test,lab,app,browser]'" in out
-    assert re.search(r"\.venv/bin/python -m pytest$", out, re.M)
+    assert re.search(r"\.venv/bin/python -m pytest$", out, re.M)  # tests/ (testpaths)
+    assert re.search(r"\.venv/bin/python -m pytest --nbval .*--nbval-sanitize-with="
+                     r"notebooks/nbval-sanitize\.cfg notebooks$", out, re.M)  # the lessons
     assert ".ci/test-pythons" in out
 
 

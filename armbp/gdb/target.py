@@ -122,24 +122,13 @@ class DebuggerTarget:
     # running
     def _event(self, stop) -> StopEvent | None:
         """A Debugger ``Stop`` as a stub event; None when the guest just goes on."""
-        from armbp.debugger import StopReason
-        reason, exit_ = stop.reason, stop.exit
-        if reason is StopReason.BREAKPOINT:
-            hsr = exit_.debug.hsr if exit_.debug else 0
-            return StopEvent("signal", SIGTRAP, swbreak=True, pc=stop.pc,
-                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → {stop.note or 'ours'}"
-                             .replace("0X", "0x"))
-        if reason is StopReason.STEP:
-            hsr = exit_.debug.hsr if exit_.debug else 0
-            return StopEvent("signal", SIGTRAP, pc=stop.pc,
-                             note=f"EC 0x{hsr >> 26:02X} hsr {hsr:08x} → step done")
-        if reason is StopReason.BUDGET:
+        how = stop.reason.stub  # each kind of stop says how a stub reports it
+        if how is None:
             return None
-        if reason is StopReason.HALTED:
-            return StopEvent("exited", code=0, note=stop.message)
-        if reason is StopReason.FAULT:
-            return StopEvent("signal", SIGSEGV, pc=stop.pc, note=stop.message)
-        return StopEvent("signal", SIGILL, pc=stop.pc, note=stop.message)
+        hsr = stop.exit.debug.hsr if stop.exit.debug else 0
+        return StopEvent(how.kind, how.signal, swbreak=how.swbreak, pc=stop.pc,
+                         note=how.note.format(ec=f"0x{hsr >> 26:02X}", hsr=f"{hsr:08x}",
+                                              note=stop.note or "ours", message=stop.message))
 
     def _at_gate(self) -> StopEvent | None | Literal[False]:
         """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).

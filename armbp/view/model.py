@@ -45,6 +45,7 @@ _DECISION = {
     "HALTED": "the guest halted → nothing more to run (Reset starts it again)",
     "FAULT": "an access outside guest memory → stop",
     "INTERNAL_ERROR": "an exit the handler cannot deal with → stop",
+    "RESUME": "not ours → re-injected into the guest's vectors, the guest runs on",
 }
 
 

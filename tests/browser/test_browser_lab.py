@@ -137,6 +137,7 @@ def error_outputs(page) -> list[str]:
 def test_jupyterlab_asks_for_the_token(lab):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{lab.url}api/contents", timeout=10)
+    refused.value.close()  # an HTTPError is the response: it holds the socket open
     assert refused.value.code == 403
     with urllib.request.urlopen(f"{lab.url}api/contents?token={lab.token}", timeout=10) as r:
         names = {item["name"] for item in json.load(r)["content"]}
