@@ -12,12 +12,10 @@ from typing import TYPE_CHECKING
 
 from .classes import CLASSES
 from .families.other import UNALLOCATED
-from .spec import FieldSpec, Layout
+from .spec import U64_MAX, FieldSpec, Layout
 
 if TYPE_CHECKING:
     from typing import Any
-
-U64_MAX = (1 << 64) - 1
 
 
 @dataclass(frozen=True)

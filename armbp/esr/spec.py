@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # annotations only: keep `typing` out of the CLI's start-up
     Meaning = Union[str, tuple[str, str]]  # text, or (field name override, text)
     Check = Callable[[int], list[str]]
 
+U64_MAX = (1 << 64) - 1  # ESR_ELx is a 64-bit register
+
 
 def bits(*ranges: tuple[int, int]) -> int:
     """The mask of ESR bits [msb:lsb] for each (msb, lsb): ``bits((15, 15))`` is ``1 << 15``."""
