@@ -11,7 +11,7 @@ from .. import fsc
 from ..spec import F, Layout, flag, formatter
 from .common import CM, EA, FNV, GCS_ISS2, S1PTW, VNCR, WNR, dfsc, hex_value, ifsc, xreg
 
-# --- formatters ---------------------------------------------------------------------------------
+# --- formatters ------------------------------------------------------------------------------
 
 
 def _fsc_kind(code: int) -> str | None:
@@ -44,7 +44,7 @@ def srt(v: int, esr: int) -> str:
     return f"{width}{v}" + (" (zero register)" if v == 31 else "")
 
 
-# --- checks: (esr) -> warnings -------------------------------------------------------------------
+# --- checks: (esr) -> warnings ---------------------------------------------------------------
 
 def _check_abort_fsc(esr: int, data: bool) -> list[str]:
     warning = fsc.describe(esr & 0x3F, data=data)[1]
@@ -117,7 +117,7 @@ def check_serror(esr: int) -> list[str]:
     return out
 
 
-# --- fields and layouts --------------------------------------------------------------------------
+# --- fields and layouts ----------------------------------------------------------------------
 
 PFV = flag("PFV", 14, "PFAR_ELx is not valid", "PFAR_ELx holds the faulting physical address "
            "(FEAT_PFAR)", "PFAR Valid")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from .. import fsc
 from ..spec import F, flag, formatter
 
-# --- formatters: (field value, whole ESR) -> meaning ------------------------------------------
+# --- formatters: (field value, whole ESR) -> meaning -----------------------------------------
 
 
 @formatter()
@@ -39,7 +39,7 @@ def cond(v: int, esr: int) -> str:
     return _CONDITIONS[v]
 
 
-# --- fields -----------------------------------------------------------------------------------
+# --- fields ----------------------------------------------------------------------------------
 
 CV = flag("CV", 24, "COND is not valid", "COND is valid", "Condition code valid")
 COND = F("COND", 23, 20, "Condition code of the trapped instruction (AArch32)", fmt=cond)

@@ -13,7 +13,7 @@ from .. import brkimm, fsc
 from ..spec import F, Layout, flag, formatter
 from .common import CM, FNV, GCS_ISS2, VNCR, WNR
 
-# --- formatters ---------------------------------------------------------------------------------
+# --- formatters ------------------------------------------------------------------------------
 
 
 @formatter()
@@ -41,7 +41,7 @@ def wpt(v: int, esr: int) -> str:
     return f"watchpoint {v}" if esr >> 17 & 1 else f"{v} (not valid: WPTV is 0)"
 
 
-# --- checks ---------------------------------------------------------------------------------------
+# --- checks ----------------------------------------------------------------------------------
 
 def check_debug_fsc(esr: int) -> list[str]:
     code = esr & 0x3F
@@ -63,7 +63,7 @@ def check_watch_fnp(esr: int) -> list[str]:
     return []
 
 
-# --- layouts ---------------------------------------------------------------------------------------
+# --- layouts ---------------------------------------------------------------------------------
 
 BRK = Layout(
     "ISS encoding for an exception from execution of a Breakpoint instruction",

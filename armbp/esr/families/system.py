@@ -18,7 +18,7 @@ from .common import COND, CV, hex_value, xreg
 if TYPE_CHECKING:
     from ..spec import Formatter
 
-# --- formatters: the Direction bit, phrased as the instruction that trapped -----------------------
+# --- formatters: the Direction bit, phrased as the instruction that trapped ------------------
 
 
 @formatter((21, 1))  # Op0, Op2, Op1, CRn, Rt, CRm
@@ -69,7 +69,7 @@ def ldc_dir(v: int, esr: int) -> str:
     return "read: LDC (memory to DBGDTRTXint)" if v else "write: STC (DBGDTRRXint to memory)"
 
 
-# --- layouts ------------------------------------------------------------------------------------
+# --- layouts ---------------------------------------------------------------------------------
 
 _SYS_FIELDS = (
     F("Op0", 21, 20, "op0 of the instruction"), F("Op2", 19, 17, "op2 of the instruction"),
