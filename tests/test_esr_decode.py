@@ -235,7 +235,7 @@ def test_every_ec(value, ec, name, expected, words):
 
 def test_layout_tables_are_well_formed():
     # fields inside ISS [24:0] / ISS2 [55:32], no overlaps, known formatters and checks
-    esr.layouts.validate_tables()
+    esr.classes.validate_tables()
 
 
 def test_every_defined_ec_has_a_vector():

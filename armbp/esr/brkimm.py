@@ -1,14 +1,14 @@
 """What is known to plant a given BRK/BKPT immediate (the "comment", ESR ISS[15:0]).
 
-The architecture gives the 16-bit comment no meaning (DDI 0487, C6.2 BRK: "imm16 ... is
-ignored by the PE but can be used by a debugger"); software conventions do. Sources:
+The architecture gives the 16-bit comment no meaning (Arm ARM, the A64 instruction "BRK":
+"imm16 ... is ignored by the PE but can be used by a debugger"); software conventions do. Sources:
 Linux arch/arm64/include/asm/brk-imm.h (and the traps.c/kasan/ubsan/cfi handlers that read
 it), Clang's SanitizerHandler order for UBSAN trap codes, and the debuggers and compilers
 named below.
 """
 from __future__ import annotations
 
-BRK_BASE = 0xD420_0000     # A64 BRK #imm16 = 0xd4200000 | imm16 << 5 (DDI 0487, C6.2 BRK)
+BRK_BASE = 0xD420_0000     # A64 BRK #imm16 = 0xd4200000 | imm16 << 5 (Arm ARM, "BRK")
 BKPT_A32_BASE = 0xE120_0070  # A32 BKPT #imm16 = 0xe1200070 | imm16[15:4] << 8 | imm16[3:0]
 
 # Exact immediates: imm16 -> meaning.

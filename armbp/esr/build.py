@@ -5,23 +5,17 @@ ESR_EL1 for the guest, or the ``hsr`` of a KVM-style debug exit. Every argument 
 range-checked: a value that does not fit its field raises ``ValueError`` naming the
 argument, the value and the range, so a wrong syndrome is never built silently.
 
-Bit positions: Arm ARM DDI 0487, register ESR_ELx, "ISS encoding for ..." sections named
+Bit positions: the Arm ARM, register ESR_ELx, "ISS encoding for ..." sections named
 next to each builder.
 """
 from __future__ import annotations
 
 from .classes import EC
+from .fsc import FSC_DEBUG, FSC_TRANSLATION_L3
 
 EC_SHIFT = 26          # ESR_ELx.EC, bits [31:26]
 IL_BIT = 1 << 25       # ESR_ELx.IL, bit [25]: 1 = 32-bit instruction (and "not applicable")
 ISS2_SHIFT = 32        # ESR_ELx.ISS2, bits [55:32]
-
-# Fault status codes a builder is often asked for (DDI 0487, ESR_ELx, DFSC/IFSC, bits [5:0]).
-FSC_SEA = 0x10           # synchronous External abort, not on a translation table walk
-FSC_TAG_CHECK = 0x11     # synchronous Tag Check Fault (FEAT_MTE2), DFSC only
-FSC_ALIGNMENT = 0x21     # alignment fault, DFSC only
-FSC_DEBUG = 0x22         # debug exception: breakpoint, step, watchpoint (DDI 0487, D2.x)
-FSC_TLB_CONFLICT = 0x30  # TLB conflict abort
 
 
 def _fsc_at_level(base: int, level: int, name: str, lowest: int) -> int:
@@ -50,9 +44,6 @@ def fsc_access_flag(level: int) -> int:
 def fsc_permission(level: int) -> int:
     """Permission fault at lookup level 0..3: 0x0C..0x0F."""
     return _fsc_at_level(0x0C, level, "permission fault", 0)
-
-
-FSC_TRANSLATION_L3 = 0x07  # the default of the abort builders: "no page here"
 
 
 def _field(name: str, value: object, width: int) -> int:

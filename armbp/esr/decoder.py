@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .classes import EC_INFO
-from .layouts import CHECKS, FORMATTERS, FieldSpec, Layout, layout
+from .classes import CLASSES
+from .families.other import UNALLOCATED
+from .spec import U64_MAX, FieldSpec, Layout
 
 if TYPE_CHECKING:
     from typing import Any
-
-U64_MAX = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -75,19 +74,14 @@ class Syndrome:
 # --- compiled plans -------------------------------------------------------------------------
 # A plan is the full 64-bit tiling for one layout case, from bit 63 down: one entry per field,
 # (kind, name, msb, lsb, mask, payload, keymask, cache). A field's meaning depends only on the
-# ESR bits in ``keymask`` (its own bits, plus the few others its formatter reads), so an entry
+# ESR bits in ``keymask``: its own bits, plus the bits its formatter declares it reads
+# (``Formatter.reads``, written beside the formatter in its family module), so an entry
 # whose keymask spans at most _CACHE_KEY_BITS bits caches (Field, warning) by
 # ``esr & keymask``: Field is immutable, every Syndrome shares the instances, and decode()
 # stays fast. Wider fields (raw ISS, immediates, RES0 runs) are built each time: caching
 # them would fill memory with values seen once, which costs more than it saves.
 
 _RES0, _EC, _IL, _VALUES, _FMT, _PLAIN = range(6)
-# ESR bits, besides the field's own, that a formatter reads.
-_FORMATTER_DEPENDS = {
-    "abort_set": 0x3F << 26 | 0x3F, "srt": 1 << 15, "comment_bkpt": 1 << 25,
-    "sys64_dir": 0x3F_FFFE, "sys128_dir": 0x3F_FFFE, "cp15_dir": 0xF_FFFE,
-    "cp14_dir": 0xF_FFFE, "cp15_64_dir": 0xF_FFFE, "cp14_64_dir": 0xF_FFFE, "wpt": 1 << 17,
-}
 _CACHE_KEY_BITS = 12
 _NO_CACHE: dict = {}  # shared, never written: lookups miss, results are not kept
 
@@ -109,8 +103,7 @@ def _tile(specs: tuple[FieldSpec, ...], lo: int, hi: int) -> list[tuple]:
         if s.values is not None:
             out.append(_entry(_VALUES, s.name, s.msb, s.lsb, s.values))
         elif s.fmt is not None:
-            out.append(_entry(_FMT, s.name, s.msb, s.lsb, FORMATTERS[s.fmt],
-                              _FORMATTER_DEPENDS.get(s.fmt, 0)))
+            out.append(_entry(_FMT, s.name, s.msb, s.lsb, s.fmt.fn, s.reads))
         else:
             out.append(_entry(_PLAIN, s.name, s.msb, s.lsb))
         top = s.lsb - 1
@@ -152,11 +145,13 @@ def _syndrome(esr: int, ec: int, ec_name: str, ec_description: str, il: int, iss
 
 
 class _Plan:
-    """A layout case compiled for decode(): its entries and, side by side, (cache, keymask)."""
+    """A layout case compiled for decode(): its entries and, side by side, (cache, keymask).
+    It holds its layout, so the id() that keys it in _PLANS is never reused meanwhile."""
 
-    __slots__ = ("entries", "pairs")
+    __slots__ = ("layout", "entries", "pairs")
 
-    def __init__(self, entries: tuple[tuple, ...]) -> None:
+    def __init__(self, lay: Layout, entries: tuple[tuple, ...]) -> None:
+        self.layout = lay
         self.entries = entries
         self.pairs = tuple((e[7], e[6]) for e in entries)
 
@@ -169,7 +164,7 @@ def _plan_for(lay: Layout, case: int | None) -> _Plan:
     plan = _PLANS.get(key)
     if plan is None:
         extra = lay.cases.get(case, ()) if case is not None else ()
-        plan = _PLANS[key] = _Plan(_plan(lay, extra))
+        plan = _PLANS[key] = _Plan(lay, _plan(lay, extra))
     return plan
 
 
@@ -181,8 +176,8 @@ def _field_of(kind: int, name: str, msb: int, lsb: int, v: int, payload: Any,
         if v:
             warning = f"RES0 bits [{msb}:{lsb}] are set: {v:#x}"
     elif kind == _EC:
-        info = EC_INFO.get(v)
-        meaning = (f"{info[0]}: {info[1]}" if info
+        row = CLASSES.get(v)
+        meaning = (f"{row.short}: {row.description}" if row
                    else f"UNRECOGNIZED EC: {v:#04x} is not allocated by the Arm ARM")
     elif kind == _IL:
         meaning = "32-bit instruction (or not applicable)" if v else "16-bit instruction"
@@ -213,6 +208,19 @@ _RECENT: dict[int, "Syndrome"] = {}  # a log repeats a few values; Syndrome is i
 _RECENT_LIMIT = 64
 
 
+def clear_caches() -> None:
+    """Forget every compiled plan, cached field and recent result (after the tables change:
+    ``classes.register``), so the next decode reads the tables afresh."""
+    _PLANS.clear()
+    _RECENT.clear()
+
+
+def decode_uncached(value: int) -> Syndrome:
+    """``decode(value)`` computed from the tables alone, reading and filling no cache: the
+    reference the cached path must agree with (the tests compare the two)."""
+    return _decode(_check_value(value), False)
+
+
 def decode(value: int) -> Syndrome:
     """Decode one ESR_ELx value. Never raises for 0..2**64-1; ValueError outside it."""
     hit = _RECENT.get(value) if value.__class__ is int else None
@@ -225,40 +233,41 @@ def decode(value: int) -> Syndrome:
     return syndrome
 
 
-def _decode(esr: int) -> Syndrome:
+def _decode(esr: int, cached: bool = True) -> Syndrome:
     ec = esr >> 26 & 0x3F
     il = esr >> 25 & 1
-    info = EC_INFO.get(ec)
-    lay = layout(ec)
+    row = CLASSES.get(ec)
+    lay = row.layout if row is not None else UNALLOCATED
     case = None
     if lay.select is not None:
         msb, lsb = lay.select
         case = esr >> lsb & ((1 << (msb - lsb + 1)) - 1)
     warnings: list[str] = []
-    if info is None:
+    if row is None:
         ec_name, ec_desc = "UNRECOGNIZED EC", f"EC {ec:#04x} is not allocated by the Arm ARM"
         warnings.append(f"EC {ec:#04x} is not an allocated Exception Class: ISS shown raw")
     else:
-        ec_name, ec_desc = info
+        ec_name, ec_desc = row.short, row.description
 
     plan = _plan_for(lay, case)
-    hits = [cache.get(esr & keymask) for cache, keymask in plan.pairs]
+    hits = ([cache.get(esr & keymask) for cache, keymask in plan.pairs] if cached
+            else [None] * len(plan.entries))
     if None in hits:  # first sight of some field values: compute and remember them
         for i, entry in enumerate(plan.entries):
             if hits[i] is None:
                 kind, name, msb, lsb, mask, payload, keymask, cache = entry
                 hit = hits[i] = _field_of(kind, name, msb, lsb, esr >> lsb & mask, payload,
                                           esr)
-                if cache is not _NO_CACHE:
+                if cached and cache is not _NO_CACHE:
                     cache[esr & keymask] = hit
     fields = tuple([hit[0] for hit in hits])
     warnings += [hit[1] for hit in hits if hit[1] is not None]
-    if not il and lay.il_is_1 and info is not None:
+    if not il and lay.il_is_1 and row is not None:
         warnings.append(f"IL is 0 but the architecture says IL is 1 for EC {ec:#04x} "
                         f"({ec_name})")
 
     for check in lay.checks:
-        warnings.extend(CHECKS[check](esr))
+        warnings.extend(check(esr))
     return _syndrome(esr, ec, ec_name, ec_desc, il, esr & 0x1FF_FFFF, esr >> 32 & 0xFF_FFFF,
                      fields, tuple(warnings), lay.title)
 

@@ -68,7 +68,13 @@ FAULT_CODES: dict[int, FaultCode] = {
                     None, "domain"),
 }
 
+# Codes by name, for the builders and the checks (the table above gives their meaning).
+FSC_TRANSLATION_L3 = 0x07  # the abort builders' default: "no page here"
+FSC_SEA = 0x10           # synchronous External abort, not on a translation table walk
+FSC_TAG_CHECK = 0x11     # synchronous Tag Check Fault (FEAT_MTE2), DFSC only
+FSC_ALIGNMENT = 0x21     # alignment fault, DFSC only
 FSC_DEBUG = 0x22  # debug exception: the only valid code for breakpoint/step/watchpoint ECs
+FSC_TLB_CONFLICT = 0x30  # TLB conflict abort
 
 # Codes after which the FnV, EA and SET fields can carry information (external aborts).
 EXTERNAL_KINDS = frozenset({"external", "external-walk", "ecc", "ecc-walk"})

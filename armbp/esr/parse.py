@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-U64_MAX = (1 << 64) - 1
+from .spec import U64_MAX
+
 # The most digits a 64-bit value needs, leading zeros aside, per base (also keeps int() away
 # from inputs of thousands of digits).
 _MAX_DIGITS = {16: 16, 10: 20, 2: 64}

@@ -2,9 +2,9 @@
 
 The ISS of EC 0x18 holds the instruction's (op0, op1, CRn, CRm, op2), Rt and direction
 (DDI 0487, ESR_ELx, "ISS encoding for an exception from MSR, MRS, or System instruction
-execution in AArch64 state"). The encodings below are the Arm ARM's register pages
-(chapter D24, "Accessing <register>") for the registers a learner meets most; anything else
-is printed in the generic ``S<op0>_<op1>_C<n>_C<m>_<op2>`` form assemblers accept.
+execution in AArch64 state"). The encodings below are the Arm ARM's register pages (each
+register's "Accessing <register>" section) for the registers a learner meets most; anything
+else is printed in the generic ``S<op0>_<op1>_C<n>_C<m>_<op2>`` form assemblers accept.
 """
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ REGISTERS: dict[tuple[int, int, int, int, int], str] = {
     (3, 6, 6, 0, 0): "FAR_EL3", (3, 6, 12, 0, 0): "VBAR_EL3",
 }
 
-# (op1, CRn, CRm, op2) -> (name, takes Xt) for System instructions (op0 = 1), DDI 0487 C5.3.
+# (op1, CRn, CRm, op2) -> (name, takes Xt) for System instructions (op0 = 1):
+# Arm ARM, "A64 System instructions for cache maintenance", "... for address translation"
+# and "... for TLB maintenance".
 SYS_INSTRUCTIONS: dict[tuple[int, int, int, int], tuple[str, bool]] = {
     (0, 7, 1, 0): ("IC IALLUIS", False), (0, 7, 5, 0): ("IC IALLU", False),
     (3, 7, 5, 1): ("IC IVAU", True), (0, 7, 6, 1): ("DC IVAC", True),
