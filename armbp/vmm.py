@@ -22,7 +22,8 @@ from typing import Callable
 
 from armbp import esr
 from armbp.table import Breakpoint, BreakpointTable
-from armbp.vcpu import Exit, ExitReason, GuestDebug, SystemEventType, VCpu
+from armbp.kvm.abi import Exit, ExitReason, GuestDebug, SystemEventType
+from armbp.kvm.backend import Backend
 
 __all__ = ["ExitHandler", "Handled", "Verdict"]
 
@@ -103,7 +104,7 @@ _make_handled = _handled_maker()
 class ExitHandler:
     """Handles the vCPU's exits against the breakpoint table (QEMU's KVM exit path)."""
 
-    def __init__(self, vcpu: VCpu, table: BreakpointTable):
+    def __init__(self, vcpu: Backend, table: BreakpointTable):
         self.vcpu = vcpu
         self.table = table
         self.stepping = False
