@@ -206,14 +206,6 @@ _start: mov x8, #63          // read: not implemented
     assert any(lo <= heap and heap + 0x2000 - 1 <= hi for lo, hi, _ in vcpu.uc.mem_regions())
 
 
-def test_the_linux_layer_maps_memory_through_the_vcpu_not_unicorn():
-    import inspect
-
-    import armbp.linux
-    source = inspect.getsource(armbp.linux)
-    assert "unicorn" not in source.lower() and ".uc." not in source
-
-
 def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
     import inspect
 
