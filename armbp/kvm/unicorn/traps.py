@@ -102,14 +102,13 @@ def _brk_syndrome(word: int) -> tuple[int, str]:
     ESR_ELx's ISS for a BRK is its imm16 ("comment"), which only the executed instruction
     knows. A guest store over the BRK in the same translated block lets the stale block
     run the BRK anyway (the architecture allows either instruction to execute until
-    cache maintenance, Arm ARM B2.4.4), and memory then holds something else: an imm16
+    cache maintenance, Arm ARM "Concurrent modification and execution of instructions"), and memory then holds something else: an imm16
     taken from that word would be invented. The honest syndrome is BRK with imm16 0 and a
     note that says it is unknown.
     """
     if classify(word) is Op.BRK:
         return esr.brk(imm16_of(word)), ""
     return esr.brk(0), stale_brk_note(word)
-
 
 
 class Traps:
