@@ -452,3 +452,18 @@ def test_wfi_is_still_a_hlt_exit_and_the_next_run_goes_on_past_it():
     assert "WFI" in e.message
     e = cpu.run(Budget(instructions=1))  # the run goes on past it
     assert e.reason is ExitReason.BUDGET and cpu.pc == BASE + 12
+
+
+def test_the_words_and_offsets_are_defined_once_and_agree_with_the_assembler():
+    import armbp.displaced
+    import armbp.linux
+    from armbp import assemble, encodings
+    from armbp.kvm import arch
+    from armbp.kvm.unicorn import traps
+    code = assemble("wfi\neret\nb .\nnop", base=BASE).code
+    words = [int.from_bytes(code[i:i + 4], "little") for i in range(0, 16, 4)]
+    assert words == [encodings.WFI, encodings.ERET, encodings.B, encodings.NOP]
+    assert traps.WFI is encodings.WFI and armbp.linux.ERET is encodings.ERET
+    assert armbp.linux.VECTOR_LOWER_A64 is arch.VECTOR_LOWER_A64 == 0x400
+    assert traps.VECTOR_CURRENT_SPX is arch.VECTOR_CURRENT_SPX == 0x200
+    assert armbp.displaced._B is encodings.B

@@ -40,9 +40,9 @@ class Backend(Protocol):
 
     Attributes: ``program`` (what was loaded), ``memory``, ``guest_debug`` (the control
     word last set), ``flush_code_writes`` (cache maintenance after code writes, on by
-    default), ``stack_top``, ``last_exit``, and the scratch page: ``scratch_base`` and
-    ``scratch_open`` (the block starts the next guest fetch there may begin at; the
-    debugger closes it by assigning an empty frozenset).
+    default), ``stack_top`` (the Linux layer starts its heap above it), and the scratch
+    page: ``scratch_base`` and ``scratch_open`` (the block starts the next guest fetch
+    there may begin at; the debugger closes it by assigning an empty frozenset).
     """
 
     program: Program
@@ -52,7 +52,6 @@ class Backend(Protocol):
     stack_top: int
     scratch_base: int
     scratch_open: frozenset[int]
-    last_exit: Exit | None
 
     # -- memory map, registers -------------------------------------------------------------
     def map(self, address: int, size: int, perms: str = "rw") -> None:
