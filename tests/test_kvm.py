@@ -13,6 +13,7 @@ scenarios of this very module in a subprocess.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
 import subprocess
 import sys
@@ -328,6 +329,15 @@ def test_an_unknown_backend_name_lists_the_known_ones():
         Debugger(_program(), backend="kvmm")
     with pytest.raises(ValueError, match=r"backend 42: expected a name \('unicorn'\)"):
         Debugger(_program(), backend=42)  # type: ignore[arg-type]
+
+
+def test_a_backend_instance_is_used_if_it_is_for_that_program():
+    from armbp.debugger import Debugger
+    prog = _program()
+    cpu = FakeVCpu(prog)
+    assert Debugger(prog, backend=cpu).vcpu is cpu
+    with pytest.raises(ValueError, match="was built for fake, not for other"):
+        Debugger(dataclasses.replace(prog, name="other"), backend=cpu)
 
 
 def test_the_default_backend_is_unicorn():

@@ -118,9 +118,10 @@ class Backend(Protocol):
         """Could a guest load of ``size`` bytes at ``address`` succeed?"""
 
 
-BackendSpec = Union[str, Callable[[Program], Backend]]
-"""What ``Debugger(program, backend=...)`` accepts: a name of ``BACKENDS``, or a callable
-that builds a backend from the ``Program`` (a backend class is one)."""
+BackendSpec = Union[str, Callable[[Program], Backend], Backend]
+"""What ``Debugger(program, backend=...)`` accepts: a name of ``BACKENDS``, a callable
+that builds a backend from the ``Program`` (a backend class is one), or a backend already
+built for that program."""
 
 BACKENDS: dict[str, str] = {"unicorn": "armbp.kvm.unicorn:VCpu"}
 """Backend name → ``module:factory``, imported when the name is asked for."""
@@ -130,7 +131,8 @@ def make_backend(spec: BackendSpec, program: Program) -> Backend:
     """The backend ``spec`` names (or builds) for ``program``.
 
     A name is looked up in ``BACKENDS`` and its module imported only now; an unknown name
-    is a ``ValueError`` listing the known ones. A callable is called with the program.
+    is a ``ValueError`` listing the known ones. A callable is called with the program. A
+    backend instance is used as it is, if it was built for this very program.
     """
     if isinstance(spec, str):
         target = BACKENDS.get(spec)
@@ -142,6 +144,11 @@ def make_backend(spec: BackendSpec, program: Program) -> Backend:
         factory = getattr(importlib.import_module(module), name)
     elif callable(spec):
         factory = spec
+    elif isinstance(spec, Backend):
+        if spec.program is not program:
+            raise ValueError(f"backend {spec!r} was built for {spec.program.name}, not for "
+                             f"{program.name}: pass a factory, or a backend of this program")
+        return spec
     else:
         raise ValueError(f"backend {spec!r}: expected a name "
                          f"({', '.join(repr(name) for name in sorted(BACKENDS))}) or a "
