@@ -241,7 +241,7 @@ sys.meta_path.insert(0, _NoUnicorn())
 def test_the_contract_and_its_users_import_and_run_with_unicorn_blocked():
     modules = ["armbp.kvm", "armbp.kvm.abi", "armbp.kvm.backend", "armbp.kvm.arch",
                "armbp.vmm", "armbp.table", "armbp.debugger", "armbp.linux", "armbp.demo",
-               "armbp.widgets.debugger_view"]
+               "armbp.widgets.debugger_view", "armbp.view", "armbp.gdb"]
     code = _BLOCK + f"""
 import importlib
 for name in {modules!r}:
