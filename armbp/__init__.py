@@ -2,7 +2,9 @@
 
 The package re-creates, layer by layer, what QEMU's KVM backend does for arm64: a guest
 (Unicorn), a vCPU that turns a trapped ``BRK`` into a KVM-style debug exit, the VMM's exit
-handler, the breakpoint table and a debugger on top.
+handler, the breakpoint table and a debugger on top. The vCPU layer is ``armbp.kvm`` ("the
+hardware + KVM"): ``kvm.abi`` and ``kvm.backend`` are the contract every layer above
+speaks, ``kvm.unicorn`` the Unicorn model behind it (the only code that imports Unicorn).
 
 Names are imported lazily: ``import armbp.esr`` (the syndrome decoder) must not pull in
 Unicorn or capstone, so that the ESR explorer can run where only pure Python is available.
@@ -24,11 +26,12 @@ _EXPORTS = {
     "BreakpointTable": "armbp.table",
     "Breakpoint": "armbp.table",
     "BreakpointError": "armbp.table",
-    "VCpu": "armbp.vcpu",
-    "Exit": "armbp.vcpu",
-    "ExitReason": "armbp.vcpu",
-    "DebugExit": "armbp.vcpu",
-    "GuestDebug": "armbp.vcpu",
+    "VCpu": "armbp.kvm.unicorn",
+    "Exit": "armbp.kvm.abi",
+    "ExitReason": "armbp.kvm.abi",
+    "DebugExit": "armbp.kvm.abi",
+    "GuestDebug": "armbp.kvm.abi",
+    "GuestDebugArch": "armbp.kvm.abi",
     "Debugger": "armbp.debugger",
     "Stop": "armbp.debugger",
     "StopReason": "armbp.debugger",

@@ -50,8 +50,8 @@ from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointError, BreakpointTable
-from armbp.vcpu import (DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason,
-                        VCpu)
+from armbp.kvm.abi import DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason
+from armbp.kvm.backend import BackendSpec, make_backend
 from armbp.vmm import ExitHandler, Handled, Verdict
 
 __all__ = ["Debugger", "Stop", "StopReason", "displaceable"]
@@ -105,11 +105,14 @@ class Debugger:
     ``flush_code_writes=False`` leaves out the cache maintenance after code writes, to show
     the stale-translation bug. ``displaced_step=False`` continues from a breakpoint the
     textbook way (restore, flush, step, re-insert, flush) every time. ``log_size`` bounds
-    the event log.
+    the event log. ``backend`` is the machine the guest runs on: ``"unicorn"`` (the
+    model, the default) or a callable that builds a backend from the ``Program``
+    (``armbp.kvm.backend``); an unknown name is a ``ValueError`` listing the known ones.
     """
 
     def __init__(self, program: Program | str, *, flush_code_writes: bool = True,
-                 displaced_step: bool = True, log_size: int = 1000):
+                 displaced_step: bool = True, log_size: int = 1000,
+                 backend: BackendSpec = "unicorn"):
         if isinstance(program, str):
             from armbp.asm import assemble
             program = assemble(program)
@@ -119,7 +122,8 @@ class Debugger:
         if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 1:
             raise ValueError(f"log_size={log_size!r}: expected an integer >= 1")
         self.program = program
-        self.vcpu = VCpu(program, flush_code_writes=flush_code_writes)
+        self.vcpu = make_backend(backend, program)
+        self.vcpu.flush_code_writes = flush_code_writes
         self.displaced_step = displaced_step
         self.events: deque[Handled] = deque(maxlen=log_size)
         self._log = self.events.append

@@ -21,7 +21,7 @@ from armbp.debugger import Debugger, Stop
 from armbp.disasm import disassemble_word
 from armbp.encodings import from_bytes
 from armbp.program import Program
-from armbp.vcpu import GuestDebug
+from armbp.kvm.abi import GuestDebug
 
 DEMO_SOURCE = """\
 // armbp demo guest: a loop with the guest's own BRK, and a vector table to catch it

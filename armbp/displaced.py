@@ -38,14 +38,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from armbp.encodings import to_bytes
+from armbp.encodings import B, to_bytes
 
 __all__ = ["Fixup", "displaceable", "plan"]
 
 _MASK64 = (1 << 64) - 1
 # Branch, exception generation and system instructions; Arm ARM C4.1.65 "Branches, Exception
 # Generating and System instructions", and C6.2 for each encoding below.
-_B = 0x1400_0000            # B <label>: imm26 = offset / 4 (±128 MiB)
+_B = B                      # B <label>: imm26 = offset / 4 (±128 MiB)
 _B_RANGE = 1 << 27
 _MOVZ_X = 0xD280_0000       # MOVZ Xd, #imm16, LSL #(hw * 16)
 _MOVK_X = 0xF280_0000       # MOVK Xd, #imm16, LSL #(hw * 16)

@@ -26,7 +26,10 @@ class Op(Enum):
 
 
 BRK0 = Op.BRK.value  # 0xd4200000: what QEMU and GDB write
-NOP = 0xD503_201F  # C6.2.238 NOP (HINT #0)
+NOP = 0xD503_201F  # NOP (HINT #0), "Hints"
+WFI = 0xD503_207F  # WFI (HINT #3), "Hints": wait for an interrupt
+ERET = 0xD69F_03E0  # ERET, "Unconditional branch (register)": return from an exception
+B = 0x1400_0000  # B <label> with imm26 = 0, "Unconditional branch (immediate)"
 UDF0 = 0x0000_0000  # C6.2.387 UDF #imm16 is 0x0000 imm16: permanently undefined
 
 

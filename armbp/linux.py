@@ -30,6 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from armbp import elf
+from armbp.encodings import ERET
+from armbp.esr import EC
+from armbp.kvm.arch import VECTOR_LOWER_A64
 from armbp.elf import PF_R, PF_W, PF_X, ElfError, Load  # noqa: F401 (re-exported)
 from armbp.memory import MemoryFault
 
@@ -282,15 +285,11 @@ class Syscalls:
 
 
 # --- the process on a vCPU ------------------------------------------------------------------
-ERET = 0xD69F03E0                     # C6.2.84 ERET
 SPSR_EL0T = 0x0                       # M[3:0] = 0b0000: EL0t, NZCV clear, nothing masked
-EC_SVC64 = 0x15                       # ESR_ELx.EC of SVC from AArch64 state
-EC_BRK64 = 0x3C
 STACK_GAP = 16 * PAGE                 # unmapped pages between the program and its stack
 # Room kept above the process's own pages for what the vCPU adds (its scratch page and
 # stack: well under 16 MiB) and for the heap ``brk`` may grow to.
 ROOM_ABOVE = Syscalls.BRK_LIMIT + (16 << 20)
-VECTOR_LOWER_A64 = 0x400              # synchronous exception from a lower EL, AArch64
 
 
 class LinuxProcess:
@@ -362,7 +361,7 @@ class LinuxProcess:
         All or nothing: should the ``ERET`` not land at the entry point at EL0, ``vcpu`` is
         reset to its fresh state before the ``RuntimeError`` (a fault of the kit, not of
         the file: the ELF's entry point was checked when the process was made)."""
-        from armbp.vcpu import Budget, ExitReason
+        from armbp.kvm.abi import Budget, ExitReason
 
         def map_pages(start: int, size: int) -> None:
             vcpu.map(start, size, "rw")
@@ -398,8 +397,8 @@ class LinuxProcess:
         did not plant, 4 SIGILL for an undefined instruction).
         """
         ec = vcpu.read_register("esr_el1") >> 26 & 0x3F
-        if ec != EC_SVC64:
-            self.signal = SIGTRAP if ec == EC_BRK64 else SIGILL
+        if ec != EC.SVC64:
+            self.signal = SIGTRAP if ec == EC.BRK64 else SIGILL
             # leave the guest where the exception happened, as a kernel reporting it would
             self._eret(vcpu, vcpu.read_register("elr_el1"))
             return "signal", None

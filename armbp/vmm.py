@@ -26,7 +26,8 @@ from typing import Callable, NamedTuple
 
 from armbp import esr
 from armbp.table import Breakpoint, BreakpointTable
-from armbp.vcpu import Exit, ExitReason, GuestDebug, SystemEventType, VCpu
+from armbp.kvm.abi import Exit, ExitReason, GuestDebug, SystemEventType
+from armbp.kvm.backend import Backend
 
 __all__ = ["ExitHandler", "Handled", "StubReport", "Verdict"]
 
@@ -136,7 +137,7 @@ class Handled:
 class ExitHandler:
     """Handles the vCPU's exits against the breakpoint table (QEMU's KVM exit path)."""
 
-    def __init__(self, vcpu: VCpu, table: BreakpointTable):
+    def __init__(self, vcpu: Backend, table: BreakpointTable):
         self.vcpu = vcpu
         self.table = table
         self.stepping = False

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from armbp.elf import load_elf  # noqa: E402
 from armbp.linux import LinuxProcess  # noqa: E402
-from armbp.vcpu import VCpu  # noqa: E402
+from armbp.kvm.unicorn import VCpu  # noqa: E402
 
 SOURCE = """\
         .text

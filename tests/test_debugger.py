@@ -270,7 +270,7 @@ def test_a_runaway_guest_returns_budget():
     t = time.monotonic()
     stop = dbg.cont(0.05)
     assert stop.reason is StopReason.BUDGET and time.monotonic() - t < 1
-    stop = dbg.cont(armbp.vcpu.Budget(instructions=1000))
+    stop = dbg.cont(armbp.kvm.abi.Budget(instructions=1000))
     assert stop.reason is StopReason.BUDGET
 
 
@@ -294,7 +294,7 @@ def test_a_budget_in_the_slot_is_reported_where_the_guest_is():
     dbg = Debugger(assemble("nop\nspin: add x1, x1, #1\nb spin", base=BASE))
     dbg.break_at("spin")
     assert dbg.cont().pc == BASE + 4
-    stop = dbg.cont(armbp.vcpu.Budget(instructions=1))  # the slot's add, then stop
+    stop = dbg.cont(armbp.kvm.abi.Budget(instructions=1))  # the slot's add, then stop
     assert stop.reason is StopReason.BUDGET
     assert stop.pc == BASE + 8 and dbg.registers()["x1"] == 1
 
@@ -307,7 +307,7 @@ def test_a_breakpoint_not_yet_executed_is_hit_not_stepped_over():
     # a time slice that ends exactly on the BRK must not lose the hit
     dbg = Debugger(assemble("nop\nspin: add x1, x1, #1\nb spin", base=BASE))
     dbg.break_at("spin")
-    stop = dbg.cont(armbp.vcpu.Budget(instructions=1))      # the nop: now at spin
+    stop = dbg.cont(armbp.kvm.abi.Budget(instructions=1))      # the nop: now at spin
     assert stop.reason is StopReason.BUDGET and stop.pc == BASE + 4
     stop = dbg.cont()
     assert stop.reason is StopReason.BREAKPOINT and dbg.registers()["x1"] == 0

@@ -390,7 +390,7 @@ def test_mutated_elfs_load_or_raise_the_elf_error(tmp_path, as_args, ld_args, ca
     import random
 
     from armbp.linux import LinuxProcess
-    from armbp.vcpu import VCpu
+    from armbp.kvm.unicorn import VCpu
     base = build(tmp_path, SOURCE, "-static", *ld_args, as_args=as_args).read_bytes()
     fields = _fields(base)
     rng = random.Random(seed)
@@ -442,7 +442,8 @@ def test_mutated_elfs_load_or_raise_the_elf_error(tmp_path, as_args, ld_args, ca
 def test_the_address_limit_is_where_the_vcpu_stops_reaching(base, runs):
     # Unicorn's Cortex-A72 has 44 physical address bits: an upgrade that changes it shows here
     from armbp.program import Segment
-    from armbp.vcpu import Budget, ExitReason, VCpu
+    from armbp.kvm.abi import Budget, ExitReason
+    from armbp.kvm.unicorn import VCpu
     nops = bytes.fromhex("1f2003d5") * 2
     vcpu = VCpu(Program(code=nops, base=base, segments=(Segment(base, nops, PAGE, "rx"),)))
     exit_ = vcpu.run(Budget(seconds=5, instructions=1))

@@ -205,7 +205,7 @@ count:  subs x0, x0, #1
 def test_lesson_5_answers_agree_with_the_demo_guest(capsys):
     from armbp import Debugger
     from armbp.demo import demo_program
-    from armbp.vcpu import ExitReason
+    from armbp.kvm.abi import ExitReason
 
     prog = demo_program()
     assert prog.symbols["el1_sync"] - prog.symbols["vectors"] == 0x200

@@ -35,7 +35,7 @@ def test_the_table_is_numbered_by_position_and_split_into_core_and_fpu():
 
 def test_the_table_reads_exactly_the_vcpus_register_names():
     """Every source is a name the vCPU knows, and every GDB register of it is in the table."""
-    from armbp.vcpu import FP_REGISTER_NAMES, REGISTER_NAMES
+    from armbp.kvm.abi import FP_REGISTER_NAMES, REGISTER_NAMES
     assert [r.source for r in regs.REGISTERS] == list(REGISTER_NAMES + FP_REGISTER_NAMES)
 
 

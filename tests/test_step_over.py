@@ -13,14 +13,15 @@ import time
 
 import pytest
 
-import armbp.vcpu
+import armbp.kvm.abi
+import armbp.kvm.unicorn.core
 from armbp import assemble
 from armbp.debugger import Debugger, StopReason
 from armbp.displaced import plan
 from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError, BreakpointOverwritten
-from armbp.vcpu import VCpuBusy
+from armbp.kvm.abi import VCpuBusy
 from tests.conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
@@ -247,7 +248,7 @@ def test_the_guest_cannot_reach_the_slot(access, kind, delete):
     stop = dbg.cont()
     assert stop.reason is StopReason.FAULT, stop.message
     assert stop.exit.mmio.access == kind
-    assert slot <= stop.exit.mmio.address < slot + armbp.vcpu.PAGE_SIZE
+    assert slot <= stop.exit.mmio.address < slot + armbp.kvm.abi.PAGE_SIZE
     assert stop.exit.mmio.why == "nothing is mapped there"
     assert dbg.read_register("x2") == 0
     if kind == "fetch":
@@ -478,25 +479,25 @@ def test_unicorn_fact_a_fetch_makes_the_execute_only_page_readable_until_a_tlb_f
     """Why ``VCpu.hide_scratch`` exists (DESIGN.md, Unicorn facts): Unicorn checks a page's
     permissions on a TLB miss only, and a fetch fills the entry for reads too. Should an
     upgrade check them on every load, the gap documented in ``VCpu`` is gone."""
-    from armbp.vcpu import VCpu
+    from armbp.kvm.unicorn import VCpu
 
     prog = assemble(f"back: ldr x2, [x0]\n{PSCI_OFF}", base=BASE)
     cpu = VCpu(prog)
     slot = cpu.scratch_base
     b_back = 0x1400_0000 | (BASE - (slot + 4)) >> 2 & 0x3FF_FFFF   # B back, from slot + 4
     cpu.write_scratch(0, to_bytes(0x9100_0421) + to_bytes(b_back))
-    cpu.uc.reg_write(armbp.vcpu.regs.UC_ARM64_REG_X0, slot)
+    cpu.uc.reg_write(armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot)
     cpu.open_scratch(frozenset({slot}), {})
     cpu.pc = slot                                            # add x1, x1, #1; b back
     exit_ = cpu.run()
-    assert exit_.reason is armbp.vcpu.ExitReason.SYSTEM_EVENT  # the load went through
+    assert exit_.reason is armbp.kvm.abi.ExitReason.SYSTEM_EVENT  # the load went through
     assert cpu.read_register("x1") == 1
     assert cpu.read_register("x2") == 0x9100_0421 | b_back << 32    # our slot, read
     cpu.hide_scratch()
-    cpu.uc.reg_write(armbp.vcpu.regs.UC_ARM64_REG_X0, slot)  # (PSCI_OFF changed x0)
+    cpu.uc.reg_write(armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot)  # (PSCI_OFF changed x0)
     cpu.pc = BASE
     exit_ = cpu.run()
-    assert exit_.reason is armbp.vcpu.ExitReason.MMIO and exit_.mmio.address == slot
+    assert exit_.reason is armbp.kvm.abi.ExitReason.MMIO and exit_.mmio.address == slot
     assert exit_.mmio.access == "read" and exit_.mmio.why == "nothing is mapped there"
 
 

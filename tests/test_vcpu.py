@@ -17,8 +17,9 @@ from unicorn import arm64_const as R
 from armbp import assemble, esr
 from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import MemoryFault
-from armbp.vcpu import (Budget, ExitReason, GuestDebug, PSCI_SYSTEM_OFF, SystemEventType,
-                        VCpu)
+from armbp.kvm.abi import Budget, ExitReason, GuestDebug, SystemEventType
+from armbp.kvm.unicorn import VCpu
+from armbp.kvm.unicorn.traps import PSCI_SYSTEM_OFF
 from conftest import PSCI_OFF
 
 BASE = 0x40000
@@ -630,7 +631,7 @@ def test_bad_input_names_the_value(bad, what):
 
 
 def test_direct_readers_agree_with_the_public_api():
-    from armbp.vcpu import _direct_calls
+    from armbp.kvm.unicorn.binding import _direct_calls
     cpu = vcpu("nop\nnop\nbrk #3")
     read_pc, read_word, _stop = _direct_calls(cpu.uc)
     cpu.uc.reg_write(R.UC_ARM64_REG_PC, BASE + 8)

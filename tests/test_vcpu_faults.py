@@ -22,10 +22,12 @@ import armbp
 from armbp import esr
 from armbp.debugger import Debugger, StopReason
 from armbp.encodings import BRK0, NOP, to_bytes
-from armbp.fetch import breakpoint_matches, fetch_fault
+from armbp.kvm.unicorn.fetch import breakpoint_matches, fetch_fault
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
-from armbp.vcpu import _WATCHDOG, ExitReason, VCpu, VCpuBusy
+from armbp.kvm.abi import ExitReason, VCpuBusy
+from armbp.kvm.unicorn import VCpu
+from armbp.kvm.unicorn.watchdog import _WATCHDOG
 from conftest import PSCI_OFF, guest_with_vectors
 
 RUNAWAY = "_start: b _start\n"
@@ -196,9 +198,9 @@ def test_a_write_past_the_end_of_the_address_space_is_a_memory_fault():
 
 
 def test_a_mapped_read_above_the_limit_names_the_size_and_the_limit(monkeypatch):
-    import armbp.vcpu as vcpu_module
-    monkeypatch.setattr(vcpu_module, "MAX_ACCESS", 0x1000)
-    monkeypatch.setattr(vcpu_module, "LARGE_ACCESS", 0x100)
+    import armbp.kvm.unicorn.memory as memory_module
+    monkeypatch.setattr(memory_module, "MAX_ACCESS", 0x1000)
+    monkeypatch.setattr(memory_module, "LARGE_ACCESS", 0x100)
     dbg = Debugger(RUNAWAY)
     dbg.vcpu.map(0x800000, 0x4000)
     assert len(dbg.read_memory(0x800000, 0x1000)) == 0x1000
@@ -298,7 +300,7 @@ def test_reset_drops_a_breakpoint_it_cannot_plant_and_keeps_the_trap_for_the_res
 
 
 def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatch):
-    import armbp.vcpu as vcpu_module
+    import armbp.kvm.unicorn.core as core_module
     cpu = VCpu(armbp.assemble(RUNAWAY))
     old = cpu.uc
     cpu.map(0x800000, 0x1000)
@@ -306,7 +308,7 @@ def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatc
     def failing(*args):
         raise RuntimeError("no hook today")
 
-    monkeypatch.setattr(vcpu_module, "_add_intr_hook", failing)
+    monkeypatch.setattr(core_module, "_add_intr_hook", failing)
     with pytest.raises(RuntimeError):
         cpu.reset()
     assert cpu.uc is old and cpu.memory.read(0x800000, 4) == bytes(4)

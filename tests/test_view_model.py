@@ -124,8 +124,8 @@ def test_model_and_renderers_need_neither_ipywidgets_nor_unicorn():
         print(render.text(model.state()))
         assert render.listing_html(model.state()).count("data-address") == 3
         assert not [m for m in sys.modules if m.split(".")[0] in ("ipywidgets", "unicorn")]
-        try:  # the block is real: the Debugger does need the emulator
-            import armbp.debugger  # noqa: F401
+        try:  # the block is real: the Unicorn backend does need the emulator
+            import armbp.kvm.unicorn  # noqa: F401
         except ImportError:
             pass
         else:

@@ -7,7 +7,8 @@ import pytest
 
 from armbp import assemble, esr
 from armbp.table import BreakpointTable
-from armbp.vcpu import DebugExit, Exit, ExitReason, GuestDebug, VCpu
+from armbp.kvm.abi import DebugExit, Exit, ExitReason, GuestDebug
+from armbp.kvm.unicorn import VCpu
 from armbp.vmm import ExitHandler, Verdict
 from conftest import PSCI_OFF, guest_with_vectors
 

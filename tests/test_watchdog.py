@@ -10,7 +10,8 @@ import threading
 import time
 
 import armbp
-from armbp.vcpu import ExitReason, VCpu
+from armbp.kvm.abi import ExitReason
+from armbp.kvm.unicorn import VCpu
 
 RUNAWAY = "_start: b _start\n"
 

@@ -54,7 +54,7 @@ from ..disasm import disassemble_word
 from ..encodings import BRK0
 from ..program import Program
 from ..table import BreakpointOverwritten
-from ..vcpu import DEFAULT_SECONDS, Budget
+from ..kvm.abi import DEFAULT_SECONDS, Budget
 from ..view import ViewModel, render
 from . import Syncing
 
@@ -69,7 +69,7 @@ class DebuggerView(widgets.VBox):
     ``DebuggerView(program)``, ``DebuggerView("_start: b _start")`` or
     ``DebuggerView(debugger)`` to show a session the notebook also drives.
 
-    ``budget`` is the default run budget: seconds (a number), an :class:`armbp.vcpu.Budget`
+    ``budget`` is the default run budget: seconds (a number), an :class:`armbp.kvm.abi.Budget`
     (seconds and an instruction count), or None (``DEFAULT_SECONDS``). The budget controls
     change it.
 

@@ -1,0 +1,620 @@
+"""The core of the Unicorn model: one AArch64 vCPU — its memory map, registers, and runs.
+
+What ``KVM_CREATE_VCPU``, ``KVM_SET_USER_MEMORY_REGION``, ``KVM_{GET,SET}_ONE_REG``,
+``KVM_SET_GUEST_DEBUG`` and ``KVM_RUN`` do, over one Unicorn instance: ``run`` executes the
+guest until something exits and returns the ``Exit`` record of ``armbp.kvm.abi``. What the
+guest's exceptions do is ``traps``; the time budget is ``watchdog``; the fast calls into the
+C library are ``binding``; memory as the debugger sees it is ``memory``.
+
+Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
+``tests/test_vcpu.py``.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from unicorn import (UC_ARCH_ARM64, UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
+                     UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED, UC_HOOK_MEM_WRITE_PROT,
+                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_EXEC, UC_PROT_READ,
+                     UC_PROT_WRITE, Uc, UcError)
+from unicorn import arm64_const as regs
+
+from armbp import esr
+from armbp.kvm.abi import (PAGE_SIZE, REGISTER_NAMES, Budget, DebugExit, Exit, ExitReason,
+                           GuestDebug, GuestDebugArch, MemoryAccess, VCpuBusy)
+from armbp.kvm.unicorn.binding import (_add_block_hook, _add_intr_hook, _direct_calls,
+                                       _step_over_calls, _tlb_flusher)
+from armbp.kvm.unicorn.guard import _exclusive, _get_ident
+from armbp.kvm.unicorn.memory import GuestMemory
+from armbp.kvm.unicorn.traps import _SCR_EL3, _SPSR_EL1, SCR_EL3_RW, SCR_EL3_TWI, Traps
+from armbp.kvm.unicorn.watchdog import _WATCHDOG
+from armbp.program import Program
+
+__all__ = ["STACK_SIZE", "VCpu"]
+
+STACK_SIZE = 0x10000
+
+_TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
+_STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+
+_LIMIT = 1 << 64
+
+# Unicorn stops when PC equals ``until``; an odd address is never a PC in A64.
+_NO_UNTIL = (1 << 64) - 1
+
+_UC_REGS: dict[str, int] = {f"x{i}": getattr(regs, f"UC_ARM64_REG_X{i}") for i in range(29)}
+_UC_REGS.update(x29=regs.UC_ARM64_REG_X29, x30=regs.UC_ARM64_REG_X30, sp=regs.UC_ARM64_REG_SP,
+                pc=regs.UC_ARM64_REG_PC, pstate=regs.UC_ARM64_REG_PSTATE)
+_FP_REGS: dict[str, int] = {f"v{i}": getattr(regs, f"UC_ARM64_REG_V{i}") for i in range(32)}
+_FP_REGS.update(fpsr=regs.UC_ARM64_REG_FPSR, fpcr=regs.UC_ARM64_REG_FPCR)
+_CORE_IDS = [_UC_REGS[name] for name in REGISTER_NAMES]
+_REG_BITS = {name: 128 for name in _FP_REGS}
+_REG_BITS.update(fpsr=32, fpcr=32)
+_SYSTEM_REGS = {
+    "esr_el1": regs.UC_ARM64_REG_ESR_EL1, "elr_el1": regs.UC_ARM64_REG_ELR_EL1,
+    "far_el1": regs.UC_ARM64_REG_FAR_EL1, "vbar_el1": regs.UC_ARM64_REG_VBAR_EL1,
+    "sp_el0": regs.UC_ARM64_REG_SP_EL0, "sp_el1": regs.UC_ARM64_REG_SP_EL1,
+    "nzcv": regs.UC_ARM64_REG_NZCV,
+}
+_PC = regs.UC_ARM64_REG_PC
+
+# A step of an ordinary instruction, seen from the hypervisor → EC 0x32, ISV, IFSC 0x22:
+# one shared record (a frozen value) for the hot path of stepping.
+_STEP_DEBUG = DebugExit(esr.software_step(same_el=False))
+
+class _CtrlC:
+    """Ctrl-C during a run on the main thread: stop the guest, then raise KeyboardInterrupt.
+
+    Python's own SIGINT handler raises KeyboardInterrupt at the next bytecode, and during a
+    run that is usually inside one of our hooks, which C calls through ctypes: an exception
+    raised on the hook's very first line, before its ``try``, is printed and dropped by
+    ctypes, and the Ctrl-C is lost (seen in a storm of guest exceptions). So while a run is
+    on the main thread and SIGINT still has Python's default handler, this handler takes
+    its place: it only kicks the running vCPU (an emu_stop, safe from a hook) and notes
+    the Ctrl-C; ``run`` raises KeyboardInterrupt once the emulator has returned. Outside a
+    run it behaves exactly as the default handler. Installed once, the first time it is
+    needed; checked with ``signal.getsignal`` (no system call) at every run.
+    """
+
+    def __init__(self) -> None:
+        self.running: VCpu | None = None   # the vCPU whose run is on the main thread
+        self.pressed = False
+        self.main = threading.main_thread().ident
+
+    def arm(self, vcpu: "VCpu") -> bool:
+        """Before a run on this thread: take SIGINT if we may; True if the run is covered."""
+        if _get_ident() != self.main:
+            return False
+        handler = _getsignal(_SIGINT)
+        if handler is signal.default_int_handler:
+            signal.signal(signal.SIGINT, self)
+        elif handler is not self:
+            return False  # somebody else's handler: theirs to deal with
+        self.running, self.pressed = vcpu, False
+        return True
+
+    def disarm(self) -> None:
+        """After the run: raise the Ctrl-C that came during it."""
+        self.running = None
+        if self.pressed:
+            self.pressed = False
+            raise KeyboardInterrupt
+
+    def __call__(self, signum: int, frame: object) -> None:
+        vcpu = self.running
+        if vcpu is None:
+            raise KeyboardInterrupt  # as the default handler
+        self.pressed = True
+        vcpu.kick()
+
+
+_CTRL_C = _CtrlC()
+_SIGINT = int(signal.SIGINT)
+try:  # the C function: ``signal.getsignal`` adds an enum conversion (a fifth of a hit, profiled)
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover - another Python implementation
+    _getsignal = signal.getsignal
+
+
+# How long ``kick`` keeps asking a run that has not yet taken its stop (see ``kick``).
+_KICK_PATIENCE = 2.0
+
+_CLOSED: frozenset[int] = frozenset()
+
+
+def _align_down(value: int, align: int = PAGE_SIZE) -> int:
+    return value & ~(align - 1)
+
+
+def _align_up(value: int, align: int = PAGE_SIZE) -> int:
+    return (value + align - 1) & ~(align - 1)
+
+
+def _perms(flags: str) -> int:
+    return ((UC_PROT_READ if "r" in flags else 0) | (UC_PROT_WRITE if "w" in flags else 0)
+            | (UC_PROT_EXEC if "x" in flags else 0))
+
+
+class VCpu(Traps):
+    """One AArch64 vCPU with the program's memory, a stack and a scratch page.
+
+    Memory map: every ``Segment`` of the program (page-aligned, with its r/w/x flags), a
+    ``scratch`` page right after it (the debugger executes displaced instructions there),
+    then a gap, then the stack (``stack_top`` is 16-byte aligned, SP points at it).
+
+    The scratch page is not guest memory. Guest loads and stores there fault as if nothing
+    were mapped, and so do ``memory`` reads and writes (hence ``break_at`` there too); a
+    fetch from it is refused the same way unless the debugger has just opened it for one
+    step-over (``open_scratch``): a block hook on the page admits only the block starts
+    the debugger named, once each. (One gap, a Unicorn limit: from a step-over through the
+    page until ``hide_scratch``, the guest's loads from it are not refused.)
+    """
+
+    def __init__(self, program: Program, *, flush_code_writes: bool = True,
+                 stack_size: int = STACK_SIZE):
+        if not isinstance(program, Program):
+            raise ValueError(f"expected an armbp.Program (e.g. from armbp.assemble), got "
+                             f"{type(program).__name__}")
+        if stack_size <= 0 or stack_size % PAGE_SIZE:
+            raise ValueError(f"stack_size={stack_size:#x}: expected a positive multiple of "
+                             f"{PAGE_SIZE:#x}")
+        self.program = program
+        self.flush_code_writes = flush_code_writes
+        self.stack_size = stack_size
+        self.memory = GuestMemory(self)
+        top = max(seg.end for seg in program.segments)
+        self.scratch_base = _align_up(top)
+        self.stack_base = self.scratch_base + 2 * PAGE_SIZE  # one unmapped guard page between
+        self.stack_top = self.stack_base + stack_size
+        self._kicked = False
+        self._fired = 0
+        self._token = 0
+        self._runner: int | None = None  # the thread ident of the run in progress
+        self._owner: int | None = None   # the thread making a change outside a run
+        self._lock = threading.Lock()     # held while that change is made
+        self._run: tuple[int, float] | None = None
+        self._raise: BaseException | None = None  # what the hook caught for run() to raise
+        self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
+        _WATCHDOG.register(self)
+        self.reset()
+
+    # -- reset ------------------------------------------------------------------------------
+    @_exclusive
+    def reset(self) -> None:
+        """A fresh machine: memory reloaded from the program, registers in a known state.
+
+        EL1h with DAIF masked (Unicorn's reset state), x0–x30 = 0, SP = ``stack_top``,
+        PC = the program's entry, guest debug off, and SCR_EL3.RW = 1 so that the guest's
+        own ERET to EL1 is legal (with RW = 0 Unicorn sets PSTATE.IL on every ERET), and
+        SCR_EL3.TWI = 1 so that a WFI reaches the interrupt hook (a HLT exit, see ``Traps``).
+        """
+        uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)  # built whole before it replaces the old one
+        self._map_program(uc)
+        # execute-only: the guest's loads and stores fault; its fetches meet the block hook
+        uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_EXEC)
+        self.scratch_open: frozenset[int] = _CLOSED   # block starts admitted next
+        self.scratch_after: dict[int, frozenset[int]] = {}  # admitted next after each one
+        self.scratch_fetched = False                  # run from since the last TLB flush
+        self._scratch_hook = _add_block_hook(uc, self._on_scratch_block, self.scratch_base,
+                                             self.scratch_base + PAGE_SIZE - 1)
+        uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
+        uc.cpr_write(*_SCR_EL3, SCR_EL3_RW | SCR_EL3_TWI)  # TWI: a WFI reaches the hook
+        uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
+        uc.reg_write(_PC, self.program.entry)
+        self._intr_hook = _add_intr_hook(uc, self._on_interrupt_guarded)
+        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
+                    | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        self.uc = uc
+        self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
+        self._flush_tlb = _tlb_flusher(uc)
+        self._load_vector, self._exchange_x30 = _step_over_calls(uc)
+        self._brk0_exits: dict[int, Exit] = {}
+        self.set_guest_debug(GuestDebug.NONE)
+        self._pc: int | None = self.program.entry
+        self._counted = False
+        self._exit: Exit | None = None
+        self._raise = self._delivery = None
+        self.last_exit: Exit | None = None
+
+    def _map_program(self, uc: Uc) -> None:
+        pages: dict[int, int] = {}
+        for seg in self.program.segments:
+            if seg.memsz <= 0:
+                continue
+            for page in range(_align_down(seg.vaddr), _align_up(seg.end), PAGE_SIZE):
+                pages[page] = pages.get(page, 0) | _perms(seg.flags)
+        run_start = prev = None
+        perms = 0
+        for page in sorted(pages) + [None]:
+            if page is not None and prev is not None and page == prev + PAGE_SIZE \
+                    and pages[page] == perms:
+                prev = page
+                continue
+            if run_start is not None:
+                uc.mem_map(run_start, prev + PAGE_SIZE - run_start, perms)
+            if page is not None:
+                run_start = prev = page
+                perms = pages[page]
+        for seg in self.program.segments:
+            if seg.data:
+                uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
+
+    # -- memory map -------------------------------------------------------------------------
+    @_exclusive
+    def map(self, address: int, size: int, perms: str = "rw") -> None:
+        """Add guest memory: ``size`` zeroed bytes at ``address`` with ``perms`` ("r", "w",
+        "x" letters, as in a ``Segment``) — a new memory slot, as ``KVM_SET_USER_MEMORY_REGION``
+        adds one.
+
+        Both ``address`` and ``size`` must be multiples of ``PAGE_SIZE``, and the range must
+        not overlap memory already mapped; a ``ValueError`` names the values otherwise and
+        nothing changes. ``reset()`` drops such mappings: the machine is rebuilt from the
+        program alone.
+        """
+        for name, value in (("address", address), ("size", size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"map: {name} {value!r} is not a non-negative integer")
+        if not isinstance(perms, str) or not set(perms) <= set("rwx"):
+            raise ValueError(f"map: perms {perms!r}: expected letters from 'rwx' (e.g. 'rw')")
+        if address % PAGE_SIZE or size % PAGE_SIZE or not size:
+            raise ValueError(
+                f"map: address {address:#x} and size {size:#x} must be multiples of the page "
+                f"size {PAGE_SIZE:#x}, size > 0 (e.g. {_align_down(address):#x}, "
+                f"{max(_align_up(address + size) - _align_down(address), PAGE_SIZE):#x})")
+        end = address + size
+        if end > _LIMIT:
+            raise ValueError(f"map: {address:#x} + {size:#x} goes past the end of the "
+                             f"64-bit address space")
+        for begin, last, prot in self.uc.mem_regions():  # ``last`` is inclusive
+            if address <= last and begin < end:
+                have = "".join(c if prot & bit else "-" for c, bit in (
+                    ("r", UC_PROT_READ), ("w", UC_PROT_WRITE), ("x", UC_PROT_EXEC)))
+                raise ValueError(f"map: {address:#x}..{end - 1:#x} overlaps memory already "
+                                 f"mapped at {begin:#x}..{last:#x} ({have})")
+        try:
+            self.uc.mem_map(address, size, _perms(perms))
+        except UcError as e:
+            raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
+
+    # -- the scratch page (displaced stepping) ----------------------------------------------
+    def write_scratch(self, offset: int, data: bytes) -> None:
+        """Store code in the scratch page (the debugger's own write: the guest cannot), and
+        flush it as any code write (unless ``flush_code_writes`` is off)."""
+        if not 0 <= offset <= PAGE_SIZE - len(data):
+            raise ValueError(f"scratch write at offset {offset:#x} of {len(data)} bytes: "
+                             f"expected it inside the {PAGE_SIZE:#x}-byte page")
+        address = self.scratch_base + offset
+        self.uc.mem_write(address, bytes(data))
+        if self.flush_code_writes:
+            self.uc.ctl_remove_cache(address, address + max(len(data), 1))
+
+    def open_scratch(self, entry: frozenset[int],
+                     after: dict[int, frozenset[int]] | None = None) -> None:
+        """Admit the next guest fetch of a block starting at an address in ``entry`` (and,
+        after each such block, those in ``after[address]``); ``open_scratch(frozenset())``
+        closes the page again. Every other fetch there is refused as unmapped."""
+        self.scratch_open = entry
+        if after is not None:
+            self.scratch_after = after
+
+    def hide_scratch(self) -> None:
+        """Make guest loads from the scratch page fault again after a step-over ran there.
+
+        Unicorn fact: a fetch fills the page's TLB entry for reads as well, and the
+        page's permissions are checked only on a TLB miss, so until the TLB is flushed
+        the guest's loads from the page would succeed. A flush costs ~15 µs (every
+        entry, every translation regime), too much for every hit: the debugger calls this
+        when a run does not go through the slot. Cheap when nothing ran there since.
+        """
+        if self.scratch_fetched:
+            self.scratch_fetched = False
+            self._flush_tlb()
+
+    def _on_scratch_block(self, _handle: object, address: int, _size: int,
+                          _user: object) -> None:
+        """UC_HOOK_BLOCK on the scratch page: our step-over's blocks pass, once each."""
+        if address in self.scratch_open:
+            self.scratch_open = self.scratch_after.get(address, _CLOSED)
+            self.scratch_fetched = True  # see ``hide_scratch``
+            return
+        self.scratch_open = _CLOSED
+        self._exit = Exit(ExitReason.MMIO, address, mmio=MemoryAccess(
+            address, 4, "fetch", "nothing is mapped there"))
+        self._stop_now()  # before the block's first instruction (UC_HOOK_BLOCK runs first)
+
+    def load_vector(self, index: int, address: int, size: int) -> bool:
+        """V``index`` = the ``size`` (4, 8 or 16) bytes at ``address``, zero-extended to
+        128 bits, as LDR St/Dt/Qt do; False (nothing changed) if they cannot be read."""
+        return self._load_vector(index, address, size)
+
+    def exchange_x30(self, value: int) -> int:
+        """x30 = ``value``; the old x30 (BLR x30's fix-up: link, then branch to the old)."""
+        return self._exchange_x30(value)
+
+    def guest_readable(self, address: int, size: int) -> bool:
+        """Could a guest load of ``size`` bytes at ``address`` succeed (mapped, readable,
+        not the scratch page)? Physical addresses: the MMU is off in armbp's guests."""
+        end = address + size
+        if size <= 0 or end > _LIMIT or (address < self.scratch_base + PAGE_SIZE
+                                         and self.scratch_base < end):
+            return False
+        for begin, last, prot in self.uc.mem_regions():  # sorted, ``last`` inclusive
+            if begin <= address <= last:
+                if not prot & UC_PROT_READ:
+                    return False
+                if end - 1 <= last:
+                    return True
+                address = last + 1
+        return False
+
+    # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
+    @_exclusive
+    def set_guest_debug(self, flags: GuestDebug | int, arch: GuestDebugArch | None = None) -> None:
+        """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
+
+        Nothing is trapped unless ``ENABLE`` is set; BRK traps to the VMM only with
+        ``ENABLE | USE_SW_BP``; ``ENABLE | SINGLESTEP`` makes the next run one instruction.
+        ``arch`` is ``struct kvm_guest_debug_arch``, which KVM loads only with ``USE_HW``:
+        this model does not program hardware breakpoints or watchpoints yet, so ``USE_HW``
+        with any slot set raises ``NotImplementedError`` (and nothing changes).
+        """
+        if isinstance(flags, bool) or not isinstance(flags, int):
+            raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
+        known = GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | \
+            GuestDebug.USE_HW
+        if flags & ~known:
+            raise ValueError(f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
+                             f"(expected a combination of {', '.join(f.name for f in GuestDebug if f)})")
+        if arch is not None and not isinstance(arch, GuestDebugArch):
+            raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
+        if arch is not None and flags & GuestDebug.USE_HW and arch.any():
+            raise NotImplementedError(
+                "KVM_GUESTDBG_USE_HW with dbg_bcr/dbg_bvr/dbg_wcr/dbg_wvr slots set: hardware "
+                "breakpoints and watchpoints are not modelled by the Unicorn backend yet "
+                "(use software breakpoints: ENABLE | USE_SW_BP)")
+        self.guest_debug_arch = arch
+        self.guest_debug = GuestDebug(flags)
+        # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
+        self.traps_brk = flags & _TRAP_SW_BP == _TRAP_SW_BP
+        self.single_steps = flags & _STEP == _STEP
+
+    # -- registers --------------------------------------------------------------------------
+    @property
+    def pc(self) -> int:
+        """The program counter. Setting it is free: the value is handed to the next run."""
+        if self._pc is None:
+            self._pc = self.uc.reg_read(_PC)
+        return self._pc
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        if value.__class__ is not int or not 0 <= value < _LIMIT:
+            self._check_value("pc", value)
+        if self._runner is not None:
+            self.ensure_idle("pc")
+        self._pc = value
+
+    def registers(self) -> dict[str, int]:
+        """x0–x30, sp, pc, pstate in one batch read (GDB's core set)."""
+        values = dict(zip(REGISTER_NAMES, self.uc.reg_read_batch(_CORE_IDS)))
+        values["pc"] = self.pc
+        return values
+
+    def read_register(self, name: str) -> int:
+        """One register by name: a core register; esr_el1/elr_el1/spsr_el1/far_el1/
+        vbar_el1/sp_el0/sp_el1/nzcv/currentel; or FP/SIMD: v0–v31 (128-bit integers),
+        fpsr, fpcr."""
+        key = self._register_key(name)
+        if key == "pc":
+            return self.pc
+        if key == "spsr_el1":
+            return self.uc.cpr_read(*_SPSR_EL1)
+        if key == "currentel":
+            return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) & 0xC
+        if key in _FP_REGS:
+            return self.uc.reg_read(_FP_REGS[key])
+        return self.uc.reg_read(_UC_REGS.get(key) or _SYSTEM_REGS[key])
+
+    @_exclusive
+    def write_register(self, name: str, value: int) -> None:
+        """Write one register (see ``read_register`` for the names)."""
+        key = self._register_key(name)
+        self._check_value(name, value, _REG_BITS.get(key, 64))
+        if key == "pc":
+            self.pc = value
+        elif key == "spsr_el1":
+            self.uc.cpr_write(*_SPSR_EL1, value)
+        elif key == "currentel":
+            raise ValueError("currentel is read-only: write pstate to change the EL")
+        elif key in _FP_REGS:
+            self.uc.reg_write(_FP_REGS[key], value)
+        else:
+            self.uc.reg_write(_UC_REGS.get(key) or _SYSTEM_REGS[key], value)
+            if key == "pstate":
+                self._rebuild_hflags()
+
+    @staticmethod
+    def _register_key(name: str) -> str:
+        key = name.lower() if isinstance(name, str) else name
+        if key == "cpsr":
+            key = "pstate"
+        if key in _UC_REGS or key in _SYSTEM_REGS or key in _FP_REGS \
+                or key in ("spsr_el1", "currentel"):
+            return key
+        raise ValueError(f"unknown register {name!r}: expected one of x0..x30, sp, pc, pstate, "
+                         f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel, v0..v31, "
+                         f"fpsr, fpcr")
+
+    @staticmethod
+    def _check_value(name: str, value: object, bits: int = 64) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+            raise ValueError(f"value {value!r} for {name}: expected an integer "
+                             f"0..2**{bits}-1")
+
+    # -- running ----------------------------------------------------------------------------
+    def run(self, budget: Budget | float | None = None) -> Exit:
+        """``KVM_RUN``: execute from ``pc`` until something exits; return the ``Exit``.
+
+        ``budget`` is seconds (a number), a ``Budget``, or None for the default time limit.
+        With ``SINGLESTEP`` in the guest-debug flags exactly one instruction runs.
+        """
+        b = Budget.of(budget)
+        return self.run_until(time.monotonic() + b.seconds, b.instructions or 0)
+
+    def run_until(self, deadline: float, instructions: int = 0) -> Exit:
+        """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop uses it).
+
+        One run at a time: a run started while another thread's run is in progress raises
+        ``VCpuBusy`` (see ``ensure_idle``).
+        """
+        me = _get_ident()
+        runner = self._runner
+        if runner is not None:
+            raise VCpuBusy("run", runner, me)
+        self._runner = me  # from here on a change from another thread is refused ...
+        covered = _CTRL_C.arm(self)
+        try:
+            if self._owner is not None:  # ... but one may be under way: let it finish
+                with self._lock:
+                    pass
+            exit_ = self._run_until(deadline, instructions)
+        finally:
+            self._runner = None
+            if covered:
+                _CTRL_C.running = None
+        if covered and _CTRL_C.pressed:
+            self._kicked = False  # the kick was the Ctrl-C's, not one to keep for later
+            self._abandon_run()
+            _CTRL_C.disarm()
+        return exit_
+
+    def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
+        if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
+            self._kicked = False
+            exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
+            return exit_
+        count = 1 if self.single_steps else instructions
+        uc = self.uc
+        if count:
+            if not self._counted:
+                # Unicorn adds its instruction-count hook without dropping blocks translated
+                # before it existed; those would run uncounted (DESIGN.md, "Stepping").
+                uc.ctl_flush_tb()
+                self._counted = True
+        elif self._counted:
+            self._counted = False  # (Unicorn drops every translation itself here)
+        begin = self._pc
+        if begin is None:
+            begin = uc.reg_read(_PC)
+        token = self._token = self._token + 1
+        self._run = (token, deadline)
+        if deadline < _WATCHDOG.waiting_until:
+            _WATCHDOG.watch(self)
+        try:
+            exit_ = self._enter(begin, count)
+            while exit_ is None:
+                exit_ = self._quiet_exit(count, token, deadline)
+        except BaseException:
+            self._abandon_run()
+            raise
+        self._run = None
+        self._pc = exit_.pc
+        self.last_exit = exit_
+        return exit_
+
+    def _abandon_run(self) -> None:
+        """A run that ends in a Python exception (Ctrl-C): nothing of it stays pending.
+
+        The watchdog must not stop the next run for it, and ``pc`` is read again from the
+        machine, where the guest really is now.
+        """
+        self._run = None
+        self._raise = None
+        self._exit = None
+        self._pc = None
+
+    def _time_up(self, token: int) -> None:
+        """Called by the watchdog thread: stop run ``token`` if it is still the one running."""
+        if self._token == token:
+            self._fired = token
+            self.uc.emu_stop()
+
+    def ensure_idle(self, what: str) -> None:
+        """Raise ``VCpuBusy`` if a run is in progress on another thread.
+
+        While ``run`` executes the guest, Unicorn must not be changed from another thread:
+        mapping memory, a code write with its cache flush, rebuilding the machine, or a
+        second run kill the interpreter (SIGSEGV, a QEMU assertion). Only ``kick`` (the
+        debugger's ``interrupt``) crosses threads; reads of registers and memory are safe
+        (measured: 10^5 of each during a run) but see a guest that is moving. Calls from the
+        running thread itself (an exit handler inside a run) are allowed.
+        """
+        runner = self._runner
+        if runner is not None and runner != _get_ident():
+            raise VCpuBusy(what, runner, _get_ident())
+
+    def kick(self) -> None:
+        """Stop a run from another thread (GDB's Ctrl-C; KVM: a signal to the vCPU thread).
+
+        The run returns a BUDGET exit with the message "interrupted"; a kick that arrives
+        between runs makes the next run return at once, as a pending signal does.
+        """
+        self._kicked = True
+        self.uc.emu_stop()
+        # Unicorn forgets a stop asked for while no emulation is under way, so a kick that
+        # lands just before a run's emu_start would be lost and the run would go on to its
+        # budget: until the run has taken the kick (or ended), ask again every millisecond.
+        runner = self._runner
+        if runner is None or runner == _get_ident():
+            return
+        give_up = time.monotonic() + _KICK_PATIENCE
+        while self._kicked and self._runner is not None and time.monotonic() < give_up:
+            time.sleep(0.001)
+            if self._kicked:
+                self.uc.emu_stop()
+
+    def _quiet_exit(self, count: int, token: int, deadline: float) -> Exit | None:
+        """The run ended without a hook stopping it: step done, budget, or kick.
+
+        (A WFI is not among them: it traps to the interrupt hook, see ``Traps``; what the
+        word before ``pc`` holds says nothing about why this run ended.)
+
+        A stop meant for an earlier run (see ``_Watchdog``) enters the guest again; None
+        means that run, too, ended quietly and has to be looked at again.
+        """
+        uc = self.uc
+        pc = uc.reg_read(_PC)
+        if self._kicked:
+            self._kicked = False
+            return Exit(ExitReason.BUDGET, pc, message="interrupted")
+        if self.single_steps:
+            return Exit(ExitReason.DEBUG, pc, _STEP_DEBUG)
+        if self._fired == token or time.monotonic() >= deadline:
+            return Exit(ExitReason.BUDGET, pc, message="time budget used up")
+        if count:
+            return Exit(ExitReason.BUDGET, pc, message=f"{count} instruction(s) executed")
+        return self._enter(pc, 0)
+
+    def _enter(self, pc: int, count: int) -> Exit | None:
+        """One ``emu_start`` from ``pc``: the exit a hook recorded, None if the run ended
+        quietly; raises what the hook caught for the caller (see ``_on_interrupt_guarded``)."""
+        self._exit = None
+        uc = self.uc
+        try:
+            uc.emu_start(pc, _NO_UNTIL, 0, count)
+        except UcError as e:
+            if self._exit is None:
+                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
+                                  message=f"emulation failed: {e}")
+        if self._raise is not None:
+            e, self._raise = self._raise, None
+            raise e
+        return self._exit
+
+
+    def __repr__(self) -> str:
+        return (f"VCpu({self.program.name}, pc={self.pc:#x}, "
+                f"guest_debug={self.guest_debug!r})")
