@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from armbp.debugger import Stop
 from armbp.table import Breakpoint
-from armbp.vcpu import DebugExit, Exit, ExitReason
+from armbp.kvm.abi import DebugExit, Exit, ExitReason
 from armbp.vmm import Handled, Verdict
 
 NUMBER, REPEAT = 100_000, 15

@@ -181,11 +181,21 @@ def scenario_a_brk_not_ours_is_reinjected() -> None:
     assert cpu.runs == 2
 
 
-def scenario_an_unknown_debug_ec() -> None:
+def scenario_a_debug_exception_we_did_not_ask_for_is_the_guests() -> None:
     cpu, table, handler = _handler([
         Exit(ExitReason.DEBUG, BASE, DebugExit(esr.breakpoint(same_el=False)))])  # EC 0x30
+    cpu.regs["pstate"] = 0x3C5  # the guest at EL1h: it takes its own breakpoint as EC 0x31
+    seen: list = []
+    handler.run(_deadline(), on_exit=seen.append)
+    assert seen[0].verdict is Verdict.RESUME and "EC 0x31" in seen[0].note
+    assert cpu.injected == [(esr.breakpoint(same_el=True), BASE, None)]
+
+
+def scenario_an_ec_kvm_never_exits_with() -> None:
+    cpu, table, handler = _handler([
+        Exit(ExitReason.DEBUG, BASE, DebugExit(esr.svc(0)))])  # EC 0x15 is no debug exit
     result = handler.run(_deadline())
-    assert result.verdict is Verdict.INTERNAL_ERROR and "EC 0x30" in result.note
+    assert result.verdict is Verdict.INTERNAL_ERROR and "EC 0x15" in result.note
     assert cpu.injected == []
 
 
@@ -212,7 +222,8 @@ def scenario_the_debugger_on_the_fake_backend() -> None:
 
 
 SCENARIOS = [scenario_our_brk_stops, scenario_a_brk_not_ours_is_reinjected,
-             scenario_an_unknown_debug_ec, scenario_a_budget_exit,
+             scenario_a_debug_exception_we_did_not_ask_for_is_the_guests,
+             scenario_an_ec_kvm_never_exits_with, scenario_a_budget_exit,
              scenario_the_debugger_on_the_fake_backend]
 
 

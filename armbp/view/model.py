@@ -11,7 +11,8 @@ into text or HTML, and the notebook widget only wires buttons to Debugger calls.
 Why apart: the facts are the lesson, their layout is not. With the facts in one place the
 text repr that nbval compares and the HTML a learner sees cannot drift apart, and the
 model is tested without ipywidgets or an emulator. Stop reasons and verdicts are read by
-their names, so this module imports neither the Debugger nor the emulator behind it.
+their names, and their words come from the one stop vocabulary (``armbp.vmm.Verdict``),
+which stands on the KVM contract alone: no emulator is imported.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .. import esr
 from ..disasm import BP_MARK, PC_MARK, ListingLine, disassemble_word, markers
 from ..encodings import BRK0
 
-if TYPE_CHECKING:  # only for the type hints: importing them would start the emulator
+if TYPE_CHECKING:  # only for the type hints
     from ..debugger import Stop
     from ..program import Program
     from ..table import Breakpoint
@@ -35,23 +36,11 @@ __all__ = ["ViewModel", "ViewState", "Row", "Gap", "Register", "LastExit", "Brea
 CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
 MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
 
-# What the exit handler decided, in words, per stop reason (by name: see the docstring).
-_DECISION = {
-    "BREAKPOINT": "ours: the pc is in the breakpoint table → stop and report to the "
-                  "debugger (QEMU's EXCP_DEBUG)",
-    "STEP": "the single step we asked for is done → stop",
-    "BUDGET": "the budget ran out → the guest comes back to you (it has not "
-              "finished: Continue gives it another budget)",
-    "HALTED": "the guest halted → nothing more to run (Reset starts it again)",
-    "FAULT": "an access outside guest memory → stop",
-    "INTERNAL_ERROR": "an exit the handler cannot deal with → stop",
-    "RESUME": "not ours → re-injected into the guest's vectors, the guest runs on",
-}
-
-
 def decision_words(reason: str) -> str:
-    """What the exit handler decided for a stop of this reason (its name), in words."""
-    return _DECISION[reason]
+    """What the exit handler decided for a stop of this reason (its name), in words: the
+    stop kind's own words (``armbp.vmm.Verdict``), so that a new kind brings its own."""
+    from ..vmm import Verdict  # the VMM imports no emulator: the contract only
+    return Verdict[reason].decision
 
 
 def flags(pstate: int) -> str:
