@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # JupyterLab refuses to start as root (every Docker image) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: lab test test-suite test-pythons notebooks demo bench clean app wheel
+.PHONY: lab test lint test-suite test-pythons notebooks demo bench clean app wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ $(APP_STAMP): pyproject.toml | $(PY)
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test,lab,app,browser]'
+	$(PY) -m pip install --quiet -e '.[test,lab,app,browser,lint]'
 	touch $@ $(LAB_STAMP) $(APP_STAMP)
 
 lab: $(LAB_STAMP)
@@ -36,9 +36,16 @@ lab: $(LAB_STAMP)
 app: $(APP_STAMP)
 	$(PY) -m armbp.app
 
-# Every test: the full suite (lessons through nbval, browser, the installed wheel) on the
+# Every test: the lint checks, the full suite (lessons through nbval, browser, the installed wheel) on the
 # venv's Python, then the unit suite on every Python 3.10-3.13 the machine has.
-test: test-suite test-pythons
+test: lint test-suite test-pythons
+
+# The committed rule set (pyproject.toml [tool.ruff]), the formatter and the type checker.
+LINTED := armbp tests benchmarks notebooks/conftest.py notebooks/execute.py setup.py
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy
 
 # The lessons through nbval, in a pytest run of their own: each re-executed and compared
 # with its stored outputs (host addresses and the like sanitized, images skipped: see the cfg).

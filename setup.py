@@ -6,6 +6,7 @@ to ``armbp/data/`` of the build, so an installed armbp finds them with
 ``armbp.lab.shipped()``; a checkout (and an editable install) reads the top-level folders.
 Everything else is in pyproject.toml.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -32,13 +33,19 @@ class build_py_with_data(build_py):
             return  # an editable install reads notebooks/ and app/ in the checkout
         for source, target in DATA:
             root = HERE / source
-            files = sorted(p for p in root.rglob("*") if p.is_file()
-                           and not SKIP & set(p.relative_to(root).parts))
+            files = sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file() and not SKIP & set(p.relative_to(root).parts)
+            )
             if not any(p.suffix == ".ipynb" for p in files):
-                raise FileNotFoundError(f"no notebooks in {root}: build armbp from a "
-                                        f"checkout or its sdist")
+                raise FileNotFoundError(
+                    f"no notebooks in {root}: build armbp from a checkout or its sdist"
+                )
             for path in files:
-                dest = Path(self.build_lib) / "armbp" / "data" / target / path.relative_to(root)
+                dest = (
+                    Path(self.build_lib) / "armbp" / "data" / target / path.relative_to(root)
+                )
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, dest)
 

@@ -9,6 +9,7 @@ speaks, ``kvm.unicorn`` the Unicorn model behind it (the only code that imports 
 Names are imported lazily: ``import armbp.esr`` (the syndrome decoder) must not pull in
 Unicorn or capstone, so that the ESR explorer can run where only pure Python is available.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -1,4 +1,5 @@
 """``python -m armbp``: the same as the ``armbp`` command."""
+
 import sys
 
 from .cli import main

@@ -21,6 +21,7 @@ The small process helpers here (:func:`free_port`, :func:`wait_for_port`,
 :func:`stop_tree`) are also what the browser tests use for the servers they start.
 This module imports nothing else of armbp: it only starts a server.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,17 +33,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 # A wheel ships the app notebook as package data (armbp/data/app); a checkout has app/.
 _SHIPPED = Path(__file__).resolve().parent / "data" / "app" / "armbp-app.ipynb"
 NOTEBOOK = _SHIPPED if _SHIPPED.exists() else ROOT / "app" / "armbp-app.ipynb"
 HOST = "127.0.0.1"
-START_TIMEOUT = 60.0   # seconds for the server to accept connections
-STOP_GRACE = 10.0      # seconds between SIGTERM and SIGKILL
-CULL_IDLE_SECONDS = 120    # a kernel with no page connected and no activity this long goes
+START_TIMEOUT = 60.0  # seconds for the server to accept connections
+STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
+CULL_IDLE_SECONDS = 120  # a kernel with no page connected and no activity this long goes
 CULL_INTERVAL_SECONDS = 30  # how often the kernel manager looks
 OURS_HEADER = "X-Armbp-App"  # every response of the Voilà we start carries our random value
 
@@ -51,8 +52,10 @@ class PortTaken(OSError):
     """The port asked for is already in use by another program."""
 
     def __init__(self, port: int, host: str = HOST):
-        super().__init__(f"port {port} on {host} is taken (another program listens there): "
-                         "choose another --port, or leave --port out for a free one")
+        super().__init__(
+            f"port {port} on {host} is taken (another program listens there): "
+            "choose another --port, or leave --port out for a free one"
+        )
         self.port = port
 
 
@@ -76,15 +79,22 @@ def free_port(host: str = HOST) -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen | None = None, *, host: str = HOST,
-                  timeout: float = START_TIMEOUT) -> None:
+def wait_for_port(
+    port: int,
+    proc: subprocess.Popen | None = None,
+    *,
+    host: str = HOST,
+    timeout: float = START_TIMEOUT,
+) -> None:
     """Return once ``host:port`` accepts a connection; raise if ``proc`` exits first or
     ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"the server exited with status {proc.returncode} before "
-                               f"listening on {host}:{port}")
+            raise RuntimeError(
+                f"the server exited with status {proc.returncode} before "
+                f"listening on {host}:{port}"
+            )
         try:
             with socket.create_connection((host, port), timeout=1):
                 return
@@ -110,7 +120,7 @@ def _children() -> dict[int, list[int]]:
                 stat = f.read()
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
         tree.setdefault(ppid, []).append(int(entry))
     return tree
 
@@ -137,7 +147,7 @@ def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return stat[stat.rindex(b")") + 2:][:1] != b"Z"
+        return stat[stat.rindex(b")") + 2 :][:1] != b"Z"
     except OSError:
         return False
 
@@ -177,14 +187,17 @@ def stop_tree(proc: subprocess.Popen, *, grace: float = STOP_GRACE) -> None:
 # `python -m voila`, except that one warning is silenced: the settings nest a dict and a
 # list, so they go as one Python literal, a form traitlets 5 still reads but warns about
 # (and voila's __init__ turns traitlets' DeprecationWarnings on, over any -W option).
-_VOILA_MAIN = ("import sys, warnings, voila.app\n"
-               "warnings.filterwarnings('ignore', message='--tornado_settings=',"
-               " category=DeprecationWarning)\n"
-               "sys.exit(voila.app.main())")
+_VOILA_MAIN = (
+    "import sys, warnings, voila.app\n"
+    "warnings.filterwarnings('ignore', message='--tornado_settings=',"
+    " category=DeprecationWarning)\n"
+    "sys.exit(voila.app.main())"
+)
 
 
-def voila_command(notebook: Path, port: int, *, nonce: str = "",
-                  cull_idle: float = CULL_IDLE_SECONDS) -> list[str]:
+def voila_command(
+    notebook: Path, port: int, *, nonce: str = "", cull_idle: float = CULL_IDLE_SECONDS
+) -> list[str]:
     """Voilà on ``HOST:port`` only, checking the Host header and culling orphaned kernels.
 
     Voilà (0.5) sets ``allow_remote_access=True`` in its tornado settings; its
@@ -197,12 +210,19 @@ def voila_command(notebook: Path, port: int, *, nonce: str = "",
     if nonce:
         settings["headers"] = {OURS_HEADER: nonce}
     interval = max(1, min(CULL_INTERVAL_SECONDS, int(cull_idle / 2) or 1))
-    return [sys.executable, "-c", _VOILA_MAIN, "--no-browser", f"--port={port}",
-            f"--Voila.ip={HOST}", "--Voila.port_retries=0",
-            f"--Voila.tornado_settings={settings!r}",
-            f"--MappingKernelManager.cull_idle_timeout={int(cull_idle)}",
-            f"--MappingKernelManager.cull_interval={interval}",
-            str(notebook)]
+    return [
+        sys.executable,
+        "-c",
+        _VOILA_MAIN,
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={HOST}",
+        "--Voila.port_retries=0",
+        f"--Voila.tornado_settings={settings!r}",
+        f"--MappingKernelManager.cull_idle_timeout={int(cull_idle)}",
+        f"--MappingKernelManager.cull_interval={interval}",
+        str(notebook),
+    ]
 
 
 def _answer(port: int, host: str = HOST) -> str | None:
@@ -211,8 +231,11 @@ def _answer(port: int, host: str = HOST) -> str | None:
     page loads: a small file, no kernel started, nothing in Voilà's log."""
     conn = http.client.HTTPConnection(host, port, timeout=2)
     try:
-        conn.request("GET", "/voila/api/themes/@jupyterlab/theme-light-extension/index.css",
-                     headers={"Host": f"{host}:{port}"})
+        conn.request(
+            "GET",
+            "/voila/api/themes/@jupyterlab/theme-light-extension/index.css",
+            headers={"Host": f"{host}:{port}"},
+        )
         response = conn.getresponse()
         response.read()
         return response.getheader(OURS_HEADER) or ""
@@ -222,8 +245,14 @@ def _answer(port: int, host: str = HOST) -> str | None:
         conn.close()
 
 
-def wait_for_ours(port: int, proc: subprocess.Popen, nonce: str, *, host: str = HOST,
-                  timeout: float = START_TIMEOUT) -> None:
+def wait_for_ours(
+    port: int,
+    proc: subprocess.Popen,
+    nonce: str,
+    *,
+    host: str = HOST,
+    timeout: float = START_TIMEOUT,
+) -> None:
     """Return once the server answering on ``host:port`` is ``proc`` (it shows ``nonce``).
 
     ``PortTaken`` if another server answers there (ours then fails to bind and exits);
@@ -239,8 +268,10 @@ def wait_for_ours(port: int, proc: subprocess.Popen, nonce: str, *, host: str = 
         if proc.poll() is not None:
             if someone_else or not port_is_free(port, host):
                 raise PortTaken(port, host)
-            raise RuntimeError(f"the server exited with status {proc.returncode} before "
-                               f"listening on {host}:{port}")
+            raise RuntimeError(
+                f"the server exited with status {proc.returncode} before "
+                f"listening on {host}:{port}"
+            )
         if time.monotonic() > deadline:
             if someone_else:
                 raise PortTaken(port, host)
@@ -248,23 +279,33 @@ def wait_for_ours(port: int, proc: subprocess.Popen, nonce: str, *, host: str = 
         time.sleep(0.1)
 
 
-def start(notebook: Path = NOTEBOOK, port: int = 0, *,
-          env: dict[str, str] | None = None, cull_idle: float = CULL_IDLE_SECONDS,
-          **popen: object) -> tuple[subprocess.Popen, str]:
+def start(
+    notebook: Path = NOTEBOOK,
+    port: int = 0,
+    *,
+    env: dict[str, str] | None = None,
+    cull_idle: float = CULL_IDLE_SECONDS,
+    **popen: object,
+) -> tuple[subprocess.Popen, str]:
     """Start Voilà on ``notebook`` in its own process group; return it and its address
     once it answers. ``port`` 0 picks a free one; a taken ``port`` raises ``PortTaken``."""
     if not notebook.exists():
-        raise FileNotFoundError(f"{notebook} not found: expected the app notebook there "
-                                f"(installed armbp ships it in armbp/data/app)")
+        raise FileNotFoundError(
+            f"{notebook} not found: expected the app notebook there "
+            f"(installed armbp ships it in armbp/data/app)"
+        )
     if port and not port_is_free(port):
         raise PortTaken(port)
     attempts = 1 if port else 3  # a free port can be taken between our look and Voilà's bind
     for attempt in range(attempts):
         chosen = port or free_port()
         nonce = secrets.token_hex(16)
-        proc = subprocess.Popen(voila_command(notebook, chosen, nonce=nonce,
-                                              cull_idle=cull_idle),
-                                start_new_session=True, env=env, **popen)  # type: ignore[arg-type]
+        proc = subprocess.Popen(
+            voila_command(notebook, chosen, nonce=nonce, cull_idle=cull_idle),
+            start_new_session=True,
+            env=env,
+            **popen,
+        )  # type: ignore[arg-type]
         try:
             wait_for_ours(chosen, proc, nonce)
         except RuntimeError:
@@ -285,8 +326,9 @@ def _port(text: str) -> int:
     except ValueError:
         port = -1
     if not 0 <= port <= 0xFFFF:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a TCP port number 0..65535 "
-                                         "(0 or none: a free one)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a TCP port number 0..65535 (0 or none: a free one)"
+        )
     return port
 
 
@@ -294,12 +336,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m armbp.app",
         description="Serve the armbp app (ESR explorer + debugger view) with Voilà on "
-                    f"{HOST} only. Ctrl-C stops it.")
-    parser.add_argument("--port", type=_port, default=0,
-                        help="port to listen on (default: a free one)")
+        f"{HOST} only. Ctrl-C stops it.",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=0, help="port to listen on (default: a free one)"
+    )
     parser.add_argument("--notebook", type=Path, default=NOTEBOOK, help=argparse.SUPPRESS)
-    parser.add_argument("--cull-idle", type=float, default=CULL_IDLE_SECONDS,
-                        help=argparse.SUPPRESS)  # seconds; the tests make it short
+    parser.add_argument(
+        "--cull-idle", type=float, default=CULL_IDLE_SECONDS, help=argparse.SUPPRESS
+    )  # seconds; the tests make it short
     args = parser.parse_args(argv)
     # Ctrl-C must work even if we were started with SIGINT ignored (`cmd &` in a script,
     # nohup): a process inherits SIG_IGN, and Python then installs no handler of its own.

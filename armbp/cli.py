@@ -2,6 +2,7 @@
 
 Lazy imports keep ``armbp esr`` quick to start and free of Unicorn.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -9,12 +10,30 @@ import sys
 
 # sub-command -> (module with a ``main(argv: list[str]) -> int``, one-line help)
 COMMANDS = {
-    "demo": ("armbp.demo", "narrated trace: a breakpoint planted, trapped, handled, stepped over"),
-    "gdbserver": ("armbp.gdb.cli", "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table"),
-    "esr": ("armbp.esr.cli", "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045"),
-    "lab": ("armbp.lab:main_lab", "copy the lessons into a folder of yours (once) and open JupyterLab there"),
-    "notebooks": ("armbp.lab:main_notebooks", "copy the lessons into DIR, never overwriting your edits"),
-    "app": ("armbp.app", "serve the ESR explorer and the debugger view with Voila on 127.0.0.1"),
+    "demo": (
+        "armbp.demo",
+        "narrated trace: a breakpoint planted, trapped, handled, stepped over",
+    ),
+    "gdbserver": (
+        "armbp.gdb.cli",
+        "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table",
+    ),
+    "esr": (
+        "armbp.esr.cli",
+        "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045",
+    ),
+    "lab": (
+        "armbp.lab:main_lab",
+        "copy the lessons into a folder of yours (once) and open JupyterLab there",
+    ),
+    "notebooks": (
+        "armbp.lab:main_notebooks",
+        "copy the lessons into DIR, never overwriting your edits",
+    ),
+    "app": (
+        "armbp.app",
+        "serve the ESR explorer and the debugger view with Voila on 127.0.0.1",
+    ),
 }
 # sub-command -> (module whose absence means an extra is missing, the extra)
 NEEDS = {"app": ("voila", "app")}
@@ -23,8 +42,10 @@ NEEDS = {"app": ("voila", "app")}
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
-    return (f"usage: armbp [--version] COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n"
-            f"'armbp COMMAND --help' for more.")
+    return (
+        f"usage: armbp [--version] COMMAND [ARGS...]\n\ncommands:\n{rows}\n\n"
+        f"'armbp COMMAND --help' for more."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,16 +55,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args[0] in {"-V", "--version"}:
         from . import __version__
+
         print(f"armbp {__version__}")
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
-        print(f"armbp: unknown command {name!r}: expected one of {', '.join(COMMANDS)}",
-              file=sys.stderr)
+        print(
+            f"armbp: unknown command {name!r}: expected one of {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
         print(_usage(), file=sys.stderr)
         return 2
     if name in NEEDS and not {"-h", "--help"} & set(rest):
         from .lab import missing_extra
+
         hint = missing_extra(*NEEDS[name])
         if hint:
             print(f"armbp {name}: {hint}", file=sys.stderr)

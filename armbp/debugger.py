@@ -37,21 +37,22 @@ vectors (as QEMU does when GDB has removed its breakpoint for the step); an inst
 that rewrites its own word keeps the guest's word. A step-over is never cut by a time
 slice: a hit is reported once, whatever the budget of each ``cont``.
 """
+
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Iterable
 
 from armbp.disasm import ListingLine, listing
 from armbp.displaced import Fixup, displaceable, plan
 from armbp.encodings import BRK0, from_bytes, to_bytes
+from armbp.kvm.abi import DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason
+from armbp.kvm.backend import BackendSpec, make_backend
 from armbp.memory import MemoryFault
 from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointError, BreakpointTable
-from armbp.kvm.abi import DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason
-from armbp.kvm.backend import BackendSpec, make_backend
 from armbp.vmm import ExitHandler, Handled, Verdict
 
 __all__ = ["Debugger", "Stop", "StopReason", "displaceable"]
@@ -67,8 +68,12 @@ _CLOSED: frozenset[int] = frozenset()
 StopReason = Verdict
 
 # Module constants: an Enum class attribute costs ~0.1 µs per lookup on the hot path.
-_BREAKPOINT, _STEP, _BUDGET, _HALTED = (Verdict.BREAKPOINT, Verdict.STEP, Verdict.BUDGET,
-                                        Verdict.HALTED)
+_BREAKPOINT, _STEP, _BUDGET, _HALTED = (
+    Verdict.BREAKPOINT,
+    Verdict.STEP,
+    Verdict.BUDGET,
+    Verdict.HALTED,
+)
 
 
 @dataclass(slots=True)
@@ -110,15 +115,23 @@ class Debugger:
     (``armbp.kvm.backend``); an unknown name is a ``ValueError`` listing the known ones.
     """
 
-    def __init__(self, program: Program | str, *, flush_code_writes: bool = True,
-                 displaced_step: bool = True, log_size: int = 1000,
-                 backend: BackendSpec = "unicorn"):
+    def __init__(
+        self,
+        program: Program | str,
+        *,
+        flush_code_writes: bool = True,
+        displaced_step: bool = True,
+        log_size: int = 1000,
+        backend: BackendSpec = "unicorn",
+    ):
         if isinstance(program, str):
             from armbp.asm import assemble
+
             program = assemble(program)
         if not isinstance(program, Program):
-            raise ValueError(f"expected an armbp.Program or assembly source, got "
-                             f"{type(program).__name__}")
+            raise ValueError(
+                f"expected an armbp.Program or assembly source, got {type(program).__name__}"
+            )
         if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 1:
             raise ValueError(f"log_size={log_size!r}: expected an integer >= 1")
         self.program = program
@@ -136,16 +149,16 @@ class Debugger:
         self.handler = ExitHandler(self.vcpu, self.table)
         self.hits: dict[int, int] = {}
         self.last_stop: Stop | None = None
-        self._trapped_at: int | None = None   # pc of the BRK we just trapped on
+        self._trapped_at: int | None = None  # pc of the BRK we just trapped on
         self._reported_at: int | None = None  # pc of the last BREAKPOINT/STEP/FAULT stop
         self._slot_bytes: bytes | None = None  # what the displaced-step slot holds now
         self._slot_owner: Breakpoint | None = None  # the entry whose instruction that is
-        self._slot_origin = 0                 # its pc
+        self._slot_origin = 0  # its pc
         self._slot_resume: dict[int, int] = {}  # slot offset → guest pc (``Fixup.resume``)
         self._slot = self.vcpu.scratch_base
         self._slot_entry = frozenset({self._slot})
         self._fixups: dict[int, tuple[Breakpoint, Fixup]] = {}  # pc → plan for that entry
-        self._halted: Stop | None = None      # the HALTED stop the guest stays in
+        self._halted: Stop | None = None  # the HALTED stop the guest stays in
 
     @property
     def events_seen(self) -> int:
@@ -259,8 +272,11 @@ class Debugger:
         vcpu = self.vcpu
         pc = vcpu.pc
         bp = self.table.find(pc)
-        if bp is not None and pc == self._reported_at and \
-                (pc == self._trapped_at or self._planted(pc)):
+        if (
+            bp is not None
+            and pc == self._reported_at
+            and (pc == self._trapped_at or self._planted(pc))
+        ):
             if bp is self._slot_owner and self.displaced_step and not count:
                 # the slot holds this breakpoint's instruction already: open it, run on
                 self.step_overs["displaced"] += 1
@@ -278,8 +294,9 @@ class Debugger:
                     if handled.verdict is not _STEP:
                         return self._stop(handled, None if executed else pc)
                     if count == 1:
-                        e = Exit(ExitReason.BUDGET, vcpu.pc,
-                                 message="1 instruction(s) executed")
+                        e = Exit(
+                            ExitReason.BUDGET, vcpu.pc, message="1 instruction(s) executed"
+                        )
                         return self._stop(Handled(Verdict.BUDGET, e))
                     count = count and count - 1
                     vcpu.hide_scratch()
@@ -318,8 +335,12 @@ class Debugger:
         assert first is not None
         why = first.note or first.exit.message or "the guest halted"
         stop = self.last_stop = Stop(
-            _HALTED, self.vcpu.pc, first.exit,
-            f"still halted ({why}); it stays so until reset()", None)
+            _HALTED,
+            self.vcpu.pc,
+            first.exit,
+            f"still halted ({why}); it stays so until reset()",
+            None,
+        )
         return stop
 
     def interrupt(self) -> None:
@@ -400,7 +421,7 @@ class Debugger:
         """
         self.step_overs["inline"] += 1
         vcpu, handler = self.vcpu, self.handler
-        self._write_code(bp.pc, bp.saved_insn)       # 1+2. restore the instruction, flush
+        self._write_code(bp.pc, bp.saved_insn)  # 1+2. restore the instruction, flush
         handler.lifted = bp.pc
         step_deadline = max(deadline, _monotonic() + DEFAULT_SECONDS)
         try:
@@ -418,7 +439,7 @@ class Debugger:
             except MemoryFault:
                 word = bp.saved_insn
             if word == bp.saved_insn:
-                self._write_code(bp.pc, BRK0)         # 4+5. the BRK again, flush
+                self._write_code(bp.pc, BRK0)  # 4+5. the BRK again, flush
         return handled, executed or handled.verdict is not _BUDGET
 
     def _single_step(self, deadline: float) -> Handled:
@@ -461,13 +482,14 @@ class Debugger:
         self.step_overs["displaced"] += 1
         if kind == "slot":
             if fix.code != self._slot_bytes:
-                vcpu.write_scratch(0, fix.code)   # a code write: stored, then flushed
+                vcpu.write_scratch(0, fix.code)  # a code write: stored, then flushed
                 self._slot_bytes = fix.code
             self._slot_owner, self._slot_origin, self._slot_resume = bp, bp.pc, fix.resume
             slot = self._slot
-            vcpu.open_scratch(self._slot_entry,
-                              {slot: frozenset(slot + o for o in fix.blocks)} if fix.blocks
-                              else {})
+            vcpu.open_scratch(
+                self._slot_entry,
+                {slot: frozenset(slot + o for o in fix.blocks)} if fix.blocks else {},
+            )
             return slot
         if kind == "jump":
             if fix.link is not None:
@@ -489,8 +511,9 @@ class Debugger:
             # (unless the exit says the guest overwrote that BRK: then memory is the truth)
             self._trapped_at = None if exit_.message else pc
             self.hits[pc] = self.hits.get(pc, 0) + 1
-            stop = self.last_stop = Stop(_BREAKPOINT, pc, exit_, handled.note,
-                                         handled.breakpoint)
+            stop = self.last_stop = Stop(
+                _BREAKPOINT, pc, exit_, handled.note, handled.breakpoint
+            )
             return stop
         vcpu = self.vcpu
         vcpu.scratch_open = _CLOSED
@@ -591,15 +614,18 @@ class Debugger:
         """pc → the original instruction under each breakpoint (for listings)."""
         return self.table.saved_words()
 
-    def listing(self, address: int | None = None, count: int | None = None) -> list[ListingLine]:
+    def listing(
+        self, address: int | None = None, count: int | None = None
+    ) -> list[ListingLine]:
         """Disassembly of ``count`` instructions from ``address`` (default: the program's
         code), showing saved instructions under breakpoints and marking the pc."""
         start = self.program.base if address is None else address
         if count is None:
             count = max(0, (self.program.end - start) // 4) if address is None else 16
         data = self.raw_memory(start, 4 * count)
-        return listing(data, start, breakpoints=self.saved_words(), pc=self.pc,
-                       program=self.program)
+        return listing(
+            data, start, breakpoints=self.saved_words(), pc=self.pc, program=self.program
+        )
 
     # -- the log ------------------------------------------------------------------------------
     def log_lines(self, last: int | None = None) -> list[str]:
@@ -610,8 +636,10 @@ class Debugger:
         return [h.describe() for h in events]
 
     def __repr__(self) -> str:
-        return (f"Debugger({self.program.name}, pc={self.pc:#x}, "
-                f"breakpoints={[hex(bp.pc) for bp in self.table]})")
+        return (
+            f"Debugger({self.program.name}, pc={self.pc:#x}, "
+            f"breakpoints={[hex(bp.pc) for bp in self.table]})"
+        )
 
 
 def _check_range(address: int, size: int) -> None:

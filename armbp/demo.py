@@ -8,20 +8,21 @@ guest at all.
 
 Plain text; colour only on a terminal, and never with ``NO_COLOR`` set.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 from armbp import esr
 from armbp.asm import assemble
 from armbp.debugger import Debugger, Stop
 from armbp.disasm import disassemble_word
 from armbp.encodings import from_bytes
-from armbp.program import Program
 from armbp.kvm.abi import GuestDebug
+from armbp.program import Program
 
 DEMO_SOURCE = """\
 // armbp demo guest: a loop with the guest's own BRK, and a vector table to catch it
@@ -56,7 +57,13 @@ def demo_program() -> Program:
 class _Out:
     """Narration with optional ANSI colour."""
 
-    STYLES = {"head": "1;36", "word": "1;33", "ok": "32", "note": "2", "stop": "1;35"}
+    STYLES: ClassVar[dict[str, str]] = {
+        "head": "1;36",
+        "word": "1;33",
+        "ok": "32",
+        "note": "2",
+        "stop": "1;35",
+    }
 
     def __init__(self, stream: TextIO, colour: bool):
         self.stream, self.colour = stream, colour
@@ -98,8 +105,9 @@ def _exits_since(dbg: Debugger, mark: int) -> list[str]:
     new = dbg.events_seen - mark
     kept = list(dbg.events)[-new:] if new > 0 else []
     lost = new - len(kept)
-    return ([f"... {lost} earlier exit(s), no longer in the log"] if lost > 0 else []) + \
-        [h.describe() for h in kept]
+    return ([f"... {lost} earlier exit(s), no longer in the log"] if lost > 0 else []) + [
+        h.describe() for h in kept
+    ]
 
 
 def _stop_line(out: _Out, stop: Stop) -> None:
@@ -114,18 +122,26 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     loop, guest_brk = prog.symbols["loop"], prog.symbols["loop"] + 4
 
     out.head("The guest")
-    out(f"   {len(prog.code)} bytes at {prog.base:#x}; vector table at "
-        f"{prog.symbols['vectors']:#x}; its own `brk #0x99` at {guest_brk:#x}")
-    out(f"   guest debug flags: {_flags(dbg.vcpu.guest_debug)} (no breakpoints: nothing traps)")
+    out(
+        f"   {len(prog.code)} bytes at {prog.base:#x}; vector table at "
+        f"{prog.symbols['vectors']:#x}; its own `brk #0x99` at {guest_brk:#x}"
+    )
+    out(
+        f"   guest debug flags: {_flags(dbg.vcpu.guest_debug)} (no breakpoints: nothing traps)"
+    )
 
     out.head("break_at('loop'): plant a software breakpoint")
     bp = dbg.break_at("loop")
-    out(f"   saved the instruction at {loop:#x}: {out.c('word', f'{bp.saved_insn:08x}')}  "
-        f"({disassemble_word(bp.saved_insn, loop)})")
+    out(
+        f"   saved the instruction at {loop:#x}: {out.c('word', f'{bp.saved_insn:08x}')}  "
+        f"({disassemble_word(bp.saved_insn, loop)})"
+    )
     raw = from_bytes(dbg.raw_memory(loop, 4))
-    out(f"   wrote the BRK word {out.c('word', f'{raw:08x}')}  ({disassemble_word(raw, loop)}),"
+    out(
+        f"   wrote the BRK word {out.c('word', f'{raw:08x}')}  ({disassemble_word(raw, loop)}),"
         f" then flushed the translated code of {loop:#x}..{loop + 4:#x} "
-        f"(the emulator's DC CVAU + IC IVAU + ISB)")
+        f"(the emulator's DC CVAU + IC IVAU + ISB)"
+    )
     out(f"   table non-empty → KVM_SET_GUEST_DEBUG {_flags(dbg.vcpu.guest_debug)}")
 
     out.head("cont(): the guest runs into our BRK")
@@ -133,36 +149,50 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     stop = dbg.cont()
     _stop_line(out, stop)
     syndrome = esr.decode(stop.exit.debug.hsr)
-    out(f"   hsr={stop.exit.debug.hsr:#010x}: EC 0x{syndrome.ec:02X} = {syndrome.ec_name}, "
-        f"IL = {syndrome.il}, ISS (the BRK's imm16) = {stop.exit.debug.hsr & 0xFFFF:#x}")
+    out(
+        f"   hsr={stop.exit.debug.hsr:#010x}: EC 0x{syndrome.ec:02X} = {syndrome.ec_name}, "
+        f"IL = {syndrome.il}, ISS (the BRK's imm16) = {stop.exit.debug.hsr & 0xFFFF:#x}"
+    )
     entry = dbg.table.find(stop.pc)
-    out(f"   table lookup of pc {stop.pc:#x}: "
-        + (out.c("ok", f"ours (saved_insn {entry.saved_insn:08x})") if entry else "not ours"))
+    out(
+        f"   table lookup of pc {stop.pc:#x}: "
+        + (out.c("ok", f"ours (saved_insn {entry.saved_insn:08x})") if entry else "not ours")
+    )
     shown = dbg.read_memory(loop, 4)
-    out(f"   read_memory({loop:#x}, 4) = {shown.hex(' ')} = word {_word(shown)} (the original, "
-        f"as GDB expects); memory really holds word {_word(dbg.raw_memory(loop, 4))}")
+    out(
+        f"   read_memory({loop:#x}, 4) = {shown.hex(' ')} = word {_word(shown)} (the original, "
+        f"as GDB expects); memory really holds word {_word(dbg.raw_memory(loop, 4))}"
+    )
 
     out.head("step(): one instruction, from the breakpoint")
-    out("   restore the saved instruction, flush, single-step (KVM_GUESTDBG_SINGLESTEP), "
-        "write the BRK again, flush")
+    out(
+        "   restore the saved instruction, flush, single-step (KVM_GUESTDBG_SINGLESTEP), "
+        "write the BRK again, flush"
+    )
     stop = dbg.step()
     _stop_line(out, stop)
-    out(f"   x7 = {dbg.read_register('x7')} (the add ran once); BRK back at {loop:#x}: "
-        f"{_word(dbg.raw_memory(loop, 4))}")
+    out(
+        f"   x7 = {dbg.read_register('x7')} (the add ran once); BRK back at {loop:#x}: "
+        f"{_word(dbg.raw_memory(loop, 4))}"
+    )
 
     out.head("cont(): the guest's own BRK #0x99 traps too — but it is not ours")
     mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
         out(f"   exit: {line}")
-    out(f"   the guest's handler ran: ESR_EL1 = {dbg.read_register('x20'):#010x}, "
+    out(
+        f"   the guest's handler ran: ESR_EL1 = {dbg.read_register('x20'):#010x}, "
         f"ELR_EL1 = {dbg.read_register('x21') - 4:#x} (the BRK itself), "
-        f"its count x23 = {dbg.read_register('x23')}")
+        f"its count x23 = {dbg.read_register('x23')}"
+    )
     _stop_line(out, stop)
 
     out.head("cont() from the breakpoint again: a displaced step, no restore needed")
-    out("   the saved instruction runs from a scratch slot followed by `b loop+4`; "
-        "the BRK stays in memory")
+    out(
+        "   the saved instruction runs from a scratch slot followed by `b loop+4`; "
+        "the BRK stays in memory"
+    )
     mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
@@ -170,19 +200,25 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
 
     out.head("delete('loop'): the table is empty, the trap is switched off")
     dbg.delete("loop")
-    out(f"   restored {_word(dbg.raw_memory(loop, 4))} at {loop:#x}; guest debug flags: "
-        f"{_flags(dbg.vcpu.guest_debug)}")
+    out(
+        f"   restored {_word(dbg.raw_memory(loop, 4))} at {loop:#x}; guest debug flags: "
+        f"{_flags(dbg.vcpu.guest_debug)}"
+    )
     mark = dbg.events_seen
     stop = dbg.cont()
     for line in _exits_since(dbg, mark):
         out(f"   exit: {line}")
-    out(f"   the guest's BRK never left the guest: its handler count x23 = "
-        f"{dbg.read_register('x23')}")
+    out(
+        f"   the guest's BRK never left the guest: its handler count x23 = "
+        f"{dbg.read_register('x23')}"
+    )
     _stop_line(out, stop)
 
     out.head("Summary")
-    out(f"   debugger hits: {', '.join(f'{pc:#x} × {n}' for pc, n in dbg.hits.items())}; "
-        f"step-overs: {dbg.step_overs}")
+    out(
+        f"   debugger hits: {', '.join(f'{pc:#x} × {n}' for pc, n in dbg.hits.items())}; "
+        f"step-overs: {dbg.step_overs}"
+    )
     ok = stop.reason.name == "HALTED" and dbg.read_register("x23") == 3
     out(out.c("ok", "   the guest powered off normally") if ok else "   unexpected ending")
     return 0 if ok else 1
@@ -192,12 +228,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="armbp demo",
         description="Narrated trace: a software breakpoint planted, trapped, handled by the "
-                    "VMM, stepped over; the guest's own BRK re-injected.")
-    parser.add_argument("--color", "--colour", choices=("auto", "always", "never"),
-                        default="auto", help="ANSI colour (auto: only on a terminal, and "
-                                             "not with NO_COLOR)")
-    parser.add_argument("--source", action="store_true", help="print the guest's source "
-                                                               "and exit")
+        "VMM, stepped over; the guest's own BRK re-injected.",
+    )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="ANSI colour (auto: only on a terminal, and not with NO_COLOR)",
+    )
+    parser.add_argument(
+        "--source", action="store_true", help="print the guest's source and exit"
+    )
     args = parser.parse_args(argv)
     if args.source:
         print(DEMO_SOURCE, end="")

@@ -4,11 +4,13 @@ Where the debugger planted a ``BRK``, memory holds ``0xd4200000`` but the listin
 instruction that was there (the breakpoint table's saved word) and marks the line: this
 is what GDB does when it reads memory through its breakpoint shadow.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from .program import Program, SourceLine
 
@@ -61,8 +63,14 @@ def disassemble_word(word: int, address: int = 0) -> str:
     return f"{mnemonic} {op_str}".rstrip()
 
 
-def listing(memory: bytes, base: int, *, breakpoints: Mapping[int, int] = _EMPTY,
-            pc: int | None = None, program: Program | None = None) -> list[ListingLine]:
+def listing(
+    memory: bytes,
+    base: int,
+    *,
+    breakpoints: Mapping[int, int] = _EMPTY,
+    pc: int | None = None,
+    program: Program | None = None,
+) -> list[ListingLine]:
     """Every aligned 4-byte word of ``memory`` (loaded at ``base``), decoded.
 
     ``breakpoints`` maps an address to the original word saved there: the line shows that
@@ -70,8 +78,9 @@ def listing(memory: bytes, base: int, *, breakpoints: Mapping[int, int] = _EMPTY
     source lines. Trailing bytes that do not fill a word are left out.
     """
     if base % 4:
-        raise ValueError(f"listing base {base:#x} is not 4-byte aligned: expected a "
-                         f"multiple of 4")
+        raise ValueError(
+            f"listing base {base:#x} is not 4-byte aligned: expected a multiple of 4"
+        )
     mem = bytes(memory)
     labels: dict[int, str] = {}
     if program is not None:
@@ -80,24 +89,33 @@ def listing(memory: bytes, base: int, *, breakpoints: Mapping[int, int] = _EMPTY
     out = []
     for off in range(0, len(mem) - 3, 4):
         addr = base + off
-        memory_word = int.from_bytes(mem[off:off + 4], "little")
+        memory_word = int.from_bytes(mem[off : off + 4], "little")
         is_bp = addr in breakpoints
         word = breakpoints[addr] & 0xFFFFFFFF if is_bp else memory_word
         mnemonic, op_str = _decode(word, addr)
-        out.append(ListingLine(
-            address=addr, word=word, memory_word=memory_word, mnemonic=mnemonic,
-            op_str=op_str, symbol=labels.get(addr),
-            source=program.line_at(addr) if program is not None else None,
-            is_breakpoint=is_bp, is_pc=pc is not None and addr == pc))
+        out.append(
+            ListingLine(
+                address=addr,
+                word=word,
+                memory_word=memory_word,
+                mnemonic=mnemonic,
+                op_str=op_str,
+                symbol=labels.get(addr),
+                source=program.line_at(addr) if program is not None else None,
+                is_breakpoint=is_bp,
+                is_pc=pc is not None and addr == pc,
+            )
+        )
     return out
 
 
 PC_MARK = "=>"  # the row of the pc
-BP_MARK = "*"   # a breakpoint's row
+BP_MARK = "*"  # a breakpoint's row
 
 
-def markers(is_pc: bool, is_breakpoint: bool, *, pc: str = PC_MARK, bp: str = BP_MARK,
-            blank: str = " ") -> str:
+def markers(
+    is_pc: bool, is_breakpoint: bool, *, pc: str = PC_MARK, bp: str = BP_MARK, blank: str = " "
+) -> str:
     """The marker column of a listing row: ``=> *``, ``=>  ``, ``   *`` or four blanks.
 
     The one place the format lives: :func:`format_listing`, the debugger view's text, its
@@ -124,8 +142,10 @@ def format_listing(lines: list[ListingLine], *, with_source: bool = False) -> st
     rows = []
     for ln in lines:
         label = f"{ln.symbol}:" if ln.symbol else ""
-        row = (f"{markers(ln.is_pc, ln.is_breakpoint)} {ln.address:#{aw}x}  {ln.word:08x}  "
-               f"{ln.text:<{tw}}{label}")
+        row = (
+            f"{markers(ln.is_pc, ln.is_breakpoint)} {ln.address:#{aw}x}  {ln.word:08x}  "
+            f"{ln.text:<{tw}}{label}"
+        )
         if with_source and ln.source is not None:
             pad = " " * (sw - len(label))
             row += f"{pad}  | {ln.source.number}: {ln.source.text.strip()}"

@@ -34,6 +34,7 @@ Everything else (exception generating and other system instructions (MRS, MSR, S
 pointer-authenticated
 branches, ``ERET``, SVE, FEAT_MOPS) takes the in-place step: restore, step, re-insert.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,14 +46,14 @@ __all__ = ["Fixup", "displaceable", "plan"]
 _MASK64 = (1 << 64) - 1
 # Branch, exception generation and system instructions; Arm ARM C4.1.65 "Branches, Exception
 # Generating and System instructions", and C6.2 for each encoding below.
-_B = B                      # B <label>: imm26 = offset / 4 (±128 MiB)
+_B = B  # B <label>: imm26 = offset / 4 (±128 MiB)
 _B_RANGE = 1 << 27
-_MOVZ_X = 0xD280_0000       # MOVZ Xd, #imm16, LSL #(hw * 16)
-_MOVK_X = 0xF280_0000       # MOVK Xd, #imm16, LSL #(hw * 16)
-_BR = 0xD61F_0000           # BR Xn (Rn in bits [9:5])
-_LDR_X_IMM = 0xF940_0000    # LDR Xt, [Xn, #0]
-_LDR_W_IMM = 0xB940_0000    # LDR Wt, [Xn, #0]
-_LDRSW_IMM = 0xB980_0000    # LDRSW Xt, [Xn, #0]
+_MOVZ_X = 0xD280_0000  # MOVZ Xd, #imm16, LSL #(hw * 16)
+_MOVK_X = 0xF280_0000  # MOVK Xd, #imm16, LSL #(hw * 16)
+_BR = 0xD61F_0000  # BR Xn (Rn in bits [9:5])
+_LDR_X_IMM = 0xF940_0000  # LDR Xt, [Xn, #0]
+_LDR_W_IMM = 0xB940_0000  # LDR Wt, [Xn, #0]
+_LDRSW_IMM = 0xB980_0000  # LDRSW Xt, [Xn, #0]
 _LR = 30
 
 
@@ -96,20 +97,20 @@ def displaceable(word: int) -> bool:
     are False: :func:`plan` fixes up the branches and the PC-relative forms.
     """
     op0 = word >> 25 & 0xF
-    if op0 in (0b1000, 0b1001):                 # data processing — immediate
-        return word >> 24 & 0x3 != 0b00         # bits [25:23] = 00x: ADR/ADRP
-    if op0 & 0b0111 in (0b0101, 0b0111):        # x101 DP register, x111 SIMD & FP
+    if op0 in (0b1000, 0b1001):  # data processing — immediate
+        return word >> 24 & 0x3 != 0b00  # bits [25:23] = 00x: ADR/ADRP
+    if op0 & 0b0111 in (0b0101, 0b0111):  # x101 DP register, x111 SIMD & FP
         return True
-    if op0 & 0b0101 == 0b0100:                  # x1x0 loads and stores
-        return word >> 27 & 0x7 != 0b011        # bits [29:27] = 011: literal, MOPS
+    if op0 & 0b0101 == 0b0100:  # x1x0 loads and stores
+        return word >> 27 & 0x7 != 0b011  # bits [29:27] = 011: literal, MOPS
     # Two groups of system instructions have no PC in them and cannot trap ("Hints" and
     # "Barriers" in the Arm ARM's system instruction encodings): a breakpoint on a NOP
     # (patchable function entries) or a BTI landing pad must be as cheap as on an ADD.
-    if word & 0xFFFF_F01F == 0xD503_201F:       # HINT: NOP, YIELD, SEV, BTI, PAC*SP, ...
-        return word >> 5 & 0x7F not in (2, 3)   # ... but WFE and WFI wait for an event
-    if word & 0xFFFF_F01F == 0xD503_301F:       # CLREX, DSB, DMB, ISB (op2 2, 4, 5, 6);
+    if word & 0xFFFF_F01F == 0xD503_201F:  # HINT: NOP, YIELD, SEV, BTI, PAC*SP, ...
+        return word >> 5 & 0x7F not in (2, 3)  # ... but WFE and WFI wait for an event
+    if word & 0xFFFF_F01F == 0xD503_301F:  # CLREX, DSB, DMB, ISB (op2 2, 4, 5, 6);
         return word >> 5 & 0x7 in (2, 4, 5, 6)  # not SB: FEAT_SB, which the vCPU lacks
-    return False                                 # branches, exceptions, other system, SVE
+    return False  # branches, exceptions, other system, SVE
 
 
 def _signed(value: int, bits: int) -> int:
@@ -129,12 +130,17 @@ def _mov64(rd: int, value: int) -> list[int]:
     chunks = [(value >> 16 * hw & 0xFFFF, hw) for hw in range(4)]
     used = [(imm, hw) for imm, hw in chunks if imm] or [(0, 0)]
     first, *rest = used
-    return ([_MOVZ_X | first[1] << 21 | first[0] << 5 | rd]
-            + [_MOVK_X | hw << 21 | imm << 5 | rd for imm, hw in rest])
+    return [_MOVZ_X | first[1] << 21 | first[0] << 5 | rd] + [
+        _MOVK_X | hw << 21 | imm << 5 | rd for imm, hw in rest
+    ]
 
 
-def _slot(words: list[int | None], resume: dict[int, int] | None = None,
-          readable: tuple[int, int] | None = None, blocks: tuple[int, ...] = ()) -> Fixup | None:
+def _slot(
+    words: list[int | None],
+    resume: dict[int, int] | None = None,
+    readable: tuple[int, int] | None = None,
+    blocks: tuple[int, ...] = (),
+) -> Fixup | None:
     if any(w is None for w in words):
         return None  # a branch out of range of the slot: step in place instead
     code = b"".join(to_bytes(w) for w in words)  # type: ignore[arg-type]
@@ -146,28 +152,29 @@ def plan(word: int, pc: int, slot: int) -> Fixup | None:
     None when it must be stepped in place (restore, step, re-insert)."""
     after = pc + 4 & _MASK64
     rd = word & 0x1F
-    if displaceable(word):                                  # straight-line
+    if displaceable(word):  # straight-line
         # ISB ends the emulator's translated block: the B back starts a new one
-        ends_block = word & 0xFFFF_F0FF == 0xD503_30DF      # barriers, op2 6: ISB
-        return _slot([word, _branch(slot + 4, after)], {4: after},
-                     blocks=(4,) if ends_block else ())
-    if word & 0x7C00_0000 == 0x1400_0000:                   # B, BL (C6.2.26, C6.2.34)
+        ends_block = word & 0xFFFF_F0FF == 0xD503_30DF  # barriers, op2 6: ISB
+        return _slot(
+            [word, _branch(slot + 4, after)], {4: after}, blocks=(4,) if ends_block else ()
+        )
+    if word & 0x7C00_0000 == 0x1400_0000:  # B, BL (C6.2.26, C6.2.34)
         target = pc + _signed(word & 0x3FF_FFFF, 26) * 4 & _MASK64
         if not word >> 31:
             return Fixup("jump", target=target)
         mov = _mov64(_LR, after)
         b = _branch(slot + 4 * len(mov), target)
         return _slot(mov + [b]) if b is not None else Fixup("jump", target=target, link=after)
-    if word & 0xFF00_0000 == 0x5400_0000:                   # B.cond, BC.cond (C6.2.27/28)
+    if word & 0xFF00_0000 == 0x5400_0000:  # B.cond, BC.cond (C6.2.27/28)
         target = pc + _signed(word >> 5 & 0x7FFFF, 19) * 4 & _MASK64
         return _conditional(word & ~(0x7FFFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x7E00_0000 == 0x3400_0000:                   # CBZ, CBNZ (C6.2.47/46)
+    if word & 0x7E00_0000 == 0x3400_0000:  # CBZ, CBNZ (C6.2.47/46)
         target = pc + _signed(word >> 5 & 0x7FFFF, 19) * 4 & _MASK64
         return _conditional(word & ~(0x7FFFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x7E00_0000 == 0x3600_0000:                   # TBZ, TBNZ (C6.2.363/362)
+    if word & 0x7E00_0000 == 0x3600_0000:  # TBZ, TBNZ (C6.2.363/362)
         target = pc + _signed(word >> 5 & 0x3FFF, 14) * 4 & _MASK64
         return _conditional(word & ~(0x3FFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x1F00_0000 == 0x1000_0000:                   # ADR, ADRP (C6.2.10/11)
+    if word & 0x1F00_0000 == 0x1000_0000:  # ADR, ADRP (C6.2.10/11)
         imm = _signed((word >> 5 & 0x7FFFF) << 2 | word >> 29 & 3, 21)
         if word >> 31:
             value = (pc & ~0xFFF) + (imm << 12) & _MASK64
@@ -175,11 +182,11 @@ def plan(word: int, pc: int, slot: int) -> Fixup | None:
             value = pc + imm & _MASK64
         mov = _mov64(rd, value)
         return _slot(mov + [_branch(slot + 4 * len(mov), after)])
-    if word & 0x3B00_0000 == 0x1800_0000:                   # load register (literal)
+    if word & 0x3B00_0000 == 0x1800_0000:  # load register (literal)
         return _literal(word, pc, after, slot)
-    if word & 0xFFFF_FC1F in (0xD61F_0000, 0xD65F_0000):    # BR Xn, RET Xn (C6.2.37/219)
+    if word & 0xFFFF_FC1F in (0xD61F_0000, 0xD65F_0000):  # BR Xn, RET Xn (C6.2.37/219)
         return _slot([word])
-    if word & 0xFFFF_FC1F == 0xD63F_0000:                   # BLR Xn (C6.2.35)
+    if word & 0xFFFF_FC1F == 0xD63F_0000:  # BLR Xn (C6.2.35)
         rn = word >> 5 & 0x1F
         if rn == _LR:
             return Fixup("blr-x30", link=after)
@@ -189,8 +196,11 @@ def plan(word: int, pc: int, slot: int) -> Fixup | None:
 
 def _conditional(test: int, target: int, after: int, slot: int) -> Fixup | None:
     """The test with its target at slot+8; ``B pc+4`` at slot+4, ``B target`` at slot+8."""
-    return _slot([test, _branch(slot + 4, after), _branch(slot + 8, target)],
-                 {4: after, 8: target}, blocks=(4, 8))
+    return _slot(
+        [test, _branch(slot + 4, after), _branch(slot + 8, target)],
+        {4: after, 8: target},
+        blocks=(4, 8),
+    )
 
 
 def _literal(word: int, pc: int, after: int, slot: int) -> Fixup | None:
@@ -202,9 +212,10 @@ def _literal(word: int, pc: int, after: int, slot: int) -> Fixup | None:
         if opc == 3:
             return None  # unallocated: let it be UNDEFINED in place
         size = 4 << opc
-        return Fixup("vector-literal", register=rt, address=address, size=size,
-                     readable=(address, size))
-    if opc == 3:                                            # PRFM: a hint, never faults
+        return Fixup(
+            "vector-literal", register=rt, address=address, size=size, readable=(address, size)
+        )
+    if opc == 3:  # PRFM: a hint, never faults
         return Fixup("jump", target=after)
     size = 4 if opc == 0 else 8 if opc == 1 else 4
     if rt == 31:
@@ -213,5 +224,6 @@ def _literal(word: int, pc: int, after: int, slot: int) -> Fixup | None:
         return Fixup("jump", target=after, readable=(address, size))
     load = (_LDR_W_IMM, _LDR_X_IMM, _LDRSW_IMM)[opc] | rt << 5 | rt
     mov = _mov64(rt, address)
-    return _slot(mov + [load, _branch(slot + 4 * (len(mov) + 1), after)],
-                 readable=(address, size))
+    return _slot(
+        mov + [load, _branch(slot + 4 * (len(mov) + 1), after)], readable=(address, size)
+    )

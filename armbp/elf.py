@@ -14,6 +14,7 @@ checked against the file and the guest before it is used: a damaged or hostile f
 an ``ElfError`` naming the bad value, never a crash, a hang or an allocation the size of
 a lie. Only the optional DWARF line table is read with pyelftools.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -22,8 +23,9 @@ import os
 import re
 import stat
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .program import Program, Segment, SourceLine
 
@@ -34,19 +36,24 @@ _ELFMAG = b"\x7fELF"
 _ELFCLASS64 = 2
 _ELFDATA2LSB = 1
 _EM_AARCH64 = 183
-_EHDR = struct.Struct("<QQQIHHHHHH")   # e_entry … e_shstrndx, from offset 24
-_PHDR = struct.Struct("<IIQQQQQQ")     # Elf64_Phdr (gABI "Program Header"), 56 bytes
-_SHDR = struct.Struct("<IIQQQQIIQQ")   # Elf64_Shdr (gABI "Sections"), 64 bytes
-_SYM = struct.Struct("<IBBHQQ")        # Elf64_Sym (gABI "Symbol Table"), 24 bytes
+_EHDR = struct.Struct("<QQQIHHHHHH")  # e_entry … e_shstrndx, from offset 24
+_PHDR = struct.Struct("<IIQQQQQQ")  # Elf64_Phdr (gABI "Program Header"), 56 bytes
+_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr (gABI "Sections"), 64 bytes
+_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym (gABI "Symbol Table"), 24 bytes
 _ELF64_PHDR_SIZE = _PHDR.size
 PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_PHDR = 1, 2, 3, 6
 _SHT_SYMTAB, _SHT_STRTAB = 2, 3
 _SHN_UNDEF, _SHN_ABS = 0, 0xFFF1
-_STT_NAMED = (0, 1, 2)                 # STT_NOTYPE, STT_OBJECT, STT_FUNC
+_STT_NAMED = (0, 1, 2)  # STT_NOTYPE, STT_OBJECT, STT_FUNC
 _STB_LOCAL = 0
 PF_X, PF_W, PF_R = 1, 2, 4
-_ET_NAMES = {0: "ET_NONE", 1: "ET_REL (a relocatable object)", 2: "ET_EXEC",
-             3: "ET_DYN (a shared object or PIE)", 4: "ET_CORE (a core dump)"}
+_ET_NAMES = {
+    0: "ET_NONE",
+    1: "ET_REL (a relocatable object)",
+    2: "ET_EXEC",
+    3: "ET_DYN (a shared object or PIE)",
+    4: "ET_CORE (a core dump)",
+}
 # The Linux loader refuses a program header table larger than 64 KiB (1170 headers).
 _PHDR_TABLE_LIMIT = 64 << 10
 
@@ -61,17 +68,39 @@ Above that every fetch, load and store is an Address size fault (measured: a fet
 
 MEMORY_LIMIT = 1 << 30
 """The most memory the kit gives an emulated guest's PT_LOAD segments together: 1 GiB."""
-_FILE_LIMIT = 1 << 30      # the largest ELF file read (it is read whole)
+_FILE_LIMIT = 1 << 30  # the largest ELF file read (it is read whole)
 
 # Section-boundary symbols GNU ld defines in every executable: addresses, but not names a
 # reader of the program wrote, and they would shadow real labels in listings.
-_LINKER_SYMBOLS = frozenset({
-    "_edata", "edata", "_end", "end", "__end__", "_etext", "etext", "__etext",
-    "__bss_start", "__bss_start__", "_bss_end__", "__bss_end__", "__data_start", "data_start",
-    "__dso_handle", "_GLOBAL_OFFSET_TABLE_", "__init_array_start", "__init_array_end",
-    "__fini_array_start", "__fini_array_end", "__preinit_array_start",
-    "__preinit_array_end", "__rela_iplt_start", "__rela_iplt_end", "_DYNAMIC",
-})
+_LINKER_SYMBOLS = frozenset(
+    {
+        "_edata",
+        "edata",
+        "_end",
+        "end",
+        "__end__",
+        "_etext",
+        "etext",
+        "__etext",
+        "__bss_start",
+        "__bss_start__",
+        "_bss_end__",
+        "__bss_end__",
+        "__data_start",
+        "data_start",
+        "__dso_handle",
+        "_GLOBAL_OFFSET_TABLE_",
+        "__init_array_start",
+        "__init_array_end",
+        "__fini_array_start",
+        "__fini_array_end",
+        "__preinit_array_start",
+        "__preinit_array_end",
+        "__rela_iplt_start",
+        "__rela_iplt_end",
+        "_DYNAMIC",
+    }
+)
 _EXPECT = "expected a static little-endian AArch64 ELF executable"
 
 
@@ -129,29 +158,31 @@ class ElfImage:
     name: str = "ELF image"
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> "ElfImage":
+    def read(cls, path: str | os.PathLike) -> ElfImage:
         """The image in the file at ``path`` (``ElfError`` naming the path if it is not one
         we can run, or cannot be read)."""
         path = os.fspath(path)
         try:
             with open(path, "rb", opener=_open_nonblocking) as f:
                 st = os.fstat(f.fileno())
-                if not stat.S_ISREG(st.st_mode):   # a FIFO would block, /dev/zero never end
+                if not stat.S_ISREG(st.st_mode):  # a FIFO would block, /dev/zero never end
                     raise ElfError(f"{path}: not a regular file: {_EXPECT} in a file")
                 if st.st_size > _FILE_LIMIT:
-                    raise ElfError(f"{path}: the file is {st.st_size:#x} bytes, larger than "
-                                   f"the {_size(_FILE_LIMIT)} the kit reads: {_EXPECT}")
-                data = f.read(st.st_size + 1)           # the size it has, not the limit
+                    raise ElfError(
+                        f"{path}: the file is {st.st_size:#x} bytes, larger than "
+                        f"the {_size(_FILE_LIMIT)} the kit reads: {_EXPECT}"
+                    )
+                data = f.read(st.st_size + 1)  # the size it has, not the limit
         except OSError as e:
             raise ElfError(f"{path}: cannot read it ({e.strerror}): {_EXPECT}") from None
-        except ValueError as e:                     # e.g. a NUL byte in the path
+        except ValueError as e:  # e.g. a NUL byte in the path
             if isinstance(e, ElfError):
                 raise
             raise ElfError(f"{path!r}: cannot read it ({e}): {_EXPECT}") from None
         return cls.parse(data, path)
 
     @classmethod
-    def parse(cls, data: bytes, name: str = "ELF image") -> "ElfImage":
+    def parse(cls, data: bytes, name: str = "ELF image") -> ElfImage:
         """The image in ``data``; ``ElfError`` messages start with ``name``.
 
         Every ``PT_LOAD`` must lie in the file and below ``ADDRESS_LIMIT``, all of them
@@ -160,62 +191,90 @@ class ElfImage:
         """
         data = bytes(data)
         _check_header(name, data)
-        entry, phoff, _shoff, _flags_, _ehsize, phentsize, phnum, *_ = \
-            _EHDR.unpack_from(data, 24)
+        entry, phoff, _shoff, _flags, _ehsize, phentsize, phnum, *_ = _EHDR.unpack_from(
+            data, 24
+        )
         if phnum:
             table = phnum * phentsize
             if phentsize != _ELF64_PHDR_SIZE:
-                raise ElfError(f"{name}: e_phentsize is {phentsize}: expected "
-                               f"{_ELF64_PHDR_SIZE} (the size of an Elf64_Phdr); {_EXPECT}")
+                raise ElfError(
+                    f"{name}: e_phentsize is {phentsize}: expected "
+                    f"{_ELF64_PHDR_SIZE} (the size of an Elf64_Phdr); {_EXPECT}"
+                )
             if table > _PHDR_TABLE_LIMIT:
-                raise ElfError(f"{name}: e_phnum {phnum} makes a program header table of "
-                               f"{table} bytes, more than the 64 KiB Linux accepts: {_EXPECT}")
+                raise ElfError(
+                    f"{name}: e_phnum {phnum} makes a program header table of "
+                    f"{table} bytes, more than the 64 KiB Linux accepts: {_EXPECT}"
+                )
             if phoff + table > len(data):
-                raise ElfError(f"{name}: the program headers (e_phoff {phoff:#x}, e_phnum "
-                               f"{phnum}, e_phentsize {phentsize}) lie outside the file of "
-                               f"{len(data):#x} bytes: {_EXPECT}")
-        headers = list(_PHDR.iter_unpack(data[phoff:phoff + phnum * phentsize]))
+                raise ElfError(
+                    f"{name}: the program headers (e_phoff {phoff:#x}, e_phnum "
+                    f"{phnum}, e_phentsize {phentsize}) lie outside the file of "
+                    f"{len(data):#x} bytes: {_EXPECT}"
+                )
+        headers = list(_PHDR.iter_unpack(data[phoff : phoff + phnum * phentsize]))
         kinds = {h[0] for h in headers}
-        dynamic = [kind for t, kind in ((PT_DYNAMIC, "PT_DYNAMIC"), (PT_INTERP, "PT_INTERP"))
-                   if t in kinds]
+        dynamic = [
+            kind
+            for t, kind in ((PT_DYNAMIC, "PT_DYNAMIC"), (PT_INTERP, "PT_INTERP"))
+            if t in kinds
+        ]
         if dynamic:
-            raise ElfError(f"{name}: not static (it has {' and '.join(dynamic)}, so it needs "
-                           f"a dynamic loader): {_EXPECT}; link with -static")
+            raise ElfError(
+                f"{name}: not static (it has {' and '.join(dynamic)}, so it needs "
+                f"a dynamic loader): {_EXPECT}; link with -static"
+            )
         loads = []
-        for i, (p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align) in \
-                enumerate(headers):
+        for i, (p_type, flags, offset, vaddr, _paddr, filesz, memsz, _align) in enumerate(
+            headers
+        ):
             if p_type != PT_LOAD:
                 continue
             ld = Load(vaddr, offset, filesz, memsz, flags)
             if ld.filesz > ld.memsz or ld.offset + ld.filesz > len(data):
-                raise ElfError(f"{name}: PT_LOAD {i} is inconsistent (filesz {ld.filesz:#x}, "
-                               f"memsz {ld.memsz:#x}, offset {ld.offset:#x}, file size "
-                               f"{len(data):#x}): {_EXPECT}")
+                raise ElfError(
+                    f"{name}: PT_LOAD {i} is inconsistent (filesz {ld.filesz:#x}, "
+                    f"memsz {ld.memsz:#x}, offset {ld.offset:#x}, file size "
+                    f"{len(data):#x}): {_EXPECT}"
+                )
             if ld.vaddr + ld.memsz > ADDRESS_LIMIT:
-                raise ElfError(f"{name}: PT_LOAD {i} (p_vaddr {ld.vaddr:#x}, p_memsz "
-                               f"{ld.memsz:#x}) ends at {ld.vaddr + ld.memsz:#x}, beyond the "
-                               f"guest's 44-bit address space (below {ADDRESS_LIMIT:#x}): "
-                               f"{_EXPECT}")
+                raise ElfError(
+                    f"{name}: PT_LOAD {i} (p_vaddr {ld.vaddr:#x}, p_memsz "
+                    f"{ld.memsz:#x}) ends at {ld.vaddr + ld.memsz:#x}, beyond the "
+                    f"guest's 44-bit address space (below {ADDRESS_LIMIT:#x}): "
+                    f"{_EXPECT}"
+                )
             loads.append(ld)
         if not loads:
             raise ElfError(f"{name}: no PT_LOAD segment (nothing to load): {_EXPECT}")
         total = sum(ld.memsz for ld in loads)
         if total > MEMORY_LIMIT:
-            raise ElfError(f"{name}: its PT_LOAD segments need {total:#x} bytes of memory "
-                           f"(p_memsz {', '.join(f'{ld.memsz:#x}' for ld in loads[:4])}"
-                           f"{', …' if len(loads) > 4 else ''}), more than the "
-                           f"{_size(MEMORY_LIMIT)} the kit gives a guest: {_EXPECT}")
+            raise ElfError(
+                f"{name}: its PT_LOAD segments need {total:#x} bytes of memory "
+                f"(p_memsz {', '.join(f'{ld.memsz:#x}' for ld in loads[:4])}"
+                f"{', …' if len(loads) > 4 else ''}), more than the "
+                f"{_size(MEMORY_LIMIT)} the kit gives a guest: {_EXPECT}"
+            )
         check_entry(name, entry, ((ld.vaddr, ld.vaddr + ld.memsz, ld.perms) for ld in loads))
         phdr = next((h[3] for h in headers if h[0] == PT_PHDR), None)
         if phdr is None:  # the headers are wherever the segment holding them is loaded
-            phdr = next((ld.vaddr - ld.offset + phoff for ld in loads
-                         if ld.offset <= phoff < ld.offset + ld.filesz), 0)
+            phdr = next(
+                (
+                    ld.vaddr - ld.offset + phoff
+                    for ld in loads
+                    if ld.offset <= phoff < ld.offset + ld.filesz
+                ),
+                0,
+            )
         return cls(entry, phoff, phentsize, phnum, tuple(loads), phdr, data, name)
 
     def segments(self) -> tuple[Segment, ...]:
         """The ``PT_LOAD`` segments (those with a size in memory) as ``Segment`` s."""
-        return tuple(Segment(ld.vaddr, self.data[ld.offset:ld.offset + ld.filesz], ld.memsz,
-                             ld.perms) for ld in self.loads if ld.memsz)
+        return tuple(
+            Segment(ld.vaddr, self.data[ld.offset : ld.offset + ld.filesz], ld.memsz, ld.perms)
+            for ld in self.loads
+            if ld.memsz
+        )
 
     def program(self) -> Program:
         """The ``Program``: ``segments`` are the PT_LOAD segments; ``code`` and ``base`` the
@@ -225,12 +284,19 @@ class ElfImage:
         segments = self.segments()
         code_seg = next((s for s in segments if "x" in s.flags), None)
         if code_seg is None:
-            raise ElfError(f"{self.name}: no executable PT_LOAD segment: {_EXPECT} with code "
-                           f"in it")
+            raise ElfError(
+                f"{self.name}: no executable PT_LOAD segment: {_EXPECT} with code in it"
+            )
         symbols = _symbols(self.name, self.data)
-        return Program(code=code_seg.data, base=code_seg.vaddr, symbols=symbols,
-                       entry=self.entry, lines=_lines(self.data), segments=segments,
-                       name=self.name)
+        return Program(
+            code=code_seg.data,
+            base=code_seg.vaddr,
+            symbols=symbols,
+            entry=self.entry,
+            lines=_lines(self.data),
+            segments=segments,
+            name=self.name,
+        )
 
 
 def load_elf(path: str | os.PathLike) -> Program:
@@ -248,45 +314,59 @@ def check_entry(name: str, entry: int, regions: Iterable[tuple[int, int, str]]) 
     from executable memory: otherwise the program would fault before its first instruction.
     """
     if entry % 4:
-        raise ElfError(f"{name}: e_entry {entry:#x} is not 4-byte aligned: {_EXPECT} whose "
-                       f"entry point is an A64 instruction")
+        raise ElfError(
+            f"{name}: e_entry {entry:#x} is not 4-byte aligned: {_EXPECT} whose "
+            f"entry point is an A64 instruction"
+        )
     regions = list(regions)
     if not any(lo <= entry < hi and "x" in perms for lo, hi, perms in regions):
         code = ", ".join(f"{lo:#x}..{hi:#x}" for lo, hi, perms in regions if "x" in perms)
-        raise ElfError(f"{name}: e_entry {entry:#x} is not in executable memory (executable: "
-                       f"{code or 'none'}): {_EXPECT} whose entry point is in its code")
+        raise ElfError(
+            f"{name}: e_entry {entry:#x} is not in executable memory (executable: "
+            f"{code or 'none'}): {_EXPECT} whose entry point is in its code"
+        )
 
 
 def _check_header(path: str, data: bytes) -> None:
     if data[:4] != _ELFMAG:
-        raise ElfError(f"{path}: not an ELF file (it starts with {data[:4]!r}, not the magic "
-                       f"b'\\x7fELF'): {_EXPECT}")
+        raise ElfError(
+            f"{path}: not an ELF file (it starts with {data[:4]!r}, not the magic "
+            f"b'\\x7fELF'): {_EXPECT}"
+        )
     if len(data) < 64:
         raise ElfError(f"{path}: truncated ELF header ({len(data)} bytes): {_EXPECT}")
     if data[4] != _ELFCLASS64:
-        raise ElfError(f"{path}: ELF class {data[4]} is not ELFCLASS64 (a 32-bit or ILP32 "
-                       f"file; AArch64 Linux programs are 64-bit): {_EXPECT}")
+        raise ElfError(
+            f"{path}: ELF class {data[4]} is not ELFCLASS64 (a 32-bit or ILP32 "
+            f"file; AArch64 Linux programs are 64-bit): {_EXPECT}"
+        )
     if data[5] != _ELFDATA2LSB:
-        raise ElfError(f"{path}: not little-endian (EI_DATA = {data[5]}, big-endian is 2): "
-                       f"{_EXPECT}")
+        raise ElfError(
+            f"{path}: not little-endian (EI_DATA = {data[5]}, big-endian is 2): {_EXPECT}"
+        )
     machine = int.from_bytes(data[18:20], "little")
     if machine != _EM_AARCH64:
-        raise ElfError(f"{path}: wrong machine e_machine = {machine} (not AArch64; EM_X86_64 "
-                       f"is 62, EM_ARM 40): expected EM_AARCH64 (183), {_EXPECT[11:]}")
+        raise ElfError(
+            f"{path}: wrong machine e_machine = {machine} (not AArch64; EM_X86_64 "
+            f"is 62, EM_ARM 40): expected EM_AARCH64 (183), {_EXPECT[11:]}"
+        )
     e_type = int.from_bytes(data[16:18], "little")
     if e_type != 2:
         what = _ET_NAMES.get(e_type, f"type {e_type}")
         hint = ": link it with ld first" if e_type == 1 else ""
-        raise ElfError(f"{path}: e_type is {what}, not ET_EXEC (a static executable){hint}: "
-                       f"{_EXPECT}")
+        raise ElfError(
+            f"{path}: e_type is {what}, not ET_EXEC (a static executable){hint}: {_EXPECT}"
+        )
 
 
 def _table(name: str, data: bytes, what: str, offset: int, size: int) -> bytes:
     """``size`` bytes at ``offset``: a table of the file, which must lie inside it."""
     if offset + size > len(data):
-        raise ElfError(f"{name}: {what} (offset {offset:#x}, size {size:#x}) lies outside the "
-                       f"file of {len(data):#x} bytes: {_EXPECT}")
-    return data[offset:offset + size]
+        raise ElfError(
+            f"{name}: {what} (offset {offset:#x}, size {size:#x}) lies outside the "
+            f"file of {len(data):#x} bytes: {_EXPECT}"
+        )
+    return data[offset : offset + size]
 
 
 def _symbols(name: str, data: bytes) -> dict[str, int]:
@@ -298,42 +378,57 @@ def _symbols(name: str, data: bytes) -> dict[str, int]:
     not by its name); its names are in the ``SHT_STRTAB`` its ``sh_link`` names. A file
     without section headers or a symbol table (stripped) has no symbols.
     """
-    shoff, shentsize, shnum = (*struct.unpack_from("<Q", data, 40),
-                               *struct.unpack_from("<HH", data, 58))
+    shoff, shentsize, shnum = (
+        *struct.unpack_from("<Q", data, 40),
+        *struct.unpack_from("<HH", data, 58),
+    )
     if not shnum:
         return {}
     if shentsize != _SHDR.size:
-        raise ElfError(f"{name}: e_shentsize is {shentsize}: expected {_SHDR.size} (the size "
-                       f"of an Elf64_Shdr); {_EXPECT}")
-    sections = list(_SHDR.iter_unpack(_table(name, data, f"the section headers (e_shnum "
-                                                         f"{shnum})", shoff, shnum * 64)))
+        raise ElfError(
+            f"{name}: e_shentsize is {shentsize}: expected {_SHDR.size} (the size "
+            f"of an Elf64_Shdr); {_EXPECT}"
+        )
+    sections = list(
+        _SHDR.iter_unpack(
+            _table(name, data, f"the section headers (e_shnum {shnum})", shoff, shnum * 64)
+        )
+    )
     index = next((i for i, sh in enumerate(sections) if sh[1] == _SHT_SYMTAB), None)
     if index is None:
         return {}
     _n, _t, _f, _a, sym_off, sym_size, link, _info, _al, entsize = sections[index]
     what = f"the symbol table (section {index})"
     if entsize != _SYM.size:
-        raise ElfError(f"{name}: {what} has sh_entsize {entsize}: expected {_SYM.size} (the "
-                       f"size of an Elf64_Sym); {_EXPECT}")
+        raise ElfError(
+            f"{name}: {what} has sh_entsize {entsize}: expected {_SYM.size} (the "
+            f"size of an Elf64_Sym); {_EXPECT}"
+        )
     table = _table(name, data, what, sym_off, sym_size - sym_size % _SYM.size)
     if not 0 < link < shnum or sections[link][1] != _SHT_STRTAB:
         kind = f"type {sections[link][1]}" if 0 < link < shnum else "no section"
-        raise ElfError(f"{name}: {what} has sh_link {link} ({kind}): expected the index of "
-                       f"its SHT_STRTAB string table; {_EXPECT}")
-    strings = _table(name, data, f"its string table (section {link})", sections[link][4],
-                     sections[link][5])
+        raise ElfError(
+            f"{name}: {what} has sh_link {link} ({kind}): expected the index of "
+            f"its SHT_STRTAB string table; {_EXPECT}"
+        )
+    strings = _table(
+        name, data, f"its string table (section {link})", sections[link][4], sections[link][5]
+    )
     nuls = [m.start() for m in re.finditer(b"\0", strings)]
     out: dict[str, int] = {}
     is_global: dict[str, bool] = {}
-    for k, (st_name, info, _other, shndx, value, _size_) in enumerate(_SYM.iter_unpack(table)):
+    for k, (st_name, info, _other, shndx, value, _size) in enumerate(_SYM.iter_unpack(table)):
         if st_name >= len(strings):
             if not st_name:
                 continue  # an empty string table: nameless symbols only
-            raise ElfError(f"{name}: symbol {k} has st_name {st_name:#x}, outside its string "
-                           f"table of {len(strings):#x} bytes: {_EXPECT}")
-        i = bisect.bisect_left(nuls, st_name)   # the NUL that ends the name, if any
-        sym = strings[st_name:nuls[i] if i < len(nuls) else len(strings)].decode(
-            "utf-8", "backslashreplace")
+            raise ElfError(
+                f"{name}: symbol {k} has st_name {st_name:#x}, outside its string "
+                f"table of {len(strings):#x} bytes: {_EXPECT}"
+            )
+        i = bisect.bisect_left(nuls, st_name)  # the NUL that ends the name, if any
+        sym = strings[st_name : nuls[i] if i < len(nuls) else len(strings)].decode(
+            "utf-8", "backslashreplace"
+        )
         if not sym or sym.startswith("$") or sym in _LINKER_SYMBOLS:
             continue
         if info & 0xF not in _STT_NAMED or shndx in (_SHN_UNDEF, _SHN_ABS):
@@ -350,7 +445,7 @@ def _lines(data: bytes) -> dict[int, SourceLine]:
 
     Line information is a help, not a need: a file whose DWARF cannot be read still runs,
     without source lines."""
-    if b"debug_line\0" not in data:   # no section of that name (.debug_line, .zdebug_line)
+    if b"debug_line\0" not in data:  # no section of that name (.debug_line, .zdebug_line)
         return {}
     from elftools.elf.elffile import ELFFile
 
@@ -374,11 +469,14 @@ def _lines(data: bytes) -> dict[int, SourceLine]:
                 if fname not in cache:
                     cache[fname] = _read_lines(fname)
                 text_lines = cache[fname]
-                text = text_lines[st.line - 1] if text_lines and 0 < st.line <= len(text_lines) \
+                text = (
+                    text_lines[st.line - 1]
+                    if text_lines and 0 < st.line <= len(text_lines)
                     else ""
+                )
                 out.setdefault(st.address, SourceLine(st.line, text))
         return out
-    except Exception:  # DWARF is optional: a file we cannot read lines from still runs
+    except Exception:  # DWARF is optional: a file we cannot read lines from still runs  # noqa: BLE001
         return {}
 
 
@@ -402,12 +500,16 @@ def _file_name(prog: Any, index: int, comp_dir: str) -> str:
     d = ""
     di = fe.dir_index if version >= 5 else fe.dir_index - 1
     if 0 <= di < len(dirs):
-        d = dirs[di].decode("utf-8", "replace") if isinstance(dirs[di], bytes) else str(dirs[di])
+        d = (
+            dirs[di].decode("utf-8", "replace")
+            if isinstance(dirs[di], bytes)
+            else str(dirs[di])
+        )
     full = os.path.join(d, name) if d else name
     return full if os.path.isabs(full) else os.path.join(comp_dir, full)
 
 
-_SOURCE_LIMIT = 16 << 20   # a source file larger than this is not shown
+_SOURCE_LIMIT = 16 << 20  # a source file larger than this is not shown
 
 
 def _read_lines(fname: str) -> list[str] | None:

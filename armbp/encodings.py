@@ -4,6 +4,7 @@ Pure functions over 32-bit instruction words: build them, recognise them, and pu
 16-bit immediate ("comment"). Arm ARM DDI 0487, C6.2 (BRK, SVC, HVC, SMC, HLT, UDF, NOP) and
 C4.1.66 "Exception generation" for the shared layout: ``11010100 opc:3 imm16 op2:3 LL:2``.
 """
+
 from __future__ import annotations
 
 from enum import Enum

@@ -2,6 +2,7 @@
 
 The stub itself is the package ``armbp.gdb``; this module only runs its command.
 """
+
 import sys
 
 from armbp.gdb.cli import main

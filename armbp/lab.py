@@ -11,6 +11,7 @@ as it is, and the command says so. JupyterLab listens on 127.0.0.1 only; when ru
 (as in most Docker images) it gets ``--allow-root``, which it otherwise refuses to start
 without.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,9 +20,9 @@ import importlib.util
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from . import __version__
 
@@ -44,8 +45,10 @@ def shipped(name: str) -> Path:
     checkout = _CHECKOUT / {"lessons": "notebooks", "app": "app"}[name]
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(f"armbp's {name} are missing: neither {data} (an installed "
-                            f"wheel) nor {checkout} (a checkout) exists")
+    raise FileNotFoundError(
+        f"armbp's {name} are missing: neither {data} (an installed "
+        f"wheel) nor {checkout} (a checkout) exists"
+    )
 
 
 def lesson_files(root: Path | None = None) -> list[Path]:
@@ -53,8 +56,9 @@ def lesson_files(root: Path | None = None) -> list[Path]:
     README, the recorded gdb session lesson 6 reads, and nbval's sanitize rules."""
     root = shipped("lessons") if root is None else root
     patterns = ["*.ipynb", "README.md", "nbval-sanitize.cfg", "gdb-session/*"]
-    return sorted({p.relative_to(root) for pat in patterns for p in root.glob(pat)
-                   if p.is_file()})
+    return sorted(
+        {p.relative_to(root) for pat in patterns for p in root.glob(pat) if p.is_file()}
+    )
 
 
 @dataclass
@@ -63,8 +67,8 @@ class CopyReport:
 
     folder: Path
     copied: list[Path] = field(default_factory=list)
-    same: list[Path] = field(default_factory=list)     # already there, identical
-    kept: list[Path] = field(default_factory=list)     # already there, edited: left alone
+    same: list[Path] = field(default_factory=list)  # already there, identical
+    kept: list[Path] = field(default_factory=list)  # already there, edited: left alone
 
     def lines(self) -> list[str]:
         out = []
@@ -73,8 +77,10 @@ class CopyReport:
         if self.same:
             out.append(f"{len(self.same)} file(s) already there, unchanged")
         for path in self.kept:
-            out.append(f"kept your {path}: it differs from the shipped one (your edits are "
-                       f"not overwritten; `armbp notebooks NEW_DIR` gives a fresh copy)")
+            out.append(
+                f"kept your {path}: it differs from the shipped one (your edits are "
+                f"not overwritten; `armbp notebooks NEW_DIR` gives a fresh copy)"
+            )
         return out
 
 
@@ -89,14 +95,16 @@ def copy_lessons(folder: Path | str) -> CopyReport:
     if folder.resolve() == source.resolve():
         raise ValueError(f"{folder} is where the shipped lessons live: copy them elsewhere")
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"{folder} exists and is not a folder: expected a folder "
-                                 f"for the lessons")
+        raise NotADirectoryError(
+            f"{folder} exists and is not a folder: expected a folder for the lessons"
+        )
     report = CopyReport(folder)
     for rel in lesson_files(source):
         dest = folder / rel
         if dest.exists():
-            (report.same if filecmp.cmp(source / rel, dest, shallow=False)
-             else report.kept).append(rel)
+            (
+                report.same if filecmp.cmp(source / rel, dest, shallow=False) else report.kept
+            ).append(rel)
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source / rel, dest)
@@ -104,13 +112,19 @@ def copy_lessons(folder: Path | str) -> CopyReport:
     return report
 
 
-def lab_command(folder: Path, *, port: int | None = None, browser: bool = True,
-                uid: int | None = None) -> list[str]:
+def lab_command(
+    folder: Path, *, port: int | None = None, browser: bool = True, uid: int | None = None
+) -> list[str]:
     """The JupyterLab command line for ``folder``: on 127.0.0.1, opening the first lesson,
     with ``--allow-root`` when ``uid`` (default: ours) is 0."""
     uid = os.geteuid() if uid is None else uid
-    cmd = [sys.executable, "-m", "jupyterlab", f"--ServerApp.ip={HOST}",
-           f"--ServerApp.root_dir={folder}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.ip={HOST}",
+        f"--ServerApp.root_dir={folder}",
+    ]
     if port is not None:
         cmd.append(f"--ServerApp.port={port}")
     if not browser:
@@ -126,8 +140,10 @@ def missing_extra(module: str, extra: str) -> str | None:
     """A hint naming the extra to install when ``module`` cannot be imported, else None."""
     if importlib.util.find_spec(module) is not None:
         return None
-    return (f"{module} is not installed: pip install 'armbp[{extra}]' "
-            f"(or `make lab` in a checkout)")
+    return (
+        f"{module} is not installed: pip install 'armbp[{extra}]' "
+        f"(or `make lab` in a checkout)"
+    )
 
 
 def _copy(folder: Path, prog: str) -> int:
@@ -149,7 +165,8 @@ def main_notebooks(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="armbp notebooks",
         description="Copy the lessons into DIR (made if missing). Files already there are "
-                    "never overwritten: an edited one is kept and named.")
+        "never overwritten: an edited one is kept and named.",
+    )
     parser.add_argument("dir", type=Path, help="the folder to copy the lessons into")
     args = parser.parse_args(argv)
     return _copy(args.dir.expanduser(), "armbp notebooks")
@@ -160,14 +177,27 @@ def main_lab(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="armbp lab",
         description="Copy the lessons into DIR the first time (an edited lesson is never "
-                    "overwritten) and open JupyterLab there, on 127.0.0.1 only "
-                    f"(--allow-root when run as root). armbp {__version__}.")
-    parser.add_argument("dir", type=Path, nargs="?", default=DEFAULT_DIR,
-                        help=f"the learner's folder (default: {DEFAULT_DIR})")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port for JupyterLab (default: its own choice, 8888 or next)")
-    parser.add_argument("--no-browser", action="store_true",
-                        help="do not open a browser; open the printed address yourself")
+        "overwritten) and open JupyterLab there, on 127.0.0.1 only "
+        f"(--allow-root when run as root). armbp {__version__}.",
+    )
+    parser.add_argument(
+        "dir",
+        type=Path,
+        nargs="?",
+        default=DEFAULT_DIR,
+        help=f"the learner's folder (default: {DEFAULT_DIR})",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help="port for JupyterLab (default: its own choice, 8888 or next)",
+    )
+    parser.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser; open the printed address yourself",
+    )
     args = parser.parse_args(argv)
     hint = missing_extra("jupyterlab", "lab")
     if hint:

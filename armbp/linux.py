@@ -21,6 +21,7 @@ vCPU and is the guest's kernel: ``handle(vcpu)`` serves the exception the progra
 from EL0, and ``run(debugger)`` runs the program to its end from Python exactly as
 ``armbp gdbserver`` runs it between GDB's packets.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,15 +31,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from armbp import elf
+from armbp.elf import PF_R, PF_W, PF_X, ElfError, Load  # noqa: F401 (re-exported)
 from armbp.encodings import ERET
 from armbp.esr import EC
 from armbp.kvm.arch import VECTOR_LOWER_A64
-from armbp.elf import PF_R, PF_W, PF_X, ElfError, Load  # noqa: F401 (re-exported)
 from armbp.memory import MemoryFault
 
 PAGE = 0x1000
-STACK_TOP = 0x0000_007F_FFFF_0000     # one page below is where the strings start
-STACK_SIZE = 0x10_0000                # 1 MiB of stack
+STACK_TOP = 0x0000_007F_FFFF_0000  # one page below is where the strings start
+STACK_SIZE = 0x10_0000  # 1 MiB of stack
 PLATFORM = b"aarch64"
 
 # auxiliary vector types (linux/auxvec.h, uapi)
@@ -52,13 +53,34 @@ HWCAP_FP, HWCAP_ASIMD = 1 << 0, 1 << 1
 # system call numbers of the generic table arm64 uses (asm-generic/unistd.h)
 SYS_IOCTL, SYS_WRITE, SYS_WRITEV, SYS_EXIT, SYS_EXIT_GROUP = 29, 64, 66, 93, 94
 SYS_SET_TID_ADDRESS, SYS_UNAME, SYS_GETPID, SYS_GETTID, SYS_BRK = 96, 160, 172, 178, 214
-SYSCALL_NAMES = {29: "ioctl", 56: "openat", 57: "close", 63: "read", 64: "write",
-                 66: "writev", 78: "readlinkat", 80: "fstat", 93: "exit", 94: "exit_group",
-                 96: "set_tid_address", 98: "futex", 99: "set_robust_list",
-                 113: "clock_gettime", 134: "rt_sigaction", 135: "rt_sigprocmask",
-                 160: "uname", 172: "getpid", 178: "gettid", 214: "brk", 215: "munmap",
-                 222: "mmap", 226: "mprotect", 261: "prlimit64", 278: "getrandom",
-                 293: "rseq"}
+SYSCALL_NAMES = {
+    29: "ioctl",
+    56: "openat",
+    57: "close",
+    63: "read",
+    64: "write",
+    66: "writev",
+    78: "readlinkat",
+    80: "fstat",
+    93: "exit",
+    94: "exit_group",
+    96: "set_tid_address",
+    98: "futex",
+    99: "set_robust_list",
+    113: "clock_gettime",
+    134: "rt_sigaction",
+    135: "rt_sigprocmask",
+    160: "uname",
+    172: "getpid",
+    178: "gettid",
+    214: "brk",
+    215: "munmap",
+    222: "mmap",
+    226: "mprotect",
+    261: "prlimit64",
+    278: "getrandom",
+    293: "rseq",
+}
 ENOSYS, EBADF, EFAULT, ENOTTY = 38, 9, 14, 25
 SIGILL, SIGTRAP = 4, 5
 
@@ -81,14 +103,14 @@ class ElfImage(elf.ElfImage):
         rest of the region is zero (new guest memory is zeroed, so a ``.bss`` of any size
         costs nothing here). Linear in the size of the file, whatever the sizes in memory.
         """
-        owned: list[tuple[int, int, Load]] = []   # disjoint [lo, hi) page ranges, each
-        for ld in self.loads:                      # with the segment that maps it last
+        owned: list[tuple[int, int, Load]] = []  # disjoint [lo, hi) page ranges, each
+        for ld in self.loads:  # with the segment that maps it last
             if not ld.memsz:
                 continue
             lo = ld.vaddr & ~(PAGE - 1)
             hi = (ld.vaddr + ld.memsz + PAGE - 1) & ~(PAGE - 1)
             kept = []
-            for a, b, old in owned:                # what the new mapping leaves of the old
+            for a, b, old in owned:  # what the new mapping leaves of the old
                 if a < lo:
                     kept.append((a, min(b, lo), old))
                 if b > hi:
@@ -98,9 +120,13 @@ class ElfImage(elf.ElfImage):
         for lo, hi, ld in sorted(owned, key=lambda r: r[0]):
             chunk = self._file_bytes(ld, lo, hi)
             last = out[-1] if out else None
-            if last and last[0] + last[1] == lo and last[2] == ld.perms \
-                    and sum(map(len, last[3])) == last[1]:   # joined only where no gap is
-                last[3].append(chunk)                        # left to fill with zeros
+            if (
+                last
+                and last[0] + last[1] == lo
+                and last[2] == ld.perms
+                and sum(map(len, last[3])) == last[1]
+            ):  # joined only where no gap is
+                last[3].append(chunk)  # left to fill with zeros
                 out[-1] = (last[0], last[1] + hi - lo, last[2], last[3])
             else:
                 out.append((lo, hi - lo, ld.perms, [chunk]))
@@ -117,8 +143,8 @@ class ElfImage(elf.ElfImage):
         first, last = lo - ld.vaddr + ld.offset, hi - ld.vaddr + ld.offset
         if last <= first:
             return b""
-        lead = bytes(min(max(0, -first), last - first))   # before the file's first byte
-        return lead + self.data[max(first, 0):max(last, 0)]
+        lead = bytes(min(max(0, -first), last - first))  # before the file's first byte
+        return lead + self.data[max(first, 0) : max(last, 0)]
 
     @property
     def end(self) -> int:
@@ -132,16 +158,21 @@ class InitialStack:
     """The process stack as the kernel leaves it: ``sp`` points at ``argc``."""
 
     sp: int
-    base: int          # lowest address of ``data``
+    base: int  # lowest address of ``data``
     data: bytes
-    auxv: bytes        # the auxiliary vector as stored (for ``qXfer:auxv:read``)
+    auxv: bytes  # the auxiliary vector as stored (for ``qXfer:auxv:read``)
     argv: tuple[int, ...]
     envp: tuple[int, ...]
 
 
-def build_stack(image: ElfImage, argv: list[bytes], envp: list[bytes],
-                top: int = STACK_TOP, random16: bytes = bytes(range(16)),
-                hwcap: int = HWCAP_FP | HWCAP_ASIMD) -> InitialStack:
+def build_stack(
+    image: ElfImage,
+    argv: list[bytes],
+    envp: list[bytes],
+    top: int = STACK_TOP,
+    random16: bytes = bytes(range(16)),
+    hwcap: int = HWCAP_FP | HWCAP_ASIMD,
+) -> InitialStack:
     """Lay out argc/argv/envp/auxv and their strings below ``top``.
 
     From the top down: the file name (``AT_EXECFN``), the environment and argument strings,
@@ -158,7 +189,7 @@ def build_stack(image: ElfImage, argv: list[bytes], envp: list[bytes],
         return pos
 
     pos -= 8
-    blob += bytes(8)                       # a NULL word at the very top
+    blob += bytes(8)  # a NULL word at the very top
     execfn = push((argv[0] if argv else b"") + b"\0")
     env_addrs = [push(s + b"\0") for s in reversed(envp)][::-1]
     arg_addrs = [push(s + b"\0") for s in reversed(argv)][::-1]
@@ -167,18 +198,31 @@ def build_stack(image: ElfImage, argv: list[bytes], envp: list[bytes],
     push(bytes(pad))
     rnd = push(random16)
     auxv_items = [
-        (AT_HWCAP, hwcap), (AT_PAGESZ, PAGE), (AT_CLKTCK, 100),
-        (AT_PHDR, image.phdr_vaddr), (AT_PHENT, image.phentsize), (AT_PHNUM, image.phnum),
-        (AT_BASE, 0), (AT_FLAGS, 0), (AT_ENTRY, image.entry),
-        (AT_UID, 0), (AT_EUID, 0), (AT_GID, 0), (AT_EGID, 0), (AT_SECURE, 0),
-        (AT_RANDOM, rnd), (AT_HWCAP2, 0), (AT_EXECFN, execfn), (AT_PLATFORM, platform),
+        (AT_HWCAP, hwcap),
+        (AT_PAGESZ, PAGE),
+        (AT_CLKTCK, 100),
+        (AT_PHDR, image.phdr_vaddr),
+        (AT_PHENT, image.phentsize),
+        (AT_PHNUM, image.phnum),
+        (AT_BASE, 0),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, image.entry),
+        (AT_UID, 0),
+        (AT_EUID, 0),
+        (AT_GID, 0),
+        (AT_EGID, 0),
+        (AT_SECURE, 0),
+        (AT_RANDOM, rnd),
+        (AT_HWCAP2, 0),
+        (AT_EXECFN, execfn),
+        (AT_PLATFORM, platform),
         (AT_NULL, 0),
     ]
     auxv = b"".join(struct.pack("<QQ", k, v) for k, v in auxv_items)
     words = [len(argv)] + arg_addrs + [0] + env_addrs + [0]
     table = struct.pack(f"<{len(words)}Q", *words) + auxv
     sp = (pos - len(table)) & ~0xF
-    push(bytes(pos - len(table) - sp))     # alignment below the strings
+    push(bytes(pos - len(table) - sp))  # alignment below the strings
     push(table)
     assert pos == sp
     return InitialStack(sp, pos, bytes(blob), auxv, tuple(arg_addrs), tuple(env_addrs))
@@ -214,7 +258,7 @@ class Syscalls:
     def __init__(self, memory, heap_start: int, map_pages, stdout, stderr, pid: int = 1):
         self.memory = memory
         self.heap_start = self.brk = heap_start
-        self.mapped_to = heap_start          # heap pages exist up to here
+        self.mapped_to = heap_start  # heap pages exist up to here
         self.map_pages = map_pages
         self.out = {1: stdout, 2: stderr}
         self.pid = pid
@@ -225,7 +269,9 @@ class Syscalls:
         handler = getattr(self, f"sys_{name}", None)
         if handler is None:
             self.unknown.append(name)
-            return SyscallResult(number, name, -ENOSYS, note=f"{name}: not implemented → -ENOSYS")
+            return SyscallResult(
+                number, name, -ENOSYS, note=f"{name}: not implemented → -ENOSYS"
+            )
         try:
             return handler(number, name, *args[:6])
         except MemoryFault as e:  # a bad pointer from the guest: the kernel answers EFAULT
@@ -237,8 +283,14 @@ class Syscalls:
         count = min(count, 1 << 20)
         data = self.memory.read(buf, count) if count else b""
         self.out[fd](data)
-        return SyscallResult(number, name, len(data), note=f"write({fd}, {data[:40]!r}…)"
-                             if len(data) > 40 else f"write({fd}, {data!r})")
+        return SyscallResult(
+            number,
+            name,
+            len(data),
+            note=f"write({fd}, {data[:40]!r}…)"
+            if len(data) > 40
+            else f"write({fd}, {data!r})",
+        )
 
     def sys_writev(self, number, name, fd, iov, iovcnt, *_):
         if fd not in self.out:
@@ -252,14 +304,17 @@ class Syscalls:
         return SyscallResult(number, name, total)
 
     def sys_exit(self, number, name, code=0, *_):
-        return SyscallResult(number, name, code & 0xFF, exited=True,
-                             note=f"{name}({_s64(code)})")
+        return SyscallResult(
+            number, name, code & 0xFF, exited=True, note=f"{name}({_s64(code)})"
+        )
 
     sys_exit_group = sys_exit
 
     def sys_brk(self, number, name, addr=0, *_):
         if addr < self.heap_start or addr > self.heap_start + self.BRK_LIMIT:
-            return SyscallResult(number, name, self.brk, note=f"brk({addr:#x}) → {self.brk:#x}")
+            return SyscallResult(
+                number, name, self.brk, note=f"brk({addr:#x}) → {self.brk:#x}"
+            )
         top = (addr + PAGE - 1) & ~(PAGE - 1)
         if top > self.mapped_to:
             self.map_pages(self.mapped_to, top - self.mapped_to)
@@ -285,8 +340,8 @@ class Syscalls:
 
 
 # --- the process on a vCPU ------------------------------------------------------------------
-SPSR_EL0T = 0x0                       # M[3:0] = 0b0000: EL0t, NZCV clear, nothing masked
-STACK_GAP = 16 * PAGE                 # unmapped pages between the program and its stack
+SPSR_EL0T = 0x0  # M[3:0] = 0b0000: EL0t, NZCV clear, nothing masked
+STACK_GAP = 16 * PAGE  # unmapped pages between the program and its stack
 # Room kept above the process's own pages for what the vCPU adds (its scratch page and
 # stack: well under 16 MiB) and for the heap ``brk`` may grow to.
 ROOM_ABOVE = Syscalls.BRK_LIMIT + (16 << 20)
@@ -312,8 +367,15 @@ class LinuxProcess:
     followed by the ``ERET`` back to EL0; anything else becomes a signal.
     """
 
-    def __init__(self, path, argv: list[str] | None = None, envp: list[str] | None = None,
-                 stdout=None, stderr=None, log=None):
+    def __init__(
+        self,
+        path,
+        argv: list[str] | None = None,
+        envp: list[str] | None = None,
+        stdout=None,
+        stderr=None,
+        log=None,
+    ):
         import os
         import sys
         from dataclasses import replace
@@ -322,7 +384,7 @@ class LinuxProcess:
 
         self.path = os.fspath(path)
         self.image = ElfImage.read(self.path)
-        base = self.image.program()          # symbols (and lines) for the debugger
+        base = self.image.program()  # symbols (and lines) for the debugger
         self.stack_lo = self.image.end + STACK_GAP
         self.stack_top = self.stack_lo + STACK_SIZE
         self.trampoline = self.stack_top
@@ -330,20 +392,37 @@ class LinuxProcess:
         self.svc_vector = self.vectors + VECTOR_LOWER_A64
         top = self.vectors + PAGE + ROOM_ABOVE
         if top > elf.ADDRESS_LIMIT:
-            raise ElfError(f"{self.path}: the program ends at {self.image.end:#x}, and the "
-                           f"stack, the kernel's pages and the heap above it would reach "
-                           f"{top:#x}, beyond the guest's 44-bit address space (below "
-                           f"{elf.ADDRESS_LIMIT:#x}): expected a program that ends below "
-                           f"{elf.ADDRESS_LIMIT - (top - self.image.end):#x}")
+            raise ElfError(
+                f"{self.path}: the program ends at {self.image.end:#x}, and the "
+                f"stack, the kernel's pages and the heap above it would reach "
+                f"{top:#x}, beyond the guest's 44-bit address space (below "
+                f"{elf.ADDRESS_LIMIT:#x}): expected a program that ends below "
+                f"{elf.ADDRESS_LIMIT - (top - self.image.end):#x}"
+            )
         regions = self.image.pages()
-        elf.check_entry(self.path, self.image.entry,
-                        ((start, start + size, perms) for start, size, perms, _ in regions))
+        elf.check_entry(
+            self.path,
+            self.image.entry,
+            ((start, start + size, perms) for start, size, perms, _ in regions),
+        )
         argv = [self.path] if argv is None else list(argv)
-        self.stack = build_stack(self.image, [a.encode() for a in argv],
-                                 [e.encode() for e in (envp or [])], top=self.stack_top)
-        segments = [Segment(start, chunk, size, perms) for start, size, perms, chunk in regions]
-        segments.append(Segment(self.stack_lo, bytes(self.stack.base - self.stack_lo)
-                                + self.stack.data, STACK_SIZE, "rw"))
+        self.stack = build_stack(
+            self.image,
+            [a.encode() for a in argv],
+            [e.encode() for e in (envp or [])],
+            top=self.stack_top,
+        )
+        segments = [
+            Segment(start, chunk, size, perms) for start, size, perms, chunk in regions
+        ]
+        segments.append(
+            Segment(
+                self.stack_lo,
+                bytes(self.stack.base - self.stack_lo) + self.stack.data,
+                STACK_SIZE,
+                "rw",
+            )
+        )
         segments.append(Segment(self.trampoline, ERET.to_bytes(4, "little"), PAGE, "rx"))
         segments.append(Segment(self.vectors, b"", PAGE, "r"))
         self.program = replace(base, segments=tuple(segments), entry=self.trampoline)
@@ -375,8 +454,9 @@ class LinuxProcess:
         vcpu.pc = self.trampoline
         exit_ = vcpu.run(Budget(seconds=5, instructions=1))
         if exit_.reason is not ExitReason.BUDGET or vcpu.pc != self.entry:
-            problem = f"the EL1 trampoline did not reach the entry point {self.entry:#x}: " \
-                      f"{exit_!r}"
+            problem = (
+                f"the EL1 trampoline did not reach the entry point {self.entry:#x}: {exit_!r}"
+            )
         elif vcpu.read_register("currentel") != 0:
             problem = "the trampoline's ERET did not drop to EL0"
         else:
@@ -433,6 +513,7 @@ class LinuxProcess:
     def launch(self) -> Any:
         """A ``Debugger`` over this process, standing at the program's entry at EL0."""
         from armbp.debugger import Debugger
+
         dbg = Debugger(self.program)
         self.start(dbg.vcpu)
         return dbg
@@ -450,13 +531,19 @@ class LinuxProcess:
         if kind == "syscall":
             assert result is not None
             if result.exited:
-                return KernelStop("exited", result, code=result.value,
-                                  note=f"{result.name}({result.value}) → the process exits")
+                return KernelStop(
+                    "exited",
+                    result,
+                    code=result.value,
+                    note=f"{result.name}({result.value}) → the process exits",
+                )
             return KernelStop("syscall", result, note=result.note)
         ec = vcpu.read_register("esr_el1") >> 26
-        return KernelStop("signal", signal=self.signal,
-                          note=f"exception from EL0 (ESR_EL1 EC {ec:#04x}) → signal "
-                               f"{self.signal}")
+        return KernelStop(
+            "signal",
+            signal=self.signal,
+            note=f"exception from EL0 (ESR_EL1 EC {ec:#04x}) → signal {self.signal}",
+        )
 
     def run(self, dbg: Any, seconds: float = 5.0) -> KernelStop:
         """Run the program under ``dbg`` until it exits, takes a signal or stops otherwise.
@@ -467,6 +554,7 @@ class LinuxProcess:
         still going: call ``run`` again to go on).
         """
         from armbp.debugger import StopReason
+
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()

@@ -5,6 +5,7 @@ The table never touches an emulator: it reads and writes guest bytes through any
 the same separation as QEMU's generic breakpoint list, which reaches guest memory only
 through ``cpu_memory_rw_debug``.
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -46,10 +47,10 @@ class BytearrayMemory:
 
     def read(self, address: int, size: int) -> bytes:
         off = self._offset(address, size, "read")
-        return bytes(self.data[off:off + size])
+        return bytes(self.data[off : off + size])
 
     def write(self, address: int, data: bytes) -> None:
         off = self._offset(address, len(data), "write")
         if self.read_only:
             raise MemoryFault(address, len(data), "write", "read-only")
-        self.data[off:off + len(data)] = data
+        self.data[off : off + len(data)] = data

@@ -22,27 +22,42 @@ Output is deterministic: fixed sizes, no randomness, and :func:`to_png` / :func:
 This module imports matplotlib and :mod:`armbp.encodings` only (and :mod:`armbp.esr`
 lazily, inside :func:`draw_syndrome`): no Unicorn, no capstone.
 """
+
 from __future__ import annotations
 
 import io
+import itertools
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Protocol
 
 from matplotlib import rc_context
-from matplotlib.colors import to_rgba
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from . import encodings
 
 __all__ = [
-    "Box", "WordField", "LegendEntry", "field_boxes", "legend_entries", "draw_register",
-    "draw_syndrome", "draw_word", "instruction_fields", "to_png", "to_svg", "save",
-    "PALETTE", "RESERVED_STYLE", "RegisterFigure",
+    "PALETTE",
+    "RESERVED_STYLE",
+    "Box",
+    "LegendEntry",
+    "RegisterFigure",
+    "WordField",
+    "draw_register",
+    "draw_syndrome",
+    "draw_word",
+    "field_boxes",
+    "instruction_fields",
+    "legend_entries",
+    "save",
+    "to_png",
+    "to_svg",
 ]
 
 
@@ -134,11 +149,11 @@ _CYCLE = (2, 3, 4, 5, 6)
 # --- geometry (points) ----------------------------------------------------------------------
 FIG_WIDTH_IN = 12.0
 DPI = 100
-_MARGIN_COLS = 0.6          # empty columns left and right of a row
+_MARGIN_COLS = 0.6  # empty columns left and right of a row
 _TITLE_PT = 24.0
-_BITNUM_PT = 13.0           # bit numbers above a row
-_BOX_PT = 54.0              # the field box: label + value
-_DIGITS_PT = 15.0           # the strip of 0/1 digits under the box
+_BITNUM_PT = 13.0  # bit numbers above a row
+_BOX_PT = 54.0  # the field box: label + value
+_DIGITS_PT = 15.0  # the strip of 0/1 digits under the box
 _ROW_GAP_PT = 12.0
 _LEGEND_LINE_PT = 13.0
 _LEGEND_GAP_PT = 8.0
@@ -148,7 +163,7 @@ _SMALL_LABEL_SIZE = 8.0
 _VALUE_SIZE = 8.0
 _BITNUM_SIZE = 7.0
 _DIGIT_SIZE = 7.5
-_VALUE_AREA_PT = 16.0       # bottom part of a box used by the value text
+_VALUE_AREA_PT = 16.0  # bottom part of a box used by the value text
 
 
 def _column_pt(row_bits: int) -> float:
@@ -169,7 +184,7 @@ def _text_pt(text: str, size: float) -> float:
 def is_reserved(name: str) -> bool:
     """RES0/RES1 (and their "RES0 (ISS)" style variants) are drawn grey, as in the Arm ARM."""
     upper = name.upper()
-    return upper.startswith("RES0") or upper.startswith("RES1") or upper == "RAZ/WI"
+    return upper.startswith(("RES0", "RES1")) or upper == "RAZ/WI"
 
 
 def bit_range(msb: int, lsb: int) -> str:
@@ -203,10 +218,12 @@ def _check_fields(fields: Sequence[FieldLike], width: int) -> list[FieldLike]:
             raise ValueError(f"field {f.name!r} [{msb}:{lsb}] does not fit in {width} bits")
         out.append(f)
     out.sort(key=lambda f: -int(f.msb))
-    for hi, lo in zip(out, out[1:]):
+    for hi, lo in itertools.pairwise(out):
         if int(lo.msb) >= int(hi.lsb):
-            raise ValueError(f"fields {hi.name!r} [{bit_range(hi.msb, hi.lsb)}] and "
-                             f"{lo.name!r} [{bit_range(lo.msb, lo.lsb)}] overlap")
+            raise ValueError(
+                f"fields {hi.name!r} [{bit_range(hi.msb, hi.lsb)}] and "
+                f"{lo.name!r} [{bit_range(lo.msb, lo.lsb)}] overlap"
+            )
     return out
 
 
@@ -288,19 +305,36 @@ def field_boxes(fields: Iterable[FieldLike], width: int = 64, row_bits: int = 32
             split = (hi, lo) != (msb, lsb)
             name = f.name
             if split and name:
-                name = f"{f.name}[{hi - lsb}:{lo - lsb}]" if part_bits > 1 else \
-                    f"{f.name}[{hi - lsb}]"
+                name = (
+                    f"{f.name}[{hi - lsb}:{lo - lsb}]"
+                    if part_bits > 1
+                    else f"{f.name}[{hi - lsb}]"
+                )
             fit = _fit_label(name, part_bits, row_bits) if name else ("", False, _LABEL_SIZE)
             if fit is None:
                 label, rotate, key = _key(nkeys), False, _key(nkeys)
                 nkeys += 1
             else:
                 label, rotate, key = fit[0], fit[1], ""
-            boxes.append(Box(
-                row=row, x0=top - hi, x1=top - lo + 1, name=name, label=label,
-                bits=bit_range(hi, lo), value=value_text(part_value, part_bits),
-                colour=fill, hatch=hatch, msb=hi, lsb=lo, rotate=rotate, key=key,
-                reserved=reserved, digits=format(part_value, f"0{part_bits}b")))
+            boxes.append(
+                Box(
+                    row=row,
+                    x0=top - hi,
+                    x1=top - lo + 1,
+                    name=name,
+                    label=label,
+                    bits=bit_range(hi, lo),
+                    value=value_text(part_value, part_bits),
+                    colour=fill,
+                    hatch=hatch,
+                    msb=hi,
+                    lsb=lo,
+                    rotate=rotate,
+                    key=key,
+                    reserved=reserved,
+                    digits=format(part_value, f"0{part_bits}b"),
+                )
+            )
     return boxes
 
 
@@ -331,9 +365,14 @@ class RegisterFigure(Figure):
 
 
 def _height_pt(nrows: int, nlegend: int, title: bool, digits_pt: float) -> float:
-    return (nrows * (_BITNUM_PT + _BOX_PT + digits_pt) + (nrows - 1) * _ROW_GAP_PT
-            + (_TITLE_PT if title else 4.0) + nlegend * _LEGEND_LINE_PT + _BOTTOM_PAD_PT
-            + (_LEGEND_GAP_PT if nlegend else 0.0))
+    return (
+        nrows * (_BITNUM_PT + _BOX_PT + digits_pt)
+        + (nrows - 1) * _ROW_GAP_PT
+        + (_TITLE_PT if title else 4.0)
+        + nlegend * _LEGEND_LINE_PT
+        + _BOTTOM_PAD_PT
+        + (_LEGEND_GAP_PT if nlegend else 0.0)
+    )
 
 
 def _new_figure(height_pt: float) -> RegisterFigure:
@@ -342,9 +381,9 @@ def _new_figure(height_pt: float) -> RegisterFigure:
     return fig
 
 
-
-def _add_box(ax: Any, corner: tuple[float, float], width: float, height: float,
-             colour: str, hatch: str) -> None:
+def _add_box(
+    ax: Any, corner: tuple[float, float], width: float, height: float, colour: str, hatch: str
+) -> None:
     """One field's box: ``colour`` fill, grey ``hatch`` lines, a black outline.
 
     matplotlib 3.11 takes the hatch colour as ``hatchcolor=``. Older ones (3.8-3.10, as on
@@ -353,17 +392,41 @@ def _add_box(ax: Any, corner: tuple[float, float], width: float, height: float,
     both give the same picture with one patch per box.
     """
     if _HAS_HATCHCOLOR:
-        ax.add_patch(Rectangle(corner, width, height, facecolor=colour, edgecolor="black",
-                               linewidth=1.2, hatch=hatch or None, hatchcolor=_HATCH_COLOUR))
+        ax.add_patch(
+            Rectangle(
+                corner,
+                width,
+                height,
+                facecolor=colour,
+                edgecolor="black",
+                linewidth=1.2,
+                hatch=hatch or None,
+                hatchcolor=_HATCH_COLOUR,
+            )
+        )
         return
-    box = Rectangle(corner, width, height, facecolor=colour, edgecolor="black",
-                    linewidth=1.2, hatch=hatch or None)
+    box = Rectangle(
+        corner,
+        width,
+        height,
+        facecolor=colour,
+        edgecolor="black",
+        linewidth=1.2,
+        hatch=hatch or None,
+    )
     box._hatch_color = to_rgba(_HATCH_COLOUR)
     ax.add_patch(box)
 
 
-def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: Any = None,
-                  width: int | None = None, row_bits: int = 32, digits: bool = True) -> Figure:
+def draw_register(
+    fields: Iterable[FieldLike],
+    *,
+    title: str | None = None,
+    ax: Any = None,
+    width: int | None = None,
+    row_bits: int = 32,
+    digits: bool = True,
+) -> Figure:
     """Draw ``fields`` as an Arm-ARM-style register diagram and return the figure.
 
     ``width`` defaults to 32 when every field sits in bits 31:0, else 64. With ``ax`` the
@@ -394,8 +457,15 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
 
     y = height_pt
     if title is not None:
-        ax.text(row_bits / 2, y - _TITLE_PT / 2, title, ha="center", va="center",
-                fontsize=11, fontweight="bold")
+        ax.text(
+            row_bits / 2,
+            y - _TITLE_PT / 2,
+            title,
+            ha="center",
+            va="center",
+            fontsize=11,
+            fontweight="bold",
+        )
     y -= _TITLE_PT if title is not None else 4.0
     row_step = _BITNUM_PT + _BOX_PT + digits_pt + _ROW_GAP_PT
     row_tops = [y - row * row_step for row in range(nrows)]
@@ -406,30 +476,73 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
         box_bottom = box_top - _BOX_PT
         _add_box(ax, (b.x0, box_bottom), b.width, _BOX_PT, b.colour, b.hatch)
         # bit numbers above the box: msb over its first column, lsb over its last
-        ax.text(b.x0 + 0.5, top - _BITNUM_PT / 2, str(b.msb), ha="center", va="center",
-                fontsize=_BITNUM_SIZE)
+        ax.text(
+            b.x0 + 0.5,
+            top - _BITNUM_PT / 2,
+            str(b.msb),
+            ha="center",
+            va="center",
+            fontsize=_BITNUM_SIZE,
+        )
         if b.width > 1:
-            ax.text(b.x1 - 0.5, top - _BITNUM_PT / 2, str(b.lsb), ha="center", va="center",
-                    fontsize=_BITNUM_SIZE)
+            ax.text(
+                b.x1 - 0.5,
+                top - _BITNUM_PT / 2,
+                str(b.lsb),
+                ha="center",
+                va="center",
+                fontsize=_BITNUM_SIZE,
+            )
         cx = (b.x0 + b.x1) / 2
-        text_box = dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none",
-                        alpha=0.85)
+        text_box = {
+            "boxstyle": "round,pad=0.15",
+            "facecolor": "white",
+            "edgecolor": "none",
+            "alpha": 0.85,
+        }
         if b.label:
             label_y = box_bottom + _VALUE_AREA_PT + (_BOX_PT - _VALUE_AREA_PT) / 2
-            size = _LABEL_SIZE if b.key or _text_pt(b.label, _LABEL_SIZE) <= \
-                b.width * _column_pt(row_bits) - 4.0 else _SMALL_LABEL_SIZE
-            ax.text(cx, label_y, b.label, ha="center", va="center",
-                    fontsize=_SMALL_LABEL_SIZE if b.rotate else size,
-                    rotation=90 if b.rotate else 0, fontweight="bold", bbox=text_box)
+            size = (
+                _LABEL_SIZE
+                if b.key
+                or _text_pt(b.label, _LABEL_SIZE) <= b.width * _column_pt(row_bits) - 4.0
+                else _SMALL_LABEL_SIZE
+            )
+            ax.text(
+                cx,
+                label_y,
+                b.label,
+                ha="center",
+                va="center",
+                fontsize=_SMALL_LABEL_SIZE if b.rotate else size,
+                rotation=90 if b.rotate else 0,
+                fontweight="bold",
+                bbox=text_box,
+            )
         if b.name:
-            ax.text(cx, box_bottom + _VALUE_AREA_PT / 2, b.value, ha="center", va="center",
-                    fontsize=_VALUE_SIZE, family="DejaVu Sans Mono", bbox=text_box)
+            ax.text(
+                cx,
+                box_bottom + _VALUE_AREA_PT / 2,
+                b.value,
+                ha="center",
+                va="center",
+                fontsize=_VALUE_SIZE,
+                family="DejaVu Sans Mono",
+                bbox=text_box,
+            )
         # strip of bit digits under the box, one cell per bit
         strip_bottom = box_bottom - digits_pt
         for i, digit in enumerate(b.digits if digits else ""):
-            ax.text(b.x0 + i + 0.5, strip_bottom + digits_pt / 2, digit, ha="center",
-                    va="center", fontsize=_DIGIT_SIZE, family="DejaVu Sans Mono",
-                    fontweight="bold" if digit == "1" else "normal")
+            ax.text(
+                b.x0 + i + 0.5,
+                strip_bottom + digits_pt / 2,
+                digit,
+                ha="center",
+                va="center",
+                fontsize=_DIGIT_SIZE,
+                family="DejaVu Sans Mono",
+                fontweight="bold" if digit == "1" else "normal",
+            )
 
     # the cells of the digit strips: one collection of lines per figure, not 64 patches
     cells = []
@@ -443,15 +556,23 @@ def draw_register(fields: Iterable[FieldLike], *, title: str | None = None, ax: 
 
     legend_top = row_tops[-1] - (_BITNUM_PT + _BOX_PT + digits_pt) - _LEGEND_GAP_PT
     for i, line in enumerate(legend):
-        ax.text(0, legend_top - (i + 0.5) * _LEGEND_LINE_PT, line, ha="left", va="center",
-                fontsize=8)
+        ax.text(
+            0,
+            legend_top - (i + 0.5) * _LEGEND_LINE_PT,
+            line,
+            ha="left",
+            va="center",
+            fontsize=8,
+        )
     return fig
 
 
 # --- the lessons' two pictures --------------------------------------------------------------
 
-def draw_syndrome(value_or_syndrome: Any, *, title: str | None = None,
-                  digits: bool = True) -> Figure:
+
+def draw_syndrome(
+    value_or_syndrome: Any, *, title: str | None = None, digits: bool = True
+) -> Figure:
     """Draw an ESR_ELx value (an int, or a :class:`armbp.esr.Syndrome`) field by field."""
     from . import esr  # imported here: pictures must load before armbp.esr.decode exists
 
@@ -459,12 +580,17 @@ def draw_syndrome(value_or_syndrome: Any, *, title: str | None = None,
     if isinstance(syndrome, int):
         syndrome = esr.decode(syndrome)
     if title is None:
-        title = (f"ESR 0x{syndrome.esr:016x}: EC 0x{syndrome.ec:02X} {syndrome.ec_name}")
+        title = f"ESR 0x{syndrome.esr:016x}: EC 0x{syndrome.ec:02X} {syndrome.ec_name}"
     return draw_register(syndrome.fields, title=title, width=64, digits=digits)
 
 
-_OPC_NAMES = {0b000: "SVC/HVC/SMC", 0b001: "BRK", 0b010: "HLT", 0b011: "TSTART/TCANCEL",
-              0b101: "DCPS1/2/3"}
+_OPC_NAMES = {
+    0b000: "SVC/HVC/SMC",
+    0b001: "BRK",
+    0b010: "HLT",
+    0b011: "TSTART/TCANCEL",
+    0b101: "DCPS1/2/3",
+}
 _OP_NAMES = {op.value: op.name for op in encodings.Op}
 
 
@@ -477,24 +603,37 @@ def instruction_fields(word: int) -> list[WordField]:
     if not isinstance(word, int) or isinstance(word, bool) or not 0 <= word <= 0xFFFF_FFFF:
         raise ValueError(f"{word!r} is not a 32-bit instruction word")
     if word >> 24 != 0xD4:
-        raise ValueError(f"0x{word:08x} is not an exception-generating instruction: "
-                         f"bits 31:24 are 0x{word >> 24:02x}, not 0xd4 (0b11010100)")
+        raise ValueError(
+            f"0x{word:08x} is not an exception-generating instruction: "
+            f"bits 31:24 are 0x{word >> 24:02x}, not 0xd4 (0b11010100)"
+        )
     opc, imm16, op2, ll = (word >> 21) & 7, encodings.imm16_of(word), (word >> 2) & 7, word & 3
     op = encodings.classify(word)
     which = op.name if op else "unallocated"
     return [
-        WordField("11010100", 31, 24, word >> 24,
-                  "0b11010100: the exception-generation class (C4.1.66)"),
+        WordField(
+            "11010100",
+            31,
+            24,
+            word >> 24,
+            "0b11010100: the exception-generation class (C4.1.66)",
+        ),
         WordField("opc", 23, 21, opc, f"0b{opc:03b}: {_OPC_NAMES.get(opc, 'unallocated')}"),
-        WordField("imm16", 20, 5, imm16,
-                  f"#0x{imm16:x}: the comment, copied into ESR_ELx.ISS when it traps"),
+        WordField(
+            "imm16",
+            20,
+            5,
+            imm16,
+            f"#0x{imm16:x}: the comment, copied into ESR_ELx.ISS when it traps",
+        ),
         WordField("op2", 4, 2, op2, f"0b{op2:03b}" + (": must be 0b000" if op2 else "")),
         WordField("LL", 1, 0, ll, f"0b{ll:02b}: selects {which}"),
     ]
 
 
-def draw_word(word: int, fields: Sequence[FieldLike] | None = None, *,
-              title: str | None = None) -> Figure:
+def draw_word(
+    word: int, fields: Sequence[FieldLike] | None = None, *, title: str | None = None
+) -> Figure:
     """Draw a 32-bit instruction word with its fields.
 
     ``fields`` defaults to :func:`instruction_fields` for an exception-generating word
@@ -514,8 +653,13 @@ def draw_word(word: int, fields: Sequence[FieldLike] | None = None, *,
 
 # --- byte-stable output ---------------------------------------------------------------------
 
-_STABLE_RC = {"svg.hashsalt": "armbp", "svg.fonttype": "path", "pdf.compression": 6,
-              "path.simplify": True, "hatch.linewidth": 0.6}
+_STABLE_RC = {
+    "svg.hashsalt": "armbp",
+    "svg.fonttype": "path",
+    "pdf.compression": 6,
+    "path.simplify": True,
+    "hatch.linewidth": 0.6,
+}
 
 
 def _metadata(fmt: str) -> dict[str, Any]:
@@ -530,8 +674,9 @@ def _metadata(fmt: str) -> dict[str, Any]:
 
 def _save(fig: Figure, target: Any, fmt: str, dpi: float | None) -> None:
     with rc_context(_STABLE_RC):
-        fig.savefig(target, format=fmt, dpi=dpi or fig.dpi, metadata=_metadata(fmt),
-                    facecolor="white")
+        fig.savefig(
+            target, format=fmt, dpi=dpi or fig.dpi, metadata=_metadata(fmt), facecolor="white"
+        )
 
 
 def to_png(fig: Figure, dpi: float | None = None) -> bytes:

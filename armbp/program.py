@@ -4,11 +4,12 @@ Both the assembler (``armbp.assemble``) and the ELF loader (``armbp.load_elf``) 
 ``Program``; the vCPU maps its segments, the debugger resolves ``break_at("loop")`` through
 its symbols, and the listings show the source line of an address.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,9 @@ class Program:
         """``name`` or ``name+0xoff`` for the nearest symbol at or below ``address``."""
         best: tuple[int, str] | None = None
         for name, value in self.symbols.items():
-            if value <= address and (best is None or value > best[0]
-                                     or (value == best[0] and name < best[1])):
+            if value <= address and (
+                best is None or value > best[0] or (value == best[0] and name < best[1])
+            ):
                 best = (value, name)
         if best is None:
             return None

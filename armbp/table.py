@@ -9,10 +9,11 @@ it imports no emulator and can be tested over a bytearray.
 
 Every call that fails leaves memory and the table exactly as they were.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Iterator
 
 from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import Memory, MemoryFault
@@ -31,8 +32,10 @@ class Breakpoint:
     use_count: int = 1
 
     def __repr__(self) -> str:
-        return (f"Breakpoint(pc={self.pc:#x}, saved_insn={self.saved_insn:#010x}, "
-                f"use_count={self.use_count})")
+        return (
+            f"Breakpoint(pc={self.pc:#x}, saved_insn={self.saved_insn:#010x}, "
+            f"use_count={self.use_count})"
+        )
 
 
 class BreakpointError(ValueError):
@@ -52,7 +55,9 @@ class BreakpointOverwritten(BreakpointError):
             f"breakpoint at {address:#x} was overwritten: expected the BRK word "
             f"{BRK0:#010x}, found {found:#010x}; nothing was restored "
             f"(remove(..., force=True) drops the entry and leaves memory as it is)",
-            address, "EINVAL")
+            address,
+            "EINVAL",
+        )
 
 
 def _check_pc(pc: object) -> int:
@@ -63,7 +68,9 @@ def _check_pc(pc: object) -> int:
     if pc % INSN_SIZE:
         raise BreakpointError(
             f"breakpoint address {pc:#x} is misaligned: A64 instructions are 4-byte aligned "
-            f"(nearest: {pc & ~3:#x})", pc)
+            f"(nearest: {pc & ~3:#x})",
+            pc,
+        )
     return pc
 
 
@@ -134,8 +141,9 @@ class BreakpointTable:
         bp = self._entries.get(pc)
         if bp is None:
             known = ", ".join(f"{p:#x}" for p in sorted(self._entries)) or "none"
-            raise BreakpointError(f"no breakpoint at {pc:#x} (breakpoints: {known})",
-                                  pc, "ENOENT")
+            raise BreakpointError(
+                f"no breakpoint at {pc:#x} (breakpoints: {known})", pc, "ENOENT"
+            )
         if bp.use_count > 1 and not force:
             new = replace(bp, use_count=bp.use_count - 1)
             self._entries[pc] = new
@@ -144,7 +152,9 @@ class BreakpointTable:
             found = from_bytes(self.memory.read(pc, INSN_SIZE))
         except MemoryFault as e:
             if not force:
-                raise BreakpointError(f"cannot remove the breakpoint at {pc:#x}: {e}", pc) from e
+                raise BreakpointError(
+                    f"cannot remove the breakpoint at {pc:#x}: {e}", pc
+                ) from e
             found = None
         if found == BRK0:
             try:
@@ -152,7 +162,8 @@ class BreakpointTable:
             except MemoryFault as e:
                 if not force:
                     raise BreakpointError(
-                        f"cannot remove the breakpoint at {pc:#x}: {e}", pc) from e
+                        f"cannot remove the breakpoint at {pc:#x}: {e}", pc
+                    ) from e
         elif not force:
             raise BreakpointOverwritten(pc, found)
         del self._entries[pc]
@@ -171,14 +182,16 @@ class BreakpointTable:
                 try:
                     found = from_bytes(self.memory.read(pc, INSN_SIZE))
                 except MemoryFault as e:
-                    raise BreakpointError(f"cannot remove the breakpoint at {pc:#x}: {e}",
-                                          pc) from e
+                    raise BreakpointError(
+                        f"cannot remove the breakpoint at {pc:#x}: {e}", pc
+                    ) from e
                 if found != BRK0:
                     bad.append(f"{pc:#x} (found {found:#010x})")
             if bad:
                 raise BreakpointError(
                     f"breakpoints overwritten by the guest: {', '.join(bad)}; expected the BRK "
-                    f"word {BRK0:#010x}; nothing was removed (remove_all(force=True) drops them)")
+                    f"word {BRK0:#010x}; nothing was removed (remove_all(force=True) drops them)"
+                )
         for pc in sorted(self._entries):
             self.remove(pc, force=True)
 
@@ -194,8 +207,11 @@ class BreakpointTable:
         lo, hi = address - (INSN_SIZE - 1), address + size
         if len(self._entries) < size // INSN_SIZE + 1:
             return [bp for pc, bp in sorted(self._entries.items()) if lo <= pc < hi]
-        return [self._entries[pc] for pc in range(lo + (-lo % INSN_SIZE), hi, INSN_SIZE)
-                if pc in self._entries]
+        return [
+            self._entries[pc]
+            for pc in range(lo + (-lo % INSN_SIZE), hi, INSN_SIZE)
+            if pc in self._entries
+        ]
 
     def shadow(self, address: int, data: bytes) -> bytes:
         """``data`` read from ``address`` with each live BRK replaced by the saved instruction.
@@ -212,7 +228,7 @@ class BreakpointTable:
         for bp in self._overlapping(address, len(data)):
             start = bp.pc - address
             if bp.pc >= address and bp.pc + INSN_SIZE <= end:
-                planted = data[start:start + INSN_SIZE] == BRK_BYTES
+                planted = data[start : start + INSN_SIZE] == BRK_BYTES
             else:  # the read holds part of this word: look at all of it
                 planted = self._planted(bp.pc)
             if not planted:

@@ -17,17 +17,19 @@ exit, ``kvm_arm_handle_debug`` decodes the exception class from ``hsr`` and disp
 
 Both dispatches are tables, like Linux's ``arm_exit_handlers[]`` indexed by EC.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 from armbp import esr
-from armbp.table import Breakpoint, BreakpointTable
 from armbp.kvm.abi import Exit, ExitReason, GuestDebug, SystemEventType
 from armbp.kvm.backend import Backend
+from armbp.table import Breakpoint, BreakpointTable
 
 __all__ = ["ExitHandler", "Handled", "StubReport", "Verdict"]
 
@@ -43,7 +45,7 @@ class StubReport(NamedTuple):
     """
 
     kind: str
-    signal: int = 5            # GDB's signal numbers: 5 TRAP, 11 SEGV, 4 ILL
+    signal: int = 5  # GDB's signal numbers: 5 TRAP, 11 SEGV, 4 ILL
     swbreak: bool = False
     note: str = "{message}"
 
@@ -63,8 +65,9 @@ class Verdict(Enum):
     stub: StubReport | None
     reported: bool
 
-    def __new__(cls, value: str, decision: str, stub: StubReport | None = None,
-                reported: bool = False) -> Verdict:
+    def __new__(
+        cls, value: str, decision: str, stub: StubReport | None = None, reported: bool = False
+    ) -> Verdict:
         member = object.__new__(cls)
         member._value_ = value
         member.decision = decision
@@ -75,23 +78,44 @@ class Verdict(Enum):
     # handled (e.g. re-injected): enter the guest again
     RESUME = ("resume", "not ours → re-injected into the guest's vectors, the guest runs on")
     # our BRK: stop, report to the debugger
-    BREAKPOINT = ("breakpoint", "ours: the pc is in the breakpoint table → stop and report to "
-                  "the debugger (QEMU's EXCP_DEBUG)",
-                  StubReport("signal", 5, swbreak=True, note="EC {ec} hsr {hsr} → {note}"), True)
+    BREAKPOINT = (
+        "breakpoint",
+        (
+            "ours: the pc is in the breakpoint table → stop and report to "
+            "the debugger (QEMU's EXCP_DEBUG)"
+        ),
+        StubReport("signal", 5, swbreak=True, note="EC {ec} hsr {hsr} → {note}"),
+        True,
+    )
     # the requested single step is done
-    STEP = ("step", "the single step we asked for is done → stop",
-            StubReport("signal", 5, note="EC {ec} hsr {hsr} → step done"), True)
+    STEP = (
+        "step",
+        "the single step we asked for is done → stop",
+        StubReport("signal", 5, note="EC {ec} hsr {hsr} → step done"),
+        True,
+    )
     # the guest powered off (PSCI), reset, or sleeps forever
-    HALTED = ("halted", "the guest halted → nothing more to run (Reset starts it again)",
-              StubReport("exited"))
+    HALTED = (
+        "halted",
+        "the guest halted → nothing more to run (Reset starts it again)",
+        StubReport("exited"),
+    )
     # out of time (or interrupted): the stub runs on
-    BUDGET = ("budget", "the budget ran out → the guest comes back to you (it has not "
-              "finished: Continue gives it another budget)")
+    BUDGET = (
+        "budget",
+        (
+            "the budget ran out → the guest comes back to you (it has not "
+            "finished: Continue gives it another budget)"
+        ),
+    )
     # an access outside guest memory
     FAULT = ("fault", "an access outside guest memory → stop", StubReport("signal", 11), True)
     # an exit we cannot handle
-    INTERNAL_ERROR = ("internal-error", "an exit the handler cannot deal with → stop",
-                      StubReport("signal", 4))
+    INTERNAL_ERROR = (
+        "internal-error",
+        "an exit the handler cannot deal with → stop",
+        StubReport("signal", 4),
+    )
 
 
 # An Enum class attribute costs ~0.1 µs per lookup: hot paths use module constants.
@@ -122,15 +146,21 @@ class Handled:
         """One line for a person: the exit, the decision and why."""
         e = self.exit
         if e.reason is ExitReason.DEBUG and e.debug is not None:
-            head = (f"DEBUG exit at {e.pc:#x}: hsr={e.debug.hsr:#010x}, EC 0x{e.debug.ec:02X} "
-                    f"({e.debug.ec_name})")
+            head = (
+                f"DEBUG exit at {e.pc:#x}: hsr={e.debug.hsr:#010x}, EC 0x{e.debug.ec:02X} "
+                f"({e.debug.ec_name})"
+            )
         elif e.reason is ExitReason.MMIO and e.mmio is not None:
             head = f"MMIO exit at pc {e.pc:#x}: {e.mmio.describe()}"
         elif e.reason is ExitReason.SYSTEM_EVENT and e.system_event is not None:
-            head = (f"SYSTEM_EVENT exit: PSCI {e.system_event.function:#x} "
-                    f"({e.system_event.type.name})")
+            head = (
+                f"SYSTEM_EVENT exit: PSCI {e.system_event.function:#x} "
+                f"({e.system_event.type.name})"
+            )
         else:
-            head = f"{e.reason.name} exit at {e.pc:#x}" + (f": {e.message}" if e.message else "")
+            head = f"{e.reason.name} exit at {e.pc:#x}" + (
+                f": {e.message}" if e.message else ""
+            )
         return f"{head} → {self.verdict.value}" + (f" ({self.note})" if self.note else "")
 
 
@@ -152,7 +182,8 @@ class ExitHandler:
             ExitReason.SYSTEM_EVENT: self._system_event,
             ExitReason.BUDGET: lambda e: Handled(Verdict.BUDGET, e),
             ExitReason.MMIO: lambda e: Handled(
-                Verdict.FAULT, e, "no device model behind this address"),
+                Verdict.FAULT, e, "no device model behind this address"
+            ),
             ExitReason.HLT: lambda e: Handled(Verdict.HALTED, e),
             ExitReason.INTERNAL_ERROR: lambda e: Handled(Verdict.INTERNAL_ERROR, e),
         }
@@ -185,8 +216,12 @@ class ExitHandler:
         return flags
 
     # -- the run loop -----------------------------------------------------------------------
-    def run(self, deadline: float, instructions: int = 0,
-            on_exit: Callable[[Handled], None] | None = None) -> Handled:
+    def run(
+        self,
+        deadline: float,
+        instructions: int = 0,
+        on_exit: Callable[[Handled], None] | None = None,
+    ) -> Handled:
         """Enter the guest until an exit needs the debugger (``kvm_cpu_exec``'s loop).
 
         Exits that are handled here (a guest BRK re-injected) enter the guest again, within
@@ -203,8 +238,11 @@ class ExitHandler:
                 return handled
             if self.stepping:
                 # The exception entry was the step's instruction: stop at the vector.
-                return Handled(Verdict.STEP, handled.exit,
-                               handled.note + "; the step ends at the guest's vector")
+                return Handled(
+                    Verdict.STEP,
+                    handled.exit,
+                    handled.note + "; the step ends at the guest's vector",
+                )
             if time.monotonic() >= deadline:
                 e = Exit(ExitReason.BUDGET, vcpu.pc, message="time budget used up")
                 handled = Handled(Verdict.BUDGET, e)
@@ -223,19 +261,28 @@ class ExitHandler:
         if exit_.reason is _DEBUG and debug is not None:
             handler = self._by_ec.get(debug.hsr >> 26 & 0x3F)  # ESR_ELx.EC, bits [31:26]
             if handler is None:
-                return Handled(Verdict.INTERNAL_ERROR, exit_,
-                               f"unhandled debug exit: EC 0x{debug.ec:02X} ({debug.ec_name}), "
-                               f"hsr={debug.hsr:#010x}")
+                return Handled(
+                    Verdict.INTERNAL_ERROR,
+                    exit_,
+                    f"unhandled debug exit: EC 0x{debug.ec:02X} ({debug.ec_name}), "
+                    f"hsr={debug.hsr:#010x}",
+                )
         else:
             handler = self._by_reason.get(exit_.reason)
             if handler is None:
-                return Handled(Verdict.INTERNAL_ERROR, exit_,
-                               f"no handler for exit reason {exit_.reason!r}")
+                return Handled(
+                    Verdict.INTERNAL_ERROR,
+                    exit_,
+                    f"no handler for exit reason {exit_.reason!r}",
+                )
         try:
             return handler(exit_)
-        except Exception as e:  # a handler bug must not take the session down
-            return Handled(Verdict.INTERNAL_ERROR, exit_,
-                           f"handling the exit failed: {type(e).__name__}: {e}")
+        except Exception as e:  # a handler bug must not take the session down  # noqa: BLE001
+            return Handled(
+                Verdict.INTERNAL_ERROR,
+                exit_,
+                f"handling the exit failed: {type(e).__name__}: {e}",
+            )
 
     # -- handlers ---------------------------------------------------------------------------
     def _debug(self, exit_: Exit) -> Handled:
@@ -255,11 +302,18 @@ class ExitHandler:
         # breakpoint for the step, so the table has no entry): give the guest the
         # exception it would have had without a debugger.
         self.vcpu.inject_exception(exit_.debug.hsr, return_to=pc)  # type: ignore[union-attr]
-        whose = "not ours" if bp is None else "ours is lifted for the step, this one is the guest's"
-        return Handled(Verdict.RESUME, exit_,
-                       f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
-                       f"re-injected into the guest's vector table"
-                       + (f"; {exit_.message}" if exit_.message else ""))
+        whose = (
+            "not ours"
+            if bp is None
+            else "ours is lifted for the step, this one is the guest's"
+        )
+        return Handled(
+            Verdict.RESUME,
+            exit_,
+            f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
+            f"re-injected into the guest's vector table"
+            + (f"; {exit_.message}" if exit_.message else ""),
+        )
 
     def _guests_own(self, exit_: Exit) -> Handled:
         """A debug exception the debugger did not ask for: give it to the guest, as for BRK.
@@ -279,20 +333,28 @@ class ExitHandler:
             syndrome += 1 << 26  # the EC's "same EL" twin, one above the "lower EL" one
         far = debug.far if ec == esr.EC.WATCHPT_LOW else None
         self.vcpu.inject_exception(syndrome, return_to=exit_.pc, far=far)
-        return Handled(Verdict.RESUME, exit_,
-                       f"not ours: EC 0x{syndrome >> 26 & 0x3F:02X} "
-                       f"({esr.decode(syndrome).ec_name}) "
-                       f"re-injected into the guest's vector table"
-                       + (f", FAR {far:#x}" if far is not None else ""))
+        return Handled(
+            Verdict.RESUME,
+            exit_,
+            f"not ours: EC 0x{syndrome >> 26 & 0x3F:02X} "
+            f"({esr.decode(syndrome).ec_name}) "
+            f"re-injected into the guest's vector table"
+            + (f", FAR {far:#x}" if far is not None else ""),
+        )
 
     def _software_step(self, exit_: Exit) -> Handled:
         if not self.stepping:
-            return Handled(Verdict.INTERNAL_ERROR, exit_,
-                           "software-step exit, but no single step was requested")
+            return Handled(
+                Verdict.INTERNAL_ERROR,
+                exit_,
+                "software-step exit, but no single step was requested",
+            )
         return Handled(Verdict.STEP, exit_, "one instruction")
 
     def _system_event(self, exit_: Exit) -> Handled:
         event = exit_.system_event
         if event is not None and event.type is SystemEventType.RESET:
-            return Handled(Verdict.HALTED, exit_, "the guest asked for a reset (PSCI SYSTEM_RESET)")
+            return Handled(
+                Verdict.HALTED, exit_, "the guest asked for a reset (PSCI SYSTEM_RESET)"
+            )
         return Handled(Verdict.HALTED, exit_, "the guest powered off (PSCI SYSTEM_OFF)")

@@ -16,15 +16,16 @@ Three comparisons, all in one run, as ratios (medians of repeated measurements):
 Run: ``python benchmarks/bench_core.py`` (or ``make bench``). Prints figures, asserts
 nothing. Takes about a minute.
 """
+
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from unicorn import UC_ARCH_ARM64, UC_HOOK_CODE, UC_HOOK_INTR, UC_MODE_ARM, Uc
-from unicorn import arm64_const as R
 
 from armbp import assemble
 from armbp.debugger import Debugger, StopReason
@@ -39,7 +40,8 @@ def loop_program(iterations: int, unreached: int = 101) -> Program:
     """A counting loop that ends with PSCI SYSTEM_OFF, then ``unreached`` lines never run."""
     filler = "\n".join(f"cold{i}: add x9, x9, #{i % 4096}" for i in range(unreached))
     hi, lo = iterations >> 16, iterations & 0xFFFF
-    return assemble(f"""
+    return assemble(
+        f"""
 _start: movz x0, #{lo}
         movk x0, #{hi}, lsl #16
 loop:   add x1, x1, #1
@@ -49,7 +51,10 @@ loop:   add x1, x1, #1
         movk x0, #8
         hvc #0
 {filler}
-""", base=BASE, name="bench")
+""",
+        base=BASE,
+        name="bench",
+    )
 
 
 # The classes of section 3, each on one line of the loop of ``classes_program``:
@@ -108,8 +113,11 @@ data:   .quad 0, 0
     prog = assemble(src, base=BASE, name="bench-classes")
     # LDR Qt (literal), Arm ARM C7.2.192: 0x9c000000 | imm19 << 5 | Rt
     imm19 = (prog.symbols["lit"] - prog.symbols["vliteral"]) // 4 & 0x7FFFF
-    return assemble(src.replace("vliteral: nop", f"vliteral: .inst {0x9C00_0003 | imm19 << 5:#x}"),
-                    base=BASE, name="bench-classes")
+    return assemble(
+        src.replace("vliteral: nop", f"vliteral: .inst {0x9C00_0003 | imm19 << 5:#x}"),
+        base=BASE,
+        name="bench-classes",
+    )
 
 
 def raw_uc(prog: Program) -> Uc:
@@ -128,6 +136,7 @@ def armbp_run(prog: Program, breakpoints: int) -> Callable[[], object]:
     def run() -> None:
         stop = dbg.cont(30)
         assert stop.reason is StopReason.HALTED, stop
+
     return run
 
 
@@ -147,13 +156,14 @@ def hook_debugger(prog: Program, breakpoints: set[int]) -> Callable[[], object]:
 
 # -- 3: the round trip of a hit -------------------------------------------------------------------
 
+
 def hook_round_trips(prog: Program, at: int, until: int = NEVER) -> Callable[[], int]:
     """Cheapest hook-based hit: per-address hook → emu_stop; resume with emu_start."""
     uc = raw_uc(prog)
     state = {"stopped_at": None, "resume_at": None}
 
     def on_hit(uc, address, size, _):
-        if state["resume_at"] == address:   # the instruction we are resuming from
+        if state["resume_at"] == address:  # the instruction we are resuming from
             state["resume_at"] = None
             return
         state["stopped_at"] = address
@@ -170,6 +180,7 @@ def hook_round_trips(prog: Program, at: int, until: int = NEVER) -> Callable[[],
             hits += 1
             pc, state["stopped_at"] = state["stopped_at"], None
             state["resume_at"] = pc
+
     return run
 
 
@@ -182,6 +193,7 @@ def armbp_round_trips(prog: Program, where: str, displaced: bool = True) -> Call
         while dbg.cont().reason is StopReason.BREAKPOINT:
             hits += 1
         return hits
+
     return run
 
 
@@ -206,7 +218,8 @@ def interleaved(cases: dict[str, Callable[[], float]], repeat: int) -> dict[str,
     first = next(iter(cases))
     for name in cases:
         out[f"{name}/{first}"] = statistics.median(
-            a / b for a, b in zip(samples[name], samples[first]))
+            a / b for a, b in zip(samples[name], samples[first], strict=False)
+        )
     return out
 
 
@@ -229,16 +242,20 @@ def emu_start_costs(prog: Program, hits: int, starts: int = 200) -> tuple[float,
     after_loop = prog.symbols["loop"] + 12
     until_cost = statistics.median(
         per_hit(lambda: hook_round_trips(prog, loop, after_loop), hits)
-        - per_hit(lambda: hook_round_trips(prog, loop), hits) for _ in range(3))
+        - per_hit(lambda: hook_round_trips(prog, loop), hits)
+        for _ in range(3)
+    )
     return timeout_cost * 1e6, until_cost * 1e6
 
 
 def main() -> int:
     t0 = time.perf_counter()
-    print(f"armbp core benchmark (Python {sys.version.split()[0]}; medians of runs taken in turns)")
+    print(
+        f"armbp core benchmark (Python {sys.version.split()[0]}; medians of runs taken in turns)"
+    )
 
     # 1 -----------------------------------------------------------------------------------------
-    big = loop_program(5_000_000)            # 15 M instructions
+    big = loop_program(5_000_000)  # 15 M instructions
 
     def timed(setup: Callable[[], Callable[[], object]]) -> Callable[[], float]:
         def measure() -> float:
@@ -246,32 +263,47 @@ def main() -> int:
             t = time.perf_counter()
             run()
             return time.perf_counter() - t
+
         return measure
 
-    t1 = interleaved({
-        "raw": timed(lambda: (lambda uc: lambda: uc.emu_start(BASE, NEVER))(raw_uc(big))),
-        "one": timed(lambda: armbp_run(big, 1)),
-        "many": timed(lambda: armbp_run(big, 101)),
-    }, repeat=REPEAT)
+    t1 = interleaved(
+        {
+            "raw": timed(lambda: functools.partial(raw_uc(big).emu_start, BASE, NEVER)),
+            "one": timed(lambda: armbp_run(big, 1)),
+            "many": timed(lambda: armbp_run(big, 101)),
+        },
+        repeat=REPEAT,
+    )
     raw, one, many = t1["raw"], t1["one"], t1["many"]
     r_one, r_many = t1["one/raw"], t1["many/raw"]
     print("\n1. breakpoints never hit (15 M guest instructions)")
     print(f"   raw Unicorn emu_start          {raw * 1e3:8.1f} ms")
     print(f"   armbp cont(), 1 breakpoint     {one * 1e3:8.1f} ms   {r_one:5.3f}× raw")
-    print(f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {r_many:5.3f}× raw"
-          f"   (goal ≤ 1.03×)")
+    print(
+        f"   armbp cont(), 101 breakpoints  {many * 1e3:8.1f} ms   {r_many:5.3f}× raw"
+        f"   (goal ≤ 1.03×)"
+    )
 
     # 2 -----------------------------------------------------------------------------------------
-    small = loop_program(30_000)             # 90 k instructions: the hook is slow
+    small = loop_program(30_000)  # 90 k instructions: the hook is slow
     cold = small.symbols["cold0"]
-    t2 = interleaved({"hook": timed(lambda: hook_debugger(small, {cold})),
-                      "ours": timed(lambda: armbp_run(small, 1))}, repeat=3)
+    t2 = interleaved(
+        {
+            "hook": timed(lambda: hook_debugger(small, {cold})),
+            "ours": timed(lambda: armbp_run(small, 1)),
+        },
+        repeat=3,
+    )
     hooked, ours, speedup = t2["hook"], t2["ours"], 1 / t2["ours/hook"]
-    print("\n2. the same unreached breakpoint checked by a per-instruction UC_HOOK_CODE "
-          "(90 k instructions)")
+    print(
+        "\n2. the same unreached breakpoint checked by a per-instruction UC_HOOK_CODE "
+        "(90 k instructions)"
+    )
     print(f"   hook-based                     {hooked * 1e3:8.1f} ms")
-    print(f"   armbp (BRK in memory)          {ours * 1e3:8.2f} ms   armbp is "
-          f"{speedup:,.0f}× faster (goal ≥ 20×)")
+    print(
+        f"   armbp (BRK in memory)          {ours * 1e3:8.2f} ms   armbp is "
+        f"{speedup:,.0f}× faster (goal ≥ 20×)"
+    )
 
     # 3 -----------------------------------------------------------------------------------------
     hits = 20_000
@@ -284,31 +316,45 @@ def main() -> int:
     def ours(where: str, displaced: bool = True) -> Callable[[], float]:
         return lambda: per_hit(lambda: armbp_round_trips(hot, where, displaced), hits)
 
-    t3 = interleaved({"hook": hook, **{label: ours(where) for label, where, _ in CLASSES}},
-                     repeat=7)
-    slow = interleaved({"hook": hook, "in place": ours("loop", False),
-                        "mrs": ours("spare")}, repeat=3)
+    t3 = interleaved(
+        {"hook": hook, **{label: ours(where) for label, where, _ in CLASSES}}, repeat=7
+    )
+    slow = interleaved(
+        {"hook": hook, "in place": ours("loop", False), "mrs": ours("spare")}, repeat=3
+    )
     base_hit = t3["hook"]
-    print(f"\n3. round trip of a hit in a hot loop ({hits:,} hits: stop at the breakpoint, "
-          f"continue), by the class of the instruction under the breakpoint")
-    print(f"   per-address hook + emu_stop/emu_start   {base_hit * 1e6:6.1f} µs/hit  "
-          f"{1 / base_hit:9,.0f} hits/s   1.00× (no time budget)")
+    print(
+        f"\n3. round trip of a hit in a hot loop ({hits:,} hits: stop at the breakpoint, "
+        f"continue), by the class of the instruction under the breakpoint"
+    )
+    print(
+        f"   per-address hook + emu_stop/emu_start   {base_hit * 1e6:6.1f} µs/hit  "
+        f"{1 / base_hit:9,.0f} hits/s   1.00× (no time budget)"
+    )
     worst = 0.0
     for label, _, kind in CLASSES:
         v, ratio = t3[label], t3[f"{label}/hook"]
         worst = max(worst, ratio)
-        print(f"   {kind:<13} {label:<25} {v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
-              f"{ratio:4.2f}×")
+        print(
+            f"   {kind:<13} {label:<25} {v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
+            f"{ratio:4.2f}×"
+        )
     print(f"   every class within {worst:4.2f}× of the hook (goal ≤ 2×)")
-    for name, label in (("mrs", "in place: a system instruction (mrs)"),
-                        ("in place", "in place: displaced_step=False (add)")):
+    for name, label in (
+        ("mrs", "in place: a system instruction (mrs)"),
+        ("in place", "in place: displaced_step=False (add)"),
+    ):
         v = slow[name]
-        print(f"   {label:<39} {v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
-              f"{slow[name + '/hook']:4.1f}×")
+        print(
+            f"   {label:<39} {v * 1e6:6.1f} µs/hit  {1 / v:9,.0f} hits/s   "
+            f"{slow[name + '/hook']:4.1f}×"
+        )
     timeout_cost, until_cost = emu_start_costs(loop_program(hits, unreached=1), hits)
-    print(f"\n   for reference, per emu_start: timeout=... adds {timeout_cost:.0f} µs (armbp uses "
-          f"a watchdog thread), a reachable until adds {until_cost:.1f} µs (armbp passes an "
-          f"odd one)")
+    print(
+        f"\n   for reference, per emu_start: timeout=... adds {timeout_cost:.0f} µs (armbp uses "
+        f"a watchdog thread), a reachable until adds {until_cost:.1f} µs (armbp passes an "
+        f"odd one)"
+    )
     print(f"\ntotal {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -8,6 +8,7 @@ caches warm up as they would over a long log), over values quoted from kernel lo
 repeat, as in a real log), and over a mix. CLI start-up is the median wall time of
 ``python -m armbp.cli esr 0x96000045`` run as a subprocess.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,25 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from armbp.esr import EC, decode  # noqa: E402
+from armbp.esr import EC, decode
 
 # Values quoted from public kernel logs and the DESIGN.md syndromes.
-REAL = [0x96000045, 0x8600000E, 0x86000004, 0x86000007, 0xF2000800, 0x34000002, 0x1FE00000,
-        0x92000047, 0xF2000000, 0xCB000022, 0xC2000022, 0xD2000062, 0x56000000, 0x5A000000]
+REAL = [
+    0x96000045,
+    0x8600000E,
+    0x86000004,
+    0x86000007,
+    0xF2000800,
+    0x34000002,
+    0x1FE00000,
+    0x92000047,
+    0xF2000000,
+    0xCB000022,
+    0xC2000022,
+    0xD2000062,
+    0x56000000,
+    0x5A000000,
+]
 
 
 def random_values(n: int, rng: random.Random) -> list[int]:
@@ -36,8 +51,7 @@ def random_values(n: int, rng: random.Random) -> list[int]:
         if i % 2:
             out.append(rng.getrandbits(64))
         else:
-            out.append(rng.getrandbits(24) << 32 | rng.choice(ecs) << 26
-                       | rng.getrandbits(26))
+            out.append(rng.getrandbits(24) << 32 | rng.choice(ecs) << 26 | rng.getrandbits(26))
     return out
 
 
@@ -53,8 +67,13 @@ def cli_startup(runs: int) -> list[float]:
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "armbp.cli", "esr", "0x96000045"], check=True,
-                       stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+        subprocess.run(
+            [sys.executable, "-m", "armbp.cli", "esr", "0x96000045"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
         times.append(time.perf_counter() - start)
     return times
 
@@ -77,13 +96,17 @@ def main() -> None:
     print(f"decode, mix of new random and log values:        {rate(mix):>12,.0f} /s")
 
     times = cli_startup(args.runs)
-    print(f"CLI start-up, python -m armbp.cli esr 0x96000045: median "
-          f"{statistics.median(times) * 1000:.0f} ms over {args.runs} runs "
-          f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)")
+    print(
+        f"CLI start-up, python -m armbp.cli esr 0x96000045: median "
+        f"{statistics.median(times) * 1000:.0f} ms over {args.runs} runs "
+        f"(min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms)"
+    )
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "pass"], check=True)
-    print(f"  (bare interpreter start-up for comparison: "
-          f"{(time.perf_counter() - start) * 1000:.0f} ms)")
+    print(
+        f"  (bare interpreter start-up for comparison: "
+        f"{(time.perf_counter() - start) * 1000:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ the stub steps over it. The time is measured inside GDB around the loop only (st
 excluded). One run each; prints the figures and the ratio (goal: armbp <= 2x qemu).
 Needs gdb-multiarch, qemu-user and binutils-aarch64-linux-gnu.
 """
+
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import re
 import shutil
@@ -25,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from gdb.guests import build_elf, free_port  # noqa: E402
+from gdb.guests import build_elf, free_port
 
 SCRIPT = """\
 set pagination off
@@ -43,10 +43,20 @@ kill
 """
 
 
-def run(stub_argv: list[str], port_from_banner: bool, elf: pathlib.Path, script: pathlib.Path,
-        port: int) -> float:
-    stub = subprocess.Popen(stub_argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+def run(
+    stub_argv: list[str],
+    port_from_banner: bool,
+    elf: pathlib.Path,
+    script: pathlib.Path,
+    port: int,
+) -> float:
+    stub = subprocess.Popen(
+        stub_argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         if port_from_banner:
             line = stub.stdout.readline().decode()
@@ -54,9 +64,23 @@ def run(stub_argv: list[str], port_from_banner: bool, elf: pathlib.Path, script:
                 raise SystemExit(f"the stub did not start: {line!r}")
             port = int(line.rsplit(":", 1)[1])
         out = subprocess.run(
-            ["gdb-multiarch", "-nx", "-batch", "-ex", "set tcp connect-timeout 20",
-             "-ex", f"target remote 127.0.0.1:{port}", "-x", str(script), str(elf)],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600).stdout
+            [
+                "gdb-multiarch",
+                "-nx",
+                "-batch",
+                "-ex",
+                "set tcp connect-timeout 20",
+                "-ex",
+                f"target remote 127.0.0.1:{port}",
+                "-x",
+                str(script),
+                str(elf),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        ).stdout
     finally:
         stub.kill()
         stub.wait(10)
@@ -73,8 +97,10 @@ def main() -> int:
     args = ap.parse_args()
     for tool in ("gdb-multiarch", "qemu-aarch64", "aarch64-linux-gnu-as"):
         if not shutil.which(tool):
-            print(f"bench_gdb: {tool} not found (apt-get install gdb-multiarch qemu-user "
-                  f"binutils-aarch64-linux-gnu)")
+            print(
+                f"bench_gdb: {tool} not found (apt-get install gdb-multiarch qemu-user "
+                f"binutils-aarch64-linux-gnu)"
+            )
             return 1
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -82,8 +108,13 @@ def main() -> int:
         script = tmp / "bench.gdb"
         script.write_text(SCRIPT.format(stops=args.stops))
         n = str(args.stops + 2)
-        armbp = run([sys.executable, "-m", "armbp.gdbserver", "--port", "0", str(elf), n],
-                    True, elf, script, 0)
+        armbp = run(
+            [sys.executable, "-m", "armbp.gdbserver", "--port", "0", str(elf), n],
+            True,
+            elf,
+            script,
+            0,
+        )
         port = free_port()
         qemu = run(["qemu-aarch64", "-g", str(port), str(elf), n], False, elf, script, port)
     print(f"gdb-multiarch, {args.stops} x `continue` to a breakpoint (one run each):")

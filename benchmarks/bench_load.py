@@ -16,6 +16,7 @@ time for the largest ``.bss`` over the time for the smallest: a loader linear in
 segment size would show the size ratio (64x); one that leaves the zero pages to the
 zeroed guest memory, as the kernel does, stays near 1x. Needs binutils-aarch64-linux-gnu.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,14 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
+from collections.abc import Callable
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from armbp.elf import load_elf  # noqa: E402
-from armbp.linux import LinuxProcess  # noqa: E402
-from armbp.kvm.unicorn import VCpu  # noqa: E402
+from armbp.elf import load_elf
+from armbp.kvm.unicorn import VCpu
+from armbp.linux import LinuxProcess
 
 SOURCE = """\
         .text
@@ -87,28 +88,41 @@ def main() -> int:
             print(f"bench_load: {tool} not found (apt-get install binutils-aarch64-linux-gnu)")
             return 1
     ways: list[tuple[str, Callable[[pathlib.Path], None]]] = [
-        ("load_elf + VCpu", bare), ("LinuxProcess + start", linux)]
+        ("load_elf + VCpu", bare),
+        ("LinuxProcess + start", linux),
+    ]
     if shutil.which("qemu-aarch64"):
         ways.append(("qemu-aarch64 (process)", qemu))
     else:
         print("(qemu-aarch64 not found: apt-get install qemu-user for its column)")
     with tempfile.TemporaryDirectory() as tmp:
         elfs = {mib: build(pathlib.Path(tmp), mib) for mib in sizes}
-        for _, fn in ways:                      # first calls import and warm up: not timed
+        for _, fn in ways:  # first calls import and warm up: not timed
             fn(elfs[sizes[0]])
-        table = {(name, mib): best(args.repeat, lambda f=fn, e=elfs[mib]: f(e))
-                 for name, fn in ways for mib in sizes}
+        table = {
+            (name, mib): best(args.repeat, lambda f=fn, e=elfs[mib]: f(e))
+            for name, fn in ways
+            for mib in sizes
+        }
     print(f"start a static ELF with a .bss of N MiB (best of {args.repeat}, ms):")
-    print(f"  {'':24}" + "".join(f"{f'{mib} MiB':>10}" for mib in sizes)
-          + f"{f'{sizes[-1]}/{sizes[0]} MiB':>14}")
+    print(
+        f"  {'':24}"
+        + "".join(f"{f'{mib} MiB':>10}" for mib in sizes)
+        + f"{f'{sizes[-1]}/{sizes[0]} MiB':>14}"
+    )
     for name, _ in ways:
         row = [table[name, mib] for mib in sizes]
-        print(f"  {name:24}" + "".join(f"{t * 1e3:10.2f}" for t in row)
-              + f"{row[-1] / row[0]:13.2f}x")
+        print(
+            f"  {name:24}"
+            + "".join(f"{t * 1e3:10.2f}" for t in row)
+            + f"{row[-1] / row[0]:13.2f}x"
+        )
     big = sizes[-1]
     if len(ways) > 2:
-        print(f"  armbp/qemu at {big} MiB: {table[ways[1][0], big] / table[ways[2][0], big]:.2f}x"
-              f"   (size ratio {big // sizes[0]}x: linear would scale by that)")
+        print(
+            f"  armbp/qemu at {big} MiB: {table[ways[1][0], big] / table[ways[2][0], big]:.2f}x"
+            f"   (size ratio {big // sizes[0]}x: linear would scale by that)"
+        )
     return 0
 
 

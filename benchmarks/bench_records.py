@@ -11,6 +11,7 @@ what that adds to a hit, against a round trip of about 12 µs (``bench_core.py``
 Run: ``python benchmarks/bench_records.py`` (or ``make bench``). Prints figures, asserts
 nothing. Takes a few seconds.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -19,8 +20,8 @@ import timeit
 from dataclasses import dataclass
 
 from armbp.debugger import Stop
-from armbp.table import Breakpoint
 from armbp.kvm.abi import DebugExit, Exit, ExitReason
+from armbp.table import Breakpoint
 from armbp.vmm import Handled, Verdict
 
 NUMBER, REPEAT = 100_000, 15
@@ -44,8 +45,10 @@ class FrozenStop:
 
 
 def main() -> int:
-    print(f"armbp hit-path records (Python {sys.version.split()[0]}; µs per record, "
-          f"medians of {REPEAT} runs taken in turns)")
+    print(
+        f"armbp hit-path records (Python {sys.version.split()[0]}; µs per record, "
+        f"medians of {REPEAT} runs taken in turns)"
+    )
     exit_ = Exit(ExitReason.DEBUG, 0x40000, DebugExit(0xF2000000))
     bp = Breakpoint(0x40000, 0xD503201F, 1)
     v = Verdict.BREAKPOINT
@@ -65,7 +68,9 @@ def main() -> int:
     for i, name in enumerate(names):
         line = f"   {name:<34} {median[name] * 1e6:6.3f} µs"
         if i % 2 == 1 and i < 4:  # the frozen twin: its ratio to armbp's record, per turn
-            ratio = statistics.median(a / b for a, b in zip(samples[name], samples[names[i - 1]]))
+            ratio = statistics.median(
+                a / b for a, b in zip(samples[name], samples[names[i - 1]], strict=False)
+            )
             line += f"   {ratio:4.2f}× armbp's"
         print(line)
     extra = (median[names[1]] - median[names[0]]) + (median[names[3]] - median[names[2]])

@@ -18,6 +18,7 @@ A cell that raises stops the run with the cell and the error, and nothing is wri
 Only nbformat, nbclient and jupyter_client are used: this script does not import armbp.
 Kernels talk to it over Unix sockets, never TCP ports (``over_unix_sockets`` says why).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,12 @@ def merge_streams(outputs: list) -> list:
     merged: list = []
     for out in outputs:
         last = merged[-1] if merged else None
-        if (out.output_type == "stream" and last is not None
-                and last.output_type == "stream" and last.name == out.name):
+        if (
+            out.output_type == "stream"
+            and last is not None
+            and last.output_type == "stream"
+            and last.name == out.name
+        ):
             last.text += out.text
         else:
             merged.append(out)
@@ -93,11 +98,13 @@ def over_unix_sockets(manager: type) -> type:
     way. The name is absolute (jupyter_client's default for IPC is relative to the
     current folder, which the kernel does not share: it starts in this folder).
     """
+
     class UnixSocketKernelManager(manager):  # type: ignore[misc, valid-type]
         def __init__(self, **kwargs):
             kwargs.setdefault("transport", "ipc")
-            kwargs.setdefault("ip", os.path.join(jupyter_runtime_dir(),
-                                                 f"armbp-{uuid.uuid4().hex[:12]}"))
+            kwargs.setdefault(
+                "ip", os.path.join(jupyter_runtime_dir(), f"armbp-{uuid.uuid4().hex[:12]}")
+            )
             os.makedirs(os.path.dirname(kwargs["ip"]), exist_ok=True)
             super().__init__(**kwargs)
 
@@ -123,9 +130,14 @@ def run(nb: nbformat.NotebookNode, *, timeout: int = 120) -> nbformat.NotebookNo
     The kernel talks to us over Unix sockets, not TCP ports (``over_unix_sockets``).
     """
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", record_timing=False,
-        store_widget_state=True, resources={"metadata": {"path": str(HERE)}},
-        kernel_manager_class=over_unix_sockets(AsyncKernelManager))
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(HERE)}},
+        kernel_manager_class=over_unix_sockets(AsyncKernelManager),
+    )
     client.execute()
     return nb
 
@@ -142,8 +154,9 @@ def execute(path: Path) -> nbformat.NotebookNode:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=Path,
-                        help="notebooks to execute (default: every lesson)")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to execute (default: every lesson)"
+    )
     args = parser.parse_args(argv)
     paths = [p if p.is_absolute() or p.exists() else HERE / p for p in args.notebooks]
     for path in paths or lessons():

@@ -3,6 +3,7 @@
 ``require_tool`` is how a test says it needs an outside program: on a laptop without it
 the test is skipped with the install hint; in CI (``CI=true``) a missing tool is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,6 +32,7 @@ def loop_elf(tmp_path_factory):
     never write it.
     """
     from gdb.guests import build_elf
+
     require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
     require_tool("aarch64-linux-gnu-ld", "binutils-aarch64-linux-gnu")
     return build_elf("loop", tmp_path_factory.mktemp("elf"))

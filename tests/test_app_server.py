@@ -5,6 +5,7 @@ A real Voilà on loopback (started by ``armbp.app.start``, as ``make app`` does)
 raw HTTP and with Debian's chromium through Playwright. Every process started carries a tag
 in its environment; none may outlive the module (see tests/browser/conftest.py).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -18,16 +19,21 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
-
-from armbp import app as launcher
-from browser.conftest import (CHROMIUM_ARGS, TIMEOUT_MS, _missing, assert_nothing_left,
-                              tagged_env)
+from browser.conftest import (
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    _missing,
+    assert_nothing_left,
+    tagged_env,
+)
 from conftest import require_tool
 
-CULL_IDLE = 4   # seconds: short, so that the test sees a closed page's kernel go
+from armbp import app as launcher
+
+CULL_IDLE = 4  # seconds: short, so that the test sees a closed page's kernel go
 
 
 def _need_voila() -> None:
@@ -68,12 +74,13 @@ def wait_for_kernels(proc: subprocess.Popen, want: int, timeout: float) -> list[
 
 # --- the port ----------------------------------------------------------------------------------
 
+
 class _OtherServer(http.server.ThreadingHTTPServer):
     """Somebody else's web server on loopback, answering 200 to everything."""
 
     def __init__(self, port: int = 0) -> None:
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"not armbp")
@@ -93,15 +100,22 @@ class _OtherServer(http.server.ThreadingHTTPServer):
 def test_a_taken_port_is_said_to_be_taken_and_no_address_is_printed():
     other = _OtherServer()
     try:
-        proc = subprocess.run([sys.executable, "-m", "armbp.app", "--port", str(other.port)],
-                              capture_output=True, text=True, timeout=60, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "armbp.app", "--port", str(other.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
     finally:
         other.close()
     assert proc.returncode == 2, proc
     assert "http://" not in proc.stdout, proc.stdout
-    assert proc.stderr == (f"armbp app: port {other.port} on 127.0.0.1 is taken (another "
-                           "program listens there): choose another --port, or leave --port "
-                           "out for a free one\n")
+    assert proc.stderr == (
+        f"armbp app: port {other.port} on 127.0.0.1 is taken (another "
+        "program listens there): choose another --port, or leave --port "
+        "out for a free one\n"
+    )
 
 
 def test_the_answering_server_must_be_the_one_started():
@@ -109,10 +123,11 @@ def test_the_answering_server_must_be_the_one_started():
     not taken for ours: no nonce in its answer, and our server exits (it could not bind)."""
     other = _OtherServer()
     try:
-        assert launcher._answer(other.port) == ""          # answers, but not with our nonce
+        assert launcher._answer(other.port) == ""  # answers, but not with our nonce
         failed = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
-        with pytest.raises(launcher.PortTaken, match=f"port {other.port} on 127.0.0.1 is "
-                                                     "taken"):
+        with pytest.raises(
+            launcher.PortTaken, match=f"port {other.port} on 127.0.0.1 is taken"
+        ):
             launcher.wait_for_ours(other.port, failed, "n0nce", timeout=30)
         alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
         try:
@@ -134,18 +149,26 @@ def test_a_port_out_of_range_is_refused(port, capsys):
     with pytest.raises(SystemExit) as exit_:
         launcher.main(["--port", port])
     assert exit_.value.code == 2
-    assert f"argument --port: '{port}': expected a TCP port number 0..65535" in \
-        capsys.readouterr().err
+    assert (
+        f"argument --port: '{port}': expected a TCP port number 0..65535"
+        in capsys.readouterr().err
+    )
 
 
 # --- a real server ----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[subprocess.Popen, int, str]]:
     _need_voila()
     tag = f"app-server-{secrets.token_hex(4)}"
-    proc, url = launcher.start(port=0, env=tagged_env(tag), cull_idle=CULL_IDLE,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = launcher.start(
+        port=0,
+        env=tagged_env(tag),
+        cull_idle=CULL_IDLE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port = int(re.fullmatch(r"http://127\.0\.0\.1:(\d+)/", url).group(1))
         yield proc, port, tag
@@ -157,17 +180,20 @@ def server() -> Iterator[tuple[subprocess.Popen, int, str]]:
 THEME = "/voila/api/themes/@jupyterlab/theme-light-extension/index.css"
 
 
-@pytest.mark.parametrize("host, path, status", [
-    ("attacker.example", "/", 403),                 # a DNS-rebinding page's own name
-    ("attacker.example:{port}", "/", 403),
-    ("attacker.example:{port}", THEME, 403),
-    ("localhost.attacker.example:{port}", THEME, 403),
-    ("127.0.0.1:{port}", "/", 200),                 # the app itself (runs a kernel)
-    ("localhost:{port}", THEME, 200),               # the same checks, without a kernel
-    ("[::1]:{port}", THEME, 200),
-])
+@pytest.mark.parametrize(
+    "host, path, status",
+    [
+        ("attacker.example", "/", 403),  # a DNS-rebinding page's own name
+        ("attacker.example:{port}", "/", 403),
+        ("attacker.example:{port}", THEME, 403),
+        ("localhost.attacker.example:{port}", THEME, 403),
+        ("127.0.0.1:{port}", "/", 200),  # the app itself (runs a kernel)
+        ("localhost:{port}", THEME, 200),  # the same checks, without a kernel
+        ("[::1]:{port}", THEME, 200),
+    ],
+)
 def test_only_loopback_host_names_are_answered(server, host, path, status):
-    proc, port, _ = server
+    _proc, port, _ = server
     response = _get(port, path, host.format(port=port))
     assert response.status == status, (host, response.status, response.body[:300])
     if status == 403:
@@ -199,14 +225,18 @@ def test_closed_pages_lose_their_kernels_open_ones_keep_theirs(server):
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        _missing("Playwright for Python is not installed: `.venv/bin/pip install -e "
-                 "'.[browser]'`")
+        _missing(
+            "Playwright for Python is not installed: `.venv/bin/pip install -e '.[browser]'`"
+        )
     assert wait_for_kernels(proc, 0, timeout=CULL_IDLE + 30) == []
     url = f"http://127.0.0.1:{port}/"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
-                                    env=tagged_env(f"app-server-chromium-{port}"),
-                                    timeout=TIMEOUT_MS)
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            env=tagged_env(f"app-server-chromium-{port}"),
+            timeout=TIMEOUT_MS,
+        )
         try:
             context = browser.new_context()
             context.set_default_timeout(TIMEOUT_MS)
@@ -218,15 +248,15 @@ def test_closed_pages_lose_their_kernels_open_ones_keep_theirs(server):
                 pages.append(page)
             assert len(kernels(proc)) == 3
             for page in pages[:2]:
-                page.close(run_before_unload=False)     # as a crashed tab: no goodbye
+                page.close(run_before_unload=False)  # as a crashed tab: no goodbye
             assert len(wait_for_kernels(proc, 1, timeout=CULL_IDLE + 30)) == 1
-            time.sleep(CULL_IDLE + 2)                   # idle, but connected: kept
+            time.sleep(CULL_IDLE + 2)  # idle, but connected: kept
             assert len(kernels(proc)) == 1
             value = pages[2].get_by_role("textbox", name="ESR value")
             value.fill("0x96000045")
             value.press("Enter")
             expect(pages[2].get_by_text("EC 0x25 — DABT (current EL)")).to_be_visible()
-            pages[2].close(run_before_unload=True)      # Voilà's own shutdown request
+            pages[2].close(run_before_unload=True)  # Voilà's own shutdown request
             assert wait_for_kernels(proc, 0, timeout=CULL_IDLE + 30) == []
         finally:
             browser.close()
@@ -235,16 +265,22 @@ def test_closed_pages_lose_their_kernels_open_ones_keep_theirs(server):
 
 # --- stopping ------------------------------------------------------------------------------
 
+
 def test_ctrl_c_works_when_started_with_sigint_ignored(tmp_path):
     """`make app &` in a script starts it with SIGINT ignored: Ctrl-C must still stop it."""
     _need_voila()
     tag = f"app-sigign-{secrets.token_hex(4)}"
     log = tmp_path / "app.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-u", "-m", "armbp.app"], env=tagged_env(tag),
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        proc = subprocess.Popen(
+            [sys.executable, "-u", "-m", "armbp.app"],
+            env=tagged_env(tag),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
     try:
         deadline = time.monotonic() + 90
         while "in a browser" not in log.read_text() and time.monotonic() < deadline:
@@ -260,4 +296,3 @@ def test_ctrl_c_works_when_started_with_sigint_ignored(tmp_path):
     finally:
         launcher.stop_tree(proc, grace=5)
     assert_nothing_left(tag, "`make app` after Ctrl-C")
-

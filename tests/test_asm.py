@@ -1,4 +1,5 @@
 """The assembler against GNU as (the oracle), capstone, and its own error messages."""
+
 from __future__ import annotations
 
 import os
@@ -8,10 +9,10 @@ import tempfile
 import warnings
 
 import pytest
+from conftest import require_tool
 
 from armbp import Program, SourceLine
 from armbp.asm import AsmError, AsmWarning, assemble
-from conftest import require_tool
 
 BASE = 0x40000
 
@@ -35,11 +36,20 @@ def gnu_assemble(source: str, base: int = 0x40000) -> bytes:
         src, obj, elf, binf = (os.path.join(d, n) for n in ("t.s", "t.o", "t.elf", "t.bin"))
         with open(src, "w", encoding="utf-8") as f:
             f.write(source + "\n")
-        run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True)  # noqa: E731
+        run = lambda *cmd: subprocess.run(cmd, capture_output=True, text=True)
         r = run("aarch64-linux-gnu-as", "-o", obj, src)
         assert r.returncode == 0, f"GNU as rejected the source:\n{r.stderr}"
-        r = run("aarch64-linux-gnu-ld", "-static", "-N", f"-Ttext={base:#x}", "-e", f"{base:#x}",
-                "-o", elf, obj)
+        r = run(
+            "aarch64-linux-gnu-ld",
+            "-static",
+            "-N",
+            f"-Ttext={base:#x}",
+            "-e",
+            f"{base:#x}",
+            "-o",
+            elf,
+            obj,
+        )
         assert r.returncode == 0, f"GNU ld failed:\n{r.stderr}"
         r = run("aarch64-linux-gnu-objcopy", "-O", "binary", "-j", ".text", elf, binf)
         assert r.returncode == 0, f"objcopy failed:\n{r.stderr}"
@@ -55,9 +65,13 @@ def gnu_errors(source: str, warnings: bool = False) -> str:
         src = os.path.join(d, "t.s")
         with open(src, "w", encoding="utf-8") as f:
             f.write(source + "\n")
-        r = subprocess.run(["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
+            capture_output=True,
+            text=True,
+        )
         return r.stderr if r.returncode or warnings else ""
+
 
 # ---------------------------------------------------------------- the corpus
 # Each line is exactly one instruction. Branch targets are the labels ``back`` (before the
@@ -149,7 +163,9 @@ msr far_el1, x4
 
 # Every form the assembler supports.
 
-CORPUS = PRIORITY + """
+CORPUS = (
+    PRIORITY
+    + """
 mov x0, #0x10000
 mov x0, #0xffff0000
 mov x0, #0x123400000000
@@ -537,6 +553,7 @@ stlrh w0, [x1]
 ldxrb w0, [x1]
 stxrh w3, w0, [x1, #0]
 """.strip().splitlines()
+)
 
 # The same instructions written other ways that GNU as also accepts.
 EXTRA = """
@@ -580,8 +597,8 @@ def assert_same_as_gnu(lines: list[str], base: int = BASE) -> None:
         ours = assemble(src, base).code
     bad = []
     for i, line in enumerate(lines):
-        a = int.from_bytes(theirs[4 + 4 * i: 8 + 4 * i], "little")
-        b = int.from_bytes(ours[4 + 4 * i: 8 + 4 * i], "little")
+        a = int.from_bytes(theirs[4 + 4 * i : 8 + 4 * i], "little")
+        b = int.from_bytes(ours[4 + 4 * i : 8 + 4 * i], "little")
         if a != b:
             bad.append(f"{line!r}: GNU as {a:08x}, armbp {b:08x}")
     assert not bad, f"{len(bad)} of {len(lines)} lines differ:\n" + "\n".join(bad)
@@ -597,9 +614,12 @@ def test_every_supported_form_matches_gnu_as():
 
 
 def test_at_another_base_pc_relative_forms_still_match():
-    rel = [ln for ln in CORPUS if ln.split()[0] in
-           {"b", "bl", "adr", "adrp", "cbz", "tbz", "b.eq"} or "lo12" in ln]
-    assert_same_as_gnu(rel, base=0x80_0ff8)
+    rel = [
+        ln
+        for ln in CORPUS
+        if ln.split()[0] in {"b", "bl", "adr", "adrp", "cbz", "tbz", "b.eq"} or "lo12" in ln
+    ]
+    assert_same_as_gnu(rel, base=0x80_0FF8)
 
 
 def test_program_fields():
@@ -634,6 +654,7 @@ def test_entry_defaults_to_base_without_start():
 
 def test_lazy_top_level_names():
     import armbp
+
     assert armbp.assemble is assemble and armbp.AsmError is AsmError
     assert issubclass(AsmError, ValueError)
 
@@ -704,8 +725,9 @@ def test_directives_pools_and_local_labels_match_gnu_as():
     # pool entries are not source lines; the data directives are
     after = ours.symbols["after"]
     assert ours.lines[after].text.strip().startswith("after:")
-    msg_line = next(i for i, t in enumerate(DIRECTIVES_SOURCE.splitlines(), 1)
-                    if t.startswith("msg:"))
+    msg_line = next(
+        i for i, t in enumerate(DIRECTIVES_SOURCE.splitlines(), 1) if t.startswith("msg:")
+    )
     assert ours.lines[ours.symbols["msg"]].number == msg_line
 
 
@@ -741,15 +763,33 @@ d: .word c - a       // data with a label expression
 # Where capstone prints another alias of the very same word (value-dependent alias choices
 # the Arm ARM allows; GNU objdump makes most of the same choices).
 CAPSTONE_ALIASES = {
-    ("add", "sub"), ("sub", "add"), ("cmp", "cmn"), ("adds", "cmn"),  # negative immediates
-    ("b.cc", "b.lo"), ("b.cs", "b.hs"),
-    ("movz", "mov"), ("movn", "mov"), ("orr", "mov"),
+    ("add", "sub"),
+    ("sub", "add"),
+    ("cmp", "cmn"),
+    ("adds", "cmn"),  # negative immediates
+    ("b.cc", "b.lo"),
+    ("b.cs", "b.hs"),
+    ("movz", "mov"),
+    ("movn", "mov"),
+    ("orr", "mov"),
     ("lsl", "lsr"),  # lsl #0 is ubfm #0, #63: lsr #0
-    ("lslv", "lsl"), ("rorv", "ror"), ("lsrv", "lsr"), ("asrv", "asr"),
-    ("bfm", "bfi"), ("sbfm", "sxtb"), ("ubfm", "ubfx"), ("sbfx", "sxtw"), ("ubfx", "lsr"),
-    ("hint", "nop"), ("hint", "bti"), ("hint", "xpaclri"),
+    ("lslv", "lsl"),
+    ("rorv", "ror"),
+    ("lsrv", "lsr"),
+    ("asrv", "asr"),
+    ("bfm", "bfi"),
+    ("sbfm", "sxtb"),
+    ("ubfm", "ubfx"),
+    ("sbfx", "sxtw"),
+    ("ubfx", "lsr"),
+    ("hint", "nop"),
+    ("hint", "bti"),
+    ("hint", "xpaclri"),
     # GNU as picks LDUR/STUR for offsets the scaled form cannot hold
-    ("ldr", "ldur"), ("str", "stur"), ("ldrb", "ldurb"), ("ldrh", "ldurh"),
+    ("ldr", "ldur"),
+    ("str", "stur"),
+    ("ldrb", "ldurb"),
+    ("ldrh", "ldurh"),
     ("ldrsw", "ldursw"),
 }
 
@@ -763,7 +803,7 @@ def test_capstone_reads_back_the_same_mnemonic():
     bad = []
     for i, line in enumerate(lines):
         addr = BASE + 4 + 4 * i
-        insns = list(md.disasm(code[4 + 4 * i: 8 + 4 * i], addr))
+        insns = list(md.disasm(code[4 + 4 * i : 8 + 4 * i], addr))
         ours = line.split()[0].lower()
         theirs = insns[0].mnemonic if insns else None
         if theirs != ours and (ours, theirs) not in CAPSTONE_ALIASES:
@@ -781,15 +821,28 @@ ERRORS = [
     (".foo 1", 1, 1, ["unknown directive '.foo'", "expected one of .word"]),
     # bad operands
     ("ldr x0, x1", 1, 9, ["bad operand 'x1' for ldr", "expected a memory operand"]),
-    ("add x0, w1, #1", 1, 9, ["register w1 has the wrong size for add",
-                              "expected a 64-bit register"]),
+    (
+        "add x0, w1, #1",
+        1,
+        9,
+        ["register w1 has the wrong size for add", "expected a 64-bit register"],
+    ),
     ("add x0, x1, q2", 1, 13, ["'q2' is not a general-purpose register", "expected x0-x30"]),
-    ("add xzr, x0, #1", 1, 5, ["xzr cannot be used here in add", "expected a 64-bit register"]),
+    (
+        "add xzr, x0, #1",
+        1,
+        5,
+        ["xzr cannot be used here in add", "expected a 64-bit register"],
+    ),
     ("ldrb x0, [x1]", 1, 6, ["wrong size for ldrb", "expected a 32-bit register"]),
     ("add x0, x1", 1, 11, ["add takes 3 or 4 operands, got 2", "expected add Xd|SP"]),
     ("brk", 1, 4, ["brk takes 1 operand, got none", "expected brk #imm16"]),
-    ("add x0, x1, x2, ror #3", 1, 17, ["bad shift 'ror #3' for add",
-                                       "expected lsl, lsr or asr"]),
+    (
+        "add x0, x1, x2, ror #3",
+        1,
+        17,
+        ["bad shift 'ror #3' for add", "expected lsl, lsr or asr"],
+    ),
     ("mrs x0, foo_el1", 1, 9, ["bad operand 'foo_el1' for mrs", "expected a system register"]),
     ("msr currentel, x0", 1, 5, ["currentel cannot be written", "expected a writable"]),
     ("dsb foo", 1, 5, ["bad operand 'foo' for dsb", "expected a barrier option"]),
@@ -800,27 +853,65 @@ ERRORS = [
     ("x0: nop", 1, 1, ["'x0' is a register name", "expected another name"]),
     ("ldr x0, [x1, x2, lsl #2]", 1, 22, ["shift #2 for ldr", "expected #0 or #3"]),
     # immediates out of range
-    ("nop\nnop\n\tmov x0, #70000", 3, 10,
-     ["immediate #70000 out of range for mov: expected 0..65535 "
-      "(or a value movz/movn/orr can encode)"]),
-    ("add x0, x1, #5000", 1, 13, ["immediate #5000 out of range for add",
-                                  "expected 0..4095, or a multiple of 4096"]),
-    ("and x0, x1, #0x1234", 1, 13, ["#0x1234 cannot be encoded for and",
-                                    "expected a bitmask immediate"]),
+    (
+        "nop\nnop\n\tmov x0, #70000",
+        3,
+        10,
+        [
+            (
+                "immediate #70000 out of range for mov: expected 0..65535 "
+                "(or a value movz/movn/orr can encode)"
+            )
+        ],
+    ),
+    (
+        "add x0, x1, #5000",
+        1,
+        13,
+        ["immediate #5000 out of range for add", "expected 0..4095, or a multiple of 4096"],
+    ),
+    (
+        "and x0, x1, #0x1234",
+        1,
+        13,
+        ["#0x1234 cannot be encoded for and", "expected a bitmask immediate"],
+    ),
     ("brk #0x10000", 1, 5, ["immediate #0x10000 out of range for brk", "expected 0..65535"]),
     ("lsl w0, w1, #32", 1, 13, ["immediate #32 out of range for lsl", "expected 0..31"]),
     ("movz x0, #1, lsl #8", 1, 14, ["bad shift 'lsl #8' for movz", "expected lsl #0, #16"]),
-    ("ldp x0, x1, [sp, #12]", 1, 18, ["offset #12 out of range for ldp",
-                                      "expected a multiple of 8 in -512..504"]),
-    ("ldr x0, [x1, #-257]", 1, 14, ["offset #-257 out of range for ldr",
-                                    "expected a multiple of 8 in 0..32760, or -256..255"]),
+    (
+        "ldp x0, x1, [sp, #12]",
+        1,
+        18,
+        ["offset #12 out of range for ldp", "expected a multiple of 8 in -512..504"],
+    ),
+    (
+        "ldr x0, [x1, #-257]",
+        1,
+        14,
+        [
+            "offset #-257 out of range for ldr",
+            "expected a multiple of 8 in 0..32760, or -256..255",
+        ],
+    ),
     ("tbz w0, #32, 0", 1, 9, ["immediate #32 out of range for tbz", "expected 0..31"]),
     (".word 0x100000000", 1, 7, ["does not fit a 4-byte value", "expected -2147483648"]),
     # branches out of range
-    ("b.eq far\n.skip 0x100000\nfar: nop", 1, 6,
-     ["target far is +0x100004 bytes away, out of range for b.eq", "expected within ±1 MiB"]),
-    ("tbz x0, #1, far\n.skip 0x8000\nfar: nop", 1, 13,
-     ["out of range for tbz", "expected within ±32 KiB"]),
+    (
+        "b.eq far\n.skip 0x100000\nfar: nop",
+        1,
+        6,
+        [
+            "target far is +0x100004 bytes away, out of range for b.eq",
+            "expected within ±1 MiB",
+        ],
+    ),
+    (
+        "tbz x0, #1, far\n.skip 0x8000\nfar: nop",
+        1,
+        13,
+        ["out of range for tbz", "expected within ±32 KiB"],
+    ),
     ("adr x0, far\n.skip 0x100000\nfar: nop", 1, 9, ["out of range for adr", "±1 MiB"]),
     ("b odd\nodd = 0x40002", 1, 3, ["not 4-byte aligned", "expected an instruction address"]),
     # undefined and duplicate labels
@@ -828,18 +919,27 @@ ERRORS = [
     ("loop: nop\n  b lop", 2, 5, ["undefined label 'lop'", "did you mean 'loop'?"]),
     ("1: b 2f", 1, 6, ["undefined local label '2f'", "expected a later '2:' label"]),
     ("b 1b", 1, 3, ["no earlier local label '1:'", "expected a '1:' above this line"]),
-    ("loop: nop\nloop: nop", 2, 1, ["duplicate label 'loop' (first defined on line 1)",
-                                    "expected a new name"]),
+    (
+        "loop: nop\nloop: nop",
+        2,
+        1,
+        ["duplicate label 'loop' (first defined on line 1)", "expected a new name"],
+    ),
     (".equ N, 1\nN: nop", 2, 1, ["duplicate label 'N'"]),
-    (".skip later\nlater: nop", 1, 7, ["'later' must be known here",
-                                       "expected a constant or a label defined above"]),
+    (
+        ".skip later\nlater: nop",
+        1,
+        7,
+        ["'later' must be known here", "expected a constant or a label defined above"],
+    ),
     # layout
     (".byte 1\nnop", 2, 1, ["nop at 0x40001 is not 4-byte aligned", "expected a .balign 4"]),
 ]
 
 
-@pytest.mark.parametrize("source, line, col, words", ERRORS,
-                         ids=[e[0].splitlines()[0] for e in ERRORS])
+@pytest.mark.parametrize(
+    "source, line, col, words", ERRORS, ids=[e[0].splitlines()[0] for e in ERRORS]
+)
 def test_error_names_line_column_text_and_expectation(source, line, col, words):
     with pytest.raises(AsmError) as info:
         assemble(source)
@@ -869,8 +969,11 @@ def test_gnu_as_rejects_the_lines_we_reject():
     GNU as only warns about writing a read-only system register (we refuse), and reads
     ``ldr x0, x1`` as a load from a symbol named x1 (we keep register names out of labels).
     """
-    single = [src for src, line, _, _ in ERRORS
-              if "\n" not in src and not src.startswith((".", "b ", "1:", "x0:", "ldr x0, x1"))]
+    single = [
+        src
+        for src, line, _, _ in ERRORS
+        if "\n" not in src and not src.startswith((".", "b ", "1:", "x0:", "ldr x0, x1"))
+    ]
     messages = gnu_errors("\n".join(single), warnings=True)
     rejected = {int(n) for n in re.findall(r"t\.s:(\d+): (?:Error|Warning)", messages)}
     missed = [src for i, src in enumerate(single, 1) if i not in rejected]
@@ -885,34 +988,51 @@ def test_bad_base(base):
 
 # ---------------------------------------------------------------- random forms vs GNU as
 
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from armbp.asm.encode import decode_bitmask, encode_bitmask  # noqa: E402
+from armbp.asm.encode import decode_bitmask, encode_bitmask
 
 _r = st.integers(0, 30)
 _size = st.sampled_from(["x", "w"])
 
 
 def _bitmask_values(width: int):
-    return st.builds(lambda n, r, s: decode_bitmask(n, r, s, width),
-                     st.integers(0, 1 if width == 64 else 0), st.integers(0, 63),
-                     st.integers(0, 63)).filter(lambda v: v is not None)
+    return st.builds(
+        lambda n, r, s: decode_bitmask(n, r, s, width),
+        st.integers(0, 1 if width == 64 else 0),
+        st.integers(0, 63),
+        st.integers(0, 63),
+    ).filter(lambda v: v is not None)
 
 
 def _mov_value(width: int):
     return st.one_of(
-        st.builds(lambda v, s: v << s, st.integers(0, 0xFFFF),
-                  st.sampled_from(range(0, width, 16))),
-        st.builds(lambda v, s: ~(v << s) & ((1 << width) - 1), st.integers(0, 0xFFFF),
-                  st.sampled_from(range(0, width, 16))),
+        st.builds(
+            lambda v, s: v << s, st.integers(0, 0xFFFF), st.sampled_from(range(0, width, 16))
+        ),
+        st.builds(
+            lambda v, s: ~(v << s) & ((1 << width) - 1),
+            st.integers(0, 0xFFFF),
+            st.sampled_from(range(0, width, 16)),
+        ),
         _bitmask_values(width),
         st.integers(-(1 << (width - 1)), (1 << width) - 1),
         st.integers(-70000, 70000),
     )
 
 
-_LDST_SIZES = {"ldr": "xw", "str": "xw", "ldrb": "w", "strb": "w", "ldrh": "w", "strh": "w",
-               "ldrsb": "xw", "ldrsh": "xw", "ldrsw": "x"}
+_LDST_SIZES = {
+    "ldr": "xw",
+    "str": "xw",
+    "ldrb": "w",
+    "strb": "w",
+    "ldrh": "w",
+    "strh": "w",
+    "ldrsb": "xw",
+    "ldrsh": "xw",
+    "ldrsw": "x",
+}
 
 
 @st.composite
@@ -921,9 +1041,13 @@ def _random_line(draw) -> str:
     d, n, m = draw(_r), draw(_r), draw(_r)
     if form == 0:
         mn = draw(st.sampled_from(["add", "sub", "adds", "subs"]))
-        v = draw(st.one_of(st.integers(-0x1001, 0x1001),
-                           st.integers(0, 0xFFF).map(lambda v: v << 12),
-                           st.integers(-(1 << 25), 1 << 25)))
+        v = draw(
+            st.one_of(
+                st.integers(-0x1001, 0x1001),
+                st.integers(0, 0xFFF).map(lambda v: v << 12),
+                st.integers(-(1 << 25), 1 << 25),
+            )
+        )
         base = draw(st.sampled_from([f"x{n}", "sp"]))
         return f"{mn} x{d}, {base}, #{v}"
     if form == 1:
@@ -965,8 +1089,24 @@ def _random_line(draw) -> str:
         mn = draw(st.sampled_from(["brk", "svc", "hvc", "smc", "hlt", "udf"]))
         return f"{mn} #{draw(st.integers(0, 0x10010))}"
     if form == 9:
-        mn = draw(st.sampled_from(["add", "sub", "adds", "subs", "and", "orr", "eor", "bic",
-                                   "cmp", "tst", "neg", "mvn"]))
+        mn = draw(
+            st.sampled_from(
+                [
+                    "add",
+                    "sub",
+                    "adds",
+                    "subs",
+                    "and",
+                    "orr",
+                    "eor",
+                    "bic",
+                    "cmp",
+                    "tst",
+                    "neg",
+                    "mvn",
+                ]
+            )
+        )
         r = draw(_size)
         kind = draw(st.sampled_from(["lsl", "lsr", "asr", "ror"]))
         ops = [f"{r}{d}", f"{r}{n}", f"{r}{m}"]
@@ -1014,7 +1154,9 @@ _SOUP = st.text(alphabet="x0w1 ,#[]!:=+-*/%()~&|^<>.\"'\\;abclsrpqe9\t{}_$", max
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.sampled_from(["", "mov ", "ldr x0, ", ".word ", "add x0, x1, ", "b ", "msr "]), _SOUP)
+@given(
+    st.sampled_from(["", "mov ", "ldr x0, ", ".word ", "add x0, x1, ", "b ", "msr "]), _SOUP
+)
 def test_any_input_gives_a_program_or_an_asm_error(prefix, soup):
     try:
         with warnings.catch_warnings():

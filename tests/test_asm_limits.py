@@ -4,13 +4,15 @@ Deep parentheses, long sums, long ``.equ`` chains, huge numbers and alignments, 
 ``/*`` and labels that read as operators each have an explicit limit or none at all, and
 an ``AsmError`` with the line and a caret where a limit is passed.
 """
+
 from __future__ import annotations
 
 import tracemalloc
 import warnings
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from armbp import Program
 from armbp.asm import AsmError, AsmWarning, assemble
@@ -30,6 +32,7 @@ def _value(expr: str) -> int:
 
 
 # ---------------------------------------------------------------- expressions
+
 
 def test_parentheses_nest_up_to_the_limit():
     assert _value("(" * MAX_NESTING + "7" + ")" * MAX_NESTING) == 7
@@ -86,6 +89,7 @@ def test_numbers_and_values_have_at_most_128_bits():
 
 # ---------------------------------------------------------------- the image
 
+
 def _peak_bytes(source: str) -> int:
     """The most memory assembling ``source`` held at once (it must fail)."""
     tracemalloc.start()
@@ -97,8 +101,16 @@ def _peak_bytes(source: str) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("directive", [".balign 1<<32", ".balign 1<<40", ".fill 1<<24, 8, 0",
-                                       ".fill 1<<23, 8, 0", ".skip 1<<24\n" * 3 + ".skip 1<<24"])
+@pytest.mark.parametrize(
+    "directive",
+    [
+        ".balign 1<<32",
+        ".balign 1<<40",
+        ".fill 1<<24, 8, 0",
+        ".fill 1<<23, 8, 0",
+        ".skip 1<<24\n" * 3 + ".skip 1<<24",
+    ],
+)
 def test_an_image_past_the_limit_fails_before_any_byte_is_made(directive):
     source = f"nop\n{directive}"
     e = _error(source)
@@ -124,6 +136,7 @@ def test_the_image_ends_by_the_top_of_the_address_space():
 
 # ---------------------------------------------------------------- comments and names
 
+
 def test_an_unterminated_comment_points_at_its_opening():
     e = _error("nop\n  mov x0, #1 /* the rest\nnop\nnop\n")
     assert (e.line, e.column) == (2, 14)
@@ -147,9 +160,45 @@ def test_a_label_that_reads_as_a_shift_or_extend_is_refused_where_defined(name):
 
 # ---------------------------------------------------------------- fuzz
 
-_WORDS = ["mov", "add", "ldr", "stxr", "ldp", "b", ".equ", ".balign", ".skip", ".fill",
-          ".quad", ".ascii", "x0", "sp", "xzr", "wsp", "lsl", "uxtw", "#", "[", "]", "!",
-          ",", "(", ")", "/*", "*/", "//", ";", "\"", "'", ":", "=", "1<<", "-", "~", "\n"]
+_WORDS = [
+    "mov",
+    "add",
+    "ldr",
+    "stxr",
+    "ldp",
+    "b",
+    ".equ",
+    ".balign",
+    ".skip",
+    ".fill",
+    ".quad",
+    ".ascii",
+    "x0",
+    "sp",
+    "xzr",
+    "wsp",
+    "lsl",
+    "uxtw",
+    "#",
+    "[",
+    "]",
+    "!",
+    ",",
+    "(",
+    ")",
+    "/*",
+    "*/",
+    "//",
+    ";",
+    '"',
+    "'",
+    ":",
+    "=",
+    "1<<",
+    "-",
+    "~",
+    "\n",
+]
 
 
 @st.composite
@@ -157,10 +206,16 @@ def _hostile(draw) -> str:
     """Text built to reach the limits: deep, long, big, unbalanced, or just random."""
     kind = draw(st.integers(0, 7))
     # mostly small, sometimes the sizes that once broke it (200 parentheses, 1,000 terms)
-    k = draw(st.one_of(st.integers(0, 2 * MAX_NESTING + 10), st.sampled_from([200, 450, 1000])))
+    k = draw(
+        st.one_of(st.integers(0, 2 * MAX_NESTING + 10), st.sampled_from([200, 450, 1000]))
+    )
     if kind == 0:
-        return "mov x0, #" + "(" * k + draw(st.sampled_from(["1", "", "x0", "-"])) + \
-            ")" * draw(st.integers(0, k + 1))
+        return (
+            "mov x0, #"
+            + "(" * k
+            + draw(st.sampled_from(["1", "", "x0", "-"]))
+            + ")" * draw(st.integers(0, k + 1))
+        )
     if kind == 1:
         op = draw(st.sampled_from(["+", "-", "*", "<<", "&", "/", "%"]))
         terms = [draw(st.sampled_from(["2", "0", "a0", "."]))] * k

@@ -5,6 +5,7 @@ the zero register elsewhere. These sweeps take every form the corpus in ``test_a
 put sp/wsp/xzr/wzr into each register slot, and check that armbp accepts exactly the lines
 GNU as accepts, with the same bytes, and warns on exactly the lines GNU as warns on.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,11 +16,11 @@ import tempfile
 import warnings
 
 import pytest
+from test_asm import CORPUS, EXTRA, _framed, gnu_assemble, require_binutils
 
 from armbp.asm import MNEMONICS, AsmError, AsmWarning, assemble
 from armbp.asm.lexer import tokenize
 from armbp.asm.operands import register
-from test_asm import CORPUS, EXTRA, _framed, gnu_assemble, require_binutils
 
 # Forms the corpus lacks: every mnemonic once at least, and the writeback, pair and
 # exclusive forms whose registers may coincide.
@@ -73,8 +74,11 @@ def gas_verdicts(lines: list[str]) -> tuple[set[str], set[str]]:
         src = os.path.join(d, "t.s")
         with open(src, "w", encoding="utf-8") as f:
             f.write(_framed(lines) + "\n")
-        r = subprocess.run(["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["aarch64-linux-gnu-as", "-o", os.path.join(d, "t.o"), src],
+            capture_output=True,
+            text=True,
+        )
     found: dict[str, set[str]] = {"Error": set(), "Warning": set()}
     for m in _GAS_LINE.finditer(r.stderr):
         found[m.group(2)].add(lines[int(m.group(1)) - 2])  # line 1 is the frame's "back:"
@@ -97,8 +101,9 @@ def armbp_verdicts(lines: list[str]) -> tuple[set[str], set[str]]:
 
 
 def _differ(what: str, ours: set[str], theirs: set[str]) -> list[str]:
-    return ([f"GNU as {what}, armbp does not: {ln}" for ln in sorted(theirs - ours)]
-            + [f"armbp {what}, GNU as does not: {ln}" for ln in sorted(ours - theirs)])
+    return [f"GNU as {what}, armbp does not: {ln}" for ln in sorted(theirs - ours)] + [
+        f"armbp {what}, GNU as does not: {ln}" for ln in sorted(ours - theirs)
+    ]
 
 
 def assert_agree_with_gnu_as(lines: list[str], warn_exceptions: set[str] = frozenset()):
@@ -107,16 +112,20 @@ def assert_agree_with_gnu_as(lines: list[str], warn_exceptions: set[str] = froze
     our_bad, our_warn = armbp_verdicts(lines)
     problems = _differ("rejects", our_bad, gas_bad)
     problems += _differ("warns", our_warn | warn_exceptions, gas_warn)
-    assert not problems, f"{len(problems)} disagreements in {len(lines)} lines:\n" + \
-        "\n".join(problems)
+    assert not problems, f"{len(problems)} disagreements in {len(lines)} lines:\n" + "\n".join(
+        problems
+    )
     good = [ln for ln in lines if ln not in gas_bad]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AsmWarning)
         ours = assemble(_framed(good)).code
     theirs = gnu_assemble(_framed(good))
-    differ = [f"{ln}: GNU as {theirs[4 + 4 * i:8 + 4 * i].hex()}, armbp "
-              f"{ours[4 + 4 * i:8 + 4 * i].hex()}"
-              for i, ln in enumerate(good) if theirs[4 + 4 * i:8 + 4 * i] != ours[4 + 4 * i:8 + 4 * i]]
+    differ = [
+        f"{ln}: GNU as {theirs[4 + 4 * i : 8 + 4 * i].hex()}, armbp "
+        f"{ours[4 + 4 * i : 8 + 4 * i].hex()}"
+        for i, ln in enumerate(good)
+        if theirs[4 + 4 * i : 8 + 4 * i] != ours[4 + 4 * i : 8 + 4 * i]
+    ]
     assert not differ, "\n".join(differ)
     assert ours == theirs
 
@@ -124,15 +133,18 @@ def assert_agree_with_gnu_as(lines: list[str], warn_exceptions: set[str] = froze
 def register_slots(line: str) -> list[tuple[int, str, tuple[int, int, bool]]]:
     """(column, text, (number, size, is sp)) of each register operand of one line."""
     toks, _ = tokenize(line)
-    return [(t.col, t.text, register(t.text)) for t in toks[1:]
-            if t.kind == "id" and register(t.text) is not None]
+    return [
+        (t.col, t.text, register(t.text))
+        for t in toks[1:]
+        if t.kind == "id" and register(t.text) is not None
+    ]
 
 
 def substitute(line: str, changes: dict[int, str]) -> str:
     """``line`` with the register at each column replaced (columns from ``register_slots``)."""
     slots = {col: text for col, text, _ in register_slots(line)}
     for col in sorted(changes, reverse=True):
-        line = line[:col - 1] + changes[col] + line[col - 1 + len(slots[col]):]
+        line = line[: col - 1] + changes[col] + line[col - 1 + len(slots[col]) :]
     return line
 
 
@@ -140,11 +152,19 @@ def register_31_variants(form: str) -> list[str]:
     """``form`` with each register slot in turn replaced by sp, wsp, xzr and wzr, and with
     every slot at once made register 31 of its own size, sp or zero register, each way."""
     slots = register_slots(form)
-    out = [substitute(form, {col: name}) for col, text, _ in slots
-           for name in ("sp", "wsp", "xzr", "wzr") if name != text.lower()]
+    out = [
+        substitute(form, {col: name})
+        for col, text, _ in slots
+        for name in ("sp", "wsp", "xzr", "wzr")
+        if name != text.lower()
+    ]
     names = [("sp", "xzr") if size == 64 else ("wsp", "wzr") for _, _, (_, size, _) in slots]
     for choice in itertools.product(*names):
-        out.append(substitute(form, {col: name for (col, _, _), name in zip(slots, choice)}))
+        out.append(
+            substitute(
+                form, {col: name for (col, _, _), name in zip(slots, choice, strict=False)}
+            )
+        )
     return out
 
 
@@ -152,7 +172,7 @@ def coinciding_variants(form: str) -> list[str]:
     """``form`` with each pair of its register slots (x0-x30) made the same register."""
     slots = [s for s in register_slots(form) if s[2][0] != 31]
     out = []
-    for (ca, ta, (na, sa, _)), (cb, tb, (nb, sb, _)) in itertools.combinations(slots, 2):
+    for (ca, _ta, (na, sa, _)), (cb, _tb, (nb, sb, _)) in itertools.combinations(slots, 2):
         out.append(substitute(form, {cb: f"{'x' if sb == 64 else 'w'}{na}"}))
         out.append(substitute(form, {ca: f"{'x' if sa == 64 else 'w'}{nb}"}))
     return out
@@ -178,8 +198,14 @@ NOT_UNPREDICTABLE = {"stxr wzr, x0, [sp]", "stlxr wzr, w0, [sp]", "stxrb wzr, w2
 
 def test_unpredictable_forms_warn_as_gnu_as_does():
     lines = [v for form in FORMS for v in coinciding_variants(form)]
-    lines += ["ldp xzr, xzr, [x0]", "stxr wzr, xzr, [x0]", "ldr xzr, [sp], #8",
-              "stp xzr, xzr, [sp, #-16]!", "ldp x0, x0, [x0], #16", *NOT_UNPREDICTABLE]
+    lines += [
+        "ldp xzr, xzr, [x0]",
+        "stxr wzr, xzr, [x0]",
+        "ldr xzr, [sp], #8",
+        "stp xzr, xzr, [sp, #-16]!",
+        "ldp x0, x0, [x0], #16",
+        *NOT_UNPREDICTABLE,
+    ]
     lines = list(dict.fromkeys(lines))
     gas_bad, gas_warn = gas_verdicts(lines)
     assert NOT_UNPREDICTABLE <= gas_warn - gas_bad  # still GNU as's view, or drop this
@@ -189,23 +215,35 @@ def test_unpredictable_forms_warn_as_gnu_as_does():
 
 # ---------------------------------------------------------------- the reported cases
 
-@pytest.mark.parametrize("source, col, words", [
-    ("mov xzr, #0xfff000", 10, ["cannot be moved to xzr", "movz/movn"]),
-    ("mov sp, xzr", 9, ["xzr cannot be used here in mov", "register 31 means sp"]),
-    ("mov xzr, sp", 5, ["xzr cannot be used here in mov", "register 31 means sp"]),
-    ("mov wsp, wzr", 10, ["wzr cannot be used here in mov", "32-bit register w0-w30, wsp"]),
-    ("ldur x0, [xzr, #8]", 11, ["xzr cannot be a base register in ldur", "x0-x30 or sp"]),
-    ("ldxr x0, [xzr]", 11, ["xzr cannot be a base register in ldxr"]),
-    ("stxr w1, x0, [xzr]", 15, ["xzr cannot be a base register in stxr"]),
-    ("ldar x0, [xzr]", 11, ["base register in ldar"]),
-    ("stlr x0, [xzr]", 11, ["base register in stlr"]),
-    ("ldursw x0, [xzr]", 13, ["base register in ldursw"]),
-    ("add x1, sp, sp", 13, ["sp cannot be used here in add", "zero register in this position"]),
-    ("cmp sp, sp", 9, ["sp cannot be used here in cmp", "x0-x30, xzr"]),
-    ("sub sp, sp, sp", 13, ["sp cannot be used here in sub"]),
-    ("add wsp, wsp, wsp", 15, ["wsp cannot be used here in add", "w0-w30, wzr"]),
-    ("mov sp, #0x1234", 9, ["out of range for mov", "bitmask immediate"]),
-])
+
+@pytest.mark.parametrize(
+    "source, col, words",
+    [
+        ("mov xzr, #0xfff000", 10, ["cannot be moved to xzr", "movz/movn"]),
+        ("mov sp, xzr", 9, ["xzr cannot be used here in mov", "register 31 means sp"]),
+        ("mov xzr, sp", 5, ["xzr cannot be used here in mov", "register 31 means sp"]),
+        (
+            "mov wsp, wzr",
+            10,
+            ["wzr cannot be used here in mov", "32-bit register w0-w30, wsp"],
+        ),
+        ("ldur x0, [xzr, #8]", 11, ["xzr cannot be a base register in ldur", "x0-x30 or sp"]),
+        ("ldxr x0, [xzr]", 11, ["xzr cannot be a base register in ldxr"]),
+        ("stxr w1, x0, [xzr]", 15, ["xzr cannot be a base register in stxr"]),
+        ("ldar x0, [xzr]", 11, ["base register in ldar"]),
+        ("stlr x0, [xzr]", 11, ["base register in stlr"]),
+        ("ldursw x0, [xzr]", 13, ["base register in ldursw"]),
+        (
+            "add x1, sp, sp",
+            13,
+            ["sp cannot be used here in add", "zero register in this position"],
+        ),
+        ("cmp sp, sp", 9, ["sp cannot be used here in cmp", "x0-x30, xzr"]),
+        ("sub sp, sp, sp", 13, ["sp cannot be used here in sub"]),
+        ("add wsp, wsp, wsp", 15, ["wsp cannot be used here in add", "w0-w30, wzr"]),
+        ("mov sp, #0x1234", 9, ["out of range for mov", "bitmask immediate"]),
+    ],
+)
 def test_register_31_of_the_wrong_kind_is_an_error(source, col, words):
     with pytest.raises(AsmError) as info:
         assemble(source)
@@ -214,12 +252,15 @@ def test_register_31_of_the_wrong_kind_is_an_error(source, col, words):
         assert w in str(info.value)
 
 
-@pytest.mark.parametrize("source, col, words", [
-    ("ldr x0, [x0], #8", 5, ["unpredictable transfer with writeback", "x0"]),
-    ("ldp x0, x0, [x1]", 9, ["unpredictable load of a register pair", "x0 twice"]),
-    ("stxr w0, x0, [x1]", 6, ["stores x0 and writes its status to the same register w0"]),
-    ("stxr w1, x0, [x1]", 6, ["holds its address x1"]),
-])
+@pytest.mark.parametrize(
+    "source, col, words",
+    [
+        ("ldr x0, [x0], #8", 5, ["unpredictable transfer with writeback", "x0"]),
+        ("ldp x0, x0, [x1]", 9, ["unpredictable load of a register pair", "x0 twice"]),
+        ("stxr w0, x0, [x1]", 6, ["stores x0 and writes its status to the same register w0"]),
+        ("stxr w1, x0, [x1]", 6, ["holds its address x1"]),
+    ],
+)
 def test_unpredictable_forms_warn_and_still_assemble(source, col, words):
     with pytest.warns(AsmWarning) as seen:
         program = assemble(f"nop\n{source}", name="w.s")

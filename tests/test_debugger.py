@@ -1,10 +1,12 @@
 """The debugger session: the user's story, the step-over, the stale-translation lesson."""
+
 from __future__ import annotations
 
 import threading
 import time
 
 import pytest
+from conftest import PSCI_OFF, guest_with_vectors
 
 import armbp
 from armbp import assemble
@@ -12,7 +14,6 @@ from armbp.debugger import Debugger, StopReason, displaceable
 from armbp.encodings import BRK0, NOP, from_bytes, to_bytes
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError, BreakpointOverwritten
-from conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
 
@@ -39,12 +40,15 @@ def run_to_end(dbg: Debugger, limit: int = 10_000) -> list:
 
 
 def test_the_users_story():
-    prog = armbp.assemble("""
+    prog = armbp.assemble(
+        """
 _start: mov x0, #3
 loop:   subs x0, x0, #1
         b.ne loop
 done:   b done
-""", base=0x40000)
+""",
+        base=0x40000,
+    )
     dbg = armbp.Debugger(prog)
     dbg.break_at("loop")
     stop = dbg.cont()
@@ -102,8 +106,8 @@ def test_without_the_flush_a_breakpoint_in_code_already_run_is_missed():
         dbg = Debugger(assemble(counting_loop(10), base=BASE), flush_code_writes=flush)
         dbg.break_at("body")
         dbg.cont()
-        dbg.cont()                      # the block at "loop" is translated now
-        dbg.break_at("loop")            # a BRK written over translated code
+        dbg.cont()  # the block at "loop" is translated now
+        dbg.break_at("loop")  # a BRK written over translated code
         results[flush] = dbg.cont().pc
     assert results == {True: BASE + 8, False: BASE + 12}  # without the flush: loop missed
 
@@ -113,10 +117,10 @@ def test_without_the_flush_a_deleted_breakpoint_still_traps():
     for flush in (True, False):
         dbg = Debugger(assemble(counting_loop(10), base=BASE), flush_code_writes=flush)
         dbg.break_at("loop")
-        dbg.break_at("done")            # keeps the trap on after "loop" goes
+        dbg.break_at("done")  # keeps the trap on after "loop" goes
         dbg.cont()
         dbg.cont()
-        dbg.delete("loop")              # restored in memory, but the BRK's translation...
+        dbg.delete("loop")  # restored in memory, but the BRK's translation...
         stop = dbg.cont()
         results[flush] = (stop.reason, stop.pc)
     assert results[True] == (StopReason.BREAKPOINT, BASE + 0x14)  # at done
@@ -135,7 +139,7 @@ def test_the_guests_own_brk_and_a_debugger_breakpoint_live_together():
     stops = run_to_end(dbg)
     assert [s.reason for s in stops] == [StopReason.BREAKPOINT] * 5 + [StopReason.HALTED]
     assert all(s.pc == prog.symbols["loop"] for s in stops[:5])
-    assert dbg.hits == {prog.symbols["loop"]: 5}           # only its own hits
+    assert dbg.hits == {prog.symbols["loop"]: 5}  # only its own hits
     regs = dbg.registers()
     assert regs["x7"] == 5 and dbg.read_register("x23") == 5  # the guest's handler, 5 times
     assert dbg.read_register("x20") == 0xF2000099
@@ -175,9 +179,11 @@ def test_delete_with_force_drops_every_use_and_restores_an_intact_brk():
     for _ in range(3):
         dbg.break_at("loop")
     saved = dbg.breakpoints[0].saved_insn
-    assert dbg.delete("loop").use_count == 2          # one use only
-    assert dbg.delete("loop", force=True) is None     # all the rest at once
-    assert dbg.breakpoints == [] and dbg.raw_memory(dbg.address_of("loop"), 4) == to_bytes(saved)
+    assert dbg.delete("loop").use_count == 2  # one use only
+    assert dbg.delete("loop", force=True) is None  # all the rest at once
+    assert dbg.breakpoints == [] and dbg.raw_memory(dbg.address_of("loop"), 4) == to_bytes(
+        saved
+    )
 
 
 GUEST_BRKS = """
@@ -203,21 +209,24 @@ def test_events_seen_counts_every_handled_record_past_the_log_size_and_reset():
     dbg = Debugger(GUEST_BRKS.format(n=7), log_size=3)
     assert dbg.events_seen == 0
     dbg.break_at("stop")
-    dbg.cont()                                    # 7 re-injections, then ours
+    dbg.cont()  # 7 re-injections, then ours
     assert dbg.events_seen == 8 and len(dbg.events) == 3
     assert dbg.events[-1].verdict.name == "BREAKPOINT"
-    dbg.step()                                    # one more record
+    dbg.step()  # one more record
     assert dbg.events_seen == 9
     dbg.reset()
-    assert dbg.events_seen == 9                   # the count goes on across reset
+    assert dbg.events_seen == 9  # the count goes on across reset
     dbg.cont()
     assert dbg.events_seen == 17
 
 
-@pytest.mark.parametrize("halt, why", [
-    (PSCI_OFF, "the guest powered off (PSCI SYSTEM_OFF)"),
-    ("wfi", "WFI: waiting for an interrupt"),
-])
+@pytest.mark.parametrize(
+    "halt, why",
+    [
+        (PSCI_OFF, "the guest powered off (PSCI SYSTEM_OFF)"),
+        ("wfi", "WFI: waiting for an interrupt"),
+    ],
+)
 def test_a_halted_guest_stays_halted_until_reset(halt, why):
     # what follows the halt would run on (x9 counting up) if cont() entered the guest again
     dbg = Debugger(f"_start: mov x0, #1\n{halt}\nafter: add x9, x9, #1\n b after\n")
@@ -238,7 +247,7 @@ def test_a_halted_guest_stays_halted_until_reset(halt, why):
 
 def test_a_halt_inside_a_step_over_also_stays():
     dbg = Debugger(counting_loop(1))
-    dbg.break_at("done+8")                       # on the hvc itself
+    dbg.break_at("done+8")  # on the hvc itself
     assert dbg.cont().reason is StopReason.BREAKPOINT
     assert dbg.cont().reason is StopReason.HALTED  # the step over the hvc powers off
     assert "still halted" in dbg.cont().message
@@ -301,13 +310,13 @@ def test_a_budget_in_the_slot_is_reported_where_the_guest_is():
 
 def test_a_breakpoint_not_yet_executed_is_hit_not_stepped_over():
     dbg = Debugger(assemble("spin: add x1, x1, #1\nb spin", base=BASE))
-    dbg.break_at("spin")                # at the entry point
+    dbg.break_at("spin")  # at the entry point
     assert dbg.cont().pc == BASE and dbg.registers()["x1"] == 0
     assert dbg.cont().pc == BASE and dbg.registers()["x1"] == 1
     # a time slice that ends exactly on the BRK must not lose the hit
     dbg = Debugger(assemble("nop\nspin: add x1, x1, #1\nb spin", base=BASE))
     dbg.break_at("spin")
-    stop = dbg.cont(armbp.kvm.abi.Budget(instructions=1))      # the nop: now at spin
+    stop = dbg.cont(armbp.kvm.abi.Budget(instructions=1))  # the nop: now at spin
     assert stop.reason is StopReason.BUDGET and stop.pc == BASE + 4
     stop = dbg.cont()
     assert stop.reason is StopReason.BREAKPOINT and dbg.registers()["x1"] == 0
@@ -320,11 +329,14 @@ def test_a_step_that_lands_on_a_breakpoint_is_then_stepped_over():
     assert dbg.cont().pc == BASE + 4 and dbg.registers()["x1"] == 1
 
 
-@pytest.mark.parametrize("insn, expected_pc", [
-    ("b.ne next", "next"),          # branch: the textbook step-over
-    ("adr x3, next", "after"),      # PC-relative
-    ("add x3, x3, #1", "after"),    # displaced
-])
+@pytest.mark.parametrize(
+    "insn, expected_pc",
+    [
+        ("b.ne next", "next"),  # branch: the textbook step-over
+        ("adr x3, next", "after"),  # PC-relative
+        ("add x3, x3, #1", "after"),  # displaced
+    ],
+)
 def test_step_and_cont_from_a_breakpoint_on_any_kind_of_instruction(insn, expected_pc):
     src = f"""
 _start: mov x0, #1
@@ -352,13 +364,45 @@ next:   nop
 
 
 def test_displaceable_classes():
-    yes = ["add x1, x1, #1", "subs x0, x0, #1", "ldr x2, [x1, #8]", "str w2, [x1]",
-           "mul x1, x2, x3", "movz x1, #5", "ldp x1, x2, [sp]", "and x1, x2, #0xff",
-           "nop", "yield", "sev", "isb", "dmb ish", "dsb sy", "clrex"]
-    no = ["b here", "bl here", "b.ne here", "cbz x0, here", "tbz x0, #1, here", "ret",
-          "br x1", "adr x1, here", "adrp x1, here", "ldr x1, here", "ldr w1, here", "svc #0",
-          "brk #0", "hvc #0", "wfi", "wfe", "mrs x0, esr_el1", "msr vbar_el1, x0", "eret",
-          "udf #0"]
+    yes = [
+        "add x1, x1, #1",
+        "subs x0, x0, #1",
+        "ldr x2, [x1, #8]",
+        "str w2, [x1]",
+        "mul x1, x2, x3",
+        "movz x1, #5",
+        "ldp x1, x2, [sp]",
+        "and x1, x2, #0xff",
+        "nop",
+        "yield",
+        "sev",
+        "isb",
+        "dmb ish",
+        "dsb sy",
+        "clrex",
+    ]
+    no = [
+        "b here",
+        "bl here",
+        "b.ne here",
+        "cbz x0, here",
+        "tbz x0, #1, here",
+        "ret",
+        "br x1",
+        "adr x1, here",
+        "adrp x1, here",
+        "ldr x1, here",
+        "ldr w1, here",
+        "svc #0",
+        "brk #0",
+        "hvc #0",
+        "wfi",
+        "wfe",
+        "mrs x0, esr_el1",
+        "msr vbar_el1, x0",
+        "eret",
+        "udf #0",
+    ]
     for text in yes + no:
         word = from_bytes(assemble(f"here: {text}", base=BASE).code[:4])
         assert displaceable(word) is (text in yes), text
@@ -412,7 +456,8 @@ def test_registers_listing_and_log_are_plain_data():
     assert len(marked) == 1 and marked[0].is_pc and marked[0].text == "add x1, x1, #1"
     assert marked[0].memory_word == BRK0
     assert dbg.log_lines() == [
-        "DEBUG exit at 0x40008: hsr=0xf2000000, EC 0x3C (BRK (AArch64)) → breakpoint (ours)"]
+        "DEBUG exit at 0x40008: hsr=0xf2000000, EC 0x3C (BRK (AArch64)) → breakpoint (ours)"
+    ]
 
 
 def test_reset_keeps_the_breakpoints():
@@ -441,6 +486,7 @@ def test_source_is_accepted_and_symbol_plus_offset_resolves():
 
 def test_every_stop_is_a_new_record():
     from armbp.debugger import Stop
+
     dbg = Debugger(assemble(counting_loop(3), base=BASE))
     dbg.break_at("loop")
     first, second = dbg.cont(), dbg.cont()

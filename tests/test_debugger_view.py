@@ -1,4 +1,5 @@
 """DebuggerView, headless: press the buttons, check every panel followed the Debugger."""
+
 from __future__ import annotations
 
 import os
@@ -144,14 +145,14 @@ def test_toggle_again_removes_it_and_memory_shows_the_original(view):
 def test_picking_a_line_fills_the_location(view):
     addresses = [a for _, a in view.lines.options]
     assert ENTRY in addresses and LOOP in addresses and 0x40A00 in addresses
-    label = dict((a, lab) for lab, a in view.lines.options)[LOOP]
+    label = {a: lab for lab, a in view.lines.options}[LOOP]
     assert "loop: add x7, x7, #1" in label
     view.lines.value = LOOP
     assert view.where.value == "0x4000c"
     view.toggle_button.click()
     assert [bp.pc for bp in view.debugger.breakpoints] == [LOOP]
     assert view.lines.value == LOOP  # the pick survives the refresh
-    label = dict((a, lab) for lab, a in view.lines.options)[LOOP]
+    label = {a: lab for lab, a in view.lines.options}[LOOP]
     assert label.startswith("   * 0x4000c")
 
 
@@ -186,13 +187,16 @@ def test_a_runaway_guest_comes_back_with_a_budget_stop():
     assert "1000 instruction(s) executed" in view.text()
 
 
-@pytest.mark.parametrize("where, expected", [
-    ("", "type a symbol"),
-    ("nope", "unknown symbol 'nope'"),
-    ("0x40002", "misaligned"),
-    ("loop+2", "misaligned"),
-    ("0x10", "cannot insert a breakpoint at 0x10"),
-])
+@pytest.mark.parametrize(
+    "where, expected",
+    [
+        ("", "type a symbol"),
+        ("nope", "unknown symbol 'nope'"),
+        ("0x40002", "misaligned"),
+        ("loop+2", "misaligned"),
+        ("0x10", "cannot insert a breakpoint at 0x10"),
+    ],
+)
 def test_bad_locations_show_a_message_and_change_nothing(view, where, expected):
     before = (view.listing.value, view.memory.value, view.registers.value)
     view.where.value = where
@@ -210,7 +214,9 @@ def test_a_brk_the_guest_overwrote_is_reported_not_raised():
     view.toggle("target")
     view.cont()
     assert view.last_stop.reason is StopReason.BUDGET
-    assert "The guest overwrote the BRK at 0x40010 (memory holds d503201f)" in view.status.value
+    assert (
+        "The guest overwrote the BRK at 0x40010 (memory holds d503201f)" in view.status.value
+    )
     assert "guest overwrote our BRK" in _row(view.memory.value, target)
     view.toggle("target")
     assert "was overwritten" in view.message.value and 'role="alert"' in view.message.value
@@ -234,7 +240,8 @@ def test_toggling_an_overwritten_brk_twice_drops_it_and_keeps_the_guests_word():
     assert view.debugger.breakpoints == []
     assert "Dropped the breakpoint at 0x40010 (target)" in view.message.value
     assert "memory keeps the guest's word d503201f (nop)" in view.message.value.replace(
-        "&#x27;", "'")
+        "&#x27;", "'"
+    )
     assert 'role="status"' in view.message.value
     assert _row(view.memory.value, target).split()[:2] == ["0x40010", "d503201f"]
     assert "overwrote" not in view.status.value
@@ -245,12 +252,12 @@ def test_the_second_toggle_forces_only_right_after_the_refusal():
     target = view.debugger.address_of("target")
     view.toggle("target")
     view.cont()
-    view.toggle("target")        # refused
-    view.cont()                  # anything in between: the next toggle asks again
+    view.toggle("target")  # refused
+    view.cont()  # anything in between: the next toggle asks again
     view.toggle("target")
     assert "was overwritten" in view.message.value
     assert [bp.pc for bp in view.debugger.breakpoints] == [target]
-    view.toggle("spin")          # a toggle elsewhere plants there, and disarms the drop
+    view.toggle("spin")  # a toggle elsewhere plants there, and disarms the drop
     view.toggle("target")
     assert "was overwritten" in view.message.value
     assert [bp.pc for bp in view.debugger.breakpoints] == [target, target + 4]
@@ -258,19 +265,20 @@ def test_the_second_toggle_forces_only_right_after_the_refusal():
 
 def test_events_since_the_last_action_count_past_the_bounded_log():
     from test_debugger import GUEST_BRKS
+
     dbg = Debugger(GUEST_BRKS.format(n=30), log_size=4)
     view = DebuggerView(dbg)
     view.toggle("stop")
-    view.cont()                  # 30 re-injected BRKs, then ours: 31 events, 4 kept
+    view.cont()  # 30 re-injected BRKs, then ours: 31 events, 4 kept
     lines = view.text().split("Events since the last action:\n")[1].splitlines()
     assert lines[0] == "  ... 27 earlier event(s)"
     assert len(lines) == 5 and "→ breakpoint (ours)" in lines[-1]
-    view.step()                  # one event, and only that one
+    view.step()  # one event, and only that one
     lines = view.text().split("Events since the last action:\n")[1].splitlines()
     assert len(lines) == 1 and "→ step" in lines[0]
-    dbg.cont()                   # driven from Python: the view catches up by the count
+    dbg.cont()  # driven from Python: the view catches up by the count
     lines = view.text().split("Events since the last action:\n")[1].splitlines()
-    assert lines[0] == "  ... 27 earlier event(s)"   # 30 guest BRKs and ours, 4 kept
+    assert lines[0] == "  ... 27 earlier event(s)"  # 30 guest BRKs and ours, 4 kept
 
 
 def test_an_unexpected_error_in_the_debugger_becomes_a_message(view, monkeypatch):
@@ -306,11 +314,15 @@ def test_text_has_listing_memory_registers_and_exit(view):
     view.cont()
     text = view.text()
     first = text.splitlines()[0]
-    assert first == ("DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, "
-                     "breakpoints: 0x4000c (loop)")
+    assert first == (
+        "DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, breakpoints: 0x4000c (loop)"
+    )
     row = next(line for line in text.splitlines() if line.startswith("=> *"))
-    assert re.match(r"=> \* 0x4000c  910004e7  add x7, x7, #1 +loop: +\| d4200000 \(brk #0\) "
-                    r"+\| 5: loop:", row), row
+    assert re.match(
+        r"=> \* 0x4000c  910004e7  add x7, x7, #1 +loop: +\| d4200000 \(brk #0\) "
+        r"+\| 5: loop:",
+        row,
+    ), row
     assert "  pc 0x000000000004000c*" in text
     assert "hsr 0xf2000000: EC 0x3C BRK (AArch64), IL 1" in text
     assert "Events since the last action:\n  DEBUG exit at 0x4000c: hsr=0xf2000000" in text
@@ -318,8 +330,13 @@ def test_text_has_listing_memory_registers_and_exit(view):
 
 def test_every_control_has_a_label_and_a_tooltip(view):
     buttons = _buttons(view)
-    assert {b.description for b in buttons} == {"Step", "Continue", "Stop", "Reset",
-                                                "Toggle breakpoint"}
+    assert {b.description for b in buttons} == {
+        "Step",
+        "Continue",
+        "Stop",
+        "Reset",
+        "Toggle breakpoint",
+    }
     for control in buttons + [view.where, view.lines, view.seconds, view.instructions]:
         assert control.description.strip() and control.tooltip.strip(), control
     for b in buttons:
@@ -344,24 +361,40 @@ def test_refreshing_does_not_leak_widgets(view):
 def test_the_widgets_package_exposes_the_view_lazily():
     # (that the view imports only the contract, not Unicorn, is tests/test_kvm.py's
     # blocked-import test)
-    code = ("import armbp.widgets as w\n"
-            "from armbp.widgets.debugger_view import DebuggerView\n"
-            "assert w.DebuggerView is DebuggerView and 'DebuggerView' in dir(w)\n"
-            "print(repr(DebuggerView()))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=dict(os.environ, MPLBACKEND="Agg")).stdout
+    code = (
+        "import armbp.widgets as w\n"
+        "from armbp.widgets.debugger_view import DebuggerView\n"
+        "assert w.DebuggerView is DebuggerView and 'DebuggerView' in dir(w)\n"
+        "print(repr(DebuggerView()))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, MPLBACKEND="Agg"),
+    ).stdout
     assert out.strip() == "DebuggerView(pc=0x40000, breakpoints=[])"
 
 
 # --- Continue in the background: busy, Stop, done -------------------------------------------
 
+
 def _controls(view: DebuggerView) -> list[widgets.DOMWidget]:
-    return [view.step_button, view.continue_button, view.reset_button, view.toggle_button,
-            view.where, view.lines, view.seconds, view.instructions]
+    return [
+        view.step_button,
+        view.continue_button,
+        view.reset_button,
+        view.toggle_button,
+        view.where,
+        view.lines,
+        view.seconds,
+        view.instructions,
+    ]
 
 
 def test_continue_button_runs_in_the_background_busy_until_stop_interrupts_it():
-    view = DebuggerView("_start: b .", budget=30)   # a guest that never stops by itself
+    view = DebuggerView("_start: b .", budget=30)  # a guest that never stops by itself
     assert view.stop_button.disabled and not any(c.disabled for c in _controls(view))
     view.continue_button.click()
     assert view.running
@@ -370,12 +403,13 @@ def test_continue_button_runs_in_the_background_busy_until_stop_interrupts_it():
     assert "press Stop to interrupt" in view.message.value
     assert "running (Continue)" in view.text()
     assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[])"  # the stored-output form
-    assert view.step() is None and "a Continue is running; press Stop first" in \
-        view.message.value
+    assert (
+        view.step() is None and "a Continue is running; press Stop first" in view.message.value
+    )
     view.toggle("_start")
     assert not view.debugger.breakpoints  # refused, not planted under the running guest
     time.sleep(0.2)
-    assert view.running                      # still inside its 30 s budget
+    assert view.running  # still inside its 30 s budget
     started = time.monotonic()
     view.stop_button.click()
     stop = view.wait(timeout=20)
@@ -384,11 +418,11 @@ def test_continue_button_runs_in_the_background_busy_until_stop_interrupts_it():
     assert not view.running
     assert view.stop_button.disabled and not any(c.disabled for c in _controls(view))
     assert "Stopped by you (Stop → Debugger.interrupt())" in view.message.value
-    assert 'role="alert"' not in view.message.value   # asked for: not an error
+    assert 'role="alert"' not in view.message.value  # asked for: not an error
     assert repr(view) == "DebuggerView(pc=0x40000 BUDGET, breakpoints=[])"
     assert "Last exit: BUDGET at 0x40000" in _plain(view.exit.value)
-    view.continue_button.click()               # a second run is busy the same way
-    view.continue_button.click()               # (a click while it runs starts nothing)
+    view.continue_button.click()  # a second run is busy the same way
+    view.continue_button.click()  # (a click while it runs starts nothing)
     assert view.running and all(c.disabled for c in _controls(view))
     view.stop()
     assert view.wait(timeout=20).reason is StopReason.BUDGET

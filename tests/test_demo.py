@@ -1,4 +1,5 @@
 """``armbp demo``: the narrated trace says what the issue promises, in plain text."""
+
 from __future__ import annotations
 
 import io
@@ -20,13 +21,13 @@ def trace() -> str:
 
 
 def test_the_trace_tells_the_whole_story(trace):
-    assert "910004e7" in trace and "add x7, x7, #1" in trace   # the instruction saved
-    assert "d4200000" in trace                                 # the BRK word written
-    assert "Exit(DEBUG, pc=0x4000c, hsr=0xf2000000" in trace    # the exit record
-    assert "EC 0x3C" in trace and "BRK (AArch64)" in trace      # the syndrome decoded
+    assert "910004e7" in trace and "add x7, x7, #1" in trace  # the instruction saved
+    assert "d4200000" in trace  # the BRK word written
+    assert "Exit(DEBUG, pc=0x4000c, hsr=0xf2000000" in trace  # the exit record
+    assert "EC 0x3C" in trace and "BRK (AArch64)" in trace  # the syndrome decoded
     assert "table lookup of pc 0x4000c: ours" in trace
-    assert "re-injected" in trace                               # the guest's own BRK
-    assert "ESR_EL1 = 0xf2000099" in trace                      # and its handler
+    assert "re-injected" in trace  # the guest's own BRK
+    assert "ESR_EL1 = 0xf2000099" in trace  # and its handler
     assert "STEP at 0x40010" in trace and "0xcb000022" in trace  # the step
     assert "HALTED" in trace and "powered off normally" in trace
 
@@ -72,10 +73,13 @@ def test_source_option_prints_the_guest(capsys):
     assert "brk #0x99" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("log_size, expected", [
-    (2, ["re-injected", "→ breakpoint"]),
-    (1, ["1 earlier exit(s), no longer in the log", "→ breakpoint"]),
-])
+@pytest.mark.parametrize(
+    "log_size, expected",
+    [
+        (2, ["re-injected", "→ breakpoint"]),
+        (1, ["1 earlier exit(s), no longer in the log", "→ breakpoint"]),
+    ],
+)
 def test_an_actions_exits_are_counted_past_a_full_event_log(log_size, expected):
     dbg = Debugger(demo.demo_program(), log_size=log_size)
     dbg.break_at("loop")
@@ -85,4 +89,4 @@ def test_an_actions_exits_are_counted_past_a_full_event_log(log_size, expected):
     dbg.cont()  # the guest's own BRK (re-injected), then ours again
     lines = demo._exits_since(dbg, mark)
     assert len(lines) == len(expected)
-    assert all(want in line for want, line in zip(expected, lines)), lines
+    assert all(want in line for want, line in zip(expected, lines, strict=False)), lines

@@ -1,4 +1,5 @@
 """Listings over capstone: the original instruction where a breakpoint sits, marks, text."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,22 +27,25 @@ def _planted(prog, addr):
     """Memory with BRK #0 written at ``addr``, and the table's saved word."""
     mem = bytearray(prog.code)
     off = addr - prog.base
-    saved = enc.from_bytes(mem[off:off + 4])
-    mem[off:off + 4] = enc.to_bytes(enc.BRK0)
+    saved = enc.from_bytes(mem[off : off + 4])
+    mem[off : off + 4] = enc.to_bytes(enc.BRK0)
     return bytes(mem), {addr: saved}
 
 
-@pytest.mark.parametrize("word, address, text", [
-    (0xD4200000, 0, "brk #0"),
-    (0xD4201320, 0, "brk #0x99"),
-    (0xD4000001, 0, "svc #0"),
-    (0xD503201F, 0, "nop"),
-    (0xD69F03E0, 0, "eret"),
-    (0x54FFFFE1, 0x40008, "b.ne #0x40004"),  # targets are absolute
-    (0x54FFFFE1, 0x1008, "b.ne #0x1004"),
-    (0x00000000, 0, "udf #0"),
-    (0xFFFFFFFF, 0, ".word 0xffffffff"),
-])
+@pytest.mark.parametrize(
+    "word, address, text",
+    [
+        (0xD4200000, 0, "brk #0"),
+        (0xD4201320, 0, "brk #0x99"),
+        (0xD4000001, 0, "svc #0"),
+        (0xD503201F, 0, "nop"),
+        (0xD69F03E0, 0, "eret"),
+        (0x54FFFFE1, 0x40008, "b.ne #0x40004"),  # targets are absolute
+        (0x54FFFFE1, 0x1008, "b.ne #0x1004"),
+        (0x00000000, 0, "udf #0"),
+        (0xFFFFFFFF, 0, ".word 0xffffffff"),
+    ],
+)
 def test_disassemble_word(word, address, text):
     assert disassemble_word(word, address) == text
 
@@ -55,8 +59,12 @@ def test_disassemble_word_rejects_non_words(bad):
 def test_listing_plain(prog):
     lines = listing(prog.code, prog.base, program=prog)
     assert [ln.address for ln in lines] == [0x40000, 0x40004, 0x40008, 0x4000C]
-    assert [ln.text for ln in lines] == ["mov x0, #3", "subs x0, x0, #1", "b.ne #0x40004",
-                                         "brk #0"]
+    assert [ln.text for ln in lines] == [
+        "mov x0, #3",
+        "subs x0, x0, #1",
+        "b.ne #0x40004",
+        "brk #0",
+    ]
     assert [ln.symbol for ln in lines] == ["_start", "loop", None, None]
     assert [ln.source.number for ln in lines] == [1, 2, 3, 4]
     assert not any(ln.is_breakpoint or ln.is_pc for ln in lines)
@@ -88,7 +96,8 @@ def test_format_listing_is_deterministic(prog):
 def test_format_listing_with_source(prog):
     text = format_listing(listing(prog.code, prog.base, program=prog), with_source=True)
     assert text.splitlines()[1] == (
-        "     0x40004  f1000400  subs x0, x0, #1         loop:    | 2: loop:   subs x0, x0, #1")
+        "     0x40004  f1000400  subs x0, x0, #1         loop:    | 2: loop:   subs x0, x0, #1"
+    )
     assert text.splitlines()[2].endswith("| 3: b.ne loop")
 
 

@@ -1,13 +1,15 @@
 """Encodings against the values the Arm ARM gives (DESIGN.md) and against GNU as."""
+
 from __future__ import annotations
 
 import subprocess
 
 import pytest
-from hypothesis import given, strategies as st
+from conftest import require_tool
+from hypothesis import given
+from hypothesis import strategies as st
 
 from armbp import encodings as enc
-from conftest import require_tool
 
 
 def test_brk0_is_what_gdb_and_qemu_write():
@@ -54,14 +56,24 @@ def test_non_exception_words_are_not_classified():
 def test_against_gnu_as(tmp_path):
     asm = require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
     objcopy = require_tool("aarch64-linux-gnu-objcopy", "binutils-aarch64-linux-gnu")
-    cases = [("brk #0", enc.brk(0)), ("brk #0x99", enc.brk(0x99)), ("brk #0xffff", enc.brk(0xFFFF)),
-             ("svc #7", enc.svc(7)), ("hvc #0", enc.hvc(0)), ("smc #1", enc.smc(1)),
-             ("hlt #0xf000", enc.hlt(0xF000)), ("udf #3", enc.udf(3)), ("nop", enc.NOP)]
+    cases = [
+        ("brk #0", enc.brk(0)),
+        ("brk #0x99", enc.brk(0x99)),
+        ("brk #0xffff", enc.brk(0xFFFF)),
+        ("svc #7", enc.svc(7)),
+        ("hvc #0", enc.hvc(0)),
+        ("smc #1", enc.smc(1)),
+        ("hlt #0xf000", enc.hlt(0xF000)),
+        ("udf #3", enc.udf(3)),
+        ("nop", enc.NOP),
+    ]
     src = tmp_path / "t.s"
     src.write_text("".join(f"{text}\n" for text, _ in cases))
     subprocess.run([asm, "-o", tmp_path / "t.o", src], check=True)
-    subprocess.run([objcopy, "-O", "binary", "-j", ".text", tmp_path / "t.o", tmp_path / "t.bin"],
-                   check=True)
+    subprocess.run(
+        [objcopy, "-O", "binary", "-j", ".text", tmp_path / "t.o", tmp_path / "t.bin"],
+        check=True,
+    )
     data = (tmp_path / "t.bin").read_bytes()
-    got = [enc.from_bytes(data[i:i + 4]) for i in range(0, len(data), 4)]
+    got = [enc.from_bytes(data[i : i + 4]) for i in range(0, len(data), 4)]
     assert [hex(w) for w in got] == [hex(w) for _, w in cases]

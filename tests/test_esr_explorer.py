@@ -1,4 +1,5 @@
 """EsrExplorer, headless: change one view, check every other view followed."""
+
 from __future__ import annotations
 
 import os
@@ -8,14 +9,13 @@ import sys
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import pytest  # noqa: E402
-import traitlets  # noqa: E402
+import ipywidgets as widgets
+import pytest
+import traitlets
 
-import ipywidgets as widgets  # noqa: E402
-
-from armbp import esr, pictures  # noqa: E402
-from armbp.widgets import esr_explorer  # noqa: E402
-from armbp.widgets.esr_explorer import PRESETS, EsrExplorer  # noqa: E402
+from armbp import esr, pictures
+from armbp.widgets import esr_explorer
+from armbp.widgets.esr_explorer import PRESETS, EsrExplorer
 
 
 @pytest.fixture
@@ -29,14 +29,23 @@ def _bits(w: EsrExplorer) -> int:
 
 def _captions(w: EsrExplorer) -> list[str]:
     """The field names of the bit groups, top row then bottom row."""
-    return [re.sub(r"<[^>]+>", "", group.children[0].value).split()[0]
-            for row in w.bit_rows.children for group in row.children]
+    return [
+        re.sub(r"<[^>]+>", "", group.children[0].value).split()[0]
+        for row in w.bit_rows.children
+        for group in row.children
+    ]
 
 
 def _views(w: EsrExplorer) -> dict:
-    return {"text": w.text.value, "bits": _bits(w), "table": w.table.value,
-            "picture": bytes(w.picture.value), "preset": w.presets.value, "error": w.error.value,
-            "captions": _captions(w)}
+    return {
+        "text": w.text.value,
+        "bits": _bits(w),
+        "table": w.table.value,
+        "picture": bytes(w.picture.value),
+        "preset": w.presets.value,
+        "error": w.error.value,
+        "captions": _captions(w),
+    }
 
 
 def _assert_in_sync(w: EsrExplorer, value: int) -> None:
@@ -57,8 +66,10 @@ def _assert_in_sync(w: EsrExplorer, value: int) -> None:
 
 def test_starts_on_brk_0_with_every_view_filled(explorer):
     _assert_in_sync(explorer, 0xF200_0000)
-    expected = pictures.to_png(pictures.draw_syndrome(esr.decode(0xF200_0000), digits=False),
-                               dpi=esr_explorer.PICTURE_DPI)
+    expected = pictures.to_png(
+        pictures.draw_syndrome(esr.decode(0xF200_0000), digits=False),
+        dpi=esr_explorer.PICTURE_DPI,
+    )
     assert bytes(explorer.picture.value) == expected
     assert repr(explorer) == "EsrExplorer(0x00000000f2000000: EC 0x3C BRK (AArch64))"
     assert explorer._repr_mimebundle_()["text/plain"] == repr(explorer)
@@ -101,8 +112,12 @@ def test_flipping_ec_bits_regroups_the_toggles(explorer):
     _assert_in_sync(explorer, 0xC200_0000)
     assert "Comment" not in _captions(explorer)
     # every bit button sits in exactly one group, highest bit first
-    order = [b for row in explorer.bit_rows.children for group in row.children
-             for b in group.children[1].children]
+    order = [
+        b
+        for row in explorer.bit_rows.children
+        for group in row.children
+        for b in group.children[1].children
+    ]
     assert [int(b.description) for b in order] == list(range(63, -1, -1))
 
 
@@ -158,8 +173,9 @@ def test_one_edit_is_one_change_and_one_picture(explorer, monkeypatch):
     changes, drawn = [], []
     explorer.observe(lambda change: changes.append(change["new"]), names="value")
     real = pictures.draw_syndrome
-    monkeypatch.setattr(pictures, "draw_syndrome",
-                        lambda s, **kw: drawn.append(s.esr) or real(s, **kw))
+    monkeypatch.setattr(
+        pictures, "draw_syndrome", lambda s, **kw: drawn.append(s.esr) or real(s, **kw)
+    )
     explorer.text.value = "0x96000045"
     explorer.bits[6].value = False
     explorer.presets.value = 0xF200_0800
@@ -179,17 +195,26 @@ def test_every_control_has_a_label(explorer):
 
 
 def test_imports_only_esr_and_pictures_of_armbp():
-    code = ("import sys, armbp.widgets.esr_explorer\n"
-            "print(' '.join(sorted(m for m in sys.modules)))")
+    code = (
+        "import sys, armbp.widgets.esr_explorer\n"
+        "print(' '.join(sorted(m for m in sys.modules)))"
+    )
     env = dict(os.environ, MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=env).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
     assert not [m for m in out if m.split(".")[0] in {"unicorn", "capstone", "elftools"}]
     armbp_modules = {m for m in out if m.split(".")[0] == "armbp"}
-    allowed = {"armbp", "armbp.widgets", "armbp.widgets.esr_explorer", "armbp.pictures",
-               "armbp.encodings"}
-    assert not {m for m in armbp_modules
-                if m not in allowed and not m.startswith("armbp.esr")}, armbp_modules
+    allowed = {
+        "armbp",
+        "armbp.widgets",
+        "armbp.widgets.esr_explorer",
+        "armbp.pictures",
+        "armbp.encodings",
+    }
+    assert not {
+        m for m in armbp_modules if m not in allowed and not m.startswith("armbp.esr")
+    }, armbp_modules
 
 
 def test_regrouping_does_not_leak_widgets(explorer):

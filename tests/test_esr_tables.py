@@ -1,6 +1,7 @@
 """The ESR tables as data: formatters declare the bits they read, the per-field cache agrees
 with an uncached decode, an Exception Class is added through ``register``, and constants
 and Arm ARM citations are written once, by title."""
+
 from __future__ import annotations
 
 import ast
@@ -69,7 +70,8 @@ def test_a_formatter_reads_only_its_field_and_the_bits_it_declares(lay, case, sp
                 flipped = esr_value ^ 1 << bit
                 assert spec.fmt(v, flipped) == base, (
                     f"{spec.name} ({spec.fmt}) reads ESR bit {bit}, which it does not "
-                    f"declare: {esr_value:#x} vs {flipped:#x}")
+                    f"declare: {esr_value:#x} vs {flipped:#x}"
+                )
     mattered = 0
     for esr_value in _samples(lay, case, rng, 400):
         v = (esr_value & spec.mask) >> spec.lsb
@@ -78,20 +80,22 @@ def test_a_formatter_reads_only_its_field_and_the_bits_it_declares(lay, case, sp
             if spec.reads >> bit & 1 and spec.fmt(v, esr_value ^ 1 << bit) != base:
                 mattered |= 1 << bit
     assert mattered == spec.reads, (
-        f"{spec.name} declares bits {spec.reads:#x} but only {mattered:#x} change its meaning")
+        f"{spec.name} declares bits {spec.reads:#x} but only {mattered:#x} change its meaning"
+    )
 
 
 def test_formatters_that_read_other_bits_say_so():
     # The ones that do, with what they read (a change here must be a deliberate one).
     reads = {spec.fmt.name: spec.reads for *_, spec in FORMATTED if spec.reads}
-    assert reads["srt"] == 1 << 15                    # SF: W or X
-    assert reads["wpt"] == 1 << 17                    # WPTV
-    assert reads["comment_bkpt"] == 1 << 25           # IL: A32 or T32
-    assert reads["set_of_data_abort"] == 0x3F         # DFSC: SET or LST
+    assert reads["srt"] == 1 << 15  # SF: W or X
+    assert reads["wpt"] == 1 << 17  # WPTV
+    assert reads["comment_bkpt"] == 1 << 25  # IL: A32 or T32
+    assert reads["set_of_data_abort"] == 0x3F  # DFSC: SET or LST
     assert reads["sys64_dir"] == esr.spec.bits((21, 1)) & ~1
 
 
 # --- the cache agrees with an uncached decode -------------------------------------------------
+
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, (1 << 64) - 1))
@@ -133,14 +137,19 @@ def _fake_check(esr_value: int) -> list[str]:
 
 FAKE_LAYOUT = esr.Layout(
     "ISS encoding for a made-up exception",
-    fields=(esr.F("Count", 11, 4, "How many", fmt=_fake_count),
-            esr.flag("Enable", 0, "off", "on", "Counting enabled")),
-    checks=(_fake_check,))
+    fields=(
+        esr.F("Count", 11, 4, "How many", fmt=_fake_count),
+        esr.flag("Enable", 0, "off", "on", "Counting enabled"),
+    ),
+    checks=(_fake_check,),
+)
 
 
 @pytest.fixture
 def fake_class():
-    row = esr.register(FAKE_EC, "FAKE", "Fake (test)", FAKE_LAYOUT, "A class made up for a test")
+    row = esr.register(
+        FAKE_EC, "FAKE", "Fake (test)", FAKE_LAYOUT, "A class made up for a test"
+    )
     yield row
     esr.unregister(FAKE_EC)
 
@@ -148,8 +157,11 @@ def fake_class():
 def test_a_registered_class_decodes(fake_class):
     value = FAKE_EC << 26 | 1 << 25 | 0x2A << 4 | 1
     s = esr.decode(value)
-    assert (s.ec, s.ec_name, s.ec_description) == (FAKE_EC, "Fake (test)",
-                                                   "A class made up for a test")
+    assert (s.ec, s.ec_name, s.ec_description) == (
+        FAKE_EC,
+        "Fake (test)",
+        "A class made up for a test",
+    )
     assert s.layout == "ISS encoding for a made-up exception" and s.warnings == ()
     assert s.field("Count").meaning == "42 events" and s.field("Enable").meaning == "on"
     assert s.field("EC").meaning == "Fake (test): A class made up for a test"
@@ -170,15 +182,21 @@ def test_a_class_decoded_before_it_was_registered_is_decoded_afresh():
     assert esr.decode(value).ec_name == "UNRECOGNIZED EC"
 
 
-@pytest.mark.parametrize("value, layout, words", [
-    (0x3C, FAKE_LAYOUT, "already allocated to BRK64"),
-    (64, FAKE_LAYOUT, "out of range"),
-    (True, FAKE_LAYOUT, "out of range"),
-    (FAKE_EC, "not a layout", "is not a Layout"),
-    (FAKE_EC, esr.Layout("overlapping", fields=(esr.F("A", 5, 0), esr.F("B", 3, 2))),
-     "overlap"),
-    (FAKE_EC, esr.Layout("too wide", fields=(esr.F("A", 30, 20),)), "outside ISS"),
-])
+@pytest.mark.parametrize(
+    "value, layout, words",
+    [
+        (0x3C, FAKE_LAYOUT, "already allocated to BRK64"),
+        (64, FAKE_LAYOUT, "out of range"),
+        (True, FAKE_LAYOUT, "out of range"),
+        (FAKE_EC, "not a layout", "is not a Layout"),
+        (
+            FAKE_EC,
+            esr.Layout("overlapping", fields=(esr.F("A", 5, 0), esr.F("B", 3, 2))),
+            "overlap",
+        ),
+        (FAKE_EC, esr.Layout("too wide", fields=(esr.F("A", 30, 20),)), "outside ISS"),
+    ],
+)
 def test_register_refuses_bad_rows_and_changes_nothing(value, layout, words):
     before = (dict(esr.CLASSES), dict(esr.EC_INFO), dict(esr.LAYOUTS))
     with pytest.raises(ValueError, match=words):
@@ -212,11 +230,15 @@ def test_every_ec_row_is_one_member_with_its_layout():
 
 # --- written once, cited by title ----------------------------------------------------------------
 
+
 def _module_constants():
     for path in sorted(ESR_DIR.rglob("*.py")):
         for node in ast.parse(path.read_text()).body:
-            targets = node.targets if isinstance(node, ast.Assign) else (
-                [node.target] if isinstance(node, ast.AnnAssign) else [])
+            targets = (
+                node.targets
+                if isinstance(node, ast.Assign)
+                else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+            )
             for t in targets:
                 if isinstance(t, ast.Name) and re.fullmatch(r"[A-Z][A-Z0-9_]*", t.id):
                     yield t.id, path.relative_to(ESR_DIR)
@@ -232,9 +254,13 @@ def test_no_public_constant_is_defined_in_two_modules():
 
 
 def test_arm_arm_sections_are_cited_by_title_not_number():
-    numbered = re.compile(r"\b(?:chapter\s+)?[A-K]\d{1,2}(?:\.\d+|\.x)+\b|\bchapter\s+[A-K]\d+\b")
-    hits = [f"{path.relative_to(ESR_DIR)}:{n}: {line.strip()}"
-            for path in sorted(ESR_DIR.rglob("*.py"))
-            for n, line in enumerate(path.read_text().splitlines(), 1)
-            if numbered.search(line)]
+    numbered = re.compile(
+        r"\b(?:chapter\s+)?[A-K]\d{1,2}(?:\.\d+|\.x)+\b|\bchapter\s+[A-K]\d+\b"
+    )
+    hits = [
+        f"{path.relative_to(ESR_DIR)}:{n}: {line.strip()}"
+        for path in sorted(ESR_DIR.rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if numbered.search(line)
+    ]
     assert not hits, hits

@@ -1,4 +1,5 @@
 """armbp.exercises: the printed lines, the seeds' answers, and that garbage never raises."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,8 +28,9 @@ def test_seeds_are_registered_with_the_hand_worked_answers(capsys):
         assert capsys.readouterr().out == result.message + "\n"
 
 
-@pytest.mark.parametrize("answer", ["0xd4201320", "d4201320", "0xD420_1320", " 0xd4201320 ",
-                                    3558871840])
+@pytest.mark.parametrize(
+    "answer", ["0xd4201320", "d4201320", "0xD420_1320", " 0xd4201320 ", 3558871840]
+)
 def test_int_answers_in_several_spellings(answer, capsys):
     assert check("brk-encoding-0x99", answer)
     capsys.readouterr()
@@ -37,8 +39,9 @@ def test_int_answers_in_several_spellings(answer, capsys):
 def test_unanswered_prints_the_fixed_line(capsys):
     result = check("brk-encoding-0x99", ...)
     assert capsys.readouterr().out == UNANSWERED + "\n"
-    assert UNANSWERED == ("Not answered yet — replace ... with your answer and run the cell "
-                          "again.")
+    assert UNANSWERED == (
+        "Not answered yet — replace ... with your answer and run the cell again."
+    )
     assert result.status == "unanswered" and not result
 
 
@@ -73,8 +76,10 @@ def test_a_checker_that_raises_is_reported_not_raised(capsys, monkeypatch):
     monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
     exercises.exercise("broken-checker", "Q?", check=lambda a: 1 / 0, hint="H.", solution="S.")
     result = check("broken-checker", 3)
-    assert result.message == ("✗ Not quite: this answer could not be checked "
-                              "(ZeroDivisionError: division by zero). H.")
+    assert result.message == (
+        "✗ Not quite: this answer could not be checked "
+        "(ZeroDivisionError: division by zero). H."
+    )
     capsys.readouterr()
 
 
@@ -109,7 +114,6 @@ def test_as_int():
         assert as_int(bad) is None, bad
 
 
-
 def test_lesson_4_answers_agree_with_the_decoder(capsys):
     from armbp import esr
 
@@ -138,8 +142,12 @@ def test_model_answer_must_be_text(monkeypatch):
     monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
     with pytest.raises(ValueError, match="model answer"):
         exercises.exercise("no-answer", "Q?", expect_int(1, "y"), "h", "s", answer=1)
-    assert exercises.exercise("with-answer", "Q?", expect_int(1, "y"), "h", "s",
-                              answer="1").answer == "1"
+    assert (
+        exercises.exercise(
+            "with-answer", "Q?", expect_int(1, "y"), "h", "s", answer="1"
+        ).answer
+        == "1"
+    )
 
 
 def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
@@ -260,6 +268,7 @@ count:  subs x0, x0, #1
 
 # --- the engine apart from the lessons' content -----------------------------------------------
 
+
 def test_every_lesson_module_declares_well_formed_exercises(capsys):
     import ast
 
@@ -283,8 +292,15 @@ def test_every_lesson_module_declares_well_formed_exercises(capsys):
 
 def test_a_hint_keyed_to_a_wrong_answer_is_said_for_it_only(capsys, monkeypatch):
     monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
-    exercises.exercise("keyed", "Q?", expect_int(0x10, "y."), "H.", "S.", answer="0x10",
-                       wrong={0x01: "the digits are swapped."})
+    exercises.exercise(
+        "keyed",
+        "Q?",
+        expect_int(0x10, "y."),
+        "H.",
+        "S.",
+        answer="0x10",
+        wrong={0x01: "the digits are swapped."},
+    )
     assert check("keyed", "0x01").message == "✗ Not quite: the digits are swapped. H."
     assert check("keyed", 1).message == "✗ Not quite: the digits are swapped. H."
     assert check("keyed", 2).message == "✗ Not quite: H."
@@ -293,9 +309,14 @@ def test_a_hint_keyed_to_a_wrong_answer_is_said_for_it_only(capsys, monkeypatch)
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("wrong, error", [({"1": "h"}, "must be an int"),
-                                          ({True: "h"}, "must be an int"),
-                                          ({1: " "}, "non-empty string")])
+@pytest.mark.parametrize(
+    "wrong, error",
+    [
+        ({"1": "h"}, "must be an int"),
+        ({True: "h"}, "must be an int"),
+        ({1: " "}, "non-empty string"),
+    ],
+)
 def test_a_bad_keyed_hint_is_refused_and_registers_nothing(monkeypatch, wrong, error):
     monkeypatch.setattr(exercises, "_REGISTRY", dict(exercises._REGISTRY))
     before = exercises.exercise_ids()

@@ -1,4 +1,5 @@
 """The packet table: every row's schema turns malformed arguments into an E-reply."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,12 +15,35 @@ PROGRAM = "_start: nop\n        nop\n        hvc #0\n"
 
 # One malformed body per row (after its prefix); None: the row takes any text.
 MALFORMED = {
-    "?": None, "qSupported": None, "qXfer:": "features:read:target.xml:zz,10",
-    "qAttached": None, "qAttached:": None, "qfThreadInfo": "x", "qsThreadInfo": "x",
-    "qC": "x", "qOffsets": "x", "QStartNoAckMode": "x", "H": "xq", "T": "pq.1",
-    "g": "00", "G": "0" * 10, "p": "zz", "P": "1=zz", "m": "400000", "M": "400000,2:0g0g",
-    "X": "400000,1:}", "Z": "0,400000,2", "z": "9,400000,4", "c": "nothex", "s": "-1",
-    "C": "zz", "S": "05;zz", "vCont?": "x", "vCont;": "q", "vKill": None, "k": None,
+    "?": None,
+    "qSupported": None,
+    "qXfer:": "features:read:target.xml:zz,10",
+    "qAttached": None,
+    "qAttached:": None,
+    "qfThreadInfo": "x",
+    "qsThreadInfo": "x",
+    "qC": "x",
+    "qOffsets": "x",
+    "QStartNoAckMode": "x",
+    "H": "xq",
+    "T": "pq.1",
+    "g": "00",
+    "G": "0" * 10,
+    "p": "zz",
+    "P": "1=zz",
+    "m": "400000",
+    "M": "400000,2:0g0g",
+    "X": "400000,1:}",
+    "Z": "0,400000,2",
+    "z": "9,400000,4",
+    "c": "nothex",
+    "s": "-1",
+    "C": "zz",
+    "S": "05;zz",
+    "vCont?": "x",
+    "vCont;": "q",
+    "vKill": None,
+    "k": None,
     "D": None,
 }
 
@@ -39,8 +63,9 @@ def test_every_row_names_a_handler_and_is_found_by_its_prefix():
     assert set(MALFORMED) == {row.prefix for row in PACKETS}
 
 
-@pytest.mark.parametrize("row", [r for r in PACKETS if MALFORMED[r.prefix] is not None],
-                         ids=lambda r: r.prefix)
+@pytest.mark.parametrize(
+    "row", [r for r in PACKETS if MALFORMED[r.prefix] is not None], ids=lambda r: r.prefix
+)
 def test_each_row_answers_its_malformed_arguments_with_an_e_reply(row):
     """Rows that take arguments: a malformed one is an E-reply saying why. Exact rows:
     more text after the name is another packet, which the stub does not support."""
@@ -68,13 +93,18 @@ def test_no_body_makes_a_row_raise_or_fail_inside(row, body):
     stub = _stub()
     result = stub.handle((row.prefix + body).encode("latin-1"))
     assert isinstance(result, (str, Resume, Close))
-    assert result != "E01" and not any("internal error" in n for n in stub.notes), \
-        (row.prefix + body, stub.notes)
+    assert result != "E01" and not any("internal error" in n for n in stub.notes), (
+        row.prefix + body,
+        stub.notes,
+    )
 
 
 def test_a_schema_splits_fields_at_their_separators():
-    s = schema(Field("addr", hex_int), Field("length", hex_int, ","),
-               Field("tail", str, ":", optional=True))
+    s = schema(
+        Field("addr", hex_int),
+        Field("length", hex_int, ","),
+        Field("tail", str, ":", optional=True),
+    )
     assert s.parse("10,4") == {"addr": 16, "length": 4, "tail": None}
     assert s.parse("10,4:ab") == {"addr": 16, "length": 4, "tail": "ab"}
     for bad in ("", "10", "10;4", ",4", "10,", "10,4,5"):

@@ -1,4 +1,5 @@
 """The one register table: g/G, p/P and target.xml all come from ``armbp.gdb.registers``."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -27,8 +28,14 @@ def test_the_table_is_numbered_by_position_and_split_into_core_and_fpu():
     assert [r.regnum for r in regs.REGISTERS] == list(range(regs.N_REGS)) and regs.N_REGS == 68
     assert [r.name for r in regs.CORE] == [f"x{i}" for i in range(31)] + ["sp", "pc", "cpsr"]
     assert regs.G_DIGITS == 2 * (33 * 8 + 4)
-    assert (regs.REG_SP, regs.REG_PC, regs.REG_CPSR, regs.REG_V0, regs.REG_FPSR,
-            regs.REG_FPCR) == (31, 32, 33, 34, 66, 67)
+    assert (
+        regs.REG_SP,
+        regs.REG_PC,
+        regs.REG_CPSR,
+        regs.REG_V0,
+        regs.REG_FPSR,
+        regs.REG_FPCR,
+    ) == (31, 32, 33, 34, 66, 67)
     with pytest.raises(ValueError, match="no register number 68: expected 0..67"):
         regs.register(68)
 
@@ -36,17 +43,30 @@ def test_the_table_is_numbered_by_position_and_split_into_core_and_fpu():
 def test_the_table_reads_exactly_the_vcpus_register_names():
     """Every source is a name the vCPU knows, and every GDB register of it is in the table."""
     from armbp.kvm.abi import FP_REGISTER_NAMES, REGISTER_NAMES
+
     assert [r.source for r in regs.REGISTERS] == list(REGISTER_NAMES + FP_REGISTER_NAMES)
 
 
 def test_target_xml_lists_exactly_the_table():
-    root = ET.fromstring(regs.TARGET_XML.split("?>", 1)[1].split(">", 1)[1])  # past the DOCTYPE
+    root = ET.fromstring(
+        regs.TARGET_XML.split("?>", 1)[1].split(">", 1)[1]
+    )  # past the DOCTYPE
     assert root.find("architecture").text == "aarch64"
-    listed = [(f.get("name"), r.get("name"), int(r.get("bitsize")), int(r.get("regnum")),
-               r.get("type"), r.get("group"))
-              for f in root.findall("feature") for r in f.findall("reg")]
-    assert listed == [(r.feature, r.name, r.bitsize, r.regnum, r.type, r.group)
-                      for r in regs.REGISTERS]
+    listed = [
+        (
+            f.get("name"),
+            r.get("name"),
+            int(r.get("bitsize")),
+            int(r.get("regnum")),
+            r.get("type"),
+            r.get("group"),
+        )
+        for f in root.findall("feature")
+        for r in f.findall("reg")
+    ]
+    assert listed == [
+        (r.feature, r.name, r.bitsize, r.regnum, r.type, r.group) for r in regs.REGISTERS
+    ]
     types = {e.get("id") for e in root.iter() if e.tag in ("vector", "union")}
     assert {r.type for r in regs.REGISTERS if r.type and not r.type.endswith("_ptr")} <= types
 
@@ -64,7 +84,7 @@ def test_g_round_trips_through_the_encoding(values):
     digits = regs.encode_g(values)
     assert len(digits) == regs.G_DIGITS
     assert regs.decode_g(digits) == values
-    assert regs.decode_g(digits + "00" * 16) == values      # FP registers after: ignored
+    assert regs.decode_g(digits + "00" * 16) == values  # FP registers after: ignored
 
 
 @pytest.mark.parametrize("digits", ["", "00" * 10, "zz" * (regs.G_DIGITS // 2)])
@@ -89,8 +109,9 @@ def test_p_and_P_for_every_register(stub, reg):
     """P writes the register's source through the Debugger, p reads it back, both in
     little-endian hex of the register's size; the rest of a wider source is kept."""
     dbg = stub.target.dbg
-    value = int.from_bytes(bytes(range(7, 7 + reg.size)), "little") & WRITABLE.get(reg.name,
-                                                                                    reg.mask)
+    value = int.from_bytes(bytes(range(7, 7 + reg.size)), "little") & WRITABLE.get(
+        reg.name, reg.mask
+    )
     if reg.name == "pc":
         value &= ~3
     source_before = dbg.read_register(reg.source)

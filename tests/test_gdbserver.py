@@ -3,6 +3,7 @@
 The server runs in-process on a background thread (as a notebook would run it) on a free
 loopback port; every fixture stops it.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,15 +13,15 @@ import sys
 import time
 
 import pytest
+from conftest import require_tool
 
 from armbp.encodings import BRK0, to_bytes
 from armbp.gdb.client import RspClient
 from armbp.gdb.server import GdbServer
 from armbp.gdb.target import target_factory
-from conftest import require_tool
 
-HOT_BODY = 0x40010C      # `hot`: its first instruction (stp x29, x30, [sp, #-16]!)
-TOTAL = 0x410160         # `total` in .data
+HOT_BODY = 0x40010C  # `hot`: its first instruction (stp x29, x30, [sp, #-16]!)
+TOTAL = 0x410160  # `total` in .data
 
 SPIN = """\
         .global _start
@@ -47,8 +48,11 @@ def serve():
 
     def start(program, args=(), **kw):
         out = []
-        srv = GdbServer(target_factory(str(program), list(args), stdout=out.append,
-                                       log=kw.get("log")), port=0, **kw)
+        srv = GdbServer(
+            target_factory(str(program), list(args), stdout=out.append, log=kw.get("log")),
+            port=0,
+            **kw,
+        )
         srv.guest_output = out
         servers.append(srv.start())
         return srv
@@ -66,22 +70,22 @@ def test_z0_plants_brk_read_shows_original_and_the_trap_comes_back(loop_elf, ser
         feats = gdb.handshake()
         assert feats["qXfer:auxv:read"] == "+"
         regs = gdb.read_registers()
-        assert regs[32] == 0x4000B0 and regs[33] & 0xF == 0      # at entry, EL0t
+        assert regs[32] == 0x4000B0 and regs[33] & 0xF == 0  # at entry, EL0t
         assert regs[31] % 16 == 0 and regs[0] == 0
         original = gdb.read_memory(HOT_BODY, 4)
         assert gdb.insert_breakpoint(HOT_BODY) == "OK"
-        assert gdb.read_memory(HOT_BODY, 4) == original           # the BRK is hidden
+        assert gdb.read_memory(HOT_BODY, 4) == original  # the BRK is hidden
         stop = gdb.cont()
         assert stop.raw == "T05thread:p01.01;swbreak:;"
         assert gdb.pc() == HOT_BODY and gdb.read_registers()[0] == 1
-        for i in range(2, 5):                                     # continue from the BRK
+        for i in range(2, 5):  # continue from the BRK
             assert gdb.cont().fields.get("swbreak") == ""
             assert gdb.read_registers()[0] == i
         assert gdb.remove_breakpoint(HOT_BODY) == "OK"
         assert int.from_bytes(gdb.read_memory(TOTAL, 8), "little") == 1 + 2 + 3  # not 4 yet
         stop = gdb.cont()
         assert stop.exited and stop.value == 15
-        for again in (gdb.cont, gdb.step):        # an exited process stays exited
+        for again in (gdb.cont, gdb.step):  # an exited process stays exited
             stop = again()
             assert stop.exited and stop.value == 15
     assert b"".join(srv.guest_output) == b"loop done\n"
@@ -133,16 +137,16 @@ def test_step_and_vcont_forms(loop_elf, serve):
         assert gdb.pc() == 0x4000B8
         gdb.insert_breakpoint(HOT_BODY)
         assert "swbreak" in gdb.request("vCont;c:p1.-1")
-        assert gdb.request("vCont;s:p1.1").startswith("T05")     # step off a breakpoint
+        assert gdb.request("vCont;s:p1.1").startswith("T05")  # step off a breakpoint
         assert gdb.pc() == HOT_BODY + 4
         gdb.remove_breakpoint(HOT_BODY)
         # step over the write SVC: the system call runs, the step ends after it
-        gdb.insert_breakpoint(0x4000F4)                           # svc #0 (write)
+        gdb.insert_breakpoint(0x4000F4)  # svc #0 (write)
         assert "swbreak" in gdb.request("c")
         gdb.remove_breakpoint(0x4000F4)
         assert gdb.request("s").startswith("T05")
         assert gdb.pc() == 0x4000F8 and gdb.read_registers()[0] == 10
-        assert gdb.request("c").startswith("W03")                # 1 + 2
+        assert gdb.request("c").startswith("W03")  # 1 + 2
     assert b"".join(srv.guest_output) == b"loop done\n"
 
 
@@ -168,14 +172,14 @@ def test_bare_metal_source_runs_at_el1_and_powers_off(tmp_path, serve):
     with RspClient.connect(srv.port, timeout=10) as gdb:
         feats = gdb.handshake()
         assert "qXfer:auxv:read" not in feats
-        assert gdb.read_registers()[33] & 0xF == 0x5                    # EL1h
+        assert gdb.read_registers()[33] & 0xF == 0x5  # EL1h
         gdb.insert_breakpoint(0x40008)
         for _ in range(3):
             assert "swbreak" in gdb.cont().raw
         gdb.remove_breakpoint(0x40008)
-        assert gdb.cont().exited                                         # PSCI SYSTEM_OFF
+        assert gdb.cont().exited  # PSCI SYSTEM_OFF
         pc = gdb.pc()
-        assert gdb.cont().exited and gdb.step().exited                   # and it stays off
+        assert gdb.cont().exited and gdb.step().exited  # and it stays off
         assert gdb.pc() == pc
 
 
@@ -195,25 +199,33 @@ done:   b       done
 
 def test_the_fp_feature_serves_the_guests_real_simd_and_fp_registers(tmp_path, serve):
     from armbp.gdb.registers import REG_FPCR, REG_FPSR, REG_V0
+
     src = tmp_path / "fp.s"
     src.write_text(FP_GUEST)
     srv = serve(src)
     with RspClient.connect(srv.port, timeout=10) as gdb:
         gdb.handshake()
-        gdb.insert_breakpoint(0x40010)                                   # stop
+        gdb.insert_breakpoint(0x40010)  # stop
         assert "swbreak" in gdb.cont().raw
-        assert gdb.read_register(REG_V0) == 0x2222 << 64 | 0x1111        # q0, 16 bytes
+        assert gdb.read_register(REG_V0) == 0x2222 << 64 | 0x1111  # q0, 16 bytes
         assert gdb.request(f"p{REG_V0:x}") == "1111" + "00" * 6 + "2222" + "00" * 6
         new = 0xAAAA_BBBB_CCCC_DDDD << 64 | 0x1234_5678_9ABC_DEF0
         assert gdb.request(f"P{REG_V0:x}={new.to_bytes(16, 'little').hex()}") == "OK"
-        assert gdb.request(f"P{REG_FPSR:x}={(0x8000_0000).to_bytes(4, 'little').hex()}") == "OK"
-        assert gdb.request(f"P{REG_FPCR:x}={(0x0300_0000).to_bytes(4, 'little').hex()}") == "OK"
+        assert (
+            gdb.request(f"P{REG_FPSR:x}={(0x8000_0000).to_bytes(4, 'little').hex()}") == "OK"
+        )
+        assert (
+            gdb.request(f"P{REG_FPCR:x}={(0x0300_0000).to_bytes(4, 'little').hex()}") == "OK"
+        )
         assert gdb.read_register(REG_FPCR) == 0x0300_0000
-        gdb.insert_breakpoint(0x40020)                                   # done
+        gdb.insert_breakpoint(0x40020)  # done
         assert "swbreak" in gdb.cont().raw
         regs = gdb.read_registers()
-        assert (regs[4], regs[5], regs[6]) == (0x1234_5678_9ABC_DEF0, 0xAAAA_BBBB_CCCC_DDDD,
-                                               0x8000_0000)              # the guest saw them
+        assert (regs[4], regs[5], regs[6]) == (
+            0x1234_5678_9ABC_DEF0,
+            0xAAAA_BBBB_CCCC_DDDD,
+            0x8000_0000,
+        )  # the guest saw them
         assert gdb.request(f"p{REG_V0 + 31:x}") == "00" * 16
 
 
@@ -248,9 +260,13 @@ def command():
     procs = []
 
     def run(*args):
-        p = subprocess.Popen([sys.executable, "-m", "armbp.gdbserver", *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)
+        p = subprocess.Popen(
+            [sys.executable, "-m", "armbp.gdbserver", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
         procs.append(p)
         return p
 
@@ -299,12 +315,16 @@ def test_command_rejects_what_it_cannot_run(tmp_path, command):
 def _malformed(loop_elf, name):
     """Files `armbp gdbserver` must refuse with one line: (file name, bytes, words expected)."""
     import struct
+
     image = bytearray(loop_elf.read_bytes())
-    struct.pack_into("<Q", image, 24, 0x10)          # e_entry where nothing is mapped
+    struct.pack_into("<Q", image, 24, 0x10)  # e_entry where nothing is mapped
     return {
         "truncated.elf": (b"\x7fELFgarbage", "truncated ELF header"),
         "entry.elf": (bytes(image), "0x10"),
-        "bad.s": (b"    mov x0, #1\n    frobnicate x0\n", "line 2, col 5: unknown instruction"),
+        "bad.s": (
+            b"    mov x0, #1\n    frobnicate x0\n",
+            "line 2, col 5: unknown instruction",
+        ),
         "binary.s": (bytes(range(0x80, 0x100)), "neither an ELF nor UTF-8 text"),
         "dir": (None, "cannot read it"),
         "missing.elf": (False, "cannot read it (No such file or directory)"),
@@ -312,11 +332,13 @@ def _malformed(loop_elf, name):
     }[name]
 
 
-@pytest.mark.parametrize("name", ["truncated.elf", "entry.elf", "bad.s", "binary.s", "dir",
-                                  "missing.elf", "fifo"])
+@pytest.mark.parametrize(
+    "name", ["truncated.elf", "entry.elf", "bad.s", "binary.s", "dir", "missing.elf", "fifo"]
+)
 def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path, capsys, name):
     """No traceback: exit status 2 and one stderr line with the file's name and the reason."""
     from armbp.gdb.cli import main
+
     data, expected = _malformed(loop_elf, name)
     path = tmp_path / name
     if data is None:
@@ -334,6 +356,7 @@ def test_command_refuses_a_bad_program_in_one_line_naming_it(loop_elf, tmp_path,
 @pytest.mark.parametrize("port", ["99999", "-1", "65536", "12ab"])
 def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
     from armbp.gdb.cli import main
+
     with pytest.raises(SystemExit) as exit_:
         main(["--port", port, str(loop_elf)])
     assert exit_.value.code == 2
@@ -345,7 +368,9 @@ def test_command_refuses_a_port_out_of_range(loop_elf, capsys, port):
 
 def test_command_says_the_port_is_taken(loop_elf, capsys):
     import socket
+
     from armbp.gdb.cli import main
+
     with socket.socket() as other:
         other.bind(("127.0.0.1", 0))
         other.listen()
@@ -383,8 +408,10 @@ vectors:
 """
 
 
-@pytest.mark.parametrize("case", ["storm, client running it, SIGINT",
-                                  "no client, SIGTERM", "started with SIGINT ignored"])
+@pytest.mark.parametrize(
+    "case",
+    ["storm, client running it, SIGINT", "no client, SIGTERM", "started with SIGINT ignored"],
+)
 def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
     """SIGINT (or SIGTERM) ends ``armbp gdbserver`` with a message, also while a client's
     guest spins in an exception storm: the handler kicks the vCPU, it does not rely on a
@@ -393,10 +420,14 @@ def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
     src.write_text(STORM)
     sig = signal.SIGTERM if "SIGTERM" in case else signal.SIGINT
     if "ignored" in case:
-        proc = subprocess.Popen([sys.executable, "-m", "armbp.gdbserver", "--port", "0",
-                                 str(src)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True,
-                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "armbp.gdbserver", "--port", "0", str(src)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
     else:
         proc = command("--port", "0", str(src))
     try:
@@ -406,19 +437,21 @@ def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
             gdb = RspClient.connect(port, timeout=10)
             gdb.handshake()
             gdb.send("c")
-            time.sleep(0.5)                       # the storm is on
+            time.sleep(0.5)  # the storm is on
             assert proc.poll() is None
         start = time.monotonic()
         proc.send_signal(sig)
-        status = proc.wait(5)                     # a hang guard: it takes ~0.05 s
+        status = proc.wait(5)  # a hang guard: it takes ~0.05 s
         took = time.monotonic() - start
         err = proc.stderr.read()
         assert status == 128 + sig, err
         assert took < 2, took
-        assert err == f"armbp gdbserver: stopped by {sig.name} (the guest was discarded, " \
-                      "any client disconnected)\n"
+        assert (
+            err == f"armbp gdbserver: stopped by {sig.name} (the guest was discarded, "
+            "any client disconnected)\n"
+        )
         if gdb is not None:
-            assert gdb.sock.recv(100) == b""      # closed, not a T04 stop reply
+            assert gdb.sock.recv(100) == b""  # closed, not a T04 stop reply
             gdb.close()
     finally:
         if proc.poll() is None:
@@ -430,6 +463,7 @@ def test_a_signal_ends_the_server_at_once(tmp_path, command, case):
 
 def test_start_server_helper_and_notebook_round_trip(loop_elf):
     from armbp.gdb.server import start_server
+
     out = []
     server = start_server(str(loop_elf), log=out.append, stdout=out.append)
     try:
@@ -449,8 +483,9 @@ def test_fuzz_against_the_real_target_then_question_mark(loop_elf):
     """Random and mutated packets straight into the stub over the real Debugger."""
     import random
 
-    from armbp.gdb.packets import GdbStub, Resume
     from test_gdbserver_protocol import _fuzz_packets
+
+    from armbp.gdb.packets import GdbStub, Resume
 
     make = target_factory(str(loop_elf), stdout=lambda b: None)
     target = make()
@@ -460,7 +495,10 @@ def test_fuzz_against_the_real_target_then_question_mark(loop_elf):
         result = stub.handle(payload)
         if isinstance(result, Resume):
             target.resume(result.step, 0.002)
-        assert not any(n.startswith("internal error") for n in stub.notes), (payload, stub.notes)
+        assert not any(n.startswith("internal error") for n in stub.notes), (
+            payload,
+            stub.notes,
+        )
     assert stub.handle(b"?")[:1] in ("T", "W", "X")
 
 
@@ -476,23 +514,25 @@ _start: mov x0, #1
         svc #0
 """)
     subprocess.run(["aarch64-linux-gnu-as", "-o", tmp_path / "o.o", src], check=True)
-    subprocess.run(["aarch64-linux-gnu-ld", "-o", tmp_path / "o.elf", tmp_path / "o.o"],
-                   check=True)
+    subprocess.run(
+        ["aarch64-linux-gnu-ld", "-o", tmp_path / "o.elf", tmp_path / "o.o"], check=True
+    )
     srv = serve(tmp_path / "o.elf")
     with RspClient.connect(srv.port, timeout=10) as gdb:
         gdb.handshake()
         entry = gdb.pc()
-        gdb.insert_breakpoint(entry + 8)         # planted, so BRKs trap to the VMM
+        gdb.insert_breakpoint(entry + 8)  # planted, so BRKs trap to the VMM
         stop = gdb.cont()
         assert stop.raw == "T05thread:p01.01;" and "swbreak" not in stop.fields
         assert gdb.pc() == entry + 4 and gdb.read_registers()[33] & 0xF == 0
-        assert gdb.cont().raw == "X05"           # a fatal signal, as under Linux
+        assert gdb.cont().raw == "X05"  # a fatal signal, as under Linux
 
 
 def test_detach_lets_the_next_client_in_at_once_while_the_guest_runs_on(tmp_path, serve):
     """``D`` with ``--multi``: the detached guest runs on off the server's thread, so the
     next client is served at once (the old detach ran it for 5 s on the accept loop)."""
     from armbp.gdb.target import DETACH_SECONDS
+
     src = tmp_path / "spin.s"
     src.write_text(SPIN)
     log: list[str] = []
@@ -506,10 +546,10 @@ def test_detach_lets_the_next_client_in_at_once_while_the_guest_runs_on(tmp_path
         served_in = time.monotonic() - detached_at
     assert served_in < DETACH_SECONDS / 2, served_in
     [guest] = srv.detached
-    assert guest.detached_run.is_alive()         # the spinning guest still runs …
+    assert guest.detached_run.is_alive()  # the spinning guest still runs …
     srv.stop()
     guest.detached_run.join(DETACH_SECONDS / 2)
-    assert not guest.detached_run.is_alive()     # … until the server ends: kicked
+    assert not guest.detached_run.is_alive()  # … until the server ends: kicked
     assert "detached guest ended: the server stops" in log
 
 
@@ -522,12 +562,13 @@ def test_a_detached_guest_finishes_its_run_before_a_single_client_server_ends(lo
         assert gdb.request("D") == "OK"
     srv._thread.join(10)
     assert not srv.running
-    assert b"".join(srv.guest_output) == b"loop done\n"     # it ran on to its exit, untrapped
+    assert b"".join(srv.guest_output) == b"loop done\n"  # it ran on to its exit, untrapped
 
 
 def test_detach_logs_a_failure_to_remove_the_breakpoints_and_ends_the_guest():
     from armbp import Debugger, assemble
     from armbp.gdb.target import DebuggerTarget
+
     log: list[str] = []
     target = DebuggerTarget(Debugger(assemble(BARE)), log=log.append)
 
@@ -537,5 +578,9 @@ def test_detach_logs_a_failure_to_remove_the_breakpoints_and_ends_the_guest():
     target.dbg.delete_all = broken
     target.detach()
     assert target.gone and target.detached_run is None
-    assert log == ["detach: cannot remove the breakpoints (RuntimeError: table is gone): "
-                   "the guest is ended, not run on"]
+    assert log == [
+        (
+            "detach: cannot remove the breakpoints (RuntimeError: table is gone): "
+            "the guest is ended, not run on"
+        )
+    ]

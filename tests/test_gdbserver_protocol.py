@@ -4,6 +4,7 @@ The fake target has no emulator: a bytearray of "instructions" and the real brea
 table. Each word it executes adds 1 to x0 and moves on, except ``BRK #0`` (a trap),
 ``SVC #0`` (exit with x0) and ``B .`` (spin forever, for Ctrl-C).
 """
+
 from __future__ import annotations
 
 import random
@@ -70,8 +71,9 @@ class FakeTarget:
             return StopEvent("signal", 11, pc=pc, note="instruction abort")
         if word == BRK0 and pc in self.table:
             if not first:
-                return StopEvent("signal", SIGTRAP, swbreak=True, pc=pc,
-                                 note="EC 0x3C hsr f2000000 → ours")
+                return StopEvent(
+                    "signal", SIGTRAP, swbreak=True, pc=pc, note="EC 0x3C hsr f2000000 → ours"
+                )
             word = self.table.find(pc).saved_insn  # step over our own BRK
         if word == svc(0):
             return StopEvent("exited", code=self.regs[0])
@@ -126,8 +128,15 @@ def test_qsupported_advertises_what_we_do():
     s = GdbStub(FakeTarget())
     reply = s.handle(b"qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+")
     feats = reply.split(";")
-    for f in ("PacketSize=4000", "qXfer:features:read+", "swbreak+", "vContSupported+",
-              "QStartNoAckMode+", "qXfer:auxv:read+", "multiprocess+"):
+    for f in (
+        "PacketSize=4000",
+        "qXfer:features:read+",
+        "swbreak+",
+        "vContSupported+",
+        "QStartNoAckMode+",
+        "qXfer:auxv:read+",
+        "multiprocess+",
+    ):
         assert f in feats
     assert s.swbreak and s.multiprocess
 
@@ -166,7 +175,7 @@ def test_thread_queries_and_stop_reason(stub):
 def test_registers_g_p_P_G(stub):
     g = stub.handle(b"g")
     assert len(g) == 2 * (33 * 8 + 4) == 536
-    assert g[64 * 8:64 * 8 + 16] == BASE.to_bytes(8, "little").hex()   # pc at index 32
+    assert g[64 * 8 : 64 * 8 + 16] == BASE.to_bytes(8, "little").hex()  # pc at index 32
     assert stub.handle(b"p20") == BASE.to_bytes(8, "little").hex()
     assert stub.handle(b"P1=2a00000000000000") == "OK"
     assert stub.handle(b"p1") == "2a00000000000000"
@@ -183,8 +192,8 @@ def test_memory_reads_hide_breakpoints_and_writes_keep_them(stub):
     assert stub.handle(b"Z0,400004,4") == "OK"
     assert stub.notes == [f"saved {NOP:08x}, wrote BRK d4200000"]
     target = stub.target
-    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)          # really planted
-    assert stub.handle(b"m400000,c") == to_bytes(NOP).hex() * 3     # but never shown
+    assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)  # really planted
+    assert stub.handle(b"m400000,c") == to_bytes(NOP).hex() * 3  # but never shown
     assert stub.handle(b"M400004,4:00000000") == "OK"
     assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
     assert stub.handle(b"z0,400004,4") == "OK"
@@ -207,21 +216,21 @@ def test_z0_and_z0_are_idempotent_per_address(stub):
     assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
     assert len(target.table) == 1 and target.table.find(BASE + 4).use_count == 1
     assert stub.handle(b"z0,400004,4") == "OK"
-    assert target.mem.read(BASE + 4, 4) == to_bytes(NOP)           # the guest's word again
+    assert target.mem.read(BASE + 4, 4) == to_bytes(NOP)  # the guest's word again
     assert len(target.table) == 0
-    assert stub.handle(b"z0,400004,4") == "OK"                      # a repeated z0 too
+    assert stub.handle(b"z0,400004,4") == "OK"  # a repeated z0 too
     assert target.mem.read(BASE + 4, 4) == to_bytes(NOP)
-    assert stub.handle(b"Z0,400004,4") == "OK"                      # and planting again works
+    assert stub.handle(b"Z0,400004,4") == "OK"  # and planting again works
     assert target.mem.read(BASE + 4, 4) == to_bytes(BRK0)
     # a failed Z0 plants nothing, so its z0 has nothing to undo
     assert stub.handle(b"Z0,0,4") == "E22" and stub.handle(b"z0,0,4") == "OK"
 
 
 def test_breakpoint_errors_and_unsupported_kinds(stub):
-    assert stub.handle(b"Z0,400002,4") == "E22"          # misaligned
-    assert stub.handle(b"Z0,0,4") == "E22"               # unmapped: KVM says EINVAL
+    assert stub.handle(b"Z0,400002,4") == "E22"  # misaligned
+    assert stub.handle(b"Z0,0,4") == "E22"  # unmapped: KVM says EINVAL
     assert stub.handle(b"Z0,400000,2") == "E22"
-    assert stub.handle(b"z0,400000,4") == "OK"           # none there: nothing to remove
+    assert stub.handle(b"z0,400000,4") == "OK"  # none there: nothing to remove
     assert stub.target.mem.read(BASE, 4) == to_bytes(NOP)
     for kind in b"1234":
         assert stub.handle(b"Z%c,400000,4" % kind) == ""
@@ -307,7 +316,7 @@ def test_break_continue_step_exit_over_tcp(client, server):
 
 
 def test_no_ack_mode_and_bad_checksum_resend(client):
-    client.send_raw(b"$g#00")                    # wrong checksum
+    client.send_raw(b"$g#00")  # wrong checksum
     deadline = time.monotonic() + 5
     buf = b""
     while b"-" not in buf and time.monotonic() < deadline:
@@ -325,7 +334,7 @@ def test_ctrl_c_stops_a_running_guest_with_T02(server):
         c.handshake()
         c.send("c")
         with pytest.raises(RspError, match="timed out"):
-            c.receive(timeout=0.2)               # still running
+            c.receive(timeout=0.2)  # still running
         c.interrupt()
         assert c.receive().startswith("T02thread:")
         assert c.pc() == BASE + 4
@@ -333,7 +342,9 @@ def test_ctrl_c_stops_a_running_guest_with_T02(server):
 
 
 def test_disconnect_mid_run_kills_the_guest_and_multi_keeps_listening(server):
-    server.make_target = lambda: (server.targets.append(FakeTarget([SPIN])) or server.targets[-1])
+    server.make_target = lambda: (
+        server.targets.append(FakeTarget([SPIN])) or server.targets[-1]
+    )
     c = RspClient.connect(server.port, timeout=5)
     c.handshake()
     c.send("c")
@@ -343,7 +354,7 @@ def test_disconnect_mid_run_kills_the_guest_and_multi_keeps_listening(server):
     while not server.targets[-1].killed and time.monotonic() < deadline:
         time.sleep(0.01)
     assert server.targets[-1].killed
-    with RspClient.connect(server.port, timeout=5) as c2:   # --multi: a new session
+    with RspClient.connect(server.port, timeout=5) as c2:  # --multi: a new session
         assert c2.request("?") == "T05thread:01;"
     assert server.sessions == 2 and not server.errors
 
@@ -365,17 +376,40 @@ def test_single_session_server_exits_after_its_client():
 def test_oversize_and_truncated_packets_get_errors_not_crashes(client):
     client.send_raw(frame(b"m" + b"0" * 0x5000))
     assert client.receive() == "E01"
-    client.send_raw(b"$m4000")                     # truncated …
+    client.send_raw(b"$m4000")  # truncated …
     assert client.request("?") == "T05thread:01;"  # … and the next packet still works
 
 
 # --- fuzz ---------------------------------------------------------------------------------
-SEEDS = [b"?", b"g", b"G" + b"0" * 536, b"p20", b"P0=0100000000000000", b"m400000,10",
-         b"M400000,4:1f2003d5", b"X400000,4:\x1f\x20\x03\xd5", b"Z0,400004,4", b"z0,400004,4",
-         b"Z1,400000,4", b"s", b"vCont;s:p1.1;c:p1.-1", b"vCont?", b"qSupported:swbreak+",
-         b"qXfer:features:read:target.xml:0,ffb", b"qXfer:auxv:read::0,ffb", b"Hgp1.1",
-         b"qfThreadInfo", b"qC", b"qAttached:1", b"T1", b"QStartNoAckMode", b"vFile:open:",
-         b"qOffsets", b"vMustReplyEmpty", b"c"]
+SEEDS = [
+    b"?",
+    b"g",
+    b"G" + b"0" * 536,
+    b"p20",
+    b"P0=0100000000000000",
+    b"m400000,10",
+    b"M400000,4:1f2003d5",
+    b"X400000,4:\x1f\x20\x03\xd5",
+    b"Z0,400004,4",
+    b"z0,400004,4",
+    b"Z1,400000,4",
+    b"s",
+    b"vCont;s:p1.1;c:p1.-1",
+    b"vCont?",
+    b"qSupported:swbreak+",
+    b"qXfer:features:read:target.xml:0,ffb",
+    b"qXfer:auxv:read::0,ffb",
+    b"Hgp1.1",
+    b"qfThreadInfo",
+    b"qC",
+    b"qAttached:1",
+    b"T1",
+    b"QStartNoAckMode",
+    b"vFile:open:",
+    b"qOffsets",
+    b"vMustReplyEmpty",
+    b"c",
+]
 
 
 def _mutate(rng: random.Random, seed: bytes) -> bytes:
@@ -389,7 +423,7 @@ def _mutate(rng: random.Random, seed: bytes) -> bytes:
             alphabet = b",:;-.0123456789abcdefpxXZ}"
             data[pos:pos] = bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 6)))
         elif op == 2 and data:
-            del data[pos:pos + rng.randrange(1, 6)]
+            del data[pos : pos + rng.randrange(1, 6)]
         elif op == 3:
             data += b"f" * rng.randrange(1, 40)
         else:
@@ -414,11 +448,13 @@ def test_fuzz_the_stub_never_raises():
     for payload in _fuzz_packets(rng, 10_000):
         result = stub.handle(payload)
         assert isinstance(result, (str, Resume, Close))
-        if isinstance(result, Resume):   # run it, as the server would, with a bounded slice
+        if isinstance(result, Resume):  # run it, as the server would, with a bounded slice
             stub.target.resume(result.step, 0.001)
         if isinstance(result, str):
-            assert not any(n.startswith("internal error") for n in stub.notes), \
-                (payload, stub.notes)
+            assert not any(n.startswith("internal error") for n in stub.notes), (
+                payload,
+                stub.notes,
+            )
 
 
 def test_fuzz_over_tcp_then_question_mark_still_answers(server):
@@ -435,16 +471,16 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
         batch = bytearray()
         for payload in _fuzz_packets(rng, 10_000):
             if payload[:1] in (b"k", b"D") or payload.startswith(b"vKill"):
-                payload = b"q" + payload[1:]   # these end the session by design
+                payload = b"q" + payload[1:]  # these end the session by design
             kind = rng.random()
             if kind < 0.85:
                 batch += frame(escape(payload) if rng.random() < 0.5 else payload)
             elif kind < 0.95:
-                batch += b"$" + payload + b"#%02x" % rng.randrange(256)   # bad checksum
+                batch += b"$" + payload + b"#%02x" % rng.randrange(256)  # bad checksum
             else:
-                batch += payload                                           # noise
+                batch += payload  # noise
             if payload[:1] in (b"c", b"s", b"v", b"C", b"S"):
-                batch += b"\x03"      # never leave a continue running
+                batch += b"\x03"  # never leave a continue running
             sent += 1
             if len(batch) > 4096:
                 sock.sendall(bytes(batch))
@@ -456,7 +492,7 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
                         if not data:
                             break
                         replies += len(reader.feed(data))
-                except (BlockingIOError, socket.timeout):
+                except (TimeoutError, BlockingIOError):
                     pass
                 sock.settimeout(5)
         sock.sendall(bytes(batch) + b"\x03")
@@ -467,7 +503,7 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
             while time.monotonic() < deadline:
                 try:
                     data = sock.recv(65536)
-                except socket.timeout:
+                except TimeoutError:
                     break
                 assert data, "server closed the connection"
                 replies += sum(ev.kind == "packet" for ev in reader.feed(data))
@@ -480,10 +516,15 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
         marker_reply = b"m" + TARGET_XML[:0x17].encode()
         packets: list[bytes] = []
         while time.monotonic() < deadline and (not packets or packets[-1] != marker_reply):
-            packets += [ev.payload for ev in reader.feed(sock.recv(65536)) if ev.kind == "packet"]
+            packets += [
+                ev.payload for ev in reader.feed(sock.recv(65536)) if ev.kind == "packet"
+            ]
         assert len(packets) >= 2 and packets[-1].startswith(b"m<?xml"), packets[-3:]
-        assert packets[-2][:1] in (b"T", b"W") and b"thread:" in packets[-2] \
-            or packets[-2][:1] == b"W", packets[-2]
+        assert (
+            packets[-2][:1] in (b"T", b"W")
+            and b"thread:" in packets[-2]
+            or packets[-2][:1] == b"W"
+        ), packets[-2]
         assert sent == 10_000 and replies > 1000
     finally:
         sock.close()
@@ -491,8 +532,8 @@ def test_fuzz_over_tcp_then_question_mark_still_answers(server):
 
 
 def test_a_nak_from_the_client_gets_the_reply_again(client):
-    client.send("qC")                      # acknowledged by the stub …
+    client.send("qC")  # acknowledged by the stub …
     ev = client._next_event()
     assert ev.kind == "packet" and ev.payload == b"QC01"
-    client.send_raw(b"-")                  # … and we claim its reply arrived damaged
+    client.send_raw(b"-")  # … and we claim its reply arrived damaged
     assert client.receive() == "QC01"

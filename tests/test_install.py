@@ -8,6 +8,7 @@ has it), and use it as a learner would: ``armbp lab --help``, ``armbp notebooks 
 ``armbp app`` until it answers HTTP on loopback, and lesson 0 through nbval from the
 copied folder. The unpacked sdist must also collect its own tests without errors.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,16 +38,29 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str | Path], *, cwd: Path, timeout: float = 300,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env or _env(), text=True,
-                         capture_output=True, timeout=timeout)
-    assert out.returncode == 0, f"{cmd} failed ({out.returncode}):\n{out.stdout[-3000:]}" \
-                                f"\n{out.stderr[-3000:]}"
+def _run(
+    cmd: list[str | Path],
+    *,
+    cwd: Path,
+    timeout: float = 300,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run(
+        [str(c) for c in cmd],
+        cwd=cwd,
+        env=env or _env(),
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+    )
+    assert out.returncode == 0, (
+        f"{cmd} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    )
     return out
 
 
 # --- armbp lab / armbp notebooks, in this interpreter ---------------------------------------
+
 
 def test_notebooks_copies_the_lessons_and_never_overwrites_an_edit(tmp_path, capsys):
     folder = tmp_path / "mine"
@@ -80,46 +94,71 @@ def test_lab_listens_on_loopback_opens_the_first_lesson_and_allows_root(tmp_path
     lab.copy_lessons(tmp_path)
     as_root = lab.lab_command(tmp_path, uid=0)
     as_user = lab.lab_command(tmp_path, uid=1000, port=9999, browser=False)
-    assert "--ServerApp.ip=127.0.0.1" in as_root and f"--ServerApp.root_dir={tmp_path}" in as_root
+    assert (
+        "--ServerApp.ip=127.0.0.1" in as_root and f"--ServerApp.root_dir={tmp_path}" in as_root
+    )
     assert as_root[-1] == lab.FIRST_LESSON
     assert "--allow-root" in as_root and "--allow-root" not in as_user
     assert "--ServerApp.port=9999" in as_user and "--no-browser" in as_user
     assert as_root[:3] == [sys.executable, "-m", "jupyterlab"]
 
 
-@pytest.mark.parametrize("command, module, extra", [
-    (["lab", "--no-browser", "{folder}"], "jupyterlab", "lab"),
-    (["app", "--port", "1"], "voila", "app"),
-])
+@pytest.mark.parametrize(
+    "command, module, extra",
+    [
+        (["lab", "--no-browser", "{folder}"], "jupyterlab", "lab"),
+        (["app", "--port", "1"], "voila", "app"),
+    ],
+)
 def test_a_missing_extra_is_named(command, module, extra, monkeypatch, capsys, tmp_path):
     real = lab.importlib.util.find_spec
-    monkeypatch.setattr(lab.importlib.util, "find_spec",
-                        lambda name, *a: None if name == module else real(name, *a))
+    monkeypatch.setattr(
+        lab.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == module else real(name, *a),
+    )
     folder = tmp_path / "x"
     assert cli.main([arg.format(folder=folder) for arg in command]) == 2
     assert f"pip install 'armbp[{extra}]'" in capsys.readouterr().err
     assert not folder.exists()  # nothing copied before the check
 
 
-@pytest.mark.parametrize("code, missing", [
-    ("import armbp.widgets", "ipywidgets"),
-    ("from armbp.widgets import EsrExplorer", "matplotlib"),
-])
+@pytest.mark.parametrize(
+    "code, missing",
+    [
+        ("import armbp.widgets", "ipywidgets"),
+        ("from armbp.widgets import EsrExplorer", "matplotlib"),
+    ],
+)
 def test_widgets_without_the_lab_extra_say_which_extra(code, missing):
-    out = subprocess.run([sys.executable, "-c",
-                          f"import sys; sys.modules[{missing!r}] = None\n{code}"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.modules[{missing!r}] = None\n{code}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 1
-    assert (f"ModuleNotFoundError: armbp.widgets needs {missing}, which is not installed: "
-            f"pip install 'armbp[lab]'") in out.stderr
+    assert (
+        f"ModuleNotFoundError: armbp.widgets needs {missing}, which is not installed: "
+        f"pip install 'armbp[lab]'"
+    ) in out.stderr
 
 
 def test_version_from_the_command_and_from_python_m():
-    assert subprocess.run([sys.executable, "-m", "armbp", "--version"], capture_output=True,
-                          text=True, cwd=ROOT, check=True).stdout == f"armbp {armbp.__version__}\n"
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "armbp", "--version"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+        == f"armbp {armbp.__version__}\n"
+    )
 
 
 # --- sdist, wheel, fresh venv -----------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tools(tmp_path_factory) -> Path:
@@ -128,13 +167,18 @@ def tools(tmp_path_factory) -> Path:
     venv = tmp_path_factory.mktemp("venv") / "v"
     _run([sys.executable, "-m", "venv", venv], cwd=venv.parent)
     python = venv / "bin" / "python"
-    _run([python, "-m", "pip", "install", "--quiet", "setuptools>=77"], cwd=venv.parent,
-         timeout=PIP_TIMEOUT)
+    _run(
+        [python, "-m", "pip", "install", "--quiet", "setuptools>=77"],
+        cwd=venv.parent,
+        timeout=PIP_TIMEOUT,
+    )
     return python
 
 
-_BUILD = ("import sys; from setuptools import build_meta as b; "
-          "print(getattr(b, sys.argv[1])(sys.argv[2]))")
+_BUILD = (
+    "import sys; from setuptools import build_meta as b; "
+    "print(getattr(b, sys.argv[1])(sys.argv[2]))"
+)
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +192,9 @@ def sdist(tools, tmp_path_factory) -> Path:
 def unpacked(sdist, tmp_path_factory) -> Path:
     into = tmp_path_factory.mktemp("unpacked")
     with tarfile.open(sdist) as tar:
-        tar.extractall(into, filter="data") if hasattr(tarfile, "data_filter") \
-            else tar.extractall(into)
+        tar.extractall(into, filter="data") if hasattr(
+            tarfile, "data_filter"
+        ) else tar.extractall(into)
     (top,) = into.iterdir()
     return top
 
@@ -164,18 +209,36 @@ def wheel(tools, unpacked, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def installed(tools, wheel) -> Path:
     """The venv's bin/ with ``armbp[lab,app,test]`` installed from the wheel."""
-    _run([tools, "-m", "pip", "install", "--quiet", f"{wheel}[lab,app,test]"],
-         cwd=wheel.parent, timeout=PIP_TIMEOUT)
+    _run(
+        [tools, "-m", "pip", "install", "--quiet", f"{wheel}[lab,app,test]"],
+        cwd=wheel.parent,
+        timeout=PIP_TIMEOUT,
+    )
     return tools.parent
 
 
 def test_the_sdist_holds_what_its_tests_need(sdist, unpacked):
-    for rel in ("tests/conftest.py", "tests/gdb/loop.S", "tests/gdb/session.gdb",
-                "tests/browser/conftest.py", "notebooks/00-start-here.ipynb",
-                "notebooks/nbval-sanitize.cfg", "notebooks/gdb-session/session.txt",
-                "app/armbp-app.ipynb", "benchmarks/bench_core.py", "docs/app.png",
-                "LICENSE", "NOTICE", "CHANGELOG.md", "CITATION.cff", "setup.py", "Makefile",
-                "binder/environment.yml", "binder/postBuild", ".ci/test-pythons"):
+    for rel in (
+        "tests/conftest.py",
+        "tests/gdb/loop.S",
+        "tests/gdb/session.gdb",
+        "tests/browser/conftest.py",
+        "notebooks/00-start-here.ipynb",
+        "notebooks/nbval-sanitize.cfg",
+        "notebooks/gdb-session/session.txt",
+        "app/armbp-app.ipynb",
+        "benchmarks/bench_core.py",
+        "docs/app.png",
+        "LICENSE",
+        "NOTICE",
+        "CHANGELOG.md",
+        "CITATION.cff",
+        "setup.py",
+        "Makefile",
+        "binder/environment.yml",
+        "binder/postBuild",
+        ".ci/test-pythons",
+    ):
         assert (unpacked / rel).is_file(), rel
 
 
@@ -183,9 +246,23 @@ def test_the_unpacked_sdist_collects_its_tests_without_errors(unpacked):
     env = _env() | {"PYTHONPATH": str(unpacked)}
     collected = []
     for extra in ([], ["--nbval", "--nbval-current-env", "notebooks"]):  # as `make test`
-        out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                              "-p", "no:cacheprovider", *extra], cwd=unpacked, env=env,
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--collect-only",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                *extra,
+            ],
+            cwd=unpacked,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
         assert "error" not in out.stdout.strip().splitlines()[-1].lower(), out.stdout[-1000:]
         collected += [line for line in out.stdout.splitlines() if "::" in line]
@@ -198,8 +275,11 @@ def test_the_wheel_carries_the_lessons_the_app_and_the_licences(wheel):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         metadata = zf.read(f"armbp-{armbp.__version__}.dist-info/METADATA").decode()
-    shipped = {n.removeprefix("armbp/data/lessons/") for n in names
-               if n.startswith("armbp/data/lessons/")}
+    shipped = {
+        n.removeprefix("armbp/data/lessons/")
+        for n in names
+        if n.startswith("armbp/data/lessons/")
+    }
     assert {str(p) for p in lab.lesson_files(ROOT / "notebooks")} <= shipped
     assert "armbp/data/app/armbp-app.ipynb" in names
     assert "armbp/__main__.py" in names
@@ -212,20 +292,28 @@ def test_the_wheel_carries_the_lessons_the_app_and_the_licences(wheel):
 
 
 def test_a_learner_installs_the_wheel_and_gets_lessons_app_and_a_passing_lesson(
-        installed, tmp_path):
+    installed, tmp_path
+):
     armbp_cmd = installed / "armbp"
     home = tmp_path / "home"
     home.mkdir()
     env = _env() | {"HOME": str(home)}
-    assert _run([armbp_cmd, "--version"], cwd=tmp_path, env=env).stdout.strip() == \
-        f"armbp {armbp.__version__}"
-    assert "usage: armbp" in _run([installed / "python", "-m", "armbp"], cwd=tmp_path,
-                                  env=env).stdout
+    assert (
+        _run([armbp_cmd, "--version"], cwd=tmp_path, env=env).stdout.strip()
+        == f"armbp {armbp.__version__}"
+    )
+    assert (
+        "usage: armbp"
+        in _run([installed / "python", "-m", "armbp"], cwd=tmp_path, env=env).stdout
+    )
     helped = _run([armbp_cmd, "lab", "--help"], cwd=tmp_path, env=env).stdout
     assert "127.0.0.1" in helped and "--allow-root" in helped
     # the installed package, not this checkout, answers
-    where = _run([installed / "python", "-c", "import armbp; print(armbp.__file__)"],
-                 cwd=tmp_path, env=env).stdout
+    where = _run(
+        [installed / "python", "-c", "import armbp; print(armbp.__file__)"],
+        cwd=tmp_path,
+        env=env,
+    ).stdout
     assert str(ROOT) not in where and "site-packages" in where
 
     folder = tmp_path / "lessons"
@@ -236,9 +324,14 @@ def test_a_learner_installs_the_wheel_and_gets_lessons_app_and_a_passing_lesson(
     port = free_port()
     log = tmp_path / "app.log"
     with log.open("w") as out:
-        server = subprocess.Popen([str(armbp_cmd), "app", "--port", str(port)], cwd=tmp_path,
-                                  env=env, start_new_session=True, stdout=out,
-                                  stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(armbp_cmd), "app", "--port", str(port)],
+            cwd=tmp_path,
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline, status = time.monotonic() + 120, None
         while status is None and time.monotonic() < deadline:
@@ -255,17 +348,36 @@ def test_a_learner_installs_the_wheel_and_gets_lessons_app_and_a_passing_lesson(
         stop_tree(server)
 
     # lesson 0 through nbval, from the learner's copy, in the installed venv
-    _run([installed / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval",
-          "--nbval-current-env", "--nbval-sanitize-with", "nbval-sanitize.cfg",
-          "00-start-here.ipynb"], cwd=folder, env=env, timeout=600)
+    _run(
+        [
+            installed / "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-sanitize-with",
+            "nbval-sanitize.cfg",
+            "00-start-here.ipynb",
+        ],
+        cwd=folder,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_citation_cff_is_valid(tmp_path):
     # cffconvert pins jsonschema<4, which JupyterLab cannot share: a venv of its own
     venv = tmp_path / "cff"
     _run([sys.executable, "-m", "venv", venv], cwd=tmp_path)
-    _run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", "cffconvert>=2,<3"],
-         cwd=tmp_path, timeout=PIP_TIMEOUT)
-    out = _run([venv / "bin" / "cffconvert", "--validate", "-i", ROOT / "CITATION.cff"],
-               cwd=tmp_path)
+    _run(
+        [venv / "bin" / "python", "-m", "pip", "install", "--quiet", "cffconvert>=2,<3"],
+        cwd=tmp_path,
+        timeout=PIP_TIMEOUT,
+    )
+    out = _run(
+        [venv / "bin" / "cffconvert", "--validate", "-i", ROOT / "CITATION.cff"], cwd=tmp_path
+    )
     assert "valid according to schema version 1.2.0" in out.stdout

@@ -10,6 +10,7 @@ and WFI detection.
 Nothing at the top of this module imports Unicorn: the blocked-import test runs the fake
 scenarios of this very module in a subprocess.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,9 +26,19 @@ import pytest
 
 from armbp import esr
 from armbp.encodings import NOP, WFI, brk, to_bytes
-from armbp.kvm.abi import (KVM_ARM_MAX_DBG_REGS, PAGE_SIZE, REGISTER_NAMES, Budget, DebugExit,
-                           Exit, ExitReason, GuestDebug, GuestDebugArch, SystemEvent,
-                           SystemEventType)
+from armbp.kvm.abi import (
+    KVM_ARM_MAX_DBG_REGS,
+    PAGE_SIZE,
+    REGISTER_NAMES,
+    Budget,
+    DebugExit,
+    Exit,
+    ExitReason,
+    GuestDebug,
+    GuestDebugArch,
+    SystemEvent,
+    SystemEventType,
+)
 from armbp.kvm.backend import Backend
 from armbp.memory import BytearrayMemory
 from armbp.program import Program
@@ -39,6 +50,7 @@ BASE = 0x40000
 
 
 # -- a fake vCPU: the contract over a bytearray --------------------------------------------------
+
 
 class FakeMemory(BytearrayMemory):
     """``BackendMemory`` over a bytearray; records every code invalidation."""
@@ -90,7 +102,9 @@ class FakeVCpu:
     def write_register(self, name: str, value: int) -> None:
         self.regs[name] = value
 
-    def set_guest_debug(self, flags: GuestDebug | int, arch: GuestDebugArch | None = None) -> None:
+    def set_guest_debug(
+        self, flags: GuestDebug | int, arch: GuestDebugArch | None = None
+    ) -> None:
         self.guest_debug = GuestDebug(flags)
         self.guest_debug_calls.append((self.guest_debug, arch))
 
@@ -99,8 +113,11 @@ class FakeVCpu:
 
     def run_until(self, deadline: float, instructions: int = 0) -> Exit:
         self.runs += 1
-        exit_ = self.script.pop(0) if self.script else Exit(
-            ExitReason.BUDGET, self.pc, message="time budget used up")
+        exit_ = (
+            self.script.pop(0)
+            if self.script
+            else Exit(ExitReason.BUDGET, self.pc, message="time budget used up")
+        )
         self.pc = exit_.pc
         self.last_exit = exit_
         return exit_
@@ -115,15 +132,18 @@ class FakeVCpu:
         self.regs = dict.fromkeys(REGISTER_NAMES, 0)
         self.regs["pc"] = self.program.entry
 
-    def inject_exception(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+    def inject_exception(
+        self, syndrome: int, *, return_to: int, far: int | None = None
+    ) -> None:
         self.injected.append((syndrome, return_to, far))
         self.pc = 0x800  # "the guest's vector"
 
     def write_scratch(self, offset: int, data: bytes) -> None:
         raise AssertionError("no displaced step in these scenarios")
 
-    def open_scratch(self, entry: frozenset[int],
-                     after: dict[int, frozenset[int]] | None = None) -> None:
+    def open_scratch(
+        self, entry: frozenset[int], after: dict[int, frozenset[int]] | None = None
+    ) -> None:
         self.scratch_open = entry
 
     def hide_scratch(self) -> None:
@@ -142,6 +162,7 @@ class FakeVCpu:
 
 def _program() -> Program:
     from armbp.asm import assemble
+
     return assemble("nop\n" * 8, base=BASE, name="fake")
 
 
@@ -169,9 +190,12 @@ def scenario_our_brk_stops() -> None:
 
 def scenario_a_brk_not_ours_is_reinjected() -> None:
     off = SystemEvent(SystemEventType.SHUTDOWN, 0x8400_0008)
-    cpu, table, handler = _handler([
-        Exit(ExitReason.DEBUG, BASE + 4, DebugExit(esr.brk(0x99))),
-        Exit(ExitReason.SYSTEM_EVENT, BASE + 12, system_event=off)])
+    cpu, table, handler = _handler(
+        [
+            Exit(ExitReason.DEBUG, BASE + 4, DebugExit(esr.brk(0x99))),
+            Exit(ExitReason.SYSTEM_EVENT, BASE + 12, system_event=off),
+        ]
+    )
     table.insert(BASE + 8)  # ours is elsewhere
     handler.update_guest_debug()
     seen: list[Verdict] = []
@@ -182,8 +206,9 @@ def scenario_a_brk_not_ours_is_reinjected() -> None:
 
 
 def scenario_a_debug_exception_we_did_not_ask_for_is_the_guests() -> None:
-    cpu, table, handler = _handler([
-        Exit(ExitReason.DEBUG, BASE, DebugExit(esr.breakpoint(same_el=False)))])  # EC 0x30
+    cpu, _table, handler = _handler(
+        [Exit(ExitReason.DEBUG, BASE, DebugExit(esr.breakpoint(same_el=False)))]
+    )  # EC 0x30
     cpu.regs["pstate"] = 0x3C5  # the guest at EL1h: it takes its own breakpoint as EC 0x31
     seen: list = []
     handler.run(_deadline(), on_exit=seen.append)
@@ -192,15 +217,18 @@ def scenario_a_debug_exception_we_did_not_ask_for_is_the_guests() -> None:
 
 
 def scenario_an_ec_kvm_never_exits_with() -> None:
-    cpu, table, handler = _handler([
-        Exit(ExitReason.DEBUG, BASE, DebugExit(esr.svc(0)))])  # EC 0x15 is no debug exit
+    cpu, _table, handler = _handler(
+        [Exit(ExitReason.DEBUG, BASE, DebugExit(esr.svc(0)))]
+    )  # EC 0x15 is no debug exit
     result = handler.run(_deadline())
     assert result.verdict is Verdict.INTERNAL_ERROR and "EC 0x15" in result.note
     assert cpu.injected == []
 
 
 def scenario_a_budget_exit() -> None:
-    cpu, table, handler = _handler([Exit(ExitReason.BUDGET, BASE + 4, message="interrupted")])
+    _cpu, _table, handler = _handler(
+        [Exit(ExitReason.BUDGET, BASE + 4, message="interrupted")]
+    )
     result = handler.run(_deadline())
     assert result.verdict is Verdict.BUDGET and result.exit.message == "interrupted"
     assert result.pc == BASE + 4
@@ -208,10 +236,13 @@ def scenario_a_budget_exit() -> None:
 
 def scenario_the_debugger_on_the_fake_backend() -> None:
     from armbp.debugger import Debugger, StopReason
+
     made: list[FakeVCpu] = []
 
     def factory(program: Program) -> FakeVCpu:
-        made.append(FakeVCpu(program, [Exit(ExitReason.DEBUG, BASE + 8, DebugExit(esr.brk(0)))]))
+        made.append(
+            FakeVCpu(program, [Exit(ExitReason.DEBUG, BASE + 8, DebugExit(esr.brk(0)))])
+        )
         return made[0]
 
     dbg = Debugger(_program(), backend=factory, flush_code_writes=False)
@@ -221,10 +252,14 @@ def scenario_the_debugger_on_the_fake_backend() -> None:
     assert stop.reason is StopReason.BREAKPOINT and stop.pc == BASE + 8
 
 
-SCENARIOS = [scenario_our_brk_stops, scenario_a_brk_not_ours_is_reinjected,
-             scenario_a_debug_exception_we_did_not_ask_for_is_the_guests,
-             scenario_an_ec_kvm_never_exits_with, scenario_a_budget_exit,
-             scenario_the_debugger_on_the_fake_backend]
+SCENARIOS = [
+    scenario_our_brk_stops,
+    scenario_a_brk_not_ours_is_reinjected,
+    scenario_a_debug_exception_we_did_not_ask_for_is_the_guests,
+    scenario_an_ec_kvm_never_exits_with,
+    scenario_a_budget_exit,
+    scenario_the_debugger_on_the_fake_backend,
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
@@ -250,10 +285,23 @@ sys.meta_path.insert(0, _NoUnicorn())
 
 
 def test_the_contract_and_its_users_import_and_run_with_unicorn_blocked():
-    modules = ["armbp.kvm", "armbp.kvm.abi", "armbp.kvm.backend", "armbp.kvm.arch",
-               "armbp.vmm", "armbp.table", "armbp.debugger", "armbp.linux", "armbp.demo",
-               "armbp.widgets.debugger_view", "armbp.view", "armbp.gdb"]
-    code = _BLOCK + f"""
+    modules = [
+        "armbp.kvm",
+        "armbp.kvm.abi",
+        "armbp.kvm.backend",
+        "armbp.kvm.arch",
+        "armbp.vmm",
+        "armbp.table",
+        "armbp.debugger",
+        "armbp.linux",
+        "armbp.demo",
+        "armbp.widgets.debugger_view",
+        "armbp.view",
+        "armbp.gdb",
+    ]
+    code = (
+        _BLOCK
+        + f"""
 import importlib
 for name in {modules!r}:
     importlib.import_module(name)
@@ -276,9 +324,11 @@ assert not [m for m in sys.modules if m.split(".")[0] == "unicorn"]
 assert "armbp.kvm.unicorn" not in sys.modules
 print("ok", len(test_kvm.SCENARIOS))
 """
+    )
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     assert f"ok {len(SCENARIOS)}" in out.stdout
     # asking for the Unicorn backend is what imports Unicorn, and it says so
@@ -311,6 +361,7 @@ def test_no_module_outside_the_unicorn_backend_imports_unicorn():
 
 # -- the records -------------------------------------------------------------------------------
 
+
 def test_guest_debug_numbers_are_kvms():
     assert (GuestDebug.ENABLE, GuestDebug.SINGLESTEP) == (1, 2)
     assert (GuestDebug.USE_SW_BP, GuestDebug.USE_HW) == (1 << 16, 1 << 17)
@@ -324,7 +375,9 @@ def test_guest_debug_arch_has_sixteen_slots_of_each_kind_and_validates():
     assert len(GuestDebugArch().dbg_wvr) == KVM_ARM_MAX_DBG_REGS == 16
     with pytest.raises(ValueError, match=r"dbg_bvr has 3 slots: expected 16"):
         GuestDebugArch(dbg_bvr=(0, 0, 0))
-    with pytest.raises(ValueError, match=r"dbg_wcr\[2\]=-1: expected an integer 0\.\.2\*\*64-1"):
+    with pytest.raises(
+        ValueError, match=r"dbg_wcr\[2\]=-1: expected an integer 0\.\.2\*\*64-1"
+    ):
         GuestDebugArch(dbg_wcr=(0, 0, -1) + (0,) * 13)
     with pytest.raises(ValueError, match=r"dbg_wvr='x'"):
         GuestDebugArch(dbg_wvr="x")
@@ -334,8 +387,10 @@ def test_guest_debug_arch_has_sixteen_slots_of_each_kind_and_validates():
 
 # -- choosing the backend ----------------------------------------------------------------------
 
+
 def test_an_unknown_backend_name_lists_the_known_ones():
     from armbp.debugger import Debugger
+
     with pytest.raises(ValueError, match=r"unknown backend 'kvmm': expected one of 'unicorn'"):
         Debugger(_program(), backend="kvmm")
     with pytest.raises(ValueError, match=r"backend 42: expected a name \('unicorn'\)"):
@@ -344,6 +399,7 @@ def test_an_unknown_backend_name_lists_the_known_ones():
 
 def test_a_backend_instance_is_used_if_it_is_for_that_program():
     from armbp.debugger import Debugger
+
     prog = _program()
     cpu = FakeVCpu(prog)
     assert Debugger(prog, backend=cpu).vcpu is cpu
@@ -354,6 +410,7 @@ def test_a_backend_instance_is_used_if_it_is_for_that_program():
 def test_the_default_backend_is_unicorn():
     from armbp.debugger import Debugger
     from armbp.kvm.unicorn import VCpu
+
     dbg = Debugger(_program())
     assert type(dbg.vcpu) is VCpu and isinstance(dbg.vcpu, Backend)
     assert type(Debugger(_program(), backend=VCpu).vcpu) is VCpu
@@ -361,8 +418,10 @@ def test_the_default_backend_is_unicorn():
 
 # -- the Unicorn backend's side ----------------------------------------------------------------
 
+
 def test_unicorn_refuses_hardware_slots_and_changes_nothing():
     from armbp.kvm.unicorn import VCpu
+
     cpu = VCpu(_program())
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
     slots = GuestDebugArch(dbg_bcr=(1,) + (0,) * 15, dbg_bvr=(BASE,) + (0,) * 15)
@@ -395,10 +454,13 @@ lit:    .quad 0x1122334455667788, 0x99aabbccddeeff00
 def _hits_and_steps():
     from armbp import assemble
     from armbp.debugger import Debugger, StopReason
+
     first = assemble(FALLBACK_GUEST, base=BASE)
     imm19 = (first.symbols["lit"] - first.symbols["again"]) // 4
-    prog = assemble(FALLBACK_GUEST.replace("again:  nop", f"again:  .inst {0x9C00_0003 | imm19 << 5:#x}"),
-                    base=BASE)
+    prog = assemble(
+        FALLBACK_GUEST.replace("again:  nop", f"again:  .inst {0x9C00_0003 | imm19 << 5:#x}"),
+        base=BASE,
+    )
     dbg = Debugger(prog)
     for offset in (0, 4, 8):  # ldr q3, blr x30, add
         dbg.break_at(prog.symbols["again"] + offset)
@@ -406,8 +468,14 @@ def _hits_and_steps():
     for _ in range(6):
         stop = dbg.cont(Budget(seconds=5))
         assert stop.reason is StopReason.BREAKPOINT, stop
-        seen.append((stop.pc, dbg.read_register("x1"), dbg.read_register("v3"),
-                     dbg.read_register("x30")))
+        seen.append(
+            (
+                stop.pc,
+                dbg.read_register("x1"),
+                dbg.read_register("v3"),
+                dbg.read_register("x30"),
+            )
+        )
     stop = dbg.step()
     assert stop.reason is StopReason.STEP
     seen.append((stop.pc, dbg.step_overs["displaced"]))
@@ -415,7 +483,8 @@ def _hits_and_steps():
 
 
 def test_the_binding_helpers_public_api_fallback_runs_hits_and_step_overs(monkeypatch):
-    import armbp.kvm.unicorn.binding as binding
+    from armbp.kvm.unicorn import binding
+
     fast = _hits_and_steps()
     calls = []
     monkeypatch.setattr(binding, "_internals", lambda uc: calls.append(uc))  # returns None
@@ -427,9 +496,9 @@ def test_the_binding_helpers_public_api_fallback_runs_hits_and_step_overs(monkey
 
 
 def test_the_fallback_stops_a_brk_and_reads_the_word(monkeypatch):
-    import armbp.kvm.unicorn.binding as binding
     from armbp import assemble
-    from armbp.kvm.unicorn import VCpu
+    from armbp.kvm.unicorn import VCpu, binding
+
     monkeypatch.setattr(binding, "_internals", lambda uc: None)
     cpu = VCpu(assemble("nop\nbrk #7\nnop", base=BASE))
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
@@ -448,6 +517,7 @@ def test_a_stop_meant_for_an_earlier_run_after_a_wfi_word_is_not_a_hlt():
     old check read memory and reported HLT for a guest that never ran the WFI."""
     from armbp import assemble
     from armbp.kvm.unicorn import VCpu
+
     cpu = VCpu(assemble("_start: b spin\nwfi\nspin: b spin", base=BASE))
     assert cpu.memory.read(BASE + 4, 4) == to_bytes(WFI)
 
@@ -467,6 +537,7 @@ def test_a_stop_meant_for_an_earlier_run_after_a_wfi_word_is_not_a_hlt():
 def test_wfi_is_still_a_hlt_exit_and_the_next_run_goes_on_past_it():
     from armbp import assemble
     from armbp.kvm.unicorn import VCpu
+
     cpu = VCpu(assemble("nop\nwfi\nnop", base=BASE))
     e = cpu.run(1)
     assert e.reason is ExitReason.HLT and e.pc == BASE + 8 and cpu.pc == BASE + 8
@@ -481,8 +552,9 @@ def test_the_words_and_offsets_are_defined_once_and_agree_with_the_assembler():
     from armbp import assemble, encodings
     from armbp.kvm import arch
     from armbp.kvm.unicorn import traps
+
     code = assemble("wfi\neret\nb .\nnop", base=BASE).code
-    words = [int.from_bytes(code[i:i + 4], "little") for i in range(0, 16, 4)]
+    words = [int.from_bytes(code[i : i + 4], "little") for i in range(0, 16, 4)]
     assert words == [encodings.WFI, encodings.ERET, encodings.B, encodings.NOP]
     assert traps.WFI is encodings.WFI and armbp.linux.ERET is encodings.ERET
     assert armbp.linux.VECTOR_LOWER_A64 is arch.VECTOR_LOWER_A64 == 0x400

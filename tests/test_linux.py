@@ -1,13 +1,27 @@
 """The Linux user-mode loader: page-aligned PT_LOAD mapping and the initial stack."""
+
 from __future__ import annotations
 
 import struct
 
 import pytest
-
-from armbp.linux import (AT_ENTRY, AT_EXECFN, AT_NULL, AT_PAGESZ, AT_PHDR, AT_PHENT, AT_PHNUM,
-                         AT_PLATFORM, AT_RANDOM, PAGE, ElfError, ElfImage, build_stack)
 from conftest import require_tool
+
+from armbp.linux import (
+    AT_ENTRY,
+    AT_EXECFN,
+    AT_NULL,
+    AT_PAGESZ,
+    AT_PHDR,
+    AT_PHENT,
+    AT_PHNUM,
+    AT_PLATFORM,
+    AT_RANDOM,
+    PAGE,
+    ElfError,
+    ElfImage,
+    build_stack,
+)
 
 
 def test_parse_reads_entry_loads_and_phdr(loop_elf):
@@ -22,11 +36,14 @@ def test_pages_are_file_mappings_of_whole_pages(loop_elf):
     data = loop_elf.read_bytes()
     img = ElfImage.parse(data)
     regions = img.pages()
-    assert [(s, n, p) for s, n, p, _ in regions] == [(0x400000, PAGE, "rx"), (0x410000, PAGE, "rw")]
+    assert [(s, n, p) for s, n, p, _ in regions] == [
+        (0x400000, PAGE, "rx"),
+        (0x410000, PAGE, "rw"),
+    ]
     text, dat = regions[0][3], regions[1][3]
-    assert text[:len(data)] == data[:PAGE][:len(data)]       # header and code from the file
-    assert dat[:4] == b"\x7fELF"                              # bytes before p_vaddr: the file's
-    assert dat[0x160:0x168] == data[0x160:0x168]              # `total`
+    assert text[: len(data)] == data[:PAGE][: len(data)]  # header and code from the file
+    assert dat[:4] == b"\x7fELF"  # bytes before p_vaddr: the file's
+    assert dat[0x160:0x168] == data[0x160:0x168]  # `total`
 
 
 def _handmade(*loads, entry=0x10100, size=0x200):
@@ -34,30 +51,45 @@ def _handmade(*loads, entry=0x10100, size=0x200):
     memsz) of its PT_LOADs."""
     hdr = bytearray(b"\xaa" * size)
     hdr[:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
-    struct.pack_into("<HHIQQQIHHHHHH", hdr, 16, 2, 183, 1, entry, 64, 0, 0, 64, 56,
-                     len(loads), 64, 0, 0)
+    struct.pack_into(
+        "<HHIQQQIHHHHHH", hdr, 16, 2, 183, 1, entry, 64, 0, 0, 64, 56, len(loads), 64, 0, 0
+    )
     for i, (flags, offset, vaddr, filesz, memsz) in enumerate(loads):
-        struct.pack_into("<IIQQQQQQ", hdr, 64 + 56 * i, 1, flags, offset, vaddr, vaddr,
-                         filesz, memsz, 0x1000)
+        struct.pack_into(
+            "<IIQQQQQQ",
+            hdr,
+            64 + 56 * i,
+            1,
+            flags,
+            offset,
+            vaddr,
+            vaddr,
+            filesz,
+            memsz,
+            0x1000,
+        )
     return bytes(hdr)
 
 
 def test_bss_tail_is_zero():
     # one PT_LOAD with filesz 4 and memsz 0x2000 over a file of junk
     raw = _handmade((7, 0x100, 0x10100, 4, 0x2000))
-    (start, size, perms, data), = ElfImage.parse(raw).pages()
+    ((start, size, perms, data),) = ElfImage.parse(raw).pages()
     assert (start, size, perms) == (0x10000, 0x3000, "rwx")
-    assert data[:0x100] == raw[:0x100]                        # the file before p_vaddr
+    assert data[:0x100] == raw[:0x100]  # the file before p_vaddr
     assert data[0x100:0x104] == b"\xaa" * 4 and data[0x104:] == bytes(len(data) - 0x104)
-    assert len(data) == 0x104            # the zero tail is left to the zeroed guest memory
+    assert len(data) == 0x104  # the zero tail is left to the zeroed guest memory
 
 
-@pytest.mark.parametrize("patch, message", [
-    (lambda b: b"\x7fELG" + b[4:], "magic"),
-    (lambda b: b[:4] + b"\x01" + b[5:], "64-bit"),
-    (lambda b: b[:18] + b"\x3e\x00" + b[20:], "not AArch64"),
-    (lambda b: b[:16] + b"\x03\x00" + b[18:], "static executable"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        (lambda b: b"\x7fELG" + b[4:], "magic"),
+        (lambda b: b[:4] + b"\x01" + b[5:], "64-bit"),
+        (lambda b: b[:18] + b"\x3e\x00" + b[20:], "not AArch64"),
+        (lambda b: b[:16] + b"\x03\x00" + b[18:], "static executable"),
+    ],
+)
 def test_bad_elf_files_are_named(loop_elf, patch, message):
     with pytest.raises(ElfError, match=message):
         ElfImage.parse(patch(loop_elf.read_bytes()))
@@ -74,7 +106,7 @@ def test_initial_stack_layout(loop_elf):
 
     def cstr(addr):
         off = addr - st.base
-        return mem[off:mem.index(b"\0", off)]
+        return mem[off : mem.index(b"\0", off)]
 
     assert st.sp % 16 == 0 and st.sp == st.base
     assert word(st.sp) == 2
@@ -90,14 +122,14 @@ def test_initial_stack_layout(loop_elf):
     assert aux[AT_PHDR] == 0x400040 and aux[AT_PHENT] == 56 and aux[AT_PHNUM] == 2
     assert aux[AT_PAGESZ] == PAGE and aux[AT_ENTRY] == 0x4000B0
     assert cstr(aux[AT_PLATFORM]) == b"aarch64" and cstr(aux[AT_EXECFN]) == b"/prog"
-    assert mem[aux[AT_RANDOM] - st.base:][:16] == b"R" * 16
-    assert st.auxv == mem[st.sp + 48 - st.base:p - st.base]
+    assert mem[aux[AT_RANDOM] - st.base :][:16] == b"R" * 16
+    assert st.auxv == mem[st.sp + 48 - st.base : p - st.base]
     assert st.base + len(mem) == 0x80000
 
 
 # --- system calls ----------------------------------------------------------------------------
-from armbp.linux import ENOSYS, EBADF, EFAULT, Syscalls  # noqa: E402
-from armbp.memory import BytearrayMemory  # noqa: E402
+from armbp.linux import EBADF, EFAULT, ENOSYS, Syscalls
+from armbp.memory import BytearrayMemory
 
 
 def _sys():
@@ -109,13 +141,13 @@ def _sys():
 
 
 def test_write_exit_and_unknown_calls():
-    s, mem, out, err, _ = _sys()
+    s, _mem, out, err, _ = _sys()
     assert s(64, [1, 0x10000, 6]).value == 6 and out == [b"hello\n"]
     assert s(64, [2, 0x10000, 5]).value == 5 and err == [b"hello"]
     assert s(64, [7, 0x10000, 5]).value == -EBADF
     assert s(64, [1, 0x90000, 5]).value == -EFAULT
-    r = s(94, [0x12a])
-    assert r.exited and r.value == 0x2a and r.name == "exit_group"
+    r = s(94, [0x12A])
+    assert r.exited and r.value == 0x2A and r.name == "exit_group"
     assert s(93, [3]).value == 3
     r = s(63, [0, 0, 0])
     assert r.value == -ENOSYS and "read" in r.note and s.unknown == ["read"]
@@ -123,17 +155,18 @@ def test_write_exit_and_unknown_calls():
 
 
 def test_brk_grows_the_heap_page_by_page():
-    s, mem, *_, maps = _sys()
+    s, _mem, *_, maps = _sys()
     assert s(214, [0]).value == 0x11000
     assert s(214, [0x11010]).value == 0x11010 and maps == [(0x11000, 0x1000)]
     assert s(214, [0x11800]).value == 0x11800 and len(maps) == 1
     assert s(214, [0x13001]).value == 0x13001 and maps[-1] == (0x12000, 0x2000)
-    assert s(214, [1 << 40]).value == 0x13001      # refused: the old break
+    assert s(214, [1 << 40]).value == 0x13001  # refused: the old break
 
 
 # --- the process on a vCPU -------------------------------------------------------------------
 def _run_to_exit(proc, vcpu, limit=50):
     from armbp.kvm.abi import ExitReason
+
     for _ in range(limit):
         exit_ = vcpu.run(5)
         assert exit_.reason is ExitReason.MMIO and proc.at_gate(vcpu), exit_
@@ -145,8 +178,9 @@ def _run_to_exit(proc, vcpu, limit=50):
 
 
 def test_process_starts_at_el0_with_argc_on_the_stack_and_exits(loop_elf):
-    from armbp.linux import LinuxProcess
     from armbp.kvm.unicorn import VCpu
+    from armbp.linux import LinuxProcess
+
     out, log = [], []
     proc = LinuxProcess(loop_elf, [str(loop_elf), "6"], stdout=out.append, log=log.append)
     vcpu = VCpu(proc.program)
@@ -155,18 +189,23 @@ def test_process_starts_at_el0_with_argc_on_the_stack_and_exits(loop_elf):
     assert vcpu.read_register("currentel") == 0 and vcpu.read_register("pstate") & 0xF == 0
     sp = vcpu.read_register("sp")
     assert sp == proc.stack.sp and sp % 16 == 0
-    assert vcpu.memory.read(sp, 8) == (2).to_bytes(8, "little")            # argc
+    assert vcpu.memory.read(sp, 8) == (2).to_bytes(8, "little")  # argc
     result = _run_to_exit(proc, vcpu)
-    assert result.value == 21 and proc.exit_code == 21                      # 1+…+6
+    assert result.value == 21 and proc.exit_code == 21  # 1+…+6
     assert out == [b"loop done\n"]
-    assert [line.split(":")[0] for line in log] == ["syscall 64 write", "syscall 94 exit_group"]
+    assert [line.split(":")[0] for line in log] == [
+        "syscall 64 write",
+        "syscall 94 exit_group",
+    ]
 
 
 def test_unknown_syscalls_return_enosys_and_the_program_goes_on(tmp_path):
     require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
     import subprocess
-    from armbp.linux import LinuxProcess
+
     from armbp.kvm.unicorn import VCpu
+    from armbp.linux import LinuxProcess
+
     src = tmp_path / "nosys.S"
     src.write_text("""
         .global _start
@@ -187,8 +226,9 @@ _start: mov x8, #63          // read: not implemented
         svc #0
 """)
     subprocess.run(["aarch64-linux-gnu-as", "-o", tmp_path / "n.o", src], check=True)
-    subprocess.run(["aarch64-linux-gnu-ld", "-o", tmp_path / "n.elf", tmp_path / "n.o"],
-                   check=True)
+    subprocess.run(
+        ["aarch64-linux-gnu-ld", "-o", tmp_path / "n.elf", tmp_path / "n.o"], check=True
+    )
     log = []
     proc = LinuxProcess(tmp_path / "n.elf", log=log.append)
     vcpu = VCpu(proc.program)
@@ -205,8 +245,11 @@ def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
     import armbp.elf
     import armbp.linux
     from armbp.linux import LinuxProcess
+
     assert issubclass(ElfImage, armbp.elf.ElfImage) and ElfError is armbp.elf.ElfError
-    assert "parse" not in vars(ElfImage) and "unpack_from" not in inspect.getsource(armbp.linux)
+    assert "parse" not in vars(ElfImage) and "unpack_from" not in inspect.getsource(
+        armbp.linux
+    )
     proc = LinuxProcess(loop_elf)
     assert proc.image == ElfImage.read(loop_elf) and proc.image.name == str(loop_elf)
     assert proc.program.symbols == armbp.elf.load_elf(loop_elf).symbols
@@ -224,19 +267,33 @@ def test_the_linux_loader_uses_the_one_elf_reader(loop_elf, tmp_path):
 # --- malformed files and big ones: an ElfError at once, nothing half-built --------------------
 def _process(tmp_path, raw: bytes, name: str = "hand.elf"):
     from armbp.linux import LinuxProcess
+
     path = tmp_path / name
     path.write_bytes(raw)
     return LinuxProcess(path, stdout=lambda b: None)
 
 
-@pytest.mark.parametrize("vaddr, message", [
-    ((1 << 64) - PAGE, r"PT_LOAD 0 \(p_vaddr 0xfffffffffffff000, p_memsz 0x1000\) ends at "
-                       r"0x10000000000000000, beyond the guest's 44-bit address space"),
-    ((1 << 44) - PAGE, r"the program ends at 0x100000000000, and the stack, the kernel's "
-                       r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
-                       r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
-                       r"expected a program that ends below 0xffffa[0-9a-f]{6}"),
-])
+@pytest.mark.parametrize(
+    "vaddr, message",
+    [
+        (
+            (1 << 64) - PAGE,
+            (
+                r"PT_LOAD 0 \(p_vaddr 0xfffffffffffff000, p_memsz 0x1000\) ends at "
+                r"0x10000000000000000, beyond the guest's 44-bit address space"
+            ),
+        ),
+        (
+            (1 << 44) - PAGE,
+            (
+                r"the program ends at 0x100000000000, and the stack, the kernel's "
+                r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
+                r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
+                r"expected a program that ends below 0xffffa[0-9a-f]{6}"
+            ),
+        ),
+    ],
+)
 def test_a_segment_at_the_top_of_the_address_space_is_refused(tmp_path, vaddr, message):
     raw = _handmade((5, 0, vaddr, 0x200, PAGE), entry=vaddr + 0x100)
     with pytest.raises(ElfError, match=message):
@@ -244,40 +301,52 @@ def test_a_segment_at_the_top_of_the_address_space_is_refused(tmp_path, vaddr, m
 
 
 def test_an_entry_point_outside_executable_pages_is_refused_before_the_vcpu_exists(tmp_path):
-    with pytest.raises(ElfError, match=r"e_entry 0x7c0 is not in executable memory "
-                                       r"\(executable: 0x10000\.\.0x10200\)"):
-        _process(tmp_path, _handmade((5, 0, 0x10000, 0x200, 0x200), entry=0x7c0))
+    with pytest.raises(
+        ElfError,
+        match=r"e_entry 0x7c0 is not in executable memory "
+        r"\(executable: 0x10000\.\.0x10200\)",
+    ):
+        _process(tmp_path, _handmade((5, 0, 0x10000, 0x200, 0x200), entry=0x7C0))
     # in an executable PT_LOAD, but its page is mapped again, writable, by the next one
-    raw = _handmade((5, 0, 0x10000, 0x200, 0x200), (6, 0x100, 0x10100, 0x100, 0x2000),
-                    entry=0x10080)
-    ElfImage.parse(raw).program()                       # load_elf maps the segments as such
-    with pytest.raises(ElfError, match=r"e_entry 0x10080 is not in executable memory "
-                                       r"\(executable: none\)"):
+    raw = _handmade(
+        (5, 0, 0x10000, 0x200, 0x200), (6, 0x100, 0x10100, 0x100, 0x2000), entry=0x10080
+    )
+    ElfImage.parse(raw).program()  # load_elf maps the segments as such
+    with pytest.raises(
+        ElfError,
+        match=r"e_entry 0x10080 is not in executable memory "
+        r"\(executable: none\)",
+    ):
         _process(tmp_path, raw)
 
 
 def test_a_large_bss_costs_no_memory_and_no_time_in_the_page_layout():
     import tracemalloc
-    raw = _handmade((7, 0x100, 0x10100, 4, 8 << 20))    # an 8 MiB .bss
+
+    raw = _handmade((7, 0x100, 0x10100, 4, 8 << 20))  # an 8 MiB .bss
     img = ElfImage.parse(raw)
     tracemalloc.start()
     try:
-        (start, size, perms, data), = img.pages()
+        ((start, size, perms, data),) = img.pages()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
     assert (start, size, perms) == (0x10000, (8 << 20) + PAGE, "rwx")
-    assert data == raw[:0x104] and peak < 64 << 10      # the file's bytes, no zero pages
+    assert data == raw[:0x104] and peak < 64 << 10  # the file's bytes, no zero pages
 
 
 def test_a_failed_start_leaves_the_vcpu_as_it_was_made(loop_elf):
-    from armbp.linux import LinuxProcess
     from armbp.kvm.unicorn import VCpu
+    from armbp.linux import LinuxProcess
+
     proc = LinuxProcess(loop_elf)
     vcpu = VCpu(proc.program)
     fresh = {r: vcpu.read_register(r) for r in ("pc", "sp", "vbar_el1", "elr_el1", "sp_el0")}
-    proc.trampoline = 0x8                               # as if the kit had mislaid it
-    with pytest.raises(RuntimeError, match=r"did not reach the entry point 0x4000b0.*"
-                                           r"\(the vCPU is reset\)"):
+    proc.trampoline = 0x8  # as if the kit had mislaid it
+    with pytest.raises(
+        RuntimeError,
+        match=r"did not reach the entry point 0x4000b0.*"
+        r"\(the vCPU is reset\)",
+    ):
         proc.start(vcpu)
     assert {r: vcpu.read_register(r) for r in fresh} == fresh and proc.syscalls is None

@@ -1,17 +1,18 @@
 """The guest kernel beside the VMM: ``LinuxProcess.handle``/``run``, as the stub runs it."""
+
 from __future__ import annotations
 
 import logging
 import subprocess
 
 import pytest
+from conftest import require_tool
+from gdb.guests import build_elf
 
 from armbp.gdb.client import RspClient
 from armbp.gdb.server import GdbServer
 from armbp.gdb.target import target_factory
 from armbp.linux import LinuxProcess
-from conftest import require_tool
-from gdb.guests import build_elf
 
 UNDEFINED = """
         .global _start
@@ -37,10 +38,22 @@ _start: mov     x8, #63          // read: not implemented
 def _link(tmp_path, name: str, source: str):
     require_tool("aarch64-linux-gnu-as", "binutils-aarch64-linux-gnu")
     (tmp_path / f"{name}.S").write_text(source)
-    subprocess.run(["aarch64-linux-gnu-as", "-o", tmp_path / f"{name}.o", tmp_path / f"{name}.S"],
-                   check=True, timeout=60)
-    subprocess.run(["aarch64-linux-gnu-ld", "-static", "-o", tmp_path / f"{name}.elf",
-                    tmp_path / f"{name}.o"], check=True, timeout=60)
+    subprocess.run(
+        ["aarch64-linux-gnu-as", "-o", tmp_path / f"{name}.o", tmp_path / f"{name}.S"],
+        check=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            "aarch64-linux-gnu-ld",
+            "-static",
+            "-o",
+            tmp_path / f"{name}.elf",
+            tmp_path / f"{name}.o",
+        ],
+        check=True,
+        timeout=60,
+    )
     return tmp_path / f"{name}.elf"
 
 
@@ -73,7 +86,7 @@ def test_an_elf_run_from_python_prints_and_exits_as_under_the_stub(tmp_path, arg
     out, result, proc, _ = _from_python(elf, args)
     stub_out, stop = _through_the_stub(elf, args)
     assert out == stub_out == b"loop done\n"
-    expected = 15 if not args else 28       # total = 1 + … + N
+    expected = 15 if not args else 28  # total = 1 + … + N
     assert result.kind == "exited" and result.code == expected == proc.exit_code
     assert (stop.kind, stop.value) == ("W", expected)
     assert result.syscall.name == "exit_group"
@@ -86,7 +99,7 @@ def test_a_signal_from_python_is_the_one_the_stub_reports(tmp_path):
     assert out == stub_out == b"before"
     assert result.kind == "signal" and result.signal == 4 == stop.value and stop.kind == "X"
     assert "EC 0x00" in result.note
-    assert dbg.pc == proc.entry + 20          # left at the UDF, as a kernel reports it
+    assert dbg.pc == proc.entry + 20  # left at the UDF, as a kernel reports it
 
 
 def test_run_gives_back_the_debuggers_own_stops_and_a_spent_budget(tmp_path):

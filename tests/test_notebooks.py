@@ -6,6 +6,7 @@ are skipped, text shown only inside a widget is invisible, and a sanitize rule t
 wide would hide a change in what the guest does. The last test runs each lesson with every
 ``answer = ...`` replaced by the model answer and requires every check to print ✓.
 """
+
 from __future__ import annotations
 
 import ast
@@ -25,13 +26,17 @@ SANITIZE = NOTEBOOKS / "nbval-sanitize.cfg"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
-CHECK_CALL = re.compile(r"""^check\(\s*["']([a-z0-9-]+)["']\s*,\s*answer\s*\)\s*$""", re.M)
-SOLUTION_CALL = re.compile(r"""^solution\(\s*["']([a-z0-9-]+)["']\s*\)\s*$""", re.M)
-UNANSWERED_LINE = re.compile(r"^answer = \.\.\.$", re.M)
+CHECK_CALL = re.compile(
+    r"""^check\(\s*["']([a-z0-9-]+)["']\s*,\s*answer\s*\)\s*$""", re.MULTILINE
+)
+SOLUTION_CALL = re.compile(r"""^solution\(\s*["']([a-z0-9-]+)["']\s*\)\s*$""", re.MULTILINE)
+UNANSWERED_LINE = re.compile(r"^answer = \.\.\.$", re.MULTILINE)
 
 
 def _load_execute():
-    spec = importlib.util.spec_from_file_location("notebooks_execute", NOTEBOOKS / "execute.py")
+    spec = importlib.util.spec_from_file_location(
+        "notebooks_execute", NOTEBOOKS / "execute.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -73,6 +78,7 @@ lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 
 # --- the set of lessons -----------------------------------------------------------------------
 
+
 def test_the_seven_lessons_are_there_and_lesson_0_is_the_start_page():
     assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(7)], LESSONS
     assert LESSONS[0].name == "00-start-here.ipynb"
@@ -85,24 +91,31 @@ def test_index_page_links_every_lesson_and_every_link_resolves():
     for path in LESSONS:
         assert f"({path.name})" in index, f"notebooks/README.md does not link {path.name}"
     for doc in [NOTEBOOKS / "README.md", *LESSONS]:
-        text = doc.read_text() if doc.suffix == ".md" else "\n".join(
-            c.source for c in read(doc).cells if c.cell_type == "markdown")
+        text = (
+            doc.read_text()
+            if doc.suffix == ".md"
+            else "\n".join(c.source for c in read(doc).cells if c.cell_type == "markdown")
+        )
         for target in re.findall(r"\]\(([^)#\s]+\.ipynb)(?:#[^)]*)?\)", text):
             assert (NOTEBOOKS / target).exists(), f"{doc.name} links to missing {target}"
 
 
 # --- stored as executed -----------------------------------------------------------------------
 
+
 @lesson
 def test_every_code_cell_was_executed_in_order_and_has_output(path):
     """nbval silently skips the comparison of a cell that was never run."""
     cells = code_cells(read(path))
     counts = [c.execution_count for c in cells]
-    assert counts == list(range(1, len(cells) + 1)), \
+    assert counts == list(range(1, len(cells) + 1)), (
         f"{path.name}: execution counts {counts}; run `make notebooks`"
+    )
     for n, cell in enumerate(cells, 1):
-        assert cell.outputs, (f"{path.name} code cell {n} prints nothing: every cell shows "
-                              f"its fact as text\n{cell.source}")
+        assert cell.outputs, (
+            f"{path.name} code cell {n} prints nothing: every cell shows "
+            f"its fact as text\n{cell.source}"
+        )
 
 
 @lesson
@@ -128,10 +141,14 @@ def test_kernelspec_is_python3_and_metadata_is_normalised(path):
 def test_no_cell_ends_with_a_semicolon(path):
     """Under nbval a trailing ';' does not hide the value: write ``_ = ...`` instead."""
     for n, cell in enumerate(code_cells(read(path)), 1):
-        lines = [ln for ln in cell.source.splitlines()
-                 if ln.strip() and not ln.strip().startswith("#")]
-        assert not (lines and lines[-1].rstrip().endswith(";")), \
+        lines = [
+            ln
+            for ln in cell.source.splitlines()
+            if ln.strip() and not ln.strip().startswith("#")
+        ]
+        assert not (lines and lines[-1].rstrip().endswith(";")), (
             f"{path.name} cell {n} ends with ';'\n{cell.source}"
+        )
 
 
 @lesson
@@ -144,6 +161,7 @@ def test_no_stored_output_needs_sanitizing(path):
 
 
 # --- the shape of a lesson --------------------------------------------------------------------
+
 
 @lesson
 def test_lesson_has_goals_prerequisites_summary_and_whats_next(path):
@@ -166,11 +184,13 @@ def test_every_exercise_is_checked_and_has_a_revealable_solution(path):
         assert len(ids) == 1 and len(UNANSWERED_LINE.findall(cell.source)) == 1, cell.source
         (exercise_id,) = ids
         assert exercise_id in exercises.exercise_ids(), exercise_id
-        assert [o.text for o in cell.outputs] == [exercises.UNANSWERED + "\n"], \
+        assert [o.text for o in cell.outputs] == [exercises.UNANSWERED + "\n"], (
             f"{path.name}: the exercise {exercise_id} is stored answered"
+        )
         reveal = cells[i + 1]
-        assert reveal.cell_type == "code" and SOLUTION_CALL.findall(reveal.source) == \
-            [exercise_id], f"{path.name}: no solution cell right after {exercise_id}"
+        assert reveal.cell_type == "code" and SOLUTION_CALL.findall(reveal.source) == [
+            exercise_id
+        ], f"{path.name}: no solution cell right after {exercise_id}"
         assert "solution" in reveal.metadata.get("tags", [])
         assert reveal.metadata.get("jupyter", {}).get("outputs_hidden") is True
         checked.append(exercise_id)
@@ -189,6 +209,7 @@ def test_no_exercise_is_used_in_two_lessons():
 
 # --- images and widgets -----------------------------------------------------------------------
 
+
 def test_nbval_compares_text_and_skips_png():
     """Stated, not assumed: PNG bytes vary with the matplotlib build, text/plain does not."""
     from nbval.plugin import IPyNbFile
@@ -196,11 +217,11 @@ def test_nbval_compares_text_and_skips_png():
     source = inspect.getsource(IPyNbFile.__init__)
     assert "'image/png'" in source and "nbdime" in source  # skipped unless --nbdime
     makefile = (ROOT / "Makefile").read_text()
-    nbval = re.search(r"^NBVAL\s*:?=(.*)$", makefile, re.M).group(1).split()
+    nbval = re.search(r"^NBVAL\s*:?=(.*)$", makefile, re.MULTILINE).group(1).split()
     assert "--nbval" in nbval and "--nbval-current-env" in nbval
     assert "--nbval-sanitize-with=notebooks/nbval-sanitize.cfg" in nbval
     assert "--nbdime" not in nbval and "--nbval-lax" not in nbval
-    assert re.search(r"^\t\$\(PY\) -m pytest \$\(NBVAL\) notebooks$", makefile, re.M)
+    assert re.search(r"^\t\$\(PY\) -m pytest \$\(NBVAL\) notebooks$", makefile, re.MULTILINE)
 
 
 @lesson
@@ -210,8 +231,9 @@ def test_pictures_are_png_with_a_stable_text_repr(path):
             data = out.get("data", {})
             assert "image/svg+xml" not in data, f"{path.name} cell {n}: SVG would be compared"
             if "image/png" in data:
-                assert re.fullmatch(r"<\w+ size \d+x[\d.]+ with \d+ Axes>",
-                                    data.get("text/plain", "")), data.get("text/plain")
+                assert re.fullmatch(
+                    r"<\w+ size \d+x[\d.]+ with \d+ Axes>", data.get("text/plain", "")
+                ), data.get("text/plain")
 
 
 @lesson
@@ -223,45 +245,67 @@ def test_widgets_also_print_their_facts_and_stay_small(path):
         views = [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
         if not views:
             continue
-        assert any(o.output_type == "stream" and o.text.strip() for o in cell.outputs), \
+        assert any(o.output_type == "stream" and o.text.strip() for o in cell.outputs), (
             f"{path.name} cell {n} shows a widget without printing what it shows"
+        )
         for view in views:
             assert "object at" not in view.data["text/plain"]
             explorers += view.data["text/plain"].startswith("EsrExplorer(")
     assert explorers <= 1, f"{path.name}: more than one EsrExplorer"
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE)
-    assert bool(state) == any(WIDGET_VIEW in o.get("data", {})
-                              for c in code_cells(nb) for o in c.outputs)
+    assert bool(state) == any(
+        WIDGET_VIEW in o.get("data", {}) for c in code_cells(nb) for o in c.outputs
+    )
     assert path.stat().st_size < 1_000_000, f"{path.name} is {path.stat().st_size} bytes"
 
 
 # --- the sanitize rules -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("host, expected", [
-    ("<armbp.vcpu.VCpu object at 0x7f3a2b1c0d90>", "<armbp.vcpu.VCpu object at HOST-ADDRESS>"),
-    ("<function f at 0x7f3a2b1c0d90>", "<function f at HOST-ADDRESS>"),
-    ("<Foo at 0x55d1c0ffee00>", "<Foo at HOST-ADDRESS>"),
-    ("id 0x7f3a2b1c0d90", "id HOST-ADDRESS"),
-    ("Wall time: 1.25 ms", "Wall time: TIME"),
-    ("ran in 0.53 ms", "ran in DURATION"),
-    ('<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==">',
-     '<img src="data:image/png;base64,PNG-DATA">'),
-])
+
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        (
+            "<armbp.vcpu.VCpu object at 0x7f3a2b1c0d90>",
+            "<armbp.vcpu.VCpu object at HOST-ADDRESS>",
+        ),
+        ("<function f at 0x7f3a2b1c0d90>", "<function f at HOST-ADDRESS>"),
+        ("<Foo at 0x55d1c0ffee00>", "<Foo at HOST-ADDRESS>"),
+        ("id 0x7f3a2b1c0d90", "id HOST-ADDRESS"),
+        ("Wall time: 1.25 ms", "Wall time: TIME"),
+        ("ran in 0.53 ms", "ran in DURATION"),
+        (
+            '<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==">',
+            '<img src="data:image/png;base64,PNG-DATA">',
+        ),
+    ],
+)
 def test_sanitize_replaces_host_values(host, expected):
     assert sanitize(host) == expected
 
 
-@pytest.mark.parametrize("guest", [
-    "pc = 0x40004", "0x0000000000040000", "BRK #0 = 0xd4200000", "ESR = 0x00000000f2000099",
-    "FAR = 0xffff800010a3c1e4", "sp = 0x7fffff0000", "x0 = 0x7f (127)", "budget 1000 steps",
-    "IL = 32 bits", "<RegisterFigure size 1200x155.556 with 1 Axes>",
-    "EsrExplorer(0x0000000096000045: EC 0x25 DABT (current EL))",
-])
+@pytest.mark.parametrize(
+    "guest",
+    [
+        "pc = 0x40004",
+        "0x0000000000040000",
+        "BRK #0 = 0xd4200000",
+        "ESR = 0x00000000f2000099",
+        "FAR = 0xffff800010a3c1e4",
+        "sp = 0x7fffff0000",
+        "x0 = 0x7f (127)",
+        "budget 1000 steps",
+        "IL = 32 bits",
+        "<RegisterFigure size 1200x155.556 with 1 Axes>",
+        "EsrExplorer(0x0000000096000045: EC 0x25 DABT (current EL))",
+    ],
+)
 def test_sanitize_never_touches_guest_values(guest):
     assert sanitize(guest) == guest
 
 
 # --- the exercises solved ---------------------------------------------------------------------
+
 
 def solved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """A copy of ``nb`` with each ``answer = ...`` replaced by the exercise's model answer."""
@@ -273,7 +317,8 @@ def solved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]
             answer = exercises.model_answer(found[0])
             assert answer is not None, f"{found[0]} has no model answer"
             ast.literal_eval(answer)
-            cell.source = UNANSWERED_LINE.sub(lambda m: f"answer = {answer}", cell.source)
+            line = f"answer = {answer}"
+            cell.source = UNANSWERED_LINE.sub(lambda m, line=line: line, cell.source)
             ids.append(found[0])
     return nb, ids
 
@@ -289,5 +334,7 @@ def test_lesson_runs_with_every_exercise_solved(path):
             verdicts[found[0]] = "".join(o.get("text", "") for o in cell.outputs)
     assert list(verdicts) == ids
     for exercise_id, printed in verdicts.items():
-        assert printed.startswith("✓ Correct: ") and printed.count("\n") == 1, \
-            (exercise_id, printed)
+        assert printed.startswith("✓ Correct: ") and printed.count("\n") == 1, (
+            exercise_id,
+            printed,
+        )

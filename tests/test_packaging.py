@@ -1,4 +1,5 @@
 """The project's set-up files agree with each other."""
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,7 @@ def environment_pip_requirements(path: Path = ROOT / "environment.yml") -> set[s
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
     indent = len(lines[start + 1]) - len(lines[start + 1].lstrip())
     reqs = set()
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         if len(line) - len(line.lstrip()) < indent:
@@ -52,8 +53,11 @@ def environment_pip_requirements(path: Path = ROOT / "environment.yml") -> set[s
 
 def conda_python(path: Path) -> str:
     """The python entry of a conda environment file, e.g. ``python=3.12``."""
-    return next(_norm(line.strip()[2:]) for line in path.read_text().splitlines()
-                if re.match(r"\s*- python\b", line))
+    return next(
+        _norm(line.strip()[2:])
+        for line in path.read_text().splitlines()
+        if re.match(r"\s*- python\b", line)
+    )
 
 
 def test_environment_yml_names_the_same_dependencies_as_pyproject():
@@ -68,8 +72,8 @@ def test_unicorn_is_pinned_to_the_measured_series():
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
-    assert re.search(r"^make test\b", readme, re.M)
-    assert re.search(r"^make test$", ci, re.M)
+    assert re.search(r"^make test\b", readme, re.MULTILINE)
+    assert re.search(r"^make test$", ci, re.MULTILINE)
 
 
 def test_binder_installs_what_learners_use_with_the_same_versions():
@@ -78,8 +82,9 @@ def test_binder_installs_what_learners_use_with_the_same_versions():
     assert binder == pyproject_requirements("lab", "app")
     for test_only in pyproject_requirements("test", "browser") - binder:
         assert not test_only.startswith(("ipywidgets", "matplotlib", "ipykernel"))
-    assert not any(r.startswith(("pytest", "hypothesis", "nbval", "playwright"))
-                   for r in binder)
+    assert not any(
+        r.startswith(("pytest", "hypothesis", "nbval", "playwright")) for r in binder
+    )
 
 
 def test_conda_files_pin_python_with_an_equals_sign():
@@ -91,7 +96,7 @@ def test_conda_files_pin_python_with_an_equals_sign():
 def test_binder_post_build_installs_armbp_and_the_root_has_no_stray_binder_files():
     post = ROOT / "binder" / "postBuild"
     assert os.access(post, os.X_OK)
-    assert re.search(r"^python -m pip install --no-deps \.$", post.read_text(), re.M)
+    assert re.search(r"^python -m pip install --no-deps \.$", post.read_text(), re.MULTILINE)
     # with binder/ present repo2docker ignores top-level postBuild: one place only
     assert not (ROOT / "postBuild").exists()
 
@@ -103,6 +108,7 @@ def test_extras_match_their_uses():
     assert {"voila", "ipywidgets", "ipykernel", "matplotlib"} <= names["app"]
     assert {"pytest", "nbval", "hypothesis"} <= names["test"]
     assert names["browser"] == {"playwright"}
+    assert names["lint"] == {"ruff", "mypy"}
     assert not {"pytest", "playwright", "voila"} & names["lab"]
 
 
@@ -122,11 +128,11 @@ def test_version_is_written_once_and_the_changelog_and_citation_agree():
 
     assert _project()["dynamic"] == ["version"]
     changelog = (ROOT / "CHANGELOG.md").read_text()
-    assert re.search(r"^## Unreleased$", changelog, re.M)
-    assert re.search(rf"^## {re.escape(armbp.__version__)}$", changelog, re.M)
+    assert re.search(r"^## Unreleased$", changelog, re.MULTILINE)
+    assert re.search(rf"^## {re.escape(armbp.__version__)}$", changelog, re.MULTILINE)
     cff = (ROOT / "CITATION.cff").read_text()
-    assert re.search(r'^cff-version: 1\.2\.0$', cff, re.M)
-    assert re.search(rf'^version: "{re.escape(armbp.__version__)}"$', cff, re.M)
+    assert re.search(r"^cff-version: 1\.2\.0$", cff, re.MULTILINE)
+    assert re.search(rf'^version: "{re.escape(armbp.__version__)}"$', cff, re.MULTILINE)
 
 
 def test_classifiers_name_every_python_the_ci_tests():
@@ -138,8 +144,9 @@ def test_classifiers_name_every_python_the_ci_tests():
 
 def _make_n(*targets: str) -> str:
     make = require_tool("make", "make")
-    out = subprocess.run([make, "-n", "-B", *targets], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [make, "-n", "-B", *targets], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return out.stdout
 
 
@@ -154,24 +161,48 @@ def test_make_lab_installs_only_the_lab_extra_and_allows_root():
 
 def test_make_test_runs_the_full_suite_and_every_python():
     out = _make_n("test")
-    assert "-e '.[test,lab,app,browser]'" in out
-    assert re.search(r"\.venv/bin/python -m pytest$", out, re.M)  # tests/ (testpaths)
-    assert re.search(r"\.venv/bin/python -m pytest --nbval .*--nbval-sanitize-with="
-                     r"notebooks/nbval-sanitize\.cfg notebooks$", out, re.M)  # the lessons
+    assert "-e '.[test,lab,app,browser,lint]'" in out
+    lines = out.splitlines()
+    lint = [line for line in lines if line.startswith((".venv/bin/ruff", ".venv/bin/mypy"))]
+    # the checks come before the suite: a style slip fails in seconds, not after 15 min
+    assert lines.index(lint[-1]) < lines.index(".venv/bin/python -m pytest")
+    assert [line.split()[:3] for line in lint] == [
+        [".venv/bin/ruff", "check", "armbp"],
+        [".venv/bin/ruff", "format", "--check"],
+        [".venv/bin/mypy"],
+    ], out
+    assert re.search(r"\.venv/bin/python -m pytest$", out, re.MULTILINE)  # tests/ (testpaths)
+    assert re.search(
+        r"\.venv/bin/python -m pytest --nbval .*--nbval-sanitize-with="
+        r"notebooks/nbval-sanitize\.cfg notebooks$",
+        out,
+        re.MULTILINE,
+    )  # the lessons
     assert ".ci/test-pythons" in out
 
 
 def test_ci_installs_every_debian_tool_the_tests_need():
     ci = (ROOT / ".ci" / "run").read_text()
-    for package in ("binutils-aarch64-linux-gnu", "gdb-multiarch", "qemu-user", "chromium",
-                    "gcc-aarch64-linux-gnu", "make", "python3-venv"):
+    for package in (
+        "binutils-aarch64-linux-gnu",
+        "gdb-multiarch",
+        "qemu-user",
+        "chromium",
+        "gcc-aarch64-linux-gnu",
+        "make",
+        "python3-venv",
+    ):
         assert re.search(rf"\s{re.escape(package)}\s", ci), package
 
 
 def test_readme_shows_the_pip_path_and_binder():
     readme = (ROOT / "README.md").read_text()
-    assert re.search(r"^make lab\b", readme, re.M)  # the two commands of the quick start
-    assert re.search(r"^pip install 'dist/armbp-[\d.]+-py3-none-any\.whl\[lab\]'$", readme, re.M)
-    assert re.search(r"^armbp lab\b", readme, re.M)
+    assert re.search(
+        r"^make lab\b", readme, re.MULTILINE
+    )  # the two commands of the quick start
+    assert re.search(
+        r"^pip install 'dist/armbp-[\d.]+-py3-none-any\.whl\[lab\]'$", readme, re.MULTILINE
+    )
+    assert re.search(r"^armbp lab\b", readme, re.MULTILINE)
     assert "https://mybinder.org/badge_logo.svg" in readme
     assert "binder/" in readme

@@ -1,4 +1,5 @@
 """armbp.pictures: the layout as data, then a few real figures (Agg, no display)."""
+
 from __future__ import annotations
 
 import os
@@ -6,29 +7,54 @@ from types import SimpleNamespace
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import matplotlib  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+import itertools
 
-from armbp import encodings, pictures  # noqa: E402
-from armbp.pictures import WordField as F  # noqa: E402
+import matplotlib
+import pytest
+from matplotlib.patches import Rectangle
+
+from armbp import encodings, pictures
+from armbp.pictures import WordField as F
 
 matplotlib.use("Agg")
 
 
 def _fields(value: int, layout: list[tuple[str, int, int]]) -> list[F]:
-    return [F(name, msb, lsb, (value >> lsb) & ((1 << (msb - lsb + 1)) - 1))
-            for name, msb, lsb in layout]
+    return [
+        F(name, msb, lsb, (value >> lsb) & ((1 << (msb - lsb + 1)) - 1))
+        for name, msb, lsb in layout
+    ]
 
 
 # Small stand-ins for armbp.esr.decode(...).fields, so the layout is tested on its own.
-BRK_LAYOUT = [("RES0", 63, 56), ("ISS2", 55, 32), ("EC", 31, 26), ("IL", 25, 25),
-              ("RES0", 24, 16), ("Comment", 15, 0)]
-DABT_LAYOUT = [("RES0", 63, 56), ("ISS2", 55, 32), ("EC", 31, 26), ("IL", 25, 25),
-               ("ISV", 24, 24), ("SAS", 23, 22), ("SSE", 21, 21), ("SRT", 20, 16),
-               ("SF", 15, 15), ("AR", 14, 14), ("VNCR", 13, 13), ("SET", 12, 11),
-               ("FnV", 10, 10), ("EA", 9, 9), ("CM", 8, 8), ("S1PTW", 7, 7), ("WnR", 6, 6),
-               ("DFSC", 5, 0)]
+BRK_LAYOUT = [
+    ("RES0", 63, 56),
+    ("ISS2", 55, 32),
+    ("EC", 31, 26),
+    ("IL", 25, 25),
+    ("RES0", 24, 16),
+    ("Comment", 15, 0),
+]
+DABT_LAYOUT = [
+    ("RES0", 63, 56),
+    ("ISS2", 55, 32),
+    ("EC", 31, 26),
+    ("IL", 25, 25),
+    ("ISV", 24, 24),
+    ("SAS", 23, 22),
+    ("SSE", 21, 21),
+    ("SRT", 20, 16),
+    ("SF", 15, 15),
+    ("AR", 14, 14),
+    ("VNCR", 13, 13),
+    ("SET", 12, 11),
+    ("FnV", 10, 10),
+    ("EA", 9, 9),
+    ("CM", 8, 8),
+    ("S1PTW", 7, 7),
+    ("WnR", 6, 6),
+    ("DFSC", 5, 0),
+]
 
 
 def _row(boxes, row):
@@ -37,17 +63,21 @@ def _row(boxes, row):
 
 def test_brk_syndrome_layout_two_rows_high_bits_on_top():
     boxes = pictures.field_boxes(_fields(0xF200_0000, BRK_LAYOUT))
-    assert _row(boxes, 0) == [(0, 8, "RES0", "63:56", "0x00"),
-                              (8, 32, "ISS2", "55:32", "0x000000")]
-    assert _row(boxes, 1) == [(0, 6, "EC", "31:26", "0x3C"),
-                              (6, 7, "IL", "25", "1"),
-                              (7, 16, "RES0", "24:16", "0x000"),
-                              (16, 32, "Comment", "15:0", "0x0000")]
+    assert _row(boxes, 0) == [
+        (0, 8, "RES0", "63:56", "0x00"),
+        (8, 32, "ISS2", "55:32", "0x000000"),
+    ]
+    assert _row(boxes, 1) == [
+        (0, 6, "EC", "31:26", "0x3C"),
+        (6, 7, "IL", "25", "1"),
+        (7, 16, "RES0", "24:16", "0x000"),
+        (16, 32, "Comment", "15:0", "0x0000"),
+    ]
     # every bit column of both rows is covered exactly once
     for row in (0, 1):
         spans = sorted((b.x0, b.x1) for b in boxes if b.row == row)
         assert spans[0][0] == 0 and spans[-1][1] == 32
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
 
 
 def test_digits_and_values_follow_the_bits():
@@ -67,7 +97,7 @@ def test_colours_reserved_grey_and_neighbours_differ_in_colour_and_hatch():
             assert (b.colour, b.hatch) == pictures.RESERVED_STYLE
         else:
             assert b.hatch, f"{b.name} needs a hatch as its greyscale cue"
-    for a, b in zip(boxes, boxes[1:]):
+    for a, b in itertools.pairwise(boxes):
         if a.row == b.row:
             assert a.colour != b.colour and a.hatch != b.hatch, (a.name, b.name)
     okabe_ito = {fill for _, fill, _ in pictures.PALETTE}
@@ -78,15 +108,22 @@ def test_colours_reserved_grey_and_neighbours_differ_in_colour_and_hatch():
 
 
 def test_narrow_fields_rotate_or_get_a_key_in_the_legend():
-    fields = [F("EC", 31, 26, 0x25), F("S1PTW", 25, 25, 0), F("AssuredOnly", 24, 24, 1),
-              F("TagAccess", 23, 23, 0), F("rest", 22, 0, 0)]
+    fields = [
+        F("EC", 31, 26, 0x25),
+        F("S1PTW", 25, 25, 0),
+        F("AssuredOnly", 24, 24, 1),
+        F("TagAccess", 23, 23, 0),
+        F("rest", 22, 0, 0),
+    ]
     boxes = pictures.field_boxes(fields, width=32)
     by_name = {b.name: b for b in boxes}
     assert by_name["S1PTW"].rotate and by_name["S1PTW"].label == "S1PTW"
     assert by_name["AssuredOnly"].label == "(a)" and by_name["AssuredOnly"].key == "(a)"
     assert by_name["TagAccess"].label == "(b)"
     assert [(e.key, e.name, e.bits) for e in pictures.legend_entries(boxes)] == [
-        ("(a)", "AssuredOnly", "24"), ("(b)", "TagAccess", "23")]
+        ("(a)", "AssuredOnly", "24"),
+        ("(b)", "TagAccess", "23"),
+    ]
     assert not by_name["EC"].rotate and not by_name["EC"].key
 
 
@@ -102,7 +139,9 @@ def test_gaps_are_filled_and_overlaps_rejected():
 def test_field_crossing_rows_is_split_with_its_own_bits():
     boxes = pictures.field_boxes([F("FAR", 63, 0, 0x1234_5678_9ABC_DEF0)])
     assert [(b.row, b.label, b.bits, b.value) for b in boxes] == [
-        (0, "FAR[63:32]", "63:32", "0x12345678"), (1, "FAR[31:0]", "31:0", "0x9ABCDEF0")]
+        (0, "FAR[63:32]", "63:32", "0x12345678"),
+        (1, "FAR[31:0]", "31:0", "0x9ABCDEF0"),
+    ]
 
 
 def test_instruction_fields_of_brk_0x99():
@@ -110,8 +149,12 @@ def test_instruction_fields_of_brk_0x99():
     assert word == 0xD420_1320
     fields = pictures.instruction_fields(word)
     assert [(f.name, f.msb, f.lsb, f.value) for f in fields] == [
-        ("11010100", 31, 24, 0xD4), ("opc", 23, 21, 0b001), ("imm16", 20, 5, 0x99),
-        ("op2", 4, 2, 0), ("LL", 1, 0, 0)]
+        ("11010100", 31, 24, 0xD4),
+        ("opc", 23, 21, 0b001),
+        ("imm16", 20, 5, 0x99),
+        ("op2", 4, 2, 0),
+        ("LL", 1, 0, 0),
+    ]
     assert "BRK" in fields[1].meaning and "BRK" in fields[4].meaning
     assert pictures.instruction_fields(encodings.svc(1))[4].value == 0b01
     with pytest.raises(ValueError, match="0xd503201f is not an exception-generating"):
@@ -137,8 +180,12 @@ def test_draw_word_brk_figure_has_a_box_and_a_digit_per_bit():
 
 
 def test_draw_syndrome_from_a_decoded_syndrome():
-    fake = SimpleNamespace(esr=0xF200_0000, ec=0x3C, ec_name="BRK (AArch64)",
-                           fields=_fields(0xF200_0000, BRK_LAYOUT))
+    fake = SimpleNamespace(
+        esr=0xF200_0000,
+        ec=0x3C,
+        ec_name="BRK (AArch64)",
+        fields=_fields(0xF200_0000, BRK_LAYOUT),
+    )
     fig = pictures.draw_syndrome(fake)
     texts = _texts(fig)
     assert texts[0] == "ESR 0x00000000f2000000: EC 0x3C BRK (AArch64)"
@@ -181,10 +228,21 @@ def test_without_digits_the_strip_is_left_out():
     assert bare.get_figheight() < full.get_figheight()
 
 
-@pytest.mark.parametrize("value, title, names", [
-    (0x9600_0045, "ESR 0x0000000096000045: EC 0x25 DABT (current EL)", ["EC", "IL", "WnR", "DFSC"]),
-    (0xF200_0000, "ESR 0x00000000f2000000: EC 0x3C BRK (AArch64)", ["EC", "IL", "Comment"]),
-])
+@pytest.mark.parametrize(
+    "value, title, names",
+    [
+        (
+            0x9600_0045,
+            "ESR 0x0000000096000045: EC 0x25 DABT (current EL)",
+            ["EC", "IL", "WnR", "DFSC"],
+        ),
+        (
+            0xF200_0000,
+            "ESR 0x00000000f2000000: EC 0x3C BRK (AArch64)",
+            ["EC", "IL", "Comment"],
+        ),
+    ],
+)
 def test_draw_syndrome_of_real_values(value, title, names):
     from armbp import esr
 
@@ -206,8 +264,11 @@ def test_a_fixed_colour_is_not_reused_by_another_field():
     styles = [(b.colour, b.hatch) for b in boxes]
     assert len(set(styles)) == len(styles)
     # imm16 in the word and Comment in the syndrome share a colour: they are the same bits
-    comment = next(b for b in pictures.field_boxes(_fields(0xF200_0099, BRK_LAYOUT))
-                   if b.name == "Comment")
+    comment = next(
+        b
+        for b in pictures.field_boxes(_fields(0xF200_0099, BRK_LAYOUT))
+        if b.name == "Comment"
+    )
     assert comment.colour == next(b.colour for b in boxes if b.name == "imm16")
 
 
@@ -219,8 +280,9 @@ def test_before_matplotlib_3_11_the_hatch_colour_is_set_without_hatchcolor(monke
     class OldRectangle(Rectangle):
         def __init__(self, *args, **kwargs):
             if "hatchcolor" in kwargs:
-                raise AttributeError("Rectangle.set() got an unexpected keyword argument "
-                                     "'hatchcolor'")
+                raise AttributeError(
+                    "Rectangle.set() got an unexpected keyword argument 'hatchcolor'"
+                )
             super().__init__(*args, **kwargs)
 
     monkeypatch.setattr(pictures, "Rectangle", OldRectangle)

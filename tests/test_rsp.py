@@ -1,4 +1,5 @@
 """RSP framing: checksums, escaping, run-length decoding, and the stream parser."""
+
 from __future__ import annotations
 
 import random
@@ -8,8 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from armbp.gdb.client import RspError, StopReply
-from armbp.gdb.framing import (Event, PacketReader, checksum, escape, frame, rle_decode,
-                               rle_encode, unescape)
+from armbp.gdb.framing import (
+    Event,
+    PacketReader,
+    checksum,
+    escape,
+    frame,
+    rle_decode,
+    rle_encode,
+    unescape,
+)
 
 
 def test_checksum_and_frame_match_the_protocol_examples():
@@ -37,7 +46,7 @@ def test_escape_round_trips_and_leaves_no_special_bytes(data):
 def test_rle_decode_examples():
     # '0* ' is '0' and 3 more: 32 - 29 = 3
     assert rle_decode(b"0* ") == b"0000"
-    assert rle_decode(b"ab*\"c") == b"abbbbbbc"  # '"' = 34 → 5 more
+    assert rle_decode(b'ab*"c') == b"abbbbbbc"  # '"' = 34 → 5 more
     with pytest.raises(ValueError):
         rle_decode(b"*a")
     with pytest.raises(ValueError):
@@ -59,7 +68,7 @@ def test_reader_splits_acks_packets_and_interrupts_across_chunks():
     stream = b"+$g#67-\x03$m4000,4#" + b"xx"[:0]
     events = []
     for i in range(len(stream)):
-        events += r.feed(stream[i:i + 1])
+        events += r.feed(stream[i : i + 1])
     events += r.feed(b"%02x" % checksum(b"m4000,4"))
     assert [e.kind for e in events] == ["ack", "packet", "nak", "interrupt", "packet"]
     assert events[1].payload == b"g" and events[4].payload == b"m4000,4"
@@ -82,11 +91,22 @@ def test_reader_never_raises_on_random_bytes():
     rng = random.Random(1)
     r = PacketReader(max_payload=64)
     for _ in range(2000):
-        chunk = bytes(rng.choice(b"$#+-\x03}*%0123456789abcdefgmMZz,:;") if rng.random() < .8
-                      else rng.randrange(256) for _ in range(rng.randrange(40)))
+        chunk = bytes(
+            rng.choice(b"$#+-\x03}*%0123456789abcdefgmMZz,:;")
+            if rng.random() < 0.8
+            else rng.randrange(256)
+            for _ in range(rng.randrange(40))
+        )
         for ev in r.feed(chunk):
-            assert ev.kind in {"packet", "bad", "oversize", "ack", "nak", "interrupt",
-                               "notification"}
+            assert ev.kind in {
+                "packet",
+                "bad",
+                "oversize",
+                "ack",
+                "nak",
+                "interrupt",
+                "notification",
+            }
             assert len(ev.payload) <= 64
     # whatever state the noise left, a fresh packet is read (after at most one "bad")
     assert r.feed(b"$?#3f")[-1] == Event("packet", b"?")
@@ -101,8 +121,12 @@ def test_any_escaped_payload_survives_the_reader(data):
 
 def test_stop_reply_parsing():
     s = StopReply.parse("T05thread:p01.01;swbreak:;")
-    assert (s.kind, s.value, s.fields, s.exited) == ("T", 5, {"thread": "p01.01", "swbreak": ""},
-                                                     False)
+    assert (s.kind, s.value, s.fields, s.exited) == (
+        "T",
+        5,
+        {"thread": "p01.01", "swbreak": ""},
+        False,
+    )
     w = StopReply.parse("W2a;process:1")
     assert w.exited and w.value == 42
     with pytest.raises(RspError):

@@ -5,6 +5,7 @@ counted once whatever the time slice.
 The oracle throughout is the guest without a debugger (or the instruction really executed
 in place): a breakpoint may change when the guest stops, never what it computes.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,9 +20,9 @@ from armbp import assemble
 from armbp.debugger import Debugger, StopReason
 from armbp.displaced import plan
 from armbp.encodings import BRK0, from_bytes, to_bytes
+from armbp.kvm.abi import VCpuBusy
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError, BreakpointOverwritten
-from armbp.kvm.abi import VCpuBusy
 from tests.conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
@@ -77,8 +78,12 @@ fwd:    nop                         // a forward target
         {off}
 """
 
-_LITERAL_OPS = {"ldr s4": 0x1C00_0004, "ldr d4": 0x5C00_0004, "ldr q4": 0x9C00_0004,
-                "prfm pldl1keep": 0xD800_0000}
+_LITERAL_OPS = {
+    "ldr s4": 0x1C00_0004,
+    "ldr d4": 0x5C00_0004,
+    "ldr q4": 0x9C00_0004,
+    "prfm pldl1keep": 0xD800_0000,
+}
 
 
 def class_program(insn: str, pre: str = "", gap: int = 0):
@@ -96,25 +101,62 @@ def class_program(insn: str, pre: str = "", gap: int = 0):
 
 CLASSES = [
     # (instruction at here, extra setup before `b here`)
-    ("b fwd", ""), ("b back", ""),
-    ("bl fwd", ""), ("bl back", ""),
-    ("b.eq fwd", "cmp x1, #5"), ("b.eq fwd", "cmp x1, #6"),           # taken / not taken
-    ("b.lt back", "cmp x1, #6"), ("b.lt back", "cmp x1, #4"),
-    ("b.hi fwd", "cmp x2, #1"), ("b.mi back", "cmp x0, #1"),
-    ("cbz x0, fwd", ""), ("cbz x1, fwd", ""), ("cbnz x1, back", ""), ("cbnz x0, back", ""),
-    ("cbz w7, fwd", ""), ("cbz x7, fwd", ""), ("cbnz w7, back", ""), ("cbnz w2, back", ""),
-    ("tbz x3, #4, fwd", ""), ("tbnz x3, #4, back", ""), ("tbz w3, #3, fwd", ""),
-    ("tbnz x7, #32, fwd", ""), ("tbz x7, #32, back", ""), ("tbnz w2, #31, back", ""),
-    ("adr x9, fwd", ""), ("adr x9, back", ""), ("adr x9, here", ""), ("adr xzr, fwd", ""),
-    ("adrp x9, fwd", ""), ("adrp x9, back", ""), ("adrp x9, lit32", ""),
-    ("ldr x9, lit64", ""), ("ldr w9, lit32", ""), ("ldrsw x9, lit32", ""),
-    ("ldr x30, lit64", ""), ("ldr w4, lit64", ""),
-    ("ldr s4, lit32", ""), ("ldr d4, lit64", ""), ("ldr q4, lit128", ""),
+    ("b fwd", ""),
+    ("b back", ""),
+    ("bl fwd", ""),
+    ("bl back", ""),
+    ("b.eq fwd", "cmp x1, #5"),
+    ("b.eq fwd", "cmp x1, #6"),  # taken / not taken
+    ("b.lt back", "cmp x1, #6"),
+    ("b.lt back", "cmp x1, #4"),
+    ("b.hi fwd", "cmp x2, #1"),
+    ("b.mi back", "cmp x0, #1"),
+    ("cbz x0, fwd", ""),
+    ("cbz x1, fwd", ""),
+    ("cbnz x1, back", ""),
+    ("cbnz x0, back", ""),
+    ("cbz w7, fwd", ""),
+    ("cbz x7, fwd", ""),
+    ("cbnz w7, back", ""),
+    ("cbnz w2, back", ""),
+    ("tbz x3, #4, fwd", ""),
+    ("tbnz x3, #4, back", ""),
+    ("tbz w3, #3, fwd", ""),
+    ("tbnz x7, #32, fwd", ""),
+    ("tbz x7, #32, back", ""),
+    ("tbnz w2, #31, back", ""),
+    ("adr x9, fwd", ""),
+    ("adr x9, back", ""),
+    ("adr x9, here", ""),
+    ("adr xzr, fwd", ""),
+    ("adrp x9, fwd", ""),
+    ("adrp x9, back", ""),
+    ("adrp x9, lit32", ""),
+    ("ldr x9, lit64", ""),
+    ("ldr w9, lit32", ""),
+    ("ldrsw x9, lit32", ""),
+    ("ldr x30, lit64", ""),
+    ("ldr w4, lit64", ""),
+    ("ldr s4, lit32", ""),
+    ("ldr d4, lit64", ""),
+    ("ldr q4, lit128", ""),
     ("prfm pldl1keep, lit64", ""),
-    ("br x5", ""), ("br x6", ""), ("blr x5", ""), ("blr x6", ""), ("blr x30", ""),
-    ("ret", ""), ("ret x5", ""), ("blr x30", "adr x30, fwd"), ("ret", "adr x30, fwd"),
-    ("add x9, x1, #3", ""), ("ldr x9, [x6, #-16]", ""), ("str x1, [sp, #-16]!", ""),
-    ("nop", ""), ("isb", ""), ("dmb ish", ""), ("clrex", ""),  # hints, barriers
+    ("br x5", ""),
+    ("br x6", ""),
+    ("blr x5", ""),
+    ("blr x6", ""),
+    ("blr x30", ""),
+    ("ret", ""),
+    ("ret x5", ""),
+    ("blr x30", "adr x30, fwd"),
+    ("ret", "adr x30, fwd"),
+    ("add x9, x1, #3", ""),
+    ("ldr x9, [x6, #-16]", ""),
+    ("str x1, [sp, #-16]!", ""),
+    ("nop", ""),
+    ("isb", ""),
+    ("dmb ish", ""),
+    ("clrex", ""),  # hints, barriers
 ]
 
 
@@ -129,7 +171,9 @@ def _real(prog) -> tuple[StopReason, dict[str, int]]:
 
 
 @pytest.mark.parametrize("gap", [0, 0x1000], ids=["near", "next-page"])
-@pytest.mark.parametrize("insn, pre", CLASSES, ids=[f"{i} [{p}]" if p else i for i, p in CLASSES])
+@pytest.mark.parametrize(
+    "insn, pre", CLASSES, ids=[f"{i} [{p}]" if p else i for i, p in CLASSES]
+)
 def test_every_class_steps_over_as_if_executed_in_place(insn, pre, gap):
     """The state at the first stop after the step-over (breakpoints on every place the
     instruction can go) equals the state after really executing it; and no class takes
@@ -146,7 +190,7 @@ def test_every_class_steps_over_as_if_executed_in_place(insn, pre, gap):
     assert stop.reason is StopReason.BREAKPOINT, stop.message
     assert state(dbg) == real
     assert dbg.step_overs == {"displaced": 1, "inline": 0}, dbg.step_overs
-    assert dbg.raw_memory(prog.symbols["here"], 4) == to_bytes(BRK0)   # never lifted
+    assert dbg.raw_memory(prog.symbols["here"], 4) == to_bytes(BRK0)  # never lifted
 
 
 def test_the_fixed_up_classes_are_planned_not_stepped_in_place():
@@ -155,10 +199,20 @@ def test_the_fixed_up_classes_are_planned_not_stepped_in_place():
     for insn, pre in CLASSES:
         prog = class_program(insn, pre)
         here = prog.symbols["here"]
-        word = from_bytes(prog.code[here - BASE:here - BASE + 4])
+        word = from_bytes(prog.code[here - BASE : here - BASE + 4])
         assert plan(word, here, slot) is not None, insn
-    for text in ("svc #0", "brk #0x99", "hvc #0", "wfi", "wfe", "mrs x0, esr_el1", "eret",
-                 "udf #0", "dc zva, x0", "msr vbar_el1, x0"):
+    for text in (
+        "svc #0",
+        "brk #0x99",
+        "hvc #0",
+        "wfi",
+        "wfe",
+        "mrs x0, esr_el1",
+        "eret",
+        "udf #0",
+        "dc zva, x0",
+        "msr vbar_el1, x0",
+    ):
         word = from_bytes(assemble(f"here: {text}", base=BASE).code[:4])
         assert plan(word, BASE, slot) is None, text
 
@@ -182,6 +236,7 @@ def test_a_literal_load_that_faults_is_stepped_in_place_and_faults_there():
 
 # -- 1. a breakpoint on the guest's own BRK --------------------------------------------------------
 
+
 @pytest.mark.parametrize("displaced", [True, False])
 def test_a_breakpoint_on_the_guests_own_brk_lets_its_handler_run(displaced):
     """Each cont() reports the breakpoint once and then the guest's BRK reaches the
@@ -196,7 +251,7 @@ def test_a_breakpoint_on_the_guests_own_brk_lets_its_handler_run(displaced):
     assert [s.pc for s in stops[:-1]] == [prog.symbols["guest_brk"]] * n
     assert dbg.hits == {prog.symbols["guest_brk"]: n}
     assert dbg.read_register("x23") == n
-    assert dbg.read_register("x20") == 0xF200_0099        # the guest saw its own BRK #0x99
+    assert dbg.read_register("x20") == 0xF200_0099  # the guest saw its own BRK #0x99
     assert state(dbg) == state(plain)
 
 
@@ -210,7 +265,7 @@ def test_stepping_the_guests_own_brk_ends_at_its_vector():
     assert dbg.read_register("esr_el1") == 0xF200_0099
     assert dbg.read_register("elr_el1") == prog.symbols["guest_brk"]
     assert dbg.raw_memory(prog.symbols["guest_brk"], 4) == to_bytes(BRK0)  # re-inserted
-    assert dbg.cont().pc == prog.symbols["guest_brk"]                      # next round
+    assert dbg.cont().pc == prog.symbols["guest_brk"]  # next round
 
 
 # -- 2. the scratch slot is not guest memory -------------------------------------------------------
@@ -224,10 +279,17 @@ gate:   mrs x9, midr_el1        // and one here (stepped in place) ends the disp
 
 
 @pytest.mark.parametrize("delete", [False, True], ids=["kept", "deleted"])
-@pytest.mark.parametrize("access, kind", [
-    ("ldr x2, [x0]", "read"), ("str x1, [x0]", "write"), ("strb w1, [x0, #8]", "write"),
-    ("br x0", "fetch"), ("add x0, x0, #4\nbr x0", "fetch"), ("ldr w2, [x0, #0xffc]", "read"),
-])
+@pytest.mark.parametrize(
+    "access, kind",
+    [
+        ("ldr x2, [x0]", "read"),
+        ("str x1, [x0]", "write"),
+        ("strb w1, [x0, #8]", "write"),
+        ("br x0", "fetch"),
+        ("add x0, x0, #4\nbr x0", "fetch"),
+        ("ldr w2, [x0, #0xffc]", "read"),
+    ],
+)
 def test_the_guest_cannot_reach_the_slot(access, kind, delete):
     """Loads, stores and fetches at the slot fault as unmapped memory would, also after a
     step-over has put an instruction there, with the breakpoints kept or all deleted.
@@ -240,7 +302,7 @@ def test_the_guest_cannot_reach_the_slot(access, kind, delete):
     dbg.break_at("_start")
     dbg.break_at("gate")
     assert dbg.cont().reason is StopReason.BREAKPOINT
-    assert dbg.cont().pc == dbg.address_of("gate")           # through the slot
+    assert dbg.cont().pc == dbg.address_of("gate")  # through the slot
     assert dbg.step_overs["displaced"] == 1 and dbg.read_register("x1") == 1
     if delete:
         dbg.delete_all()
@@ -252,12 +314,12 @@ def test_the_guest_cannot_reach_the_slot(access, kind, delete):
     assert stop.exit.mmio.why == "nothing is mapped there"
     assert dbg.read_register("x2") == 0
     if kind == "fetch":
-        assert stop.pc == stop.exit.mmio.address             # where the guest branched to
-        assert dbg.read_register("x1") == 1                  # the slot's add did not run again
+        assert stop.pc == stop.exit.mmio.address  # where the guest branched to
+        assert dbg.read_register("x1") == 1  # the slot's add did not run again
 
 
 def test_a_guest_store_past_the_image_does_not_change_the_next_step_over():
-    dbg = Debugger(f"""
+    dbg = Debugger("""
 _start: mov x3, #3
 loop:   add x1, x1, #1
         str x3, [x0]            // at the slot: refused
@@ -279,17 +341,20 @@ def test_the_slot_is_refused_by_break_at_and_the_memory_calls():
     slot = dbg.vcpu.scratch_base
     dbg.break_at("_start")
     dbg.cont()
-    dbg.cont()                                               # the slot holds the add now
+    dbg.cont()  # the slot holds the add now
     for address in (slot, slot + 4, slot + 0xFFC):
         with pytest.raises(BreakpointError, match=f"{address:#x}"):
             dbg.break_at(address)
-        for call in (lambda: dbg.read_memory(address, 4), lambda: dbg.raw_memory(address, 4),
-                     lambda: dbg.write_memory(address, b"\0\0\0\0")):
+        for call in (
+            lambda address=address: dbg.read_memory(address, 4),
+            lambda address=address: dbg.raw_memory(address, 4),
+            lambda address=address: dbg.write_memory(address, b"\0\0\0\0"),
+        ):
             with pytest.raises(MemoryFault) as e:
                 call()
             assert e.value.address == address and "not mapped" in str(e.value)
     with pytest.raises(MemoryFault):
-        dbg.read_memory(slot - 4, 8)                         # straddling the slot too
+        dbg.read_memory(slot - 4, 8)  # straddling the slot too
     assert [bp.pc for bp in dbg.breakpoints] == [dbg.address_of("_start")]
     assert dbg.cont().reason is StopReason.HALTED
 
@@ -319,8 +384,9 @@ after:  {PSCI_OFF}
 
 
 @pytest.mark.parametrize("displaced", [True, False])
-@pytest.mark.parametrize("source, new_word", [(SELF_STORE, 0x910004A5), (SELF_ZERO, 0)],
-                         ids=["str", "dc-zva"])
+@pytest.mark.parametrize(
+    "source, new_word", [(SELF_STORE, 0x910004A5), (SELF_ZERO, 0)], ids=["str", "dc-zva"]
+)
 def test_an_instruction_that_writes_its_own_word_wins(source, new_word, displaced):
     """The guest's word stays in memory (the BRK is not written back over it), the guest
     runs it as it would without a debugger, and delete() refuses to "restore" the old
@@ -332,7 +398,7 @@ def test_an_instruction_that_writes_its_own_word_wins(source, new_word, displace
     here = dbg.break_at("here").pc
     assert dbg.cont().pc == here
     stops = run_to_end(dbg)
-    assert all(s.reason is not StopReason.BREAKPOINT for s in stops)   # no more hits
+    assert all(s.reason is not StopReason.BREAKPOINT for s in stops)  # no more hits
     assert state(dbg) == state(plain)
     assert dbg.raw_memory(here, 4) == to_bytes(new_word)
     assert dbg.read_memory(here, 4) == to_bytes(new_word)
@@ -416,12 +482,11 @@ def test_hits_are_counted_once_over_many_slice_sizes(displaced):
     whole = _hits_sliced(src, WHERE, displaced, iter(lambda: None, 0))
     assert set(whole[0].values()) == {n}
     for fixed in (1e-6, 3e-6, 1e-5, 1e-4, 5e-4, 2e-3):
-        assert _hits_sliced(src, WHERE, displaced, iter(lambda: fixed, 0)) == whole, fixed
+        assert _hits_sliced(src, WHERE, displaced, iter(lambda: fixed, 0)) == whole, fixed  # noqa: B023
     for _ in range(4):
         where = rng.sample(WHERE, rng.randint(1, len(WHERE)))
         expect = _hits_sliced(src, where, displaced, iter(lambda: None, 0))
-        got = _hits_sliced(src, where, displaced,
-                           iter(lambda: 10 ** rng.uniform(-6, -2.7), 0))
+        got = _hits_sliced(src, where, displaced, iter(lambda: 10 ** rng.uniform(-6, -2.7), 0))
         assert got == expect, where
 
 
@@ -439,8 +504,11 @@ def test_the_lesson_5_answer_agrees_with_the_debugger(capsys):
     assert dbg.read_register("x23") == 1
     assert check("guest-brk-under-breakpoint", dbg.read_register("x20"))
     assert "lifted" in dbg.log_lines()[1]
-    for wrong, words in ((0xF200_0000, "debugger's own BRK"), (0, "livelock"),
-                         (0xCB00_0022, "software-step")):
+    for wrong, words in (
+        (0xF200_0000, "debugger's own BRK"),
+        (0, "livelock"),
+        (0xCB00_0022, "software-step"),
+    ):
         result = check("guest-brk-under-breakpoint", wrong)
         assert not result and words in result.message
     capsys.readouterr()
@@ -450,7 +518,7 @@ def test_out_of_range_and_misaligned_cases_fall_back_and_still_agree():
     """A BL whose target the slot's B cannot reach is done on the registers (x30, PC); a
     B.cond that far is stepped in place; an LDR X (literal) of a word that is not 8-byte
     aligned is stepped in place (a fault in the slot would leave Xt changed)."""
-    far = BASE + (1 << 28)                                   # a slot 256 MiB away
+    far = BASE + (1 << 28)  # a slot 256 MiB away
     bl = from_bytes(assemble("bl next\nnext: nop", base=BASE).code[:4])
     fix = plan(bl, BASE, far)
     assert (fix.kind, fix.target, fix.link) == ("jump", BASE + 4, BASE + 4)
@@ -459,9 +527,13 @@ def test_out_of_range_and_misaligned_cases_fall_back_and_still_agree():
 
     prog = class_program("ldr x9, lit32", "")
     here = prog.symbols["here"]
-    imm19 = (prog.symbols["lit32"] + 4 - here) // 4 & 0x7FFFF   # lit32 + 4: 4- not 8-aligned
-    src = SETUP.format(pre="", insn=f".inst {0x5800_0009 | imm19 << 5:#x}",
-                       off=PSCI_OFF.replace("\n", "\n        "), gap=0)
+    imm19 = (prog.symbols["lit32"] + 4 - here) // 4 & 0x7FFFF  # lit32 + 4: 4- not 8-aligned
+    src = SETUP.format(
+        pre="",
+        insn=f".inst {0x5800_0009 | imm19 << 5:#x}",
+        off=PSCI_OFF.replace("\n", "\n        "),
+        gap=0,
+    )
     prog = assemble(src, base=BASE)
     reason, real = _real(prog)
     dbg = Debugger(prog)
@@ -469,8 +541,9 @@ def test_out_of_range_and_misaligned_cases_fall_back_and_still_agree():
         dbg.break_at(where)
     dbg.cont()
     stop = dbg.cont()
-    assert stop.reason is reason or (reason is StopReason.STEP
-                                     and stop.reason is StopReason.BREAKPOINT)
+    assert stop.reason is reason or (
+        reason is StopReason.STEP and stop.reason is StopReason.BREAKPOINT
+    )
     assert state(dbg) == real
     assert dbg.step_overs == {"displaced": 0, "inline": 1}
 
@@ -484,17 +557,19 @@ def test_unicorn_fact_a_fetch_makes_the_execute_only_page_readable_until_a_tlb_f
     prog = assemble(f"back: ldr x2, [x0]\n{PSCI_OFF}", base=BASE)
     cpu = VCpu(prog)
     slot = cpu.scratch_base
-    b_back = 0x1400_0000 | (BASE - (slot + 4)) >> 2 & 0x3FF_FFFF   # B back, from slot + 4
+    b_back = 0x1400_0000 | (BASE - (slot + 4)) >> 2 & 0x3FF_FFFF  # B back, from slot + 4
     cpu.write_scratch(0, to_bytes(0x9100_0421) + to_bytes(b_back))
     cpu.uc.reg_write(armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot)
     cpu.open_scratch(frozenset({slot}), {})
-    cpu.pc = slot                                            # add x1, x1, #1; b back
+    cpu.pc = slot  # add x1, x1, #1; b back
     exit_ = cpu.run()
     assert exit_.reason is armbp.kvm.abi.ExitReason.SYSTEM_EVENT  # the load went through
     assert cpu.read_register("x1") == 1
-    assert cpu.read_register("x2") == 0x9100_0421 | b_back << 32    # our slot, read
+    assert cpu.read_register("x2") == 0x9100_0421 | b_back << 32  # our slot, read
     cpu.hide_scratch()
-    cpu.uc.reg_write(armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot)  # (PSCI_OFF changed x0)
+    cpu.uc.reg_write(
+        armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot
+    )  # (PSCI_OFF changed x0)
     cpu.pc = BASE
     exit_ = cpu.run()
     assert exit_.reason is armbp.kvm.abi.ExitReason.MMIO and exit_.mmio.address == slot
@@ -510,12 +585,12 @@ loop:   add x1, x1, #1
         b loop
 """)
     dbg.break_at("loop")
-    assert dbg.cont(5).reason is StopReason.BREAKPOINT   # hit 1, reported
+    assert dbg.cont(5).reason is StopReason.BREAKPOINT  # hit 1, reported
     run = dbg.handler.run
 
     def interrupted_run(*args):
-        handled = run(*args)          # hit 2 happens ...
-        raise KeyboardInterrupt       # ... and Ctrl-C lands before it is reported
+        run(*args)  # hit 2 happens ...
+        raise KeyboardInterrupt  # ... and Ctrl-C lands before it is reported
 
     monkeypatch.setattr(dbg.handler, "run", interrupted_run)
     with pytest.raises(KeyboardInterrupt):

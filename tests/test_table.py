@@ -1,8 +1,10 @@
 """The breakpoint table over a bytearray: QEMU/KVM semantics, and nothing lost on failure."""
+
 from __future__ import annotations
 
 import pytest
-from hypothesis import settings, strategies as st
+from hypothesis import settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from armbp.encodings import BRK0, NOP, from_bytes, to_bytes
@@ -48,12 +50,15 @@ def test_second_insert_only_counts_up_and_remove_counts_down():
     assert word(mem, BASE) == WORDS[0] and len(t) == 0
 
 
-@pytest.mark.parametrize("pc, errno, text", [
-    (BASE + 2, "EINVAL", "misaligned"),
-    (BASE + len(IMAGE), "EINVAL", "cannot insert"),   # unmapped
-    (-4, "EINVAL", "outside"),
-    (1 << 64, "EINVAL", "outside"),
-])
+@pytest.mark.parametrize(
+    "pc, errno, text",
+    [
+        (BASE + 2, "EINVAL", "misaligned"),
+        (BASE + len(IMAGE), "EINVAL", "cannot insert"),  # unmapped
+        (-4, "EINVAL", "outside"),
+        (1 << 64, "EINVAL", "outside"),
+    ],
+)
 def test_insert_failures_change_nothing(pc, errno, text):
     mem, t = fresh()
     t.insert(BASE + 8)
@@ -175,7 +180,7 @@ class TableModel(RuleBasedStateMachine):
         img = bytearray(self.shadow_image)
         for pc in self.counts:
             off = pc - BASE
-            img[off:off + 4] = to_bytes(self.guest.get(pc, BRK0))
+            img[off : off + 4] = to_bytes(self.guest.get(pc, BRK0))
         return bytes(img)
 
     def attempt(self, fn, *args, **kw):
@@ -211,7 +216,7 @@ class TableModel(RuleBasedStateMachine):
         del self.counts[pc]
         if overwritten:
             off = pc - BASE
-            self.shadow_image[off:off + 4] = to_bytes(self.guest.pop(pc))
+            self.shadow_image[off : off + 4] = to_bytes(self.guest.pop(pc))
 
     @precondition(lambda self: self.counts)
     @rule(data=st.data(), value=st.integers(0, 0xFFFFFFFF).filter(lambda w: w != BRK0))
@@ -220,13 +225,15 @@ class TableModel(RuleBasedStateMachine):
         self.mem.write(pc, to_bytes(value))
         self.guest[pc] = value
 
-    @rule(pc=st.integers(BASE, BASE + len(IMAGE) - 1), payload=st.binary(min_size=1, max_size=9))
+    @rule(
+        pc=st.integers(BASE, BASE + len(IMAGE) - 1), payload=st.binary(min_size=1, max_size=9)
+    )
     def debugger_writes(self, pc, payload):
         ok, _ = self.attempt(self.table.write_through, pc, payload)
         assert ok == (pc + len(payload) <= BASE + len(IMAGE))
         if ok:
             off = pc - BASE
-            self.shadow_image[off:off + len(payload)] = payload
+            self.shadow_image[off : off + len(payload)] = payload
             for bp_pc, w in list(self.guest.items()):  # overwritten words take the bytes
                 word_bytes = bytearray(to_bytes(w))
                 for i in range(4):
@@ -242,8 +249,12 @@ class TableModel(RuleBasedStateMachine):
     @invariant()
     def shadow_shows_what_the_guest_should_see(self):
         if not self.guest:
-            assert self.table.shadow(BASE, self.mem.read(BASE, len(IMAGE))) == bytes(self.shadow_image)
+            assert self.table.shadow(BASE, self.mem.read(BASE, len(IMAGE))) == bytes(
+                self.shadow_image
+            )
 
 
-TableModel.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+TableModel.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=30, deadline=None
+)
 test_table_model = TableModel.TestCase

@@ -3,24 +3,35 @@
 The ``test_unicorn_*`` tests talk to Unicorn directly: if an upgrade changes one of these
 behaviours, the test that names it fails before the vCPU misbehaves in a subtler way.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
 import pytest
-from unicorn import (UC_ARCH_ARM64, UC_ERR_EXCEPTION, UC_ERR_READ_UNMAPPED, UC_HOOK_CODE,
-                     UC_HOOK_INTR, UC_HOOK_MEM_READ_UNMAPPED, UC_MODE_ARM, UC_PROT_READ,
-                     UC_PROT_EXEC, Uc, UcError)
+from conftest import PSCI_OFF
+from unicorn import (
+    UC_ARCH_ARM64,
+    UC_ERR_EXCEPTION,
+    UC_ERR_READ_UNMAPPED,
+    UC_HOOK_CODE,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_MODE_ARM,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    Uc,
+    UcError,
+)
 from unicorn import arm64_const as R
 
 from armbp import assemble, esr
 from armbp.encodings import BRK0, from_bytes, to_bytes
-from armbp.memory import MemoryFault
 from armbp.kvm.abi import Budget, ExitReason, GuestDebug, SystemEventType
 from armbp.kvm.unicorn import VCpu
 from armbp.kvm.unicorn.traps import PSCI_SYSTEM_OFF
-from conftest import PSCI_OFF
+from armbp.memory import MemoryFault
 
 BASE = 0x40000
 NEVER = (1 << 64) - 1
@@ -62,19 +73,27 @@ def vcpu(src: str, **kw) -> VCpu:
 
 # -- Unicorn facts ------------------------------------------------------------------------------
 
+
 def test_unicorn_reset_state_is_el1h_mmu_off_scr_el3_zero():
     uc, _ = raw("nop")
     pstate = uc.reg_read(R.UC_ARM64_REG_PSTATE)
-    assert pstate & 0x3FF == 0x3C5            # DAIF masked, EL1h
-    assert pstate >> 2 & 3 == 1               # CurrentEL = 4 (EL1)
+    assert pstate & 0x3FF == 0x3C5  # DAIF masked, EL1h
+    assert pstate >> 2 & 3 == 1  # CurrentEL = 4 (EL1)
     assert uc.cpr_read(3, 0, 1, 0, 0) & 1 == 0  # SCTLR_EL1.M: MMU off
-    assert uc.cpr_read(3, 6, 1, 1, 0) == 0    # SCR_EL3, RW = 0
+    assert uc.cpr_read(3, 6, 1, 1, 0) == 0  # SCR_EL3, RW = 0
 
 
-@pytest.mark.parametrize("insn, intno, at_next", [
-    ("brk #0x99", 7, False), ("svc #1", 2, True), ("hvc #0", 1, False),
-    ("udf #0", 1, False), ("hlt #0", 1, False), ("smc #0", 13, True),
-])
+@pytest.mark.parametrize(
+    "insn, intno, at_next",
+    [
+        ("brk #0x99", 7, False),
+        ("svc #1", 2, True),
+        ("hvc #0", 1, False),
+        ("udf #0", 1, False),
+        ("hlt #0", 1, False),
+        ("smc #0", 13, True),
+    ],
+)
 def test_unicorn_intr_numbers_and_pc_in_the_hook(insn, intno, at_next):
     uc, _ = raw(f"nop\n{insn}\nnop")
     seen = []
@@ -93,8 +112,16 @@ def test_unicorn_gives_no_syndrome_inside_the_hook():
     seen = []
 
     def hook(uc, n, _):
-        seen.append([uc.reg_read(r) for r in (R.UC_ARM64_REG_ESR_EL1, R.UC_ARM64_REG_ELR_EL1,
-                                              R.UC_ARM64_REG_FAR_EL1)])
+        seen.append(
+            [
+                uc.reg_read(r)
+                for r in (
+                    R.UC_ARM64_REG_ESR_EL1,
+                    R.UC_ARM64_REG_ELR_EL1,
+                    R.UC_ARM64_REG_FAR_EL1,
+                )
+            ]
+        )
         uc.emu_stop()
 
     uc.hook_add(UC_HOOK_INTR, hook)
@@ -146,10 +173,10 @@ back:   nop
 def test_unicorn_mem_write_leaves_stale_translations_until_ctl_remove_cache():
     src = "loop: add x1, x1, #1\nbrk #0\nb loop"
     for flush, expected in ((False, 2), (True, 11)):
-        uc, sym = raw(src)
+        uc, _sym = raw(src)
         uc.hook_add(UC_HOOK_INTR, lambda uc, n, _: uc.emu_stop())
-        uc.emu_start(BASE, NEVER, timeout=1_000_000)            # translates the block
-        uc.mem_write(BASE, to_bytes(0x91002821))                 # add x1, x1, #10
+        uc.emu_start(BASE, NEVER, timeout=1_000_000)  # translates the block
+        uc.mem_write(BASE, to_bytes(0x91002821))  # add x1, x1, #10
         if flush:
             uc.ctl_remove_cache(BASE, BASE + 4)
         uc.emu_start(BASE, NEVER, timeout=1_000_000)
@@ -215,7 +242,7 @@ def test_unicorn_count_1_after_an_uncounted_run_needs_ctl_flush_tb():
     for flush in (False, True):
         uc, _ = raw(src)
         uc.hook_add(UC_HOOK_INTR, lambda uc, n, _: uc.emu_stop())
-        uc.emu_start(BASE, NEVER, timeout=1_000_000)      # runs the loop, translated uncounted
+        uc.emu_start(BASE, NEVER, timeout=1_000_000)  # runs the loop, translated uncounted
         uc.reg_write(R.UC_ARM64_REG_X0, 10)
         uc.reg_write(R.UC_ARM64_REG_X1, 0)
         if flush:
@@ -245,7 +272,7 @@ vectors:
         uc.cpr_write(3, 6, 1, 1, 0, 0x400)
         log = []
 
-        def hook(uc, n, _):
+        def hook(uc, n, _, log=log, rebuild=rebuild, sym=sym):
             log.append(n)
             if n == 2:  # SVC from EL0: enter EL1 by hand, as the vCPU does
                 uc.reg_write(R.UC_ARM64_REG_PSTATE, 0x3C5)
@@ -258,16 +285,19 @@ vectors:
         uc.hook_add(UC_HOOK_INTR, hook)
         uc.emu_start(BASE, NEVER, timeout=1_000_000)
         seen[rebuild] = (log, uc.reg_read(R.UC_ARM64_REG_X0))
-    assert seen[False] == ([2, 1], 0)   # MRS CurrentEL translated for EL0: UNDEFINED
-    assert seen[True] == ([2, 7], 4)    # EL1
+    assert seen[False] == ([2, 1], 0)  # MRS CurrentEL translated for EL0: UNDEFINED
+    assert seen[True] == ([2, 7], 4)  # EL1
 
 
 def test_unicorn_unmapped_access_raises_and_the_hook_sees_address_and_pc():
     uc, _ = raw("mov x1, #0x100000\nldr x2, [x1]")
     seen = []
-    uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED,
-                lambda uc, acc, addr, size, val, _: seen.append(
-                    (addr, size, uc.reg_read(R.UC_ARM64_REG_PC))) and False)
+    uc.hook_add(
+        UC_HOOK_MEM_READ_UNMAPPED,
+        lambda uc, acc, addr, size, val, _: (
+            seen.append((addr, size, uc.reg_read(R.UC_ARM64_REG_PC))) and False
+        ),
+    )
     with pytest.raises(UcError) as e:
         uc.emu_start(BASE, NEVER, timeout=1_000_000)
     assert e.value.errno == UC_ERR_READ_UNMAPPED
@@ -288,6 +318,7 @@ def test_unicorn_wfi_returns_from_emu_start_after_the_wfi():
 
 
 # -- the vCPU -----------------------------------------------------------------------------------
+
 
 def test_reset_state():
     cpu = vcpu("nop")
@@ -316,7 +347,7 @@ def test_a_brk_overwritten_after_translation_gets_imm16_0_and_a_note_not_an_inve
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
     e = cpu.run(1)
     assert e.reason is ExitReason.DEBUG and e.pc == BASE + 16
-    assert e.debug.hsr == 0xF2000000        # not 0xf2001900: the NOP's bits 20:5
+    assert e.debug.hsr == 0xF2000000  # not 0xf2001900: the NOP's bits 20:5
     assert "no longer in memory (it holds 0xd503201f now)" in e.message
     assert "imm16 unknown" in e.message
     # a BRK that is still in memory carries no note
@@ -360,18 +391,21 @@ the_brk:
     e = cpu.run(1)
     assert e.reason is ExitReason.SYSTEM_EVENT
     r = {n: cpu.read_register(n) for n in ("x20", "x21", "x22", "x23", "x6")}
-    assert r["x20"] == 0xF2000042                  # ESR_EL1: EC 0x3C, IL, imm16
+    assert r["x20"] == 0xF2000042  # ESR_EL1: EC 0x3C, IL, imm16
     assert r["x21"] == prog.symbols["the_brk"] + 4  # ELR_EL1 = the BRK (handler added 4)
-    assert r["x22"] & 0xF000_03FF == 0x6000_03C5    # SPSR_EL1 = PSTATE before: Z, C, EL1h
-    assert r["x22"] >> 20 & 1 == 0                  # no illegal return
+    assert r["x22"] & 0xF000_03FF == 0x6000_03C5  # SPSR_EL1 = PSTATE before: Z, C, EL1h
+    assert r["x22"] >> 20 & 1 == 0  # no illegal return
     assert r["x23"] == 1 and r["x6"] == 8
 
 
-@pytest.mark.parametrize("insn, syndrome, elr_is_next", [
-    ("svc #0x33", 0x56000033, True),   # SVC: preferred return = the next instruction
-    ("udf #7", 0x02000000, False),     # UNDEFINED: the instruction itself
-    ("hlt #1", 0x02000000, False),     # HLT with halting debug off is UNDEFINED
-])
+@pytest.mark.parametrize(
+    "insn, syndrome, elr_is_next",
+    [
+        ("svc #0x33", 0x56000033, True),  # SVC: preferred return = the next instruction
+        ("udf #7", 0x02000000, False),  # UNDEFINED: the instruction itself
+        ("hlt #1", 0x02000000, False),  # HLT with halting debug off is UNDEFINED
+    ],
+)
 def test_svc_and_undefined_go_to_the_guest_vectors(insn, syndrome, elr_is_next):
     src = f"""
 _start: adr x1, vectors
@@ -426,8 +460,8 @@ off:    movz x0, #0x8400, lsl #16
     cpu.write_register("x2", user_sp)
     assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
     r = {n: cpu.read_register(n) for n in ("x9", "x10", "x11", "x20", "x21", "x23")}
-    assert r["x9"] == r["x10"] == user_sp     # EL0's SP survived the SVC and its ERET
-    assert r["x11"] == cpu.stack_top          # the handler ran on SP_EL1
+    assert r["x9"] == r["x10"] == user_sp  # EL0's SP survived the SVC and its ERET
+    assert r["x11"] == cpu.stack_top  # the handler ran on SP_EL1
     assert r["x23"] == 2
     assert r["x20"] == 0x02000000 and r["x21"] == prog.symbols["el0_hvc"]
 
@@ -453,8 +487,8 @@ def test_other_hypercalls_return_to_the_guest():
     """
     cpu = vcpu(src)
     assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
-    assert cpu.read_register("x5") == 0x10000           # PSCI 1.0
-    assert cpu.read_register("x6") == (1 << 64) - 1     # SMCCC NOT_SUPPORTED
+    assert cpu.read_register("x5") == 0x10000  # PSCI 1.0
+    assert cpu.read_register("x6") == (1 << 64) - 1  # SMCCC NOT_SUPPORTED
 
 
 def test_single_step_is_one_instruction_with_the_software_step_syndrome():
@@ -494,11 +528,14 @@ def test_kick_from_another_thread_interrupts_a_run():
     assert time.monotonic() - t < 2
 
 
-@pytest.mark.parametrize("src, access, address", [
-    ("mov x1, #0x100000\nldr x2, [x1]", "read", 0x100000),
-    ("mov x1, #0x100000\nstr x2, [x1]", "write", 0x100000),
-    ("mov x1, #0x100000\nbr x1", "fetch", 0x100000),
-])
+@pytest.mark.parametrize(
+    "src, access, address",
+    [
+        ("mov x1, #0x100000\nldr x2, [x1]", "read", 0x100000),
+        ("mov x1, #0x100000\nstr x2, [x1]", "write", 0x100000),
+        ("mov x1, #0x100000\nbr x1", "fetch", 0x100000),
+    ],
+)
 def test_unmapped_access_is_an_mmio_exit_naming_the_address(src, access, address):
     cpu = vcpu(src)
     e = cpu.run(1)
@@ -510,6 +547,7 @@ def test_unmapped_access_is_an_mmio_exit_naming_the_address(src, access, address
 
 def test_write_to_read_only_code_is_an_mmio_exit():
     from armbp.program import Program, Segment
+
     code = assemble("here: adr x1, here\nstr x1, [x1]", base=BASE).code
     prog = Program(code=code, base=BASE, segments=(Segment(BASE, code, len(code), "rx"),))
     e = VCpu(prog).run(1)
@@ -530,7 +568,7 @@ def test_guest_memory_faults_and_flushes():
     with pytest.raises(MemoryFault):
         cpu.memory.write(0x900000, b"\0" * 4)
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
-    cpu.run(1)                                   # x1 = 1, the block is translated
+    cpu.run(1)  # x1 = 1, the block is translated
     cpu.memory.write(BASE, to_bytes(0x91002821))  # add x1, x1, #10 — flushed
     cpu.pc = BASE
     cpu.run(1)
@@ -538,29 +576,45 @@ def test_guest_memory_faults_and_flushes():
 
 
 def test_map_adds_guest_memory_with_its_permissions():
-    cpu = vcpu("mov x1, #0x200000\nmov x2, #7\nstr x2, [x1, #8]\nldr x3, [x1, #8]\n"
-               "mov x4, #0x300000\nstr x2, [x4]")
+    cpu = vcpu(
+        "mov x1, #0x200000\nmov x2, #7\nstr x2, [x1, #8]\nldr x3, [x1, #8]\n"
+        "mov x4, #0x300000\nstr x2, [x4]"
+    )
     cpu.map(0x200000, 0x2000, "rw")
     cpu.map(0x300000, 0x1000, "r")
-    assert cpu.memory.read(0x201ff8, 8) == bytes(8)       # zeroed, both pages
+    assert cpu.memory.read(0x201FF8, 8) == bytes(8)  # zeroed, both pages
     e = cpu.run(1)
     assert cpu.read_register("x3") == 7
     assert e.reason is ExitReason.MMIO and e.mmio.address == 0x300000
     assert e.mmio.describe() == "cannot write 8 byte(s) at 0x300000: the page is read-only"
 
 
-@pytest.mark.parametrize("address, size, perms, message", [
-    (0x200800, 0x1000, "rw", "address 0x200800 and size 0x1000 must be multiples of the page "
-                             "size 0x1000, size > 0 (e.g. 0x200000, 0x2000)"),
-    (0x200000, 0x10, "rw", "address 0x200000 and size 0x10 must be multiples"),
-    (0x200000, 0, "rw", "size 0x0 must be multiples"),
-    (BASE, 0x1000, "rw", "map: 0x40000..0x40fff overlaps memory already mapped at "
-                         "0x40000..0x40fff (rwx)"),
-    (0x1f000, 0x30000, "r", "overlaps memory already mapped at 0x40000..0x40fff (rwx)"),
-    (0x200000, 0x1000, "rwz", "perms 'rwz': expected letters from 'rwx'"),
-    (-0x1000, 0x1000, "rw", "address -4096 is not a non-negative integer"),
-    ((1 << 64) - 0x1000, 0x2000, "rw", "goes past the end of the 64-bit address space"),
-])
+@pytest.mark.parametrize(
+    "address, size, perms, message",
+    [
+        (
+            0x200800,
+            0x1000,
+            "rw",
+            (
+                "address 0x200800 and size 0x1000 must be multiples of the page "
+                "size 0x1000, size > 0 (e.g. 0x200000, 0x2000)"
+            ),
+        ),
+        (0x200000, 0x10, "rw", "address 0x200000 and size 0x10 must be multiples"),
+        (0x200000, 0, "rw", "size 0x0 must be multiples"),
+        (
+            BASE,
+            0x1000,
+            "rw",
+            "map: 0x40000..0x40fff overlaps memory already mapped at 0x40000..0x40fff (rwx)",
+        ),
+        (0x1F000, 0x30000, "r", "overlaps memory already mapped at 0x40000..0x40fff (rwx)"),
+        (0x200000, 0x1000, "rwz", "perms 'rwz': expected letters from 'rwx'"),
+        (-0x1000, 0x1000, "rw", "address -4096 is not a non-negative integer"),
+        ((1 << 64) - 0x1000, 0x2000, "rw", "goes past the end of the 64-bit address space"),
+    ],
+)
 def test_map_refuses_what_it_cannot_do_and_names_the_values(address, size, perms, message):
     cpu = vcpu("nop")
     before = list(cpu.uc.mem_regions())
@@ -573,11 +627,14 @@ def test_map_refuses_what_it_cannot_do_and_names_the_values(address, size, perms
 def test_map_overlapping_an_earlier_map_and_reset_drops_maps():
     cpu = vcpu("nop")
     cpu.map(0x200000, 0x2000)
-    with pytest.raises(ValueError, match=r"0x201000\.\.0x201fff overlaps memory already "
-                                         r"mapped at 0x200000\.\.0x201fff \(rw-\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"0x201000\.\.0x201fff overlaps memory already "
+        r"mapped at 0x200000\.\.0x201fff \(rw-\)",
+    ):
         cpu.map(0x201000, 0x1000)
     cpu.reset()
-    cpu.map(0x201000, 0x1000)                   # the machine was rebuilt without it
+    cpu.map(0x201000, 0x1000)  # the machine was rebuilt without it
 
 
 def test_without_the_flush_a_code_write_is_not_seen():
@@ -601,29 +658,40 @@ def test_fp_simd_registers_are_read_and_written_as_the_guest_sees_them():
         .inst 0xd53b4406        // mrs x6, fpcr
     """)
     cpu.write_register("v9", 0x0123_4567_89AB_CDEF << 64 | 0xFEDC_BA98_7654_3210)
-    cpu.write_register("fpcr", 0x0300_0000)         # RMode = round towards zero
+    cpu.write_register("fpcr", 0x0300_0000)  # RMode = round towards zero
     cpu.run(Budget(instructions=7))
     assert cpu.read_register("v0") == 0x2222_0000 << 64 | 0x1111
     assert cpu.read_register("V0") == cpu.read_register("v0")
-    assert (cpu.read_register("x4"), cpu.read_register("x5")) == \
-        (0xFEDC_BA98_7654_3210, 0x0123_4567_89AB_CDEF)
+    assert (cpu.read_register("x4"), cpu.read_register("x5")) == (
+        0xFEDC_BA98_7654_3210,
+        0x0123_4567_89AB_CDEF,
+    )
     assert cpu.read_register("x6") == cpu.read_register("fpcr") == 0x0300_0000
-    cpu.write_register("fpsr", 0x8000_0000)         # QC, cumulative saturation
+    cpu.write_register("fpsr", 0x8000_0000)  # QC, cumulative saturation
     assert cpu.read_register("fpsr") == 0x8000_0000
 
 
-@pytest.mark.parametrize("bad, what", [
-    (lambda c: c.set_guest_debug(1 << 5), "unknown bits"),
-    (lambda c: c.run(-1), "expected a number > 0"),
-    (lambda c: c.run(Budget(instructions=0)), "instructions=0"),
-    (lambda c: c.read_register("x31"), "unknown register 'x31'"),
-    (lambda c: c.write_register("x0", -1), "expected an integer"),
-    (lambda c: c.write_register("x0", 1 << 64), r"expected an integer 0\.\.2\*\*64-1"),
-    (lambda c: c.write_register("v0", 1 << 128), r"for v0: expected an integer 0\.\.2\*\*128"),
-    (lambda c: c.write_register("fpcr", 1 << 32), r"for fpcr: expected an integer 0\.\.2\*\*32"),
-    (lambda c: c.read_register("v32"), "unknown register 'v32'"),
-    (lambda c: VCpu(b"\0\0\0\0"), "expected an armbp.Program"),
-])
+@pytest.mark.parametrize(
+    "bad, what",
+    [
+        (lambda c: c.set_guest_debug(1 << 5), "unknown bits"),
+        (lambda c: c.run(-1), "expected a number > 0"),
+        (lambda c: c.run(Budget(instructions=0)), "instructions=0"),
+        (lambda c: c.read_register("x31"), "unknown register 'x31'"),
+        (lambda c: c.write_register("x0", -1), "expected an integer"),
+        (lambda c: c.write_register("x0", 1 << 64), r"expected an integer 0\.\.2\*\*64-1"),
+        (
+            lambda c: c.write_register("v0", 1 << 128),
+            r"for v0: expected an integer 0\.\.2\*\*128",
+        ),
+        (
+            lambda c: c.write_register("fpcr", 1 << 32),
+            r"for fpcr: expected an integer 0\.\.2\*\*32",
+        ),
+        (lambda c: c.read_register("v32"), "unknown register 'v32'"),
+        (lambda c: VCpu(b"\0\0\0\0"), "expected an armbp.Program"),
+    ],
+)
 def test_bad_input_names_the_value(bad, what):
     cpu = vcpu("nop")
     with pytest.raises(ValueError, match=what):
@@ -632,6 +700,7 @@ def test_bad_input_names_the_value(bad, what):
 
 def test_direct_readers_agree_with_the_public_api():
     from armbp.kvm.unicorn.binding import _direct_calls
+
     cpu = vcpu("nop\nnop\nbrk #3")
     read_pc, read_word, _stop = _direct_calls(cpu.uc)
     cpu.uc.reg_write(R.UC_ARM64_REG_PC, BASE + 8)

@@ -6,6 +6,7 @@ syndromes Unicorn's interrupt numbers alone get wrong (instruction aborts, PC al
 and the debugger's view of memory (reads that must agree whatever their size, sizes no
 machine has).
 """
+
 from __future__ import annotations
 
 import _thread
@@ -13,6 +14,7 @@ import threading
 import time
 
 import pytest
+from conftest import PSCI_OFF, guest_with_vectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from unicorn import UC_ARCH_ARM64, UC_HOOK_INTR, UC_MODE_ARM, Uc
@@ -22,13 +24,12 @@ import armbp
 from armbp import esr
 from armbp.debugger import Debugger, StopReason
 from armbp.encodings import BRK0, NOP, to_bytes
-from armbp.kvm.unicorn.fetch import breakpoint_matches, fetch_fault
-from armbp.memory import BytearrayMemory, MemoryFault
-from armbp.table import BreakpointTable
 from armbp.kvm.abi import ExitReason, VCpuBusy
 from armbp.kvm.unicorn import VCpu
+from armbp.kvm.unicorn.fetch import breakpoint_matches, fetch_fault
 from armbp.kvm.unicorn.watchdog import _WATCHDOG
-from conftest import PSCI_OFF, guest_with_vectors
+from armbp.memory import BytearrayMemory, MemoryFault
+from armbp.table import BreakpointTable
 
 RUNAWAY = "_start: b _start\n"
 
@@ -53,6 +54,7 @@ def finishes(fn, timeout: float = 10.0):
 
 
 # -- 6. the watchdog survives budgets beyond threading.TIMEOUT_MAX, and any failure ------------
+
 
 def test_a_huge_budget_does_not_kill_the_watchdog():
     dbg = Debugger(RUNAWAY)
@@ -88,6 +90,7 @@ def test_the_watchdog_survives_a_failure_while_stopping_a_run():
 
 # -- 14. reads through the debugger agree whatever their alignment and size --------------------
 
+
 def test_a_guest_byte_store_into_a_brk_shows_in_reads_of_every_size():
     dbg = Debugger(f"""
 _start: adr x2, target
@@ -108,8 +111,10 @@ done:   {PSCI_OFF}
     assert whole == raw  # no longer our BRK: memory as it is
     for offset in range(4):
         for size in range(1, 5 - offset):
-            assert dbg.read_memory(target + offset, size) == whole[offset:offset + size], \
-                (offset, size)
+            assert dbg.read_memory(target + offset, size) == whole[offset : offset + size], (
+                offset,
+                size,
+            )
 
 
 BP_BASE = 0x1000
@@ -124,7 +129,7 @@ class _Model:
         self.raw, self.saved = raw, saved
 
     def planted(self, word: int) -> bool:
-        return word in self.saved and self.raw[word:word + 4] == to_bytes(BRK0)
+        return word in self.saved and self.raw[word : word + 4] == to_bytes(BRK0)
 
     def debugger_write(self, offset: int, data: bytes) -> None:
         for i, byte in enumerate(data):
@@ -142,45 +147,57 @@ class _Model:
         return bytes(out)
 
 
-writes = st.lists(st.tuples(st.sampled_from(["guest", "debugger"]),
-                            st.integers(0, 4 * BP_WORDS - 1), st.binary(min_size=1, max_size=6)),
-                  max_size=8)
+writes = st.lists(
+    st.tuples(
+        st.sampled_from(["guest", "debugger"]),
+        st.integers(0, 4 * BP_WORDS - 1),
+        st.binary(min_size=1, max_size=6),
+    ),
+    max_size=8,
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(code=st.binary(min_size=4 * BP_WORDS, max_size=4 * BP_WORDS),
-       words=st.sets(st.integers(0, BP_WORDS - 1), min_size=1), writes=writes)
+@given(
+    code=st.binary(min_size=4 * BP_WORDS, max_size=4 * BP_WORDS),
+    words=st.sets(st.integers(0, BP_WORDS - 1), min_size=1),
+    writes=writes,
+)
 def test_shadowed_reads_agree_with_a_model_after_partial_writes(code, words, writes):
     memory = BytearrayMemory(code, base=BP_BASE)
     table = BreakpointTable(memory)
     saved = {}
     for w in sorted(words):
-        saved[4 * w] = bytearray(code[4 * w:4 * w + 4])
+        saved[4 * w] = bytearray(code[4 * w : 4 * w + 4])
         table.insert(BP_BASE + 4 * w)
     model = _Model(bytearray(memory.data), saved)
     for who, offset, data in writes:
-        data = data[:4 * BP_WORDS - offset]
+        data = data[: 4 * BP_WORDS - offset]
         if who == "guest":  # a guest store: straight into memory, BRK or not
-            memory.data[offset:offset + len(data)] = data
-            model.raw[offset:offset + len(data)] = data
+            memory.data[offset : offset + len(data)] = data
+            model.raw[offset : offset + len(data)] = data
         else:
             model.debugger_write(offset, data)
             table.write_through(BP_BASE + offset, data)
         assert memory.data == model.raw
     for offset in range(4 * BP_WORDS):
-        for size in range(0, 4 * BP_WORDS - offset + 1):
+        for size in range(4 * BP_WORDS - offset + 1):
             got = table.shadow(BP_BASE + offset, memory.read(BP_BASE + offset, size))
             assert got == model.view(offset, size), (offset, size)
 
 
 # -- 19. sizes no machine has are a fault at once -----------------------------------------------
 
-@pytest.mark.parametrize("address, size, why", [
-    (0x40000, 2**40, "nothing is mapped at"),
-    (0x40000, 2**64, "past the end of the 64-bit address space"),
-    (0, 2**63, "nothing is mapped at 0x0"),
-    (2**64 - 2, 4, "past the end"),
-])
+
+@pytest.mark.parametrize(
+    "address, size, why",
+    [
+        (0x40000, 2**40, "nothing is mapped at"),
+        (0x40000, 2**64, "past the end of the 64-bit address space"),
+        (0, 2**63, "nothing is mapped at 0x0"),
+        (2**64 - 2, 4, "past the end"),
+    ],
+)
 def test_huge_reads_are_a_memory_fault_at_once(address, size, why):
     dbg = Debugger(RUNAWAY)
     for read in (dbg.read_memory, dbg.raw_memory):
@@ -199,6 +216,7 @@ def test_a_write_past_the_end_of_the_address_space_is_a_memory_fault():
 
 def test_a_mapped_read_above_the_limit_names_the_size_and_the_limit(monkeypatch):
     import armbp.kvm.unicorn.memory as memory_module
+
     monkeypatch.setattr(memory_module, "MAX_ACCESS", 0x1000)
     monkeypatch.setattr(memory_module, "LARGE_ACCESS", 0x100)
     dbg = Debugger(RUNAWAY)
@@ -237,12 +255,13 @@ def test_ctrl_c_in_an_exception_storm_reaches_the_caller_and_cont_works_after():
     assert dbg.read_register("elr_el1") == handler
     assert dbg.read_register("pstate") == 0x3C5
     assert dbg.cont(0.1).reason is StopReason.BUDGET  # the storm goes on, nothing raised
-    dbg.write_memory(handler, to_bytes(NOP))   # mend the handler: it falls into SYSTEM_OFF
+    dbg.write_memory(handler, to_bytes(NOP))  # mend the handler: it falls into SYSTEM_OFF
     assert dbg.cont(1).reason is StopReason.HALTED
 
 
 def test_ctrl_c_half_way_through_an_exception_entry_completes_it():
-    cpu = VCpu(armbp.assemble(f"""
+    cpu = VCpu(
+        armbp.assemble(f"""
 _start: adr x1, vectors
         msr vbar_el1, x1
         mov x0, #0              // EL0t, DAIF clear
@@ -257,14 +276,15 @@ vectors:
         .skip 0x400
         mrs x20, esr_el1        // lower EL, AArch64, synchronous
         {PSCI_OFF}
-"""))
+""")
+    )
     real = cpu.uc.reg_write_batch
     calls = []
 
     def interrupted(writes):
         calls.append(list(writes))
         if len(calls) == 1:  # the SVC's entry: half the registers, then Ctrl-C
-            real(writes[:len(writes) // 2])
+            real(writes[: len(writes) // 2])
             raise KeyboardInterrupt
         real(writes)
 
@@ -284,11 +304,12 @@ vectors:
 
 # -- 9. reset is whole: breakpoints that cannot come back are dropped and reported ---------------
 
+
 def test_reset_drops_a_breakpoint_it_cannot_plant_and_keeps_the_trap_for_the_rest():
     dbg = Debugger(guest_with_vectors(3))
-    dbg.vcpu.map(0x800000, 0x1000, "rwx")      # gone after reset
+    dbg.vcpu.map(0x800000, 0x1000, "rwx")  # gone after reset
     kept = dbg.break_at("loop")
-    dbg.break_at("loop")                        # use_count 2
+    dbg.break_at("loop")  # use_count 2
     gone = dbg.break_at(0x800000)
     dropped = dbg.reset()
     assert dropped == [gone]
@@ -301,6 +322,7 @@ def test_reset_drops_a_breakpoint_it_cannot_plant_and_keeps_the_trap_for_the_res
 
 def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatch):
     import armbp.kvm.unicorn.core as core_module
+
     cpu = VCpu(armbp.assemble(RUNAWAY))
     old = cpu.uc
     cpu.map(0x800000, 0x1000)
@@ -315,6 +337,7 @@ def test_reset_of_a_vcpu_that_cannot_be_rebuilt_keeps_the_old_machine(monkeypatc
 
 
 # -- 7. while a run is in progress, only interrupt() crosses threads -----------------------------
+
 
 def test_calls_from_another_thread_during_a_run_are_refused_and_change_nothing():
     dbg = Debugger(f"""
@@ -334,7 +357,7 @@ spare:  nop
         dbg.interrupt()
         t.join(10)
     assert not t.is_alive() and worker["stop"].reason is StopReason.BUDGET
-    dbg.write_register("x1", 5)       # once the run is over, the same calls work
+    dbg.write_register("x1", 5)  # once the run is over, the same calls work
     dbg.delete("spare")
     cpu.map(0x800000, 0x1000)
     assert dbg.registers()["x1"] == 5 and dbg.breakpoints == []
@@ -365,7 +388,7 @@ def refused_while_running(dbg: Debugger, t: threading.Thread) -> None:
         "memory.write": lambda: cpu.memory.write(spare, bytes(4)),
         "invalidate_code": lambda: cpu.memory.invalidate_code(spare, 4),
     }
-    for name, call in calls.items():
+    for call in calls.values():
         with pytest.raises(VCpuBusy, match="only interrupt"):
             call()
     # reads are safe during a run (measured) and allowed
@@ -388,8 +411,9 @@ def test_a_run_waits_for_a_change_another_thread_has_begun():
     mapper.start()
     assert entered.wait(5)
     result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("exit", cpu.run(0.05)),
-                              daemon=True)
+    runner = threading.Thread(
+        target=lambda: result.setdefault("exit", cpu.run(0.05)), daemon=True
+    )
     token = cpu._token
     runner.start()
     time.sleep(0.1)
@@ -440,7 +464,8 @@ def test_a_fetch_beyond_the_pa_size_with_the_mmu_off_is_an_instruction_abort():
 
 def test_the_same_abort_from_el0_is_a_lower_el_one():
     hsr, elr, far, spsr = first_exception(
-        "mov x0, #0\nmsr spsr_el1, x0\nmovn x0, #3\nmsr elr_el1, x0\neret\n")
+        "mov x0, #0\nmsr spsr_el1, x0\nmovn x0, #3\nmsr elr_el1, x0\neret\n"
+    )
     assert hsr == 0x8200_0000 and elr == far == TOP and spsr & 0xF == 0  # EC 0x20, from EL0t
 
 
@@ -490,28 +515,39 @@ MMU_ON = """
 """
 
 
-@pytest.mark.parametrize("target, ifsc", [
-    (0x4000_0000, 0x05),      # level 1 entry invalid: translation fault, level 1
-    (0x8000_0000, 0x06),      # level 2 table of zeros: translation fault, level 2
-    (0xC000_0000, 0x0B),      # level 3 page without AF: access flag fault, level 3
-    (0xC000_1000, 0x0F),      # level 3 page with PXN: permission fault, level 3
-    (0x80_0000_0000, 0x04),   # beyond T0SZ's 39 bits, below TTBR1's range: translation, level 0
-])
+@pytest.mark.parametrize(
+    "target, ifsc",
+    [
+        (0x4000_0000, 0x05),  # level 1 entry invalid: translation fault, level 1
+        (0x8000_0000, 0x06),  # level 2 table of zeros: translation fault, level 2
+        (0xC000_0000, 0x0B),  # level 3 page without AF: access flag fault, level 3
+        (0xC000_1000, 0x0F),  # level 3 page with PXN: permission fault, level 3
+        (
+            0x80_0000_0000,
+            0x04,
+        ),  # beyond T0SZ's 39 bits, below TTBR1's range: translation, level 0
+    ],
+)
 def test_with_the_mmu_on_the_walk_names_the_fault_and_its_level(target, ifsc):
     cpu = VCpu(armbp.assemble("_start: adr x1, vectors\nmsr vbar_el1, x1\n" + MMU_ON + RECORD))
     cpu.map(TABLES, 0x4000)
     descriptors = {
-        TABLES: 0 | AF | BLOCK,                               # 0..1 GiB: identity, EL1 rwx
-        TABLES + 16: (TABLES + 0x1000) | TABLE,              # 2..3 GiB: an empty level 2
-        TABLES + 24: (TABLES + 0x2000) | TABLE,              # 3..4 GiB: level 2 → level 3
+        TABLES: 0 | AF | BLOCK,  # 0..1 GiB: identity, EL1 rwx
+        TABLES + 16: (TABLES + 0x1000) | TABLE,  # 2..3 GiB: an empty level 2
+        TABLES + 24: (TABLES + 0x2000) | TABLE,  # 3..4 GiB: level 2 → level 3
         TABLES + 0x2000: (TABLES + 0x3000) | TABLE,
-        TABLES + 0x3000: 0x40000 | PAGE,                     # no AF
-        TABLES + 0x3008: 0x40000 | AF | PAGE | 1 << 53,      # PXN
+        TABLES + 0x3000: 0x40000 | PAGE,  # no AF
+        TABLES + 0x3008: 0x40000 | AF | PAGE | 1 << 53,  # PXN
     }
     for address, value in descriptors.items():
         cpu.memory.write(address, value.to_bytes(8, "little"))
-    for name, value in dict(x2=25 | 0b100 << 32, x3=TABLES, x4=target, x5=0xFF).items():
-        cpu.write_register(name, value)    # TCR: T0SZ 25 (39-bit VA), 4 KB, IPS 44 bits
+    for name, value in {
+        "x2": 25 | 0b100 << 32,
+        "x3": TABLES,
+        "x4": target,
+        "x5": 0xFF,
+    }.items():
+        cpu.write_register(name, value)  # TCR: T0SZ 25 (39-bit VA), 4 KB, IPS 44 bits
     assert cpu.run(2).reason is ExitReason.SYSTEM_EVENT
     hsr = cpu.read_register("x20")
     assert hsr == esr.instruction_abort(same_el=True, ifsc=ifsc), hex(hsr)
@@ -520,31 +556,40 @@ def test_with_the_mmu_on_the_walk_names_the_fault_and_its_level(target, ifsc):
 
 def _walk(va, el=1, sctlr=1, tcr=25 | 0b100 << 32, descriptors=None):
     descriptors = descriptors or {}
-    return fetch_fault(va, el=el, sctlr=sctlr, tcr=tcr, ttbr0=TABLES, ttbr1=0,
-                       pa_size=44, read64=descriptors.get)
+    return fetch_fault(
+        va,
+        el=el,
+        sctlr=sctlr,
+        tcr=tcr,
+        ttbr0=TABLES,
+        ttbr1=0,
+        pa_size=44,
+        read64=descriptors.get,
+    )
 
 
 def test_the_walk_over_other_granules_and_permissions():
     # nothing mapped where the table is: an External abort on the walk, at the start level
-    assert _walk(0x1000) == 0x15                              # 4 KB, 39 bits: level 1
-    assert _walk(0x1000, tcr=16 | 0b10 << 14) == 0x14          # 16 KB, 48 bits: level 0
-    assert _walk(0x1000, tcr=22 | 0b01 << 14) == 0x16          # 64 KB, 42 bits: level 2
-    assert _walk(0x1000, tcr=25 | 1 << 7) == 0x04              # EPD0: translation, level 0
+    assert _walk(0x1000) == 0x15  # 4 KB, 39 bits: level 1
+    assert _walk(0x1000, tcr=16 | 0b10 << 14) == 0x14  # 16 KB, 48 bits: level 0
+    assert _walk(0x1000, tcr=22 | 0b01 << 14) == 0x16  # 64 KB, 42 bits: level 2
+    assert _walk(0x1000, tcr=25 | 1 << 7) == 0x04  # EPD0: translation, level 0
     assert _walk(TOP, sctlr=0) == 0x00 and _walk(0x1000, sctlr=0) is None
     page = {TABLES: (TABLES + 0x1000) | TABLE, TABLES + 0x1000: (TABLES + 0x2000) | TABLE}
 
     def leaf(bits):
         return _walk(0, descriptors={**page, TABLES + 0x2000: AF | PAGE | bits}, el=el)
 
-    for el in (0, 1):
-        assert leaf(0) is None                                 # EL1 rwx; EL0 execute-only
+    for el in (0, 1):  # noqa: B007 (leaf reads el)
+        assert leaf(0) is None  # EL1 rwx; EL0 execute-only
     el = 1
-    assert leaf(0b01 << 6) == 0x0F       # writable at EL0: never executable at EL1
-    assert leaf(0b11 << 6) is None       # read-only at both: fine
+    assert leaf(0b01 << 6) == 0x0F  # writable at EL0: never executable at EL1
+    assert leaf(0b11 << 6) is None  # read-only at both: fine
     el = 0
-    assert leaf(1 << 54) == 0x0F and leaf(1 << 53) is None     # UXN / PXN at EL0
-    assert _walk(0, sctlr=1 | 1 << 19, descriptors={**page, TABLES + 0x2000: AF | PAGE}) \
-        == 0x0F                                                # WXN: writable → never
+    assert leaf(1 << 54) == 0x0F and leaf(1 << 53) is None  # UXN / PXN at EL0
+    assert (
+        _walk(0, sctlr=1 | 1 << 19, descriptors={**page, TABLES + 0x2000: AF | PAGE}) == 0x0F
+    )  # WXN: writable → never
 
 
 def test_breakpoint_matching_needs_debug_enabled_and_the_right_el():
@@ -552,31 +597,42 @@ def test_breakpoint_matching_needs_debug_enabled_and_the_right_el():
     bvr = {0: 0x40008}
 
     def match(pc=0x40008, el=1, pstate=0x3C5 & ~0x200, mdscr=0xA000):
-        return breakpoint_matches(pc, el=el, pstate=pstate, mdscr=mdscr, count=6,
-                                  read_bcr=lambda n: bcr.get(n, 0),
-                                  read_bvr=lambda n: bvr.get(n, 0))
+        return breakpoint_matches(
+            pc,
+            el=el,
+            pstate=pstate,
+            mdscr=mdscr,
+            count=6,
+            read_bcr=lambda n: bcr.get(n, 0),
+            read_bvr=lambda n: bvr.get(n, 0),
+        )
 
     assert match()
     assert not match(pc=0x4000C) and not match(mdscr=0x2000) and not match(mdscr=0x8000)
-    assert not match(pstate=0x3C5)      # PSTATE.D masks debug exceptions at EL1
-    assert match(el=0, mdscr=0x8000)    # EL0 needs MDE only
-    bcr[0] = 0x1E5                      # PMC = 0b10: EL0 only
+    assert not match(pstate=0x3C5)  # PSTATE.D masks debug exceptions at EL1
+    assert match(el=0, mdscr=0x8000)  # EL0 needs MDE only
+    bcr[0] = 0x1E5  # PMC = 0b10: EL0 only
     assert not match() and match(el=0)
 
 
-@pytest.mark.parametrize("src, intno", [
-    ("movn x0, #3\nbr x0", 3),                       # fetch beyond the PA size: 3, like a bkpt
-    ("adr x0, t\nadd x0, x0, #2\nbr x0\nt: nop", 1),  # misaligned PC: 1, like an UDF
-])
+@pytest.mark.parametrize(
+    "src, intno",
+    [
+        ("movn x0, #3\nbr x0", 3),  # fetch beyond the PA size: 3, like a bkpt
+        ("adr x0, t\nadd x0, x0, #2\nbr x0\nt: nop", 1),  # misaligned PC: 1, like an UDF
+    ],
+)
 def test_unicorn_reports_these_fetch_faults_by_interrupt_number_only(src, intno):
     uc = Uc(UC_ARCH_ARM64, UC_MODE_ARM)
     uc.mem_map(0x40000, 0x1000)
     uc.mem_write(0x40000, armbp.assemble(src, base=0x40000).code)
     uc.cpr_write(3, 6, 1, 1, 0, 0x400)  # SCR_EL3.RW, as VCpu.reset (with RW = 0 the fetch
-    seen = []                           # at 2**64-4 is UC_ERR_FETCH_UNMAPPED instead)
+    seen = []  # at 2**64-4 is UC_ERR_FETCH_UNMAPPED instead)
 
     def hook(uc, n, _):
-        seen.append((n, uc.reg_read(R.UC_ARM64_REG_ESR_EL1), uc.reg_read(R.UC_ARM64_REG_FAR_EL1)))
+        seen.append(
+            (n, uc.reg_read(R.UC_ARM64_REG_ESR_EL1), uc.reg_read(R.UC_ARM64_REG_FAR_EL1))
+        )
         uc.emu_stop()
 
     uc.hook_add(UC_HOOK_INTR, hook)
@@ -585,6 +641,7 @@ def test_unicorn_reports_these_fetch_faults_by_interrupt_number_only(src, intno)
 
 
 # -- a kick that lands while a run is entering the emulator is not lost --------------------------
+
 
 def test_a_kick_just_before_the_emulator_starts_still_stops_the_run(monkeypatch):
     # Unicorn forgets an emu_stop asked for while no emulation is under way: the kick
@@ -620,15 +677,16 @@ def test_ctrl_c_in_a_storm_is_never_lost_whatever_line_it_lands_on():
             lost.append(i)
         except KeyboardInterrupt:
             pass
-        assert dbg.cont(0.02).reason is StopReason.BUDGET   # the vCPU works on
+        assert dbg.cont(0.02).reason is StopReason.BUDGET  # the vCPU works on
     assert lost == [], f"Ctrl-C lost in runs {lost}"
 
 
 def test_outside_a_run_ctrl_c_is_python_s_and_a_handler_of_the_user_s_is_kept():
     import signal
-    Debugger(RUNAWAY).cont(0.01)   # a run on the main thread: the Ctrl-C handler is armed
+
+    Debugger(RUNAWAY).cont(0.01)  # a run on the main thread: the Ctrl-C handler is armed
     with pytest.raises(KeyboardInterrupt):
-        signal.raise_signal(signal.SIGINT)     # no run: as Python's default handler
+        signal.raise_signal(signal.SIGINT)  # no run: as Python's default handler
     seen = []
 
     def mine(signum, frame):
@@ -641,6 +699,6 @@ def test_outside_a_run_ctrl_c_is_python_s_and_a_handler_of_the_user_s_is_kept():
         threading.Timer(0.05, _thread.interrupt_main).start()
         stop = dbg.cont(5)
         assert stop.reason is StopReason.BUDGET and seen == ["mine"]
-        assert signal.getsignal(signal.SIGINT) is mine   # not replaced by the vCPU's
+        assert signal.getsignal(signal.SIGINT) is mine  # not replaced by the vCPU's
     finally:
         signal.signal(signal.SIGINT, previous)

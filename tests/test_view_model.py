@@ -4,6 +4,7 @@ The model is driven over a real Debugger (in-process, and in a subprocess where 
 cannot be imported) and over a fake one built from pure parts (in a subprocess where
 neither ipywidgets nor unicorn can be imported).
 """
+
 from __future__ import annotations
 
 import os
@@ -44,13 +45,19 @@ sys.path.insert(0, {tests!r})
 def _run_blocked(names: set[str], code: str) -> str:
     """Run ``code`` in a fresh interpreter where ``names`` cannot be imported."""
     script = BLOCK.format(names=sorted(names), tests=str(TESTS)) + textwrap.dedent(code)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=dict(os.environ, MPLBACKEND="Agg"), timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, MPLBACKEND="Agg"),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 # --- a Debugger-like object from pure parts (no emulator) ---------------------------------------
+
 
 class FakeReason(Enum):
     BREAKPOINT = "breakpoint"
@@ -84,35 +91,55 @@ class FakeDebugger:
         return dict(self.regs)
 
     def listing(self) -> list[disasm.ListingLine]:
-        return disasm.listing(self.memory, self.program.base, breakpoints=self.saved,
-                              pc=self.pc, program=self.program)
+        return disasm.listing(
+            self.memory,
+            self.program.base,
+            breakpoints=self.saved,
+            pc=self.pc,
+            program=self.program,
+        )
 
     def plant(self, address: int) -> None:
         at = address - self.program.base
-        self.saved[address] = int.from_bytes(self.memory[at:at + 4], "little")
-        self.memory[at:at + 4] = BRK0.to_bytes(4, "little")
+        self.saved[address] = int.from_bytes(self.memory[at : at + 4], "little")
+        self.memory[at : at + 4] = BRK0.to_bytes(4, "little")
 
     def hit(self, address: int, reinjected: int = 0) -> None:
         """Stop at ``address`` as a breakpoint would, after ``reinjected`` guest BRKs."""
         self.pc = self.regs["pc"] = address
         self.regs["x0"] += 1
-        exit_ = SimpleNamespace(reason=FakeExitReason.DEBUG, pc=address,
-                                debug=SimpleNamespace(hsr=0xF200_0000, hsr_high=0))
+        exit_ = SimpleNamespace(
+            reason=FakeExitReason.DEBUG,
+            pc=address,
+            debug=SimpleNamespace(hsr=0xF200_0000, hsr_high=0),
+        )
         for i in range(reinjected):
-            self.events.append(SimpleNamespace(verdict=SimpleNamespace(name="RESUME"),
-                                               describe=lambda i=i: f"guest BRK {i}"))
-        self.events.append(SimpleNamespace(verdict=SimpleNamespace(name="STOP"),
-                                           describe=lambda: "ours"))
+            self.events.append(
+                SimpleNamespace(
+                    verdict=SimpleNamespace(name="RESUME"),
+                    describe=lambda i=i: f"guest BRK {i}",
+                )
+            )
+        self.events.append(
+            SimpleNamespace(verdict=SimpleNamespace(name="STOP"), describe=lambda: "ours")
+        )
         self.events_seen += reinjected + 1
-        self.last_stop = SimpleNamespace(reason=FakeReason.BREAKPOINT, pc=address, exit=exit_,
-                                         note="", message=f"breakpoint at {address:#x}")
+        self.last_stop = SimpleNamespace(
+            reason=FakeReason.BREAKPOINT,
+            pc=address,
+            exit=exit_,
+            note="",
+            message=f"breakpoint at {address:#x}",
+        )
 
 
 FAKE_SOURCE = "_start: mov x0, #1\nloop: add x1, x1, #1\n b loop\n"
 
 
 def test_model_and_renderers_need_neither_ipywidgets_nor_unicorn():
-    out = _run_blocked({"ipywidgets", "unicorn"}, """
+    out = _run_blocked(
+        {"ipywidgets", "unicorn"},
+        """
         from test_view_model import FakeDebugger
         from armbp.view import ViewModel, render
         dbg = FakeDebugger("_start: mov x0, #1\\nloop: add x1, x1, #1\\n b loop\\n")
@@ -130,9 +157,12 @@ def test_model_and_renderers_need_neither_ipywidgets_nor_unicorn():
             pass
         else:
             raise SystemExit("unicorn was importable")
-    """)
-    assert "DebuggerView of fake: pc=0x40004, stopped: BREAKPOINT, breakpoints: 0x40004 " \
-           "(loop)" in out
+    """,
+    )
+    assert (
+        "DebuggerView of fake: pc=0x40004, stopped: BREAKPOINT, breakpoints: 0x40004 "
+        "(loop)" in out
+    )
     assert "=> * 0x40004  91000421  add x1, x1, #1" in out
     assert "| d4200000 (brk #0)" in out
     assert "hsr 0xf2000000: EC 0x3C BRK (AArch64), IL 1" in out
@@ -141,7 +171,9 @@ def test_model_and_renderers_need_neither_ipywidgets_nor_unicorn():
 
 
 def test_model_follows_a_real_debugger_without_ipywidgets():
-    out = _run_blocked({"ipywidgets"}, """
+    out = _run_blocked(
+        {"ipywidgets"},
+        """
         from armbp.debugger import Debugger
         from armbp.demo import demo_program
         from armbp.view import Row, ViewModel, render
@@ -161,12 +193,15 @@ def test_model_follows_a_real_debugger_without_ipywidgets():
         assert s.last_exit.reason == "BREAKPOINT" and s.state_words == "stopped: BREAKPOINT"
         print(render.text(s).splitlines()[0])
         assert "ipywidgets" not in sys.modules
-    """)
-    assert out.strip() == ("DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, "
-                           "breakpoints: 0x4000c (loop)")
+    """,
+    )
+    assert out.strip() == (
+        "DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, breakpoints: 0x4000c (loop)"
+    )
 
 
 # --- the model over a real Debugger -------------------------------------------------------------
+
 
 @pytest.fixture
 def session():
@@ -180,7 +215,7 @@ def session():
 
 
 def test_a_fresh_session_is_the_entry_with_nothing_run(session):
-    dbg, model = session
+    _dbg, model = session
     s = model.state()
     assert s.pc == ENTRY and s.last_exit is None and s.state_words == "not run yet"
     assert [r.address for r in s.lines if r.is_pc] == [ENTRY]
@@ -197,9 +232,17 @@ def test_each_row_carries_the_listing_and_memory_facts_of_its_word(session):
     assert model.stale()
     model.update(registers=False)
     row = next(r for r in model.state().lines if r.address == LOOP)
-    assert row == Row(address=LOOP, label="loop", word=ADD_X7, text="add x7, x7, #1",
-                      memory_word=BRK0, memory_text="brk #0", source=row.source,
-                      is_pc=False, is_breakpoint=True)
+    assert row == Row(
+        address=LOOP,
+        label="loop",
+        word=ADD_X7,
+        text="add x7, x7, #1",
+        memory_word=BRK0,
+        memory_text="brk #0",
+        source=row.source,
+        is_pc=False,
+        is_breakpoint=True,
+    )
     assert row.source.startswith("5: loop:") and row.differs and row.ours
     untouched = next(r for r in model.state().lines if r.address == ENTRY)
     assert not untouched.differs and untouched.memory_text == ""
@@ -233,8 +276,9 @@ def test_reset_clears_the_last_exit_and_the_changes(session):
 
 
 def test_events_since_the_last_action_count_past_the_bounded_log():
-    from armbp.debugger import Debugger
     from test_debugger import GUEST_BRKS
+
+    from armbp.debugger import Debugger
 
     dbg = Debugger(GUEST_BRKS.format(n=30), log_size=4)
     model = ViewModel(dbg)
@@ -249,13 +293,17 @@ def test_events_since_the_last_action_count_past_the_bounded_log():
 
 
 def test_the_busy_flag_is_in_the_state_and_not_in_the_summary(session):
-    dbg, model = session
+    _dbg, model = session
     model.running = True
     s = model.state()
     assert s.state_words == "running (Continue)"
-    assert render.summary(s, model.shown_breakpoints) == "DebuggerView(pc=0x40000, breakpoints=[])"
-    assert "running (Continue)" in render.text(s) and "running (Continue)" in \
-        render.status_html(s)
+    assert (
+        render.summary(s, model.shown_breakpoints)
+        == "DebuggerView(pc=0x40000, breakpoints=[])"
+    )
+    assert "running (Continue)" in render.text(
+        s
+    ) and "running (Continue)" in render.status_html(s)
 
 
 def test_an_overwritten_brk_is_a_warning_in_every_rendering():
@@ -267,8 +315,9 @@ def test_an_overwritten_brk_is_a_warning_in_every_rendering():
     s = model.state()
     (row,) = [r for r in s.lines if r.overwritten]
     assert row.address == 0x40004 and row.memory_text == "nop"
-    assert s.warning.startswith("The guest overwrote the BRK at 0x40004 (memory holds "
-                                "d503201f)")
+    assert s.warning.startswith(
+        "The guest overwrote the BRK at 0x40004 (memory holds d503201f)"
+    )
     assert f"! {s.warning}" in render.text(s)
     assert "⚠ The guest overwrote the BRK at 0x40004" in render.status_html(s)
     assert "⚠ guest overwrote our BRK: nop" in render.memory_html(s)
@@ -276,9 +325,14 @@ def test_an_overwritten_brk_is_a_warning_in_every_rendering():
 
 # --- one marker format --------------------------------------------------------------------------
 
+
 def test_one_marker_format_for_text_html_and_the_picker(session):
-    assert [markers(p, b) for p in (True, False) for b in (True, False)] == \
-        ["=> *", "=>  ", "   *", "    "]
+    assert [markers(p, b) for p in (True, False) for b in (True, False)] == [
+        "=> *",
+        "=>  ",
+        "   *",
+        "    ",
+    ]
     dbg, model = session
     dbg.break_at(ENTRY)
     model.update()
@@ -286,8 +340,10 @@ def test_one_marker_format_for_text_html_and_the_picker(session):
     entry = next(r for r in s.lines if r.address == ENTRY)
     assert render.line_label(entry).startswith("=> * 0x40000  _start: ")
     assert any(line.startswith("=> * 0x40000  ") for line in render.text(s).splitlines())
-    assert "<td>=&gt; <span style='color:#B00020' title='breakpoint'>*</span></td>" in \
-        render.listing_html(s)
+    assert (
+        "<td>=&gt; <span style='color:#B00020' title='breakpoint'>*</span></td>"
+        in render.listing_html(s)
+    )
     assert "=> pc, * breakpoint" in render.text(s)
     assert "=&gt; pc, * breakpoint" in render.listing_html(s)
     # the plain listing of armbp.disasm speaks the same format
@@ -310,8 +366,17 @@ def test_the_widget_draws_what_the_model_says(session):
     view.cont()
     s = view.model.state()
     assert view.text() == render.text(s)
-    assert (view.listing.value, view.memory.value, view.registers.value, view.exit.value,
-            view.status.value) == (render.listing_html(s), render.memory_html(s),
-                                   render.registers_html(s), render.exit_html(s),
-                                   render.status_html(s))
+    assert (
+        view.listing.value,
+        view.memory.value,
+        view.registers.value,
+        view.exit.value,
+        view.status.value,
+    ) == (
+        render.listing_html(s),
+        render.memory_html(s),
+        render.registers_html(s),
+        render.exit_html(s),
+        render.status_html(s),
+    )
     assert repr(view) == render.summary(s, [LOOP])

@@ -1,16 +1,17 @@
 """The VMM's exit handler: EC dispatch, ours-or-not, re-injection, guest-debug flags."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from conftest import PSCI_OFF, guest_with_vectors
 
 from armbp import assemble, esr
-from armbp.table import BreakpointTable
 from armbp.kvm.abi import DebugExit, Exit, ExitReason, GuestDebug
 from armbp.kvm.unicorn import VCpu
+from armbp.table import BreakpointTable
 from armbp.vmm import ExitHandler, Verdict
-from conftest import PSCI_OFF, guest_with_vectors
 
 BASE = 0x40000
 GUEST = guest_with_vectors(3)
@@ -34,13 +35,14 @@ def test_guest_debug_follows_the_table_like_kvm_arch_update_guest_debug():
     assert handler.update_guest_debug() == GuestDebug.ENABLE | GuestDebug.USE_SW_BP
     assert cpu.guest_debug == GuestDebug.ENABLE | GuestDebug.USE_SW_BP
     assert handler.update_guest_debug(step=True) == (
-        GuestDebug.ENABLE | GuestDebug.USE_SW_BP | GuestDebug.SINGLESTEP)
+        GuestDebug.ENABLE | GuestDebug.USE_SW_BP | GuestDebug.SINGLESTEP
+    )
     table.remove(prog.symbols["loop"])
     assert handler.update_guest_debug() == GuestDebug.NONE == cpu.guest_debug
 
 
 def test_with_an_empty_table_a_guest_brk_never_leaves_the_guest():
-    prog, cpu, table, handler = setup()
+    _prog, cpu, _table, handler = setup()
     handler.update_guest_debug()
     exits = []
     result = handler.run(deadline(), on_exit=exits.append)
@@ -70,22 +72,24 @@ def test_ours_stops_and_the_guests_own_brk_is_reinjected():
     assert len(reinjected) == 3
     assert all(h.exit.debug.hsr == 0xF2000099 for h in reinjected)
     assert all("re-injected" in h.describe() for h in reinjected)
-    assert cpu.read_register("x20") == 0xF2000099               # ESR_EL1 the guest read
+    assert cpu.read_register("x20") == 0xF2000099  # ESR_EL1 the guest read
     assert cpu.read_register("x21") == prog.symbols["guest_brk"] + 4  # ELR (+4 by handler)
     assert cpu.read_register("x23") == 3
 
 
-@pytest.mark.parametrize("hsr", [esr.svc(1), 0xFC000000, esr.breakpoint(same_el=True),
-                                 esr.software_step(same_el=True)])
+@pytest.mark.parametrize(
+    "hsr",
+    [esr.svc(1), 0xFC000000, esr.breakpoint(same_el=True), esr.software_step(same_el=True)],
+)
 def test_ecs_kvm_never_exits_with_are_internal_errors_not_crashes(hsr):
-    prog, cpu, table, handler = setup()
+    _prog, _cpu, _table, handler = setup()
     result = handler.handle(Exit(ExitReason.DEBUG, BASE, DebugExit(hsr)))
     assert result.verdict is Verdict.INTERNAL_ERROR
     assert f"EC 0x{hsr >> 26:02X}" in result.note
 
 
 def test_a_step_exit_nobody_asked_for_is_an_internal_error():
-    prog, cpu, table, handler = setup()
+    _prog, _cpu, _table, handler = setup()
     result = handler.handle(Exit(ExitReason.DEBUG, BASE, DebugExit(esr.software_step())))
     assert result.verdict is Verdict.INTERNAL_ERROR and "no single step" in result.note
 
@@ -105,7 +109,7 @@ def test_the_vcpus_note_on_an_overwritten_brk_reaches_the_verdict_ours_or_not():
 
 
 def test_malformed_exits_never_raise():
-    prog, cpu, table, handler = setup()
+    _prog, _cpu, _table, handler = setup()
     assert handler.handle(Exit(ExitReason.DEBUG, BASE)).verdict is Verdict.INTERNAL_ERROR
     assert handler.handle(Exit(ExitReason.UNKNOWN, BASE)).verdict is Verdict.INTERNAL_ERROR
     # a BRK exit whose syndrome is missing its debug record breaks the handler, not us
@@ -114,10 +118,10 @@ def test_malformed_exits_never_raise():
 
 
 def test_psci_system_off_is_halted_and_mmio_is_a_fault():
-    prog, cpu, table, handler = setup(PSCI_OFF)
+    *_, handler = setup(PSCI_OFF)
     result = handler.run(deadline())
     assert result.verdict is Verdict.HALTED and "SYSTEM_OFF" in result.describe()
-    prog, cpu, table, handler = setup("mov x1, #0x100000\nldr x2, [x1]")
+    _prog, _cpu, _table, handler = setup("mov x1, #0x100000\nldr x2, [x1]")
     result = handler.run(deadline())
     assert result.verdict is Verdict.FAULT and "0x100000" in result.describe()
 
@@ -133,7 +137,7 @@ vectors:
         .skip 0x200
         eret
     """
-    prog, cpu, table, handler = setup(src)
+    _prog, _cpu, table, handler = setup(src)
     table.insert(BASE + 0x100)  # any breakpoint, never reached: the trap is on
     handler.update_guest_debug()
     t = time.monotonic()
@@ -142,18 +146,22 @@ vectors:
     assert time.monotonic() - t < 1.0
 
 
-@pytest.mark.parametrize("el, hsr, seen, far", [
-    # at EL1 the guest takes its own debug exception without a change of EL: "same EL" EC
-    (1, esr.breakpoint(), esr.breakpoint(same_el=True), None),
-    (1, esr.watchpoint(wnr=True), esr.watchpoint(same_el=True, wnr=True), BASE + 0x808),
-    # from EL0 it is a lower EL's, as KVM reported it
-    (0, esr.breakpoint(), esr.breakpoint(), None),
-    (0, esr.watchpoint(), esr.watchpoint(), BASE + 0x808),
-    (1, esr.bkpt32(0x12), esr.bkpt32(0x12), None),
-])
+@pytest.mark.parametrize(
+    "el, hsr, seen, far",
+    [
+        # at EL1 the guest takes its own debug exception without a change of EL: "same EL" EC
+        (1, esr.breakpoint(), esr.breakpoint(same_el=True), None),
+        (1, esr.watchpoint(wnr=True), esr.watchpoint(same_el=True, wnr=True), BASE + 0x808),
+        # from EL0 it is a lower EL's, as KVM reported it
+        (0, esr.breakpoint(), esr.breakpoint(), None),
+        (0, esr.watchpoint(), esr.watchpoint(), BASE + 0x808),
+        (1, esr.bkpt32(0x12), esr.bkpt32(0x12), None),
+    ],
+)
 def test_a_debug_exception_we_did_not_ask_for_is_reinjected_with_the_guests_syndrome(
-        el, hsr, seen, far):
-    prog, cpu, table, handler = setup()
+    el, hsr, seen, far
+):
+    prog, cpu, _table, handler = setup()
     cpu.run_until(deadline(), 2)  # the guest's VBAR_EL1 is set
     pc = prog.symbols["loop"]
     cpu.pc = pc
@@ -175,21 +183,37 @@ def test_one_stop_vocabulary_each_kind_is_one_member_with_all_its_words():
     """The VMM's verdict is the debugger's stop reason; each member says everything about
     its kind (the log's word, the view's sentence, how a GDB stub reports it)."""
     from armbp.debugger import StopReason
+
     assert StopReason is Verdict
-    assert [v.value for v in Verdict] == ["resume", "breakpoint", "step", "halted", "budget",
-                                          "fault", "internal-error"]  # the words lessons show
+    assert [v.value for v in Verdict] == [
+        "resume",
+        "breakpoint",
+        "step",
+        "halted",
+        "budget",
+        "fault",
+        "internal-error",
+    ]  # the words lessons show
     assert Verdict("internal-error") is Verdict.INTERNAL_ERROR
     for v in Verdict:
         assert isinstance(v.decision, str) and "→" in v.decision, v
     # GDB's signal numbers: TRAP 5, SEGV 11, ILL 4; None: the stub does not stop for it
     reports = {v: v.stub and (v.stub.kind, v.stub.signal, v.stub.swbreak) for v in Verdict}
     assert reports == {
-        Verdict.RESUME: None, Verdict.BUDGET: None,
-        Verdict.BREAKPOINT: ("signal", 5, True), Verdict.STEP: ("signal", 5, False),
-        Verdict.HALTED: ("exited", 5, False), Verdict.FAULT: ("signal", 11, False),
-        Verdict.INTERNAL_ERROR: ("signal", 4, False)}
-    assert {v for v in Verdict if v.reported} == {Verdict.BREAKPOINT, Verdict.STEP,
-                                                  Verdict.FAULT}
-    note = Verdict.BREAKPOINT.stub.note.format(ec="0x3C", hsr="f2000000", note="ours",
-                                               message="")
+        Verdict.RESUME: None,
+        Verdict.BUDGET: None,
+        Verdict.BREAKPOINT: ("signal", 5, True),
+        Verdict.STEP: ("signal", 5, False),
+        Verdict.HALTED: ("exited", 5, False),
+        Verdict.FAULT: ("signal", 11, False),
+        Verdict.INTERNAL_ERROR: ("signal", 4, False),
+    }
+    assert {v for v in Verdict if v.reported} == {
+        Verdict.BREAKPOINT,
+        Verdict.STEP,
+        Verdict.FAULT,
+    }
+    note = Verdict.BREAKPOINT.stub.note.format(
+        ec="0x3C", hsr="f2000000", note="ours", message=""
+    )
     assert note == "EC 0x3C hsr f2000000 → ours"  # the stub's log line (lesson 06 shows it)

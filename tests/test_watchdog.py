@@ -4,6 +4,7 @@ These tests start runaway guests (``b .``) on several vCPUs at once, the way a n
 a GDB stub can, and check that every run comes back with a BUDGET exit. A run that hung
 would leave its thread alive: the join timeout turns that into a failure, not a hang.
 """
+
 from __future__ import annotations
 
 import threading
@@ -44,7 +45,9 @@ def test_a_vcpu_that_never_woke_the_watchdog_is_still_stopped():
 def test_many_short_runs_on_many_vcpus_all_come_back():
     vcpus = [VCpu(armbp.assemble(RUNAWAY)) for _ in range(3)]
     for round_ in range(20):
-        started = [run_in_thread(v, 0.002 * (1 + (round_ + i) % 3)) for i, v in enumerate(vcpus)]
+        started = [
+            run_in_thread(v, 0.002 * (1 + (round_ + i) % 3)) for i, v in enumerate(vcpus)
+        ]
         for t, result in started:
             t.join(timeout=10)
             assert not t.is_alive(), f"round {round_}: a run hung"

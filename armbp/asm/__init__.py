@@ -19,10 +19,11 @@ bits (``lexer.MAX_BITS``), so no number is longer than 130 characters; the image
 64 MiB (``assembler.MAX_IMAGE``) and ends by 2**64. Sums, signs and ``.equ`` chains have no
 limit of their own.
 """
+
 from __future__ import annotations
 
 from .assembler import assemble
 from .errors import AsmError, AsmWarning
 from .instructions import MNEMONICS
 
-__all__ = ["assemble", "AsmError", "AsmWarning", "MNEMONICS"]
+__all__ = ["MNEMONICS", "AsmError", "AsmWarning", "assemble"]

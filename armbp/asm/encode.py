@@ -4,40 +4,83 @@ Every function takes fields that the caller has already range-checked and return
 word. Section references are to the Arm ARM, DDI 0487: C4.1 "A64 instruction set encoding"
 gives the class layouts, C6.2 the individual instruction pages.
 """
+
 from __future__ import annotations
 
-from ..encodings import Op, encode as _exc_encode
+from ..encodings import Op
+from ..encodings import encode as _exc_encode
 
 
 def add_sub_imm(sf: int, op: int, s: int, sh: int, imm12: int, rn: int, rd: int) -> int:
     # C4.1 "Add/subtract (immediate)": sf op S 100010 sh imm12 Rn Rd (C6.2 ADD/SUB (immediate))
-    return sf << 31 | op << 30 | s << 29 | 0b100010 << 23 | sh << 22 | imm12 << 10 | rn << 5 | rd
+    return (
+        sf << 31 | op << 30 | s << 29 | 0b100010 << 23 | sh << 22 | imm12 << 10 | rn << 5 | rd
+    )
 
 
-def add_sub_shifted(sf: int, op: int, s: int, shift: int, rm: int, imm6: int, rn: int,
-                    rd: int) -> int:
+def add_sub_shifted(
+    sf: int, op: int, s: int, shift: int, rm: int, imm6: int, rn: int, rd: int
+) -> int:
     # C4.1 "Add/subtract (shifted register)": sf op S 01011 shift 0 Rm imm6 Rn Rd
-    return (sf << 31 | op << 30 | s << 29 | 0b01011 << 24 | shift << 22 | rm << 16
-            | imm6 << 10 | rn << 5 | rd)
+    return (
+        sf << 31
+        | op << 30
+        | s << 29
+        | 0b01011 << 24
+        | shift << 22
+        | rm << 16
+        | imm6 << 10
+        | rn << 5
+        | rd
+    )
 
 
-def add_sub_extended(sf: int, op: int, s: int, rm: int, option: int, imm3: int, rn: int,
-                     rd: int) -> int:
+def add_sub_extended(
+    sf: int, op: int, s: int, rm: int, option: int, imm3: int, rn: int, rd: int
+) -> int:
     # C4.1 "Add/subtract (extended register)": sf op S 01011 00 1 Rm option imm3 Rn Rd
-    return (sf << 31 | op << 30 | s << 29 | 0b01011001 << 21 | rm << 16 | option << 13
-            | imm3 << 10 | rn << 5 | rd)
+    return (
+        sf << 31
+        | op << 30
+        | s << 29
+        | 0b01011001 << 21
+        | rm << 16
+        | option << 13
+        | imm3 << 10
+        | rn << 5
+        | rd
+    )
 
 
 def logical_imm(sf: int, opc: int, n: int, immr: int, imms: int, rn: int, rd: int) -> int:
     # C4.1 "Logical (immediate)": sf opc 100100 N immr imms Rn Rd
-    return sf << 31 | opc << 29 | 0b100100 << 23 | n << 22 | immr << 16 | imms << 10 | rn << 5 | rd
+    return (
+        sf << 31
+        | opc << 29
+        | 0b100100 << 23
+        | n << 22
+        | immr << 16
+        | imms << 10
+        | rn << 5
+        | rd
+    )
 
 
-def logical_shifted(sf: int, opc: int, shift: int, n: int, rm: int, imm6: int, rn: int,
-                    rd: int) -> int:
+def logical_shifted(
+    sf: int, opc: int, shift: int, n: int, rm: int, imm6: int, rn: int, rd: int
+) -> int:
     # C4.1 "Logical (shifted register)": sf opc 01010 shift N Rm imm6 Rn Rd
-    return (sf << 31 | opc << 29 | 0b01010 << 24 | shift << 22 | n << 21 | rm << 16
-            | imm6 << 10 | rn << 5 | rd)
+    return (
+        sf << 31
+        | opc << 29
+        | 0b01010 << 24
+        | shift << 22
+        | n << 21
+        | rm << 16
+        | imm6 << 10
+        | rn << 5
+        | rd
+    )
 
 
 def move_wide(sf: int, opc: int, hw: int, imm16: int, rd: int) -> int:
@@ -47,7 +90,16 @@ def move_wide(sf: int, opc: int, hw: int, imm16: int, rd: int) -> int:
 
 def bitfield(sf: int, opc: int, n: int, immr: int, imms: int, rn: int, rd: int) -> int:
     # C4.1 "Bitfield": sf opc 100110 N immr imms Rn Rd; opc 00 SBFM, 01 BFM, 10 UBFM
-    return sf << 31 | opc << 29 | 0b100110 << 23 | n << 22 | immr << 16 | imms << 10 | rn << 5 | rd
+    return (
+        sf << 31
+        | opc << 29
+        | 0b100110 << 23
+        | n << 22
+        | immr << 16
+        | imms << 10
+        | rn << 5
+        | rd
+    )
 
 
 def extract(sf: int, rm: int, imms: int, rn: int, rd: int) -> int:
@@ -70,19 +122,40 @@ def dp_2src(sf: int, opcode: int, rm: int, rn: int, rd: int) -> int:
 def dp_3src(sf: int, op31: int, rm: int, o0: int, ra: int, rn: int, rd: int) -> int:
     # C4.1 "Data-processing (3 source)": sf 00 11011 op31 Rm o0 Ra Rn Rd
     # op31 000 MADD/MSUB, 001 SMADDL, 101 UMADDL, 010 SMULH, 110 UMULH
-    return sf << 31 | 0b11011 << 24 | op31 << 21 | rm << 16 | o0 << 15 | ra << 10 | rn << 5 | rd
+    return (
+        sf << 31 | 0b11011 << 24 | op31 << 21 | rm << 16 | o0 << 15 | ra << 10 | rn << 5 | rd
+    )
 
 
 def cond_select(sf: int, op: int, rm: int, cond: int, op2: int, rn: int, rd: int) -> int:
     # C4.1 "Conditional select": sf op 0 11010100 Rm cond op2 Rn Rd (CSEL/CSINC/CSINV/CSNEG)
-    return sf << 31 | op << 30 | 0b11010100 << 21 | rm << 16 | cond << 12 | op2 << 10 | rn << 5 | rd
+    return (
+        sf << 31
+        | op << 30
+        | 0b11010100 << 21
+        | rm << 16
+        | cond << 12
+        | op2 << 10
+        | rn << 5
+        | rd
+    )
 
 
-def cond_compare(sf: int, op: int, imm: int, rm_or_imm5: int, cond: int, rn: int,
-                 nzcv: int) -> int:
+def cond_compare(
+    sf: int, op: int, imm: int, rm_or_imm5: int, cond: int, rn: int, nzcv: int
+) -> int:
     # C4.1 "Conditional compare (register/immediate)": sf op 1 11010010 Rm|imm5 cond i 0 Rn 0 nzcv
-    return (sf << 31 | op << 30 | 1 << 29 | 0b11010010 << 21 | rm_or_imm5 << 16 | cond << 12
-            | imm << 11 | rn << 5 | nzcv)
+    return (
+        sf << 31
+        | op << 30
+        | 1 << 29
+        | 0b11010010 << 21
+        | rm_or_imm5 << 16
+        | cond << 12
+        | imm << 11
+        | rn << 5
+        | nzcv
+    )
 
 
 def branch_imm(link: int, imm26: int) -> int:
@@ -102,8 +175,14 @@ def compare_branch(sf: int, op: int, imm19: int, rt: int) -> int:
 
 def test_branch(bit: int, op: int, imm14: int, rt: int) -> int:
     # C4.1 "Test and branch (immediate)": b5 011011 op b40 imm14 Rt (C6.2 TBZ, TBNZ)
-    return ((bit >> 5) << 31 | 0b011011 << 25 | op << 24 | (bit & 31) << 19
-            | (imm14 & 0x3FFF) << 5 | rt)
+    return (
+        (bit >> 5) << 31
+        | 0b011011 << 25
+        | op << 24
+        | (bit & 31) << 19
+        | (imm14 & 0x3FFF) << 5
+        | rt
+    )
 
 
 def branch_reg(opc: int, rn: int) -> int:
@@ -135,8 +214,7 @@ def pstate(op1: int, crm: int, op2: int) -> int:
 def system(l: int, op0: int, op1: int, crn: int, crm: int, op2: int, rt: int) -> int:
     # C4.1 "System register move" / "System instructions":
     # 1101010100 L op0 op1 CRn CRm op2 Rt (MRS L=1, MSR (register) L=0, SYS op0=01)
-    return (0xD5000000 | l << 21 | op0 << 19 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5
-            | rt)
+    return 0xD5000000 | l << 21 | op0 << 19 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5 | rt
 
 
 def ldst_unsigned(size: int, opc: int, imm12: int, rn: int, rt: int) -> int:
@@ -148,14 +226,31 @@ def ldst_imm9(size: int, opc: int, imm9: int, mode: int, rn: int, rt: int) -> in
     # C4.1 "Load/store register (unscaled immediate)" mode 00 (LDUR/STUR),
     # "(immediate post-indexed)" mode 01, "(immediate pre-indexed)" mode 11:
     # size 111 0 00 opc 0 imm9 mode Rn Rt
-    return (size << 30 | 0b111000 << 24 | opc << 22 | (imm9 & 0x1FF) << 12 | mode << 10
-            | rn << 5 | rt)
+    return (
+        size << 30
+        | 0b111000 << 24
+        | opc << 22
+        | (imm9 & 0x1FF) << 12
+        | mode << 10
+        | rn << 5
+        | rt
+    )
 
 
 def ldst_regoff(size: int, opc: int, rm: int, option: int, s: int, rn: int, rt: int) -> int:
     # C4.1 "Load/store register (register offset)": size 111 0 00 opc 1 Rm option S 10 Rn Rt
-    return (size << 30 | 0b111000 << 24 | opc << 22 | 1 << 21 | rm << 16 | option << 13
-            | s << 12 | 0b10 << 10 | rn << 5 | rt)
+    return (
+        size << 30
+        | 0b111000 << 24
+        | opc << 22
+        | 1 << 21
+        | rm << 16
+        | option << 13
+        | s << 12
+        | 0b10 << 10
+        | rn << 5
+        | rt
+    )
 
 
 def ld_literal(opc: int, imm19: int, rt: int) -> int:
@@ -166,18 +261,38 @@ def ld_literal(opc: int, imm19: int, rt: int) -> int:
 def ldst_pair(opc: int, mode: int, l: int, imm7: int, rt2: int, rn: int, rt: int) -> int:
     # C4.1 "Load/store register pair": opc 101 0 mode L imm7 Rt2 Rn Rt
     # mode 001 post-indexed, 010 signed offset, 011 pre-indexed
-    return (opc << 30 | 0b101 << 27 | mode << 23 | l << 22 | (imm7 & 0x7F) << 15 | rt2 << 10
-            | rn << 5 | rt)
+    return (
+        opc << 30
+        | 0b101 << 27
+        | mode << 23
+        | l << 22
+        | (imm7 & 0x7F) << 15
+        | rt2 << 10
+        | rn << 5
+        | rt
+    )
 
 
-def ldst_exclusive(size: int, o2: int, l: int, o1: int, rs: int, o0: int, rt2: int, rn: int,
-                   rt: int) -> int:
+def ldst_exclusive(
+    size: int, o2: int, l: int, o1: int, rs: int, o0: int, rt2: int, rn: int, rt: int
+) -> int:
     # C4.1 "Load/store exclusive": size 001000 o2 L o1 Rs o0 Rt2 Rn Rt (LDXR, STXR, LDAR, STLR...)
-    return (size << 30 | 0b001000 << 24 | o2 << 23 | l << 22 | o1 << 21 | rs << 16 | o0 << 15
-            | rt2 << 10 | rn << 5 | rt)
+    return (
+        size << 30
+        | 0b001000 << 24
+        | o2 << 23
+        | l << 22
+        | o1 << 21
+        | rs << 16
+        | o0 << 15
+        | rt2 << 10
+        | rn << 5
+        | rt
+    )
 
 
 # --------------------------------------------------------------------------- bitmasks
+
 
 def encode_bitmask(value: int, width: int) -> tuple[int, int, int] | None:
     """(N, immr, imms) for a logical immediate, or None if ``value`` has no encoding.
@@ -199,7 +314,7 @@ def encode_bitmask(value: int, width: int) -> tuple[int, int, int] | None:
         size = half
     emask = (1 << size) - 1
     elem = value & emask
-    ones = bin(elem).count("1")
+    ones = (elem).bit_count()
     run = (1 << ones) - 1
     for r in range(size):
         if ((elem >> r) | (elem << (size - r))) & emask == run:

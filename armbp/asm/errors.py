@@ -1,4 +1,5 @@
 """The error the assembler raises and the warning it gives, each pointing at a line and column."""
+
 from __future__ import annotations
 
 

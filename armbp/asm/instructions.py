@@ -5,9 +5,10 @@ returns the 32-bit instruction word, or fails with a message that says what was 
 Layouts are in ``encode.py`` with their Arm ARM (DDI 0487) references; aliases (MOV, CMP,
 LSL, CSET, ...) follow the "alias conditions" given on each C6.2 instruction page.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..encodings import Op
 from . import encode as E
@@ -30,14 +31,23 @@ def insn(forms: str, *names: str) -> Callable[[Handler], Handler]:
             HANDLERS[name] = fn
             FORMS[name] = forms.replace("MN", name)
         return fn
+
     return register
 
 
 class Ctx:
     """One instruction being encoded."""
 
-    def __init__(self, mn: str, mn_col: int, ops: list[Operand], pc: int,
-                 lookup: Callable[[str, int], int], end_col: int, pool_addr: int | None = None):
+    def __init__(
+        self,
+        mn: str,
+        mn_col: int,
+        ops: list[Operand],
+        pc: int,
+        lookup: Callable[[str, int], int],
+        end_col: int,
+        pool_addr: int | None = None,
+    ):
         self.mn = mn
         self.mn_col = mn_col
         self.ops = ops
@@ -61,13 +71,17 @@ class Ctx:
             want = " or ".join(map(str, allowed))
             where = self.ops[max(allowed)] if n > max(allowed) else self.end_col
             got = "none" if n == 0 else str(n)
-            self.fail(where, f"{self.mn} takes {want} operand{'s' if allowed != (1,) else ''}, "
-                             f"got {got}: expected {FORMS[self.mn]}")
+            self.fail(
+                where,
+                f"{self.mn} takes {want} operand{'s' if allowed != (1,) else ''}, "
+                f"got {got}: expected {FORMS[self.mn]}",
+            )
         return n
 
     # ---- registers
-    def reg(self, i: int, size: int | None = None, *, r31: str = ZR,
-            like: Reg | None = None) -> Reg:
+    def reg(
+        self, i: int, size: int | None = None, *, r31: str = ZR, like: Reg | None = None
+    ) -> Reg:
         """Operand ``i`` as a register of ``size`` bits for a slot where number 31 is ``r31``.
 
         The encoding diagrams of the Arm ARM mark each register field "(SP)" or not: the
@@ -82,13 +96,19 @@ class Ctx:
         assert isinstance(op, Reg)
         if op.num == 31 and op.sp != (r31 == SP):
             meaning = "sp" if r31 == SP else "the zero register"
-            self.fail(op, f"{op.text} cannot be used here in {self.mn}: expected "
-                          f"{_reg_desc(size or op.size, r31)} (register 31 means {meaning} "
-                          f"in this position)")
+            self.fail(
+                op,
+                f"{op.text} cannot be used here in {self.mn}: expected "
+                f"{_reg_desc(size or op.size, r31)} (register 31 means {meaning} "
+                f"in this position)",
+            )
         if size is not None and op.size != size:
             why = f" like {like.text}" if like is not None else ""
-            self.fail(op, f"register {op.text} has the wrong size for {self.mn}: expected "
-                          f"{_reg_desc(size, r31)}{why}")
+            self.fail(
+                op,
+                f"register {op.text} has the wrong size for {self.mn}: expected "
+                f"{_reg_desc(size, r31)}{why}",
+            )
         return op
 
     def any_reg(self, i: int, expected: str) -> Reg:
@@ -114,8 +134,11 @@ class Ctx:
         op = self.ops[i]
         v = self.value(op)
         if not lo <= v <= hi:
-            self.fail(op, f"immediate {_show(op)} out of range for {self.mn}: expected "
-                          f"{expected or f'{lo}..{hi}'}")
+            self.fail(
+                op,
+                f"immediate {_show(op)} out of range for {self.mn}: expected "
+                f"{expected or f'{lo}..{hi}'}",
+            )
         return v
 
     def word(self, i: int, table: dict, expected: str) -> object:
@@ -131,8 +154,11 @@ class Ctx:
             return 0
         v = sh.amount.evaluate(self.lookup, self.pc)
         if not lo <= v <= hi:
-            self.fail(sh.amount_col, f"shift amount #{v} out of range for {sh.kind} in "
-                                     f"{self.mn}: expected {lo}..{hi}")
+            self.fail(
+                sh.amount_col,
+                f"shift amount #{v} out of range for {sh.kind} in "
+                f"{self.mn}: expected {lo}..{hi}",
+            )
         return v
 
     def target(self, i: int, bits: int, what: str) -> int:
@@ -143,12 +169,18 @@ class Ctx:
         addr = self.value(op)
         off = addr - self.pc
         if off % 4:
-            self.fail(op, f"target {op.text} ({addr:#x}) is not 4-byte aligned: expected an "
-                          f"instruction address for {self.mn}")
+            self.fail(
+                op,
+                f"target {op.text} ({addr:#x}) is not 4-byte aligned: expected an "
+                f"instruction address for {self.mn}",
+            )
         limit = 1 << (bits + 1)  # bytes: the field counts words
         if not -limit <= off < limit:
-            self.fail(op, f"target {op.text} is {_signed_hex(off)} bytes away, out of range "
-                          f"for {self.mn}: expected within ±{_size(limit)} of the instruction")
+            self.fail(
+                op,
+                f"target {op.text} is {_signed_hex(off)} bytes away, out of range "
+                f"for {self.mn}: expected within ±{_size(limit)} of the instruction",
+            )
         return off >> 2
 
 
@@ -186,6 +218,7 @@ def _maybe_shift(c: Ctx, i: int) -> Shift | None:
 
 # ============================================================== add, sub and friends
 
+
 def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) -> int:
     """ADD/SUB/ADDS/SUBS (C6.2 ADD (immediate/shifted register/extended register)).
 
@@ -206,12 +239,17 @@ def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) ->
         sh = 0
         if shift is not None:
             if shift.kind != "lsl":
-                c.fail(shift, f"bad shift {shift.text!r} for {c.mn} with an immediate: "
-                              f"expected lsl #0 or lsl #12")
+                c.fail(
+                    shift,
+                    f"bad shift {shift.text!r} for {c.mn} with an immediate: "
+                    f"expected lsl #0 or lsl #12",
+                )
             amount = c.shift_amount(shift, 0, 12)
             if amount not in (0, 12):
-                c.fail(shift.amount_col, f"shift amount #{amount} for {c.mn}: expected "
-                                         f"lsl #0 or lsl #12")
+                c.fail(
+                    shift.amount_col,
+                    f"shift amount #{amount} for {c.mn}: expected lsl #0 or lsl #12",
+                )
             sh = amount // 12
         elif src.reloc is None:
             if v < 0 and -v <= 0xFFF_FFF:  # add #-n is sub #n, as GNU as
@@ -219,8 +257,11 @@ def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) ->
             if v > 0xFFF and v & 0xFFF == 0 and v >> 12 <= 0xFFF:
                 sh, v = 1, v >> 12
         if not 0 <= v <= 0xFFF:
-            c.fail(src, f"immediate {_show(src)} out of range for {c.mn}: expected 0..4095, "
-                        f"or a multiple of 4096 up to 0xfff000 (lsl #12)")
+            c.fail(
+                src,
+                f"immediate {_show(src)} out of range for {c.mn}: expected 0..4095, "
+                f"or a multiple of 4096 up to 0xfff000 (lsl #12)",
+            )
         return E.add_sub_imm(rn.sf, op, s, sh, v, rn.num, rd_num)
     rm = c.any_reg(src_i, f"#imm or {_reg_desc(size, ZR)}")
     with_sp = (rd_op is not None and rd_op.sp) or rn_op.sp
@@ -245,23 +286,34 @@ def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) ->
     if shift is None or shift.kind == "lsl":
         if not with_sp:
             if shift is None:
-                c.fail(rm, f"register {rm.text} needs an extend in {c.mn}: expected "
-                           f"{_reg_desc(size, ZR)} or e.g. '{rm.text}, uxtw'")
-            c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected an extend "
-                          f"uxtb..sxtx with {rm.text}")
+                c.fail(
+                    rm,
+                    f"register {rm.text} needs an extend in {c.mn}: expected "
+                    f"{_reg_desc(size, ZR)} or e.g. '{rm.text}, uxtw'",
+                )
+            c.fail(
+                shift,
+                f"bad shift {shift.text!r} for {c.mn}: expected an extend "
+                f"uxtb..sxtx with {rm.text}",
+            )
         # with sp, lsl (or nothing) is the extend that leaves the register as it is
         option = 3 if rm.size == 64 else 2
     elif shift.kind in EXTENDS:
         option = EXTENDS[shift.kind]
     else:
-        c.fail(shift, f"bad extend {shift.text!r} for {c.mn}: expected lsl, uxtb, uxth, "
-                      f"uxtw, uxtx, sxtb, sxth, sxtw or sxtx")
+        c.fail(
+            shift,
+            f"bad extend {shift.text!r} for {c.mn}: expected lsl, uxtb, uxth, "
+            f"uxtw, uxtx, sxtb, sxth, sxtw or sxtx",
+        )
     amount = 0 if shift is None else c.shift_amount(shift, 0, 4)
     return E.add_sub_extended(rn.sf, op, s, rm.num, option, amount, rn.num, rd_num)
 
 
-_ADDSUB_FORMS = ("MN Xd|SP, Xn|SP, #imm12{, lsl #12} | MN Xd, Xn, Xm{, lsl|lsr|asr #n} "
-                 "| MN Xd|SP, Xn|SP, Wm, uxtw|sxtw...{ #0-4}")
+_ADDSUB_FORMS = (
+    "MN Xd|SP, Xn|SP, #imm12{, lsl #12} | MN Xd, Xn, Xm{, lsl|lsr|asr #n} "
+    "| MN Xd|SP, Xn|SP, Wm, uxtw|sxtw...{ #0-4}"
+)
 
 
 @insn(_ADDSUB_FORMS, "add", "sub", "adds", "subs")
@@ -298,29 +350,50 @@ def _adc(c: Ctx) -> int:
     rd = c.reg(0)
     rn, rm = c.reg(1, like=rd), c.reg(2, like=rd)
     op, s = int(c.mn.startswith("sbc")), int(c.mn.endswith("s"))
-    return rd.sf << 31 | op << 30 | s << 29 | 0b11010000 << 21 | rm.num << 16 | rn.num << 5 | rd.num
+    return (
+        rd.sf << 31
+        | op << 30
+        | s << 29
+        | 0b11010000 << 21
+        | rm.num << 16
+        | rn.num << 5
+        | rd.num
+    )
 
 
 # ============================================================== logical
 
-_LOGIC = {"and": (0, 0), "orr": (1, 0), "eor": (2, 0), "ands": (3, 0),
-          "bic": (0, 1), "orn": (1, 1), "eon": (2, 1), "bics": (3, 1)}
+_LOGIC = {
+    "and": (0, 0),
+    "orr": (1, 0),
+    "eor": (2, 0),
+    "ands": (3, 0),
+    "bic": (0, 1),
+    "orn": (1, 1),
+    "eon": (2, 1),
+    "bics": (3, 1),
+}
 
-_BITMASK_EXPECT = ("a bitmask immediate (a 2, 4, 8, 16, 32 or 64-bit pattern, repeated, "
-                   "each a rotated run of ones; not 0 and not all ones)")
+_BITMASK_EXPECT = (
+    "a bitmask immediate (a 2, 4, 8, 16, 32 or 64-bit pattern, repeated, "
+    "each a rotated run of ones; not 0 and not all ones)"
+)
 
 
 def _bitmask(c: Ctx, op: Operand, size: int, invert: bool = False) -> tuple[int, int, int]:
     v = c.value(op)
     if not -(1 << (size - 1)) <= v < (1 << size):
-        c.fail(op, f"immediate {_show(op)} out of range for {c.mn}: expected a {size}-bit "
-                   f"value")
+        c.fail(
+            op, f"immediate {_show(op)} out of range for {c.mn}: expected a {size}-bit value"
+        )
     if invert:
         v = ~v
     enc = E.encode_bitmask(v & ((1 << size) - 1), size)
     if enc is None:
-        c.fail(op, f"immediate {_show(op)} cannot be encoded for {c.mn}: expected "
-                   f"{_BITMASK_EXPECT}")
+        c.fail(
+            op,
+            f"immediate {_show(op)} cannot be encoded for {c.mn}: expected {_BITMASK_EXPECT}",
+        )
     return enc  # type: ignore[return-value]
 
 
@@ -331,21 +404,33 @@ def _logical(c: Ctx, opc: int, n: int, rd_num: int, size: int, rn_i: int, src_i:
     sf = 1 if size == 64 else 0
     if isinstance(src, Imm):
         if shift is not None:
-            c.fail(shift, f"{c.mn} with an immediate takes no shift: expected the end of the "
-                          f"line")
+            c.fail(
+                shift, f"{c.mn} with an immediate takes no shift: expected the end of the line"
+            )
         bn, immr, imms = _bitmask(c, src, size, invert=bool(n))
         return E.logical_imm(sf, opc, bn, immr, imms, rn.num, rd_num)
     rm = c.reg(src_i, size)
     kind, amount = 0, 0
     if shift is not None:
         if shift.kind not in SHIFTS:
-            c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected lsl, lsr, asr or ror")
+            c.fail(
+                shift, f"bad shift {shift.text!r} for {c.mn}: expected lsl, lsr, asr or ror"
+            )
         kind, amount = SHIFTS[shift.kind], c.shift_amount(shift, 0, size - 1)
     return E.logical_shifted(sf, opc, kind, n, rm.num, amount, rn.num, rd_num)
 
 
-@insn("MN Xd|SP, Xn, #bitmask | MN Xd, Xn, Xm{, lsl|lsr|asr|ror #n}",
-      "and", "orr", "eor", "ands", "bic", "orn", "eon", "bics")
+@insn(
+    "MN Xd|SP, Xn, #bitmask | MN Xd, Xn, Xm{, lsl|lsr|asr|ror #n}",
+    "and",
+    "orr",
+    "eor",
+    "ands",
+    "bic",
+    "orn",
+    "eon",
+    "bics",
+)
 def _and(c: Ctx) -> int:
     # C6.2 AND/ORR/EOR/ANDS (immediate, shifted register); BIC/ORN/EON/BICS set N
     c.count(3, 4)
@@ -374,6 +459,7 @@ def _mvn(c: Ctx) -> int:
 
 
 # ============================================================== moves
+
 
 def _wide_chunk(v: int, size: int) -> tuple[int, int] | None:
     """(hw, imm16) if ``v`` is one 16-bit chunk at a 16-bit boundary."""
@@ -409,8 +495,11 @@ def _mov(c: Ctx) -> int:
     v = c.value(src)
     size = rd.size
     if not -(1 << (size - 1)) <= v < (1 << size):
-        c.fail(src, f"immediate {_show(src)} out of range for mov: expected a {size}-bit value "
-                    f"that movz/movn/orr can encode")
+        c.fail(
+            src,
+            f"immediate {_show(src)} out of range for mov: expected a {size}-bit value "
+            f"that movz/movn/orr can encode",
+        )
     v &= (1 << size) - 1
     if not rd.sp:
         z = _wide_chunk(v, size)  # C6.2 MOV (wide immediate): MOVZ
@@ -421,13 +510,19 @@ def _mov(c: Ctx) -> int:
             return E.move_wide(rd.sf, 0b00, n[0], n[1], rd.num)
     bm = E.encode_bitmask(v, size)  # C6.2 MOV (bitmask immediate): ORR Xd|SP, XZR, #imm
     if bm is not None and rd.num == 31 and not rd.sp:
-        c.fail(src, f"immediate {_show(src)} cannot be moved to {rd.text}: expected a value "
-                    f"movz/movn can encode, one 16-bit chunk (only orr encodes this one, and "
-                    f"its register 31 is sp)")
+        c.fail(
+            src,
+            f"immediate {_show(src)} cannot be moved to {rd.text}: expected a value "
+            f"movz/movn can encode, one 16-bit chunk (only orr encodes this one, and "
+            f"its register 31 is sp)",
+        )
     if bm is not None:
         return E.logical_imm(rd.sf, 1, bm[0], bm[1], bm[2], 31, rd.num)
-    what = "a bitmask immediate (orr is the only mov from a constant to sp)" if rd.sp else \
-        "0..65535 (or a value movz/movn/orr can encode)"
+    what = (
+        "a bitmask immediate (orr is the only mov from a constant to sp)"
+        if rd.sp
+        else "0..65535 (or a value movz/movn/orr can encode)"
+    )
     c.fail(src, f"immediate {_show(src)} out of range for mov: expected {what}")
     return 0
 
@@ -446,8 +541,11 @@ def _movw(c: Ctx) -> int:
         hi = 48 if rd.size == 64 else 16
         amount = c.shift_amount(shift, 0, hi)
         if shift.kind != "lsl" or amount % 16:
-            c.fail(shift, f"bad shift {shift.text!r} for {c.mn}: expected lsl #0, #16"
-                          + (", #32 or #48" if rd.size == 64 else ""))
+            c.fail(
+                shift,
+                f"bad shift {shift.text!r} for {c.mn}: expected lsl #0, #16"
+                + (", #32 or #48" if rd.size == 64 else ""),
+            )
         hw = amount // 16
     opc = {"movn": 0b00, "movz": 0b10, "movk": 0b11}[c.mn]
     return E.move_wide(rd.sf, opc, hw, v, rd.num)
@@ -516,8 +614,13 @@ def _bfx(c: Ctx) -> int:
     return E.bitfield(rd.sf, opc, rd.sf, immr, imms, rn.num, rd.num)
 
 
-_EXT_BITS = {"uxtb": (0b10, 7), "uxth": (0b10, 15), "sxtb": (0b00, 7), "sxth": (0b00, 15),
-             "sxtw": (0b00, 31)}
+_EXT_BITS = {
+    "uxtb": (0b10, 7),
+    "uxth": (0b10, 15),
+    "sxtb": (0b00, 7),
+    "sxth": (0b00, 15),
+    "sxtw": (0b00, 31),
+}
 
 
 @insn("MN Wd|Xd, Wn", "uxtb", "uxth", "sxtb", "sxth", "sxtw")
@@ -542,6 +645,7 @@ def _extr(c: Ctx) -> int:
 
 
 # ============================================================== multiply and divide
+
 
 @insn("MN Xd, Xn, Xm", "mul", "mneg", "udiv", "sdiv", "smulh", "umulh")
 def _mul(c: Ctx) -> int:
@@ -635,10 +739,13 @@ def _ccmp(c: Ctx) -> int:
     else:
         second, is_imm = c.imm(1, 0, 31), 1
     nzcv = c.imm(2, 0, 15)
-    return E.cond_compare(rn.sf, int(c.mn == "ccmp"), is_imm, second, _cond(c, 3), rn.num, nzcv)
+    return E.cond_compare(
+        rn.sf, int(c.mn == "ccmp"), is_imm, second, _cond(c, 3), rn.num, nzcv
+    )
 
 
 # ============================================================== branches
+
 
 @insn("MN label", "b", "bl")
 def _b(c: Ctx) -> int:
@@ -700,13 +807,19 @@ def _adr(c: Ctx) -> int:
     if c.mn == "adr":  # C6.2 ADR: imm21 = target - pc, ±1 MiB
         off = target - c.pc
         if not -(1 << 20) <= off < (1 << 20):
-            c.fail(op, f"target {op.text} is {_signed_hex(off)} bytes away, out of range for "
-                       f"adr: expected within ±1 MiB (use adrp + add :lo12:)")
+            c.fail(
+                op,
+                f"target {op.text} is {_signed_hex(off)} bytes away, out of range for "
+                f"adr: expected within ±1 MiB (use adrp + add :lo12:)",
+            )
         return E.pc_rel(0, off, rd.num)
     pages = (target >> 12) - (c.pc >> 12)  # C6.2 ADRP: 4 KiB pages, ±4 GiB
     if not -(1 << 20) <= pages < (1 << 20):
-        c.fail(op, f"target {op.text} is {pages} pages away, out of range for adrp: expected "
-                   f"within ±4 GiB")
+        c.fail(
+            op,
+            f"target {op.text} is {pages} pages away, out of range for adrp: expected "
+            f"within ±4 GiB",
+        )
     return E.pc_rel(1, pages, rd.num)
 
 
@@ -771,9 +884,11 @@ def _clrex(c: Ctx) -> int:
 
 # ============================================================== system registers
 
-_SYSREG_EXPECT = ("a system register such as vbar_el1, esr_el1, elr_el1, spsr_el1, far_el1, "
-                  "sctlr_el1, mdscr_el1, daif, nzcv, currentel, tpidr_el0, sp_el0, spsel, "
-                  "or s<op0>_<op1>_c<n>_c<m>_<op2>")
+_SYSREG_EXPECT = (
+    "a system register such as vbar_el1, esr_el1, elr_el1, spsr_el1, far_el1, "
+    "sctlr_el1, mdscr_el1, daif, nzcv, currentel, tpidr_el0, sp_el0, spsel, "
+    "or s<op0>_<op1>_c<n>_c<m>_<op2>"
+)
 
 
 def _sysreg(c: Ctx, i: int, access: str) -> tuple[int, int, int, int, int]:
@@ -785,8 +900,11 @@ def _sysreg(c: Ctx, i: int, access: str) -> tuple[int, int, int, int, int]:
     assert reg is not None
     if access not in reg[5]:
         verb = "written" if access == "w" else "read"
-        c.fail(op, f"system register {name} cannot be {verb}: expected a "
-                   f"{'writable' if access == 'w' else 'readable'} register for {c.mn}")
+        c.fail(
+            op,
+            f"system register {name} cannot be {verb}: expected a "
+            f"{'writable' if access == 'w' else 'readable'} register for {c.mn}",
+        )
     return reg[:5]
 
 
@@ -806,8 +924,11 @@ def _msr(c: Ctx) -> int:
         op1, op2, hi = PSTATE_FIELDS[name]
         return E.pstate(op1, c.imm(1, 0, hi), op2)
     if isinstance(src, Imm):
-        c.bad(src, f"a 64-bit register x0-x30, xzr (only daifset, daifclr and spsel take "
-                   f"an immediate)")
+        c.bad(
+            src,
+            "a 64-bit register x0-x30, xzr (only daifset, daifclr and spsel take "
+            "an immediate)",
+        )
     reg = _sysreg(c, 0, "w")
     rt = c.reg(1, 64)
     return E.system(0, *reg, rt.num)
@@ -836,13 +957,27 @@ for _name in SYS_OPS:
 
 # mnemonic -> {register size: (size, opc)} (C4.1 "Load/store register" size/opc tables)
 _LDST = {
-    "ldr": {64: (3, 1), 32: (2, 1)}, "str": {64: (3, 0), 32: (2, 0)},
-    "ldrb": {32: (0, 1)}, "strb": {32: (0, 0)}, "ldrh": {32: (1, 1)}, "strh": {32: (1, 0)},
-    "ldrsb": {64: (0, 2), 32: (0, 3)}, "ldrsh": {64: (1, 2), 32: (1, 3)},
+    "ldr": {64: (3, 1), 32: (2, 1)},
+    "str": {64: (3, 0), 32: (2, 0)},
+    "ldrb": {32: (0, 1)},
+    "strb": {32: (0, 0)},
+    "ldrh": {32: (1, 1)},
+    "strh": {32: (1, 0)},
+    "ldrsb": {64: (0, 2), 32: (0, 3)},
+    "ldrsh": {64: (1, 2), 32: (1, 3)},
     "ldrsw": {64: (2, 2)},
 }
-_UNSCALED = {"ldur": "ldr", "stur": "str", "ldurb": "ldrb", "sturb": "strb", "ldurh": "ldrh",
-             "sturh": "strh", "ldursb": "ldrsb", "ldursh": "ldrsh", "ldursw": "ldrsw"}
+_UNSCALED = {
+    "ldur": "ldr",
+    "stur": "str",
+    "ldurb": "ldrb",
+    "sturb": "strb",
+    "ldurh": "ldrh",
+    "sturh": "strh",
+    "ldursb": "ldrsb",
+    "ldursh": "ldrsh",
+    "ldursw": "ldrsw",
+}
 
 
 def _rt_for(c: Ctx, table: dict) -> Reg:
@@ -858,13 +993,18 @@ def _mem(c: Ctx, i: int) -> Mem:
     assert isinstance(op, Mem)
     base = op.base
     if base.num == 31 and not base.sp:
-        c.fail(base, f"{base.text} cannot be a base register in {c.mn}: expected x0-x30 or sp "
-                     f"(register 31 means sp in this position)")
+        c.fail(
+            base,
+            f"{base.text} cannot be a base register in {c.mn}: expected x0-x30 or sp "
+            f"(register 31 means sp in this position)",
+        )
     return op
 
 
-@insn("MN Xt, [Xn|SP{, #imm}] | [Xn, #imm]! | [Xn], #imm | [Xn, Xm{, lsl #s}] | label | =imm",
-      *_LDST)
+@insn(
+    "MN Xt, [Xn|SP{, #imm}] | [Xn, #imm]! | [Xn], #imm | [Xn, Xm{, lsl #s}] | label | =imm",
+    *_LDST,
+)
 def _ldst(c: Ctx) -> int:
     table = _LDST[c.mn]
     n = c.count(2, 3)
@@ -880,16 +1020,22 @@ def _ldst(c: Ctx) -> int:
         return E.ld_literal(1 if rt.size == 64 else 0, off >> 2, rt.num)
     if isinstance(src, Imm):  # C6.2 LDR (literal), LDRSW (literal)
         if c.mn not in ("ldr", "ldrsw") or n != 2:
-            c.bad(src, "a memory operand like [x1, #8]" + (" or a label" if c.mn in
-                                                          ("ldr", "ldrsw") else ""))
+            c.bad(
+                src,
+                "a memory operand like [x1, #8]"
+                + (" or a label" if c.mn in ("ldr", "ldrsw") else ""),
+            )
         opc_lit = 2 if c.mn == "ldrsw" else (1 if rt.size == 64 else 0)
         return E.ld_literal(opc_lit, c.target(1, 19, "label"), rt.num)
     mem = _mem(c, 1)
     base = mem.base
     if n == 3:  # post-index: [Xn], #imm
         if mem.offset is not None or mem.index is not None or mem.writeback:
-            c.fail(c.ops[2], f"a post-index offset needs a plain [Xn] before it: expected "
-                             f"[{base.text}], #imm")
+            c.fail(
+                c.ops[2],
+                f"a post-index offset needs a plain [Xn] before it: expected "
+                f"[{base.text}], #imm",
+            )
         imm = c.imm(2, -256, 255)
         _warn_writeback(c, mem, rt)
         return E.ldst_imm9(size, opc, imm, 0b01, base.num, rt.num)
@@ -905,20 +1051,28 @@ def _ldst(c: Ctx) -> int:
             elif ext.kind in ("uxtw", "sxtw", "sxtx"):
                 option = EXTENDS[ext.kind]
             else:
-                c.fail(ext, f"bad extend {ext.text!r} for {c.mn}: expected lsl, uxtw, sxtw "
-                            f"or sxtx")
+                c.fail(
+                    ext,
+                    f"bad extend {ext.text!r} for {c.mn}: expected lsl, uxtw, sxtw or sxtx",
+                )
             if ext.amount is not None:
                 explicit = True
                 amount = ext.amount.evaluate(c.lookup, c.pc)
                 if amount not in (0, scale):
-                    c.fail(ext.amount_col, f"shift #{amount} for {c.mn}: expected #0 or "
-                                           f"#{scale} (the access size)")
+                    c.fail(
+                        ext.amount_col,
+                        f"shift #{amount} for {c.mn}: expected #0 or "
+                        f"#{scale} (the access size)",
+                    )
             elif ext.kind == "lsl":
                 c.fail(ext, f"lsl needs an amount in {c.mn}: expected lsl #{scale}")
         want = 32 if option in (2, 6) else 64
         if idx.sp or idx.size != want:
-            c.fail(idx, f"index register {idx.text} for {c.mn}: expected a {want}-bit "
-                        f"register" + (" with uxtw/sxtw" if want == 32 else ""))
+            c.fail(
+                idx,
+                f"index register {idx.text} for {c.mn}: expected a {want}-bit "
+                f"register" + (" with uxtw/sxtw" if want == 32 else ""),
+            )
         s = int(amount == scale and (scale > 0 or explicit))
         if scale == 0:
             s = int(explicit)
@@ -928,22 +1082,30 @@ def _ldst(c: Ctx) -> int:
         imm = c.value(mem.offset)
     if mem.writeback:  # pre-index: [Xn, #imm]!
         if not -256 <= imm <= 255:
-            c.fail(mem.offset or mem, f"offset #{imm} out of range for a pre-index {c.mn}: "
-                                      f"expected -256..255")
+            c.fail(
+                mem.offset or mem,
+                f"offset #{imm} out of range for a pre-index {c.mn}: expected -256..255",
+            )
         _warn_writeback(c, mem, rt)
         return E.ldst_imm9(size, opc, imm, 0b11, base.num, rt.num)
     unit = 1 << scale
     if mem.offset is not None and mem.offset.reloc == "lo12":
         if imm % unit:
-            c.fail(mem.offset, f":lo12: offset {imm:#x} is not a multiple of {unit} for "
-                               f"{c.mn}: expected a {unit}-byte aligned symbol")
+            c.fail(
+                mem.offset,
+                f":lo12: offset {imm:#x} is not a multiple of {unit} for "
+                f"{c.mn}: expected a {unit}-byte aligned symbol",
+            )
         return E.ldst_unsigned(size, opc, imm >> scale, base.num, rt.num)
     if imm >= 0 and imm % unit == 0 and imm >> scale <= 0xFFF:
         return E.ldst_unsigned(size, opc, imm >> scale, base.num, rt.num)
     if -256 <= imm <= 255:  # GNU as picks LDUR/STUR for these, so do we
         return E.ldst_imm9(size, opc, imm, 0b00, base.num, rt.num)
-    c.fail(mem.offset or mem, f"offset #{imm} out of range for {c.mn}: expected a multiple of "
-                              f"{unit} in 0..{0xFFF * unit}, or -256..255")
+    c.fail(
+        mem.offset or mem,
+        f"offset #{imm} out of range for {c.mn}: expected a multiple of "
+        f"{unit} in 0..{0xFFF * unit}, or -256..255",
+    )
     return 0
 
 
@@ -957,8 +1119,11 @@ def _warn_writeback(c: Ctx, mem: Mem, *regs: Reg) -> None:
     base = mem.base
     for r in regs:
         if r.num == base.num != 31:
-            c.warn(r, f"unpredictable transfer with writeback: {c.mn} writes the address "
-                      f"back to {base.text} and also transfers {r.text}, the same register")
+            c.warn(
+                r,
+                f"unpredictable transfer with writeback: {c.mn} writes the address "
+                f"back to {base.text} and also transfers {r.text}, the same register",
+            )
             return
 
 
@@ -994,8 +1159,11 @@ def _ldp(c: Ctx) -> int:
         c.bad(mem, "[Xn{, #imm}] (pairs have no register offset)")
     if n == 4:
         if mem.offset is not None or mem.writeback:
-            c.fail(c.ops[3], f"a post-index offset needs a plain [Xn] before it: expected "
-                             f"[{mem.base.text}], #imm")
+            c.fail(
+                c.ops[3],
+                f"a post-index offset needs a plain [Xn] before it: expected "
+                f"[{mem.base.text}], #imm",
+            )
         where, imm, mode = c.ops[3], c.value(c.ops[3]), 0b001
     else:
         where = mem.offset or mem
@@ -1003,13 +1171,19 @@ def _ldp(c: Ctx) -> int:
         mode = 0b011 if mem.writeback else 0b010
     unit = 1 << scale
     if imm % unit or not -64 * unit <= imm <= 63 * unit:
-        c.fail(where, f"offset #{imm} out of range for {c.mn}: expected a multiple of {unit} "
-                      f"in {-64 * unit}..{63 * unit}")
+        c.fail(
+            where,
+            f"offset #{imm} out of range for {c.mn}: expected a multiple of {unit} "
+            f"in {-64 * unit}..{63 * unit}",
+        )
     base = mem.base
     # Arm ARM, "LDP": loading both halves into one register is CONSTRAINED UNPREDICTABLE
     if load and rt.num == rt2.num:
-        c.warn(rt2, f"unpredictable load of a register pair: {c.mn} loads {rt.text} twice "
-                    f"(the Arm ARM leaves which value it keeps UNPREDICTABLE)")
+        c.warn(
+            rt2,
+            f"unpredictable load of a register pair: {c.mn} loads {rt.text} twice "
+            f"(the Arm ARM leaves which value it keeps UNPREDICTABLE)",
+        )
     elif mode != 0b010:
         _warn_writeback(c, mem, rt, rt2)
     return E.ldst_pair(opc, mode, load, imm >> scale, rt2.num, base.num, rt.num)
@@ -1017,10 +1191,19 @@ def _ldp(c: Ctx) -> int:
 
 # exclusive and acquire/release: mnemonic -> (size or None for by register, o2, L, o0)
 _EXCL = {
-    "ldxr": (None, 0, 1, 0), "ldaxr": (None, 0, 1, 1), "ldar": (None, 1, 1, 1),
-    "stlr": (None, 1, 0, 1), "ldxrb": (0, 0, 1, 0), "ldarb": (0, 1, 1, 1), "stlrb": (0, 1, 0, 1),
-    "ldxrh": (1, 0, 1, 0), "ldarh": (1, 1, 1, 1), "stlrh": (1, 1, 0, 1),
-    "stxr": (None, 0, 0, 0), "stlxr": (None, 0, 0, 1), "stxrb": (0, 0, 0, 0),
+    "ldxr": (None, 0, 1, 0),
+    "ldaxr": (None, 0, 1, 1),
+    "ldar": (None, 1, 1, 1),
+    "stlr": (None, 1, 0, 1),
+    "ldxrb": (0, 0, 1, 0),
+    "ldarb": (0, 1, 1, 1),
+    "stlrb": (0, 1, 0, 1),
+    "ldxrh": (1, 0, 1, 0),
+    "ldarh": (1, 1, 1, 1),
+    "stlrh": (1, 1, 0, 1),
+    "stxr": (None, 0, 0, 0),
+    "stlxr": (None, 0, 0, 1),
+    "stxrb": (0, 0, 0, 0),
     "stxrh": (1, 0, 0, 0),
 }
 
@@ -1034,19 +1217,28 @@ def _excl(c: Ctx) -> int:
     i = 1 if status else 0
     rt = c.reg(i, 32 if size is not None else None)
     mem = _mem(c, i + 1)
-    if mem.index is not None or mem.writeback or (
-            mem.offset is not None and c.value(mem.offset) != 0):
+    if (
+        mem.index is not None
+        or mem.writeback
+        or (mem.offset is not None and c.value(mem.offset) != 0)
+    ):
         c.bad(mem, "[Xn] or [Xn, #0]")
     if size is None:
         size = 3 if rt.size == 64 else 2
     # Arm ARM, "STXR": a status register that is also the data register, or the base
     # (other than sp), is CONSTRAINED UNPREDICTABLE
     if status and rs == rt.num:
-        c.warn(c.ops[0], f"unpredictable: {c.mn} stores {rt.text} and writes its status to "
-                         f"the same register {c.ops[0].text}")
+        c.warn(
+            c.ops[0],
+            f"unpredictable: {c.mn} stores {rt.text} and writes its status to "
+            f"the same register {c.ops[0].text}",
+        )
     elif status and rs == mem.base.num != 31:
-        c.warn(c.ops[0], f"unpredictable: {c.mn} writes its status to {c.ops[0].text}, the "
-                         f"register that holds its address {mem.base.text}")
+        c.warn(
+            c.ops[0],
+            f"unpredictable: {c.mn} writes its status to {c.ops[0].text}, the "
+            f"register that holds its address {mem.base.text}",
+        )
     return E.ldst_exclusive(size, o2, load, 0, rs, o0, 31, mem.base.num, rt.num)
 
 

@@ -10,11 +10,12 @@ every number (as written, and every value an expression computes on the way) has
 ``MAX_BITS`` bits. GNU as computes in 64 bits; the spare bits let a mistake such as
 ``1 << 64`` reach the operand that cannot hold it and be reported there.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .errors import _Fail
 
@@ -36,24 +37,40 @@ _LOCAL_REF = re.compile(r"[0-9]+[bf](?![A-Za-z0-9_.$])")
 _ID = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*")
 _OPS2 = ("<<", ">>")
 _OPS1 = set("[]{},#!=:+-*/%()~&|^")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"', "'": "'",
-            "b": "\b", "f": "\f", "a": "\a", "v": "\v", "e": "\x1b"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "0": "\0",
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "b": "\b",
+    "f": "\f",
+    "a": "\a",
+    "v": "\v",
+    "e": "\x1b",
+}
 
 
 def _number(text: str, col: int) -> int:
     t = text
     if len(t) > _MAX_DIGITS:
-        raise _Fail(f"number {t[:12]}... is {len(t)} characters long: expected at most "
-                    f"{_MAX_DIGITS} (numbers have at most {MAX_BITS} bits)", col)
+        raise _Fail(
+            f"number {t[:12]}... is {len(t)} characters long: expected at most "
+            f"{_MAX_DIGITS} (numbers have at most {MAX_BITS} bits)",
+            col,
+        )
     low = t.lower()
-    if low.startswith("0x"):
-        v = int(low[2:], 16)
-    elif low.startswith("0b"):
-        v = int(low[2:], 2)
+    if low.startswith(("0x", "0b")):
+        v = int(low, 0)
     elif len(t) > 1 and t[0] == "0":
         if not set(t) <= set("01234567"):
-            raise _Fail(f"bad number {text!r}: a leading 0 means octal (as in GNU as), "
-                        f"expected digits 0-7 or no leading zero", col)
+            raise _Fail(
+                f"bad number {text!r}: a leading 0 means octal (as in GNU as), "
+                f"expected digits 0-7 or no leading zero",
+                col,
+            )
         v = int(t, 8)
     else:
         v = int(t, 10)
@@ -63,8 +80,11 @@ def _number(text: str, col: int) -> int:
 def _bounded(v: int, col: int, what: str) -> int:
     """``v``, if it has at most MAX_BITS bits; else the error that says so."""
     if v >> MAX_BITS and v >> MAX_BITS != -1:
-        raise _Fail(f"{what} is too large ({v.bit_length()} bits): expected a value below "
-                    f"2**{MAX_BITS} in magnitude", col)
+        raise _Fail(
+            f"{what} is too large ({v.bit_length()} bits): expected a value below "
+            f"2**{MAX_BITS} in magnitude",
+            col,
+        )
     return v
 
 
@@ -82,12 +102,12 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
         if ch == "\\" and j + 1 < len(line):
             nxt = line[j + 1]
             if nxt in "01234567":
-                m = re.match(r"[0-7]{1,3}", line[j + 1:])
+                m = re.match(r"[0-7]{1,3}", line[j + 1 :])
                 out.append(int(m.group(0), 8) & 0xFF)
                 j += 1 + len(m.group(0))
                 continue
             if nxt in "xX":
-                m = re.match(r"[0-9a-fA-F]{1,2}", line[j + 2:])
+                m = re.match(r"[0-9a-fA-F]{1,2}", line[j + 2 :])
                 if m:
                     out.append(int(m.group(0), 16))
                     j += 2 + len(m.group(0))
@@ -159,8 +179,11 @@ def tokenize(line: str, in_comment: int = 0) -> tuple[list[Token], int]:
             j = m.end()
             if j < n and (line[j].isalnum() or line[j] in "_$"):
                 bad = re.match(r"[A-Za-z0-9_.$]+", line[i:]).group(0)
-                raise _Fail(f"bad number {bad!r}: expected a decimal, 0x hex, 0b binary or "
-                            f"0-prefixed octal number", col)
+                raise _Fail(
+                    f"bad number {bad!r}: expected a decimal, 0x hex, 0b binary or "
+                    f"0-prefixed octal number",
+                    col,
+                )
             toks.append(Token("num", m.group(0), _number(m.group(0), col), col))
             i = j
             continue
@@ -169,7 +192,7 @@ def tokenize(line: str, in_comment: int = 0) -> tuple[list[Token], int]:
             toks.append(Token("id", m.group(0), m.group(0), col))
             i = m.end()
             continue
-        two = line[i:i + 2]
+        two = line[i : i + 2]
         if two in _OPS2:
             toks.append(Token("op", two, two, col))
             i += 2
@@ -178,12 +201,16 @@ def tokenize(line: str, in_comment: int = 0) -> tuple[list[Token], int]:
             toks.append(Token("op", ch, ch, col))
             i += 1
             continue
-        raise _Fail(f"unexpected character {ch!r}: expected an instruction, a directive, "
-                    f"a label or a comment", col)
+        raise _Fail(
+            f"unexpected character {ch!r}: expected an instruction, a directive, "
+            f"a label or a comment",
+            col,
+        )
     return toks, in_comment
 
 
 # --------------------------------------------------------------------------- expressions
+
 
 class Expr:
     """A parsed integer expression; ``evaluate(lookup, dot)`` gives its value.
@@ -192,7 +219,7 @@ class Expr:
     name, a barrier option...), so that instructions can read it as a word.
     """
 
-    __slots__ = ("node", "col", "text", "name")
+    __slots__ = ("col", "name", "node", "text")
 
     def __init__(self, node: tuple, col: int, text: str):
         self.node = node
@@ -217,6 +244,7 @@ class Expr:
 # Nodes: ("n", value), ("s", name, col), (".", col), ("u", op, operand, col),
 # ("b", op, left, right, col). A 1,000-term sum is a tree 1,000 deep, so the walks below
 # keep their own stack instead of recursing.
+
 
 def _nodes(node: tuple) -> list[tuple]:
     """Every node of the tree under ``node``."""
@@ -268,8 +296,16 @@ def _binary(op: str, a: int, b: int, col: int) -> int:
     if op == "%":
         r = abs(a) % abs(b)
         return r if a >= 0 else -r
-    return {"+": a + b, "-": a - b, "*": a * b, "<<": a << b, ">>": a >> b,
-            "&": a & b, "|": a | b, "^": a ^ b}[op]
+    return {
+        "+": a + b,
+        "-": a - b,
+        "*": a * b,
+        "<<": a << b,
+        ">>": a >> b,
+        "&": a & b,
+        "|": a | b,
+        "^": a ^ b,
+    }[op]
 
 
 _LEVELS = (("+", "-"), ("&", "|", "^"), ("*", "/", "%", "<<", ">>"))
@@ -290,11 +326,13 @@ class ExprParser:
     def parse(self) -> Expr:
         start = self.peek()
         if start is None:
-            raise _Fail("missing expression: expected a number, a label or an expression",
-                        len(self.line.rstrip()) + 1)
+            raise _Fail(
+                "missing expression: expected a number, a label or an expression",
+                len(self.line.rstrip()) + 1,
+            )
         node = self._level(0)
         last = self.toks[self.pos - 1]
-        text = self.line[start.col - 1: last.col - 1 + len(last.text)]
+        text = self.line[start.col - 1 : last.col - 1 + len(last.text)]
         return Expr(node, start.col, text)
 
     def _level(self, level: int) -> tuple:
@@ -312,8 +350,10 @@ class ExprParser:
     def _unary(self) -> tuple:
         t = self.peek()
         if t is None:
-            raise _Fail("expression ends early: expected a number, a label or '('",
-                        len(self.line.rstrip()) + 1)
+            raise _Fail(
+                "expression ends early: expected a number, a label or '('",
+                len(self.line.rstrip()) + 1,
+            )
         self.pos += 1
         if t.kind == "num":
             return ("n", t.value)
@@ -333,8 +373,11 @@ class ExprParser:
         if t.kind == "op" and t.text == "(":
             self.depth += 1
             if self.depth > MAX_NESTING:
-                raise _Fail(f"parentheses nested more than {MAX_NESTING} deep: expected at "
-                            f"most {MAX_NESTING} levels", t.col)
+                raise _Fail(
+                    f"parentheses nested more than {MAX_NESTING} deep: expected at "
+                    f"most {MAX_NESTING} levels",
+                    t.col,
+                )
             node = self._level(0)
             self.depth -= 1
             close = self.peek()
@@ -343,5 +386,6 @@ class ExprParser:
                 raise _Fail("unbalanced parenthesis: expected ')'", col)
             self.pos += 1
             return node
-        raise _Fail(f"unexpected {t.text!r} in expression: expected a number, a label or '('",
-                    t.col)
+        raise _Fail(
+            f"unexpected {t.text!r} in expression: expected a number, a label or '('", t.col
+        )

@@ -1,4 +1,5 @@
 """Operands of one statement: registers, immediates, shifts, memory references, literals."""
+
 from __future__ import annotations
 
 import re
@@ -8,12 +9,28 @@ from .errors import _Fail
 from .lexer import Expr, ExprParser, Token
 
 SHIFTS = {"lsl": 0, "lsr": 1, "asr": 2, "ror": 3}
-EXTENDS = {"uxtb": 0, "uxth": 1, "uxtw": 2, "uxtx": 3, "sxtb": 4, "sxth": 5, "sxtw": 6, "sxtx": 7}
+EXTENDS = {
+    "uxtb": 0,
+    "uxth": 1,
+    "uxtw": 2,
+    "uxtx": 3,
+    "sxtb": 4,
+    "sxth": 5,
+    "sxtw": 6,
+    "sxtx": 7,
+}
 
 _REG = re.compile(r"([xw])([0-9]|[12][0-9]|30)")
-_ALIASES = {"xzr": (31, 64, False), "wzr": (31, 32, False), "sp": (31, 64, True),
-            "wsp": (31, 32, True), "lr": (30, 64, False), "fp": (29, 64, False),
-            "ip0": (16, 64, False), "ip1": (17, 64, False)}
+_ALIASES = {
+    "xzr": (31, 64, False),
+    "wzr": (31, 32, False),
+    "sp": (31, 64, True),
+    "wsp": (31, 32, True),
+    "lr": (30, 64, False),
+    "fp": (29, 64, False),
+    "ip0": (16, 64, False),
+    "ip1": (17, 64, False),
+}
 
 
 def register(name: str) -> tuple[int, int, bool] | None:
@@ -78,7 +95,7 @@ class Lit(Operand):
 
 def _span(line: str, toks: list[Token]) -> str:
     first, last = toks[0], toks[-1]
-    return line[first.col - 1: last.col - 1 + len(last.text)]
+    return line[first.col - 1 : last.col - 1 + len(last.text)]
 
 
 def split_commas(toks: list[Token], line: str) -> list[list[Token]]:
@@ -109,8 +126,11 @@ def _expr(toks: list[Token], line: str, what: str = "expression") -> Expr:
     e = p.parse()
     if p.pos != len(toks):
         t = toks[p.pos]
-        raise _Fail(f"unexpected {t.text!r} after {what} {e.text!r}: expected ',' or the "
-                    f"end of the line", t.col)
+        raise _Fail(
+            f"unexpected {t.text!r} after {what} {e.text!r}: expected ',' or the "
+            f"end of the line",
+            t.col,
+        )
     return e
 
 
@@ -127,8 +147,9 @@ def _imm(toks: list[Token], line: str) -> Imm:
             raise _Fail(f"bad relocation {text!r}: expected ':lo12:symbol'", rest[0].col)
         reloc = rest[1].text.lower()
         if reloc != "lo12":
-            raise _Fail(f"unsupported relocation ':{rest[1].text}:': expected ':lo12:'",
-                        rest[1].col)
+            raise _Fail(
+                f"unsupported relocation ':{rest[1].text}:': expected ':lo12:'", rest[1].col
+            )
         rest = rest[3:]
         if not rest:
             raise _Fail("':lo12:' without a symbol: expected ':lo12:label'", col)
@@ -146,8 +167,9 @@ def _shift(toks: list[Token], line: str) -> Shift:
         if rest[0].kind == "op" and rest[0].text == "#":
             rest = rest[1:]
             if not rest:
-                raise _Fail(f"'#' without a value after {kind}: expected a shift amount",
-                            amount_col)
+                raise _Fail(
+                    f"'#' without a value after {kind}: expected a shift amount", amount_col
+                )
         amount = _expr(rest, line, "shift amount")
     return Shift(toks[0].col, text, kind, amount, amount_col)
 
@@ -167,28 +189,38 @@ def _mem(toks: list[Token], line: str) -> Mem:
             close = i
             break
     if close is None:
-        raise _Fail(f"memory operand {text!r} is not closed: expected ']'",
-                    toks[-1].col + len(toks[-1].text))
-    after = toks[close + 1:]
+        raise _Fail(
+            f"memory operand {text!r} is not closed: expected ']'",
+            toks[-1].col + len(toks[-1].text),
+        )
+    after = toks[close + 1 :]
     writeback = False
     if after:
         if after[0].text == "!" and len(after) == 1:
             writeback = True
         else:
-            raise _Fail(f"unexpected {after[0].text!r} after ']': expected '!', ',' or the "
-                        f"end of the line", after[0].col)
+            raise _Fail(
+                f"unexpected {after[0].text!r} after ']': expected '!', ',' or the "
+                f"end of the line",
+                after[0].col,
+            )
     inner = toks[1:close]
     if not inner:
         raise _Fail("empty memory operand: expected a base register like [x0]", toks[0].col)
     parts = split_commas(inner, line)
     base = _reg(parts[0][0]) if len(parts[0]) == 1 else None
     if base is None or base.size != 64:
-        raise _Fail(f"bad base register {_span(line, parts[0])!r}: expected a 64-bit register "
-                    f"x0-x30 or sp", parts[0][0].col)
+        raise _Fail(
+            f"bad base register {_span(line, parts[0])!r}: expected a 64-bit register "
+            f"x0-x30 or sp",
+            parts[0][0].col,
+        )
     mem = Mem(toks[0].col, text, base, writeback=writeback)
     if len(parts) > 3:
-        raise _Fail(f"too many parts in {text!r}: expected [base{{, offset{{, extend}}}}]",
-                    parts[3][0].col)
+        raise _Fail(
+            f"too many parts in {text!r}: expected [base{{, offset{{, extend}}}}]",
+            parts[3][0].col,
+        )
     if len(parts) >= 2:
         idx = _reg(parts[1][0]) if len(parts[1]) == 1 else None
         if idx is not None:
@@ -199,8 +231,11 @@ def _mem(toks: list[Token], line: str) -> Mem:
         first = parts[2][0]
         kind = first.text.lower()
         if mem.index is None or first.kind != "id" or kind not in ("lsl", *EXTENDS):
-            raise _Fail(f"unexpected {_span(line, parts[2])!r}: expected an extend (lsl, uxtw, "
-                        f"sxtw, sxtx) after an index register", first.col)
+            raise _Fail(
+                f"unexpected {_span(line, parts[2])!r}: expected an extend (lsl, uxtw, "
+                f"sxtw, sxtx) after an index register",
+                first.col,
+            )
         mem.ext = _shift(parts[2], line)
     return mem
 
@@ -220,15 +255,19 @@ def parse_operand(toks: list[Token], line: str) -> Operand:
             r = _reg(first)
             if r is not None:
                 return r
-        if low in SHIFTS or low in EXTENDS:
-            if len(toks) == 1 or toks[1].text == "#" or toks[1].kind == "num":
-                return _shift(toks, line)
+        if (low in SHIFTS or low in EXTENDS) and (
+            len(toks) == 1 or toks[1].text == "#" or toks[1].kind == "num"
+        ):
+            return _shift(toks, line)
     if first.kind == "op" and first.text == "{":
-        raise _Fail(f"register lists {text!r} are not supported: expected a scalar operand",
-                    first.col)
+        raise _Fail(
+            f"register lists {text!r} are not supported: expected a scalar operand", first.col
+        )
     if first.kind == "str":
-        raise _Fail(f"unexpected string {first.text}: expected a register, an immediate or "
-                    f"a label", first.col)
+        raise _Fail(
+            f"unexpected string {first.text}: expected a register, an immediate or a label",
+            first.col,
+        )
     return _imm(toks, line)
 
 

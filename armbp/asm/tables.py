@@ -6,14 +6,31 @@ the "special-purpose" registers NZCV, DAIF, CurrentEL, SPSel, SP_EL0. Any regist
 be written in the generic form ``s<op0>_<op1>_c<n>_c<m>_<op2>`` (C5.3,
 "S<op0>_<op1>_<Cn>_<Cm>_<op2>").
 """
+
 from __future__ import annotations
 
 import re
 
 # C1.2.4 "Condition code" table: the 4-bit cond field of B.cond, CSEL, CCMP...
 CONDITIONS = {
-    "eq": 0, "ne": 1, "cs": 2, "hs": 2, "cc": 3, "lo": 3, "mi": 4, "pl": 5, "vs": 6,
-    "vc": 7, "hi": 8, "ls": 9, "ge": 10, "lt": 11, "gt": 12, "le": 13, "al": 14, "nv": 15,
+    "eq": 0,
+    "ne": 1,
+    "cs": 2,
+    "hs": 2,
+    "cc": 3,
+    "lo": 3,
+    "mi": 4,
+    "pl": 5,
+    "vs": 6,
+    "vc": 7,
+    "hi": 8,
+    "ls": 9,
+    "ge": 10,
+    "lt": 11,
+    "gt": 12,
+    "le": 13,
+    "al": 14,
+    "nv": 15,
 }
 
 # name -> (op0, op1, CRn, CRm, op2, access) with access "rw", "r" (read-only) or "w".
@@ -112,29 +129,53 @@ PSTATE_FIELDS = {
 
 # C6.2 "DMB"/"DSB": the CRm option names.
 BARRIER_OPTIONS = {
-    "sy": 15, "st": 14, "ld": 13, "ish": 11, "ishst": 10, "ishld": 9,
-    "nsh": 7, "nshst": 6, "nshld": 5, "osh": 3, "oshst": 2, "oshld": 1,
+    "sy": 15,
+    "st": 14,
+    "ld": 13,
+    "ish": 11,
+    "ishst": 10,
+    "ishld": 9,
+    "nsh": 7,
+    "nshst": 6,
+    "nshld": 5,
+    "osh": 3,
+    "oshst": 2,
+    "oshld": 1,
 }
 
 # C5.3 / C6.2 "DC", "IC", "TLBI": op name -> (op1, CRn, CRm, op2, takes a register)
 SYS_OPS = {
     "dc": {
-        "ivac": (0, 7, 6, 1, True), "isw": (0, 7, 6, 2, True), "csw": (0, 7, 10, 2, True),
-        "cisw": (0, 7, 14, 2, True), "zva": (3, 7, 4, 1, True), "cvac": (3, 7, 10, 1, True),
-        "cvau": (3, 7, 11, 1, True), "civac": (3, 7, 14, 1, True),
+        "ivac": (0, 7, 6, 1, True),
+        "isw": (0, 7, 6, 2, True),
+        "csw": (0, 7, 10, 2, True),
+        "cisw": (0, 7, 14, 2, True),
+        "zva": (3, 7, 4, 1, True),
+        "cvac": (3, 7, 10, 1, True),
+        "cvau": (3, 7, 11, 1, True),
+        "civac": (3, 7, 14, 1, True),
     },
     "ic": {
-        "ialluis": (0, 7, 1, 0, False), "iallu": (0, 7, 5, 0, False),
+        "ialluis": (0, 7, 1, 0, False),
+        "iallu": (0, 7, 5, 0, False),
         "ivau": (3, 7, 5, 1, True),
     },
     "tlbi": {
-        "vmalle1is": (0, 8, 3, 0, False), "vmalle1": (0, 8, 7, 0, False),
-        "vae1is": (0, 8, 3, 1, True), "vae1": (0, 8, 7, 1, True),
-        "aside1is": (0, 8, 3, 2, True), "aside1": (0, 8, 7, 2, True),
-        "vaae1is": (0, 8, 3, 3, True), "vaae1": (0, 8, 7, 3, True),
-        "vale1is": (0, 8, 3, 5, True), "vale1": (0, 8, 7, 5, True),
-        "vaale1is": (0, 8, 3, 7, True), "vaale1": (0, 8, 7, 7, True),
-        "alle1": (4, 8, 7, 4, False), "alle1is": (4, 8, 3, 4, False),
-        "alle2": (4, 8, 7, 0, False), "alle2is": (4, 8, 3, 0, False),
+        "vmalle1is": (0, 8, 3, 0, False),
+        "vmalle1": (0, 8, 7, 0, False),
+        "vae1is": (0, 8, 3, 1, True),
+        "vae1": (0, 8, 7, 1, True),
+        "aside1is": (0, 8, 3, 2, True),
+        "aside1": (0, 8, 7, 2, True),
+        "vaae1is": (0, 8, 3, 3, True),
+        "vaae1": (0, 8, 7, 3, True),
+        "vale1is": (0, 8, 3, 5, True),
+        "vale1": (0, 8, 7, 5, True),
+        "vaale1is": (0, 8, 3, 7, True),
+        "vaale1": (0, 8, 7, 7, True),
+        "alle1": (4, 8, 7, 4, False),
+        "alle1is": (4, 8, 3, 4, False),
+        "alle2": (4, 8, 7, 0, False),
+        "alle2is": (4, 8, 3, 0, False),
     },
 }

@@ -33,25 +33,90 @@ run time with ``register(value, name, short, layout, description)``.
 
 Pure Python: imports nothing else of armbp, no Unicorn, no capstone.
 """
+
 from __future__ import annotations
 
-from .build import (bkpt32, breakpoint, brk, data_abort, fsc_access_flag, fsc_address_size,
-                    fsc_permission, fsc_translation, hvc, instruction_abort, pc_alignment,
-                    smc, software_step, svc, sys64, unknown, watchpoint)
-from .classes import CLASSES, EC, EC_INFO, LAYOUTS, ExceptionClass, layout, register, unregister
+from .build import (
+    bkpt32,
+    breakpoint,
+    brk,
+    data_abort,
+    fsc_access_flag,
+    fsc_address_size,
+    fsc_permission,
+    fsc_translation,
+    hvc,
+    instruction_abort,
+    pc_alignment,
+    smc,
+    software_step,
+    svc,
+    sys64,
+    unknown,
+    watchpoint,
+)
+from .classes import (
+    CLASSES,
+    EC,
+    EC_INFO,
+    LAYOUTS,
+    ExceptionClass,
+    layout,
+    register,
+    unregister,
+)
 from .decoder import Field, Syndrome, decode
-from .fsc import (FSC_ALIGNMENT, FSC_DEBUG, FSC_SEA, FSC_TAG_CHECK, FSC_TLB_CONFLICT,
-                  FSC_TRANSLATION_L3)
+from .fsc import (
+    FSC_ALIGNMENT,
+    FSC_DEBUG,
+    FSC_SEA,
+    FSC_TAG_CHECK,
+    FSC_TLB_CONFLICT,
+    FSC_TRANSLATION_L3,
+)
 from .parse import parse
 from .spec import F, FieldSpec, Formatter, Layout, flag, formatter
 
 __all__ = [
-    "EC", "EC_INFO", "CLASSES", "ExceptionClass", "register", "unregister",
-    "Field", "Syndrome", "decode", "parse",
-    "Layout", "FieldSpec", "Formatter", "formatter", "F", "flag", "LAYOUTS", "layout",
-    "brk", "svc", "hvc", "smc", "bkpt32", "unknown", "breakpoint", "software_step",
-    "watchpoint", "data_abort", "instruction_abort", "pc_alignment", "sys64",
-    "FSC_ALIGNMENT", "FSC_DEBUG", "FSC_SEA", "FSC_TAG_CHECK", "FSC_TLB_CONFLICT",
-    "FSC_TRANSLATION_L3", "fsc_access_flag", "fsc_address_size", "fsc_permission",
+    "CLASSES",
+    "EC",
+    "EC_INFO",
+    "FSC_ALIGNMENT",
+    "FSC_DEBUG",
+    "FSC_SEA",
+    "FSC_TAG_CHECK",
+    "FSC_TLB_CONFLICT",
+    "FSC_TRANSLATION_L3",
+    "LAYOUTS",
+    "ExceptionClass",
+    "F",
+    "Field",
+    "FieldSpec",
+    "Formatter",
+    "Layout",
+    "Syndrome",
+    "bkpt32",
+    "breakpoint",
+    "brk",
+    "data_abort",
+    "decode",
+    "flag",
+    "formatter",
+    "fsc_access_flag",
+    "fsc_address_size",
+    "fsc_permission",
     "fsc_translation",
+    "hvc",
+    "instruction_abort",
+    "layout",
+    "parse",
+    "pc_alignment",
+    "register",
+    "smc",
+    "software_step",
+    "svc",
+    "sys64",
+    "unknown",
+    "unregister",
+    "watchpoint",
 ]

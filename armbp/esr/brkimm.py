@@ -6,9 +6,10 @@ Linux arch/arm64/include/asm/brk-imm.h (and the traps.c/kasan/ubsan/cfi handlers
 it), Clang's SanitizerHandler order for UBSAN trap codes, and the debuggers and compilers
 named below.
 """
+
 from __future__ import annotations
 
-BRK_BASE = 0xD420_0000     # A64 BRK #imm16 = 0xd4200000 | imm16 << 5 (Arm ARM, "BRK")
+BRK_BASE = 0xD420_0000  # A64 BRK #imm16 = 0xd4200000 | imm16 << 5 (Arm ARM, "BRK")
 BKPT_A32_BASE = 0xE120_0070  # A32 BKPT #imm16 = 0xe1200070 | imm16[15:4] << 8 | imm16[3:0]
 
 # Exact immediates: imm16 -> meaning.
@@ -20,26 +21,44 @@ EXACT: dict[int, str] = {
     0x0004: "Linux KPROBES_BRK_IMM: a kprobe planted here",
     0x0005: "Linux UPROBES_BRK_IMM: a uprobe planted in a user-space program",
     0x0006: "Linux KPROBES_BRK_SS_IMM: end of a kprobe's out-of-line single step "
-            "(kernels from 5.16 on; older ones single-stepped with MDSCR_EL1.SS)",
+    "(kernels from 5.16 on; older ones single-stepped with MDSCR_EL1.SS)",
     0x0007: "Linux KRETPROBES_BRK_IMM: kretprobe return trampoline (recent kernels only)",
     0x0100: "Linux FAULT_BRK_IMM (AARCH64_BREAK_FAULT): code that must never run, e.g. BPF "
-            "JIT padding or an instruction the kernel failed to encode",
+    "JIT padding or an instruction the kernel failed to encode",
     0x0400: "Linux KGDB_DYN_DBG_BRK_IMM: a breakpoint KGDB planted at run time",
     0x0401: "Linux KGDB_COMPILED_DBG_BRK_IMM: kgdb_breakpoint() compiled into the kernel",
     0x0800: "Linux BUG_BRK_IMM: BUG() or WARN() (the bug table says which; look for "
-            "'kernel BUG at' or 'WARNING:' just above)",
+    "'kernel BUG at' or 'WARNING:' just above)",
 }
 
 # Clang's SanitizerHandler enumeration: trap code 0x55xx carries its ordinal in the low byte
 # (clang/lib/CodeGen/SanitizerHandler.h); Linux decodes it since 6.3 (UBSAN_BRK_IMM 0x5500).
 UBSAN_CHECKS = (
-    "add-overflow", "builtin-unreachable", "cfi-check-fail", "divrem-overflow",
-    "dynamic-type-cache-miss", "float-cast-overflow", "function-type-mismatch",
-    "implicit-conversion", "invalid-builtin", "invalid-objc-cast", "load-invalid-value",
-    "missing-return", "mul-overflow", "negate-overflow", "nullability-arg",
-    "nullability-return", "nonnull-arg", "nonnull-return", "out-of-bounds",
-    "pointer-overflow", "shift-out-of-bounds", "sub-overflow", "type-mismatch",
-    "alignment-assumption", "vla-bound-not-positive",
+    "add-overflow",
+    "builtin-unreachable",
+    "cfi-check-fail",
+    "divrem-overflow",
+    "dynamic-type-cache-miss",
+    "float-cast-overflow",
+    "function-type-mismatch",
+    "implicit-conversion",
+    "invalid-builtin",
+    "invalid-objc-cast",
+    "load-invalid-value",
+    "missing-return",
+    "mul-overflow",
+    "negate-overflow",
+    "nullability-arg",
+    "nullability-return",
+    "nonnull-arg",
+    "nonnull-return",
+    "out-of-bounds",
+    "pointer-overflow",
+    "shift-out-of-bounds",
+    "sub-overflow",
+    "type-mismatch",
+    "alignment-assumption",
+    "vla-bound-not-positive",
 )
 
 
@@ -62,18 +81,24 @@ def meaning(imm16: int) -> str:
         size = 1 << (imm16 & 0xF)
         access = "write" if imm16 & 0x10 else "read"
         recover = ", recoverable" if imm16 & 0x20 else ""
-        return (f"Linux KASAN_BRK_IMM (software tag-based KASAN, kernels from 5.0 on): "
-                f"bad {size}-byte {access}{recover}")
+        return (
+            f"Linux KASAN_BRK_IMM (software tag-based KASAN, kernels from 5.0 on): "
+            f"bad {size}-byte {access}{recover}"
+        )
     if 0x5500 <= imm16 <= 0x55FF:  # 'U' << 8 | SanitizerHandler
         check = imm16 & 0xFF
         name = UBSAN_CHECKS[check] if check < len(UBSAN_CHECKS) else f"check #{check}"
-        return (f"UBSAN trap (Clang -fsanitize-trap, 'U' << 8 | check): {name}; the Linux "
-                f"kernel names it from 6.3 on, older kernels report a bare BRK; check numbers "
-                f"follow Clang's SanitizerHandler list and may grow with new Clang releases")
+        return (
+            f"UBSAN trap (Clang -fsanitize-trap, 'U' << 8 | check): {name}; the Linux "
+            f"kernel names it from 6.3 on, older kernels report a bare BRK; check numbers "
+            f"follow Clang's SanitizerHandler list and may grow with new Clang releases"
+        )
     if 0x8000 <= imm16 <= 0x83FF:  # CFI_BRK_IMM_BASE | type << 5 | target (Linux >= 6.1)
         target, type_reg = imm16 & 0x1F, (imm16 >> 5) & 0x1F
-        return (f"Linux kCFI failure (CFI_BRK_IMM_BASE, Clang kCFI, kernels from 6.1 on): "
-                f"call target in x{target}, expected type hash in w{type_reg}")
+        return (
+            f"Linux kCFI failure (CFI_BRK_IMM_BASE, Clang kCFI, kernels from 6.1 on): "
+            f"call target in x{target}, expected type hash in w{type_reg}"
+        )
     if 0x0400 <= imm16 <= 0x07FF:
         return "Linux range reserved for KGDB (0x400-0x7ff)"
     return "no convention we know plants this immediate"

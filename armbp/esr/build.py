@@ -8,14 +8,15 @@ argument, the value and the range, so a wrong syndrome is never built silently.
 Bit positions: the Arm ARM, register ESR_ELx, "ISS encoding for ..." sections named
 next to each builder.
 """
+
 from __future__ import annotations
 
 from .classes import EC
 from .fsc import FSC_DEBUG, FSC_TRANSLATION_L3
 
-EC_SHIFT = 26          # ESR_ELx.EC, bits [31:26]
-IL_BIT = 1 << 25       # ESR_ELx.IL, bit [25]: 1 = 32-bit instruction (and "not applicable")
-ISS2_SHIFT = 32        # ESR_ELx.ISS2, bits [55:32]
+EC_SHIFT = 26  # ESR_ELx.EC, bits [31:26]
+IL_BIT = 1 << 25  # ESR_ELx.IL, bit [25]: 1 = 32-bit instruction (and "not applicable")
+ISS2_SHIFT = 32  # ESR_ELx.ISS2, bits [55:32]
 
 
 def _fsc_at_level(base: int, level: int, name: str, lowest: int) -> int:
@@ -51,9 +52,13 @@ def _field(name: str, value: object, width: int) -> int:
     if isinstance(value, bool):
         value = int(value)
     if not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} is not an integer: expected 0..{(1 << width) - 1:#x}")
+        raise ValueError(
+            f"{name}={value!r} is not an integer: expected 0..{(1 << width) - 1:#x}"
+        )
     if not 0 <= value < 1 << width:
-        raise ValueError(f"{name}={value!r} is out of range: expected 0..{(1 << width) - 1:#x}")
+        raise ValueError(
+            f"{name}={value!r} is out of range: expected 0..{(1 << width) - 1:#x}"
+        )
     return value
 
 
@@ -71,6 +76,7 @@ def _esr(ec: int, iss: int, *, il: object = True, iss2: int = 0) -> int:
 # DDI 0487, ESR_ELx, "ISS encoding for an exception from execution of a Breakpoint instruction"
 # and "... from HVC or SVC instruction execution" / "... from SMC instruction execution in
 # AArch64 state": ISS[15:0] = imm16, ISS[24:16] RES0.
+
 
 def brk(imm16: int = 0) -> int:
     """``BRK #imm16`` trapped: EC 0x3C, IL 1, ISS = comment → ``0xf2000000 | imm16``."""
@@ -117,7 +123,8 @@ def pc_alignment() -> int:
 
 # --- debug exceptions (IL is 1 for all of them: DDI 0487, ESR_ELx.IL) -----------------------
 
-def breakpoint(same_el: bool = False) -> int:  # noqa: A001 - the architecture's name
+
+def breakpoint(same_el: bool = False) -> int:
     """Hardware breakpoint: EC 0x30 (lower EL) / 0x31 (same EL), IFSC 0x22.
 
     DDI 0487, ESR_ELx, "ISS encoding for an exception from a Breakpoint or Vector Catch
@@ -137,13 +144,23 @@ def software_step(same_el: bool = False, isv: bool = True, ex: bool = False) -> 
     isv_bit, ex_bit = _flag("isv", isv), _flag("ex", ex)
     if ex_bit and not isv_bit:
         raise ValueError("ex=True is out of range with isv=False: EX is RES0 when ISV is 0")
-    return _esr(EC.SOFTSTP_LOW + _flag("same_el", same_el),
-                isv_bit << 24 | ex_bit << 6 | FSC_DEBUG)
+    return _esr(
+        EC.SOFTSTP_LOW + _flag("same_el", same_el), isv_bit << 24 | ex_bit << 6 | FSC_DEBUG
+    )
 
 
-def watchpoint(same_el: bool = False, wnr: bool = False, cm: bool = False, *,
-               fnv: bool = False, vncr: bool = False, fnp: bool = False, wpf: bool = False,
-               wpt: int | None = None, gcs: bool = False) -> int:
+def watchpoint(
+    same_el: bool = False,
+    wnr: bool = False,
+    cm: bool = False,
+    *,
+    fnv: bool = False,
+    vncr: bool = False,
+    fnp: bool = False,
+    wpf: bool = False,
+    wpt: int | None = None,
+    gcs: bool = False,
+) -> int:
     """Watchpoint hit: EC 0x34/0x35, DFSC 0x22 (FAR_ELx holds the data address).
 
     DDI 0487, ESR_ELx, "ISS encoding for an exception from a Watchpoint exception":
@@ -151,23 +168,50 @@ def watchpoint(same_el: bool = False, wnr: bool = False, cm: bool = False, *,
     WPF[16] might be a false positive, FnP[15] FAR not precise, VNCR[13], FnV[10] FAR not
     valid, CM[8] cache maintenance, WnR[6] write; ISS2 GCS[8] (FEAT_GCS).
     """
-    iss = (_flag("wpf", wpf) << 16 | _flag("fnp", fnp) << 15 | _flag("vncr", vncr) << 13
-           | _flag("fnv", fnv) << 10 | _flag("cm", cm) << 8 | _flag("wnr", wnr) << 6 | FSC_DEBUG)
+    iss = (
+        _flag("wpf", wpf) << 16
+        | _flag("fnp", fnp) << 15
+        | _flag("vncr", vncr) << 13
+        | _flag("fnv", fnv) << 10
+        | _flag("cm", cm) << 8
+        | _flag("wnr", wnr) << 6
+        | FSC_DEBUG
+    )
     if wpt is not None:
         iss |= _field("wpt", wpt, 6) << 18 | 1 << 17
-    return _esr(EC.WATCHPT_LOW + _flag("same_el", same_el), iss,
-                iss2=_flag("gcs", gcs) << 8)
+    return _esr(EC.WATCHPT_LOW + _flag("same_el", same_el), iss, iss2=_flag("gcs", gcs) << 8)
 
 
 # --- aborts ---------------------------------------------------------------------------------
 
-def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool = False,
-               s1ptw: bool = False, cm: bool = False, ea: bool = False, fnv: bool = False,
-               isv: bool = False, sas: int = 0, sse: bool = False, srt: int = 0,
-               sf: bool = False, ar: bool = False, *, vncr: bool = False, set_: int = 0,
-               xs: int = 0, dirty_bit: bool = False, overlay: bool = False,
-               assured_only: bool = False, gcs: bool = False, tag_access: bool = False,
-               tnd: bool = False, hdbssf: bool = False, il: bool = True) -> int:
+
+def data_abort(
+    same_el: bool = False,
+    dfsc: int = FSC_TRANSLATION_L3,
+    wnr: bool = False,
+    s1ptw: bool = False,
+    cm: bool = False,
+    ea: bool = False,
+    fnv: bool = False,
+    isv: bool = False,
+    sas: int = 0,
+    sse: bool = False,
+    srt: int = 0,
+    sf: bool = False,
+    ar: bool = False,
+    *,
+    vncr: bool = False,
+    set_: int = 0,
+    xs: int = 0,
+    dirty_bit: bool = False,
+    overlay: bool = False,
+    assured_only: bool = False,
+    gcs: bool = False,
+    tag_access: bool = False,
+    tnd: bool = False,
+    hdbssf: bool = False,
+    il: bool = True,
+) -> int:
     """Data Abort: EC 0x24 (lower EL) / 0x25 (same EL).
 
     DDI 0487, ESR_ELx, "ISS encoding for an exception from a Data Abort":
@@ -182,51 +226,94 @@ def data_abort(same_el: bool = False, dfsc: int = FSC_TRANSLATION_L3, wnr: bool 
     fields without ``isv``, ``il=False`` without ``isv``) raise ValueError.
     """
     isv_bit = _flag("isv", isv)
-    syndrome = (_field("sas", sas, 2) << 22 | _flag("sse", sse) << 21
-                | _field("srt", srt, 5) << 16 | _flag("sf", sf) << 15 | _flag("ar", ar) << 14)
+    syndrome = (
+        _field("sas", sas, 2) << 22
+        | _flag("sse", sse) << 21
+        | _field("srt", srt, 5) << 16
+        | _flag("sf", sf) << 15
+        | _flag("ar", ar) << 14
+    )
     if syndrome and not isv_bit:
-        raise ValueError("sas/sse/srt/sf/ar are out of range with isv=False: "
-                         "ISS[23:14] hold the instruction syndrome only when ISV is 1")
+        raise ValueError(
+            "sas/sse/srt/sf/ar are out of range with isv=False: "
+            "ISS[23:14] hold the instruction syndrome only when ISV is 1"
+        )
     if _flag("cm", cm) and not _flag("wnr", wnr):
-        raise ValueError("wnr=False is out of range with cm=True: cache maintenance and "
-                         "address translation instructions report WnR = 1")
+        raise ValueError(
+            "wnr=False is out of range with cm=True: cache maintenance and "
+            "address translation instructions report WnR = 1"
+        )
     if not isv_bit and not _flag("il", il):
         raise ValueError("il=False is out of range with isv=False: IL is 1 when ISV is 0")
-    iss = (isv_bit << 24 | syndrome | _flag("vncr", vncr) << 13 | _field("set_", set_, 2) << 11
-           | _flag("fnv", fnv) << 10 | _flag("ea", ea) << 9 | _flag("cm", cm) << 8
-           | _flag("s1ptw", s1ptw) << 7 | _flag("wnr", wnr) << 6 | _field("dfsc", dfsc, 6))
-    iss2 = (_flag("hdbssf", hdbssf) << 11 | _flag("tnd", tnd) << 10 | _flag("tag_access", tag_access) << 9
-            | _flag("gcs", gcs) << 8 | _flag("assured_only", assured_only) << 7
-            | _flag("overlay", overlay) << 6 | _flag("dirty_bit", dirty_bit) << 5
-            | _field("xs", xs, 5))
+    iss = (
+        isv_bit << 24
+        | syndrome
+        | _flag("vncr", vncr) << 13
+        | _field("set_", set_, 2) << 11
+        | _flag("fnv", fnv) << 10
+        | _flag("ea", ea) << 9
+        | _flag("cm", cm) << 8
+        | _flag("s1ptw", s1ptw) << 7
+        | _flag("wnr", wnr) << 6
+        | _field("dfsc", dfsc, 6)
+    )
+    iss2 = (
+        _flag("hdbssf", hdbssf) << 11
+        | _flag("tnd", tnd) << 10
+        | _flag("tag_access", tag_access) << 9
+        | _flag("gcs", gcs) << 8
+        | _flag("assured_only", assured_only) << 7
+        | _flag("overlay", overlay) << 6
+        | _flag("dirty_bit", dirty_bit) << 5
+        | _field("xs", xs, 5)
+    )
     return _esr(EC.DABT_LOW + _flag("same_el", same_el), iss, il=il, iss2=iss2)
 
 
-def instruction_abort(same_el: bool = False, ifsc: int = FSC_TRANSLATION_L3,
-                      s1ptw: bool = False, ea: bool = False, fnv: bool = False, *,
-                      set_: int = 0, assured_only: bool = False,
-                      overlay: bool = False) -> int:
+def instruction_abort(
+    same_el: bool = False,
+    ifsc: int = FSC_TRANSLATION_L3,
+    s1ptw: bool = False,
+    ea: bool = False,
+    fnv: bool = False,
+    *,
+    set_: int = 0,
+    assured_only: bool = False,
+    overlay: bool = False,
+) -> int:
     """Instruction Abort: EC 0x20 (lower EL) / 0x21 (same EL); IL is always 1.
 
     DDI 0487, ESR_ELx, "ISS encoding for an exception from an Instruction Abort":
     SET[12:11], FnV[10], EA[9], S1PTW[7], IFSC[5:0]; ISS2 ("ISS2 encoding for an exception
     from an Instruction Abort"): AssuredOnly[7], Overlay[6].
     """
-    iss = (_field("set_", set_, 2) << 11 | _flag("fnv", fnv) << 10 | _flag("ea", ea) << 9
-           | _flag("s1ptw", s1ptw) << 7 | _field("ifsc", ifsc, 6))
+    iss = (
+        _field("set_", set_, 2) << 11
+        | _flag("fnv", fnv) << 10
+        | _flag("ea", ea) << 9
+        | _flag("s1ptw", s1ptw) << 7
+        | _field("ifsc", ifsc, 6)
+    )
     iss2 = _flag("assured_only", assured_only) << 7 | _flag("overlay", overlay) << 6
     return _esr(EC.IABT_LOW + _flag("same_el", same_el), iss, iss2=iss2)
 
 
-def sys64(op0: int, op1: int, crn: int, crm: int, op2: int, rt: int = 0,
-          read: bool = True) -> int:
+def sys64(
+    op0: int, op1: int, crn: int, crm: int, op2: int, rt: int = 0, read: bool = True
+) -> int:
     """Trapped MSR/MRS/SYS: EC 0x18 (DDI 0487, ESR_ELx, "ISS encoding for an exception from
     MSR, MRS, or System instruction execution in AArch64 state"): Op0[21:20], Op2[19:17],
     Op1[16:14], CRn[13:10], Rt[9:5], CRm[4:1], Direction[0] (1 = read, MRS).
 
     ``sys64(3, 0, 0, 0, 0, rt=1)`` is ``MRS X1, MIDR_EL1`` trapped.
     """
-    iss = (_field("op0", op0, 2) << 20 | _field("op2", op2, 3) << 17 | _field("op1", op1, 3) << 14
-           | _field("crn", crn, 4) << 10 | _field("rt", rt, 5) << 5 | _field("crm", crm, 4) << 1
-           | _flag("read", read))
+    iss = (
+        _field("op0", op0, 2) << 20
+        | _field("op2", op2, 3) << 17
+        | _field("op1", op1, 3) << 14
+        | _field("crn", crn, 4) << 10
+        | _field("rt", rt, 5) << 5
+        | _field("crm", crm, 4) << 1
+        | _flag("read", read)
+    )
     return _esr(EC.SYS64, iss)

@@ -8,6 +8,7 @@
 Bad input (and a stdin that cannot be read or a stdout that cannot be written): exit status 2
 and a one-line error on stderr; nothing on stdout. ``-`` may be given once: stdin is read once.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,15 @@ def format_text(s: Syndrome) -> str:
     rows = []
     for f in s.fields:
         bits = f"{f.msb}" if f.msb == f.lsb else f"{f.msb}:{f.lsb}"
-        rows.append((bits, f.name, f"{f.value:#x}", format(f.value, f"0{f.width}b"),
-                     f.meaning))
+        rows.append(
+            (bits, f.name, f"{f.value:#x}", format(f.value, f"0{f.width}b"), f.meaning)
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     widths[0], widths[1] = max(widths[0], 4), max(widths[1], 5)
     head = ("bits", "field", "value", "binary", "meaning")
     lines = [f"ESR = {s.esr:#018x}", f"  {s.summary}", f"  {s.layout}", ""]
-    fmt = "  {:>%d}  {:<%d}  {:>%d}  {:>%d}  {}" % tuple(widths)
+    w0, w1, w2, w3 = widths
+    fmt = f"  {{:>{w0}}}  {{:<{w1}}}  {{:>{w2}}}  {{:>{w3}}}  {{}}"
     lines.append(fmt.format(*head).rstrip())
     lines += [fmt.format(*r).rstrip() for r in rows]
     if s.warnings:
@@ -63,8 +66,10 @@ def _read_stdin(stdin: TextIO | None) -> str:
             return buffer.read().decode("utf-8", errors="replace")
         return stdin.read()
     except (OSError, ValueError) as exc:  # ValueError: a closed file object
-        raise OSError(f"cannot read stdin ({getattr(exc, 'strerror', None) or exc}): "
-                      "expected text on stdin for '-'") from None
+        raise OSError(
+            f"cannot read stdin ({getattr(exc, 'strerror', None) or exc}): "
+            "expected text on stdin for '-'"
+        ) from None
 
 
 def _write(out: str, stdout: TextIO | None) -> None:
@@ -78,8 +83,9 @@ def _write(out: str, stdout: TextIO | None) -> None:
         raise
     except (OSError, ValueError) as exc:
         _discard_unflushed(stdout)
-        raise OSError(f"cannot write the output ({getattr(exc, 'strerror', None) or exc})") \
-            from None
+        raise OSError(
+            f"cannot write the output ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
 
 
 def _discard_unflushed(stdout: TextIO) -> None:
@@ -94,8 +100,12 @@ def _discard_unflushed(stdout: TextIO) -> None:
             pass
 
 
-def main(argv: list[str] | None = None, stdin: TextIO | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
@@ -112,12 +122,17 @@ def main(argv: list[str] | None = None, stdin: TextIO | None = None,
     inputs = [a for a in args if a != "--json"]
     for a in inputs:
         if a.startswith("--") or (a.startswith("-") and a != "-" and not a[1:2].isdigit()):
-            return _error(f"unknown option {a!r}: expected --json, -h or '-' for stdin", stderr)
+            return _error(
+                f"unknown option {a!r}: expected --json, -h or '-' for stdin", stderr
+            )
     if not inputs:
         return _error("no ESR value given: expected VALUE... or '-' to read stdin", stderr)
     if inputs.count("-") > 1:
-        return _error(f"'-' given {inputs.count('-')} times: stdin is read once, so expected "
-                      "'-' at most once", stderr)
+        return _error(
+            f"'-' given {inputs.count('-')} times: stdin is read once, so expected "
+            "'-' at most once",
+            stderr,
+        )
     values: list[int] = []
     for a in inputs:  # parse everything before printing anything
         try:

@@ -5,6 +5,7 @@ EC [31:26], IL [25], ISS [24:0]. The decoder never fails on a 64-bit value: an u
 a reserved encoding, RES0 bits that are set, or a field that makes no sense for the fault
 code each become a warning, and every bit is still shown in some field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,13 @@ class Field:
         return self.msb - self.lsb + 1
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "msb": self.msb, "lsb": self.lsb, "value": self.value,
-                "meaning": self.meaning}
+        return {
+            "name": self.name,
+            "msb": self.msb,
+            "lsb": self.lsb,
+            "value": self.value,
+            "meaning": self.meaning,
+        }
 
 
 @dataclass(frozen=True)
@@ -65,10 +71,16 @@ class Syndrome:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"esr": f"{self.esr:#018x}", "ec": self.ec, "ec_name": self.ec_name,
-                "il": self.il, "iss": self.iss, "iss2": self.iss2,
-                "fields": [f.as_dict() for f in self.fields],
-                "warnings": list(self.warnings)}
+        return {
+            "esr": f"{self.esr:#018x}",
+            "ec": self.ec,
+            "ec_name": self.ec_name,
+            "il": self.il,
+            "iss": self.iss,
+            "iss2": self.iss2,
+            "fields": [f.as_dict() for f in self.fields],
+            "warnings": list(self.warnings),
+        }
 
 
 # --- compiled plans -------------------------------------------------------------------------
@@ -86,11 +98,12 @@ _CACHE_KEY_BITS = 12
 _NO_CACHE: dict = {}  # shared, never written: lookups miss, results are not kept
 
 
-def _entry(kind: int, name: str, msb: int, lsb: int, payload: Any = None,
-           depends: int = 0) -> tuple:
+def _entry(
+    kind: int, name: str, msb: int, lsb: int, payload: Any = None, depends: int = 0
+) -> tuple:
     mask = (1 << (msb - lsb + 1)) - 1
     keymask = mask << lsb | depends
-    cache = {} if bin(keymask).count("1") <= _CACHE_KEY_BITS else _NO_CACHE
+    cache = {} if (keymask).bit_count() <= _CACHE_KEY_BITS else _NO_CACHE
     return (kind, name, msb, lsb, mask, payload, keymask, cache)
 
 
@@ -113,11 +126,13 @@ def _tile(specs: tuple[FieldSpec, ...], lo: int, hi: int) -> list[tuple]:
 
 
 def _plan(lay: Layout, extra: tuple[FieldSpec, ...]) -> tuple[tuple, ...]:
-    return tuple([_entry(_RES0, "RES0", 63, 56),
-                  *_tile(lay.iss2, 32, 55),
-                  _entry(_EC, "EC", 31, 26),
-                  _entry(_IL, "IL", 25, 25, lay.il_is_1),
-                  *_tile((*lay.fields, *extra), 0, 24)])
+    return (
+        _entry(_RES0, "RES0", 63, 56),
+        *_tile(lay.iss2, 32, 55),
+        _entry(_EC, "EC", 31, 26),
+        _entry(_IL, "IL", 25, 25, lay.il_is_1),
+        *_tile((*lay.fields, *extra), 0, 24),
+    )
 
 
 _new = object.__new__
@@ -128,19 +143,44 @@ def _field(name: str, msb: int, lsb: int, value: int, meaning: str) -> Field:
     """Field(name, msb, lsb, value, meaning), built without the frozen __init__'s per-attribute
     object.__setattr__ calls (a third of the cost; decode() builds thousands of these)."""
     f = _new(Field)
-    _setattr(f, "__dict__", {"name": name, "msb": msb, "lsb": lsb, "value": value,
-                             "meaning": meaning})
+    _setattr(
+        f,
+        "__dict__",
+        {"name": name, "msb": msb, "lsb": lsb, "value": value, "meaning": meaning},
+    )
     return f
 
 
-def _syndrome(esr: int, ec: int, ec_name: str, ec_description: str, il: int, iss: int,
-              iss2: int, fields: tuple, warnings: tuple, layout_title: str) -> Syndrome:
+def _syndrome(
+    esr: int,
+    ec: int,
+    ec_name: str,
+    ec_description: str,
+    il: int,
+    iss: int,
+    iss2: int,
+    fields: tuple,
+    warnings: tuple,
+    layout_title: str,
+) -> Syndrome:
     """Syndrome(...), built the same fast way as _field."""
     s = _new(Syndrome)
-    _setattr(s, "__dict__", {"esr": esr, "ec": ec, "ec_name": ec_name,
-                             "ec_description": ec_description, "il": il, "iss": iss,
-                             "iss2": iss2, "fields": fields, "warnings": warnings,
-                             "layout": layout_title})
+    _setattr(
+        s,
+        "__dict__",
+        {
+            "esr": esr,
+            "ec": ec,
+            "ec_name": ec_name,
+            "ec_description": ec_description,
+            "il": il,
+            "iss": iss,
+            "iss2": iss2,
+            "fields": fields,
+            "warnings": warnings,
+            "layout": layout_title,
+        },
+    )
     return s
 
 
@@ -148,7 +188,7 @@ class _Plan:
     """A layout case compiled for decode(): its entries and, side by side, (cache, keymask).
     It holds its layout, so the id() that keys it in _PLANS is never reused meanwhile."""
 
-    __slots__ = ("layout", "entries", "pairs")
+    __slots__ = ("entries", "layout", "pairs")
 
     def __init__(self, lay: Layout, entries: tuple[tuple, ...]) -> None:
         self.layout = lay
@@ -168,8 +208,9 @@ def _plan_for(lay: Layout, case: int | None) -> _Plan:
     return plan
 
 
-def _field_of(kind: int, name: str, msb: int, lsb: int, v: int, payload: Any,
-              esr: int) -> tuple[Field, str | None]:
+def _field_of(
+    kind: int, name: str, msb: int, lsb: int, v: int, payload: Any, esr: int
+) -> tuple[Field, str | None]:
     warning = None
     if kind == _RES0:
         meaning = "RES0" if not v else f"RES0, but set ({v:#x})"
@@ -177,8 +218,11 @@ def _field_of(kind: int, name: str, msb: int, lsb: int, v: int, payload: Any,
             warning = f"RES0 bits [{msb}:{lsb}] are set: {v:#x}"
     elif kind == _EC:
         row = CLASSES.get(v)
-        meaning = (f"{row.short}: {row.description}" if row
-                   else f"UNRECOGNIZED EC: {v:#04x} is not allocated by the Arm ARM")
+        meaning = (
+            f"{row.short}: {row.description}"
+            if row
+            else f"UNRECOGNIZED EC: {v:#04x} is not allocated by the Arm ARM"
+        )
     elif kind == _IL:
         meaning = "32-bit instruction (or not applicable)" if v else "16-bit instruction"
     elif kind == _VALUES:
@@ -199,12 +243,14 @@ def _check_value(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"ESR value {value!r} is not an integer: expected 0..2**64-1")
     if not 0 <= value <= U64_MAX:
-        raise ValueError(f"ESR value {value:#x} ({value}) is out of range: expected a 64-bit "
-                         "value, 0..0xffffffffffffffff")
+        raise ValueError(
+            f"ESR value {value:#x} ({value}) is out of range: expected a 64-bit "
+            "value, 0..0xffffffffffffffff"
+        )
     return value
 
 
-_RECENT: dict[int, "Syndrome"] = {}  # a log repeats a few values; Syndrome is immutable
+_RECENT: dict[int, Syndrome] = {}  # a log repeats a few values; Syndrome is immutable
 _RECENT_LIMIT = 64
 
 
@@ -250,24 +296,38 @@ def _decode(esr: int, cached: bool = True) -> Syndrome:
         ec_name, ec_desc = row.short, row.description
 
     plan = _plan_for(lay, case)
-    hits = ([cache.get(esr & keymask) for cache, keymask in plan.pairs] if cached
-            else [None] * len(plan.entries))
+    hits = (
+        [cache.get(esr & keymask) for cache, keymask in plan.pairs]
+        if cached
+        else [None] * len(plan.entries)
+    )
     if None in hits:  # first sight of some field values: compute and remember them
         for i, entry in enumerate(plan.entries):
             if hits[i] is None:
                 kind, name, msb, lsb, mask, payload, keymask, cache = entry
-                hit = hits[i] = _field_of(kind, name, msb, lsb, esr >> lsb & mask, payload,
-                                          esr)
+                hit = hits[i] = _field_of(
+                    kind, name, msb, lsb, esr >> lsb & mask, payload, esr
+                )
                 if cached and cache is not _NO_CACHE:
                     cache[esr & keymask] = hit
     fields = tuple([hit[0] for hit in hits])
     warnings += [hit[1] for hit in hits if hit[1] is not None]
     if not il and lay.il_is_1 and row is not None:
-        warnings.append(f"IL is 0 but the architecture says IL is 1 for EC {ec:#04x} "
-                        f"({ec_name})")
+        warnings.append(
+            f"IL is 0 but the architecture says IL is 1 for EC {ec:#04x} ({ec_name})"
+        )
 
     for check in lay.checks:
         warnings.extend(check(esr))
-    return _syndrome(esr, ec, ec_name, ec_desc, il, esr & 0x1FF_FFFF, esr >> 32 & 0xFF_FFFF,
-                     fields, tuple(warnings), lay.title)
-
+    return _syndrome(
+        esr,
+        ec,
+        ec_name,
+        ec_desc,
+        il,
+        esr & 0x1FF_FFFF,
+        esr >> 32 & 0xFF_FFFF,
+        fields,
+        tuple(warnings),
+        lay.title,
+    )

@@ -18,6 +18,7 @@ starts binary, as in Python: ``0b12`` is an error (``0x0b12`` is the hex one), n
 twice (the dump and the ``Internal error`` line): consecutive repeats of a value are reported
 once.
 """
+
 from __future__ import annotations
 
 import re
@@ -29,9 +30,11 @@ from .spec import U64_MAX
 _MAX_DIGITS = {16: 16, 10: 20, 2: 64}
 _DIGITS = {16: "0123456789abcdef", 10: "0123456789", 2: "01"}
 _BASE_NAME = {16: "hex", 10: "decimal", 2: "binary"}
-EXPECTED = ("expected ESR values (0x96000045, f2000800, 4060088320, 0b1...) or kernel text "
-            "quoting one ('ESR = 0x...', 'Internal error: ...: f2000800', 'ESR 0x... -- ...', "
-            "'esr 0x...')")
+EXPECTED = (
+    "expected ESR values (0x96000045, f2000800, 4060088320, 0b1...) or kernel text "
+    "quoting one ('ESR = 0x...', 'Internal error: ...: f2000800', 'ESR 0x... -- ...', "
+    "'esr 0x...')"
+)
 
 _HEX = r"(?:0x)?[0-9a-f][0-9a-f_]*"
 _KERNEL_PATTERNS = re.compile(
@@ -40,7 +43,8 @@ _KERNEL_PATTERNS = re.compile(
       | \bInternal\ error:[^\n]*?:\s*(?P<c>(?:0x)?[0-9a-f]+)     # Internal error: X: f2000800
         (?=\s*\[\#|\s*$)            # the value is the last field before [#n]; X may hold ':'
     """,
-    re.IGNORECASE | re.VERBOSE | re.MULTILINE)
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+)
 _NUMBER = re.compile(r"[+-]?(?:0x[0-9a-f_]+|0b[01_]+|[0-9a-f][0-9a-f_]*)", re.IGNORECASE)
 
 
@@ -67,27 +71,38 @@ def _number(token: str, original: str) -> int:
         base = 10 if plain.isdigit() and len(plain) not in (8, 16) else 16
         body = t
     digits = body.replace("_", "")
-    where = f"{_quote(original)}" + (f": {token.strip()!r}" if token.strip() != original.strip()
-                                     else "")
+    where = f"{_quote(original)}" + (
+        f": {token.strip()!r}" if token.strip() != original.strip() else ""
+    )
     if not digits:
-        raise EsrParseError(f"{where} has no digits after {t[:2]!r}: expected "
-                            f"{_BASE_NAME[base]} digits, e.g. {t[:2]}1")
+        raise EsrParseError(
+            f"{where} has no digits after {t[:2]!r}: expected "
+            f"{_BASE_NAME[base]} digits, e.g. {t[:2]}1"
+        )
     bad = next((c for c in digits if c not in _DIGITS[base]), None)
     if bad is not None:
         if base == 2:
-            raise EsrParseError(f"{where}: {bad!r} is not a binary digit: expected 0s and 1s "
-                                f"after 0b (0x{t} would be hex)")
-        raise EsrParseError(f"{where}: {bad!r} is not a {_BASE_NAME[base]} digit: expected "
-                            f"digits {_DIGITS[base][0]}-{_DIGITS[base][-1]}")
+            raise EsrParseError(
+                f"{where}: {bad!r} is not a binary digit: expected 0s and 1s "
+                f"after 0b (0x{t} would be hex)"
+            )
+        raise EsrParseError(
+            f"{where}: {bad!r} is not a {_BASE_NAME[base]} digit: expected "
+            f"digits {_DIGITS[base][0]}-{_DIGITS[base][-1]}"
+        )
     significant = digits.lstrip("0")
     if len(significant) > _MAX_DIGITS[base]:
-        raise EsrParseError(f"{where}: a {_BASE_NAME[base]} number of {len(significant)} "
-                            "digits does not fit an ESR: expected a value in "
-                            "0..0xffffffffffffffff")
+        raise EsrParseError(
+            f"{where}: a {_BASE_NAME[base]} number of {len(significant)} "
+            "digits does not fit an ESR: expected a value in "
+            "0..0xffffffffffffffff"
+        )
     value = sign * int(significant or "0", base)
     if not 0 <= value <= U64_MAX:
-        raise EsrParseError(f"{where}: {value:#x} does not fit an ESR: expected a value in "
-                            "0..0xffffffffffffffff")
+        raise EsrParseError(
+            f"{where}: {value:#x} does not fit an ESR: expected a value in "
+            "0..0xffffffffffffffff"
+        )
     return value
 
 

@@ -8,15 +8,17 @@ SRT register of a Data Abort reads SF to say W or X) says so through its formatt
 per-field cache by exactly those bits, so a declaration that is too narrow shows up as a wrong
 decode of a cached value (the tests flip every undeclared bit to catch it).
 """
+
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # annotations only: keep `typing` out of the CLI's start-up
-    from typing import Callable, Mapping, Union
+    from collections.abc import Callable, Mapping
 
-    Meaning = Union[str, tuple[str, str]]  # text, or (field name override, text)
+    Meaning = str | tuple[str, str]  # text, or (field name override, text)
     Check = Callable[[int], list[str]]
 
 U64_MAX = (1 << 64) - 1  # ESR_ELx is a 64-bit register
@@ -27,8 +29,10 @@ def bits(*ranges: tuple[int, int]) -> int:
     mask = 0
     for msb, lsb in ranges:
         if not 0 <= lsb <= msb <= 63:
-            raise ValueError(f"bit range [{msb}:{lsb}] is not inside ESR bits [63:0]: "
-                             "expected 63 >= msb >= lsb >= 0")
+            raise ValueError(
+                f"bit range [{msb}:{lsb}] is not inside ESR bits [63:0]: "
+                "expected 63 >= msb >= lsb >= 0"
+            )
         mask |= ((1 << (msb - lsb + 1)) - 1) << lsb
     return mask
 
@@ -41,7 +45,7 @@ class Formatter:
     the function reads must be declared here (tests/test_esr_decode.py flips the others).
     """
 
-    __slots__ = ("fn", "reads", "name")
+    __slots__ = ("fn", "name", "reads")
 
     def __init__(self, fn: Callable[[int, int], Meaning], reads: int = 0) -> None:
         self.fn = fn
@@ -63,6 +67,7 @@ def formatter(*reads: tuple[int, int]) -> Callable[[Callable[[int, int], Meaning
 
     def wrap(fn: Callable[[int, int], Meaning]) -> Formatter:
         return Formatter(fn, mask)
+
     return wrap
 
 
@@ -79,15 +84,19 @@ class FieldSpec:
     lsb: int
     doc: str
     values: Mapping[int, str] | None = None  # meaning of each value, when enumerable
-    fmt: Formatter | None = None             # or how to phrase it (with the bits it reads)
+    fmt: Formatter | None = None  # or how to phrase it (with the bits it reads)
 
     def __post_init__(self) -> None:
         if not self.name or not 0 <= self.lsb <= self.msb <= 63:
-            raise ValueError(f"field {self.name!r} [{self.msb}:{self.lsb}]: expected a name "
-                             "and 63 >= msb >= lsb >= 0")
+            raise ValueError(
+                f"field {self.name!r} [{self.msb}:{self.lsb}]: expected a name "
+                "and 63 >= msb >= lsb >= 0"
+            )
         if self.fmt is not None and not isinstance(self.fmt, Formatter):
-            raise TypeError(f"field {self.name!r}: fmt={self.fmt!r} is not a Formatter: "
-                            "expected a function decorated with @formatter(...)")
+            raise TypeError(
+                f"field {self.name!r}: fmt={self.fmt!r} is not a Formatter: "
+                "expected a function decorated with @formatter(...)"
+            )
         if self.fmt is not None and self.values is not None:
             raise ValueError(f"field {self.name!r} has both values and fmt: expected one")
 
@@ -107,27 +116,34 @@ class Layout:
     """The ISS (and ISS2) of one Arm ARM section; ``select`` names the ISS bits that choose
     among ``cases`` (a Data Abort's ISV, an SError's IDS, a GCS exception's ExType)."""
 
-    title: str                              # the Arm ARM section this layout comes from
-    fields: tuple[FieldSpec, ...] = ()      # ISS fields present in every case
-    iss2: tuple[FieldSpec, ...] = ()        # ISS2 fields (bits [55:32])
-    select: tuple[int, int] | None = None   # ISS bits [msb, lsb] choosing a case
+    title: str  # the Arm ARM section this layout comes from
+    fields: tuple[FieldSpec, ...] = ()  # ISS fields present in every case
+    iss2: tuple[FieldSpec, ...] = ()  # ISS2 fields (bits [55:32])
+    select: tuple[int, int] | None = None  # ISS bits [msb, lsb] choosing a case
     cases: Mapping[int, tuple[FieldSpec, ...]] = field(default_factory=dict)
-    checks: tuple[Check, ...] = ()          # esr -> warnings, run on every decode
-    il_is_1: bool = True                    # the architecture says IL is 1 for this class
+    checks: tuple[Check, ...] = ()  # esr -> warnings, run on every decode
+    il_is_1: bool = True  # the architecture says IL is 1 for this class
     iss2_title: str = "ISS2 encoding for all other exceptions"
 
 
-def F(name: str, msb: int, lsb: int | None = None, doc: str = "",
-      values: Mapping[int, str] | None = None, fmt: Formatter | None = None,
-      iss2: bool = False) -> FieldSpec:
+def F(
+    name: str,
+    msb: int,
+    lsb: int | None = None,
+    doc: str = "",
+    values: Mapping[int, str] | None = None,
+    fmt: Formatter | None = None,
+    iss2: bool = False,
+) -> FieldSpec:
     """A field at ISS bits [msb:lsb] (or ISS2 bits, which sit 32 higher in ESR)."""
     lsb = msb if lsb is None else lsb
     off = 32 if iss2 else 0
     return FieldSpec(name, msb + off, lsb + off, doc, values, fmt)
 
 
-def flag(name: str, bit: int, off: str, on: str, doc: str = "",
-         iss2: bool = False) -> FieldSpec:
+def flag(
+    name: str, bit: int, off: str, on: str, doc: str = "", iss2: bool = False
+) -> FieldSpec:
     """A one-bit field with the meaning of 0 and of 1."""
     return F(name, bit, bit, doc or name, {0: off, 1: on}, iss2=iss2)
 
@@ -135,11 +151,13 @@ def flag(name: str, bit: int, off: str, on: str, doc: str = "",
 def validate(lay: Layout) -> None:
     """ValueError naming the layout and field if its fields overlap or leave ISS [24:0] /
     ISS2 [55:32], or a check is not callable (run by the tests and by ``register``)."""
+
     def bad(what: str) -> ValueError:
         return ValueError(f"layout {lay.title!r}: {what}")
+
     for case in [(), *lay.cases.values()]:
         specs = sorted((*lay.fields, *case), key=lambda s: s.lsb)
-        for a, b in zip(specs, specs[1:]):
+        for a, b in itertools.pairwise(specs):
             if a.msb >= b.lsb:
                 raise bad(f"fields {a.name} and {b.name} overlap: expected disjoint bits")
         for s in specs:

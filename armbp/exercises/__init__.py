@@ -46,16 +46,30 @@ every lesson with its exercises solved; :func:`model_answer` returns it.
 
 Pure Python: the lessons import :mod:`armbp.encodings` and :mod:`armbp.esr` builders only.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Union
 
-__all__ = ["check", "solution", "question", "exercise", "exercise_ids", "expect_int",
-           "as_int", "as_packet", "model_answer", "Exercise", "Result", "UNANSWERED",
-           "LESSONS"]
+__all__ = [
+    "LESSONS",
+    "UNANSWERED",
+    "Exercise",
+    "Result",
+    "as_int",
+    "as_packet",
+    "check",
+    "exercise",
+    "exercise_ids",
+    "expect_int",
+    "model_answer",
+    "question",
+    "solution",
+]
 
 UNANSWERED = "Not answered yet — replace ... with your answer and run the cell again."
 
@@ -111,9 +125,15 @@ class Result:
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def exercise(id: str, question: str, check: Checker, hint: str,  # noqa: A002
-             solution: str, answer: str | None = None,
-             wrong: Mapping[int, str] | None = None) -> Exercise:
+def exercise(
+    id: str,
+    question: str,
+    check: Checker,
+    hint: str,
+    solution: str,
+    answer: str | None = None,
+    wrong: Mapping[int, str] | None = None,
+) -> Exercise:
     """Register an exercise under ``id`` (unique, lower-case words joined by ``-``).
 
     Everything is checked before anything is registered, so a bad entry fails loudly at
@@ -134,10 +154,13 @@ def exercise(id: str, question: str, check: Checker, hint: str,  # noqa: A002
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"exercise {id!r}: wrong answer {value!r} must be an int")
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"exercise {id!r}: the hint for wrong answer {value:#x} must be "
-                             f"a non-empty string")
-    entry = Exercise(id, question, check, hint, solution, answer,
-                     MappingProxyType(dict(wrong or {})))
+            raise ValueError(
+                f"exercise {id!r}: the hint for wrong answer {value:#x} must be "
+                f"a non-empty string"
+            )
+    entry = Exercise(
+        id, question, check, hint, solution, answer, MappingProxyType(dict(wrong or {}))
+    )
     _REGISTRY[id] = entry
     return entry
 
@@ -182,15 +205,16 @@ def check(exercise_id: str, answer: Any) -> Result:
     else:
         try:
             verdict = entry.check(answer)
-        except Exception as exc:  # a checker bug must not fail the learner's cell
-            verdict = (False, f"this answer could not be checked ({type(exc).__name__}: "
-                              f"{exc}).")
+        except Exception as exc:  # a checker bug must not fail the learner's cell  # noqa: BLE001
+            verdict = (
+                False,
+                f"this answer could not be checked ({type(exc).__name__}: {exc}).",
+            )
         ok, detail = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
         if not ok and not detail:
             detail = entry.wrong.get(as_int(answer), "")  # type: ignore[arg-type]
         if ok:
-            result = Result(exercise_id, "correct",
-                            f"✓ Correct: {detail or entry.solution}")
+            result = Result(exercise_id, "correct", f"✓ Correct: {detail or entry.solution}")
         else:
             text = f"{detail} {entry.hint}" if detail else entry.hint
             result = Result(exercise_id, "wrong", f"✗ Not quite: {text}")
@@ -229,17 +253,25 @@ def expect_int(expected: int, why: str) -> Checker:
     A decimal answer whose digits read as the expected value in hex (``25`` for ``0x25``)
     gets a nudge about the missing ``0x``; garbage is told what kind of answer is expected.
     """
+
     def checker(answer: Any) -> Verdict:
         value = as_int(answer)
         if value is None:
-            return False, (f"expected a number (an int such as 0x1f or 31, or a string such "
-                           f"as '0x1f'), got {answer!r}.")
+            return False, (
+                f"expected a number (an int such as 0x1f or 31, or a string such "
+                f"as '0x1f'), got {answer!r}."
+            )
         if value == expected:
             return True, why
-        if isinstance(answer, (int, str)) and not isinstance(answer, bool) \
-                and str(answer).strip().isdigit() and int(str(answer).strip(), 16) == expected:
+        if (
+            isinstance(answer, (int, str))
+            and not isinstance(answer, bool)
+            and str(answer).strip().isdigit()
+            and int(str(answer).strip(), 16) == expected
+        ):
             return False, f"{str(answer).strip()} is read as decimal; did you mean 0x{answer}?"
         return False, ""
+
     return checker
 
 
@@ -258,7 +290,14 @@ def as_packet(answer: Any) -> str | None:
 
 # --- the lessons' content: importing each registers its exercises, in lesson order ----------
 
-from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6  # noqa: E402
+from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6
 
-LESSONS: tuple[ModuleType, ...] = (lesson0, lesson1, lesson2, lesson3, lesson4, lesson5,
-                                   lesson6)
+LESSONS: tuple[ModuleType, ...] = (
+    lesson0,
+    lesson1,
+    lesson2,
+    lesson3,
+    lesson4,
+    lesson5,
+    lesson6,
+)

@@ -4,6 +4,7 @@ The lesson is ``notebooks/00-start-here.ipynb``. Content only: each entry is a q
 a checker, a hint, a worked solution, a model answer and hints for likely wrong
 answers; :mod:`armbp.exercises` is the engine that checks them.
 """
+
 from __future__ import annotations
 
 from . import Exercise, exercise, expect_int
@@ -13,9 +14,10 @@ EXERCISES: tuple[Exercise, ...] = (
         "start-third-address",
         "A guest program is loaded at 0x40000. Every A64 instruction is 4 bytes. At which address "
         "is its third instruction?",
-        check=expect_int(0x40008,
-                         why="the first is at 0x40000, the second at 0x40004, the third at "
-                             "0x40008."),
+        check=expect_int(
+            0x40008,
+            why="the first is at 0x40000, the second at 0x40004, the third at 0x40008.",
+        ),
         hint="Count in steps of 4 from 0x40000: the first instruction is at 0x40000 itself.",
         solution="0x40000 + 2 × 4 = 0x40008 (the first instruction is at 0x40000 + 0 × 4).",
         answer="0x40008",

@@ -4,6 +4,7 @@ The lesson is ``notebooks/03-hitting-it.ipynb``. Content only: each entry is a q
 a checker, a hint, a worked solution, a model answer and hints for likely wrong
 answers; :mod:`armbp.exercises` is the engine that checks them.
 """
+
 from __future__ import annotations
 
 from .. import esr
@@ -14,11 +15,13 @@ EXERCISES: tuple[Exercise, ...] = (
         "hit-hsr-lldb",
         "A debugger that plants BRK #0xf000 (as LLDB does) instead of BRK #0 hits its breakpoint. "
         "Which value does the vCPU's exit record carry in hsr?",
-        check=expect_int(esr.brk(0xF000),
-                         why="hsr is the BRK's syndrome: EC 0x3C << 26 | IL (bit 25) | imm16 = "
-                             "0xf2000000 | 0xf000 = 0xf200f000."),
+        check=expect_int(
+            esr.brk(0xF000),
+            why="hsr is the BRK's syndrome: EC 0x3C << 26 | IL (bit 25) | imm16 = "
+            "0xf2000000 | 0xf000 = 0xf200f000.",
+        ),
         hint="hsr is the syndrome of the BRK: 0xf2000000 for BRK #0, and the BRK's imm16 goes "
-             "into the low 16 bits.",
+        "into the low 16 bits.",
         solution="(0x3c << 26) | (1 << 25) | 0xf000 = 0xf2000000 | 0xf000 = 0xf200f000.",
         answer="0xf200f000",
     ),
@@ -27,15 +30,17 @@ EXERCISES: tuple[Exercise, ...] = (
         "In the lesson's program (loop: add at 0x40008, count: subs at 0x4000c, b.ne loop at "
         "0x40010), the only breakpoint is at 0x40010. The guest stops there in the first round, "
         "after the subs has made x0 = 2. You call step(). At which pc does it stop?",
-        check=expect_int(0x40008,
-                         why="step runs the saved b.ne loop (not the BRK over it); x0 = 2 is not "
-                             "zero, so the branch is taken and the guest stops at loop, 0x40008."),
+        check=expect_int(
+            0x40008,
+            why="step runs the saved b.ne loop (not the BRK over it); x0 = 2 is not "
+            "zero, so the branch is taken and the guest stops at loop, 0x40008.",
+        ),
         hint="The instruction stepped is the original one under the BRK, b.ne loop. Is the branch "
-             "taken when the subs left x0 = 2?",
+        "taken when the subs left x0 = 2?",
         solution="The step-over puts b.ne loop back at 0x40010 and steps it. x0 = 2 ≠ 0, so the "
-                 "branch is taken: the guest stops at loop = 0x40008 (not at 0x40014, the next "
-                 "word). step() always takes the five-step road: it runs exactly one "
-                 "instruction, the saved one, with the BRK lifted.",
+        "branch is taken: the guest stops at loop = 0x40008 (not at 0x40014, the next "
+        "word). step() always takes the five-step road: it runs exactly one "
+        "instruction, the saved one, with the BRK lifted.",
         answer="0x40008",
     ),
     exercise(
@@ -43,11 +48,13 @@ EXERCISES: tuple[Exercise, ...] = (
         "Suppose the program started with x0 = 5 instead of 3. x1 counts the rounds done (add x1, "
         "x1, #1 at loop), and the breakpoint at loop stops the guest before the add runs. What is "
         "x1 at the fifth stop at loop?",
-        check=expect_int(4,
-                         why="the BRK traps before the add executes: x1 is 0 at the first stop, "
-                             "1 at the second ... 4 at the fifth."),
+        check=expect_int(
+            4,
+            why="the BRK traps before the add executes: x1 is 0 at the first stop, "
+            "1 at the second ... 4 at the fifth.",
+        ),
         hint="The breakpoint stops the guest before the instruction under it runs: count how many "
-             "adds have completed before each stop.",
+        "adds have completed before each stop.",
         solution="Stop n comes after n - 1 completed adds: x1 = 0, 1, 2, 3, 4 at stops 1 to 5.",
         answer="4",
     ),

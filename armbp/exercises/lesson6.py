@@ -4,6 +4,7 @@ The lesson is ``notebooks/06-a-real-debugger.ipynb``. Content only: each entry i
 a checker, a hint, a worked solution, a model answer and hints for likely wrong
 answers; :mod:`armbp.exercises` is the engine that checks them.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,10 +18,13 @@ _HEX_TEXT = re.compile(r"[0-9a-f]+")
 
 def _expect_m_reply(expected: str, why: str) -> Checker:
     """The hex text of an ``m`` reply (bytes in memory order), given as a string."""
+
     def checker(answer: Any) -> Verdict:
         if isinstance(answer, int) and not isinstance(answer, bool):
-            return False, ("an m reply is text, not a number: the bytes in memory order, two "
-                           "hex digits each, e.g. '1f2003d5'.")
+            return False, (
+                "an m reply is text, not a number: the bytes in memory order, two "
+                "hex digits each, e.g. '1f2003d5'."
+            )
         text = as_packet(answer)
         if text is None:
             return False, f"expected the reply as a string such as '1f2003d5', got {answer!r}."
@@ -34,11 +38,13 @@ def _expect_m_reply(expected: str, why: str) -> Checker:
         if len(text) == 8 and bytes.fromhex(text)[::-1].hex() == expected:
             return False, "those are the bytes in the word's order, not memory order."
         return False, ""
+
     return checker
 
 
 def _expect_packet(expected: str, why: str) -> Checker:
     """A packet's payload, with or without its ``$…#cc`` frame."""
+
     def checker(answer: Any) -> Verdict:
         text = as_packet(answer)
         if text is None:
@@ -48,6 +54,7 @@ def _expect_packet(expected: str, why: str) -> Checker:
         if "0x" in text.lower():
             return False, "RSP numbers are bare hex: no 0x."
         return False, ""
+
     return checker
 
 
@@ -56,37 +63,42 @@ EXERCISES: tuple[Exercise, ...] = (
         "rsp-z0-memory",
         "GDB sends Z0,40010c,4 and the stub answers OK. Which 32-bit word does guest memory hold "
         "at 0x40010c now?",
-        check=expect_int(encodings.BRK0,
-                         why="Z0 is 'insert a software breakpoint': the stub saves the word at "
-                             "0x40010c and writes BRK #0, 0xd4200000 (bytes 00 00 20 d4)."),
+        check=expect_int(
+            encodings.BRK0,
+            why="Z0 is 'insert a software breakpoint': the stub saves the word at "
+            "0x40010c and writes BRK #0, 0xd4200000 (bytes 00 00 20 d4).",
+        ),
         hint="Z0,ADDR,KIND asks the stub to plant a software breakpoint at ADDR: the same insert "
-             "as in lesson 2.",
+        "as in lesson 2.",
         solution="Z0,40010c,4 = insert a 4-byte software breakpoint at 0x40010c. The stub's table "
-                 "saves the instruction there and writes BRK #0: memory holds 0xd4200000.",
+        "saves the instruction there and writes BRK #0: memory holds 0xd4200000.",
         answer="0xd4200000",
     ),
     exercise(
         "rsp-m-original",
         "In this lesson's guest, count: subs x0, x0, #1 (0xf1000400) is at 0x4000c. A breakpoint "
         "is planted there. What does the stub answer to m4000c,4? (Give the reply as a string.)",
-        check=_expect_m_reply("000400f1",
-                              why="the stub hides its BRK: m returns the saved word 0xf1000400, "
-                                  "as bytes in memory order (little-endian): 000400f1."),
+        check=_expect_m_reply(
+            "000400f1",
+            why="the stub hides its BRK: m returns the saved word 0xf1000400, "
+            "as bytes in memory order (little-endian): 000400f1.",
+        ),
         hint="Two things: the stub shows the instruction the BRK replaced, not the BRK; and an m "
-             "reply lists the bytes in memory order, lowest address first.",
+        "reply lists the bytes in memory order, lowest address first.",
         solution="The reply is the saved instruction 0xf1000400 (not the BRK), byte by byte from "
-                 "the lowest address: 00 04 00 f1 → '000400f1'.",
+        "the lowest address: 00 04 00 f1 → '000400f1'.",
         answer="'000400f1'",
     ),
     exercise(
         "rsp-read-packet",
         "Which packet does GDB send to read the 4 bytes of the instruction at hot+20 (0x400120)?",
-        check=_expect_packet("m400120,4",
-                             why="m ADDR,LENGTH with both numbers in bare hex: m400120,4."),
+        check=_expect_packet(
+            "m400120,4", why="m ADDR,LENGTH with both numbers in bare hex: m400120,4."
+        ),
         hint="The memory-read packet is m followed by the address and the length, in hex without "
-             "0x, separated by a comma (like m40010c,4 in the session).",
+        "0x, separated by a comma (like m40010c,4 in the session).",
         solution="m400120,4. On the wire it is framed as $m400120,4#f4: f4 is the checksum, the "
-                 "sum of the payload's bytes modulo 256.",
+        "sum of the payload's bytes modulo 256.",
         answer="'m400120,4'",
     ),
 )

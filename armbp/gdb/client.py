@@ -10,6 +10,7 @@ It speaks what GDB does, one packet at a time::
         stop = gdb.cont()                 # 'T05thread:p01.01;swbreak:;'
         gdb.remove_breakpoint(0x40000c)
 """
+
 from __future__ import annotations
 
 import socket
@@ -28,8 +29,8 @@ class StopReply:
     """A parsed stop reply: ``T05thread:p01.01;swbreak:;`` → kind "T", signal 5, fields."""
 
     raw: str
-    kind: str              # "T"/"S" stopped with a signal, "W" exited, "X" killed by signal
-    value: int             # the signal, or the exit status
+    kind: str  # "T"/"S" stopped with a signal, "W" exited, "X" killed by signal
+    value: int  # the signal, or the exit status
     fields: dict
 
     @property
@@ -69,7 +70,7 @@ class RspClient:
         self.retries = retries
         self.ack_mode = True
         self.features: dict[str, str] = {}
-        self.sent: list[str] = []      # the conversation, for a notebook to show
+        self.sent: list[str] = []  # the conversation, for a notebook to show
         self.received: list[str] = []
         self._reader = PacketReader(max_payload=1 << 20)
         self._pending: list[Event] = []
@@ -173,8 +174,9 @@ class RspClient:
     # -- the packets a lesson needs -------------------------------------------------------
     def handshake(self, no_ack: bool = True) -> dict[str, str]:
         """``qSupported`` as GDB sends it, then (optionally) ``QStartNoAckMode``."""
-        reply = self.request("qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;"
-                             "xmlRegisters=aarch64")
+        reply = self.request(
+            "qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;xmlRegisters=aarch64"
+        )
         feats: dict[str, str] = {}
         for item in reply.split(";"):
             if "=" in item:
@@ -183,9 +185,12 @@ class RspClient:
             elif item:
                 feats[item[:-1]] = item[-1]
         self.features = feats
-        if no_ack and feats.get("QStartNoAckMode") == "+":
-            if self.request("QStartNoAckMode") == "OK":
-                self.ack_mode = False
+        if (
+            no_ack
+            and feats.get("QStartNoAckMode") == "+"
+            and self.request("QStartNoAckMode") == "OK"
+        ):
+            self.ack_mode = False
         return feats
 
     def _check(self, reply: str, what: str) -> str:
@@ -198,19 +203,19 @@ class RspClient:
         return bytes.fromhex(reply)
 
     def write_memory(self, address: int, data: bytes) -> None:
-        self._check(self.request(f"M{address:x},{len(data):x}:{data.hex()}"),
-                    f"M{address:x}")
+        self._check(self.request(f"M{address:x},{len(data):x}:{data.hex()}"), f"M{address:x}")
 
     def read_registers(self) -> list[int]:
         """The ``g`` reply as the core registers x0..x30, sp, pc (8 bytes) and cpsr (4)."""
         raw = bytes.fromhex(self._check(self.request("g"), "g"))
-        regs = [int.from_bytes(raw[i:i + 8], "little") for i in range(0, 33 * 8, 8)]
+        regs = [int.from_bytes(raw[i : i + 8], "little") for i in range(0, 33 * 8, 8)]
         regs.append(int.from_bytes(raw[264:268], "little"))
         return regs
 
     def read_register(self, number: int) -> int:
-        return int.from_bytes(bytes.fromhex(self._check(self.request(f"p{number:x}"), "p")),
-                              "little")
+        return int.from_bytes(
+            bytes.fromhex(self._check(self.request(f"p{number:x}"), "p")), "little"
+        )
 
     def pc(self) -> int:
         return self.read_register(32)

@@ -10,13 +10,14 @@ more times). A lone 0x03 byte between packets is an interrupt (the user's Ctrl-C
 ``PacketReader`` turns a byte stream into events and never raises on garbage; both ends
 (the stub in ``armbp.gdb.server``, the client in ``armbp.gdb.client``) frame with it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 ACK, NAK, INTERRUPT = b"+", b"-", b"\x03"
-ESCAPE = 0x7D           # '}'
-ESCAPED = b"#$}*"       # bytes that must be escaped inside binary data
+ESCAPE = 0x7D  # '}'
+ESCAPED = b"#$}*"  # bytes that must be escaped inside binary data
 DEFAULT_MAX_PAYLOAD = 0x4000
 
 
@@ -130,7 +131,7 @@ class PacketReader:
 
     def __init__(self, max_payload: int = DEFAULT_MAX_PAYLOAD):
         self.max_payload = max_payload
-        self._state = "idle"      # idle | body | cs1 | cs2
+        self._state = "idle"  # idle | body | cs1 | cs2
         self._lead = b"$"
         self._body = bytearray()
         self._size = 0
@@ -183,6 +184,8 @@ class PacketReader:
             want = int(self._cs.decode("ascii"), 16)
         except (UnicodeDecodeError, ValueError):
             return Event("bad", body)
-        if not all(ch in b"0123456789abcdefABCDEF" for ch in self._cs) or want != checksum(body):
+        if not all(ch in b"0123456789abcdefABCDEF" for ch in self._cs) or want != checksum(
+            body
+        ):
             return Event("bad", body)
         return Event("packet", body)

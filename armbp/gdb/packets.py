@@ -16,6 +16,7 @@ method that serves it and the ``Schema`` of its arguments. The arguments are par
 schema before the handler runs, so a malformed packet of any kind gets the same ``E22``;
 a packet no row names gets the empty reply ("not supported"), as RSP asks.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -41,8 +42,8 @@ from armbp.gdb.target import StopEvent, Target
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError
 
-PACKET_SIZE = 0x4000          # what we advertise: the largest packet we accept
-MAX_MEMORY_XFER = 0x1000      # bytes per m/M/X (hex doubles it: well under PACKET_SIZE)
+PACKET_SIZE = 0x4000  # what we advertise: the largest packet we accept
+MAX_MEMORY_XFER = 0x1000  # bytes per m/M/X (hex doubles it: well under PACKET_SIZE)
 
 
 @dataclass
@@ -86,8 +87,12 @@ def _binary(value: str) -> bytes:
 
 
 _ADDR_LEN = (Field("addr", hex_int), Field("length", hex_int, ","))
-_BREAK = schema(Field("type", one_of("01234")), Field("addr", hex_int, ","),
-                Field("kind", hex_int, ","), rest=";")
+_BREAK = schema(
+    Field("type", one_of("01234")),
+    Field("addr", hex_int, ","),
+    Field("kind", hex_int, ","),
+    rest=";",
+)
 _RESUME = schema(Field("addr", hex_int, optional=True))
 _RESUME_SIG = schema(Field("sig", hex_int), Field("addr", hex_int, ";", optional=True))
 
@@ -102,8 +107,11 @@ PACKETS: tuple[Packet, ...] = (
     Packet("qC", "q_current_thread", exact=True),
     Packet("qOffsets", "q_offsets", exact=True),
     Packet("QStartNoAckMode", "start_no_ack", exact=True),
-    Packet("H", "set_thread", schema(Field("op", one_of("gcs"), width=1),
-                                           Field("thread", thread_id))),
+    Packet(
+        "H",
+        "set_thread",
+        schema(Field("op", one_of("gcs"), width=1), Field("thread", thread_id)),
+    ),
     Packet("T", "thread_alive", schema(Field("thread", thread_id))),
     Packet("g", "read_core", doc="x0..x30, sp, pc, cpsr"),
     Packet("G", "write_core", schema(Field("digits", text))),
@@ -181,8 +189,9 @@ class GdbStub:
     # -- stop replies ------------------------------------------------------------------------
     def stop_reply(self, ev: StopEvent) -> str:
         if ev.kind == "exited":
-            return f"W{ev.code & 0xFF:02x}" + (f";process:{self.target.pid:x}"
-                                               if self.multiprocess else "")
+            return f"W{ev.code & 0xFF:02x}" + (
+                f";process:{self.target.pid:x}" if self.multiprocess else ""
+            )
         if ev.kind == "killed":
             return f"X{ev.signal:02x}"
         reply = f"T{ev.signal:02x}thread:{self.thread_id()};"
@@ -204,7 +213,7 @@ class GdbStub:
         except BreakpointError as e:
             self.notes.append(str(e))
             return "E22"
-        except Exception as e:  # a bug or an emulator error: report it, keep serving
+        except Exception as e:  # a bug or an emulator error: report it, keep serving  # noqa: BLE001
             self.notes.append(f"internal error: {type(e).__name__}: {e}")
             return "E01"
 
@@ -212,7 +221,7 @@ class GdbStub:
         row = lookup(text)
         if row is None:
             return ""
-        args = row.args.parse(text[len(row.prefix):])
+        args = row.args.parse(text[len(row.prefix) :])
         handler: Callable[..., Any] = getattr(self, row.handler)
         return handler(**args)
 
@@ -224,8 +233,13 @@ class GdbStub:
         offered = body.partition(":")[2].split(";")
         self.swbreak = "swbreak+" in offered
         self.multiprocess = "multiprocess+" in offered
-        feats = [f"PacketSize={PACKET_SIZE:x}", "qXfer:features:read+", "swbreak+",
-                 "vContSupported+", "QStartNoAckMode+"]
+        feats = [
+            f"PacketSize={PACKET_SIZE:x}",
+            "qXfer:features:read+",
+            "swbreak+",
+            "vContSupported+",
+            "QStartNoAckMode+",
+        ]
         if self.target.auxv() is not None:
             feats.append("qXfer:auxv:read+")
         if self.multiprocess:
@@ -253,12 +267,12 @@ class GdbStub:
         else:
             return ""
         length = min(length, PACKET_SIZE // 2)
-        chunk = data[offset:offset + length]
+        chunk = data[offset : offset + length]
         more = offset + length < len(data)
         return ("m" if more else "l") + escape(chunk).decode("latin-1")
 
     def q_attached(self, body: str = "") -> str:
-        return "0"   # we created the process: kill it on quit
+        return "0"  # we created the process: kill it on quit
 
     def q_thread_info_first(self) -> str:
         return "m" + self.thread_id()
@@ -312,7 +326,7 @@ class GdbStub:
         except MemoryFault:
             if length <= 1:
                 raise
-        out = bytearray()   # a read that runs into unmapped memory: return what we can
+        out = bytearray()  # a read that runs into unmapped memory: return what we can
         for a in range(addr, addr + length):
             try:
                 out += self.target.read_memory(a, 1)
@@ -352,7 +366,7 @@ class GdbStub:
     def _software(type: str, kind: int) -> bool:
         """Is this Z/z a software breakpoint (type 0) of A64's size?"""
         if type != "0":
-            return False   # hardware breakpoints and watchpoints: not yet
+            return False  # hardware breakpoints and watchpoints: not yet
         if kind != 4:
             raise BadPacket(f"software breakpoint kind {kind}: A64 BRK is 4 bytes")
         return True

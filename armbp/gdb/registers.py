@@ -10,6 +10,7 @@ both made from it, so they cannot disagree.
 cpsr is 32 bits, as GDB's aarch64 code expects: it is the low half of the vCPU's
 ``pstate``, and writing it keeps the upper half.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -84,13 +85,19 @@ class Register:
 
 def _table() -> tuple[Register, ...]:
     regs = [Register(f"x{i}", 64, i, CORE_FEATURE, source=f"x{i}") for i in range(31)]
-    regs += [Register("sp", 64, 31, CORE_FEATURE, "data_ptr", source="sp"),
-             Register("pc", 64, 32, CORE_FEATURE, "code_ptr", source="pc"),
-             Register("cpsr", 32, 33, CORE_FEATURE, source="pstate", partial=True)]
-    regs += [Register(f"v{i}", 128, 34 + i, FPU_FEATURE, "armbp_v128", source=f"v{i}")
-             for i in range(32)]
-    regs += [Register("fpsr", 32, 66, FPU_FEATURE, source="fpsr"),
-             Register("fpcr", 32, 67, FPU_FEATURE, source="fpcr")]
+    regs += [
+        Register("sp", 64, 31, CORE_FEATURE, "data_ptr", source="sp"),
+        Register("pc", 64, 32, CORE_FEATURE, "code_ptr", source="pc"),
+        Register("cpsr", 32, 33, CORE_FEATURE, source="pstate", partial=True),
+    ]
+    regs += [
+        Register(f"v{i}", 128, 34 + i, FPU_FEATURE, "armbp_v128", source=f"v{i}")
+        for i in range(32)
+    ]
+    regs += [
+        Register("fpsr", 32, 66, FPU_FEATURE, source="fpsr"),
+        Register("fpcr", 32, 67, FPU_FEATURE, source="fpcr"),
+    ]
     return tuple(regs)
 
 
@@ -104,7 +111,11 @@ N_REGS = len(REGISTERS)
 CORE_REGS = len(CORE)
 N_X = 31
 REG_SP, REG_PC, REG_CPSR = BY_NAME["sp"].regnum, BY_NAME["pc"].regnum, BY_NAME["cpsr"].regnum
-REG_V0, REG_FPSR, REG_FPCR = BY_NAME["v0"].regnum, BY_NAME["fpsr"].regnum, BY_NAME["fpcr"].regnum
+REG_V0, REG_FPSR, REG_FPCR = (
+    BY_NAME["v0"].regnum,
+    BY_NAME["fpsr"].regnum,
+    BY_NAME["fpcr"].regnum,
+)
 G_DIGITS = 2 * sum(r.size for r in CORE)
 
 
@@ -136,7 +147,7 @@ def decode_g(digits: str) -> list[int]:
         raise BadPacket(f"G needs {G_DIGITS} hex digits, got {len(digits)}")
     values, pos = [], 0
     for r in CORE:
-        values.append(r.decode(digits[pos:pos + 2 * r.size]))
+        values.append(r.decode(digits[pos : pos + 2 * r.size]))
         pos += 2 * r.size
     return values
 
@@ -144,11 +155,13 @@ def decode_g(digits: str) -> list[int]:
 # --- the target description -----------------------------------------------------------------
 # The FP/SIMD registers' type: a union of vector views (q/d/s/h/b lanes, as GDB's own
 # aarch64 description has), so that `p $v0.s.f` works.
-_LANES = [("q", [("u", "uint128", 1), ("s", "int128", 1)]),
-          ("d", [("f", "ieee_double", 2), ("u", "uint64", 2), ("s", "int64", 2)]),
-          ("s", [("f", "ieee_single", 4), ("u", "uint32", 4), ("s", "int32", 4)]),
-          ("h", [("f", "ieee_half", 8), ("u", "uint16", 8), ("s", "int16", 8)]),
-          ("b", [("u", "uint8", 16), ("s", "int8", 16)])]
+_LANES = [
+    ("q", [("u", "uint128", 1), ("s", "int128", 1)]),
+    ("d", [("f", "ieee_double", 2), ("u", "uint64", 2), ("s", "int64", 2)]),
+    ("s", [("f", "ieee_single", 4), ("u", "uint32", 4), ("s", "int32", 4)]),
+    ("h", [("f", "ieee_half", 8), ("u", "uint16", 8), ("s", "int16", 8)]),
+    ("b", [("u", "uint8", 16), ("s", "int8", 16)]),
+]
 
 
 def _vector_types() -> str:
@@ -157,8 +170,9 @@ def _vector_types() -> str:
         for kind, elem, count in kinds:
             types += f'<vector id="armbp_v{width}{kind}" type="{elem}" count="{count}"/>'
         types += f'<union id="armbp_vn{width}">'
-        types += "".join(f'<field name="{kind}" type="armbp_v{width}{kind}"/>'
-                         for kind, _, _ in kinds)
+        types += "".join(
+            f'<field name="{kind}" type="armbp_v{width}{kind}"/>' for kind, _, _ in kinds
+        )
         types += "</union>"
     types += '<union id="armbp_v128">'
     types += "".join(f'<field name="{w}" type="armbp_vn{w}"/>' for w in "dshbq")
@@ -175,9 +189,13 @@ def target_xml(registers: tuple[Register, ...] = REGISTERS) -> str:
     for r in registers:
         features.setdefault(r.feature, _vector_types() if r.feature == FPU_FEATURE else "")
         features[r.feature] += r.xml()
-    body = "".join(f'<feature name="{name}">{regs}</feature>' for name, regs in features.items())
-    return ('<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
-            f'<target version="1.0"><architecture>aarch64</architecture>{body}</target>')
+    body = "".join(
+        f'<feature name="{name}">{regs}</feature>' for name, regs in features.items()
+    )
+    return (
+        '<?xml version="1.0"?><!DOCTYPE target SYSTEM "gdb-target.dtd">'
+        f'<target version="1.0"><architecture>aarch64</architecture>{body}</target>'
+    )
 
 
 TARGET_XML = target_xml()

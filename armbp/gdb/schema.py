@@ -6,6 +6,7 @@ them once; ``parse(body)`` splits the body and converts each field, raising ``Ba
 (which the stub answers with ``E22``) for anything malformed — so no handler sees a
 half-parsed packet and none can raise on bad input by itself.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,6 +37,7 @@ def thread_id(value: str) -> tuple[int | None, int | None]:
     """A thread-id: ``TID`` or ``pPID.TID``; ``-1`` (all) and ``0`` (any) are None.
 
     ``(pid, tid)``; pid is None too when the id has no ``p`` form."""
+
     def one(part: str) -> int | None:
         return None if part in ("-1", "0") else hex_int(part)
 
@@ -49,10 +51,12 @@ def thread_id(value: str) -> tuple[int | None, int | None]:
 
 def one_of(choices: str) -> Callable[[str], str]:
     """One character out of ``choices`` (a Z type, an H operation)."""
+
     def parse(value: str) -> str:
         if len(value) != 1 or value not in choices:
             raise BadPacket(f"expected one of {', '.join(choices)}, got {value[:20]!r}")
         return value
+
     return parse
 
 
@@ -64,8 +68,8 @@ class Field:
     name: str
     parse: Callable[[str], Any]
     before: str = ""
-    optional: bool = False      # may be missing together with its separator
-    width: int | None = None    # exactly this many characters (``H``'s operation letter)
+    optional: bool = False  # may be missing together with its separator
+    width: int | None = None  # exactly this many characters (``H``'s operation letter)
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ class Schema:
     empty); ``rest=True`` lets a trailing ``;…`` go unread (as ``Z``'s conditions)."""
 
     fields: tuple[Field, ...] = ()
-    rest: str | None = None     # a separator after which anything may follow, ignored
+    rest: str | None = None  # a separator after which anything may follow, ignored
 
     def parse(self, body: str) -> dict[str, Any]:
         if self.rest is not None:
@@ -87,12 +91,14 @@ class Schema:
         for i, f in enumerate(self.fields):
             if f.before:
                 if body.startswith(f.before):
-                    body = body[len(f.before):]
+                    body = body[len(f.before) :]
                 elif f.optional and not body:
                     out[f.name] = None
                     continue
                 else:
-                    raise BadPacket(f"expected {f.before!r} before {f.name}, got {body[:20]!r}")
+                    raise BadPacket(
+                        f"expected {f.before!r} before {f.name}, got {body[:20]!r}"
+                    )
             following = self.fields[i + 1].before if i + 1 < len(self.fields) else ""
             cut = f.width if f.width is not None else body.find(following) if following else -1
             piece, body = (body, "") if cut < 0 else (body[:cut], body[cut:])

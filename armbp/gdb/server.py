@@ -6,8 +6,10 @@ slices while watching for Ctrl-C (0x03) and disconnects, or the end of the sessi
 logs the conversation in armbp terms. A guest that GDB detached from runs on off the
 server's thread, so the next client (``--multi``) is accepted at once.
 """
+
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -19,13 +21,15 @@ from armbp.gdb.packets import PACKET_SIZE, Close, GdbStub, Resume
 from armbp.gdb.registers import REG_PC
 from armbp.gdb.target import SIGILL, StopEvent, Target, target_factory
 
-SLICE_SECONDS = 0.02          # a continue runs in slices this long, polling for Ctrl-C
+SLICE_SECONDS = 0.02  # a continue runs in slices this long, polling for Ctrl-C
 
 
 # --- the socket side ----------------------------------------------------------------------
 def _show(payload: str, limit: int = 72) -> str:
     text = "".join(c if " " <= c < "\x7f" else "." for c in payload)
-    return text if len(text) <= limit else text[:limit] + f"…({len(payload)} characters in all)"
+    return (
+        text if len(text) <= limit else text[:limit] + f"…({len(payload)} characters in all)"
+    )
 
 
 class Connection:
@@ -77,8 +81,9 @@ class Connection:
 def check_port(port: int) -> int:
     """``port`` if it is a TCP port number (0 = any free one); ValueError saying so if not."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
-        raise ValueError(f"port {port!r}: expected a TCP port number 0..65535 "
-                         "(0 picks a free one)")
+        raise ValueError(
+            f"port {port!r}: expected a TCP port number 0..65535 (0 picks a free one)"
+        )
     return port
 
 
@@ -89,8 +94,9 @@ def listen_socket(host: str, port: int) -> socket.socket:
     refuses it with "Address family not supported". OSError if the address is taken.
     """
     check_port(port)
-    infos = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                               socket.AI_PASSIVE)
+    infos = socket.getaddrinfo(
+        host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+    )
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:
@@ -121,10 +127,17 @@ class GdbServer:
     notebooks and tests) and ``stop()`` ends it, closing every socket.
     """
 
-    def __init__(self, make_target: Callable[[], Target], host: str = "127.0.0.1",
-                 port: int = 0, *, multi: bool = False,
-                 log: Callable[[str], None] | None = None, slice_seconds: float = SLICE_SECONDS,
-                 idle_timeout: float | None = None):
+    def __init__(
+        self,
+        make_target: Callable[[], Target],
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        multi: bool = False,
+        log: Callable[[str], None] | None = None,
+        slice_seconds: float = SLICE_SECONDS,
+        idle_timeout: float | None = None,
+    ):
         self.make_target = make_target
         self.multi = multi
         self.log = log
@@ -134,12 +147,12 @@ class GdbServer:
         self._thread: threading.Thread | None = None
         self._client: socket.socket | None = None
         self._target: Target | None = None
-        self.stopped_by: str | None = None   # "SIGINT"…: why ``shutdown`` was called
+        self.stopped_by: str | None = None  # "SIGINT"…: why ``shutdown`` was called
         self.listener = listen_socket(host, port)
         self.host, self.port = self.listener.getsockname()[:2]
         self.sessions = 0
         self.errors: list[str] = []
-        self.detached: list[Target] = []   # guests running on after GDB detached
+        self.detached: list[Target] = []  # guests running on after GDB detached
 
     # -- lifecycle -----------------------------------------------------------------------
     def __enter__(self) -> GdbServer:
@@ -150,8 +163,9 @@ class GdbServer:
 
     def start(self) -> GdbServer:
         """Serve on a daemon thread; returns self (``.port`` is the port)."""
-        self._thread = threading.Thread(target=self.serve_forever, name="armbp-gdbserver",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="armbp-gdbserver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -216,7 +230,7 @@ class GdbServer:
                 if not ready:
                     continue
                 try:
-                    client, peer = self.listener.accept()
+                    client, _peer = self.listener.accept()
                 except OSError:
                     break
                 self._client = client
@@ -248,7 +262,7 @@ class GdbServer:
         conn = Connection(client, self.log)
         try:
             target = self.make_target()
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             self.errors.append(f"cannot start the guest: {e}")
             self._log(f"cannot start the guest: {e}")
             return
@@ -257,16 +271,14 @@ class GdbServer:
         ended = False
         try:
             ended = self._session(conn, stub, target)
-        except Exception as e:  # never let a session take the server down
+        except Exception as e:  # never let a session take the server down  # noqa: BLE001
             self.errors.append(f"{type(e).__name__}: {e}")
             self._log(f"session ended by {type(e).__name__}: {e}")
         finally:
             self._target = None
             if not ended:
-                try:
+                with contextlib.suppress(Exception):  # the session is over either way
                     target.kill()
-                except Exception:
-                    pass
 
     def _next_event(self, conn: Connection):
         idle_since = time.monotonic()
@@ -274,8 +286,11 @@ class GdbServer:
             if conn.closed or self._stop.is_set():
                 return None
             conn.poll(0.1)
-            if (self.idle_timeout is not None and not conn.pending
-                    and time.monotonic() - idle_since > self.idle_timeout):
+            if (
+                self.idle_timeout is not None
+                and not conn.pending
+                and time.monotonic() - idle_since > self.idle_timeout
+            ):
                 self._log("client idle too long: closing")
                 return None
         return conn.pending.pop(0)
@@ -293,7 +308,7 @@ class GdbServer:
             if ev.kind in ("ack", "notification"):
                 continue
             if ev.kind == "interrupt":
-                continue   # Ctrl-C while stopped: nothing to stop
+                continue  # Ctrl-C while stopped: nothing to stop
             if ev.kind == "bad":
                 shown = _show(ev.payload.decode("latin-1"))
                 self._log(f"<- bad checksum or truncated packet {shown!r} → -")
@@ -310,8 +325,11 @@ class GdbServer:
             result = stub.handle(ev.payload)
             note = "; ".join(stub.notes)
             if isinstance(result, str):
-                self._log(f"<- {_show(text)}" + (f" → {note}" if note else "")
-                          + f"   -> {_show(result) or '(empty)'}")
+                self._log(
+                    f"<- {_show(text)}"
+                    + (f" → {note}" if note else "")
+                    + f"   -> {_show(result) or '(empty)'}"
+                )
                 conn.send_packet(result)
                 if stub.no_ack and not conn.no_ack:
                     conn.no_ack = True
@@ -321,7 +339,7 @@ class GdbServer:
                 if result.how == "kill":
                     target.kill()
                 else:
-                    target.detach()        # returns at once: the guest runs on elsewhere
+                    target.detach()  # returns at once: the guest runs on elsewhere
                     if getattr(target, "detached_run", None) is not None:
                         self.detached = [t for t in self.detached if _still_running(t)]
                         self.detached.append(target)
@@ -331,26 +349,30 @@ class GdbServer:
             self._log(f"<- {_show(text)} → {'step' if result.step else 'continue'}")
             stop = self._run(conn, stub, target, result)
             if stop is None:
-                self._log("server stopping while the guest ran: killing it" if self._stop.is_set()
-                          else "client disconnected while the guest ran: killing it")
+                self._log(
+                    "server stopping while the guest ran: killing it"
+                    if self._stop.is_set()
+                    else "client disconnected while the guest ran: killing it"
+                )
                 return False
             reply = stub.stop_reply(stop)
             short = reply[:3] + (" swbreak" if stop.swbreak and stub.swbreak else "")
             self._log(f"stop: {stop.note or stop.kind} → {short}   -> {reply}")
             conn.send_packet(reply)
 
-    def _run(self, conn: Connection, stub: GdbStub, target: Target,
-             how: Resume) -> StopEvent | None:
+    def _run(
+        self, conn: Connection, stub: GdbStub, target: Target, how: Resume
+    ) -> StopEvent | None:
         if how.addr is not None:
             target.write_register(REG_PC, how.addr)
         while True:
             try:
                 stop = target.resume(how.step, self.slice_seconds)
-            except Exception as e:  # an emulator error: report it as a fault, keep serving
+            except Exception as e:  # an emulator error: report it as a fault, keep serving  # noqa: BLE001
                 self.errors.append(f"resume: {type(e).__name__}: {e}")
                 return StopEvent("signal", SIGILL, note=f"internal error: {e}")
             if self._stop.is_set():
-                return None   # shut down (a kicked run may end in any stop): no reply
+                return None  # shut down (a kicked run may end in any stop): no reply
             if stop is not None:
                 return stop
             conn.poll(0)
@@ -362,9 +384,15 @@ class GdbServer:
                 return target.interrupted()
 
 
-def start_server(program: str, *args: str, port: int = 0, host: str = "127.0.0.1",
-                 multi: bool = False, log: Callable[[str], None] | None = None,
-                 stdout: Callable[[bytes], None] | None = None) -> GdbServer:
+def start_server(
+    program: str,
+    *args: str,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    multi: bool = False,
+    log: Callable[[str], None] | None = None,
+    stdout: Callable[[bytes], None] | None = None,
+) -> GdbServer:
     """Serve ``program`` on a background thread (for a notebook); ``.port``, ``.stop()``.
 
     ::
@@ -376,5 +404,3 @@ def start_server(program: str, *args: str, port: int = 0, host: str = "127.0.0.1
     """
     make = target_factory(program, list(args), log=log, stdout=stdout)
     return GdbServer(make, host, port, multi=multi, log=log).start()
-
-

@@ -6,6 +6,7 @@ memory goes through the table, ``c`` is ``Debugger.cont`` in slices. A Linux ELF
 calls are served by its ``LinuxProcess`` (the guest kernel, ``armbp.linux``), which the
 Python API uses the same way.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ from armbp.encodings import BRK0
 from armbp.gdb.registers import CORE, REGISTERS
 
 SIGINT, SIGILL, SIGTRAP, SIGSEGV, SIGKILL = 2, 4, 5, 11, 9
-DETACH_SECONDS = 5.0     # how long a detached guest runs on, off the server's thread
+DETACH_SECONDS = 5.0  # how long a detached guest runs on, off the server's thread
 
 
 # --- what the stub drives ---------------------------------------------------------------------
@@ -47,21 +48,23 @@ class Target(Protocol):
     tid: int
 
     def read_register(self, n: int) -> int: ...
-    def read_core(self) -> list[int]: ...           # x0..x30, sp, pc, cpsr
+    def read_core(self) -> list[int]: ...  # x0..x30, sp, pc, cpsr
     def write_register(self, n: int, value: int) -> None: ...
-    def read_memory(self, address: int, size: int) -> bytes: ...   # planted BRKs hidden
+    def read_memory(self, address: int, size: int) -> bytes: ...  # planted BRKs hidden
     def write_memory(self, address: int, data: bytes) -> None: ...
-    def insert_breakpoint(self, address: int) -> str: ...          # returns a log note
+    def insert_breakpoint(self, address: int) -> str: ...  # returns a log note
     def remove_breakpoint(self, address: int) -> str: ...
-    def resume(self, step: bool, seconds: float) -> StopEvent | None: ...  # None: still running
+    def resume(
+        self, step: bool, seconds: float
+    ) -> StopEvent | None: ...  # None: still running
     def interrupted(self) -> StopEvent: ...
     def last_stop(self) -> StopEvent: ...
     def auxv(self) -> bytes | None: ...
     def kill(self) -> None: ...
-    def detach(self) -> None: ...                  # must not block: run the guest elsewhere
+    def detach(self) -> None: ...  # must not block: run the guest elsewhere
+
     # optional: ``kick()`` stops a running ``resume`` at once (safe from a signal handler),
     # and ``detached_run``, the thread a detached guest runs on (the server waits for it)
-
 
 
 # --- the real target: armbp's Debugger ------------------------------------------------------
@@ -77,13 +80,14 @@ class DebuggerTarget:
 
     pid, tid = 1, 1
 
-    def __init__(self, debugger: Any, process: Any = None,
-                 log: Callable[[str], None] | None = None):
+    def __init__(
+        self, debugger: Any, process: Any = None, log: Callable[[str], None] | None = None
+    ):
         self.dbg = debugger
         self.process = process
         self.log = log
         self._last = StopEvent("signal", SIGTRAP, pc=debugger.pc)
-        self._fatal: int | None = None   # a signal that kills the process when resumed
+        self._fatal: int | None = None  # a signal that kills the process when resumed
         self.gone = False
         self.detached_run: threading.Thread | None = None
         self._kicked = threading.Event()
@@ -126,9 +130,18 @@ class DebuggerTarget:
         if how is None:
             return None
         hsr = stop.exit.debug.hsr if stop.exit.debug else 0
-        return StopEvent(how.kind, how.signal, swbreak=how.swbreak, pc=stop.pc,
-                         note=how.note.format(ec=f"0x{hsr >> 26:02X}", hsr=f"{hsr:08x}",
-                                              note=stop.note or "ours", message=stop.message))
+        return StopEvent(
+            how.kind,
+            how.signal,
+            swbreak=how.swbreak,
+            pc=stop.pc,
+            note=how.note.format(
+                ec=f"0x{hsr >> 26:02X}",
+                hsr=f"{hsr:08x}",
+                note=stop.note or "ours",
+                message=stop.message,
+            ),
+        )
 
     def _at_gate(self) -> StopEvent | None | Literal[False]:
         """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).
@@ -152,15 +165,20 @@ class DebuggerTarget:
         if self._last.kind in ("exited", "killed"):
             return self._last
         if self._fatal is not None:
-            self._last = StopEvent("killed", self._fatal, note=f"killed by signal {self._fatal}")
+            self._last = StopEvent(
+                "killed", self._fatal, note=f"killed by signal {self._fatal}"
+            )
             return self._last
         deadline = time.monotonic() + seconds
         while True:
-            stop = self.dbg.step() if step else \
-                self.dbg.cont(max(deadline - time.monotonic(), 0.001))
+            stop = (
+                self.dbg.step()
+                if step
+                else self.dbg.cont(max(deadline - time.monotonic(), 0.001))
+            )
             gated = self._at_gate()
             if gated is None:
-                if step:   # the SVC was the instruction stepped: stop after it
+                if step:  # the SVC was the instruction stepped: stop after it
                     ev = StopEvent("signal", SIGTRAP, pc=self.dbg.pc, note="step over SVC")
                     break
                 if time.monotonic() >= deadline:
@@ -208,24 +226,30 @@ class DebuggerTarget:
         self.gone = True
         try:
             self.dbg.delete_all(force=True)
-        except Exception as e:
-            self._log(f"detach: cannot remove the breakpoints ({type(e).__name__}: {e}): "
-                      "the guest is ended, not run on")
+        except Exception as e:  # noqa: BLE001
+            self._log(
+                f"detach: cannot remove the breakpoints ({type(e).__name__}: {e}): "
+                "the guest is ended, not run on"
+            )
             return
-        self.detached_run = threading.Thread(target=self._run_detached,
-                                             name="armbp-detached-guest", daemon=True)
+        self.detached_run = threading.Thread(
+            target=self._run_detached, name="armbp-detached-guest", daemon=True
+        )
         self.detached_run.start()
 
     def _run_detached(self) -> None:
         deadline = time.monotonic() + DETACH_SECONDS
         try:
-            while (time.monotonic() < deadline and not self._kicked.is_set()
-                   and self._last.kind not in ("exited", "killed")):
+            while (
+                time.monotonic() < deadline
+                and not self._kicked.is_set()
+                and self._last.kind not in ("exited", "killed")
+            ):
                 ev = self.resume(False, 0.1)
                 if ev is not None and ev.kind == "signal":
                     self._log(f"detached guest stopped: {ev.note or ev.kind}")
                     return
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             self._log(f"detached guest: {type(e).__name__}: {e}")
             return
         if self._kicked.is_set():
@@ -234,9 +258,13 @@ class DebuggerTarget:
             self._log(f"detached guest still running after {DETACH_SECONDS:g} s: ended")
 
 
-def target_factory(program: str, args: list[str] | None = None, *,
-                   log: Callable[[str], None] | None = None,
-                   stdout: Callable[[bytes], None] | None = None) -> Callable[[], DebuggerTarget]:
+def target_factory(
+    program: str,
+    args: list[str] | None = None,
+    *,
+    log: Callable[[str], None] | None = None,
+    stdout: Callable[[bytes], None] | None = None,
+) -> Callable[[], DebuggerTarget]:
     """A function that builds a fresh guest for each connection.
 
     ``program`` is a path: a static AArch64 ELF (run as a Linux process at EL0, with
@@ -244,10 +272,12 @@ def target_factory(program: str, args: list[str] | None = None, *,
     Errors (missing file, not an ELF we can run, assembly errors) raise ``ValueError``.
     """
     from armbp.debugger import Debugger
+
     if os.path.exists(program) and not (os.path.isfile(program) or os.path.isdir(program)):
         # a FIFO would block the server before it listens, /dev/zero never end
-        raise ValueError("not a regular file: expected a static AArch64 ELF or an armbp "
-                         "assembly source")
+        raise ValueError(
+            "not a regular file: expected a static AArch64 ELF or an armbp assembly source"
+        )
     with open(program, "rb") as f:
         head = f.read(4)
     if head == b"\x7fELF":
@@ -256,14 +286,17 @@ def target_factory(program: str, args: list[str] | None = None, *,
         def make() -> DebuggerTarget:
             proc = LinuxProcess(program, [program] + list(args or []), stdout=stdout, log=log)
             return DebuggerTarget(proc.launch(), proc, log)
+
         return make
     if args:
         raise ValueError("arguments are for ELF programs; an assembly source takes none")
     with open(program, encoding="utf-8") as text:
         source = text.read()
     from armbp.asm import assemble
+
     prog = assemble(source, name=program)
 
     def make_bare() -> DebuggerTarget:
         return DebuggerTarget(Debugger(prog), None, log)
+
     return make_bare

@@ -12,6 +12,7 @@ Nothing here emulates: no Unicorn, no capstone. The VMM, the breakpoint table, t
 debugger and every front end speak only this and ``armbp.kvm.backend``, so that the
 Unicorn model (``armbp.kvm.unicorn``) and a real ``/dev/kvm`` backend are interchangeable.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,21 @@ from enum import IntEnum, IntFlag
 from armbp import esr
 
 __all__ = [
-    "Budget", "DEFAULT_SECONDS", "DebugExit", "Exit", "ExitReason", "FP_REGISTER_NAMES",
-    "GuestDebug", "GuestDebugArch", "KVM_ARM_MAX_DBG_REGS", "MemoryAccess", "PAGE_SIZE",
-    "REGISTER_NAMES", "SystemEvent", "SystemEventType", "VCpuBusy",
+    "DEFAULT_SECONDS",
+    "FP_REGISTER_NAMES",
+    "KVM_ARM_MAX_DBG_REGS",
+    "PAGE_SIZE",
+    "REGISTER_NAMES",
+    "Budget",
+    "DebugExit",
+    "Exit",
+    "ExitReason",
+    "GuestDebug",
+    "GuestDebugArch",
+    "MemoryAccess",
+    "SystemEvent",
+    "SystemEventType",
+    "VCpuBusy",
 ]
 
 PAGE_SIZE = 0x1000
@@ -38,33 +51,34 @@ _U64 = 1 << 64
 
 # -- KVM's numbers (linux/kvm.h, arm64) ---------------------------------------------------------
 
+
 class GuestDebug(IntFlag):
     """``KVM_SET_GUEST_DEBUG`` control bits (``struct kvm_guest_debug.control``)."""
 
     NONE = 0
-    ENABLE = 1              # KVM_GUESTDBG_ENABLE
-    SINGLESTEP = 2          # KVM_GUESTDBG_SINGLESTEP
-    USE_SW_BP = 1 << 16     # KVM_GUESTDBG_USE_SW_BP: trap BRK to the VMM (MDCR_EL2.TDE)
-    USE_HW = 1 << 17        # KVM_GUESTDBG_USE_HW: hardware breakpoints/watchpoints (later)
+    ENABLE = 1  # KVM_GUESTDBG_ENABLE
+    SINGLESTEP = 2  # KVM_GUESTDBG_SINGLESTEP
+    USE_SW_BP = 1 << 16  # KVM_GUESTDBG_USE_SW_BP: trap BRK to the VMM (MDCR_EL2.TDE)
+    USE_HW = 1 << 17  # KVM_GUESTDBG_USE_HW: hardware breakpoints/watchpoints (later)
 
 
 class ExitReason(IntEnum):
     """Why ``run`` returned; the numbers are KVM's ``KVM_EXIT_*``."""
 
     UNKNOWN = 0
-    DEBUG = 4               # KVM_EXIT_DEBUG: BRK trapped, step done (``Exit.debug``)
-    HLT = 5                 # KVM_EXIT_HLT: WFI with no interrupt that could ever wake it
-    MMIO = 6                # KVM_EXIT_MMIO: access outside guest memory (``Exit.mmio``)
-    BUDGET = 10             # KVM_EXIT_INTR: the time slice ran out, or ``kick()``
-    INTERNAL_ERROR = 17     # KVM_EXIT_INTERNAL_ERROR: something we do not model
-    SYSTEM_EVENT = 24       # KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF / SYSTEM_RESET
+    DEBUG = 4  # KVM_EXIT_DEBUG: BRK trapped, step done (``Exit.debug``)
+    HLT = 5  # KVM_EXIT_HLT: WFI with no interrupt that could ever wake it
+    MMIO = 6  # KVM_EXIT_MMIO: access outside guest memory (``Exit.mmio``)
+    BUDGET = 10  # KVM_EXIT_INTR: the time slice ran out, or ``kick()``
+    INTERNAL_ERROR = 17  # KVM_EXIT_INTERNAL_ERROR: something we do not model
+    SYSTEM_EVENT = 24  # KVM_EXIT_SYSTEM_EVENT: PSCI SYSTEM_OFF / SYSTEM_RESET
 
 
 class SystemEventType(IntEnum):
     """``kvm_run.system_event.type``."""
 
-    SHUTDOWN = 1            # KVM_SYSTEM_EVENT_SHUTDOWN
-    RESET = 2               # KVM_SYSTEM_EVENT_RESET
+    SHUTDOWN = 1  # KVM_SYSTEM_EVENT_SHUTDOWN
+    RESET = 2  # KVM_SYSTEM_EVENT_RESET
 
 
 _SLOT_FIELDS = ("dbg_bcr", "dbg_bvr", "dbg_wcr", "dbg_wvr")
@@ -90,16 +104,21 @@ class GuestDebugArch:
         for name in _SLOT_FIELDS:
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
-                raise ValueError(f"GuestDebugArch.{name}={value!r}: expected a tuple of "
-                                 f"{KVM_ARM_MAX_DBG_REGS} integers")
+                raise ValueError(
+                    f"GuestDebugArch.{name}={value!r}: expected a tuple of "
+                    f"{KVM_ARM_MAX_DBG_REGS} integers"
+                )
             slots = tuple(value)
             if len(slots) != KVM_ARM_MAX_DBG_REGS:
-                raise ValueError(f"GuestDebugArch.{name} has {len(slots)} slots: expected "
-                                 f"{KVM_ARM_MAX_DBG_REGS} (KVM_ARM_MAX_DBG_REGS)")
+                raise ValueError(
+                    f"GuestDebugArch.{name} has {len(slots)} slots: expected "
+                    f"{KVM_ARM_MAX_DBG_REGS} (KVM_ARM_MAX_DBG_REGS)"
+                )
             for i, slot in enumerate(slots):
                 if isinstance(slot, bool) or not isinstance(slot, int) or not 0 <= slot < _U64:
-                    raise ValueError(f"GuestDebugArch.{name}[{i}]={slot!r}: expected an "
-                                     f"integer 0..2**64-1")
+                    raise ValueError(
+                        f"GuestDebugArch.{name}[{i}]={slot!r}: expected an integer 0..2**64-1"
+                    )
             object.__setattr__(self, name, slots)
 
     def any(self) -> bool:
@@ -116,6 +135,7 @@ FP_REGISTER_NAMES: tuple[str, ...] = tuple(f"v{i}" for i in range(32)) + ("fpsr"
 
 
 # -- exit records -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class DebugExit:
@@ -148,13 +168,16 @@ class MemoryAccess:
 
     address: int
     size: int
-    access: str             # "read", "write" or "fetch"
+    access: str  # "read", "write" or "fetch"
     why: str = "nothing is mapped there"
     value: int | None = None  # the value a write tried to store
 
     def describe(self) -> str:
-        what = "fetch an instruction" if self.access == "fetch" else \
-            f"{self.access} {self.size} byte(s)"
+        what = (
+            "fetch an instruction"
+            if self.access == "fetch"
+            else f"{self.access} {self.size} byte(s)"
+        )
         return f"cannot {what} at {self.address:#x}: {self.why}"
 
 
@@ -162,8 +185,8 @@ class MemoryAccess:
 class SystemEvent:
     """``kvm_run.system_event``: the guest asked to power off or reset (PSCI)."""
 
-    type: SystemEventType       # run->system_event.type
-    function: int           # the PSCI function id the guest passed in x0
+    type: SystemEventType  # run->system_event.type
+    function: int  # the PSCI function id the guest passed in x0
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,14 +207,17 @@ class Exit:
     def __repr__(self) -> str:
         parts = [self.reason.name, f"pc={self.pc:#x}"]
         if self.debug is not None:
-            parts.append(f"hsr={self.debug.hsr:#010x} (EC 0x{self.debug.ec:02X} "
-                         f"{self.debug.ec_name})")
+            parts.append(
+                f"hsr={self.debug.hsr:#010x} (EC 0x{self.debug.ec:02X} {self.debug.ec_name})"
+            )
             if self.debug.hsr_high or self.debug.far:
                 parts.append(f"hsr_high={self.debug.hsr_high:#x}, far={self.debug.far:#x}")
         if self.mmio is not None:
             parts.append(self.mmio.describe())
         if self.system_event is not None:
-            parts.append(f"{self.system_event.type.name} (PSCI {self.system_event.function:#x})")
+            parts.append(
+                f"{self.system_event.type.name} (PSCI {self.system_event.function:#x})"
+            )
         if self.message:
             parts.append(repr(self.message))
         return f"Exit({', '.join(parts)})"
@@ -210,17 +236,24 @@ class Budget:
     instructions: int | None = None
 
     def __post_init__(self) -> None:
-        if (isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float))
-                or not self.seconds > 0 or math.isnan(self.seconds)):
+        if (
+            isinstance(self.seconds, bool)
+            or not isinstance(self.seconds, (int, float))
+            or not self.seconds > 0
+            or math.isnan(self.seconds)
+        ):
             raise ValueError(f"budget seconds={self.seconds!r}: expected a number > 0")
         if self.instructions is not None and (
-                isinstance(self.instructions, bool) or not isinstance(self.instructions, int)
-                or self.instructions < 1):
-            raise ValueError(f"budget instructions={self.instructions!r}: expected an "
-                             f"integer >= 1 or None")
+            isinstance(self.instructions, bool)
+            or not isinstance(self.instructions, int)
+            or self.instructions < 1
+        ):
+            raise ValueError(
+                f"budget instructions={self.instructions!r}: expected an integer >= 1 or None"
+            )
 
     @classmethod
-    def of(cls, value: "Budget | float | None") -> "Budget":
+    def of(cls, value: Budget | float | None) -> Budget:
         """A Budget from a Budget, a number of seconds, or None (the default)."""
         if value is None:
             return cls()
@@ -248,4 +281,5 @@ class VCpuBusy(RuntimeError):
             f"{what}: the vCPU is running on thread {runner}; while a run is in progress "
             f"only interrupt() (VCpu.kick) may be called from another thread (this is "
             f"thread {caller}): interrupt the run, wait for it to return, then call "
-            f"{what} again")
+            f"{what} again"
+        )

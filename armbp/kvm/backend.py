@@ -12,10 +12,12 @@ the widgets call. ``armbp.kvm.unicorn.VCpu`` implements it; so does the fake vCP
 ``make_backend`` builds one: by name (``BACKENDS``), or from a callable that takes the
 ``Program``. The Unicorn backend is imported only when it is asked for.
 """
+
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Protocol, Union, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from armbp.kvm.abi import Budget, Exit, GuestDebug, GuestDebugArch
 from armbp.program import Program
@@ -74,8 +76,9 @@ class Backend(Protocol):
         """Write one register by name."""
 
     # -- guest debug, running ------------------------------------------------------------
-    def set_guest_debug(self, flags: GuestDebug | int,
-                        arch: GuestDebugArch | None = None) -> None:
+    def set_guest_debug(
+        self, flags: GuestDebug | int, arch: GuestDebugArch | None = None
+    ) -> None:
         """``KVM_SET_GUEST_DEBUG``: the control word and, with ``USE_HW``, the slots."""
 
     def run(self, budget: Budget | float | None = None) -> Exit:
@@ -93,16 +96,18 @@ class Backend(Protocol):
     def reset(self) -> None:
         """A fresh machine from the program alone."""
 
-    def inject_exception(self, syndrome: int, *, return_to: int,
-                         far: int | None = None) -> None:
+    def inject_exception(
+        self, syndrome: int, *, return_to: int, far: int | None = None
+    ) -> None:
         """Deliver a synchronous exception to the guest's EL1 vectors."""
 
     # -- the scratch page (the debugger's displaced step) ----------------------------------
     def write_scratch(self, offset: int, data: bytes) -> None:
         """Store code in the scratch page (flushed as any code write)."""
 
-    def open_scratch(self, entry: frozenset[int],
-                     after: dict[int, frozenset[int]] | None = None) -> None:
+    def open_scratch(
+        self, entry: frozenset[int], after: dict[int, frozenset[int]] | None = None
+    ) -> None:
         """Admit the next guest fetch of a block starting in ``entry`` (then ``after``)."""
 
     def hide_scratch(self) -> None:
@@ -118,7 +123,7 @@ class Backend(Protocol):
         """Could a guest load of ``size`` bytes at ``address`` succeed?"""
 
 
-BackendSpec = Union[str, Callable[[Program], Backend], Backend]
+BackendSpec = str | Callable[[Program], Backend] | Backend
 """What ``Debugger(program, backend=...)`` accepts: a name of ``BACKENDS``, a callable
 that builds a backend from the ``Program`` (a backend class is one), or a backend already
 built for that program."""
@@ -137,20 +142,26 @@ def make_backend(spec: BackendSpec, program: Program) -> Backend:
     if isinstance(spec, str):
         target = BACKENDS.get(spec)
         if target is None:
-            raise ValueError(f"unknown backend {spec!r}: expected one of "
-                             f"{', '.join(repr(name) for name in sorted(BACKENDS))}, or a "
-                             f"callable that builds a backend from the Program")
+            raise ValueError(
+                f"unknown backend {spec!r}: expected one of "
+                f"{', '.join(repr(name) for name in sorted(BACKENDS))}, or a "
+                f"callable that builds a backend from the Program"
+            )
         module, _, name = target.partition(":")
         factory = getattr(importlib.import_module(module), name)
     elif callable(spec):
         factory = spec
     elif isinstance(spec, Backend):
         if spec.program is not program:
-            raise ValueError(f"backend {spec!r} was built for {spec.program.name}, not for "
-                             f"{program.name}: pass a factory, or a backend of this program")
+            raise ValueError(
+                f"backend {spec!r} was built for {spec.program.name}, not for "
+                f"{program.name}: pass a factory, or a backend of this program"
+            )
         return spec
     else:
-        raise ValueError(f"backend {spec!r}: expected a name "
-                         f"({', '.join(repr(name) for name in sorted(BACKENDS))}) or a "
-                         f"callable that builds a backend from the Program")
+        raise ValueError(
+            f"backend {spec!r}: expected a name "
+            f"({', '.join(repr(name) for name in sorted(BACKENDS))}) or a "
+            f"callable that builds a backend from the Program"
+        )
     return factory(program)

@@ -8,8 +8,9 @@
 The notebook widget (:class:`armbp.widgets.DebuggerView`) wires buttons to Debugger calls
 and draws with these; neither module needs ipywidgets or imports the emulator.
 """
+
 from __future__ import annotations
 
 from .model import Gap, LastExit, Register, Row, ViewModel, ViewState, markers
 
-__all__ = ["ViewModel", "ViewState", "Row", "Gap", "Register", "LastExit", "markers"]
+__all__ = ["Gap", "LastExit", "Register", "Row", "ViewModel", "ViewState", "markers"]

@@ -14,10 +14,12 @@ model is tested without ipywidgets or an emulator. Stop reasons and verdicts are
 their names, and their words come from the one stop vocabulary (``armbp.vmm.Verdict``),
 which stands on the KVM contract alone: no emulator is imported.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Protocol, Sequence, Union
+from typing import TYPE_CHECKING, Protocol
 
 from .. import esr
 from ..disasm import BP_MARK, PC_MARK, ListingLine, disassemble_word, markers
@@ -29,24 +31,42 @@ if TYPE_CHECKING:  # only for the type hints
     from ..table import Breakpoint
     from ..vmm import Handled
 
-__all__ = ["ViewModel", "ViewState", "Row", "Gap", "Register", "LastExit", "BreakpointMark",
-           "DebuggerLike", "markers", "decision_words", "flags", "PC_MARK", "BP_MARK",
-           "CONTEXT_WORDS", "MAX_EVENTS"]
+__all__ = [
+    "BP_MARK",
+    "CONTEXT_WORDS",
+    "MAX_EVENTS",
+    "PC_MARK",
+    "BreakpointMark",
+    "DebuggerLike",
+    "Gap",
+    "LastExit",
+    "Register",
+    "Row",
+    "ViewModel",
+    "ViewState",
+    "decision_words",
+    "flags",
+    "markers",
+]
 
-CONTEXT_WORDS = 2       # words shown either side of the pc even without a source line
-MAX_EVENTS = 20         # events shown per action (a guest's BRK loop can log hundreds)
+CONTEXT_WORDS = 2  # words shown either side of the pc even without a source line
+MAX_EVENTS = 20  # events shown per action (a guest's BRK loop can log hundreds)
+
 
 def decision_words(reason: str) -> str:
     """What the exit handler decided for a stop of this reason (its name), in words: the
     stop kind's own words (``armbp.vmm.Verdict``), so that a new kind brings its own."""
     from ..vmm import Verdict  # the VMM imports no emulator: the contract only
+
     return Verdict[reason].decision
 
 
 def flags(pstate: int) -> str:
     """``NZCV`` (upper case = set), the exception level and stack pointer of a PSTATE."""
-    nzcv = "".join(c if pstate >> bit & 1 else c.lower()
-                   for c, bit in (("N", 31), ("Z", 30), ("C", 29), ("V", 28)))
+    nzcv = "".join(
+        c if pstate >> bit & 1 else c.lower()
+        for c, bit in (("N", 31), ("Z", 30), ("C", 29), ("V", 28))
+    )
     el = pstate >> 2 & 3
     return f"{nzcv} EL{el}{'h' if pstate & 1 else 't'}"
 
@@ -72,18 +92,19 @@ class DebuggerLike(Protocol):
 
 # --- the records ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Row:
     """One word of the listing: the instruction as the guest should see it, and what memory
     really holds there (``d4200000`` under a planted breakpoint)."""
 
     address: int
-    label: str              # the symbol at exactly this address, or ""
-    word: int               # the original instruction (the table's saved word)
-    text: str               # its disassembly
-    memory_word: int        # the word memory holds
-    memory_text: str        # the disassembly of memory_word, "" when it is the original
-    source: str             # "N: text" of the source line, or ""
+    label: str  # the symbol at exactly this address, or ""
+    word: int  # the original instruction (the table's saved word)
+    text: str  # its disassembly
+    memory_word: int  # the word memory holds
+    memory_text: str  # the disassembly of memory_word, "" when it is the original
+    source: str  # "N: text" of the source line, or ""
     is_pc: bool
     is_breakpoint: bool
 
@@ -116,25 +137,25 @@ class Gap:
 class Register:
     name: str
     value: int
-    changed: bool           # by the last Step/Continue
+    changed: bool  # by the last Step/Continue
 
 
 @dataclass(frozen=True)
 class BreakpointMark:
     pc: int
-    name: str               # "0x4000c (loop)"
+    name: str  # "0x4000c (loop)"
 
 
 @dataclass(frozen=True)
 class LastExit:
     """The last stop, decoded: the vCPU exit, its syndrome, and the handler's decision."""
 
-    reason: str             # the stop reason's name, e.g. "BREAKPOINT"
+    reason: str  # the stop reason's name, e.g. "BREAKPOINT"
     pc: int
-    message: str            # the Stop's one line
+    message: str  # the Stop's one line
     facts: tuple[str, ...]  # "exit: …", "hsr …", "decision: …"
     events: tuple[str, ...]  # the events since the last action, newest MAX_EVENTS
-    earlier: int            # how many older events since the last action are not in events
+    earlier: int  # how many older events since the last action are not in events
 
 
 @dataclass(frozen=True)
@@ -143,9 +164,9 @@ class ViewState:
 
     program: str
     pc: int
-    running: bool           # a Continue is under way on another thread
+    running: bool  # a Continue is under way on another thread
     breakpoints: tuple[BreakpointMark, ...]
-    rows: tuple[Union[Row, Gap], ...]
+    rows: tuple[Row | Gap, ...]
     registers: tuple[Register, ...]
     last_exit: LastExit | None
     message: str
@@ -177,13 +198,16 @@ class ViewState:
         bad = [r for r in self.lines if r.overwritten]
         if not bad:
             return ""
-        return ("The guest overwrote the BRK at " + ", ".join(
-            f"{r.address:#x} (memory holds {r.memory_word:08x})" for r in bad)
+        return (
+            "The guest overwrote the BRK at "
+            + ", ".join(f"{r.address:#x} (memory holds {r.memory_word:08x})" for r in bad)
             + ": it will not trap there, and removing it restores nothing (toggle it "
-            "twice to drop it, memory as the guest wrote it); Reset reloads the guest.")
+            "twice to drop it, memory as the guest wrote it); Reset reloads the guest."
+        )
 
 
 # --- following a Debugger -------------------------------------------------------------------
+
 
 def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[ListingLine | Gap]:
     """The lines worth showing, with each run of the others folded into one gap.
@@ -202,8 +226,13 @@ def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[Listin
             gap.clear()
 
     for ln in lines:
-        if (ln.source is not None or ln.symbol or ln.is_breakpoint or ln.is_pc
-                or abs(ln.address - pc) <= 4 * near):
+        if (
+            ln.source is not None
+            or ln.symbol
+            or ln.is_breakpoint
+            or ln.is_pc
+            or abs(ln.address - pc) <= 4 * near
+        ):
             close_gap()
             rows.append(ln)
         else:
@@ -214,12 +243,18 @@ def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[Listin
 
 def _row(ln: ListingLine) -> Row:
     return Row(
-        address=ln.address, label=ln.symbol or "", word=ln.word, text=ln.text,
+        address=ln.address,
+        label=ln.symbol or "",
+        word=ln.word,
+        text=ln.text,
         memory_word=ln.memory_word,
-        memory_text=(disassemble_word(ln.memory_word, ln.address)
-                     if ln.memory_word != ln.word else ""),
+        memory_text=(
+            disassemble_word(ln.memory_word, ln.address) if ln.memory_word != ln.word else ""
+        ),
         source=f"{ln.source.number}: {ln.source.text.strip()}" if ln.source else "",
-        is_pc=ln.is_pc, is_breakpoint=ln.is_breakpoint)
+        is_pc=ln.is_pc,
+        is_breakpoint=ln.is_breakpoint,
+    )
 
 
 class ViewModel:
@@ -235,17 +270,17 @@ class ViewModel:
 
     def __init__(self, debugger: DebuggerLike) -> None:
         self.debugger = debugger
-        self.running = False                # set by the front end around a background run
+        self.running = False  # set by the front end around a background run
         self._registers: dict[str, int] = {}
         self._changed: set[str] = set()
-        self._stop: Stop | None = None      # the stop the exit panel shows
+        self._stop: Stop | None = None  # the stop the exit panel shows
         self._last_exit: LastExit | None = None
-        self._seen = 0                      # Debugger.events_seen when the view last looked
+        self._seen = 0  # Debugger.events_seen when the view last looked
         self._table: tuple[tuple[int, int], ...] = ()
         self._breakpoints: tuple[BreakpointMark, ...] = ()
         self._rows: tuple[Row | Gap, ...] = ()
         self._pc = 0
-        self.message = ""                   # plain text of the message line
+        self.message = ""  # plain text of the message line
         self.message_is_error = False
 
     @property
@@ -283,8 +318,7 @@ class ViewModel:
 
     def stale(self) -> bool:
         """Did the Debugger stop again, reset, or change its breakpoints since ``update``?"""
-        return (self.debugger.last_stop is not self._stop
-                or self._read_table() != self._table)
+        return self.debugger.last_stop is not self._stop or self._read_table() != self._table
 
     def update(self, *, registers: bool = True) -> None:
         """Read the Debugger again.
@@ -317,18 +351,26 @@ class ViewModel:
         self._table = self._read_table()
         self._breakpoints = tuple(BreakpointMark(pc, self.name(pc)) for pc, _ in self._table)
         self._pc = dbg.pc
-        self._rows = tuple(r if isinstance(r, Gap) else _row(r) for r in
-                           _visible(dbg.listing(), self._pc, bool(dbg.program.lines)))
+        self._rows = tuple(
+            r if isinstance(r, Gap) else _row(r)
+            for r in _visible(dbg.listing(), self._pc, bool(dbg.program.lines))
+        )
 
     def state(self) -> ViewState:
         """The snapshot to draw: what ``update`` read, the message line, the busy flag."""
         return ViewState(
-            program=self.debugger.program.name, pc=self._pc, running=self.running,
-            breakpoints=self._breakpoints, rows=self._rows,
-            registers=tuple(Register(n, v, n in self._changed)
-                            for n, v in self._registers.items()),
-            last_exit=self._last_exit, message=self.message,
-            message_is_error=self.message_is_error)
+            program=self.debugger.program.name,
+            pc=self._pc,
+            running=self.running,
+            breakpoints=self._breakpoints,
+            rows=self._rows,
+            registers=tuple(
+                Register(n, v, n in self._changed) for n, v in self._registers.items()
+            ),
+            last_exit=self._last_exit,
+            message=self.message,
+            message_is_error=self.message_is_error,
+        )
 
 
 def _last_exit(stop: Stop, events: list[Handled], new_events: int) -> LastExit:
@@ -338,8 +380,10 @@ def _last_exit(stop: Stop, events: list[Handled], new_events: int) -> LastExit:
     if e.debug is not None:
         s = esr.decode(e.debug.hsr | e.debug.hsr_high << 32)
         extra = f", comment #{e.debug.hsr & 0xFFFF:#x}" if s.ec == esr.EC.BRK64 else ""
-        facts.append(f"hsr {e.debug.hsr:#010x}: EC 0x{s.ec:02X} {s.ec_name}, IL {s.il}, "
-                     f"ISS {s.iss:#09x}{extra}")
+        facts.append(
+            f"hsr {e.debug.hsr:#010x}: EC 0x{s.ec:02X} {s.ec_name}, IL {s.il}, "
+            f"ISS {s.iss:#09x}{extra}"
+        )
     else:
         facts.append("hsr: none (only a DEBUG exit carries a syndrome)")
     reason = stop.reason.name
@@ -348,10 +392,17 @@ def _last_exit(stop: Stop, events: list[Handled], new_events: int) -> LastExit:
         decision += f" ({stop.note})"
     reinjected = sum(1 for h in events if h.verdict.name == "RESUME")
     if reinjected:
-        decision += (f"; before that, {reinjected} BRK(s) of the guest's own: not ours → "
-                     f"re-injected into the guest's vectors")
+        decision += (
+            f"; before that, {reinjected} BRK(s) of the guest's own: not ours → "
+            f"re-injected into the guest's vectors"
+        )
     facts.append(f"decision: {decision}")
     shown = events[-MAX_EVENTS:]
-    return LastExit(reason=reason, pc=stop.pc, message=stop.message, facts=tuple(facts),
-                    events=tuple(h.describe() for h in shown),
-                    earlier=max(new_events, len(events)) - len(shown))
+    return LastExit(
+        reason=reason,
+        pc=stop.pc,
+        message=stop.message,
+        facts=tuple(facts),
+        events=tuple(h.describe() for h in shown),
+        earlier=max(new_events, len(events)) - len(shown),
+    )

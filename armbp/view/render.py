@@ -5,17 +5,28 @@ nbval; the HTML is the widget's panels (and what an HTML export shows). Both tak
 state, and the row markers come from :func:`armbp.view.model.markers` in both, so the two
 say the same facts. Neither needs ipywidgets.
 """
+
 from __future__ import annotations
 
 import html
 
 from .model import BP_MARK, PC_MARK, Gap, Row, ViewState, markers
 
-__all__ = ["summary", "text", "line_label", "status_html", "running_status_html",
-           "message_html", "listing_html", "memory_html", "registers_html", "exit_html"]
+__all__ = [
+    "exit_html",
+    "line_label",
+    "listing_html",
+    "memory_html",
+    "message_html",
+    "registers_html",
+    "running_status_html",
+    "status_html",
+    "summary",
+    "text",
+]
 
-PC_BG = "#FFF3B0"       # the pc row (the "=>" marker says it without colour)
-BP_FG = "#B00020"       # breakpoint markers and BRK words (the "*" says it without colour)
+PC_BG = "#FFF3B0"  # the pc row (the "=>" marker says it without colour)
+BP_FG = "#B00020"  # breakpoint markers and BRK words (the "*" says it without colour)
 CHANGED_BG = "#D8F0D8"  # changed registers (bold and "*" say it without colour)
 
 _LEGEND = f"{PC_MARK} pc, {BP_MARK} breakpoint"
@@ -40,6 +51,7 @@ def _event_lines(s: ViewState) -> list[str]:
 
 # --- plain text ---------------------------------------------------------------------------------
 
+
 def summary(s: ViewState, breakpoints: list[int]) -> str:
     """The one-line repr: ``DebuggerView(pc=0x4000c BREAKPOINT, breakpoints=[0x4000c])``.
 
@@ -59,8 +71,10 @@ def line_label(r: Row) -> str:
 
 def text(s: ViewState) -> str:
     """The state as plain text: heading, listing with memory, registers, last exit."""
-    out = [f"DebuggerView of {s.program}: pc={s.pc:#x}, {s.state_words}, breakpoints: "
-           + (", ".join(b.name for b in s.breakpoints) or "none")]
+    out = [
+        f"DebuggerView of {s.program}: pc={s.pc:#x}, {s.state_words}, breakpoints: "
+        + (", ".join(b.name for b in s.breakpoints) or "none")
+    ]
     if s.warning:
         out.append(f"! {s.warning}")
     if s.message:
@@ -78,14 +92,20 @@ def text(s: ViewState) -> str:
         label = f"{r.label}:" if r.label else ""
         mem = f"{r.memory_word:08x}" + (f" ({r.memory_text})" if r.differs else "")
         src = f"  | {r.source}" if r.source else ""
-        out.append(f"{markers(r.is_pc, r.is_breakpoint)} {r.address:#x}  {r.word:08x}  "
-                   f"{r.text:<{tw}}  {label:<{lw}} | {mem:<{mw}}{src}".rstrip())
+        out.append(
+            f"{markers(r.is_pc, r.is_breakpoint)} {r.address:#x}  {r.word:08x}  "
+            f"{r.text:<{tw}}  {label:<{lw}} | {mem:<{mw}}{src}".rstrip()
+        )
     out.append("")
     out.append(f"Registers ({BP_MARK} {_CHANGED})")
     regs = s.registers
     for i in range(0, len(regs), 4):
-        out.append("  ".join(f"{r.name:>6} {r.value:#018x}{BP_MARK if r.changed else ' '}"
-                             for r in regs[i:i + 4]).rstrip())
+        out.append(
+            "  ".join(
+                f"{r.name:>6} {r.value:#018x}{BP_MARK if r.changed else ' '}"
+                for r in regs[i : i + 4]
+            ).rstrip()
+        )
     if s.flags is not None:
         out.append(f"  pstate: {s.flags}")
     out.append("")
@@ -101,10 +121,12 @@ def text(s: ViewState) -> str:
 
 # Listing and memory tables: monospace, one line a row, and room between the columns
 # (front ends reset cellpadding; the style travels with the HTML into Voila and exports).
-_TABLE_OPEN = ("<style>.armbp-dv-table td, .armbp-dv-table th {padding: 0.05em 0.7em 0.05em 0;"
-               " text-align: left}</style>"
-               "<table class='armbp-dv-table' style='font-family:monospace;white-space:nowrap;"
-               "border-collapse:collapse'>")
+_TABLE_OPEN = (
+    "<style>.armbp-dv-table td, .armbp-dv-table th {padding: 0.05em 0.7em 0.05em 0;"
+    " text-align: left}</style>"
+    "<table class='armbp-dv-table' style='font-family:monospace;white-space:nowrap;"
+    "border-collapse:collapse'>"
+)
 _E = html.escape
 
 
@@ -116,18 +138,25 @@ def status_html(s: ViewState) -> str:
     """The status line: pc, stopped or not, the breakpoints, an overwritten-BRK warning."""
     state = _E(s.state_words)
     if s.last_exit is not None and s.last_exit.reason == "BUDGET":
-        state = (f'<span style="color:{BP_FG}">⏱ {state} — the guest ran out of budget '
-                 f"and came back</span>")
+        state = (
+            f'<span style="color:{BP_FG}">⏱ {state} — the guest ran out of budget '
+            f"and came back</span>"
+        )
     bps = ", ".join(_E(b.name) for b in s.breakpoints)
-    warning = (f"<br><span style='color:{BP_FG}' role='alert'>⚠ {_E(s.warning)}"
-               f"</span>" if s.warning else "")
+    warning = (
+        f"<br><span style='color:{BP_FG}' role='alert'>⚠ {_E(s.warning)}</span>"
+        if s.warning
+        else ""
+    )
     return f"{_pc_html(s)} — {state}; breakpoints: {bps or 'none'}{warning}"
 
 
 def running_status_html(s: ViewState, limit: str) -> str:
     """The status line while a Continue runs with the budget ``limit`` (e.g. ``30 s``)."""
-    return (f"{_pc_html(s)} — <span role='status'>⏳ running: Continue, budget {limit}; "
-            f"Stop interrupts it</span>")
+    return (
+        f"{_pc_html(s)} — <span role='status'>⏳ running: Continue, budget {limit}; "
+        f"Stop interrupts it</span>"
+    )
 
 
 def message_html(s: ViewState) -> str:
@@ -144,26 +173,36 @@ def listing_html(s: ViewState) -> str:
     rows = []
     for r in s.rows:
         if isinstance(r, Gap):
-            rows.append(f"<tr class='gap'><td colspan='6' style='color:#666'>… "
-                        f"{_gap_words(r)}</td></tr>")
+            rows.append(
+                f"<tr class='gap'><td colspan='6' style='color:#666'>… "
+                f"{_gap_words(r)}</td></tr>"
+            )
             continue
         style = f" style='background:{PC_BG};font-weight:bold'" if r.is_pc else ""
         cls = " ".join(c for c, on in (("pc", r.is_pc), ("bp", r.is_breakpoint)) if on)
-        mark = markers(r.is_pc, r.is_breakpoint, pc=_E(PC_MARK), blank="&nbsp;",
-                       bp=f"<span style='color:{BP_FG}' title='breakpoint'>{BP_MARK}</span>")
+        mark = markers(
+            r.is_pc,
+            r.is_breakpoint,
+            pc=_E(PC_MARK),
+            blank="&nbsp;",
+            bp=f"<span style='color:{BP_FG}' title='breakpoint'>{BP_MARK}</span>",
+        )
         rows.append(
             f"<tr class='{cls}' data-address='{r.address:#x}'{style}>"
             f"<td>{mark}</td><td>{r.address:#x}</td>"
             f"<td>{_E(r.label + ':') if r.label else ''}</td>"
             f"<td>{r.word:08x}</td><td>{_E(r.text)}</td>"
-            f"<td style='color:#555'>{_E(r.source)}</td></tr>")
-    return (_TABLE_OPEN +
-            "<caption style='text-align:left'><b>Listing</b> (original instructions; "
-            f"{_E(_LEGEND)})</caption>"
-            "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
-            "<th scope='col'>Label</th><th scope='col'>Word</th>"
-            "<th scope='col'>Instruction</th><th scope='col'>Source</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+            f"<td style='color:#555'>{_E(r.source)}</td></tr>"
+        )
+    return (
+        _TABLE_OPEN
+        + "<caption style='text-align:left'><b>Listing</b> (original instructions; "
+        f"{_E(_LEGEND)})</caption>"
+        "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
+        "<th scope='col'>Label</th><th scope='col'>Word</th>"
+        "<th scope='col'>Instruction</th><th scope='col'>Source</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _memory_note(r: Row) -> str:
@@ -171,8 +210,10 @@ def _memory_note(r: Row) -> str:
     if r.overwritten:
         return f"⚠ guest overwrote our BRK: {r.memory_text}"
     if r.differs:
-        return (f"{r.memory_text} ← {'our BRK' if r.ours else 'changed'}, listing "
-                f"shows {r.word:08x}")
+        return (
+            f"{r.memory_text} ← {'our BRK' if r.ours else 'changed'}, listing "
+            f"shows {r.word:08x}"
+        )
     return ""
 
 
@@ -185,19 +226,25 @@ def memory_html(s: ViewState) -> str:
             continue
         note = _memory_note(r)
         if not note:
-            rows.append(f"<tr data-address='{r.address:#x}'><td>{r.address:#x}</td>"
-                        f"<td>{r.memory_word:08x}</td><td></td></tr>")
+            rows.append(
+                f"<tr data-address='{r.address:#x}'><td>{r.address:#x}</td>"
+                f"<td>{r.memory_word:08x}</td><td></td></tr>"
+            )
             continue
-        rows.append(f"<tr class='differs' data-address='{r.address:#x}'>"
-                    f"<td>{r.address:#x}</td>"
-                    f"<td><b style='color:{BP_FG}'>{r.memory_word:08x}</b></td>"
-                    f"<td><b>{_E(note)}</b></td></tr>")
-    return (_TABLE_OPEN +
-            "<caption style='text-align:left'><b>Memory</b> (the words really there: "
-            "what the CPU fetches)</caption>"
-            "<thead><tr><th scope='col'>Address</th><th scope='col'>Memory holds</th>"
-            "<th scope='col'></th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f"<tr class='differs' data-address='{r.address:#x}'>"
+            f"<td>{r.address:#x}</td>"
+            f"<td><b style='color:{BP_FG}'>{r.memory_word:08x}</b></td>"
+            f"<td><b>{_E(note)}</b></td></tr>"
+        )
+    return (
+        _TABLE_OPEN
+        + "<caption style='text-align:left'><b>Memory</b> (the words really there: "
+        "what the CPU fetches)</caption>"
+        "<thead><tr><th scope='col'>Address</th><th scope='col'>Memory holds</th>"
+        "<th scope='col'></th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def registers_html(s: ViewState) -> str:
@@ -205,16 +252,21 @@ def registers_html(s: ViewState) -> str:
     cells = []
     for r in s.registers:
         if r.changed:
-            cells.append(f"<td style='background:{CHANGED_BG}' class='changed'>"
-                         f"<b>{r.name} {r.value:#018x} {BP_MARK}</b></td>")
+            cells.append(
+                f"<td style='background:{CHANGED_BG}' class='changed'>"
+                f"<b>{r.name} {r.value:#018x} {BP_MARK}</b></td>"
+            )
         else:
             cells.append(f"<td>{r.name} {r.value:#018x}&nbsp;&nbsp;</td>")
-    rows = "".join("<tr>" + "".join(cells[i:i + 4]) + "</tr>"
-                   for i in range(0, len(cells), 4))
+    rows = "".join(
+        "<tr>" + "".join(cells[i : i + 4]) + "</tr>" for i in range(0, len(cells), 4)
+    )
     flags = f"<p>pstate: {_E(s.flags)}</p>" if s.flags is not None else ""
-    return ("<table style='font-family:monospace;white-space:nowrap' cellpadding='1'>"
-            f"<caption style='text-align:left'><b>Registers</b> (<b>bold {BP_MARK}</b> = "
-            f"{_CHANGED})</caption>{rows}</table>{flags}")
+    return (
+        "<table style='font-family:monospace;white-space:nowrap' cellpadding='1'>"
+        f"<caption style='text-align:left'><b>Registers</b> (<b>bold {BP_MARK}</b> = "
+        f"{_CHANGED})</caption>{rows}</table>{flags}"
+    )
 
 
 def exit_html(s: ViewState) -> str:
@@ -223,9 +275,13 @@ def exit_html(s: ViewState) -> str:
     items = "".join(f"<li>{_E(fact)}</li>" for fact in facts)
     events = ""
     if s.last_exit is not None:
-        events = ("<p style='margin:0.2em 0'>Events since the last action:</p>"
-                  "<ol style='margin:0.2em 0'>"
-                  + "".join(f"<li>{_E(line)}</li>" for line in _event_lines(s))
-                  + "</ol>")
-    return (f"<div style='font-family:monospace'><b>{_E(_exit_head(s))}</b>"
-            f"<ul style='margin:0.2em 0'>{items}</ul>{events}</div>")
+        events = (
+            "<p style='margin:0.2em 0'>Events since the last action:</p>"
+            "<ol style='margin:0.2em 0'>"
+            + "".join(f"<li>{_E(line)}</li>" for line in _event_lines(s))
+            + "</ol>"
+        )
+    return (
+        f"<div style='font-family:monospace'><b>{_E(_exit_head(s))}</b>"
+        f"<ul style='margin:0.2em 0'>{items}</ul>{events}</div>"
+    )

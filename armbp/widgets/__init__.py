@@ -4,6 +4,7 @@ widget never pulls in what another needs (the ESR explorer must load without Uni
 They need the ``lab`` extra (ipywidgets, and matplotlib for the pictures); without it the
 import says so instead of a bare ``No module named ...``.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -17,8 +18,11 @@ def _needs_extra(exc: ImportError) -> ModuleNotFoundError | None:
     top = (exc.name or "").partition(".")[0]
     if top not in _EXTRA:
         return None
-    return ModuleNotFoundError(f"armbp.widgets needs {top}, which is not installed: "
-                               f"pip install 'armbp[{_EXTRA[top]}]'", name=top)
+    return ModuleNotFoundError(
+        f"armbp.widgets needs {top}, which is not installed: "
+        f"pip install 'armbp[{_EXTRA[top]}]'",
+        name=top,
+    )
 
 
 try:

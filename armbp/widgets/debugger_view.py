@@ -40,21 +40,24 @@ from its snapshot by :mod:`armbp.view.render`; neither of those needs ipywidgets
 Everything shown is plain widget state (HTML and text), so an executed notebook exported to
 HTML shows the last state, and ``text()`` gives the same facts as plain text for nbval.
 """
+
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as widgets
 
 from ..debugger import Debugger, Stop, StopReason
 from ..disasm import disassemble_word
 from ..encodings import BRK0
+from ..kvm.abi import DEFAULT_SECONDS, Budget
 from ..program import Program
 from ..table import BreakpointOverwritten
-from ..kvm.abi import DEFAULT_SECONDS, Budget
 from ..view import ViewModel, render
 from . import Syncing
 
@@ -81,10 +84,16 @@ class DebuggerView(widgets.VBox):
     plain-text state: listing with memory, registers, last exit.
     """
 
-    def __init__(self, debugger_or_program: Debugger | Program | str | None = None, *,
-                 budget: Budget | float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        debugger_or_program: Debugger | Program | str | None = None,
+        *,
+        budget: Budget | float | None = None,
+        **kwargs: Any,
+    ) -> None:
         if debugger_or_program is None:
             from ..demo import demo_program
+
             debugger_or_program = demo_program()
         if isinstance(debugger_or_program, Debugger):
             self.debugger = debugger_or_program
@@ -96,60 +105,99 @@ class DebuggerView(widgets.VBox):
         self._drop_next: int | None = None  # an overwritten BRK the next toggle there drops
         self._worker: threading.Thread | None = None  # the last background Continue
         self._busy_lock = threading.Lock()  # orders Stop against the end of that run
-        self._interrupted = False           # Stop was pressed during the running Continue
+        self._interrupted = False  # Stop was pressed during the running Continue
 
         # --- controls ------------------------------------------------------------------
-        def button(label: str, tip: str, icon: str, action: Callable[[], Any]) -> widgets.Button:
-            b = widgets.Button(description=label, tooltip=tip, icon=icon,
-                               layout=widgets.Layout(width="auto"))
+        def button(
+            label: str, tip: str, icon: str, action: Callable[[], Any]
+        ) -> widgets.Button:
+            b = widgets.Button(
+                description=label, tooltip=tip, icon=icon, layout=widgets.Layout(width="auto")
+            )
             b.on_click(lambda _button: self._safely(action))
             return b
 
         self.step_button = button(
-            "Step", "Execute exactly one instruction (from a breakpoint too: the saved "
-            "instruction is stepped over)", "step-forward", self.step)
+            "Step",
+            "Execute exactly one instruction (from a breakpoint too: the saved "
+            "instruction is stepped over)",
+            "step-forward",
+            self.step,
+        )
         self.continue_button = button(
-            "Continue", "Run until a breakpoint, the end of the guest, a fault, or the end "
-            "of the budget (in the background: Stop interrupts it)", "play",
-            self.start_cont)
+            "Continue",
+            "Run until a breakpoint, the end of the guest, a fault, or the end "
+            "of the budget (in the background: Stop interrupts it)",
+            "play",
+            self.start_cont,
+        )
         self.stop_button = button(
-            "Stop", "Interrupt the running Continue (Debugger.interrupt(), as GDB's Ctrl-C): "
-            "the guest comes back with a BUDGET stop", "stop", self.stop)
+            "Stop",
+            "Interrupt the running Continue (Debugger.interrupt(), as GDB's Ctrl-C): "
+            "the guest comes back with a BUDGET stop",
+            "stop",
+            self.stop,
+        )
         self.stop_button.disabled = True
         self.reset_button = button(
-            "Reset", "Start the guest again from its entry point; breakpoints stay planted",
-            "undo", self.reset)
+            "Reset",
+            "Start the guest again from its entry point; breakpoints stay planted",
+            "undo",
+            self.reset,
+        )
         self.toggle_button = button(
-            "Toggle breakpoint", "Plant a breakpoint at the location (BRK #0 over the "
-            "instruction), or remove the one that is there", "circle",
-            lambda: self.toggle(self.where.value))
-        symbols = sorted(self.debugger.program.symbols,
-                         key=lambda s: (self.debugger.program.symbols[s], s))
+            "Toggle breakpoint",
+            "Plant a breakpoint at the location (BRK #0 over the "
+            "instruction), or remove the one that is there",
+            "circle",
+            lambda: self.toggle(self.where.value),
+        )
+        symbols = sorted(
+            self.debugger.program.symbols, key=lambda s: (self.debugger.program.symbols[s], s)
+        )
         self.where = widgets.Combobox(
-            value="", options=symbols, ensure_option=False,
+            value="",
+            options=symbols,
+            ensure_option=False,
             description="Location",
-            placeholder="symbol, symbol+offset or address: " + (
-                ", ".join(symbols[:3] + ["0x" + f"{self.debugger.program.entry:x}"])),
+            placeholder="symbol, symbol+offset or address: "
+            + (", ".join(symbols[:3] + ["0x" + f"{self.debugger.program.entry:x}"])),
             tooltip="Where to toggle a breakpoint: a symbol (e.g. loop), symbol+offset "
-                    "(loop+4) or an address (0x4000c); or pick a line below",
-            layout=widgets.Layout(width="24em"), style={"description_width": "5em"})
+            "(loop+4) or an address (0x4000c); or pick a line below",
+            layout=widgets.Layout(width="24em"),
+            style={"description_width": "5em"},
+        )
         self.lines = widgets.Select(
-            options=[], value=None, rows=6, description="Line",
+            options=[],
+            value=None,
+            rows=6,
+            description="Line",
             tooltip="Pick a listing line to fill the location box, then press "
-                    "Toggle breakpoint",
-            layout=widgets.Layout(width="40em"), style={"description_width": "5em"})
+            "Toggle breakpoint",
+            layout=widgets.Layout(width="40em"),
+            style={"description_width": "5em"},
+        )
         self.seconds = widgets.BoundedFloatText(
-            value=min(budget.seconds, 60.0), min=0.001, max=60.0, step=0.1,
+            value=min(budget.seconds, 60.0),
+            min=0.001,
+            max=60.0,
+            step=0.1,
             description="Budget (s)",
             tooltip="Time budget of one Continue, in seconds: a guest that runs longer "
-                    "comes back with a BUDGET stop",
-            layout=widgets.Layout(width="12em"), style={"description_width": "6em"})
+            "comes back with a BUDGET stop",
+            layout=widgets.Layout(width="12em"),
+            style={"description_width": "6em"},
+        )
         self.instructions = widgets.BoundedIntText(
-            value=budget.instructions or 0, min=0, max=MAX_INSTRUCTIONS,
+            value=budget.instructions or 0,
+            min=0,
+            max=MAX_INSTRUCTIONS,
             description="Max instr.",
             tooltip="Instruction budget of one Continue (0 = no count; counting makes the "
-                    "guest several times slower)",
-            layout=widgets.Layout(width="14em"), style={"description_width": "6em"})
+            "guest several times slower)",
+            layout=widgets.Layout(width="14em"),
+            style={"description_width": "6em"},
+        )
         self.lines.observe(self._on_line, names="value")
 
         # --- panels ------------------------------------------------------------------------
@@ -166,20 +214,37 @@ class DebuggerView(widgets.VBox):
         self.exit = panel("armbp-dv-exit")
         self.add_class("armbp-debugger-view")
 
-        super().__init__(children=[
-            self.status,
-            widgets.HBox([self.step_button, self.continue_button, self.stop_button,
-                          self.reset_button, self.seconds, self.instructions],
-                         layout=widgets.Layout(flex_flow="row wrap")),
-            widgets.HBox([self.where, self.toggle_button],
-                         layout=widgets.Layout(flex_flow="row wrap")),
-            self.lines,
-            self.message,
-            widgets.HBox([self.listing, self.memory],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
-            widgets.HBox([self.registers, self.exit],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
-        ], **kwargs)
+        super().__init__(
+            children=[
+                self.status,
+                widgets.HBox(
+                    [
+                        self.step_button,
+                        self.continue_button,
+                        self.stop_button,
+                        self.reset_button,
+                        self.seconds,
+                        self.instructions,
+                    ],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
+                widgets.HBox(
+                    [self.where, self.toggle_button],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
+                self.lines,
+                self.message,
+                widgets.HBox(
+                    [self.listing, self.memory],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
+                widgets.HBox(
+                    [self.registers, self.exit],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
+                ),
+            ],
+            **kwargs,
+        )
         self._safely(self.refresh)
 
     # --- the model ---------------------------------------------------------------------------
@@ -277,8 +342,9 @@ class DebuggerView(widgets.VBox):
             finally:
                 self._set_busy(False)
 
-        self._worker = threading.Thread(target=work, name="armbp-debugger-view-continue",
-                                        daemon=True)
+        self._worker = threading.Thread(
+            target=work, name="armbp-debugger-view-continue", daemon=True
+        )
         self._worker.start()
 
     def stop(self) -> None:
@@ -315,23 +381,32 @@ class DebuggerView(widgets.VBox):
         """True (and say so) when a background Continue owns the Debugger right now."""
         if not self.running:
             return False
-        self._say(f"{action}: a Continue is running; press Stop first (or wait for it).",
-                  error=True)
+        self._say(
+            f"{action}: a Continue is running; press Stop first (or wait for it).", error=True
+        )
         return True
 
     def _set_busy(self, busy: bool, budget: Budget | None = None) -> None:
         """Show a running Continue (or its end): controls that would touch the Debugger
         off, Stop on, and a status line that says what is happening."""
-        for control in (self.step_button, self.continue_button, self.reset_button,
-                        self.toggle_button, self.where, self.lines, self.seconds,
-                        self.instructions):
+        for control in (
+            self.step_button,
+            self.continue_button,
+            self.reset_button,
+            self.toggle_button,
+            self.where,
+            self.lines,
+            self.seconds,
+            self.instructions,
+        ):
             control.disabled = busy
         self.stop_button.disabled = not busy
         if busy:
             self.add_class("armbp-dv-busy")
             assert budget is not None
-            limit = f"{budget.seconds:g} s" + (f" or {budget.instructions} instruction(s)"
-                                               if budget.instructions else "")
+            limit = f"{budget.seconds:g} s" + (
+                f" or {budget.instructions} instruction(s)" if budget.instructions else ""
+            )
             self.status.value = render.running_status_html(self.model.state(), limit)
             self._say(f"Running (budget {limit}) ... press Stop to interrupt the guest.")
         else:
@@ -347,8 +422,11 @@ class DebuggerView(widgets.VBox):
             self.debugger.reset()
             self.refresh()
             bps = ", ".join(f"{bp.pc:#x}" for bp in self.debugger.breakpoints) or "none"
-            self._say(f"Reset: the guest starts again at {self.debugger.pc:#x}; "
-                      f"breakpoints still planted: {bps}.")
+            self._say(
+                f"Reset: the guest starts again at {self.debugger.pc:#x}; "
+                f"breakpoints still planted: {bps}."
+            )
+
         self._safely(do)
 
     def toggle(self, where: str | int) -> None:
@@ -365,8 +443,10 @@ class DebuggerView(widgets.VBox):
         def do() -> None:
             dbg = self.debugger
             if isinstance(where, str) and not where.strip():
-                raise ValueError("type a symbol (e.g. loop), symbol+offset or an address "
-                                 "in the Location box first")
+                raise ValueError(
+                    "type a symbol (e.g. loop), symbol+offset or an address "
+                    "in the Location box first"
+                )
             target = where.strip() if isinstance(where, str) else where
             address = dbg.address_of(target)
             name = self._name(address)
@@ -375,36 +455,48 @@ class DebuggerView(widgets.VBox):
                     dbg.delete(address, force=True)
                     self.refresh(registers=False)
                     word = int.from_bytes(dbg.raw_memory(address, 4), "little")
-                    self._say(f"Dropped the breakpoint at {name}: nothing was restored; "
-                              f"memory keeps the guest's word {word:08x} "
-                              f"({disassemble_word(word, address)}).")
+                    self._say(
+                        f"Dropped the breakpoint at {name}: nothing was restored; "
+                        f"memory keeps the guest's word {word:08x} "
+                        f"({disassemble_word(word, address)})."
+                    )
                     return
                 try:
                     left = dbg.delete(address)
                 except BreakpointOverwritten as e:
                     self.refresh(registers=False)
                     self._drop_next = address
-                    self._say(f"The breakpoint at {name} was overwritten: the guest wrote "
-                              f"{e.found:08x} ({disassemble_word(e.found, address)}) over "
-                              f"our BRK {BRK0:08x}, so there is no BRK to take out and "
-                              f"nothing was restored. Toggle it again to drop the "
-                              f"breakpoint, memory left as the guest wrote it (or Reset "
-                              f"to reload the guest).", error=True)
+                    self._say(
+                        f"The breakpoint at {name} was overwritten: the guest wrote "
+                        f"{e.found:08x} ({disassemble_word(e.found, address)}) over "
+                        f"our BRK {BRK0:08x}, so there is no BRK to take out and "
+                        f"nothing was restored. Toggle it again to drop the "
+                        f"breakpoint, memory left as the guest wrote it (or Reset "
+                        f"to reload the guest).",
+                        error=True,
+                    )
                     return
                 self.refresh(registers=False)  # a breakpoint changes no register
                 if left is None:
                     word = int.from_bytes(dbg.raw_memory(address, 4), "little")
-                    self._say(f"Removed the breakpoint at {name}: memory holds the original "
-                              f"word {word:08x} ({disassemble_word(word, address)}) again.")
+                    self._say(
+                        f"Removed the breakpoint at {name}: memory holds the original "
+                        f"word {word:08x} ({disassemble_word(word, address)}) again."
+                    )
                 else:
-                    self._say(f"Removed one use of the breakpoint at {name}; "
-                              f"{left.use_count} use(s) left, the BRK stays.")
+                    self._say(
+                        f"Removed one use of the breakpoint at {name}; "
+                        f"{left.use_count} use(s) left, the BRK stays."
+                    )
             else:
                 bp = dbg.break_at(address)
                 self.refresh(registers=False)
-                self._say(f"Breakpoint at {name}: saved {bp.saved_insn:08x} "
-                          f"({disassemble_word(bp.saved_insn, address)}) and wrote BRK #0 "
-                          f"({BRK0:08x}) over it.")
+                self._say(
+                    f"Breakpoint at {name}: saved {bp.saved_insn:08x} "
+                    f"({disassemble_word(bp.saved_insn, address)}) and wrote BRK #0 "
+                    f"({BRK0:08x}) over it."
+                )
+
         self._safely(do)
 
     def _run(self, label: str, run: Callable[[], Stop]) -> Stop | None:
@@ -418,15 +510,24 @@ class DebuggerView(widgets.VBox):
             text = f"{label}: {stop.reason.name} — {stop.message}."
             interrupted = self._interrupted and stop.reason is StopReason.BUDGET
             if interrupted:
-                text += (" Stopped by you (Stop → Debugger.interrupt()); Continue runs on "
-                         "from here.")
+                text += (
+                    " Stopped by you (Stop → Debugger.interrupt()); Continue runs on "
+                    "from here."
+                )
             elif stop.reason is StopReason.BUDGET:
-                text += (" The guest did not stop by itself within its budget; it came back "
-                         "here. Continue gives it another budget, Reset starts it over.")
+                text += (
+                    " The guest did not stop by itself within its budget; it came back "
+                    "here. Continue gives it another budget, Reset starts it over."
+                )
             elif stop.reason is StopReason.HALTED:
                 text += " Reset starts the guest again."
-            self._say(text, error=not interrupted and stop.reason in (
-                StopReason.BUDGET, StopReason.FAULT, StopReason.INTERNAL_ERROR))
+            self._say(
+                text,
+                error=not interrupted
+                and stop.reason
+                in (StopReason.BUDGET, StopReason.FAULT, StopReason.INTERNAL_ERROR),
+            )
+
         self._safely(do)
         return result[0] if result else None
 
@@ -434,11 +535,9 @@ class DebuggerView(widgets.VBox):
         """Run an action; any exception becomes the message line, never a traceback."""
         try:
             action()
-        except Exception as exc:  # a button callback must never raise
-            try:
+        except Exception as exc:  # a button callback must never raise  # noqa: BLE001
+            with contextlib.suppress(Exception):  # the message line below still shows
                 self.refresh()
-            except Exception:
-                pass
             kind = "" if isinstance(exc, ValueError) else f"{type(exc).__name__}: "
             self._say(f"{kind}{exc}", error=True)
 

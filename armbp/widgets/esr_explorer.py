@@ -18,6 +18,7 @@ Everything shown is plain widget state (text, HTML, PNG bytes): a notebook execu
 
 Imports only :mod:`armbp.esr` and :mod:`armbp.pictures` of armbp: no Unicorn, no capstone.
 """
+
 from __future__ import annotations
 
 import html
@@ -30,7 +31,7 @@ from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 from .. import esr, pictures
 from . import Syncing
 
-__all__ = ["EsrExplorer", "PRESETS", "Preset"]
+__all__ = ["PRESETS", "EsrExplorer", "Preset"]
 
 MASK64 = (1 << 64) - 1
 PICTURE_DPI = 80  # 960 px wide: sharp enough, and small in the saved widget state
@@ -45,35 +46,68 @@ class Preset(NamedTuple):
 # Real syndromes, each with where it comes from. Built with armbp.esr's builders so the
 # values and the builders cannot drift apart.
 PRESETS: tuple[Preset, ...] = (
-    Preset("BRK #0: GDB/QEMU software breakpoint", esr.brk(0),
-           "GDB's aarch64 breakpoint and QEMU's gdbstub write BRK #0 (0xd4200000)"),
-    Preset("BRK #0xf000: LLDB software breakpoint", esr.brk(0xF000),
-           "LLDB's AArch64 breakpoint opcode 0xd43e0000"),
-    Preset("BRK #0x800: Linux BUG()", esr.brk(0x800),
-           "Linux arch/arm64/include/asm/brk-imm.h: BUG_BRK_IMM 0x800"),
-    Preset("BRK #0x900: Linux KASAN report", esr.brk(0x900),
-           "Linux arch/arm64/include/asm/brk-imm.h: KASAN_BRK_IMM 0x900"),
-    Preset("BRK #0x5500: UBSAN trap", esr.brk(0x5500),
-           "Linux arch/arm64/include/asm/brk-imm.h: UBSAN_BRK_IMM 0x5500 (check kind in "
-           "the low byte)"),
-    Preset("SVC #0: Linux system call", esr.svc(0),
-           "every AArch64 Linux syscall is SVC #0 from EL0"),
-    Preset("HVC #0: hypervisor call (PSCI)", esr.hvc(0),
-           "PSCI calls from a guest kernel use HVC #0"),
-    Preset("Data abort: kernel write, translation fault L1", esr.data_abort(
-        same_el=True, wnr=True, dfsc=esr.fsc_translation(1)),
-        "a typical Linux oops line: ESR = 0x0000000096000045"),
-    Preset("Data abort from EL0: read, translation fault L3", esr.data_abort(
-        same_el=False, dfsc=esr.fsc_translation(3)),
-        "a user-space segfault on an unmapped page"),
-    Preset("Software step, seen by KVM", esr.software_step(same_el=False, isv=True),
-           "QEMU syn_swstep: what the hypervisor sees after stepping one instruction"),
-    Preset("Hardware breakpoint, seen by KVM", esr.breakpoint(same_el=False),
-           "QEMU syn_breakpoint, lower EL"),
-    Preset("Watchpoint (write), seen by KVM", esr.watchpoint(same_el=False, wnr=True),
-           "QEMU syn_watchpoint, lower EL, WnR = 1"),
-    Preset("Unknown reason (UDF)", esr.unknown(),
-           "an undefined instruction such as UDF #0"),
+    Preset(
+        "BRK #0: GDB/QEMU software breakpoint",
+        esr.brk(0),
+        "GDB's aarch64 breakpoint and QEMU's gdbstub write BRK #0 (0xd4200000)",
+    ),
+    Preset(
+        "BRK #0xf000: LLDB software breakpoint",
+        esr.brk(0xF000),
+        "LLDB's AArch64 breakpoint opcode 0xd43e0000",
+    ),
+    Preset(
+        "BRK #0x800: Linux BUG()",
+        esr.brk(0x800),
+        "Linux arch/arm64/include/asm/brk-imm.h: BUG_BRK_IMM 0x800",
+    ),
+    Preset(
+        "BRK #0x900: Linux KASAN report",
+        esr.brk(0x900),
+        "Linux arch/arm64/include/asm/brk-imm.h: KASAN_BRK_IMM 0x900",
+    ),
+    Preset(
+        "BRK #0x5500: UBSAN trap",
+        esr.brk(0x5500),
+        "Linux arch/arm64/include/asm/brk-imm.h: UBSAN_BRK_IMM 0x5500 (check kind in "
+        "the low byte)",
+    ),
+    Preset(
+        "SVC #0: Linux system call",
+        esr.svc(0),
+        "every AArch64 Linux syscall is SVC #0 from EL0",
+    ),
+    Preset(
+        "HVC #0: hypervisor call (PSCI)",
+        esr.hvc(0),
+        "PSCI calls from a guest kernel use HVC #0",
+    ),
+    Preset(
+        "Data abort: kernel write, translation fault L1",
+        esr.data_abort(same_el=True, wnr=True, dfsc=esr.fsc_translation(1)),
+        "a typical Linux oops line: ESR = 0x0000000096000045",
+    ),
+    Preset(
+        "Data abort from EL0: read, translation fault L3",
+        esr.data_abort(same_el=False, dfsc=esr.fsc_translation(3)),
+        "a user-space segfault on an unmapped page",
+    ),
+    Preset(
+        "Software step, seen by KVM",
+        esr.software_step(same_el=False, isv=True),
+        "QEMU syn_swstep: what the hypervisor sees after stepping one instruction",
+    ),
+    Preset(
+        "Hardware breakpoint, seen by KVM",
+        esr.breakpoint(same_el=False),
+        "QEMU syn_breakpoint, lower EL",
+    ),
+    Preset(
+        "Watchpoint (write), seen by KVM",
+        esr.watchpoint(same_el=False, wnr=True),
+        "QEMU syn_watchpoint, lower EL, WnR = 1",
+    ),
+    Preset("Unknown reason (UDF)", esr.unknown(), "an undefined instruction such as UDF #0"),
 )
 
 
@@ -91,6 +125,7 @@ def _group_parts(fields: list[Any]) -> list[list[tuple[str, int, int]]]:
 def _close_containers(rows: tuple) -> None:
     """Close replaced group boxes (not the toggles inside): a closed widget leaves the
     kernel's registry, so it is neither kept alive nor saved in the notebook's state."""
+
     def close(widget: widgets.Widget) -> None:
         for model in (getattr(widget, "layout", None), getattr(widget, "style", None)):
             if model is not None:
@@ -125,40 +160,62 @@ class EsrExplorer(widgets.VBox):
             description="ESR value",
             placeholder="0x96000045, 2516582469, or a pasted 'ESR = 0x…' line",
             tooltip="Type or paste a syndrome: hex (0x…), decimal, or a kernel log line; "
-                    "press Enter to apply",
+            "press Enter to apply",
             continuous_update=False,
             layout=widgets.Layout(width="34em"),
-            style={"description_width": "6em"})
+            style={"description_width": "6em"},
+        )
         self.presets = widgets.Dropdown(
-            options=[(p.label, p.value) for p in PRESETS], value=None,
+            options=[(p.label, p.value) for p in PRESETS],
+            value=None,
             description="Preset",
             tooltip="Load a real syndrome (its source is shown below the table)",
             layout=widgets.Layout(width="30em"),
-            style={"description_width": "4em"})
+            style={"description_width": "4em"},
+        )
         self.error = widgets.HTML(value="", layout=widgets.Layout(min_height="1.2em"))
         # One layout and one style shared by the 64 toggles: fewer models in the saved state.
-        bit_layout = widgets.Layout(width="2.7em", min_width="2.7em", padding="0", margin="1px")
+        bit_layout = widgets.Layout(
+            width="2.7em", min_width="2.7em", padding="0", margin="1px"
+        )
         bit_style = ToggleButtonStyle()
         self.bits = [
-            widgets.ToggleButton(value=False, description=str(bit), tooltip=f"bit {bit}",
-                                 layout=bit_layout, style=bit_style)
-            for bit in range(64)]
+            widgets.ToggleButton(
+                value=False,
+                description=str(bit),
+                tooltip=f"bit {bit}",
+                layout=bit_layout,
+                style=bit_style,
+            )
+            for bit in range(64)
+        ]
         self.bit_rows = widgets.VBox(layout=widgets.Layout(margin="0.3em 0"))
         self.table = widgets.HTML()
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(width="100%",
-                                                                         max_width="960px"))
+        self.picture = widgets.Image(
+            format="png", layout=widgets.Layout(width="100%", max_width="960px")
+        )
         self.picture_caption = widgets.HTML()
 
         self.text.observe(self._on_text, names="value")
         self.presets.observe(self._on_preset, names="value")
         for bit, button in enumerate(self.bits):
-            button.observe(lambda change, bit=bit: self._on_bit(bit, change["new"]),
-                           names="value")
+            button.observe(
+                lambda change, bit=bit: self._on_bit(bit, change["new"]), names="value"
+            )
 
         heading = widgets.HTML("<b>Bits</b> (press a bit to flip it; grouped by field)")
-        super().__init__(children=[
-            widgets.HBox([self.text, self.presets]), self.error, self.picture, self.picture_caption,
-            heading, self.bit_rows, self.table], **kwargs)
+        super().__init__(
+            children=[
+                widgets.HBox([self.text, self.presets]),
+                self.error,
+                self.picture,
+                self.picture_caption,
+                heading,
+                self.bit_rows,
+                self.table,
+            ],
+            **kwargs,
+        )
         self.observe(self._on_value, names="value")
         if value == self.value:
             self._refresh()
@@ -201,8 +258,11 @@ class EsrExplorer(widgets.VBox):
         except ValueError as exc:
             self._show_error(str(exc))
             return
-        note = "" if len(values) == 1 else \
-            f"{len(values)} values found; showing the first, 0x{value:x}."
+        note = (
+            ""
+            if len(values) == 1
+            else f"{len(values)} values found; showing the first, 0x{value:x}."
+        )
         if value == self.value:
             self._refresh()  # same value: still tidy the text and clear an old error
         else:
@@ -226,9 +286,11 @@ class EsrExplorer(widgets.VBox):
         self._refresh()
 
     def _show_error(self, message: str) -> None:
-        self.error.value = (f'<span style="color:#B00020" role="alert">⚠ '
-                            f"{html.escape(message)} — still showing "
-                            f"0x{self.value:016x}.</span>")
+        self.error.value = (
+            f'<span style="color:#B00020" role="alert">⚠ '
+            f"{html.escape(message)} — still showing "
+            f"0x{self.value:016x}.</span>"
+        )
 
     def _refresh(self) -> None:
         s = self.syndrome
@@ -243,9 +305,11 @@ class EsrExplorer(widgets.VBox):
             self.picture.value = pictures.to_png(fig, dpi=PICTURE_DPI)
             # A caption, not a tooltip: ipywidgets 8's front end cannot render an Image
             # that has a tooltip (it reads the description an Image does not have).
-            self.picture_caption.value = (f"<small>Bit-field picture of ESR "
-                                          f"0x{self.value:016x}: EC 0x{s.ec:02X} "
-                                          f"{html.escape(s.ec_name)}</small>")
+            self.picture_caption.value = (
+                f"<small>Bit-field picture of ESR "
+                f"0x{self.value:016x}: EC 0x{s.ec:02X} "
+                f"{html.escape(s.ec_name)}</small>"
+            )
 
     def _refresh_bits(self, s: Any) -> None:
         names = {}
@@ -268,36 +332,49 @@ class EsrExplorer(widgets.VBox):
                 caption = widgets.HTML(
                     f"<b>{html.escape(name)}</b> "
                     f"<small>{pictures.bit_range(msb, lsb)}</small>",
-                    layout=widgets.Layout(overflow="hidden", max_width="100%"))
-                buttons = widgets.HBox([self.bits[b] for b in range(msb, lsb - 1, -1)],
-                                       layout=widgets.Layout(flex_flow="row wrap"))
-                groups.append(widgets.VBox(
-                    [caption, buttons],
-                    layout=widgets.Layout(border="1px solid #999", padding="1px 2px",
-                                          margin="0 2px 2px 0")))
+                    layout=widgets.Layout(overflow="hidden", max_width="100%"),
+                )
+                buttons = widgets.HBox(
+                    [self.bits[b] for b in range(msb, lsb - 1, -1)],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                )
+                groups.append(
+                    widgets.VBox(
+                        [caption, buttons],
+                        layout=widgets.Layout(
+                            border="1px solid #999", padding="1px 2px", margin="0 2px 2px 0"
+                        ),
+                    )
+                )
             rows.append(widgets.HBox(groups, layout=widgets.Layout(flex_flow="row wrap")))
         old, self.bit_rows.children = self.bit_rows.children, tuple(rows)
         _close_containers(old)
 
     def _table_html(self, s: Any) -> str:
         e = html.escape
-        head = (f"<p><b>EC 0x{s.ec:02X} — {e(s.ec_name)}</b>: {e(s.ec_description)}; "
-                f"IL = {s.il}; ISS = 0x{s.iss:07x}; ISS2 = 0x{s.iss2:06x}</p>")
+        head = (
+            f"<p><b>EC 0x{s.ec:02X} — {e(s.ec_name)}</b>: {e(s.ec_description)}; "
+            f"IL = {s.il}; ISS = 0x{s.iss:07x}; ISS2 = 0x{s.iss2:06x}</p>"
+        )
         rows = "".join(
             f"<tr><td style='font-family:monospace'>{pictures.bit_range(f.msb, f.lsb)}</td>"
             f"<td><b>{e(f.name)}</b></td>"
             f"<td style='font-family:monospace'>"
             f"{pictures.value_text(f.value, f.msb - f.lsb + 1)}</td>"
             f"<td>{e(f.meaning)}</td></tr>"
-            for f in sorted(s.fields, key=lambda f: -f.msb))
-        table = ("<table style='border-collapse:collapse' border='1' cellpadding='3'>"
-                 "<caption style='text-align:left'>Fields, most significant first</caption>"
-                 "<thead><tr><th scope='col'>Bits</th><th scope='col'>Field</th>"
-                 "<th scope='col'>Value</th><th scope='col'>Meaning</th></tr></thead>"
-                 f"<tbody>{rows}</tbody></table>")
+            for f in sorted(s.fields, key=lambda f: -f.msb)
+        )
+        table = (
+            "<table style='border-collapse:collapse' border='1' cellpadding='3'>"
+            "<caption style='text-align:left'>Fields, most significant first</caption>"
+            "<thead><tr><th scope='col'>Bits</th><th scope='col'>Field</th>"
+            "<th scope='col'>Value</th><th scope='col'>Meaning</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
         warnings = "".join(f"<li>{e(w)}</li>" for w in s.warnings)
         warn = f"<p><b>Warnings</b></p><ul>{warnings}</ul>" if warnings else ""
         sources = [p for p in PRESETS if p.value == self.value]
-        source = f"<p><small>Preset source: {e(sources[0].source)}</small></p>" \
-            if sources else ""
+        source = (
+            f"<p><small>Preset source: {e(sources[0].source)}</small></p>" if sources else ""
+        )
         return head + table + warn + source

@@ -17,6 +17,7 @@ Rules every fixture here keeps:
 Without chromium or Playwright the tests are skipped with the way to get them; in CI
 (``CI=true``) that is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,29 +26,38 @@ import secrets
 import signal
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from conftest import IN_CI, require_tool  # tests/conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
 ARTEFACTS = BUILD / "browser"
 MARKER = "ARMBP_BROWSER_TEST"
-TIMEOUT_MS = 60_000          # the longest any single wait in a test may take
+TIMEOUT_MS = 60_000  # the longest any single wait in a test may take
 CHROMIUM_ARGS = [
-    "--no-sandbox",          # needed as root
-    "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",  # needed as root
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
     # Loopback only: every other host name fails at once, as it would offline.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 # What a widget area shows instead of the widget when the front end cannot render it.
-WIDGET_FAILURE_TEXTS = ("Loading widget...", "Loading widget…", "Error displaying widget",
-                        "Click to show javascript error", "Failed to create view for",
-                        "Could not create a view")
+WIDGET_FAILURE_TEXTS = (
+    "Loading widget...",
+    "Loading widget…",
+    "Error displaying widget",
+    "Click to show javascript error",
+    "Failed to create view for",
+    "Could not create a view",
+)
+
 
 def _missing(message: str) -> None:
     if IN_CI:
@@ -59,12 +69,15 @@ def _import_playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("Playwright for Python is not installed: `make test` installs it, or "
-                 "`.venv/bin/pip install -e '.[browser]'`")
+        _missing(
+            "Playwright for Python is not installed: `make test` installs it, or "
+            "`.venv/bin/pip install -e '.[browser]'`"
+        )
     return sync_playwright
 
 
 # --- processes ---------------------------------------------------------------------------------
+
 
 def tagged_env(tag: str) -> dict[str, str]:
     """The environment for a process we start: ours, plus the tag its descendants inherit."""
@@ -87,7 +100,7 @@ def tagged_processes(tag: str) -> list[tuple[int, str]]:
                 stat = f.read()
         except OSError:
             continue
-        zombie = stat[stat.rindex(b")") + 2:][:1] == b"Z"
+        zombie = stat[stat.rindex(b")") + 2 :][:1] == b"Z"
         if (environ.startswith(needle) or b"\0" + needle in environ) and not zombie:
             found.append((int(entry), cmdline[:160]))
     return found
@@ -120,6 +133,7 @@ def process_tag(request) -> Iterator[str]:
 
 # --- the browser -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     return require_tool("chromium", "chromium")
@@ -133,8 +147,12 @@ def browser(chromium: str) -> Iterator[object]:
     tag = f"chromium-{secrets.token_hex(4)}"
     manager = sync_playwright().start()
     try:
-        b = manager.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
-                                    env=tagged_env(tag), timeout=TIMEOUT_MS)
+        b = manager.chromium.launch(
+            executable_path=chromium,
+            args=CHROMIUM_ARGS,
+            env=tagged_env(tag),
+            timeout=TIMEOUT_MS,
+        )
         try:
             yield b
         finally:
@@ -152,13 +170,17 @@ class PageLog:
         self.console: list[str] = []
         self.errors: list[str] = []
         self.failed: list[str] = []
-        page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
+        page.on(
+            "console", lambda m: self.console.append(m.text) if m.type == "error" else None
+        )
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("requestfailed", lambda r: self.failed.append(r.url))
 
     def __str__(self) -> str:
-        return (f"console errors: {self.console[-10:]}\npage errors: {self.errors[-10:]}\n"
-                f"failed requests: {self.failed[-10:]}")
+        return (
+            f"console errors: {self.console[-10:]}\npage errors: {self.errors[-10:]}\n"
+            f"failed requests: {self.failed[-10:]}"
+        )
 
     __repr__ = __str__
 
@@ -182,8 +204,8 @@ def page(browser, request) -> Iterator[object]:
                 p.subject.scroll_into_view_if_needed(timeout=5_000)
                 p.subject.evaluate("e => e.scrollIntoView({block: 'start'})")
             p.screenshot(path=str(ARTEFACTS / f"{name}.png"), timeout=15_000)
-        except Exception as exc:  # a screenshot must not hide the test's own failure
-            warnings.warn(f"no screenshot for {name}: {exc}")
+        except Exception as exc:  # a screenshot must not hide the test's own failure  # noqa: BLE001
+            warnings.warn(f"no screenshot for {name}: {exc}", stacklevel=2)
         context.close()
 
 
@@ -196,8 +218,9 @@ def widget_failures(page) -> list[str]:
             box.click()  # the details (which view failed, and why) appear on a click
         failures.append(box.text_content() or "")
     body = page.locator("body").inner_text(timeout=TIMEOUT_MS)
-    failures += [t for t in WIDGET_FAILURE_TEXTS if t in body and not any(
-        t in f for f in failures)]
+    failures += [
+        t for t in WIDGET_FAILURE_TEXTS if t in body and not any(t in f for f in failures)
+    ]
     return [" ".join(f.split()) for f in failures]
 
 
@@ -224,8 +247,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     """Say how long the browser tests took, servers and browser start included."""
     if "start" not in _clock:
         return
-    line = (f"browser tests: {_clock['tests']} in {_clock['end'] - _clock['start']:.1f} s "
-            f"(wall clock, servers and chromium included; screenshots in build/browser/)")
+    line = (
+        f"browser tests: {_clock['tests']} in {_clock['end'] - _clock['start']:.1f} s "
+        f"(wall clock, servers and chromium included; screenshots in build/browser/)"
+    )
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     (ARTEFACTS / "timing.txt").write_text(line + "\n")
     terminalreporter.write_line(line)

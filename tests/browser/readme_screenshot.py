@@ -8,6 +8,7 @@ between them: the ESR explorer's value box, its bits and field table (the pictur
 them is left out), and the debugger view's controls and listing and its last exit (memory
 and registers left out). 64 colours keep the PNG small.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,11 +21,18 @@ from playwright.sync_api import expect, sync_playwright
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from armbp import app  # noqa: E402
+from armbp import app
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 WIDTH = 1280
 
 
@@ -63,13 +71,16 @@ def main(out: Path) -> None:
     def end(name: str) -> float:
         return box[name]["y"] + box[name]["height"]
 
-    parts = [rows(box["head"]["y"] - 8, end("value") + 8),
-             rows(box["bits"]["y"] - 3, end("table") + 40),
-             rows(box["debugger"]["y"] - 8, end("listing") + 8),
-             rows(box["exit"]["y"] - 4, end("exit") + 8)]
+    parts = [
+        rows(box["head"]["y"] - 8, end("value") + 8),
+        rows(box["bits"]["y"] - 3, end("table") + 40),
+        rows(box["debugger"]["y"] - 8, end("listing") + 8),
+        rows(box["exit"]["y"] - 4, end("exit") + 8),
+    ]
     gap = 10
-    image = Image.new("RGB", (WIDTH, sum(p.height for p in parts) + gap * (len(parts) - 1)),
-                      "white")
+    image = Image.new(
+        "RGB", (WIDTH, sum(p.height for p in parts) + gap * (len(parts) - 1)), "white"
+    )
     y = 0
     for i, part in enumerate(parts):
         image.paste(part, (0, y))

@@ -3,6 +3,7 @@
 The app is served by the launcher itself (``python -m armbp.app``, what ``make app`` runs),
 and stopped the way a learner stops it: Ctrl-C (SIGINT).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -12,21 +13,29 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from armbp import app as launcher
 
-from .conftest import (ARTEFACTS, ROOT, TIMEOUT_MS, _missing, assert_nothing_left,
-                       tagged_env, unexpected_widget_failures)
+from .conftest import (
+    ARTEFACTS,
+    ROOT,
+    TIMEOUT_MS,
+    _missing,
+    assert_nothing_left,
+    tagged_env,
+    unexpected_widget_failures,
+)
 
 ADDRESS = re.compile(r"open (http://127\.0\.0\.1:(\d+)/) in a browser")
 
 
 def _expect():
     from playwright.sync_api import expect
+
     return expect
 
 
@@ -35,15 +44,22 @@ class Launcher:
 
     def __init__(self, tag: str, name: str) -> None:
         if importlib.util.find_spec("voila") is None:
-            _missing("Voilà is not installed: `make test` installs it, or "
-                     "`.venv/bin/pip install -e '.[browser]'`")
+            _missing(
+                "Voilà is not installed: `make test` installs it, or "
+                "`.venv/bin/pip install -e '.[browser]'`"
+            )
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         self.log_path = ARTEFACTS / f"{name}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "armbp.app"], cwd=ROOT, env=tagged_env(tag),
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [sys.executable, "-u", "-m", "armbp.app"],
+            cwd=ROOT,
+            env=tagged_env(tag),
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -125,7 +141,8 @@ def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
     expect(_row(table, "WnR")).to_contain_text("read: the access was a read")
     expect(_row(table, "DFSC")).to_contain_text("level 1 translation fault")
     expect(page.locator("button[title^='bit 6 (WnR) = 0']")).not_to_have_class(
-        re.compile(r"\bmod-active\b"))
+        re.compile(r"\bmod-active\b")
+    )
     assert unexpected_widget_failures(page) == [], page.log
 
 
@@ -162,8 +179,9 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
 
 
 def _row(table, field: str):
-    return table.locator("tr", has=table.page.locator("td b", has_text=re.compile(
-        rf"^{field}$")))
+    return table.locator(
+        "tr", has=table.page.locator("td b", has_text=re.compile(rf"^{field}$"))
+    )
 
 
 def _listening_addresses(port: int) -> set[str]:

@@ -6,6 +6,7 @@ into ``build/html-manager/`` (``npm pack``; CI starts from a fresh clone, so it 
 there). Its ``dist/embed.js`` is the stand-alone build: it needs no require.js, which the
 export would otherwise load from a CDN as well.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,18 +19,25 @@ import sys
 import tarfile
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from armbp import app as launcher
 
-from .conftest import (BUILD, ROOT, TIMEOUT_MS, _missing, require_tool,
-                       unexpected_widget_failures, widget_failures)
+from .conftest import (
+    BUILD,
+    ROOT,
+    TIMEOUT_MS,
+    _missing,
+    require_tool,
+    unexpected_widget_failures,
+    widget_failures,
+)
 
 HTML_MANAGER = "@jupyter-widgets/html-manager@1.0.x"
-MANAGER_DIR = BUILD / "html-manager"            # holds package/ as npm packed it
+MANAGER_DIR = BUILD / "html-manager"  # holds package/ as npm packed it
 RENDERER = MANAGER_DIR / "package" / "dist" / "embed.js"
 LESSON_4 = ROOT / "notebooks" / "04-reading-the-syndrome.ipynb"
 
@@ -41,11 +49,17 @@ def fetch_html_manager() -> Path:
     npm = require_tool("npm", "npm")
     BUILD.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD) as tmp:
-        done = subprocess.run([npm, "pack", HTML_MANAGER, "--json", "--pack-destination", tmp],
-                              capture_output=True, text=True, timeout=180)
+        done = subprocess.run(
+            [npm, "pack", HTML_MANAGER, "--json", "--pack-destination", tmp],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         if done.returncode != 0:
-            _missing(f"`npm pack {HTML_MANAGER}` failed (the npm registry is needed once):\n"
-                     f"{done.stderr[-2000:]}")
+            _missing(
+                f"`npm pack {HTML_MANAGER}` failed (the npm registry is needed once):\n"
+                f"{done.stderr[-2000:]}"
+            )
         (packed,) = json.loads(done.stdout)
         with tarfile.open(Path(tmp) / packed["filename"]) as tar:
             tar.extractall(Path(tmp) / "unpacked", filter="data")
@@ -72,9 +86,22 @@ def export_url(browser, tmp_path_factory) -> Iterator[str]:
     (site / "html-manager").symlink_to(MANAGER_DIR, target_is_directory=True)
     relative = renderer.relative_to(MANAGER_DIR.parent).as_posix()
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html",
-         f"--HTMLExporter.widget_renderer_url={relative}", "--output-dir", str(site),
-         str(LESSON_4)], capture_output=True, text=True, timeout=180)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "html",
+            f"--HTMLExporter.widget_renderer_url={relative}",
+            "--output-dir",
+            str(site),
+            str(LESSON_4),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     html = (site / f"{LESSON_4.stem}.html").read_text()
     assert relative in html and "application/vnd.jupyter.widget-state+json" in html
@@ -110,11 +137,15 @@ def test_static_export_of_lesson_4_shows_the_explorer_without_a_kernel(page, exp
     # the state stored by the last run of the lesson: EsrExplorer(0xF2000800), Linux BUG()
     expect(page.get_by_role("textbox", name="ESR value")).to_have_value("0x00000000f2000800")
     expect(page.get_by_text("EC 0x3C — BRK (AArch64)")).to_be_visible()
-    expect(page.get_by_text("Preset source: Linux arch/arm64/include/asm/brk-imm.h: "
-                            "BUG_BRK_IMM 0x800")).to_be_visible()
+    expect(
+        page.get_by_text(
+            "Preset source: Linux arch/arm64/include/asm/brk-imm.h: BUG_BRK_IMM 0x800"
+        )
+    ).to_be_visible()
     expect(page.locator("button[title^='bit ']")).to_have_count(64)
     expect(page.locator("button[title^='bit 11 (Comment) = 1']")).to_have_class(
-        re.compile(r"\bmod-active\b"))
+        re.compile(r"\bmod-active\b")
+    )
     # no kernel, no server but a static one: the manager came from build/, not a CDN
     assert any(u.endswith("/html-manager/package/dist/embed.js") for u in page.requests)
     assert not [u for u in page.requests if "/api/kernels" in u]

@@ -4,6 +4,7 @@ JupyterLab is started here on 127.0.0.1 with a random token, over a temporary co
 lessons (a run in the browser must never autosave into the stored notebooks), with its
 settings and workspaces in that temporary folder too.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,15 +15,22 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from typing import Iterator, NamedTuple
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import nbformat
 import pytest
 
 from armbp import app as launcher
 
-from .conftest import (ARTEFACTS, ROOT, TIMEOUT_MS, tagged_env,
-                       unexpected_widget_failures, widget_failures)
+from .conftest import (
+    ARTEFACTS,
+    ROOT,
+    TIMEOUT_MS,
+    tagged_env,
+    unexpected_widget_failures,
+    widget_failures,
+)
 
 LESSONS = ROOT / "notebooks"
 LESSON_0 = "00-start-here.ipynb"
@@ -41,19 +49,22 @@ SETTINGS = {
 
 
 class Lab(NamedTuple):
-    url: str      # http://127.0.0.1:PORT/
+    url: str  # http://127.0.0.1:PORT/
     token: str
 
     def open(self, page, notebook: str) -> None:
         """Open ``notebook`` in a workspace of its own (no tab of an earlier test)."""
         workspace = re.sub(r"\W+", "-", notebook)
-        page.goto(f"{self.url}lab/workspaces/{workspace}/tree/{notebook}?token={self.token}",
-                  timeout=TIMEOUT_MS)
+        page.goto(
+            f"{self.url}lab/workspaces/{workspace}/tree/{notebook}?token={self.token}",
+            timeout=TIMEOUT_MS,
+        )
         page.locator(NOTEBOOK).wait_for(timeout=TIMEOUT_MS)
         # The kernel is up when the status bar names it and says Idle ("No Kernel |
         # Initializing" first: cells run before that are cleared and silently not run).
         page.locator(".jp-StatusBar-Widget", has_text=KERNEL_IDLE).first.wait_for(
-            timeout=TIMEOUT_MS)
+            timeout=TIMEOUT_MS
+        )
 
 
 @pytest.fixture(scope="module")
@@ -80,17 +91,31 @@ def lab(process_tag: str, browser, tmp_path_factory) -> Iterator[Lab]:
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTEFACTS / "jupyterlab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.port={port}",
-         "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.user_settings_dir={home / 'settings'}",
-         f"--LabApp.workspaces_dir={home / 'workspaces'}",
-         "--LabApp.news_url=None", "--LabApp.extension_manager=readonly",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--ServerApp.terminals_enabled=False",
-         *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])],
-        cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.user_settings_dir={home / 'settings'}",
+            f"--LabApp.workspaces_dir={home / 'workspaces'}",
+            "--LabApp.news_url=None",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--ServerApp.terminals_enabled=False",
+            *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []),
+        ],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         launcher.wait_for_port(port, proc, timeout=90)
         yield Lab(f"http://127.0.0.1:{port}/", token)
@@ -101,8 +126,10 @@ def lab(process_tag: str, browser, tmp_path_factory) -> Iterator[Lab]:
 
 def run_all(page, notebook_name: str) -> None:
     """Run ▸ Run All Cells, from the menu bar as a learner would, and wait for the end."""
-    cells = sum(c.cell_type == "code" for c in
-                nbformat.read(LESSONS / notebook_name, as_version=4).cells)
+    cells = sum(
+        c.cell_type == "code"
+        for c in nbformat.read(LESSONS / notebook_name, as_version=4).cells
+    )
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
     notebook = page.locator(NOTEBOOK)
@@ -114,23 +141,32 @@ def run_all(page, notebook_name: str) -> None:
                 + '.jp-InputArea-prompt')];
             return prompts.length === cells
                 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""", arg=cells, timeout=TIMEOUT_MS)
+        }""",
+        arg=cells,
+        timeout=TIMEOUT_MS,
+    )
     page.locator(".jp-StatusBar-Widget", has_text=KERNEL_IDLE).first.wait_for(
-        timeout=TIMEOUT_MS)
+        timeout=TIMEOUT_MS
+    )
     assert notebook.locator(".jp-OutputArea-output").count() > 0
 
 
 def stored_widget_views(name: str) -> int:
     """How many widget views the stored lesson shows."""
     nb = nbformat.read(LESSONS / name, as_version=4)
-    return sum(WIDGET_VIEW in out.get("data", {}) for cell in nb.cells
-               if cell.cell_type == "code" for out in cell.outputs)
+    return sum(
+        WIDGET_VIEW in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+    )
 
 
 def error_outputs(page) -> list[str]:
     """Tracebacks and stderr shown in the notebook."""
-    outputs = page.locator(f"{NOTEBOOK} .jp-OutputArea-output"
-                           "[data-mime-type='application/vnd.jupyter.stderr']")
+    outputs = page.locator(
+        f"{NOTEBOOK} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+    )
     return [t[:500] for t in outputs.all_inner_texts()]
 
 

@@ -1,4 +1,5 @@
 """Build the small guest programs of the gdbserver tests with GNU binutils (as + ld)."""
+
 from __future__ import annotations
 
 import pathlib
@@ -7,8 +8,12 @@ import subprocess
 HERE = pathlib.Path(__file__).resolve().parent  # tests/gdb
 
 
-def build_elf(name: str, out_dir: pathlib.Path, as_tool: str = "aarch64-linux-gnu-as",
-              ld_tool: str = "aarch64-linux-gnu-ld") -> pathlib.Path:
+def build_elf(
+    name: str,
+    out_dir: pathlib.Path,
+    as_tool: str = "aarch64-linux-gnu-as",
+    ld_tool: str = "aarch64-linux-gnu-ld",
+) -> pathlib.Path:
     """Assemble and link ``tests/gdb/<name>.S`` into ``out_dir/<name>.elf`` (static)."""
     src = HERE / f"{name}.S"
     obj = out_dir / f"{name}.o"
@@ -21,19 +26,35 @@ def build_elf(name: str, out_dir: pathlib.Path, as_tool: str = "aarch64-linux-gn
 def free_port() -> int:
     """A TCP port on loopback that was free a moment ago (for servers that need a number)."""
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def run_gdb(gdb: str, port: int, elf: pathlib.Path, script: pathlib.Path,
-            timeout: float = 90) -> str:
+def run_gdb(
+    gdb: str, port: int, elf: pathlib.Path, script: pathlib.Path, timeout: float = 90
+) -> str:
     """Run ``script`` in batch mode against ``:port``; the transcript (stdout + stderr)."""
     proc = subprocess.run(
-        [gdb, "-nx", "-batch", "-ex", "set tcp connect-timeout 20",
-         "-ex", f"target remote 127.0.0.1:{port}", "-x", str(script), str(elf)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, timeout=timeout)
+        [
+            gdb,
+            "-nx",
+            "-batch",
+            "-ex",
+            "set tcp connect-timeout 20",
+            "-ex",
+            f"target remote 127.0.0.1:{port}",
+            "-x",
+            str(script),
+            str(elf),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     return proc.stdout
 
 
@@ -45,6 +66,7 @@ def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
     "Terminated via GDBstub") are dropped.
     """
     import re
+
     out = []
     for line in transcript.splitlines():
         line = line.replace(str(elf), "PROG")

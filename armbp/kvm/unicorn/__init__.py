@@ -21,9 +21,10 @@ from the trapping instruction word with ``armbp.esr``. One module per part of th
 keeps the fault to itself (a real core, and real KVM, hand over the syndrome), so it is part
 of this model; being pure, its tests drive it over a dict of descriptors.
 """
+
 from __future__ import annotations
 
 from armbp.kvm.unicorn.core import STACK_SIZE, VCpu
 from armbp.kvm.unicorn.memory import LARGE_ACCESS, MAX_ACCESS, GuestMemory
 
-__all__ = ["GuestMemory", "LARGE_ACCESS", "MAX_ACCESS", "STACK_SIZE", "VCpu"]
+__all__ = ["LARGE_ACCESS", "MAX_ACCESS", "STACK_SIZE", "GuestMemory", "VCpu"]

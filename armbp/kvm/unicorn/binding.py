@@ -11,20 +11,26 @@ Unicorn 2.1.x has them) through ``_internals``. Where those are not there — an
 binding — every helper falls back to the public calls, which do the same thing slower;
 ``tests/test_vcpu.py`` runs breakpoints and step-overs through both.
 """
+
 from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import Callable
 
 from unicorn import UC_ERR_READ_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_INTR, Uc, UcError
 from unicorn import arm64_const as regs
 
 from armbp.encodings import from_bytes
 
-__all__ = ["_add_block_hook", "_add_intr_hook", "_direct_calls", "_step_over_calls",
-           "_tlb_flusher"]
+__all__ = [
+    "_add_block_hook",
+    "_add_intr_hook",
+    "_direct_calls",
+    "_step_over_calls",
+    "_tlb_flusher",
+]
 
 _PC = regs.UC_ARM64_REG_PC
 
@@ -34,6 +40,7 @@ def _internals(uc: Uc) -> tuple[ModuleType, object] | None:
     handle; None if this binding does not have them where 2.1.x keeps them."""
     try:
         from unicorn.unicorn_py3 import unicorn as binding
+
         for name in ("uclib", "HOOK_INTR_CFUNC", "HOOK_CODE_CFUNC", "uc_hook_h"):
             getattr(binding, name)
         return binding, uc._uch  # type: ignore[attr-defined]
@@ -41,15 +48,20 @@ def _internals(uc: Uc) -> tuple[ModuleType, object] | None:
         return None
 
 
-def _direct_calls(uc: Uc) -> tuple[Callable[[], int], Callable[[int], int], Callable[[], None]]:
+def _direct_calls(
+    uc: Uc,
+) -> tuple[Callable[[], int], Callable[[int], int], Callable[[], None]]:
     """``read_pc()``, ``read_word(address)`` and ``stop()`` for the trap path.
 
     ``read_word`` raises ``UcError`` if the word cannot be read, as ``mem_read`` does.
     """
     found = _internals(uc)
     if found is None:
-        return ((lambda: uc.reg_read(_PC)), (lambda address: from_bytes(uc.mem_read(address, 4))),
-                uc.emu_stop)
+        return (
+            (lambda: uc.reg_read(_PC)),
+            (lambda address: from_bytes(uc.mem_read(address, 4))),
+            uc.emu_stop,
+        )
     binding, handle = found
     uclib = binding.uclib  # type: ignore[attr-defined]
     reg_read, mem_read, emu_stop = uclib.uc_reg_read, uclib.uc_mem_read, uclib.uc_emu_stop
@@ -89,8 +101,14 @@ def _add_intr_hook(uc: Uc, callback: Callable[[object, int, object], None]) -> o
     fptr = binding.HOOK_INTR_CFUNC(callback)  # type: ignore[attr-defined]
     hook = binding.uc_hook_h()  # type: ignore[attr-defined]
     status = binding.uclib.uc_hook_add(  # type: ignore[attr-defined]
-        handle, ctypes.byref(hook), UC_HOOK_INTR, fptr, None, ctypes.c_uint64(1),
-        ctypes.c_uint64(0))
+        handle,
+        ctypes.byref(hook),
+        UC_HOOK_INTR,
+        fptr,
+        None,
+        ctypes.c_uint64(1),
+        ctypes.c_uint64(0),
+    )
     if status:
         raise UcError(status)
     return fptr
@@ -103,6 +121,7 @@ def _step_over_calls(uc: Uc) -> tuple[Callable[[int, int, int], bool], Callable[
     v0, x30 = regs.UC_ARM64_REG_V0, regs.UC_ARM64_REG_X30
     found = _internals(uc)
     if found is None:
+
         def load_any(index: int, address: int, size: int) -> bool:
             try:
                 data = uc.mem_read(address, size)
@@ -115,6 +134,7 @@ def _step_over_calls(uc: Uc) -> tuple[Callable[[int, int, int], bool], Callable[
             old = uc.reg_read(x30)
             uc.reg_write(x30, value)
             return old
+
         return load_any, exchange_any
     binding, handle = found
     uclib = binding.uclib  # type: ignore[attr-defined]
@@ -142,6 +162,7 @@ def _step_over_calls(uc: Uc) -> tuple[Callable[[int, int, int], bool], Callable[
 def _tlb_flusher(uc: Uc) -> Callable[[], None]:
     """``flush()``: drop every TLB entry (``UC_CTL_TLB_FLUSH``; ``VCpu.hide_scratch``)."""
     from unicorn.unicorn_const import UC_CTL_IO_WRITE, UC_CTL_TLB_FLUSH
+
     code = UC_CTL_IO_WRITE << 30 | UC_CTL_TLB_FLUSH  # no arguments
     found = _internals(uc)
     if found is None:
@@ -151,24 +172,36 @@ def _tlb_flusher(uc: Uc) -> Callable[[], None]:
 
     def flush() -> None:
         ctl(handle, code)
+
     return flush
 
 
-def _add_block_hook(uc: Uc, callback: Callable[[object, int, int, object], None],
-                    begin: int, end: int) -> object:
+def _add_block_hook(
+    uc: Uc, callback: Callable[[object, int, int, object], None], begin: int, end: int
+) -> object:
     """Register ``callback(handle, address, size, user)`` as a UC_HOOK_BLOCK hook for the
     blocks that start in ``begin..end`` (inclusive), called by C without the binding's two
     wrapper frames (see ``_add_intr_hook``). Returns what must be kept alive."""
     found = _internals(uc)
     if found is None:
-        return uc.hook_add(UC_HOOK_BLOCK, lambda _uc, address, size, user:
-                           callback(None, address, size, user), begin=begin, end=end)
+        return uc.hook_add(
+            UC_HOOK_BLOCK,
+            lambda _uc, address, size, user: callback(None, address, size, user),
+            begin=begin,
+            end=end,
+        )
     binding, handle = found
     fptr = binding.HOOK_CODE_CFUNC(callback)  # type: ignore[attr-defined]
     hook = binding.uc_hook_h()  # type: ignore[attr-defined]
     status = binding.uclib.uc_hook_add(  # type: ignore[attr-defined]
-        handle, ctypes.byref(hook), UC_HOOK_BLOCK, fptr, None, ctypes.c_uint64(begin),
-        ctypes.c_uint64(end))
+        handle,
+        ctypes.byref(hook),
+        UC_HOOK_BLOCK,
+        fptr,
+        None,
+        ctypes.c_uint64(begin),
+        ctypes.c_uint64(end),
+    )
     if status:
         raise UcError(status)
     return fptr

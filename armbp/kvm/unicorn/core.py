@@ -9,23 +9,50 @@ C library are ``binding``; memory as the debugger sees it is ``memory``.
 Unicorn behaviours this relies on are listed in DESIGN.md and each has a test in
 ``tests/test_vcpu.py``.
 """
+
 from __future__ import annotations
 
 import signal
 import threading
 import time
 
-from unicorn import (UC_ARCH_ARM64, UC_HOOK_MEM_FETCH_PROT, UC_HOOK_MEM_FETCH_UNMAPPED,
-                     UC_HOOK_MEM_READ_PROT, UC_HOOK_MEM_READ_UNMAPPED, UC_HOOK_MEM_WRITE_PROT,
-                     UC_HOOK_MEM_WRITE_UNMAPPED, UC_MODE_ARM, UC_PROT_EXEC, UC_PROT_READ,
-                     UC_PROT_WRITE, Uc, UcError)
+from unicorn import (
+    UC_ARCH_ARM64,
+    UC_HOOK_MEM_FETCH_PROT,
+    UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ_PROT,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_HOOK_MEM_WRITE_PROT,
+    UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_MODE_ARM,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
+    Uc,
+    UcError,
+)
 from unicorn import arm64_const as regs
 
 from armbp import esr
-from armbp.kvm.abi import (PAGE_SIZE, REGISTER_NAMES, Budget, DebugExit, Exit, ExitReason,
-                           GuestDebug, GuestDebugArch, MemoryAccess, VCpuBusy)
-from armbp.kvm.unicorn.binding import (_add_block_hook, _add_intr_hook, _direct_calls,
-                                       _step_over_calls, _tlb_flusher)
+from armbp.kvm.abi import (
+    PAGE_SIZE,
+    REGISTER_NAMES,
+    Budget,
+    DebugExit,
+    Exit,
+    ExitReason,
+    GuestDebug,
+    GuestDebugArch,
+    MemoryAccess,
+    VCpuBusy,
+)
+from armbp.kvm.unicorn.binding import (
+    _add_block_hook,
+    _add_intr_hook,
+    _direct_calls,
+    _step_over_calls,
+    _tlb_flusher,
+)
 from armbp.kvm.unicorn.guard import _exclusive, _get_ident
 from armbp.kvm.unicorn.memory import GuestMemory
 from armbp.kvm.unicorn.traps import _SCR_EL3, _SPSR_EL1, SCR_EL3_RW, SCR_EL3_TWI, Traps
@@ -45,17 +72,25 @@ _LIMIT = 1 << 64
 _NO_UNTIL = (1 << 64) - 1
 
 _UC_REGS: dict[str, int] = {f"x{i}": getattr(regs, f"UC_ARM64_REG_X{i}") for i in range(29)}
-_UC_REGS.update(x29=regs.UC_ARM64_REG_X29, x30=regs.UC_ARM64_REG_X30, sp=regs.UC_ARM64_REG_SP,
-                pc=regs.UC_ARM64_REG_PC, pstate=regs.UC_ARM64_REG_PSTATE)
+_UC_REGS.update(
+    x29=regs.UC_ARM64_REG_X29,
+    x30=regs.UC_ARM64_REG_X30,
+    sp=regs.UC_ARM64_REG_SP,
+    pc=regs.UC_ARM64_REG_PC,
+    pstate=regs.UC_ARM64_REG_PSTATE,
+)
 _FP_REGS: dict[str, int] = {f"v{i}": getattr(regs, f"UC_ARM64_REG_V{i}") for i in range(32)}
 _FP_REGS.update(fpsr=regs.UC_ARM64_REG_FPSR, fpcr=regs.UC_ARM64_REG_FPCR)
 _CORE_IDS = [_UC_REGS[name] for name in REGISTER_NAMES]
 _REG_BITS = {name: 128 for name in _FP_REGS}
 _REG_BITS.update(fpsr=32, fpcr=32)
 _SYSTEM_REGS = {
-    "esr_el1": regs.UC_ARM64_REG_ESR_EL1, "elr_el1": regs.UC_ARM64_REG_ELR_EL1,
-    "far_el1": regs.UC_ARM64_REG_FAR_EL1, "vbar_el1": regs.UC_ARM64_REG_VBAR_EL1,
-    "sp_el0": regs.UC_ARM64_REG_SP_EL0, "sp_el1": regs.UC_ARM64_REG_SP_EL1,
+    "esr_el1": regs.UC_ARM64_REG_ESR_EL1,
+    "elr_el1": regs.UC_ARM64_REG_ELR_EL1,
+    "far_el1": regs.UC_ARM64_REG_FAR_EL1,
+    "vbar_el1": regs.UC_ARM64_REG_VBAR_EL1,
+    "sp_el0": regs.UC_ARM64_REG_SP_EL0,
+    "sp_el1": regs.UC_ARM64_REG_SP_EL1,
     "nzcv": regs.UC_ARM64_REG_NZCV,
 }
 _PC = regs.UC_ARM64_REG_PC
@@ -63,6 +98,7 @@ _PC = regs.UC_ARM64_REG_PC
 # A step of an ordinary instruction, seen from the hypervisor → EC 0x32, ISV, IFSC 0x22:
 # one shared record (a frozen value) for the hot path of stepping.
 _STEP_DEBUG = DebugExit(esr.software_step(same_el=False))
+
 
 class _CtrlC:
     """Ctrl-C during a run on the main thread: stop the guest, then raise KeyboardInterrupt.
@@ -79,11 +115,11 @@ class _CtrlC:
     """
 
     def __init__(self) -> None:
-        self.running: VCpu | None = None   # the vCPU whose run is on the main thread
+        self.running: VCpu | None = None  # the vCPU whose run is on the main thread
         self.pressed = False
         self.main = threading.main_thread().ident
 
-    def arm(self, vcpu: "VCpu") -> bool:
+    def arm(self, vcpu: VCpu) -> bool:
         """Before a run on this thread: take SIGINT if we may; True if the run is covered."""
         if _get_ident() != self.main:
             return False
@@ -133,8 +169,11 @@ def _align_up(value: int, align: int = PAGE_SIZE) -> int:
 
 
 def _perms(flags: str) -> int:
-    return ((UC_PROT_READ if "r" in flags else 0) | (UC_PROT_WRITE if "w" in flags else 0)
-            | (UC_PROT_EXEC if "x" in flags else 0))
+    return (
+        (UC_PROT_READ if "r" in flags else 0)
+        | (UC_PROT_WRITE if "w" in flags else 0)
+        | (UC_PROT_EXEC if "x" in flags else 0)
+    )
 
 
 class VCpu(Traps):
@@ -152,14 +191,18 @@ class VCpu(Traps):
     page until ``hide_scratch``, the guest's loads from it are not refused.)
     """
 
-    def __init__(self, program: Program, *, flush_code_writes: bool = True,
-                 stack_size: int = STACK_SIZE):
+    def __init__(
+        self, program: Program, *, flush_code_writes: bool = True, stack_size: int = STACK_SIZE
+    ):
         if not isinstance(program, Program):
-            raise ValueError(f"expected an armbp.Program (e.g. from armbp.assemble), got "
-                             f"{type(program).__name__}")
+            raise ValueError(
+                f"expected an armbp.Program (e.g. from armbp.assemble), got "
+                f"{type(program).__name__}"
+            )
         if stack_size <= 0 or stack_size % PAGE_SIZE:
-            raise ValueError(f"stack_size={stack_size:#x}: expected a positive multiple of "
-                             f"{PAGE_SIZE:#x}")
+            raise ValueError(
+                f"stack_size={stack_size:#x}: expected a positive multiple of {PAGE_SIZE:#x}"
+            )
         self.program = program
         self.flush_code_writes = flush_code_writes
         self.stack_size = stack_size
@@ -172,8 +215,8 @@ class VCpu(Traps):
         self._fired = 0
         self._token = 0
         self._runner: int | None = None  # the thread ident of the run in progress
-        self._owner: int | None = None   # the thread making a change outside a run
-        self._lock = threading.Lock()     # held while that change is made
+        self._owner: int | None = None  # the thread making a change outside a run
+        self._lock = threading.Lock()  # held while that change is made
         self._run: tuple[int, float] | None = None
         self._raise: BaseException | None = None  # what the hook caught for run() to raise
         self._delivery: tuple[int, list[tuple[int, int]], bool] | None = None  # _deliver
@@ -194,19 +237,26 @@ class VCpu(Traps):
         self._map_program(uc)
         # execute-only: the guest's loads and stores fault; its fetches meet the block hook
         uc.mem_map(self.scratch_base, PAGE_SIZE, UC_PROT_EXEC)
-        self.scratch_open: frozenset[int] = _CLOSED   # block starts admitted next
+        self.scratch_open: frozenset[int] = _CLOSED  # block starts admitted next
         self.scratch_after: dict[int, frozenset[int]] = {}  # admitted next after each one
-        self.scratch_fetched = False                  # run from since the last TLB flush
-        self._scratch_hook = _add_block_hook(uc, self._on_scratch_block, self.scratch_base,
-                                             self.scratch_base + PAGE_SIZE - 1)
+        self.scratch_fetched = False  # run from since the last TLB flush
+        self._scratch_hook = _add_block_hook(
+            uc, self._on_scratch_block, self.scratch_base, self.scratch_base + PAGE_SIZE - 1
+        )
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
         uc.cpr_write(*_SCR_EL3, SCR_EL3_RW | SCR_EL3_TWI)  # TWI: a WFI reaches the hook
         uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
         uc.reg_write(_PC, self.program.entry)
         self._intr_hook = _add_intr_hook(uc, self._on_interrupt_guarded)
-        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
-                    | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT
-                    | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT, self._on_bad_access)
+        uc.hook_add(
+            UC_HOOK_MEM_READ_UNMAPPED
+            | UC_HOOK_MEM_WRITE_UNMAPPED
+            | UC_HOOK_MEM_FETCH_UNMAPPED
+            | UC_HOOK_MEM_READ_PROT
+            | UC_HOOK_MEM_WRITE_PROT
+            | UC_HOOK_MEM_FETCH_PROT,
+            self._on_bad_access,
+        )
         self.uc = uc
         self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
         self._flush_tlb = _tlb_flusher(uc)
@@ -229,8 +279,12 @@ class VCpu(Traps):
         run_start = prev = None
         perms = 0
         for page in sorted(pages) + [None]:
-            if page is not None and prev is not None and page == prev + PAGE_SIZE \
-                    and pages[page] == perms:
+            if (
+                page is not None
+                and prev is not None
+                and page == prev + PAGE_SIZE
+                and pages[page] == perms
+            ):
                 prev = page
                 continue
             if run_start is not None:
@@ -240,7 +294,7 @@ class VCpu(Traps):
                 perms = pages[page]
         for seg in self.program.segments:
             if seg.data:
-                uc.mem_write(seg.vaddr, bytes(seg.data[:seg.memsz]))
+                uc.mem_write(seg.vaddr, bytes(seg.data[: seg.memsz]))
 
     # -- memory map -------------------------------------------------------------------------
     @_exclusive
@@ -263,17 +317,27 @@ class VCpu(Traps):
             raise ValueError(
                 f"map: address {address:#x} and size {size:#x} must be multiples of the page "
                 f"size {PAGE_SIZE:#x}, size > 0 (e.g. {_align_down(address):#x}, "
-                f"{max(_align_up(address + size) - _align_down(address), PAGE_SIZE):#x})")
+                f"{max(_align_up(address + size) - _align_down(address), PAGE_SIZE):#x})"
+            )
         end = address + size
         if end > _LIMIT:
-            raise ValueError(f"map: {address:#x} + {size:#x} goes past the end of the "
-                             f"64-bit address space")
+            raise ValueError(
+                f"map: {address:#x} + {size:#x} goes past the end of the 64-bit address space"
+            )
         for begin, last, prot in self.uc.mem_regions():  # ``last`` is inclusive
             if address <= last and begin < end:
-                have = "".join(c if prot & bit else "-" for c, bit in (
-                    ("r", UC_PROT_READ), ("w", UC_PROT_WRITE), ("x", UC_PROT_EXEC)))
-                raise ValueError(f"map: {address:#x}..{end - 1:#x} overlaps memory already "
-                                 f"mapped at {begin:#x}..{last:#x} ({have})")
+                have = "".join(
+                    c if prot & bit else "-"
+                    for c, bit in (
+                        ("r", UC_PROT_READ),
+                        ("w", UC_PROT_WRITE),
+                        ("x", UC_PROT_EXEC),
+                    )
+                )
+                raise ValueError(
+                    f"map: {address:#x}..{end - 1:#x} overlaps memory already "
+                    f"mapped at {begin:#x}..{last:#x} ({have})"
+                )
         try:
             self.uc.mem_map(address, size, _perms(perms))
         except UcError as e:
@@ -284,15 +348,18 @@ class VCpu(Traps):
         """Store code in the scratch page (the debugger's own write: the guest cannot), and
         flush it as any code write (unless ``flush_code_writes`` is off)."""
         if not 0 <= offset <= PAGE_SIZE - len(data):
-            raise ValueError(f"scratch write at offset {offset:#x} of {len(data)} bytes: "
-                             f"expected it inside the {PAGE_SIZE:#x}-byte page")
+            raise ValueError(
+                f"scratch write at offset {offset:#x} of {len(data)} bytes: "
+                f"expected it inside the {PAGE_SIZE:#x}-byte page"
+            )
         address = self.scratch_base + offset
         self.uc.mem_write(address, bytes(data))
         if self.flush_code_writes:
             self.uc.ctl_remove_cache(address, address + max(len(data), 1))
 
-    def open_scratch(self, entry: frozenset[int],
-                     after: dict[int, frozenset[int]] | None = None) -> None:
+    def open_scratch(
+        self, entry: frozenset[int], after: dict[int, frozenset[int]] | None = None
+    ) -> None:
         """Admit the next guest fetch of a block starting at an address in ``entry`` (and,
         after each such block, those in ``after[address]``); ``open_scratch(frozenset())``
         closes the page again. Every other fetch there is refused as unmapped."""
@@ -313,16 +380,20 @@ class VCpu(Traps):
             self.scratch_fetched = False
             self._flush_tlb()
 
-    def _on_scratch_block(self, _handle: object, address: int, _size: int,
-                          _user: object) -> None:
+    def _on_scratch_block(
+        self, _handle: object, address: int, _size: int, _user: object
+    ) -> None:
         """UC_HOOK_BLOCK on the scratch page: our step-over's blocks pass, once each."""
         if address in self.scratch_open:
             self.scratch_open = self.scratch_after.get(address, _CLOSED)
             self.scratch_fetched = True  # see ``hide_scratch``
             return
         self.scratch_open = _CLOSED
-        self._exit = Exit(ExitReason.MMIO, address, mmio=MemoryAccess(
-            address, 4, "fetch", "nothing is mapped there"))
+        self._exit = Exit(
+            ExitReason.MMIO,
+            address,
+            mmio=MemoryAccess(address, 4, "fetch", "nothing is mapped there"),
+        )
         self._stop_now()  # before the block's first instruction (UC_HOOK_BLOCK runs first)
 
     def load_vector(self, index: int, address: int, size: int) -> bool:
@@ -338,8 +409,11 @@ class VCpu(Traps):
         """Could a guest load of ``size`` bytes at ``address`` succeed (mapped, readable,
         not the scratch page)? Physical addresses: the MMU is off in armbp's guests."""
         end = address + size
-        if size <= 0 or end > _LIMIT or (address < self.scratch_base + PAGE_SIZE
-                                         and self.scratch_base < end):
+        if (
+            size <= 0
+            or end > _LIMIT
+            or (address < self.scratch_base + PAGE_SIZE and self.scratch_base < end)
+        ):
             return False
         for begin, last, prot in self.uc.mem_regions():  # sorted, ``last`` inclusive
             if begin <= address <= last:
@@ -352,7 +426,9 @@ class VCpu(Traps):
 
     # -- KVM_SET_GUEST_DEBUG ----------------------------------------------------------------
     @_exclusive
-    def set_guest_debug(self, flags: GuestDebug | int, arch: GuestDebugArch | None = None) -> None:
+    def set_guest_debug(
+        self, flags: GuestDebug | int, arch: GuestDebugArch | None = None
+    ) -> None:
         """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
 
         Nothing is trapped unless ``ENABLE`` is set; BRK traps to the VMM only with
@@ -363,18 +439,25 @@ class VCpu(Traps):
         """
         if isinstance(flags, bool) or not isinstance(flags, int):
             raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
-        known = GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | \
-            GuestDebug.USE_HW
+        known = (
+            GuestDebug.ENABLE
+            | GuestDebug.SINGLESTEP
+            | GuestDebug.USE_SW_BP
+            | GuestDebug.USE_HW
+        )
         if flags & ~known:
-            raise ValueError(f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
-                             f"(expected a combination of {', '.join(f.name for f in GuestDebug if f)})")
+            raise ValueError(
+                f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
+                f"(expected a combination of {', '.join(f.name for f in GuestDebug if f)})"
+            )
         if arch is not None and not isinstance(arch, GuestDebugArch):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
         if arch is not None and flags & GuestDebug.USE_HW and arch.any():
             raise NotImplementedError(
                 "KVM_GUESTDBG_USE_HW with dbg_bcr/dbg_bvr/dbg_wcr/dbg_wvr slots set: hardware "
                 "breakpoints and watchpoints are not modelled by the Unicorn backend yet "
-                "(use software breakpoints: ENABLE | USE_SW_BP)")
+                "(use software breakpoints: ENABLE | USE_SW_BP)"
+            )
         self.guest_debug_arch = arch
         self.guest_debug = GuestDebug(flags)
         # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
@@ -399,7 +482,7 @@ class VCpu(Traps):
 
     def registers(self) -> dict[str, int]:
         """x0–x30, sp, pc, pstate in one batch read (GDB's core set)."""
-        values = dict(zip(REGISTER_NAMES, self.uc.reg_read_batch(_CORE_IDS)))
+        values = dict(zip(REGISTER_NAMES, self.uc.reg_read_batch(_CORE_IDS), strict=False))
         values["pc"] = self.pc
         return values
 
@@ -441,18 +524,23 @@ class VCpu(Traps):
         key = name.lower() if isinstance(name, str) else name
         if key == "cpsr":
             key = "pstate"
-        if key in _UC_REGS or key in _SYSTEM_REGS or key in _FP_REGS \
-                or key in ("spsr_el1", "currentel"):
+        if (
+            key in _UC_REGS
+            or key in _SYSTEM_REGS
+            or key in _FP_REGS
+            or key in ("spsr_el1", "currentel")
+        ):
             return key
-        raise ValueError(f"unknown register {name!r}: expected one of x0..x30, sp, pc, pstate, "
-                         f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel, v0..v31, "
-                         f"fpsr, fpcr")
+        raise ValueError(
+            f"unknown register {name!r}: expected one of x0..x30, sp, pc, pstate, "
+            f"{', '.join(sorted(_SYSTEM_REGS))}, spsr_el1, currentel, v0..v31, "
+            f"fpsr, fpcr"
+        )
 
     @staticmethod
     def _check_value(name: str, value: object, bits: int = 64) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-            raise ValueError(f"value {value!r} for {name}: expected an integer "
-                             f"0..2**{bits}-1")
+            raise ValueError(f"value {value!r} for {name}: expected an integer 0..2**{bits}-1")
 
     # -- running ----------------------------------------------------------------------------
     def run(self, budget: Budget | float | None = None) -> Exit:
@@ -607,14 +695,15 @@ class VCpu(Traps):
             uc.emu_start(pc, _NO_UNTIL, 0, count)
         except UcError as e:
             if self._exit is None:
-                self._exit = Exit(ExitReason.INTERNAL_ERROR, uc.reg_read(_PC),
-                                  message=f"emulation failed: {e}")
+                self._exit = Exit(
+                    ExitReason.INTERNAL_ERROR,
+                    uc.reg_read(_PC),
+                    message=f"emulation failed: {e}",
+                )
         if self._raise is not None:
             e, self._raise = self._raise, None
             raise e
         return self._exit
 
-
     def __repr__(self) -> str:
-        return (f"VCpu({self.program.name}, pc={self.pc:#x}, "
-                f"guest_debug={self.guest_debug!r})")
+        return f"VCpu({self.program.name}, pc={self.pc:#x}, guest_debug={self.guest_debug!r})"

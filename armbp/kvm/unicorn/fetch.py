@@ -15,9 +15,10 @@ descriptor per level (4 KB, 16 KB or 64 KB granule) down to a block or a page, t
 checks the Access flag and the execute permissions. Pure Python: the caller passes the
 registers and a function that reads 8 bytes of physical memory.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from armbp.esr import fsc_access_flag, fsc_address_size, fsc_permission, fsc_translation
 
@@ -38,22 +39,29 @@ def pa_bits(id_aa64mmfr0: int) -> int:
     return _PA_SIZES.get(id_aa64mmfr0 & 0xF, 48)
 
 
-def breakpoint_matches(pc: int, *, el: int, pstate: int, mdscr: int,
-                       read_bcr: Callable[[int], int], read_bvr: Callable[[int], int],
-                       count: int) -> bool:
+def breakpoint_matches(
+    pc: int,
+    *,
+    el: int,
+    pstate: int,
+    mdscr: int,
+    read_bcr: Callable[[int], int],
+    read_bvr: Callable[[int], int],
+    count: int,
+) -> bool:
     """Does one of the guest's ``count`` hardware breakpoints match an instruction at pc?
 
     Arm ARM, "Breakpoint exceptions": debug exceptions must be enabled (MDSCR_EL1.MDE; at
     EL1 also MDSCR_EL1.KDE and PSTATE.D clear), DBGBCR<n>.E set, an address-match type
     (BT 0b000x), PMC selecting the current EL, and DBGBVR<n> equal to the PC.
     """
-    if not mdscr >> 15 & 1:                             # MDSCR_EL1.MDE
+    if not mdscr >> 15 & 1:  # MDSCR_EL1.MDE
         return False
     if el == 1 and (not mdscr >> 13 & 1 or pstate >> 9 & 1):  # KDE, PSTATE.D
         return False
     if el > 1:
         return False
-    want = 0b10 if el == 0 else 0b01                    # DBGBCR.PMC: bit for EL0 / EL1
+    want = 0b10 if el == 0 else 0b01  # DBGBCR.PMC: bit for EL0 / EL1
     for n in range(count):
         bcr = read_bcr(n)
         if not bcr & 1 or bcr >> 21 & 0x7 or not bcr >> 1 & want:  # E, BT[3:1] = 000, PMC
@@ -63,8 +71,17 @@ def breakpoint_matches(pc: int, *, el: int, pstate: int, mdscr: int,
     return False
 
 
-def fetch_fault(va: int, *, el: int, sctlr: int, tcr: int, ttbr0: int, ttbr1: int,
-                pa_size: int, read64: Callable[[int], int | None]) -> int | None:
+def fetch_fault(
+    va: int,
+    *,
+    el: int,
+    sctlr: int,
+    tcr: int,
+    ttbr0: int,
+    ttbr1: int,
+    pa_size: int,
+    read64: Callable[[int], int | None],
+) -> int | None:
     """The IFSC of a fetch at ``va`` from EL ``el`` (0 or 1), or None if it is fetchable.
 
     ``read64(pa)`` returns the descriptor at a physical address, None if nothing is
@@ -119,20 +136,24 @@ def fetch_fault(va: int, *, el: int, sctlr: int, tcr: int, ttbr0: int, ttbr1: in
             return fsc_address_size(level)
         if not desc >> 10 & 1:  # AF
             return fsc_access_flag(level)
-        return None if _executable(desc, el, sctlr, pxn_table, uxn_table, ap_table) \
+        return (
+            None
+            if _executable(desc, el, sctlr, pxn_table, uxn_table, ap_table)
             else fsc_permission(level)
+        )
 
 
-def _executable(desc: int, el: int, sctlr: int, pxn_table: int, uxn_table: int,
-                ap_table: int) -> bool:
+def _executable(
+    desc: int, el: int, sctlr: int, pxn_table: int, uxn_table: int, ap_table: int
+) -> bool:
     """Arm ARM, "Instruction execution permissions" (stage 1, EL1&0 regime).
 
     AP[2:1] with APTable applied; EL0 executes unless UXN; EL1 executes unless PXN or the
     page is writable at EL0 (always privileged execute-never); SCTLR_EL1.WXN makes any
     writable page execute-never.
     """
-    ap2 = desc >> 7 & 1 | ap_table >> 1 & 1      # 1: read-only
-    ap1 = desc >> 6 & 1 & ~ap_table & 1          # 1: EL0 has access
+    ap2 = desc >> 7 & 1 | ap_table >> 1 & 1  # 1: read-only
+    ap1 = desc >> 6 & 1 & ~ap_table & 1  # 1: EL0 has access
     if el == 0:
         never = desc >> 54 & 1 or uxn_table
         writable = ap1 and not ap2

@@ -4,11 +4,12 @@ KVM's vCPU ioctls take the vCPU's mutex; here a change from another thread durin
 raises ``VCpuBusy`` at once instead of waiting (Unicorn changed under a running emulation
 kills the interpreter).
 """
+
 from __future__ import annotations
 
 import functools
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from armbp.kvm.abi import VCpuBusy
 
@@ -44,5 +45,5 @@ def _exclusive(method: Callable) -> Callable:
                 return method(self, *args, **kwargs)
             finally:
                 vcpu._owner = None
-    return guarded
 
+    return guarded

@@ -3,6 +3,7 @@
 Reads and writes that fault raise ``MemoryFault`` and change nothing; a write of code is
 followed by cache maintenance (dropping Unicorn's translated blocks of that range).
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ from armbp.memory import MemoryFault
 if TYPE_CHECKING:
     from armbp.kvm.unicorn.core import VCpu
 
-__all__ = ["GuestMemory", "LARGE_ACCESS", "MAX_ACCESS"]
+__all__ = ["LARGE_ACCESS", "MAX_ACCESS", "GuestMemory"]
 
 _LIMIT = 1 << 64
 
@@ -36,7 +37,7 @@ class GuestMemory:
     wrong without it.
     """
 
-    def __init__(self, vcpu: "VCpu"):
+    def __init__(self, vcpu: VCpu):
         self._vcpu = vcpu
 
     def read(self, address: int, size: int) -> bytes:
@@ -82,8 +83,12 @@ class GuestMemory:
         larger than ``MAX_ACCESS`` — before any buffer of ``size`` bytes is made."""
         end = address + size
         if end > _LIMIT:
-            raise MemoryFault(address, size, access,
-                              "the range goes past the end of the 64-bit address space")
+            raise MemoryFault(
+                address,
+                size,
+                access,
+                "the range goes past the end of the 64-bit address space",
+            )
         at = address
         for begin, last, _prot in sorted(self._vcpu.uc.mem_regions()):  # ``last`` inclusive
             if last < at:
@@ -96,8 +101,10 @@ class GuestMemory:
         if at < end:
             raise MemoryFault(address, size, access, f"nothing is mapped at {at:#x}")
         if size > MAX_ACCESS:
-            raise ValueError(f"cannot {access} {size:#x} bytes at once: the limit of one "
-                             f"access is MAX_ACCESS = {MAX_ACCESS:#x} bytes")
+            raise ValueError(
+                f"cannot {access} {size:#x} bytes at once: the limit of one "
+                f"access is MAX_ACCESS = {MAX_ACCESS:#x} bytes"
+            )
 
     @_exclusive
     def invalidate_code(self, address: int, size: int) -> None:

@@ -18,29 +18,58 @@ Delivery to the guest (``_deliver``) is exception entry done by hand: SPSR_EL1, 
 ESR_EL1 (FAR_EL1), PSTATE, the stack pointer's bank, PC = VBAR_EL1 + the vector offset.
 ``Traps`` is a mixin of ``VCpu``: the methods live here, the state on the vCPU.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from unicorn import (UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED, UC_MEM_READ_PROT,
-                     UC_MEM_READ_UNMAPPED, UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, Uc,
-                     UcError)
+from unicorn import (
+    UC_MEM_FETCH_PROT,
+    UC_MEM_FETCH_UNMAPPED,
+    UC_MEM_READ_PROT,
+    UC_MEM_READ_UNMAPPED,
+    UC_MEM_WRITE_PROT,
+    UC_MEM_WRITE_UNMAPPED,
+    Uc,
+    UcError,
+)
 from unicorn import arm64_const as regs
 
 from armbp import esr
 from armbp.encodings import BRK0, WFI, Op, classify, from_bytes, imm16_of
-from armbp.kvm.abi import (PAGE_SIZE, DebugExit, Exit, ExitReason, MemoryAccess, SystemEvent,
-                           SystemEventType)
-from armbp.kvm.arch import (PSTATE_EL1H_DAIF, VECTOR_CURRENT_SP0, VECTOR_CURRENT_SPX,
-                            VECTOR_LOWER_A64)
+from armbp.kvm.abi import (
+    PAGE_SIZE,
+    DebugExit,
+    Exit,
+    ExitReason,
+    MemoryAccess,
+    SystemEvent,
+    SystemEventType,
+)
+from armbp.kvm.arch import (
+    PSTATE_EL1H_DAIF,
+    VECTOR_CURRENT_SP0,
+    VECTOR_CURRENT_SPX,
+    VECTOR_LOWER_A64,
+)
 from armbp.kvm.unicorn.fetch import breakpoint_matches, fetch_fault, pa_bits
 from armbp.kvm.unicorn.guard import _exclusive
 
 if TYPE_CHECKING:
-    from typing import Callable
+    from collections.abc import Callable
 
-__all__ = ["EXCP_BKPT", "EXCP_PREFETCH_ABORT", "EXCP_SMC", "EXCP_SWI", "EXCP_UDEF",
-           "PSCI_SYSTEM_OFF", "PSCI_SYSTEM_RESET", "PSCI_VERSION", "Traps", "stale_brk_note"]
+__all__ = [
+    "EXCP_BKPT",
+    "EXCP_PREFETCH_ABORT",
+    "EXCP_SMC",
+    "EXCP_SWI",
+    "EXCP_UDEF",
+    "PSCI_SYSTEM_OFF",
+    "PSCI_SYSTEM_RESET",
+    "PSCI_VERSION",
+    "Traps",
+    "stale_brk_note",
+]
 
 # -- PSCI (Arm DEN 0022, "Power State Coordination Interface"), SMC Calling Convention (DEN 0028)
 PSCI_VERSION = 0x8400_0000
@@ -49,15 +78,15 @@ PSCI_SYSTEM_RESET = 0x8400_0009
 PSCI_VERSION_1_0 = 0x0001_0000
 SMCCC_NOT_SUPPORTED = (1 << 64) - 1  # -1
 
-SCR_EL3_RW = 1 << 10        # "SCR_EL3, Secure Configuration Register": the next lower EL is AArch64
-SCR_EL3_TWI = 1 << 12       # ... TWI: trap WFI to EL3 (here: to the interrupt hook)
-SCTLR_EL1_NTWI = 1 << 16    # "SCTLR_EL1": nTWI = 0 traps WFI at EL0 to EL1
+SCR_EL3_RW = 1 << 10  # "SCR_EL3, Secure Configuration Register": the next lower EL is AArch64
+SCR_EL3_TWI = 1 << 12  # ... TWI: trap WFI to EL3 (here: to the interrupt hook)
+SCTLR_EL1_NTWI = 1 << 16  # "SCTLR_EL1": nTWI = 0 traps WFI at EL0 to EL1
 
 # Unicorn's UC_HOOK_INTR numbers are QEMU's EXCP_* (target/arm/cpu.h); DESIGN.md, "Unicorn facts"
-EXCP_UDEF = 1       # UDF, HLT, HVC with no EL2, ... (PC = the instruction)
-EXCP_SWI = 2        # SVC (PC = the next instruction)
-EXCP_BKPT = 7       # BRK (PC = the BRK itself)
-EXCP_SMC = 13       # SMC (PC = the next instruction)
+EXCP_UDEF = 1  # UDF, HLT, HVC with no EL2, ... (PC = the instruction)
+EXCP_SWI = 2  # SVC (PC = the next instruction)
+EXCP_BKPT = 7  # BRK (PC = the BRK itself)
+EXCP_SMC = 13  # SMC (PC = the next instruction)
 EXCP_PREFETCH_ABORT = 3  # an instruction abort, or a hardware breakpoint the guest programmed
 EXCP_HWBKPT = EXCP_PREFETCH_ABORT
 
@@ -91,8 +120,10 @@ _BRK0_DEBUG = DebugExit(esr.brk(0))
 
 def stale_brk_note(word: int) -> str:
     """The message of a DEBUG exit whose BRK is no longer in memory (see ``_brk_syndrome``)."""
-    return (f"the BRK that trapped is no longer in memory (it holds {word:#010x} now): the "
-            f"guest overwrote it after it was translated; imm16 unknown, 0 in hsr")
+    return (
+        f"the BRK that trapped is no longer in memory (it holds {word:#010x} now): the "
+        f"guest overwrote it after it was translated; imm16 unknown, 0 in hsr"
+    )
 
 
 def _brk_syndrome(word: int) -> tuple[int, str]:
@@ -150,7 +181,7 @@ class Traps:
         """
         try:
             if intno == EXCP_BKPT and self.traps_brk:
-                pc = self._read_pc()                # BRK: PC is the BRK itself
+                pc = self._read_pc()  # BRK: PC is the BRK itself
                 word = self._read_word(pc)
                 if word == BRK0:  # the debugger's own BRK: one shared record per pc
                     exit_ = self._brk0_exits.get(pc)
@@ -166,9 +197,11 @@ class Traps:
         except BaseException as e:  # noqa: BLE001 - reported as an exit, see above
             self._finish_delivery()
             if isinstance(e, Exception):
-                self._exit = Exit(ExitReason.INTERNAL_ERROR, self.uc.reg_read(_PC),
-                                  message=f"the vCPU's exception hook failed: "
-                                          f"{type(e).__name__}: {e}")
+                self._exit = Exit(
+                    ExitReason.INTERNAL_ERROR,
+                    self.uc.reg_read(_PC),
+                    message=f"the vCPU's exception hook failed: {type(e).__name__}: {e}",
+                )
             elif self._raise is None:
                 self._raise = e  # KeyboardInterrupt, SystemExit: raised by run()
             self._stop_now()
@@ -181,9 +214,9 @@ class Traps:
             # fault comes first (Arm ARM, "PC alignment checking"); FAR holds that PC.
             # Unicorn raises it as an undefined instruction (interrupt 1).
             self._deliver(esr.pc_alignment(), return_to=pc, far=pc)
-        elif intno == EXCP_BKPT:                      # BRK with the trap off (on: see above)
+        elif intno == EXCP_BKPT:  # BRK with the trap off (on: see above)
             self._deliver(_brk_syndrome(self._read_word(pc))[0], return_to=pc)
-        elif intno == EXCP_SWI:                     # SVC: PC is already the next instruction
+        elif intno == EXCP_SWI:  # SVC: PC is already the next instruction
             word = self._word_or_none(pc - 4) or 0
             self._deliver(esr.svc(imm16_of(word)), return_to=pc)
         elif intno == EXCP_UDEF:
@@ -193,22 +226,33 @@ class Traps:
             elif word == WFI and not self._wfi_traps_to_el1():
                 # SCR_EL3.TWI (set at reset) routes WFI here with PC = the WFI: no interrupt
                 # source can ever wake this guest, so the run ends as KVM_EXIT_HLT, past it.
-                self._stop(Exit(ExitReason.HLT, pc + 4, message="WFI: waiting for an "
-                                "interrupt, and this guest has no interrupt source"))
-            else:                                   # UDF, HLT (halting debug is off),
+                self._stop(
+                    Exit(
+                        ExitReason.HLT,
+                        pc + 4,
+                        message="WFI: waiting for an "
+                        "interrupt, and this guest has no interrupt source",
+                    )
+                )
+            else:  # UDF, HLT (halting debug is off),
                 self._deliver(esr.unknown(), return_to=pc)  # HVC at EL0 (UNDEFINED there)
-        elif intno == EXCP_SMC:                     # SMC #0 is the other SMCCC conduit
+        elif intno == EXCP_SMC:  # SMC #0 is the other SMCCC conduit
             if self._current_el() != 0:
                 self._hypercall(pc - 4, pc)
-            else:                                   # SMC at EL0 is UNDEFINED
+            else:  # SMC at EL0 is UNDEFINED
                 self._deliver(esr.unknown(), return_to=pc - 4)
-        elif intno == EXCP_PREFETCH_ABORT:          # an abort, or a guest's hardware bkpt
+        elif intno == EXCP_PREFETCH_ABORT:  # an abort, or a guest's hardware bkpt
             syndrome, far = self._prefetch_abort(pc)
             self._deliver(syndrome, return_to=pc, far=far)
         else:
-            self._stop(Exit(ExitReason.INTERNAL_ERROR, pc,
-                            message=f"Unicorn raised exception {intno} at {pc:#x}, which "
-                                    f"armbp does not model"))
+            self._stop(
+                Exit(
+                    ExitReason.INTERNAL_ERROR,
+                    pc,
+                    message=f"Unicorn raised exception {intno} at {pc:#x}, which "
+                    f"armbp does not model",
+                )
+            )
 
     def _prefetch_abort(self, pc: int) -> tuple[int, int | None]:
         """Interrupt 3 at ``pc``: the syndrome (and FAR) of what really happened.
@@ -228,9 +272,15 @@ class Traps:
         same_el = el != 0
         mdscr = uc.cpr_read(*_MDSCR_EL1)
         count = (uc.cpr_read(*_ID_AA64DFR0_EL1) >> 12 & 0xF) + 1  # BRPs
-        if breakpoint_matches(pc, el=el, pstate=pstate, mdscr=mdscr, count=count,
-                              read_bcr=lambda n: uc.cpr_read(2, 0, 0, n, 5),
-                              read_bvr=lambda n: uc.cpr_read(2, 0, 0, n, 4)):
+        if breakpoint_matches(
+            pc,
+            el=el,
+            pstate=pstate,
+            mdscr=mdscr,
+            count=count,
+            read_bcr=lambda n: uc.cpr_read(2, 0, 0, n, 5),
+            read_bvr=lambda n: uc.cpr_read(2, 0, 0, n, 4),
+        ):
             return esr.breakpoint(same_el=same_el), None
 
         def read64(pa: int) -> int | None:
@@ -239,11 +289,16 @@ class Traps:
             except (UcError, OverflowError):
                 return None
 
-        fault = fetch_fault(pc, el=el, sctlr=uc.cpr_read(*_SCTLR_EL1),
-                            tcr=uc.cpr_read(*_TCR_EL1),
-                            ttbr0=uc.reg_read(regs.UC_ARM64_REG_TTBR0_EL1),
-                            ttbr1=uc.reg_read(regs.UC_ARM64_REG_TTBR1_EL1),
-                            pa_size=pa_bits(uc.cpr_read(*_ID_AA64MMFR0_EL1)), read64=read64)
+        fault = fetch_fault(
+            pc,
+            el=el,
+            sctlr=uc.cpr_read(*_SCTLR_EL1),
+            tcr=uc.cpr_read(*_TCR_EL1),
+            ttbr0=uc.reg_read(regs.UC_ARM64_REG_TTBR0_EL1),
+            ttbr1=uc.reg_read(regs.UC_ARM64_REG_TTBR1_EL1),
+            pa_size=pa_bits(uc.cpr_read(*_ID_AA64MMFR0_EL1)),
+            read64=read64,
+        )
         if fault is None:
             return esr.breakpoint(same_el=same_el), None
         return esr.instruction_abort(same_el=same_el, ifsc=fault), pc
@@ -252,10 +307,16 @@ class Traps:
         """HVC/SMC from the guest: PSCI, handled "in the kernel" as KVM does."""
         function = self.uc.reg_read(_X0)
         if function in (PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET):
-            kind = SystemEventType.SHUTDOWN if function == PSCI_SYSTEM_OFF else \
-                SystemEventType.RESET
-            self._stop(Exit(ExitReason.SYSTEM_EVENT, next_pc,
-                            system_event=SystemEvent(kind, function)))
+            kind = (
+                SystemEventType.SHUTDOWN
+                if function == PSCI_SYSTEM_OFF
+                else SystemEventType.RESET
+            )
+            self._stop(
+                Exit(
+                    ExitReason.SYSTEM_EVENT, next_pc, system_event=SystemEvent(kind, function)
+                )
+            )
             return
         result = PSCI_VERSION_1_0 if function == PSCI_VERSION else SMCCC_NOT_SUPPORTED
         # one call, so that a Ctrl-C cannot land between the result and the return
@@ -269,7 +330,9 @@ class Traps:
         return self.uc.reg_read(regs.UC_ARM64_REG_PSTATE) >> 2 & 3
 
     @_exclusive
-    def inject_exception(self, syndrome: int, *, return_to: int, far: int | None = None) -> None:
+    def inject_exception(
+        self, syndrome: int, *, return_to: int, far: int | None = None
+    ) -> None:
         """Deliver a synchronous exception to the guest's EL1 vectors (the VMM re-injecting).
 
         What the hardware does on exception entry (Arm ARM D1.3.4): SPSR_EL1 = PSTATE,
@@ -299,15 +362,20 @@ class Traps:
             offset = VECTOR_LOWER_A64
         else:
             offset = VECTOR_CURRENT_SPX if spsel else VECTOR_CURRENT_SP0
-        writes = [(regs.UC_ARM64_REG_ELR_EL1, return_to), (regs.UC_ARM64_REG_ESR_EL1, syndrome)]
+        writes = [
+            (regs.UC_ARM64_REG_ELR_EL1, return_to),
+            (regs.UC_ARM64_REG_ESR_EL1, syndrome),
+        ]
         if far is not None:
             writes.append((regs.UC_ARM64_REG_FAR_EL1, far))
         if not spsel:
             # Leaving SP_EL0: bank it and take SP_EL1, as the hardware's SP selection does.
             # (Unicorn's PSTATE write does not switch the stack pointer itself.)
-            writes += [(regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP)),
-                       (regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF),
-                       (regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1))]
+            writes += [
+                (regs.UC_ARM64_REG_SP_EL0, uc.reg_read(regs.UC_ARM64_REG_SP)),
+                (regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF),
+                (regs.UC_ARM64_REG_SP, uc.reg_read(regs.UC_ARM64_REG_SP_EL1)),
+            ]
         else:
             writes.append((regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF))
         writes.append((_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset))
@@ -338,12 +406,16 @@ class Traps:
         """
         self.uc.cpr_write(*_SCR_EL3, self.uc.cpr_read(*_SCR_EL3))
 
-    def _on_bad_access(self, uc: Uc, access: int, address: int, size: int, value: int,
-                       _user: object) -> bool:
+    def _on_bad_access(
+        self, uc: Uc, access: int, address: int, size: int, value: int, _user: object
+    ) -> bool:
         kind, why = _BAD_ACCESS.get(access, ("access", "unknown fault"))
         if self.scratch_base <= address < self.scratch_base + PAGE_SIZE:
             why = "nothing is mapped there"  # the scratch page is not the guest's
         pc = address if kind == "fetch" else uc.reg_read(_PC)
-        self._exit = Exit(ExitReason.MMIO, pc, mmio=MemoryAccess(
-            address, size, kind, why, value if kind == "write" else None))
+        self._exit = Exit(
+            ExitReason.MMIO,
+            pc,
+            mmio=MemoryAccess(address, size, kind, why, value if kind == "write" else None),
+        )
         return False  # Unicorn stops with UC_ERR_*; run() returns the exit recorded here

@@ -3,6 +3,7 @@
 KVM ends ``KVM_RUN`` when a signal arrives (``KVM_EXIT_INTR``); the Unicorn model ends a
 run whose time is up the same way, from outside, without costing the run anything.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,6 +21,7 @@ __all__ = ["_WATCHDOG", "_Watchdog"]
 # Condition.wait refuses with OverflowError), long enough to cost nothing.
 _MAX_SLEEP = 3600.0
 _RETRY_SECONDS = 0.01  # after a failure while looking (see _Watchdog._loop)
+
 
 class _Watchdog:
     """One daemon thread that stops runs whose time is up.
@@ -39,22 +41,23 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._vcpus: "weakref.WeakSet[VCpu]" = weakref.WeakSet()
+        self._vcpus: weakref.WeakSet[VCpu] = weakref.WeakSet()
         self.waiting_until = math.inf
         self._thread: threading.Thread | None = None
         self.failures = 0
         self.last_failure: BaseException | None = None
 
-    def register(self, vcpu: "VCpu") -> None:
+    def register(self, vcpu: VCpu) -> None:
         """Look at ``vcpu``'s runs from now on (every vCPU, not only those that woke us)."""
         with self._cond:
             self._vcpus.add(vcpu)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="armbp-watchdog",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="armbp-watchdog", daemon=True
+                )
                 self._thread.start()
 
-    def watch(self, vcpu: "VCpu") -> None:
+    def watch(self, vcpu: VCpu) -> None:
         """Wake up to look at ``vcpu``'s current run (called only for an earlier deadline)."""
         with self._cond:
             self.waiting_until = math.inf  # until the thread has looked again
