@@ -35,6 +35,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 # A wheel ships the app notebook as package data (armbp/data/app); a checkout has app/.
@@ -285,7 +286,7 @@ def start(
     *,
     env: dict[str, str] | None = None,
     cull_idle: float = CULL_IDLE_SECONDS,
-    **popen: object,
+    **popen: Any,
 ) -> tuple[subprocess.Popen, str]:
     """Start Voilà on ``notebook`` in its own process group; return it and its address
     once it answers. ``port`` 0 picks a free one; a taken ``port`` raises ``PortTaken``."""
@@ -305,7 +306,7 @@ def start(
             start_new_session=True,
             env=env,
             **popen,
-        )  # type: ignore[arg-type]
+        )
         try:
             wait_for_ours(chosen, proc, nonce)
         except RuntimeError:

@@ -464,9 +464,10 @@ class Debugger:
         if cached is not None and cached[0] is bp:
             fix = cached[1]
         else:
-            fix = plan(bp.saved_insn, bp.pc, self._slot)
-            if fix is None:
+            planned = plan(bp.saved_insn, bp.pc, self._slot)
+            if planned is None:
                 return None
+            fix = planned
             if fix.readable is not None:
                 address, size = fix.readable
                 if address % size or not self.vcpu.guest_readable(address, size):
@@ -543,10 +544,9 @@ class Debugger:
         slot = self._slot
         if not (slot <= pc < slot + PAGE_SIZE and self._slot_bytes is not None):
             return None
-        real = self._slot_resume.get(pc - slot)
-        not_run = real is None
-        if not_run:
-            real = self._slot_origin
+        resume = self._slot_resume.get(pc - slot)
+        not_run = resume is None
+        real = self._slot_origin if resume is None else resume
         self.vcpu.pc = real
         return real, not_run
 

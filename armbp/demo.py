@@ -87,12 +87,12 @@ def _use_colour(choice: str, stream: TextIO) -> bool:
 
 
 def _word(data: bytes) -> str:
-    """An instruction word as the listings print it: A64 code is little-endian (B2.6.2)."""
+    """An instruction word as the listings print it: A64 code is little-endian (Arm ARM "Instruction endianness")."""
     return f"{int.from_bytes(data, 'little'):08x}"
 
 
 def _flags(flags: int) -> str:
-    names = [m.name for m in GuestDebug if m.value and flags & m.value == m.value]
+    names = [str(m.name) for m in GuestDebug if m.value and flags & m.value == m.value]
     return f"{' | '.join(names) or 'NONE'} ({flags:#x})"
 
 
@@ -148,10 +148,12 @@ def run(stream: TextIO = sys.stdout, colour: bool = False) -> int:
     mark = dbg.events_seen
     stop = dbg.cont()
     _stop_line(out, stop)
-    syndrome = esr.decode(stop.exit.debug.hsr)
+    debug = stop.exit.debug
+    assert debug is not None  # a breakpoint stop comes from KVM_EXIT_DEBUG
+    syndrome = esr.decode(debug.hsr)
     out(
-        f"   hsr={stop.exit.debug.hsr:#010x}: EC 0x{syndrome.ec:02X} = {syndrome.ec_name}, "
-        f"IL = {syndrome.il}, ISS (the BRK's imm16) = {stop.exit.debug.hsr & 0xFFFF:#x}"
+        f"   hsr={debug.hsr:#010x}: EC 0x{syndrome.ec:02X} = {syndrome.ec_name}, "
+        f"IL = {syndrome.il}, ISS (the BRK's imm16) = {debug.hsr & 0xFFFF:#x}"
     )
     entry = dbg.table.find(stop.pc)
     out(

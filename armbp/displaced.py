@@ -37,6 +37,7 @@ branches, ``ERET``, SVE, FEAT_MOPS) takes the in-place step: restore, step, re-i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from armbp.encodings import B, to_bytes
@@ -44,8 +45,8 @@ from armbp.encodings import B, to_bytes
 __all__ = ["Fixup", "displaceable", "plan"]
 
 _MASK64 = (1 << 64) - 1
-# Branch, exception generation and system instructions; Arm ARM C4.1.65 "Branches, Exception
-# Generating and System instructions", and C6.2 for each encoding below.
+# Branch, exception generation and system instructions; Arm ARM "Branches, Exception
+# Generating and System instructions", and each instruction's own page below.
 _B = B  # B <label>: imm26 = offset / 4 (±128 MiB)
 _B_RANGE = 1 << 27
 _MOVZ_X = 0xD280_0000  # MOVZ Xd, #imm16, LSL #(hw * 16)
@@ -89,7 +90,7 @@ class Fixup:
 def displaceable(word: int) -> bool:
     """Can this instruction run from another address, unchanged, with the same effect?
 
-    True for the classes with no PC in them (Arm ARM C4.1, top-level encoding table, op0 =
+    True for the classes with no PC in them (Arm ARM "A64 instruction set encoding", the top-level table, op0 =
     bits [28:25]): data processing (immediate) except PC-relative addressing (ADR, ADRP),
     data processing (register), SIMD and floating point, and loads/stores except the
     literal forms (and FEAT_MOPS, which shares their op0); and the hints (but WFE, WFI) and
@@ -136,7 +137,7 @@ def _mov64(rd: int, value: int) -> list[int]:
 
 
 def _slot(
-    words: list[int | None],
+    words: Sequence[int | None],
     resume: dict[int, int] | None = None,
     readable: tuple[int, int] | None = None,
     blocks: tuple[int, ...] = (),
@@ -158,35 +159,35 @@ def plan(word: int, pc: int, slot: int) -> Fixup | None:
         return _slot(
             [word, _branch(slot + 4, after)], {4: after}, blocks=(4,) if ends_block else ()
         )
-    if word & 0x7C00_0000 == 0x1400_0000:  # B, BL (C6.2.26, C6.2.34)
+    if word & 0x7C00_0000 == 0x1400_0000:  # B, BL (Arm ARM "B", "BL")
         target = pc + _signed(word & 0x3FF_FFFF, 26) * 4 & _MASK64
         if not word >> 31:
             return Fixup("jump", target=target)
         mov = _mov64(_LR, after)
         b = _branch(slot + 4 * len(mov), target)
         return _slot(mov + [b]) if b is not None else Fixup("jump", target=target, link=after)
-    if word & 0xFF00_0000 == 0x5400_0000:  # B.cond, BC.cond (C6.2.27/28)
+    if word & 0xFF00_0000 == 0x5400_0000:  # B.cond, BC.cond (Arm ARM "B.cond", "BC.cond")
         target = pc + _signed(word >> 5 & 0x7FFFF, 19) * 4 & _MASK64
         return _conditional(word & ~(0x7FFFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x7E00_0000 == 0x3400_0000:  # CBZ, CBNZ (C6.2.47/46)
+    if word & 0x7E00_0000 == 0x3400_0000:  # CBZ, CBNZ (Arm ARM "CBZ", "CBNZ")
         target = pc + _signed(word >> 5 & 0x7FFFF, 19) * 4 & _MASK64
         return _conditional(word & ~(0x7FFFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x7E00_0000 == 0x3600_0000:  # TBZ, TBNZ (C6.2.363/362)
+    if word & 0x7E00_0000 == 0x3600_0000:  # TBZ, TBNZ (Arm ARM "TBZ", "TBNZ")
         target = pc + _signed(word >> 5 & 0x3FFF, 14) * 4 & _MASK64
         return _conditional(word & ~(0x3FFF << 5) | 2 << 5, target, after, slot)
-    if word & 0x1F00_0000 == 0x1000_0000:  # ADR, ADRP (C6.2.10/11)
+    if word & 0x1F00_0000 == 0x1000_0000:  # ADR, ADRP (Arm ARM "ADR", "ADRP")
         imm = _signed((word >> 5 & 0x7FFFF) << 2 | word >> 29 & 3, 21)
         if word >> 31:
             value = (pc & ~0xFFF) + (imm << 12) & _MASK64
         else:
             value = pc + imm & _MASK64
         mov = _mov64(rd, value)
-        return _slot(mov + [_branch(slot + 4 * len(mov), after)])
+        return _slot([*mov, _branch(slot + 4 * len(mov), after)])
     if word & 0x3B00_0000 == 0x1800_0000:  # load register (literal)
         return _literal(word, pc, after, slot)
-    if word & 0xFFFF_FC1F in (0xD61F_0000, 0xD65F_0000):  # BR Xn, RET Xn (C6.2.37/219)
+    if word & 0xFFFF_FC1F in (0xD61F_0000, 0xD65F_0000):  # BR Xn, RET Xn (Arm ARM "BR", "RET")
         return _slot([word])
-    if word & 0xFFFF_FC1F == 0xD63F_0000:  # BLR Xn (C6.2.35)
+    if word & 0xFFFF_FC1F == 0xD63F_0000:  # BLR Xn (Arm ARM "BLR")
         rn = word >> 5 & 0x1F
         if rn == _LR:
             return Fixup("blr-x30", link=after)
@@ -204,8 +205,8 @@ def _conditional(test: int, target: int, after: int, slot: int) -> Fixup | None:
 
 
 def _literal(word: int, pc: int, after: int, slot: int) -> Fixup | None:
-    """LDR (literal) and its relatives (C6.2.167 LDR (literal), C6.2.177 LDRSW (literal),
-    C6.2.208 PRFM (literal), C7.2.192 LDR (literal, SIMD&FP))."""
+    """LDR (literal) and its relatives (the Arm ARM pages "LDR (literal)", "LDRSW (literal)",
+    "PRFM (literal)" and "LDR (literal, SIMD&FP)")."""
     opc, vector, rt = word >> 30, word >> 26 & 1, word & 0x1F
     address = pc + _signed(word >> 5 & 0x7FFFF, 19) * 4 & _MASK64
     if vector:
@@ -225,5 +226,5 @@ def _literal(word: int, pc: int, after: int, slot: int) -> Fixup | None:
     load = (_LDR_W_IMM, _LDR_X_IMM, _LDRSW_IMM)[opc] | rt << 5 | rt
     mov = _mov64(rt, address)
     return _slot(
-        mov + [load, _branch(slot + 4 * (len(mov) + 1), after)], readable=(address, size)
+        [*mov, load, _branch(slot + 4 * (len(mov) + 1), after)], readable=(address, size)
     )

@@ -25,7 +25,11 @@ import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only (typing.Self is Python 3.11+)
+    from typing_extensions import Self
+
 
 from .program import Program, Segment, SourceLine
 
@@ -158,7 +162,7 @@ class ElfImage:
     name: str = "ELF image"
 
     @classmethod
-    def read(cls, path: str | os.PathLike) -> ElfImage:
+    def read(cls, path: str | os.PathLike) -> Self:
         """The image in the file at ``path`` (``ElfError`` naming the path if it is not one
         we can run, or cannot be read)."""
         path = os.fspath(path)
@@ -182,7 +186,7 @@ class ElfImage:
         return cls.parse(data, path)
 
     @classmethod
-    def parse(cls, data: bytes, name: str = "ELF image") -> ElfImage:
+    def parse(cls, data: bytes, name: str = "ELF image") -> Self:
         """The image in ``data``; ``ElfError`` messages start with ``name``.
 
         Every ``PT_LOAD`` must lie in the file and below ``ADDRESS_LIMIT``, all of them

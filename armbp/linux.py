@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -374,7 +375,7 @@ class LinuxProcess:
         envp: list[str] | None = None,
         stdout=None,
         stderr=None,
-        log=None,
+        log: Callable[[str], None] | None = None,
     ):
         import os
         import sys
@@ -429,7 +430,7 @@ class LinuxProcess:
         self.entry = self.image.entry
         self._stdout = stdout or (lambda b: (sys.stdout.buffer.write(b), sys.stdout.flush()))
         self._stderr = stderr or (lambda b: (sys.stderr.buffer.write(b), sys.stderr.flush()))
-        self.log = log
+        self.log: Callable[[str], None] | None = log
         self.exit_code: int | None = None
         self.signal: int | None = None
         self.syscalls: Syscalls | None = None
@@ -482,6 +483,8 @@ class LinuxProcess:
             # leave the guest where the exception happened, as a kernel reporting it would
             self._eret(vcpu, vcpu.read_register("elr_el1"))
             return "signal", None
+        if self.syscalls is None:
+            raise RuntimeError("the process has not started: call start(vcpu) first")
         args = [vcpu.read_register(f"x{i}") for i in range(6)]
         number = vcpu.read_register("x8")
         result = self.syscalls(number, args)

@@ -64,10 +64,14 @@ __all__ = [
 class FieldLike(Protocol):
     """What the layout needs of a field: :class:`armbp.esr.Field` and :class:`WordField` fit."""
 
-    name: str
-    msb: int
-    lsb: int
-    value: int
+    @property
+    def name(self) -> str: ...
+    @property
+    def msb(self) -> int: ...
+    @property
+    def lsb(self) -> int: ...
+    @property
+    def value(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -414,7 +418,7 @@ def _add_box(
         linewidth=1.2,
         hatch=hatch or None,
     )
-    box._hatch_color = to_rgba(_HATCH_COLOUR)
+    box._hatch_color = to_rgba(_HATCH_COLOUR)  # type: ignore[attr-defined]
     ax.add_patch(box)
 
 
@@ -595,7 +599,7 @@ _OP_NAMES = {op.value: op.name for op in encodings.Op}
 
 
 def instruction_fields(word: int) -> list[WordField]:
-    """The fields of an A64 exception-generating instruction (Arm ARM C4.1.66).
+    """The fields of an A64 exception-generating instruction (Arm ARM "Exception generation").
 
     ``11010100 | opc 23:21 | imm16 20:5 | op2 4:2 | LL 1:0``; ``BRK #imm16`` is
     ``11010100 001 imm16 000 00``. Raises ``ValueError`` for a word of another class.
@@ -616,7 +620,7 @@ def instruction_fields(word: int) -> list[WordField]:
             31,
             24,
             word >> 24,
-            "0b11010100: the exception-generation class (C4.1.66)",
+            "0b11010100: the exception-generation class",
         ),
         WordField("opc", 23, 21, opc, f"0b{opc:03b}: {_OPC_NAMES.get(opc, 'unallocated')}"),
         WordField(
@@ -641,7 +645,7 @@ def draw_word(
     """
     if fields is None:
         try:
-            fields = instruction_fields(word)
+            fields = list(instruction_fields(word))
         except ValueError:
             fields = [WordField("word", 31, 0, word & 0xFFFF_FFFF)]
     if title is None:
@@ -653,7 +657,7 @@ def draw_word(
 
 # --- byte-stable output ---------------------------------------------------------------------
 
-_STABLE_RC = {
+_STABLE_RC: dict[str, Any] = {
     "svg.hashsalt": "armbp",
     "svg.fonttype": "path",
     "pdf.compression": 6,
@@ -673,7 +677,7 @@ def _metadata(fmt: str) -> dict[str, Any]:
 
 
 def _save(fig: Figure, target: Any, fmt: str, dpi: float | None) -> None:
-    with rc_context(_STABLE_RC):
+    with rc_context(_STABLE_RC):  # type: ignore[arg-type]  # (keys checked by matplotlib)
         fig.savefig(
             target, format=fmt, dpi=dpi or fig.dpi, metadata=_metadata(fmt), facecolor="white"
         )

@@ -2,7 +2,7 @@
 
 This is the generic layer QEMU keeps above KVM (``kvm_sw_breakpoint``: pc, saved_insn,
 use_count). Inserting reads the 4-byte instruction at pc into ``saved_insn`` and writes
-``BRK #0`` (0xd4200000, Arm ARM C6.2.40) over it; a second insert at the same pc only counts
+``BRK #0`` (0xd4200000, Arm ARM "BRK") over it; a second insert at the same pc only counts
 up; removing counts down and, at zero, checks that the BRK is still there before putting the
 instruction back. The table reaches guest memory only through the ``Memory`` interface, so
 it imports no emulator and can be tested over a bytearray.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from armbp.encodings import BRK0, from_bytes, to_bytes
 from armbp.memory import Memory, MemoryFault
 
-INSN_SIZE = 4  # every A64 instruction is 4 bytes, 4-byte aligned (Arm ARM B2.2)
+INSN_SIZE = 4  # every A64 instruction is 4 bytes, 4-byte aligned (Arm ARM "A64 instruction set encoding")
 BRK_BYTES = to_bytes(BRK0)
 ADDRESS_LIMIT = 1 << 64
 
@@ -165,6 +165,7 @@ class BreakpointTable:
                         f"cannot remove the breakpoint at {pc:#x}: {e}", pc
                     ) from e
         elif not force:
+            assert found is not None  # an unreadable word without force raised above
             raise BreakpointOverwritten(pc, found)
         del self._entries[pc]
         return None

@@ -136,6 +136,9 @@ def test_ec_members_fixed_by_the_interface():
             0x8200_0010 | 2 << 11 | 1 << 10 | 1 << 9 | 1 << 7,
         ),
         (lambda: esr.instruction_abort(overlay=True, assured_only=True), 0xC0_8200_0007),
+        # WFx: EC 0x01 << 26 | IL | CV (bit 24) | COND 0b1110 (23:20) | TI (1:0)
+        (lambda: esr.wfx(), 0x0400_0000 | 1 << 25 | 1 << 24 | 0xE << 20),
+        (lambda: esr.wfx(ti=1), 0x07E0_0001),
     ],
 )
 def test_known_values(build, value):

@@ -282,6 +282,7 @@ def test_the_wheel_carries_the_lessons_the_app_and_the_licences(wheel):
     }
     assert {str(p) for p in lab.lesson_files(ROOT / "notebooks")} <= shipped
     assert "armbp/data/app/armbp-app.ipynb" in names
+    assert "armbp/py.typed" in names  # PEP 561: the hints reach users' type checkers
     assert "armbp/__main__.py" in names
     for licence in ("LICENSE", "NOTICE"):
         assert f"armbp-{armbp.__version__}.dist-info/licenses/{licence}" in names

@@ -739,3 +739,58 @@ def test_a_stop_meant_for_an_earlier_run_is_ignored():
     t = time.monotonic()
     e = cpu.run(0.2)
     assert e.reason is ExitReason.BUDGET and time.monotonic() - t >= 0.15
+
+
+def test_wfi_at_el0_with_ntwi_clear_is_the_guest_kernels_wfx_trap():
+    """SCTLR_EL1.nTWI = 0 makes an EL0 WFI an exception to EL1 with EC 0x01 (WFx), ISS
+    CV 1, COND 0b1110, TI 0; with nTWI = 1 the WFI runs (and, with no interrupt source,
+    ends the run as KVM_EXIT_HLT)."""
+    src = """
+_start: adr x1, vectors
+        msr vbar_el1, x1
+        mrs x1, sctlr_el1
+        bic x1, x1, x3          // x3 = the nTWI bit to clear (0: leave it set)
+        orr x1, x1, x4          // x4 = the nTWI bit to set
+        msr sctlr_el1, x1
+        isb
+        adr x1, user
+        msr elr_el1, x1
+        msr spsr_el1, xzr       // EL0t
+        eret
+user:   wfi
+after:  svc #0
+        .balign 2048
+vectors:
+        .skip 0x400
+        mrs x20, esr_el1
+        mrs x21, elr_el1
+        add x23, x23, #1
+        lsr x24, x20, #26
+        cmp x24, #0x15
+        b.eq off
+        add x21, x21, #4
+        msr elr_el1, x21
+        eret
+off:    movz x0, #0x8400, lsl #16
+        movk x0, #8
+        hvc #0
+    """
+    ntwi = 1 << 16
+    prog = assemble(src, base=BASE)
+    cpu = VCpu(prog)
+    cpu.write_register("x3", ntwi)
+    assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
+    assert cpu.read_register("x23") == 2  # the WFx trap, then the SVC
+    # the SVC's syndrome is last; the WFI's was seen first: run again to read it alone
+    cpu = VCpu(prog)
+    cpu.write_register("x3", ntwi)
+    cpu.memory.write(prog.symbols["after"], to_bytes(BRK0))  # BRK: stop at the SVC
+    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    e = cpu.run(1)
+    assert e.reason is ExitReason.DEBUG
+    assert cpu.read_register("x20") == esr.wfx() == 0x07E00000
+    assert cpu.read_register("x21") == prog.symbols["user"] + 4
+    cpu = VCpu(prog)
+    cpu.write_register("x4", ntwi)  # nTWI = 1: the WFI is not trapped to EL1
+    e = cpu.run(1)
+    assert e.reason is ExitReason.HLT and cpu.read_register("x23") == 0

@@ -17,6 +17,7 @@ import re
 import warnings
 from dataclasses import dataclass, field, replace
 
+from ..encodings import NOP, to_bytes
 from ..program import Program, Segment, SourceLine
 from .errors import AsmError, AsmWarning, _Fail
 from .instructions import HANDLERS, Ctx
@@ -64,7 +65,7 @@ _DATA = {
     ".8byte": 8,
 }
 _OTHER_REG = re.compile(r"[xw]3[1-9]|[xw][4-9][0-9]|[qvdshb][0-9]+|v[0-9]+\.\w+")
-_NOP = (0xD503201F).to_bytes(4, "little")
+_NOP = to_bytes(NOP)
 _DIRECTIVES = sorted(
     _IGNORED
     | set(_DATA)
@@ -295,7 +296,11 @@ class _Assembler:
                 f"{self.label_line[name]}): expected a new name",
                 tok.col,
             )
-        (self.consts if const else self.labels)[name] = value
+        if const:
+            self.consts[name] = value
+        else:
+            assert isinstance(value, int)  # a label is an address; only .equ defers
+            self.labels[name] = value
         self.label_line[name] = lineno
 
     def localize(self, toks: list[Token]) -> list[Token]:
@@ -557,7 +562,9 @@ class _Assembler:
             for part in parts:
                 if len(part) != 1 or part[0].kind != "str":
                     raise _Fail(f'bad argument for {word}: expected a "string"', part[0].col)
-                data += part[0].value + (b"\0" if word != ".ascii" else b"")
+                text = part[0].value
+                assert isinstance(text, bytes)  # a "str" token's value is its bytes
+                data += text + (b"\0" if word != ".ascii" else b"")
             self.emit(_Item(self.addr, lineno, "bytes", data=data), len(data), line, lineno)
             return False
         if word in (".skip", ".space", ".zero"):
@@ -616,18 +623,19 @@ class _Assembler:
                     )
                 align = 1 << n
             pad = -self.addr % align
-            fill = None
+            pad_byte: int | None = None
             if len(parts) > 1 and parts[1]:
-                fill = const(parts[1])
-                if not -128 <= fill <= 255:
+                pad_byte = const(parts[1])
+                if not -128 <= pad_byte <= 255:
                     raise _Fail(
-                        f"fill {fill} out of range: expected a byte -128..255", parts[1][0].col
+                        f"fill {pad_byte} out of range: expected a byte -128..255",
+                        parts[1][0].col,
                     )
             if len(parts) > 2 and pad > const(parts[2]):
                 return False  # more padding than allowed: skip the alignment, as GNU as
             self.room(pad, parts[0][0].col, f"{word} {n} ({pad} bytes of padding)")
-            if fill is not None:
-                data = bytes([fill & 0xFF]) * pad
+            if pad_byte is not None:
+                data = bytes([pad_byte & 0xFF]) * pad
             else:  # in code, GNU as pads to a word with zeros and then with NOPs
                 lead = min(-self.addr % 4, pad)
                 data = bytes(lead) + _NOP * ((pad - lead) // 4)

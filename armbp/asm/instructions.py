@@ -3,12 +3,13 @@
 Each handler gets a ``Ctx`` (the mnemonic, its operands, the address, a symbol lookup) and
 returns the 32-bit instruction word, or fails with a message that says what was expected.
 Layouts are in ``encode.py`` with their Arm ARM (DDI 0487) references; aliases (MOV, CMP,
-LSL, CSET, ...) follow the "alias conditions" given on each C6.2 instruction page.
+LSL, CSET, ...) follow the "alias conditions" given on each instruction page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, NoReturn
 
 from ..encodings import Op
 from . import encode as E
@@ -58,11 +59,11 @@ class Ctx:
         self.warnings: list[tuple[str, int]] = []
 
     # ---- failures
-    def fail(self, where: Operand | int | None, msg: str) -> None:
+    def fail(self, where: Operand | int | None, msg: str) -> NoReturn:
         col = where.col if isinstance(where, Operand) else (where or self.mn_col)
         raise _Fail(msg, col)
 
-    def bad(self, op: Operand, expected: str) -> None:
+    def bad(self, op: Operand, expected: str) -> NoReturn:
         self.fail(op, f"bad operand {op.text!r} for {self.mn}: expected {expected}")
 
     def count(self, *allowed: int) -> int:
@@ -116,7 +117,7 @@ class Ctx:
         op = self.ops[i]
         if not isinstance(op, Reg):
             self.bad(op, expected)
-        return op  # type: ignore[return-value]
+        return op
 
     def warn(self, where: Operand, msg: str) -> None:
         """Note an UNPREDICTABLE form: it assembles (as in GNU as), with a warning."""
@@ -141,7 +142,7 @@ class Ctx:
             )
         return v
 
-    def word(self, i: int, table: dict, expected: str) -> object:
+    def word(self, i: int, table: dict[str, Any], expected: str) -> Any:
         """An operand that must be one of the names in ``table``."""
         op = self.ops[i]
         name = op.name if isinstance(op, Imm) else None
@@ -213,14 +214,14 @@ def _maybe_shift(c: Ctx, i: int) -> Shift | None:
     op = c.ops[i]
     if not isinstance(op, Shift):
         c.bad(op, "a shift like lsl #2")
-    return op  # type: ignore[return-value]
+    return op
 
 
 # ============================================================== add, sub and friends
 
 
 def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) -> int:
-    """ADD/SUB/ADDS/SUBS (C6.2 ADD (immediate/shifted register/extended register)).
+    """ADD/SUB/ADDS/SUBS (ADD (immediate/shifted register/extended register)).
 
     ``rd_i`` None means the zero register (CMP, CMN). Which of the three encodings applies
     decides what register 31 means in each slot: the immediate and extended forms have
@@ -266,7 +267,7 @@ def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) ->
     rm = c.any_reg(src_i, f"#imm or {_reg_desc(size, ZR)}")
     with_sp = (rd_op is not None and rd_op.sp) or rn_op.sp
     extend = shift is not None and shift.kind in EXTENDS
-    if not (with_sp or extend or rm.size != size):  # C6.2 ADD (shifted register)
+    if not (with_sp or extend or rm.size != size):  # ADD (shifted register)
         rd_num = 31 if rd_i is None else c.reg(rd_i, size).num
         rn = c.reg(rn_i, size)
         c.reg(src_i, size)
@@ -277,7 +278,7 @@ def _addsub(c: Ctx, op: int, s: int, rd_i: int | None, rn_i: int, src_i: int) ->
             kind = SHIFTS[shift.kind]
             amount = c.shift_amount(shift, 0, size - 1)
         return E.add_sub_shifted(rn.sf, op, s, kind, rm.num, amount, rn.num, rd_num)
-    # C6.2 ADD (extended register)
+    # ADD (extended register)
     rd_num = 31 if rd_i is None else c.reg(rd_i, size, r31=rd_kind).num
     rn = c.reg(rn_i, size, r31=SP)
     # a 32-bit form takes only Wm; a 64-bit one takes Xm or Wm whatever the extend (GNU as
@@ -330,7 +331,7 @@ def _cmp(c: Ctx) -> int:
 
 @insn("MN Xd, Xm{, lsl|lsr|asr #n}", "neg", "negs")
 def _neg(c: Ctx) -> int:
-    # NEG is SUB Xd, XZR, Xm (C6.2 NEG (shifted register))
+    # NEG is SUB Xd, XZR, Xm (NEG (shifted register))
     c.count(2, 3)
     rd = c.reg(0)
     rm = c.reg(1, like=rd)
@@ -345,7 +346,7 @@ def _neg(c: Ctx) -> int:
 
 @insn("MN Xd, Xn, Xm", "adc", "adcs", "sbc", "sbcs")
 def _adc(c: Ctx) -> int:
-    # C4.1 "Add/subtract (with carry)": sf op S 11010000 Rm 000000 Rn Rd
+    # "Add/subtract (with carry)": sf op S 11010000 Rm 000000 Rn Rd
     c.count(3)
     rd = c.reg(0)
     rn, rm = c.reg(1, like=rd), c.reg(2, like=rd)
@@ -394,7 +395,7 @@ def _bitmask(c: Ctx, op: Operand, size: int, invert: bool = False) -> tuple[int,
             op,
             f"immediate {_show(op)} cannot be encoded for {c.mn}: expected {_BITMASK_EXPECT}",
         )
-    return enc  # type: ignore[return-value]
+    return enc
 
 
 def _logical(c: Ctx, opc: int, n: int, rd_num: int, size: int, rn_i: int, src_i: int) -> int:
@@ -432,11 +433,11 @@ def _logical(c: Ctx, opc: int, n: int, rd_num: int, size: int, rn_i: int, src_i:
     "bics",
 )
 def _and(c: Ctx) -> int:
-    # C6.2 AND/ORR/EOR/ANDS (immediate, shifted register); BIC/ORN/EON/BICS set N
+    # AND/ORR/EOR/ANDS (immediate, shifted register); BIC/ORN/EON/BICS set N
     c.count(3, 4)
     opc, n = _LOGIC[c.mn]
     imm = isinstance(c.ops[2], Imm)
-    # C6.2 AND (immediate): "Rd (SP)" unless it sets flags; every other slot is a plain R
+    # AND (immediate): "Rd (SP)" unless it sets flags; every other slot is a plain R
     rd = c.reg(0, r31=SP if imm and opc != 3 else ZR)
     return _logical(c, opc, n, rd.num, rd.size, 1, 2)
 
@@ -450,7 +451,7 @@ def _tst(c: Ctx) -> int:
 
 @insn("MN Xd, Xm{, lsl|lsr|asr|ror #n}", "mvn")
 def _mvn(c: Ctx) -> int:
-    # MVN is ORN Xd, XZR, Xm (C6.2 MVN)
+    # MVN is ORN Xd, XZR, Xm (MVN)
     c.count(2, 3)
     rd = c.reg(0)
     c.reg(1, like=rd)
@@ -483,7 +484,7 @@ def _mov(c: Ctx) -> int:
     rd = c.any_reg(0, _reg_desc(None, ZR))
     src = c.ops[1]
     if isinstance(src, Reg):
-        if rd.sp or src.sp:  # C6.2 MOV (to/from SP): ADD Xd|SP, Xn|SP, #0
+        if rd.sp or src.sp:  # MOV (to/from SP): ADD Xd|SP, Xn|SP, #0
             rd = c.reg(0, r31=SP)
             rm = c.reg(1, like=rd, r31=SP)
             return E.add_sub_imm(rd.sf, 0, 0, 0, 0, rm.num, rd.num)
@@ -502,13 +503,13 @@ def _mov(c: Ctx) -> int:
         )
     v &= (1 << size) - 1
     if not rd.sp:
-        z = _wide_chunk(v, size)  # C6.2 MOV (wide immediate): MOVZ
+        z = _wide_chunk(v, size)  # MOV (wide immediate): MOVZ
         if z is not None:
             return E.move_wide(rd.sf, 0b10, z[0], z[1], rd.num)
-        n = _wide_chunk(~v & ((1 << size) - 1), size)  # C6.2 MOV (inverted wide immediate)
+        n = _wide_chunk(~v & ((1 << size) - 1), size)  # MOV (inverted wide immediate)
         if n is not None:
             return E.move_wide(rd.sf, 0b00, n[0], n[1], rd.num)
-    bm = E.encode_bitmask(v, size)  # C6.2 MOV (bitmask immediate): ORR Xd|SP, XZR, #imm
+    bm = E.encode_bitmask(v, size)  # MOV (bitmask immediate): ORR Xd|SP, XZR, #imm
     if bm is not None and rd.num == 31 and not rd.sp:
         c.fail(
             src,
@@ -562,17 +563,17 @@ def _shift_insn(c: Ctx) -> int:
     rd = c.reg(0)
     rn = c.reg(1, like=rd)
     size, sf = rd.size, rd.sf
-    if isinstance(c.ops[2], Reg):  # C6.2 LSLV etc.: Data-processing (2 source)
+    if isinstance(c.ops[2], Reg):  # LSLV etc.: Data-processing (2 source)
         rm = c.reg(2, like=rd)
         return E.dp_2src(sf, 0b001000 | _SHIFT_OPS[c.mn], rm.num, rn.num, rd.num)
     s = c.imm(2, 0, size - 1)
-    if c.mn == "lsl":  # C6.2 LSL (immediate): UBFM Xd, Xn, #(-s MOD size), #(size-1-s)
+    if c.mn == "lsl":  # LSL (immediate): UBFM Xd, Xn, #(-s MOD size), #(size-1-s)
         return E.bitfield(sf, 0b10, sf, (-s) % size, size - 1 - s, rn.num, rd.num)
-    if c.mn == "lsr":  # C6.2 LSR (immediate): UBFM Xd, Xn, #s, #(size-1)
+    if c.mn == "lsr":  # LSR (immediate): UBFM Xd, Xn, #s, #(size-1)
         return E.bitfield(sf, 0b10, sf, s, size - 1, rn.num, rd.num)
-    if c.mn == "asr":  # C6.2 ASR (immediate): SBFM Xd, Xn, #s, #(size-1)
+    if c.mn == "asr":  # ASR (immediate): SBFM Xd, Xn, #s, #(size-1)
         return E.bitfield(sf, 0b00, sf, s, size - 1, rn.num, rd.num)
-    return E.extract(sf, rn.num, s, rn.num, rd.num)  # C6.2 ROR (immediate): EXTR Xd, Xn, Xn
+    return E.extract(sf, rn.num, s, rn.num, rd.num)  # ROR (immediate): EXTR Xd, Xn, Xn
 
 
 @insn("MN Xd, Xn, Xm", "lslv", "lsrv", "asrv", "rorv")
@@ -598,7 +599,7 @@ def _bfm(c: Ctx) -> int:
 
 @insn("MN Xd, Xn, #lsb, #width", "ubfx", "sbfx", "bfxil", "ubfiz", "sbfiz", "bfi")
 def _bfx(c: Ctx) -> int:
-    # C6.2 UBFX/SBFX/BFXIL: xBFM Xd, Xn, #lsb, #(lsb+width-1);
+    # UBFX/SBFX/BFXIL: xBFM Xd, Xn, #lsb, #(lsb+width-1);
     # UBFIZ/SBFIZ/BFI: xBFM Xd, Xn, #(-lsb MOD size), #(width-1)
     c.count(4)
     rd = c.reg(0)
@@ -625,7 +626,7 @@ _EXT_BITS = {
 
 @insn("MN Wd|Xd, Wn", "uxtb", "uxth", "sxtb", "sxth", "sxtw")
 def _ext(c: Ctx) -> int:
-    # C6.2 UXTB/UXTH (UBFM Wd, Wn, #0, #7|15), SXTB/SXTH/SXTW (SBFM Xd, Xn, #0, #7|15|31)
+    # UXTB/UXTH (UBFM Wd, Wn, #0, #7|15), SXTB/SXTH/SXTW (SBFM Xd, Xn, #0, #7|15|31)
     c.count(2)
     opc, imms = _EXT_BITS[c.mn]
     rd = c.reg(0, 64 if c.mn == "sxtw" else None)
@@ -652,9 +653,9 @@ def _mul(c: Ctx) -> int:
     c.count(3)
     rd = c.reg(0, 64 if c.mn in ("smulh", "umulh") else None)
     rn, rm = c.reg(1, like=rd), c.reg(2, like=rd)
-    if c.mn == "mul":  # C6.2 MUL: MADD Xd, Xn, Xm, XZR
+    if c.mn == "mul":  # MUL: MADD Xd, Xn, Xm, XZR
         return E.dp_3src(rd.sf, 0, rm.num, 0, 31, rn.num, rd.num)
-    if c.mn == "mneg":  # C6.2 MNEG: MSUB Xd, Xn, Xm, XZR
+    if c.mn == "mneg":  # MNEG: MSUB Xd, Xn, Xm, XZR
         return E.dp_3src(rd.sf, 0, rm.num, 1, 31, rn.num, rd.num)
     if c.mn in ("smulh", "umulh"):
         return E.dp_3src(1, 0b010 if c.mn == "smulh" else 0b110, rm.num, 0, 31, rn.num, rd.num)
@@ -696,7 +697,7 @@ def _cond(c: Ctx, i: int, invertible: bool = False) -> int:
     cond = c.word(i, CONDITIONS, _COND_EXPECT)
     if invertible and cond >= 14:
         c.bad(c.ops[i], _COND_EXPECT.replace(", al", "") + " (not al or nv)")
-    return cond  # type: ignore[return-value]
+    return cond
 
 
 _CSEL = {"csel": (0, 0), "csinc": (0, 1), "csinv": (1, 0), "csneg": (1, 1)}
@@ -713,7 +714,7 @@ def _csel(c: Ctx) -> int:
 
 @insn("MN Xd, cond", "cset", "csetm")
 def _cset(c: Ctx) -> int:
-    # C6.2 CSET: CSINC Xd, XZR, XZR, invert(cond); CSETM: CSINV
+    # CSET: CSINC Xd, XZR, XZR, invert(cond); CSETM: CSINV
     c.count(2)
     rd = c.reg(0)
     op = 0 if c.mn == "cset" else 1
@@ -722,7 +723,7 @@ def _cset(c: Ctx) -> int:
 
 @insn("MN Xd, Xn, cond", "cinc", "cinv", "cneg")
 def _cinc(c: Ctx) -> int:
-    # C6.2 CINC: CSINC Xd, Xn, Xn, invert(cond); CINV: CSINV; CNEG: CSNEG
+    # CINC: CSINC Xd, Xn, Xn, invert(cond); CINV: CSINV; CNEG: CSNEG
     c.count(3)
     rd = c.reg(0)
     rn = c.reg(1, like=rd)
@@ -804,7 +805,7 @@ def _adr(c: Ctx) -> int:
     if not isinstance(op, Imm) or op.reloc:
         c.bad(op, "a label or an address")
     target = c.value(op)
-    if c.mn == "adr":  # C6.2 ADR: imm21 = target - pc, ±1 MiB
+    if c.mn == "adr":  # ADR: imm21 = target - pc, ±1 MiB
         off = target - c.pc
         if not -(1 << 20) <= off < (1 << 20):
             c.fail(
@@ -813,7 +814,7 @@ def _adr(c: Ctx) -> int:
                 f"adr: expected within ±1 MiB (use adrp + add :lo12:)",
             )
         return E.pc_rel(0, off, rd.num)
-    pages = (target >> 12) - (c.pc >> 12)  # C6.2 ADRP: 4 KiB pages, ±4 GiB
+    pages = (target >> 12) - (c.pc >> 12)  # ADRP: 4 KiB pages, ±4 GiB
     if not -(1 << 20) <= pages < (1 << 20):
         c.fail(
             op,
@@ -832,7 +833,7 @@ _EXC = {"brk": Op.BRK, "svc": Op.SVC, "hvc": Op.HVC, "smc": Op.SMC, "hlt": Op.HL
 def _exc(c: Ctx) -> int:
     c.count(1)
     v = c.imm(0, 0, 0xFFFF, "0..65535")
-    if c.mn == "udf":  # C6.2 UDF: 0000 0000 0000 0000 imm16
+    if c.mn == "udf":  # UDF: 0000 0000 0000 0000 imm16
         return v
     return E.exception(_EXC[c.mn], v)
 
@@ -873,7 +874,7 @@ def _dsb(c: Ctx) -> int:
     op = c.ops[0]
     op2 = 0b100 if c.mn == "dsb" else 0b101
     if isinstance(op, Imm) and op.name is not None:
-        return E.barrier(op2, c.word(0, BARRIER_OPTIONS, _BARRIER_EXPECT))  # type: ignore
+        return E.barrier(op2, c.word(0, BARRIER_OPTIONS, _BARRIER_EXPECT))
     return E.barrier(op2, c.imm(0, 0, 15, "0..15 or " + _BARRIER_EXPECT))
 
 
@@ -920,7 +921,7 @@ def _msr(c: Ctx) -> int:
     c.count(2)
     first, src = c.ops[0], c.ops[1]
     name = first.name.lower() if isinstance(first, Imm) and first.name else None
-    if isinstance(src, Imm) and name in PSTATE_FIELDS:  # C6.2 MSR (immediate)
+    if isinstance(src, Imm) and name in PSTATE_FIELDS:  # MSR (immediate)
         op1, op2, hi = PSTATE_FIELDS[name]
         return E.pstate(op1, c.imm(1, 0, hi), op2)
     if isinstance(src, Imm):
@@ -939,14 +940,14 @@ def _sys_op(c: Ctx) -> int:
     expect = f"a {c.mn} operation: " + ", ".join(table)
     if not c.ops:
         c.fail(c.end_col, f"{c.mn} needs an operation: expected {expect}")
-    op1, crn, crm, op2, takes_reg = c.word(0, table, expect)  # type: ignore[misc]
+    op1, crn, crm, op2, takes_reg = c.word(0, table, expect)
     if takes_reg:
         c.count(2)
         rt = c.reg(1, 64).num
     else:
         c.count(1)
         rt = 31
-    return E.system(0, 1, op1, crn, crm, op2, rt)  # C6.2 SYS: op0 = 01
+    return E.system(0, 1, op1, crn, crm, op2, rt)  # SYS: op0 = 01
 
 
 for _name in SYS_OPS:
@@ -955,7 +956,7 @@ for _name in SYS_OPS:
 
 # ============================================================== loads and stores
 
-# mnemonic -> {register size: (size, opc)} (C4.1 "Load/store register" size/opc tables)
+# mnemonic -> {register size: (size, opc)} ("Load/store register" size/opc tables)
 _LDST = {
     "ldr": {64: (3, 1), 32: (2, 1)},
     "str": {64: (3, 0), 32: (2, 0)},
@@ -1018,7 +1019,7 @@ def _ldst(c: Ctx) -> int:
         assert c.pool_addr is not None
         off = c.pool_addr - c.pc
         return E.ld_literal(1 if rt.size == 64 else 0, off >> 2, rt.num)
-    if isinstance(src, Imm):  # C6.2 LDR (literal), LDRSW (literal)
+    if isinstance(src, Imm):  # LDR (literal), LDRSW (literal)
         if c.mn not in ("ldr", "ldrsw") or n != 2:
             c.bad(
                 src,
@@ -1039,7 +1040,7 @@ def _ldst(c: Ctx) -> int:
         imm = c.imm(2, -256, 255)
         _warn_writeback(c, mem, rt)
         return E.ldst_imm9(size, opc, imm, 0b01, base.num, rt.num)
-    if mem.index is not None:  # C6.2 LDR (register)
+    if mem.index is not None:  # LDR (register)
         if mem.writeback:
             c.fail(mem, f"register offsets have no write-back form: expected no '!' in {c.mn}")
         idx = mem.index
@@ -1147,7 +1148,7 @@ _PAIRS = {"ldp": (1, {64: 2, 32: 0}), "stp": (0, {64: 2, 32: 0}), "ldpsw": (1, {
 
 @insn("MN Xt1, Xt2, [Xn|SP{, #imm}] | [Xn, #imm]! | [Xn], #imm", *_PAIRS)
 def _ldp(c: Ctx) -> int:
-    # C6.2 LDP/STP/LDPSW; imm7 is scaled by the access size
+    # LDP/STP/LDPSW; imm7 is scaled by the access size
     load, opcs = _PAIRS[c.mn]
     n = c.count(3, 4)
     rt = c.reg(0, 64 if c.mn == "ldpsw" else None)

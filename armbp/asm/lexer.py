@@ -103,6 +103,7 @@ def _string(line: str, i: int) -> tuple[bytes, int]:
             nxt = line[j + 1]
             if nxt in "01234567":
                 m = re.match(r"[0-7]{1,3}", line[j + 1 :])
+                assert m is not None  # nxt is an octal digit
                 out.append(int(m.group(0), 8) & 0xFF)
                 j += 1 + len(m.group(0))
                 continue
@@ -176,9 +177,10 @@ def tokenize(line: str, in_comment: int = 0) -> tuple[list[Token], int]:
                 i = m.end()
                 continue
             m = _NUM.match(line, i)
+            assert m is not None  # the caller saw a digit at i
             j = m.end()
             if j < n and (line[j].isalnum() or line[j] in "_$"):
-                bad = re.match(r"[A-Za-z0-9_.$]+", line[i:]).group(0)
+                bad = line[i:j] + re.findall(r"[A-Za-z0-9_.$]*", line[j:])[0]
                 raise _Fail(
                     f"bad number {bad!r}: expected a decimal, 0x hex, 0b binary or "
                     f"0-prefixed octal number",

@@ -1,9 +1,9 @@
 """Names the assembler knows: condition codes, system registers, barrier and cache options.
 
 System register encodings (op0, op1, CRn, CRm, op2) are from the Arm ARM (DDI 0487),
-chapter D23 "AArch64 System Register Descriptions" (D19/D17 in older issues) and C5.3 for
+the chapter "AArch64 System Register Descriptions" and "The A64 System Instruction Class" for
 the "special-purpose" registers NZCV, DAIF, CurrentEL, SPSel, SP_EL0. Any register can also
-be written in the generic form ``s<op0>_<op1>_c<n>_c<m>_<op2>`` (C5.3,
+be written in the generic form ``s<op0>_<op1>_c<n>_c<m>_<op2>`` ("The A64 System Instruction Class",
 "S<op0>_<op1>_<Cn>_<Cm>_<op2>").
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-# C1.2.4 "Condition code" table: the 4-bit cond field of B.cond, CSEL, CCMP...
+# Arm ARM "Condition code" table: the 4-bit cond field of B.cond, CSEL, CCMP...
 CONDITIONS = {
     "eq": 0,
     "ne": 1,
@@ -35,7 +35,7 @@ CONDITIONS = {
 
 # name -> (op0, op1, CRn, CRm, op2, access) with access "rw", "r" (read-only) or "w".
 SYSREGS: dict[str, tuple[int, int, int, int, int, str]] = {
-    # special-purpose registers (C5.3)
+    # special-purpose registers ("The A64 System Instruction Class")
     "nzcv": (3, 3, 4, 2, 0, "rw"),
     "daif": (3, 3, 4, 2, 1, "rw"),
     "currentel": (3, 0, 4, 2, 2, "r"),
@@ -50,7 +50,7 @@ SYSREGS: dict[str, tuple[int, int, int, int, int, str]] = {
     "elr_el2": (3, 4, 4, 0, 1, "rw"),
     "spsr_el3": (3, 6, 4, 0, 0, "rw"),
     "elr_el3": (3, 6, 4, 0, 1, "rw"),
-    # exception handling and system control (D23.2)
+    # exception handling and system control ("General system control registers")
     "vbar_el1": (3, 0, 12, 0, 0, "rw"),
     "vbar_el2": (3, 4, 12, 0, 0, "rw"),
     "vbar_el3": (3, 6, 12, 0, 0, "rw"),
@@ -81,7 +81,7 @@ SYSREGS: dict[str, tuple[int, int, int, int, int, str]] = {
     "id_aa64pfr0_el1": (3, 0, 0, 4, 0, "r"),
     "id_aa64isar0_el1": (3, 0, 0, 6, 0, "r"),
     "id_aa64mmfr0_el1": (3, 0, 0, 7, 0, "r"),
-    # generic timer (D23.8)
+    # generic timer ("Generic Timer registers")
     "cntfrq_el0": (3, 3, 14, 0, 0, "rw"),
     "cntpct_el0": (3, 3, 14, 0, 1, "r"),
     "cntvct_el0": (3, 3, 14, 0, 2, "r"),
@@ -91,7 +91,7 @@ SYSREGS: dict[str, tuple[int, int, int, int, int, str]] = {
     "cntv_tval_el0": (3, 3, 14, 3, 0, "rw"),
     "cntv_ctl_el0": (3, 3, 14, 3, 1, "rw"),
     "cntv_cval_el0": (3, 3, 14, 3, 2, "rw"),
-    # self-hosted debug (D23.3): the registers a debugger and its guest program
+    # self-hosted debug ("Debug registers"): the registers a debugger and its guest program
     "mdscr_el1": (2, 0, 0, 2, 2, "rw"),
     "mdccsr_el0": (2, 3, 0, 1, 0, "r"),
     "oslar_el1": (2, 0, 1, 0, 4, "w"),
@@ -120,14 +120,14 @@ def sysreg(name: str) -> tuple[int, int, int, int, int, str] | None:
     return None
 
 
-# C6.2 "MSR (immediate)": PSTATE field -> (op1, op2); CRm holds the immediate.
+# "MSR (immediate)": PSTATE field -> (op1, op2); CRm holds the immediate.
 PSTATE_FIELDS = {
     "spsel": (0, 5, 1),  # (op1, op2, largest immediate)
     "daifset": (3, 6, 15),
     "daifclr": (3, 7, 15),
 }
 
-# C6.2 "DMB"/"DSB": the CRm option names.
+# "DMB"/"DSB": the CRm option names.
 BARRIER_OPTIONS = {
     "sy": 15,
     "st": 14,
@@ -143,7 +143,7 @@ BARRIER_OPTIONS = {
     "oshld": 1,
 }
 
-# C5.3 / C6.2 "DC", "IC", "TLBI": op name -> (op1, CRn, CRm, op2, takes a register)
+# "The A64 System Instruction Class" and the pages "DC", "IC", "TLBI": op name -> (op1, CRn, CRm, op2, takes a register)
 SYS_OPS = {
     "dc": {
         "ivac": (0, 7, 6, 1, True),

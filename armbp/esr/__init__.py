@@ -54,6 +54,7 @@ from .build import (
     sys64,
     unknown,
     watchpoint,
+    wfx,
 )
 from .classes import (
     CLASSES,
@@ -119,4 +120,5 @@ __all__ = [
     "unknown",
     "unregister",
     "watchpoint",
+    "wfx",
 ]

@@ -64,7 +64,7 @@ def _field(name: str, value: object, width: int) -> int:
 
 def _flag(name: str, value: object) -> int:
     if isinstance(value, bool) or value in (0, 1):
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     raise ValueError(f"{name}={value!r} is out of range: expected a bool (0..1)")
 
 
@@ -109,6 +109,17 @@ def unknown() -> int:
     DDI 0487, ESR_ELx, "ISS encoding for exceptions with an unknown reason": ISS RES0, IL 1.
     """
     return _esr(EC.UNKNOWN, 0)
+
+
+def wfx(ti: int = 0) -> int:
+    """A trapped WFI (``ti`` 0) or WFE (1): EC 0x01, IL 1, CV 1, COND 0b1110 → ``0x07e00000``.
+
+    DDI 0487, ESR_ELx, "ISS encoding for an exception from a WF* instruction": an A64
+    instruction is unconditional, so the condition fields say "valid, always" (CV 1, COND
+    0b1110); TI[1:0] names the instruction. The guest's kernel sees this when it clears
+    SCTLR_EL1.nTWI and an EL0 program executes WFI.
+    """
+    return _esr(EC.WFX, 1 << 24 | 0b1110 << 20 | _field("ti", ti, 2))
 
 
 def pc_alignment() -> int:

@@ -109,7 +109,9 @@ def main(
     args = list(sys.argv[1:] if argv is None else argv)
     stdin = sys.stdin if stdin is None else stdin
     stdout = sys.stdout if stdout is None else stdout
-    stderr = (sys.stderr or sys.__stderr__) if stderr is None else stderr
+    err = (sys.stderr or sys.__stderr__) if stderr is None else stderr
+    assert err is not None  # a Python started without any stderr cannot report anyway
+    stderr = err
     if any(a in ("-h", "--help") for a in args):
         try:
             _write(USAGE, stdout)

@@ -9,7 +9,7 @@ code each become a warning, and every bit is still shown in some field.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .classes import CLASSES
 from .families.other import UNALLOCATED
@@ -296,7 +296,7 @@ def _decode(esr: int, cached: bool = True) -> Syndrome:
         ec_name, ec_desc = row.short, row.description
 
     plan = _plan_for(lay, case)
-    hits = (
+    hits: list[Any] = (
         [cache.get(esr & keymask) for cache, keymask in plan.pairs]
         if cached
         else [None] * len(plan.entries)

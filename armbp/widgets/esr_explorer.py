@@ -154,7 +154,7 @@ class EsrExplorer(widgets.VBox):
     def __init__(self, value: int = 0xF200_0000, **kwargs: Any) -> None:
         self._syncing = Syncing()
         self._layout_key: tuple = ()
-        self._syndrome = None
+        self._syndrome: esr.Syndrome | None = None
 
         self.text = widgets.Text(
             description="ESR value",

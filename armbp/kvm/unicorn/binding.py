@@ -18,9 +18,17 @@ import ctypes
 import sys
 from collections.abc import Callable
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from unicorn import UC_ERR_READ_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_INTR, Uc, UcError
+from unicorn import UC_ERR_READ_UNMAPPED, UC_HOOK_BLOCK, UC_HOOK_INTR, UcError
 from unicorn import arm64_const as regs
+
+if TYPE_CHECKING:
+    # unicorn/__init__ picks its Python 2 or 3 binding by a test mypy does not follow;
+    # Uc(UC_ARCH_ARM64, ...) returns this class at run time.
+    from unicorn.unicorn_py3.arch.arm64 import UcAArch64 as Uc
+else:
+    from unicorn import Uc
 
 from armbp.encodings import from_bytes
 
@@ -43,7 +51,7 @@ def _internals(uc: Uc) -> tuple[ModuleType, object] | None:
 
         for name in ("uclib", "HOOK_INTR_CFUNC", "HOOK_CODE_CFUNC", "uc_hook_h"):
             getattr(binding, name)
-        return binding, uc._uch  # type: ignore[attr-defined]
+        return binding, uc._uch
     except (ImportError, AttributeError):
         return None
 
@@ -63,7 +71,7 @@ def _direct_calls(
             uc.emu_stop,
         )
     binding, handle = found
-    uclib = binding.uclib  # type: ignore[attr-defined]
+    uclib = binding.uclib
     reg_read, mem_read, emu_stop = uclib.uc_reg_read, uclib.uc_mem_read, uclib.uc_emu_stop
     value = ctypes.c_uint64()
     ref = ctypes.byref(value)
@@ -98,9 +106,9 @@ def _add_intr_hook(uc: Uc, callback: Callable[[object, int, object], None]) -> o
     if found is None:
         return uc.hook_add(UC_HOOK_INTR, lambda _uc, intno, user: callback(None, intno, user))
     binding, handle = found
-    fptr = binding.HOOK_INTR_CFUNC(callback)  # type: ignore[attr-defined]
-    hook = binding.uc_hook_h()  # type: ignore[attr-defined]
-    status = binding.uclib.uc_hook_add(  # type: ignore[attr-defined]
+    fptr = binding.HOOK_INTR_CFUNC(callback)
+    hook = binding.uc_hook_h()
+    status = binding.uclib.uc_hook_add(
         handle,
         ctypes.byref(hook),
         UC_HOOK_INTR,
@@ -137,7 +145,7 @@ def _step_over_calls(uc: Uc) -> tuple[Callable[[int, int, int], bool], Callable[
 
         return load_any, exchange_any
     binding, handle = found
-    uclib = binding.uclib  # type: ignore[attr-defined]
+    uclib = binding.uclib
     reg_read, reg_write, mem_read = uclib.uc_reg_read, uclib.uc_reg_write, uclib.uc_mem_read
     buf = ctypes.create_string_buffer(16)  # a V register: 128 bits, little-endian as here
     value = ctypes.c_uint64()
@@ -168,7 +176,7 @@ def _tlb_flusher(uc: Uc) -> Callable[[], None]:
     if found is None:
         return lambda: uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
     binding, handle = found
-    ctl = binding.uclib.uc_ctl  # type: ignore[attr-defined]
+    ctl = binding.uclib.uc_ctl
 
     def flush() -> None:
         ctl(handle, code)
@@ -191,9 +199,9 @@ def _add_block_hook(
             end=end,
         )
     binding, handle = found
-    fptr = binding.HOOK_CODE_CFUNC(callback)  # type: ignore[attr-defined]
-    hook = binding.uc_hook_h()  # type: ignore[attr-defined]
-    status = binding.uclib.uc_hook_add(  # type: ignore[attr-defined]
+    fptr = binding.HOOK_CODE_CFUNC(callback)
+    hook = binding.uc_hook_h()
+    status = binding.uclib.uc_hook_add(
         handle,
         ctypes.byref(hook),
         UC_HOOK_BLOCK,

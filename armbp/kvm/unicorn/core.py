@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from unicorn import (
     UC_ARCH_ARM64,
@@ -28,10 +29,16 @@ from unicorn import (
     UC_PROT_EXEC,
     UC_PROT_READ,
     UC_PROT_WRITE,
-    Uc,
     UcError,
 )
 from unicorn import arm64_const as regs
+
+if TYPE_CHECKING:
+    # unicorn/__init__ picks its Python 2 or 3 binding by a test mypy does not follow;
+    # Uc(UC_ARCH_ARM64, ...) returns this class at run time.
+    from unicorn.unicorn_py3.arch.arm64 import UcAArch64 as Uc
+else:
+    from unicorn import Uc
 
 from armbp import esr
 from armbp.kvm.abi import (
@@ -149,7 +156,7 @@ class _CtrlC:
 _CTRL_C = _CtrlC()
 _SIGINT = int(signal.SIGINT)
 try:  # the C function: ``signal.getsignal`` adds an enum conversion (a fifth of a hit, profiled)
-    from _signal import getsignal as _getsignal
+    from _signal import getsignal as _getsignal  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - another Python implementation
     _getsignal = signal.getsignal
 
@@ -263,10 +270,11 @@ class VCpu(Traps):
         self._load_vector, self._exchange_x30 = _step_over_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
         self.set_guest_debug(GuestDebug.NONE)
-        self._pc: int | None = self.program.entry
+        self._pc = self.program.entry
         self._counted = False
         self._exit: Exit | None = None
-        self._raise = self._delivery = None
+        self._raise = None
+        self._delivery = None
         self.last_exit: Exit | None = None
 
     def _map_program(self, uc: Uc) -> None:
@@ -276,22 +284,15 @@ class VCpu(Traps):
                 continue
             for page in range(_align_down(seg.vaddr), _align_up(seg.end), PAGE_SIZE):
                 pages[page] = pages.get(page, 0) | _perms(seg.flags)
-        run_start = prev = None
-        perms = 0
-        for page in sorted(pages) + [None]:
-            if (
-                page is not None
-                and prev is not None
-                and page == prev + PAGE_SIZE
-                and pages[page] == perms
-            ):
-                prev = page
-                continue
-            if run_start is not None:
-                uc.mem_map(run_start, prev + PAGE_SIZE - run_start, perms)
-            if page is not None:
-                run_start = prev = page
-                perms = pages[page]
+        # one mem_map per run of adjacent pages with the same permissions
+        runs: list[list[int]] = []  # [start, end, perms]
+        for page in sorted(pages):
+            if runs and runs[-1][1] == page and runs[-1][2] == pages[page]:
+                runs[-1][1] = page + PAGE_SIZE
+            else:
+                runs.append([page, page + PAGE_SIZE, pages[page]])
+        for start, end, perms in runs:
+            uc.mem_map(start, end - start, perms)
         for seg in self.program.segments:
             if seg.data:
                 uc.mem_write(seg.vaddr, bytes(seg.data[: seg.memsz]))
@@ -448,7 +449,7 @@ class VCpu(Traps):
         if flags & ~known:
             raise ValueError(
                 f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
-                f"(expected a combination of {', '.join(f.name for f in GuestDebug if f)})"
+                f"(expected a combination of {', '.join(str(f.name) for f in GuestDebug if f)})"
             )
         if arch is not None and not isinstance(arch, GuestDebugArch):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
@@ -582,8 +583,8 @@ class VCpu(Traps):
     def _run_until(self, deadline: float, instructions: int = 0) -> Exit:
         if self._kicked:  # a pending kick: KVM_RUN returns at once (``immediate_exit``)
             self._kicked = False
-            exit_ = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
-            return exit_
+            kicked = self.last_exit = Exit(ExitReason.BUDGET, self.pc, message="interrupted")
+            return kicked
         count = 1 if self.single_steps else instructions
         uc = self.uc
         if count:
@@ -594,15 +595,13 @@ class VCpu(Traps):
                 self._counted = True
         elif self._counted:
             self._counted = False  # (Unicorn drops every translation itself here)
-        begin = self._pc
-        if begin is None:
-            begin = uc.reg_read(_PC)
+        begin = uc.reg_read(_PC) if self._pc is None else self._pc
         token = self._token = self._token + 1
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
             _WATCHDOG.watch(self)
         try:
-            exit_ = self._enter(begin, count)
+            exit_: Exit | None = self._enter(begin, count)
             while exit_ is None:
                 exit_ = self._quiet_exit(count, token, deadline)
         except BaseException:
@@ -701,8 +700,8 @@ class VCpu(Traps):
                     message=f"emulation failed: {e}",
                 )
         if self._raise is not None:
-            e, self._raise = self._raise, None
-            raise e
+            caught, self._raise = self._raise, None
+            raise caught
         return self._exit
 
     def __repr__(self) -> str:

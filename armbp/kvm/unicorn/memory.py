@@ -31,7 +31,7 @@ class GuestMemory:
     """The ``Memory`` interface over the vCPU's guest memory (what the breakpoint table uses).
 
     A write of code must be followed by cache maintenance before the new instruction is
-    guaranteed to execute: on hardware DC CVAU, IC IVAU, ISB (Arm ARM B2.4.4, "Concurrent
+    guaranteed to execute: on hardware DC CVAU, IC IVAU, ISB (Arm ARM "Concurrent
     modification and execution of instructions"); in Unicorn, dropping the translated blocks
     of that range. ``VCpu.flush_code_writes = False`` turns the step off, to show what goes
     wrong without it.

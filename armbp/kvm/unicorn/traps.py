@@ -30,10 +30,16 @@ from unicorn import (
     UC_MEM_READ_UNMAPPED,
     UC_MEM_WRITE_PROT,
     UC_MEM_WRITE_UNMAPPED,
-    Uc,
     UcError,
 )
 from unicorn import arm64_const as regs
+
+if TYPE_CHECKING:
+    # unicorn/__init__ picks its Python 2 or 3 binding by a test mypy does not follow;
+    # Uc(UC_ARCH_ARM64, ...) returns this class at run time.
+    from unicorn.unicorn_py3.arch.arm64 import UcAArch64 as Uc
+else:
+    from unicorn import Uc
 
 from armbp import esr
 from armbp.encodings import BRK0, WFI, Op, classify, from_bytes, imm16_of
@@ -156,6 +162,8 @@ class Traps:
     _stop_now: Callable[[], None]
     scratch_base: int
     pc: int
+    _pc: int | None
+    _check_value: Callable[..., None]
 
     def _word_or_none(self, address: int) -> int | None:
         try:
@@ -220,10 +228,12 @@ class Traps:
             word = self._word_or_none(pc - 4) or 0
             self._deliver(esr.svc(imm16_of(word)), return_to=pc)
         elif intno == EXCP_UDEF:
-            word = self._word_or_none(pc)
-            if word is not None and classify(word) is Op.HVC and self._current_el() != 0:
+            udf = self._word_or_none(pc)
+            if udf is not None and classify(udf) is Op.HVC and self._current_el() != 0:
                 self._hypercall(pc, pc + 4)
-            elif word == WFI and not self._wfi_traps_to_el1():
+            elif udf == WFI and self._wfi_traps_to_el1():
+                self._deliver(esr.wfx(), return_to=pc)  # the guest kernel's own trap
+            elif udf == WFI:
                 # SCR_EL3.TWI (set at reset) routes WFI here with PC = the WFI: no interrupt
                 # source can ever wake this guest, so the run ends as KVM_EXIT_HLT, past it.
                 self._stop(
@@ -335,7 +345,7 @@ class Traps:
     ) -> None:
         """Deliver a synchronous exception to the guest's EL1 vectors (the VMM re-injecting).
 
-        What the hardware does on exception entry (Arm ARM D1.3.4): SPSR_EL1 = PSTATE,
+        What the hardware does on exception entry (Arm ARM "Exception entry"): SPSR_EL1 = PSTATE,
         ELR_EL1 = the preferred return address, ESR_EL1 = syndrome, FAR_EL1 for aborts,
         PSTATE = EL1h with DAIF masked, PC = VBAR_EL1 + the vector offset.
         """
