@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # JupyterLab refuses to start as root (every Docker image) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: lab test lint test-suite test-pythons notebooks demo bench clean app wheel
+.PHONY: kvm lab test lint test-suite test-pythons notebooks demo bench clean app wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,13 @@ test-pythons:
 # Re-execute every lesson in place (after a change in armbp alters what one prints).
 notebooks: $(TEST_STAMP)
 	$(PY) notebooks/execute.py
+
+# Real Linux KVM inside qemu-system-aarch64 (needs qemu-system-arm and apt): boots the lab,
+# prints KVM's capabilities and every model-vs-kernel scenario. Packages are cached in
+# ~/.cache/armbp/kvm (ARMBP_KVM_CACHE to move it).
+kvm: | $(PY)
+	$(PY) -m pip install --quiet -e .
+	$(VENV)/bin/armbp kvm
 
 demo: $(LAB_STAMP)
 	$(VENV)/bin/armbp demo

@@ -30,6 +30,10 @@ COMMANDS = {
         "armbp.lab:main_notebooks",
         "copy the lessons into DIR, never overwriting your edits",
     ),
+    "kvm": (
+        "armbp.kvm.lab.cli",
+        "boot real Linux KVM in an emulated arm64 machine and run the model's scenarios on it",
+    ),
     "app": (
         "armbp.app",
         "serve the ESR explorer and the debugger view with Voila on 127.0.0.1",

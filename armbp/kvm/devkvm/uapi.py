@@ -9,6 +9,7 @@ one is compared with the headers by ``tests/test_kvm_uapi.py``. Pure data and
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 
@@ -200,7 +201,7 @@ class RunExit:
     detail: str = ""
 
 
-def read_exit(run: bytes | bytearray | memoryview) -> RunExit:
+def read_exit(run: bytes | bytearray | memoryview | mmap.mmap) -> RunExit:
     """Decode the exit a vCPU's ``kvm_run`` page holds (the contract's records inside)."""
     (reason,) = struct.unpack_from("<I", run, RUN_EXIT_REASON)
     if reason == ExitReason.DEBUG:

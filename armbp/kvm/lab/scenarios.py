@@ -1,0 +1,97 @@
+"""The same guest on the Unicorn model and on real KVM: scenarios and their exit records.
+
+Each scenario is a few lines of assembly at ``BASE`` (where the lab's memory slot sits),
+the guest-debug control to set, registers to preset and a budget. ``on_model`` and
+``on_kvm`` run it and return the same plain record: exit reason, pc, the debug record
+(hsr, hsr_high, far), the MMIO record, the system event, and x0-x5 afterwards. Where the
+two records differ, either the model is wrong or the difference is listed with its reason
+(``tests/test_kvm_lab.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from armbp.asm import assemble
+from armbp.kvm.abi import GuestDebug
+
+BASE = 0x4000_0000  # guest RAM in QEMU's "virt" machine, and the lab's memory slot
+SLOT_SIZE = 0x1_0000
+PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
+_SW = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
+_STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One guest, one run."""
+
+    name: str
+    source: str
+    control: GuestDebug = GuestDebug.NONE
+    registers: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.5
+
+
+SCENARIOS = (
+    Scenario("our BRK #0", "brk #0", _SW),
+    Scenario("our BRK #0x99", "brk #0x99", _SW),
+    Scenario("step over add", "add x0, x1, x1\nnop", _STEP, {"x1": 2}),
+    Scenario("step over a branch", "b 1f\nnop\n1: nop", _STEP),
+    Scenario("step over a load", "ldr x0, [x1]\nnop", _STEP, {"x1": BASE + 0x100}),
+    Scenario("step over a store", "str x0, [x1]\nnop", _STEP, {"x1": BASE + 0x100}),
+    Scenario("step over LDXR", "ldxr x0, [x1]\nnop", _STEP, {"x1": BASE + 0x100}),
+    Scenario(
+        "the guest's own BRK, no debugger",
+        "adr x1, vec\nmsr vbar_el1, x1\nbrk #5\n.balign 2048\nvec: .skip 0x200\n"
+        "mrs x2, esr_el1\nmrs x3, elr_el1\nb .",
+        seconds=0.3,
+    ),
+    Scenario("PSCI SYSTEM_OFF", f"mov x1, #1\nmov x2, #2\nmov x3, #3\n{PSCI_OFF}"),
+    Scenario("MMIO read outside RAM", "ldr x0, [x1]", registers={"x1": 0x0900_0000}),
+    Scenario(
+        "MMIO write outside RAM", "str w0, [x1]", registers={"x1": 0x0900_0000, "x0": 0x41}
+    ),
+    Scenario("a runaway guest and its budget", "b .", seconds=0.3),
+)
+
+_AFTER = ("x0", "x1", "x2", "x3", "x4", "x5")
+
+
+def on_model(s: Scenario) -> dict[str, Any]:
+    """Run ``s`` on the Unicorn model (``armbp.kvm.unicorn.VCpu``)."""
+    from armbp.kvm.unicorn import VCpu
+
+    cpu = VCpu(assemble(s.source, base=BASE))
+    for name, value in s.registers.items():
+        cpu.write_register(name, value)
+    cpu.set_guest_debug(s.control)
+    e = cpu.run(s.seconds)
+    record: dict[str, Any] = {"reason": int(e.reason), "pc": e.pc}
+    if e.debug is not None:
+        record["debug"] = (e.debug.hsr, e.debug.hsr_high, e.debug.far)
+    if e.mmio is not None:
+        record["mmio"] = (e.mmio.address, e.mmio.size, e.mmio.access == "write")
+    if e.system_event is not None:
+        record["system_event"] = int(e.system_event.type)
+    return record | {name: cpu.read_register(name) for name in _AFTER}
+
+
+def on_kvm(machine: Any, s: Scenario) -> dict[str, Any]:
+    """Run ``s`` on real KVM through a lab machine (``armbp.kvm.lab.machine``)."""
+    program = assemble(s.source, base=BASE)
+    machine.request("vm", base=BASE, size=SLOT_SIZE, code=program.code.hex(), entry=BASE)
+    for name, value in s.registers.items():
+        machine.request("set_reg", name=name, value=value)
+    machine.request("guest_debug", control=int(s.control))
+    e = machine.request("run", seconds=s.seconds)
+    record: dict[str, Any] = {"reason": e["reason"], "pc": e["pc"]}
+    if "hsr" in e:
+        record["debug"] = (e["hsr"], e["hsr_high"], e["far"])
+    if "mmio" in e:
+        address, data, is_write = e["mmio"]
+        record["mmio"] = (address, len(data) // 2, is_write)
+    if "system_event" in e:
+        record["system_event"] = e["system_event"]
+    return record | {name: machine.request("get_reg", name=name) for name in _AFTER}
