@@ -43,6 +43,7 @@ from armbp.kvm.abi import (
     DebugExit,
     Exit,
     ExitReason,
+    GuestDebug,
     MemoryAccess,
     SystemEvent,
     SystemEventType,
@@ -150,6 +151,7 @@ class Traps:
 
     uc: Uc
     traps_brk: bool
+    guest_debug: GuestDebug
     _exit: Exit | None
     _raise: BaseException | None
     _delivery: tuple[int, list[tuple[int, int]], bool] | None
@@ -249,7 +251,15 @@ class Traps:
                 self._deliver(esr.unknown(), return_to=pc - 4)
         elif intno == EXCP_PREFETCH_ABORT:  # an abort, or a guest's hardware bkpt
             syndrome, far = self._prefetch_abort(pc)
-            self._deliver(syndrome, return_to=pc, far=far)
+            if far is None and self.guest_debug & GuestDebug.ENABLE:
+                # KVM sets MDCR_EL2.TDE while the VMM debugs the guest: the guest's own
+                # breakpoint is routed to the hypervisor, a "lower EL" EC 0x30 exit, and
+                # the VMM decides (QEMU: not ours → re-injected)
+                self._stop(
+                    Exit(ExitReason.DEBUG, pc, DebugExit(esr.breakpoint(same_el=False)))
+                )
+            else:
+                self._deliver(syndrome, return_to=pc, far=far)
         else:
             self._stop(
                 Exit(
