@@ -672,8 +672,9 @@ class Debugger:
         if verdict is _HALTED:
             self._halted = stop
         elif verdict is _HW_BREAKPOINT:
-            stop.slot = handled.slot
-            self._hw_pending = (pc, ("b", handled.slot))  # type: ignore[arg-type]
+            slot = stop.slot = handled.slot
+            assert slot is not None  # the handler's HW_BREAKPOINT verdict names it
+            self._hw_pending = (pc, ("b", slot))
         elif verdict is _WATCHPOINT:
             return self._watch_stop_at(handled, stop)
         return stop
@@ -685,22 +686,30 @@ class Debugger:
         assert w is not None and debug is not None  # the handler's WATCHPOINT verdict
         write = bool(debug.hsr >> 6 & 1)  # ISS.WnR
         old = self._watched_value(w, debug.far)
-        fields = {
-            "slot": w.slot,
-            "data_address": debug.far,
-            "watch": w,
-            "access_pc": before.pc,
-        }
         if self._watch_stop == "before":
             self._hw_pending = (before.pc, ("w", w.slot))
-            stop = self.last_stop = replace(before, old_value=old, **fields)
+            stop = self.last_stop = replace(
+                before,
+                slot=w.slot,
+                data_address=debug.far,
+                watch=w,
+                old_value=old,
+                access_pc=before.pc,
+            )
             return stop
         after = self._step_suspended(("w", w.slot))
         if after.reason is not _STEP:
             return after  # the step stopped on something else: that is the news
         new = self._watched_value(w, debug.far) if write else None
         stop = self.last_stop = replace(
-            before, pc=after.pc, old_value=old, new_value=new, **fields
+            before,
+            pc=after.pc,
+            slot=w.slot,
+            data_address=debug.far,
+            watch=w,
+            old_value=old,
+            new_value=new,
+            access_pc=before.pc,
         )
         return stop
 

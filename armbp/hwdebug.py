@@ -208,7 +208,9 @@ class HwSlots:
         for w in self.watchpoints:
             if ("w", w.slot) not in suspended:
                 wcr[w.slot], wvr[w.slot] = w.registers()
-        return GuestDebugArch(dbg_bcr=bcr, dbg_bvr=bvr, dbg_wcr=wcr, dbg_wvr=wvr)
+        return GuestDebugArch(
+            dbg_bcr=tuple(bcr), dbg_bvr=tuple(bvr), dbg_wcr=tuple(wcr), dbg_wvr=tuple(wvr)
+        )
 
 
 def _free(slots: list, kind: str, limit: int, cap: str, address: int) -> int:
