@@ -178,23 +178,26 @@ def test_deleting_a_watch_gives_the_page_its_permissions_back():
 # -- validation ---------------------------------------------------------------------------------
 BAD_SLOTS = [
     (
-        dict(dbg_bcr=(BCR | 1 << 20,), dbg_bvr=(S["add_at"],)),
+        {"dbg_bcr": (BCR | 1 << 20,), "dbg_bvr": (S["add_at"],)},
         r"DBGBCR0_EL1 = 0x1001e7 \(slot 0\): BT=0x1",
     ),
-    (dict(dbg_bcr=(BCR | 1 << 13,), dbg_bvr=(0x40000,)), r"DBGBCR0_EL1 .*HMC=0x1"),
-    (dict(dbg_bcr=(0, BCR | 1 << 14), dbg_bvr=(0, 0x40000)), r"DBGBCR1_EL1 .*slot 1.*SSC=0x1"),
-    (dict(dbg_bcr=(BCR & ~(0b1100 << 5),), dbg_bvr=(0x40000,)), r"BAS=0x3 .*0b1111"),
-    (dict(dbg_bcr=(BCR & ~0b110,), dbg_bvr=(0x40000,)), r"PMC=0b00"),
-    (dict(dbg_bcr=(BCR,), dbg_bvr=(0x40002,)), r"DBGBVR0_EL1 = 0x40002 .*RES0"),
-    (dict(dbg_wcr=(_wcr(0xFF, 0b10) | 1 << 20,), dbg_wvr=(VAR,)), r"DBGWCR0_EL1 .*WT=0x1"),
-    (dict(dbg_wcr=(_wcr(0xFF, 0),), dbg_wvr=(VAR,)), r"LSC=0b00 is reserved"),
-    (dict(dbg_wcr=(0, 0, _wcr(0b101, 0b10)), dbg_wvr=(0, 0, VAR)), r"DBGWCR2.*contiguous"),
-    (dict(dbg_wcr=(_wcr(0xFF, 0b10, mask=2),), dbg_wvr=(VAR,)), r"MASK=2 is reserved"),
-    (dict(dbg_wcr=(_wcr(0x0F, 0b10, mask=4),), dbg_wvr=(VAR,)), r"BAS=0x0f with MASK=4"),
-    (dict(dbg_wcr=(_wcr(0xFF, 0b10, mask=6),), dbg_wvr=(VAR + 8,)), r"DBGWVR0.*2\*\*6"),
-    (dict(dbg_wcr=(_wcr(0xFF, 0b10),), dbg_wvr=(VAR + 4,)), r"BAS\[7:4\] are RES0"),
-    (dict(dbg_bcr=(0,) * 6 + (BCR,)), r"dbg_bcr\[6\] = 0x1e7: .*6 slots .*HW_BPS"),
-    (dict(dbg_wvr=(0,) * 4 + (VAR,)), r"dbg_wvr\[4\] .*4 slots .*HW_WPS"),
+    ({"dbg_bcr": (BCR | 1 << 13,), "dbg_bvr": (0x40000,)}, r"DBGBCR0_EL1 .*HMC=0x1"),
+    (
+        {"dbg_bcr": (0, BCR | 1 << 14), "dbg_bvr": (0, 0x40000)},
+        r"DBGBCR1_EL1 .*slot 1.*SSC=0x1",
+    ),
+    ({"dbg_bcr": (BCR & ~(0b1100 << 5),), "dbg_bvr": (0x40000,)}, r"BAS=0x3 .*0b1111"),
+    ({"dbg_bcr": (BCR & ~0b110,), "dbg_bvr": (0x40000,)}, r"PMC=0b00"),
+    ({"dbg_bcr": (BCR,), "dbg_bvr": (0x40002,)}, r"DBGBVR0_EL1 = 0x40002 .*RES0"),
+    ({"dbg_wcr": (_wcr(0xFF, 0b10) | 1 << 20,), "dbg_wvr": (VAR,)}, r"DBGWCR0_EL1 .*WT=0x1"),
+    ({"dbg_wcr": (_wcr(0xFF, 0),), "dbg_wvr": (VAR,)}, r"LSC=0b00 is reserved"),
+    ({"dbg_wcr": (0, 0, _wcr(0b101, 0b10)), "dbg_wvr": (0, 0, VAR)}, r"DBGWCR2.*contiguous"),
+    ({"dbg_wcr": (_wcr(0xFF, 0b10, mask=2),), "dbg_wvr": (VAR,)}, r"MASK=2 is reserved"),
+    ({"dbg_wcr": (_wcr(0x0F, 0b10, mask=4),), "dbg_wvr": (VAR,)}, r"BAS=0x0f with MASK=4"),
+    ({"dbg_wcr": (_wcr(0xFF, 0b10, mask=6),), "dbg_wvr": (VAR + 8,)}, r"DBGWVR0.*2\*\*6"),
+    ({"dbg_wcr": (_wcr(0xFF, 0b10),), "dbg_wvr": (VAR + 4,)}, r"BAS\[7:4\] are RES0"),
+    ({"dbg_bcr": (0,) * 6 + (BCR,)}, r"dbg_bcr\[6\] = 0x1e7: .*6 slots .*HW_BPS"),
+    ({"dbg_wvr": (0,) * 4 + (VAR,)}, r"dbg_wvr\[4\] .*4 slots .*HW_WPS"),
 ]
 
 
