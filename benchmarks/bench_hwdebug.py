@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,12 +29,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_core import BASE, NEVER, interleaved, raw_uc  # noqa: E402
-from bench_gdb import run as gdb_run  # noqa: E402
+from bench_core import BASE, NEVER, interleaved, raw_uc
+from bench_gdb import run as gdb_run
 
-from armbp import assemble  # noqa: E402
-from armbp.debugger import Debugger, StopReason  # noqa: E402
-from armbp.program import Program  # noqa: E402
+from armbp import assemble
+from armbp.debugger import Debugger, StopReason
+from armbp.program import Program
 
 REPEAT = 9
 ELSEWHERE = (
@@ -171,7 +172,6 @@ def gdb_software_watch(stores: int, stops: int, tmp: pathlib.Path) -> float:
     src = tmp / "watched.S"
     src.write_text(WATCHED_ELF.replace("STORES", str(stores)))
     obj, elf = tmp / "watched.o", tmp / "watched.elf"
-    import subprocess
 
     subprocess.run(["aarch64-linux-gnu-as", "-o", str(obj), str(src)], check=True)
     subprocess.run(["aarch64-linux-gnu-ld", "-static", "-o", str(elf), str(obj)], check=True)

@@ -476,12 +476,13 @@ class VCpu(Traps):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
         plan = _NO_HW
         if flags & GuestDebug.USE_HW and arch is not None:
-            plan = _PLANS.get(arch)  # a step-over sets the same few slots again and again
-            if plan is None:
-                plan = decode(arch)  # raises before anything changes
+            known = _PLANS.get(arch)  # a step-over sets the same few slots again and again
+            if known is None:
+                known = decode(arch)  # raises before anything changes
                 if len(_PLANS) > 64:
                     _PLANS.clear()
-                _PLANS[arch] = plan
+                _PLANS[arch] = known
+            plan = known
             if flags & _USE_HW != _USE_HW:
                 plan = _NO_HW  # checked all the same; KVM loads it only with ENABLE
         self._arm(plan)
