@@ -476,13 +476,13 @@ class VCpu(Traps):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
         plan = _NO_HW
         if flags & GuestDebug.USE_HW and arch is not None:
-            known = _PLANS.get(arch)  # a step-over sets the same few slots again and again
-            if known is None:
-                known = decode(arch)  # raises before anything changes
+            decoded = _PLANS.get(arch)  # a step-over sets the same few slots again and again
+            if decoded is None:
+                decoded = decode(arch)  # raises before anything changes
                 if len(_PLANS) > 64:
                     _PLANS.clear()
-                _PLANS[arch] = known
-            plan = known
+                _PLANS[arch] = decoded
+            plan = decoded
             if flags & _USE_HW != _USE_HW:
                 plan = _NO_HW  # checked all the same; KVM loads it only with ENABLE
         self._arm(plan)
