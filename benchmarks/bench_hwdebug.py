@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_core import BASE, NEVER, interleaved, raw_uc
+from bench_gdb import SCRIPT
 from bench_gdb import run as gdb_run
 
 from armbp import assemble
@@ -138,20 +139,11 @@ _start:
 counter: .quad 0
 """
 
-GDB_SCRIPT = """\
-set pagination off
-set confirm off
-set can-use-hw-watchpoints 0
-watch *(long *)&counter
-python import time; t0 = time.perf_counter()
-set $i = 0
-while $i < {stops}
-  continue
-  set $i = $i + 1
-end
-python print("ELAPSED %.6f" % (time.perf_counter() - t0))
-kill
-"""
+# bench_gdb's timed loop of `continue`s, with GDB's software watchpoint instead of a break
+GDB_SCRIPT = SCRIPT.replace(
+    "break hot\ncontinue\n", "set can-use-hw-watchpoints 0\nwatch *(long *)&counter\n"
+)
+assert "watch *(long *)&counter" in GDB_SCRIPT
 
 
 def armbp_watched(stores: int) -> tuple[float, int]:

@@ -546,17 +546,11 @@ class VCpu(Traps):
         # that one step, then costs the protection hook, not two mem_protect calls
         # (~75 us each) — the store is done by the hook, as any store next to the bytes.
         linger.update(p for p in saved if p not in removed)
-        fresh = False
         for page in removed:
             linger.discard(page)
-            if page not in saved:
+            if page not in saved:  # (mem_protect drops the page's TLB entries itself)
                 saved[page] = self._page_perms(page)
                 uc.mem_protect(page, PAGE_SIZE, saved[page] & ~UC_PROT_WRITE)
-                fresh = True
-        if fresh:
-            # Unicorn keeps the TLB entries of pages it already accessed: without the
-            # flush the new protection is not seen on them (measured)
-            self._flush_tlb()
         self._watches = watches
 
     def _release_pages(self) -> None:
@@ -886,7 +880,6 @@ class VCpu(Traps):
         if trap is not None:  # a load watchpoint hit: the page is readable again
             self._read_trap = None
             uc.mem_protect(trap[0], PAGE_SIZE, trap[1])
-            self._flush_tlb()
         if self._raise is not None:
             e, self._raise = self._raise, None
             raise e
