@@ -158,8 +158,9 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     view.get_by_role("button", name="Toggle breakpoint").click()
     listing = view.locator(".armbp-dv-listing")
     expect(listing.locator("tr.bp")).to_have_attribute("data-address", "0x4000c")
-    memory = view.locator(".armbp-dv-memory")
-    expect(memory.locator("tr[data-address='0x4000c']")).to_contain_text("d4200000")
+    # memory is a column of the same table: the BRK in the add's own row
+    memory = listing.locator("tr[data-address='0x4000c'] td.mem")
+    expect(memory).to_contain_text("d4200000")
 
     view.get_by_role("button", name="Continue").click()
     expect(pc).to_have_text("0x4000c")
@@ -174,7 +175,7 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     expect(listing.locator("tr.pc")).to_have_attribute("data-address", "0x40010")
     expect(exit_panel).to_contain_text("Last exit: STEP at 0x40010")
     # the breakpoint is still planted after stepping over it
-    expect(memory.locator("tr[data-address='0x4000c']")).to_contain_text("d4200000")
+    expect(memory).to_contain_text("d4200000")
     assert unexpected_widget_failures(page) == [], page.log
 
 
