@@ -262,8 +262,9 @@ def registers_html(s: ViewState, *, show_all: bool = False) -> str:
     flags = f"<p style='margin:0.1em 0'>pstate: {_E(s.flags)}</p>" if s.flags else ""
     return (
         "<table style='font-family:monospace;white-space:nowrap' cellpadding='1'>"
-        f"<caption style='text-align:left'><b>Registers</b> (<b>bold {BP_MARK}</b> = "
-        f"{_CHANGED}; changed first, then non-zero)</caption>{rows}</table>"
+        "<caption style='text-align:left;white-space:normal'><b>Registers</b> "
+        f"(<b>bold {BP_MARK}</b> = {_CHANGED}; those first, then the non-zero ones)"
+        f"</caption>{rows}</table>"
         f"{hidden}{flags}"
     )
 

@@ -96,11 +96,14 @@ def app_url(process_tag: str, browser) -> Iterator[str]:
         app.close()
 
 
-def open_app(page, url: str) -> None:
+def open_app(page, url: str, tab: str = "Debugger") -> None:
+    """Load the app and show ``tab``: the debugger is the first one, on the first screen."""
     page.goto(url, timeout=TIMEOUT_MS)
-    # Voilà runs the notebook, then renders the widgets: wait for both views.
-    page.get_by_role("textbox", name="ESR value").wait_for(timeout=TIMEOUT_MS)
+    # Voilà runs the notebook, then renders the widgets: the debugger tab shows first.
     page.get_by_role("button", name="Continue").wait_for(timeout=TIMEOUT_MS)
+    if tab != "Debugger":
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("textbox", name="ESR value").wait_for(timeout=TIMEOUT_MS)
 
 
 def test_make_app_serves_on_loopback_only_and_ctrl_c_stops_everything(process_tag):
@@ -121,8 +124,8 @@ def test_make_app_serves_on_loopback_only_and_ctrl_c_stops_everything(process_ta
 
 def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
     expect = _expect()
-    open_app(page, app_url)
-    page.subject = page.get_by_role("heading", name="ESR explorer", exact=True)
+    open_app(page, app_url, tab="ESR explorer")
+    page.subject = page.get_by_role("tab", name="ESR explorer")
     value = page.get_by_role("textbox", name="ESR value")
     expect(value).to_have_value("0x00000000f2000000")  # BRK #0, the app's start value
 
@@ -150,7 +153,7 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     expect = _expect()
     open_app(page, app_url)
     view = page.locator(".armbp-debugger-view")
-    page.subject = page.get_by_role("heading", name="Debugger", exact=True)
+    page.subject = page.get_by_role("tab", name="Debugger")
     pc = view.locator(".armbp-dv-pc")
     expect(pc).to_have_text("0x40000")  # the demo guest's entry
 

@@ -69,6 +69,11 @@ def view_url(process_tag: str, browser, tmp_path_factory) -> Iterator[str]:
     yield from _voila(process_tag, notebook, "voila-viewport-view")
 
 
+@pytest.fixture(scope="module")
+def app_url(process_tag: str, browser) -> Iterator[str]:
+    yield from _voila(process_tag, launcher.NOTEBOOK, "voila-viewport-app")
+
+
 @pytest.fixture
 def laptop(browser, request) -> Iterator[object]:
     """A page with a 1280 × 800 viewport; its screenshot is kept whatever happens."""
@@ -125,4 +130,26 @@ def test_continue_shows_registers_and_last_exit_without_scrolling(laptop, view_u
     _expect()(row.locator("td.mem")).to_contain_text("d4200000")
     _expect()(row).to_contain_text("add x7, x7, #1")
     continue_and_see_the_effect(laptop, view)
+    assert unexpected_widget_failures(laptop) == []
+
+
+def test_the_app_opens_on_the_debugger_and_continue_shows_its_effect(laptop, app_url):
+    """The app's first screen is the debugger (a tab before the ESR explorer), not an
+    explorer whose field table pushes it below the fold."""
+    expect = _expect()
+    laptop.goto(app_url, timeout=TIMEOUT_MS)
+    view = laptop.locator(".armbp-debugger-view")
+    view.get_by_role("button", name="Continue").wait_for(timeout=TIMEOUT_MS)
+    expect(laptop.get_by_role("tab", name="Debugger")).to_have_attribute(
+        "aria-selected", "true"
+    )
+    view.get_by_role("combobox", name="Location").fill("loop")
+    view.get_by_role("button", name="Toggle breakpoint").click()
+    expect(view.locator(".armbp-dv-listing tr.bp")).to_have_attribute(
+        "data-address", "0x4000c"
+    )
+    continue_and_see_the_effect(laptop, view)
+    # the ESR explorer is one click away, and on the first screen too
+    laptop.get_by_role("tab", name="ESR explorer").click()
+    _inside_first_viewport(laptop, laptop.get_by_role("textbox", name="ESR value"))
     assert unexpected_widget_failures(laptop) == []
