@@ -61,7 +61,7 @@ def main(out: Path) -> None:
             more = {
                 "value": page.get_by_role("textbox", name="ESR value"),
                 "bits": page.get_by_text("Bits (press a bit"),
-                "table": page.locator("table", has_text="Fields, most significant first"),
+                "table": page.locator("table", has_text="Fields: EC, IL, ISS"),
             }
             more["value"].wait_for(timeout=60_000)
             box |= {k: v.bounding_box() for k, v in more.items()}

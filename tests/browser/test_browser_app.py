@@ -133,7 +133,7 @@ def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
     value.press("Enter")
     expect(page.get_by_text("EC 0x25 — DABT (current EL)")).to_be_visible()
     expect(value).to_have_value("0x0000000096000045")
-    table = page.locator("table", has_text="Fields, most significant first")
+    table = page.locator("table", has_text="Fields: EC, IL, ISS")
     expect(_row(table, "DFSC")).to_contain_text("level 1 translation fault")
     expect(_row(table, "WnR")).to_contain_text("write: the access was a write")
     bit6 = page.locator("button[title^='bit 6 (WnR) = 1']")
@@ -141,8 +141,14 @@ def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
 
     bit6.click()  # WnR 1 → 0: a read, same fault
     expect(value).to_have_value("0x0000000096000005")
-    expect(_row(table, "WnR")).to_contain_text("read: the access was a read")
+    # beginner mode: a field that is 0 leaves the table and is named under it
+    expect(_row(table, "WnR")).to_have_count(0)
+    expect(page.locator(".armbp-esr-hidden")).to_contain_text("WnR")
     expect(_row(table, "DFSC")).to_contain_text("level 1 translation fault")
+    page.get_by_role("button", name="Show all fields").click()
+    table = page.locator("table", has_text="Fields: every field")
+    expect(_row(table, "WnR")).to_contain_text("read: the access was a read")
+    expect(_row(table, "TagAccess")).to_be_visible()
     expect(page.locator("button[title^='bit 6 (WnR) = 0']")).not_to_have_class(
         re.compile(r"\bmod-active\b")
     )
