@@ -490,3 +490,17 @@ def test_show_all_registers_adds_the_zeros_without_reading_again(view):
     assert "x9 0x0000000000000000" in view.registers.value and not reads
     view.show_all.value = False
     assert "x9 0x0000000000000000" not in view.registers.value
+
+
+def test_brief_is_the_few_lines_a_lesson_prints_beside_the_widget(view):
+    view.toggle("loop")
+    view.cont()
+    lines = view.brief().splitlines()
+    assert lines == [
+        "DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, breakpoints: 0x4000c (loop)",
+        "Last exit: BREAKPOINT at 0x4000c — breakpoint at 0x4000c: ours",
+        "  hsr 0xf2000000: EC 0x3C BRK (AArch64), IL 1, ISS 0x0000000, comment #0x0",
+        "  memory at 0x4000c: d4200000 (brk #0); the listing shows 910004e7 (add x7, x7, #1)",
+        "  changed by the last Step/Continue: x0, x1, pc",
+    ]
+    assert len(view.text().splitlines()) > 4 * len(lines)  # what lessons printed before

@@ -13,6 +13,7 @@ import html
 from .model import BP_MARK, PC_MARK, Gap, Register, Row, ViewState, markers
 
 __all__ = [
+    "brief",
     "exit_html",
     "line_label",
     "listing_html",
@@ -113,6 +114,28 @@ def text(s: ViewState) -> str:
         out.extend(f"  {fact}" for fact in s.last_exit.facts)
         out.append("Events since the last action:")
         out.extend(f"  {line}" for line in _event_lines(s))
+    return "\n".join(out)
+
+
+def brief(s: ViewState) -> str:
+    """The few lines a lesson prints beside the widget: where it stopped, why, what memory
+    holds under each breakpoint, which registers changed.
+
+    Why not :func:`text`: forty lines that wrap in a notebook column repeat what the widget
+    shows; a notebook still needs the facts as text (nbval compares text, not widgets).
+    """
+    out = [text(s).split("\n", 1)[0], _exit_head(s)]
+    if s.last_exit is not None:
+        out += [f"  {fact}" for fact in s.last_exit.facts if fact.startswith("hsr")]
+    out += [
+        f"  memory at {r.address:#x}: {r.memory_word:08x} ({r.memory_text}); the listing "
+        f"shows {r.word:08x} ({r.text})"
+        for r in s.lines
+        if r.differs
+    ]
+    changed = [r.name for r in s.registers if r.changed]
+    if changed:
+        out.append(f"  changed by the last Step/Continue: {', '.join(changed)}")
     return "\n".join(out)
 
 

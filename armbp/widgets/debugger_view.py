@@ -600,6 +600,12 @@ class DebuggerView(widgets.VBox):
         if self.model.stale():
             self._safely(self.refresh)
 
+    def brief(self) -> str:
+        """A few lines of the state for a lesson to print beside the widget: the stop, its
+        syndrome, the words memory holds under the breakpoints, the changed registers."""
+        self._catch_up()
+        return render.brief(self.model.state())
+
     def text(self) -> str:
         """The state shown, as plain text: listing with memory, registers, last exit.
 
