@@ -16,6 +16,12 @@ still reads when printed in greyscale. RES0/RES1 fields are grey and hatched, as
 Arm ARM. A field too narrow for its name gets a rotated label or, failing that, a key
 such as ``(a)`` explained in a legend under the picture.
 
+Beside the registers, the lessons' flow pictures — :func:`trap_path`, :func:`step_over`,
+:func:`reinjection`, :func:`vector_table`, :func:`rsp_exchange` — drawn by
+:func:`draw_flow` and friends. Each is a :class:`Picture`: the figure with its alt text,
+shown as ``<img alt=...>``. Every text is at least 10 px at 100 % zoom in a notebook
+column at 1280 px (:func:`font_px` measures it).
+
 Output is deterministic: fixed sizes, no randomness, and :func:`to_png` / :func:`to_svg` /
 :func:`save` strip dates and fix the SVG id salt so that saving twice gives the same bytes.
 
@@ -43,26 +49,40 @@ from matplotlib.patches import Patch, Rectangle
 from . import encodings
 
 __all__ = [
+    "DISPLAY_WIDTH_PX",
     "PALETTE",
     "RESERVED_STYLE",
     "Box",
     "LegendEntry",
+    "Picture",
     "RegisterFigure",
+    "Step",
     "WordField",
+    "draw_flow",
     "draw_register",
     "draw_syndrome",
     "draw_word",
     "field_boxes",
+    "font_px",
     "instruction_fields",
     "legend_entries",
+    "register_picture",
+    "reinjection",
+    "rsp_exchange",
     "save",
+    "step_over",
+    "syndrome_picture",
     "to_png",
     "to_svg",
+    "trap_path",
+    "vector_table",
+    "word_picture",
 ]
 
 
 class FieldLike(Protocol):
-    """What the layout needs of a field: :class:`armbp.esr.Field` and :class:`WordField` fit."""
+    """What the layout needs of a field: :class:`armbp.esr.Field` and :class:`WordField` fit
+    (read-only: both are frozen dataclasses)."""
 
     @property
     def name(self) -> str: ...
@@ -162,11 +182,17 @@ _ROW_GAP_PT = 12.0
 _LEGEND_LINE_PT = 13.0
 _LEGEND_GAP_PT = 8.0
 _BOTTOM_PAD_PT = 6.0
-_LABEL_SIZE = 9.0
-_SMALL_LABEL_SIZE = 8.0
-_VALUE_SIZE = 8.0
-_BITNUM_SIZE = 7.0
-_DIGIT_SIZE = 7.5
+# Font sizes (points). A 12 in figure at 100 dpi is 1200 px wide; a notebook column at
+# 1280 px (JupyterLab with its file browser open) is about DISPLAY_WIDTH_PX wide and scales
+# the picture down to it, so a point is ~1.02 px there: 10 pt is the least that reads as
+# 10 px at 100 % zoom (``font_px`` measures it; the tests hold every picture to it).
+_LABEL_SIZE = 11.0
+_SMALL_LABEL_SIZE = 10.0
+_VALUE_SIZE = 10.0
+_BITNUM_SIZE = 10.0
+_DIGIT_SIZE = 10.0
+_LEGEND_SIZE = 10.0
+_TITLE_SIZE = 13.0
 _VALUE_AREA_PT = 16.0  # bottom part of a box used by the value text
 
 
@@ -467,7 +493,7 @@ def draw_register(
             title,
             ha="center",
             va="center",
-            fontsize=11,
+            fontsize=_TITLE_SIZE,
             fontweight="bold",
         )
     y -= _TITLE_PT if title is not None else 4.0
@@ -566,7 +592,7 @@ def draw_register(
             line,
             ha="left",
             va="center",
-            fontsize=8,
+            fontsize=_LEGEND_SIZE,
         )
     return fig
 
@@ -701,3 +727,548 @@ def save(fig: Figure, path: str | os.PathLike[str], dpi: float | None = None) ->
     """Save ``fig`` to ``path`` (format from the suffix) with byte-stable metadata."""
     fmt = os.fspath(path).rsplit(".", 1)[-1].lower()
     _save(fig, path, fmt, dpi)
+
+
+# --- pictures with alt text ---------------------------------------------------------------------
+
+DISPLAY_WIDTH_PX = 880  # a notebook column at 1280 px, JupyterLab's file browser open
+
+
+def font_px(
+    fig: Figure, column_px: float = DISPLAY_WIDTH_PX, *, dpi: float | None = None
+) -> float:
+    """The smallest text of ``fig`` in CSS pixels at 100 % zoom, saved at ``dpi`` (the
+    figure's own by default) and shown in a column ``column_px`` wide (a wider picture is
+    scaled down to it, a narrower one is not).
+
+    Why: "9 pt" says little about what a learner sees; this is what the browser draws.
+    """
+    dpi = dpi or fig.dpi
+    width_px = fig.get_figwidth() * dpi
+    px_per_pt = dpi / 72.0 * min(1.0, column_px / width_px)
+    from matplotlib.text import Text
+
+    sizes = [
+        float(t.get_fontsize())
+        for t in fig.findobj(Text)
+        if isinstance(t, Text) and t.get_visible() and t.get_text().strip()
+    ]
+    if not sizes:
+        raise ValueError("the figure has no text")
+    return min(sizes) * px_per_pt
+
+
+class Picture:
+    """A figure with its alt text: shown in a notebook as ``<img alt=...>`` (an HTML
+    output, which JupyterLab, Voilà, VS Code and a static export all render), printed as
+    its alt text.
+
+    Why not the figure itself: a bare PNG output has no place for alt text, so a screen
+    reader (or a learner with images off) gets nothing. The PNG is inline, so the saved
+    notebook stays self-contained; nbval compares the alt text and the repr, and the
+    PNG bytes (which differ between matplotlib builds) are sanitized away.
+    """
+
+    def __init__(self, figure: Figure, alt: str) -> None:
+        if not isinstance(alt, str) or not alt.strip():
+            raise ValueError(f"alt text {alt!r}: expected a sentence saying what it shows")
+        self.figure = figure
+        self.alt = " ".join(alt.split())
+
+    def __repr__(self) -> str:
+        return f"<Picture: {self.alt}>"
+
+    def png(self, dpi: float | None = None) -> bytes:
+        """The PNG bytes (byte-stable, see :func:`to_png`)."""
+        return to_png(self.figure, dpi=dpi)
+
+    def _repr_html_(self) -> str:
+        import base64
+        import html
+
+        data = base64.b64encode(self.png()).decode("ascii")
+        width = round(self.figure.get_figwidth() * self.figure.dpi)
+        return (
+            f"<img src='data:image/png;base64,{data}' alt='{html.escape(self.alt)}' "
+            f"width='{width}' style='max-width:100%;height:auto'>"
+        )
+
+
+def _register_alt(title: str, fields: Iterable[FieldLike]) -> str:
+    """``Bit-field diagram of T: EC 0x25 (bits 31:26), ...; the other 19 fields are 0.``:
+    the fields that say something (EC and IL always, the others when not 0)."""
+    named = [f for f in fields if f.name and not is_reserved(f.name)]
+    said = [f for f in named if f.name in ("EC", "IL") or int(f.value)]
+    parts = ", ".join(
+        f"{f.name} {value_text(int(f.value), int(f.msb) - int(f.lsb) + 1)} "
+        f"(bits {bit_range(int(f.msb), int(f.lsb))})"
+        for f in said
+    )
+    rest = len(named) - len(said)
+    tail = f"; the other {rest} field(s) are 0" if rest else ""
+    return f"Bit-field diagram of {title}: {parts}{tail}."
+
+
+def register_picture(figure: Figure, fields: Iterable[FieldLike], title: str) -> Picture:
+    """A register diagram with alt text naming every field, its value and its bits."""
+    return Picture(figure, _register_alt(title, fields))
+
+
+def syndrome_picture(value_or_syndrome: Any, *, title: str | None = None) -> Picture:
+    """:func:`draw_syndrome` with alt text: for a lesson's cell."""
+    from . import esr
+
+    s = value_or_syndrome
+    if isinstance(s, int):
+        s = esr.decode(s)
+    fig = draw_syndrome(s, title=title)
+    return register_picture(fig, s.fields, title or f"ESR {s.esr:#x}")
+
+
+def word_picture(word: int, *, title: str | None = None) -> Picture:
+    """:func:`draw_word` with alt text: for a lesson's cell."""
+    fig = draw_word(word, title=title)
+    try:
+        fields: list[WordField] = instruction_fields(word)
+    except ValueError:
+        fields = [WordField("word", 31, 0, word & 0xFFFF_FFFF)]
+    return register_picture(fig, fields, title or f"the instruction word {word:#010x}")
+
+
+# --- flow pictures: boxes and arrows ------------------------------------------------------------
+
+_FLOW_WIDTH_IN = 9.0  # 900 px at 100 dpi: about a notebook column, so barely scaled
+_FLOW_HEAD = 11.0
+_FLOW_BODY = 10.0
+_FLOW_LINE_PT = 13.0
+_FLOW_PAD_PT = 6.0
+_FLOW_GAP_PT = 30.0  # room for an arrow between two boxes
+_FLOW_ROW_GAP_PT = 28.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One box of a flow picture: a bold heading and a few lines of detail."""
+
+    head: str
+    body: str = ""
+    colour: int = 0  # an index into PALETTE
+
+
+def _wrap(text: str, width_pt: float, size: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width_pt`` (greedy, by words)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}".strip()
+            if line and _text_pt(candidate, size) > width_pt:
+                lines.append(line)
+                line = word
+            else:
+                line = candidate
+        lines.append(line)
+    return lines
+
+
+def _flow_axes(height_pt: float, width_in: float = _FLOW_WIDTH_IN) -> tuple[Figure, Any]:
+    fig = RegisterFigure(figsize=(width_in, height_pt / 72.0), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.set_xlim(0.0, width_in * 72.0)
+    ax.set_ylim(0.0, height_pt)
+    ax.set_axis_off()
+    return fig, ax
+
+
+def _arrow(ax: Any, points: Sequence[tuple[float, float]], colour: str = "black") -> None:
+    """A line through ``points`` with an arrow head at the last one."""
+    xs, ys = zip(*points, strict=True)
+    ax.plot(xs[:-1] + (xs[-1],), ys[:-1] + (ys[-1],), color=colour, linewidth=1.4)
+    ax.annotate(
+        "",
+        xy=points[-1],
+        xytext=points[-2],
+        arrowprops={"arrowstyle": "-|>", "color": colour, "linewidth": 1.4},
+    )
+
+
+def draw_flow(steps: Sequence[Step], *, title: str, per_row: int = 3) -> Figure:
+    """Boxes left to right, ``per_row`` to a row, each joined to the next by an arrow
+    (from the end of one row down to the start of the next)."""
+    if not steps:
+        raise ValueError("a flow needs at least one step")
+    width_pt = _FLOW_WIDTH_IN * 72.0
+    margin = 8.0
+    per_row = max(1, min(per_row, len(steps)))
+    box_w = (width_pt - 2 * margin - (per_row - 1) * _FLOW_GAP_PT) / per_row
+    text_w = box_w - 2 * _FLOW_PAD_PT
+    texts = [
+        (
+            _wrap(s.head, text_w, _FLOW_HEAD),
+            _wrap(s.body, text_w, _FLOW_BODY) if s.body else [],
+        )
+        for s in steps
+    ]
+    rows = [
+        list(range(i, min(i + per_row, len(steps)))) for i in range(0, len(steps), per_row)
+    ]
+    row_h = [
+        max(len(texts[i][0]) + len(texts[i][1]) for i in row) * _FLOW_LINE_PT
+        + 2 * _FLOW_PAD_PT
+        for row in rows
+    ]
+    title_pt = 26.0
+    height = title_pt + sum(row_h) + _FLOW_ROW_GAP_PT * (len(rows) - 1) + margin
+    fig, ax = _flow_axes(height)
+    ax.text(
+        width_pt / 2,
+        height - title_pt / 2,
+        title,
+        ha="center",
+        va="center",
+        fontsize=_TITLE_SIZE,
+        fontweight="bold",
+    )
+    top = height - title_pt
+    boxes: dict[int, tuple[float, float, float]] = {}  # index -> (x, top, bottom)
+    for row, h in zip(rows, row_h, strict=True):
+        for col, i in enumerate(row):
+            x = margin + col * (box_w + _FLOW_GAP_PT)
+            fill = PALETTE[steps[i].colour % len(PALETTE)][1]
+            ax.add_patch(
+                Rectangle(
+                    (x, top - h), box_w, h, facecolor=fill, edgecolor="black", linewidth=1.2
+                )
+            )
+            y = top - _FLOW_PAD_PT - _FLOW_LINE_PT / 2
+            head, body = texts[i]
+            for line in head:
+                ax.text(
+                    x + _FLOW_PAD_PT,
+                    y,
+                    line,
+                    va="center",
+                    fontsize=_FLOW_HEAD,
+                    fontweight="bold",
+                )
+                y -= _FLOW_LINE_PT
+            for line in body:
+                ax.text(x + _FLOW_PAD_PT, y, line, va="center", fontsize=_FLOW_BODY)
+                y -= _FLOW_LINE_PT
+            boxes[i] = (x, top, top - h)
+        top -= h + _FLOW_ROW_GAP_PT
+    for i in range(len(steps) - 1):
+        x0, t0, b0 = boxes[i]
+        x1, t1, b1 = boxes[i + 1]
+        if t0 == t1:  # same row: left to right, at the middle of the shorter box
+            y = max(b0, b1) + min(t0 - b0, t1 - b1) / 2
+            _arrow(ax, [(x0 + box_w, y), (x1, y)])
+        else:  # next row: down, back to its first box, down into it
+            mid = (b0 + t1) / 2
+            _arrow(
+                ax,
+                [
+                    (x0 + box_w / 2, b0),
+                    (x0 + box_w / 2, mid),
+                    (x1 + box_w / 2, mid),
+                    (x1 + box_w / 2, t1),
+                ],
+            )
+    return fig
+
+
+# --- the lessons' flow pictures -----------------------------------------------------------------
+
+
+def trap_path() -> Picture:
+    """Lesson 3: a planted BRK's way from the guest to the debugger."""
+    steps = [
+        Step("1. Guest (EL1)", "fetches BRK #0 (d4200000) where the debugger planted it", 0),
+        Step(
+            "2. EL2 / KVM",
+            "debug exception: syndrome EC 0x3C (BRK), hsr 0xf2000000; guest debug is on "
+            "(USE_SW_BP), so it is not given to the guest",
+            1,
+        ),
+        Step("3. KVM_EXIT_DEBUG", "KVM_RUN returns exit 4 to the VMM with hsr, pc, far", 2),
+        Step(
+            "4. VMM (QEMU)",
+            "decodes EC, syncs the pc, finds it in the breakpoint table: ours → EXCP_DEBUG",
+            3,
+        ),
+        Step(
+            "5. Debugger (GDB)", "reports the stop (SIGTRAP) and shows the pc and registers", 4
+        ),
+    ]
+    fig = draw_flow(
+        steps, title="The trap path: guest BRK → EL2 → KVM_EXIT_DEBUG → VMM → debugger"
+    )
+    return Picture(
+        fig,
+        "Flow in five boxes: 1, the guest executes the planted BRK #0; 2, the debug exception "
+        "goes to EL2 (KVM) with syndrome EC 0x3C, hsr 0xf2000000, not to the guest because "
+        "guest debugging is on; 3, KVM_RUN returns KVM_EXIT_DEBUG (exit 4) to the VMM; 4, the "
+        "VMM (QEMU) finds the pc in its breakpoint table, so it is ours: EXCP_DEBUG; 5, the "
+        "debugger (GDB) reports the stop.",
+    )
+
+
+def step_over() -> Picture:
+    """Lesson 3: continuing from a breakpoint without trapping on it again."""
+    steps = [
+        Step("Stopped at the BRK", "memory at loop: d4200000 (brk #0); pc = loop", 5),
+        Step("1. Restore", "write the saved word back: memory holds the add again", 0),
+        Step(
+            "2. Flush",
+            "drop the stale translation (DC CVAU, IC IVAU, ISB on hardware)",
+            1,
+        ),
+        Step(
+            "3. Step one instruction",
+            "SINGLESTEP: the add runs, a software step exit (EC 0x32); pc = loop + 4",
+            2,
+        ),
+        Step("4. Re-insert", "write BRK #0 (d4200000) at loop again", 3),
+        Step("5. Flush, run on", "the next round traps at loop again", 4),
+    ]
+    fig = draw_flow(steps, title="Continuing from a breakpoint: the step-over")
+    return Picture(
+        fig,
+        "Flow in six boxes: stopped at the BRK at loop; 1, restore the saved instruction; "
+        "2, flush the stale translation; 3, single-step exactly one instruction, which ends "
+        "with a software step exit, EC 0x32, pc = loop + 4; 4, write BRK #0 again; 5, flush "
+        "and run on: the next round traps at loop again.",
+    )
+
+
+def reinjection() -> Picture:
+    """Lesson 5: a BRK that is not ours goes back into the guest's own vectors."""
+    steps = [
+        Step("1. Guest BRK #0x99", "its own breakpoint, not planted by the debugger", 0),
+        Step("2. KVM_EXIT_DEBUG", "hsr 0xf2000099 (EC 0x3C, comment 0x99) at pc", 2),
+        Step("3. VMM: not ours", "the pc is not in the breakpoint table → re-inject", 3),
+        Step(
+            "4. Re-inject, as the CPU would",
+            "ESR_EL1 = 0xf2000099, ELR_EL1 = pc, SPSR_EL1 = PSTATE; PSTATE = EL1h, DAIF "
+            "set; pc = VBAR_EL1 + 0x200",
+            1,
+        ),
+        Step(
+            "5. Guest handler",
+            "reads ESR_EL1, does its work, moves ELR_EL1 past the BRK, ERET",
+            4,
+        ),
+        Step("6. Guest runs on", "after its BRK; the debugger saw no stop", 5),
+    ]
+    fig = draw_flow(steps, title="Not ours: re-injection into the guest's vector table")
+    return Picture(
+        fig,
+        "Flow in six boxes: 1, the guest executes its own BRK #0x99; 2, KVM exits with "
+        "KVM_EXIT_DEBUG, hsr 0xf2000099; 3, the VMM does not find the pc in its table, so "
+        "it re-injects; 4, it sets ESR_EL1 = 0xf2000099, ELR_EL1 = pc, SPSR_EL1 = PSTATE, "
+        "PSTATE = EL1h with DAIF set, and pc = VBAR_EL1 + 0x200; 5, the guest's handler "
+        "reads ESR_EL1, moves ELR_EL1 past the BRK and returns with ERET; 6, the guest "
+        "runs on and the debugger saw no stop.",
+    )
+
+
+# The vector table's four groups and four kinds (Arm ARM: "Exception vectors").
+_VECTOR_GROUPS = (
+    (0x000, "current EL, SP_EL0"),
+    (0x200, "current EL, SP_ELx"),
+    (0x400, "lower EL, AArch64"),
+    (0x600, "lower EL, AArch32"),
+)
+_VECTOR_KINDS = ("Synchronous", "IRQ", "FIQ", "SError")
+
+
+def vector_table(highlight: int = 0x200) -> Picture:
+    """Lesson 5: VBAR_EL1's 16 entries of 0x80 bytes; ``highlight`` marks one entry
+    (default +0x200: a synchronous exception from the current EL on SP_ELx, this guest's
+    BRK)."""
+    offsets = {g + 0x80 * k for g, _ in _VECTOR_GROUPS for k in range(4)}
+    if highlight not in offsets:
+        raise ValueError(
+            f"highlight {highlight:#x}: expected a vector offset, 0x0 to 0x780 in steps of 0x80"
+        )
+    width_pt = _FLOW_WIDTH_IN * 72.0
+    title_pt, row_pt, head_pt, left_pt, margin = 26.0, 30.0, 20.0, 220.0, 8.0
+    height = title_pt + head_pt + 4 * row_pt + margin + 18.0
+    fig, ax = _flow_axes(height)
+    ax.text(
+        width_pt / 2,
+        height - title_pt / 2,
+        "The vector table at VBAR_EL1",
+        ha="center",
+        va="center",
+        fontsize=_TITLE_SIZE,
+        fontweight="bold",
+    )
+    cell_w = (width_pt - left_pt - margin) / 4
+    top = height - title_pt
+    for k, kind in enumerate(_VECTOR_KINDS):
+        ax.text(
+            left_pt + (k + 0.5) * cell_w,
+            top - head_pt / 2,
+            kind,
+            ha="center",
+            va="center",
+            fontsize=_FLOW_HEAD,
+            fontweight="bold",
+        )
+    top -= head_pt
+    for r, (group, where) in enumerate(_VECTOR_GROUPS):
+        y = top - (r + 1) * row_pt
+        ax.text(
+            margin,
+            y + row_pt / 2,
+            f"+{group:#05x}  {where}",
+            va="center",
+            fontsize=_FLOW_BODY,
+            family="DejaVu Sans Mono",
+        )
+        for k in range(4):
+            offset = group + 0x80 * k
+            on = offset == highlight
+            fill = PALETTE[1][1] if on else "#F4F4F4"
+            ax.add_patch(
+                Rectangle(
+                    (left_pt + k * cell_w, y),
+                    cell_w,
+                    row_pt,
+                    facecolor=fill,
+                    edgecolor="black",
+                    linewidth=2.0 if on else 0.8,
+                )
+            )
+            ax.text(
+                left_pt + (k + 0.5) * cell_w,
+                y + row_pt / 2,
+                f"+{offset:#05x}",
+                ha="center",
+                va="center",
+                fontsize=_FLOW_BODY,
+                family="DejaVu Sans Mono",
+                fontweight="bold" if on else "normal",
+            )
+    group = highlight & ~0x1FF
+    kind = _VECTOR_KINDS[(highlight & 0x180) >> 7]
+    where = dict(_VECTOR_GROUPS)[group]
+    note = f"highlighted: +{highlight:#05x}, {kind.lower()} from the {where}; each entry 0x80 bytes"
+    ax.text(margin, margin + 4, note, va="center", fontsize=_FLOW_BODY)
+    return Picture(
+        fig,
+        "The vector table at VBAR_EL1: four groups of four entries of 0x80 bytes, "
+        "synchronous, IRQ, FIQ and SError; at +0x000 the current EL on SP_EL0, +0x200 the "
+        "current EL on SP_ELx, +0x400 a lower EL in AArch64, +0x600 a lower EL in AArch32. "
+        f"Highlighted: +{highlight:#05x}, {kind.lower()} from the {where}.",
+    )
+
+
+# What lesson 6's GDB session sends (notebooks/gdb-session/session.txt, shortened):
+# (gdb command or "", direction, packet, what the stub does)
+_RSP = (
+    ("break *0x40008", "", "", "GDB only records it: no Z0 yet"),
+    ("continue", ">", "$Z0,40008,4#..", "Debugger.break_at: save, write BRK #0"),
+    ("", "<", "$OK#9a", ""),
+    ("", ">", "$vCont;c#a8", "Debugger.cont: the vCPU runs; DEBUG exit, EC 0x3C, ours"),
+    ("", "<", "$T05swbreak:;#..", "stop reply: SIGTRAP at a software breakpoint"),
+    ("", ">", "$z0,40008,4#..", "GDB takes its breakpoints out while stopped: restore"),
+    ("", "<", "$OK#9a", ""),
+    ("x/1xw 0x40008", ">", "$m40008,4#c9", "memory read"),
+    ("", "<", "$21040091#..", "the original word: no BRK there now"),
+)
+
+
+def rsp_exchange() -> Picture:
+    """Lesson 6: GDB and the stub, packet by packet (Z0 goes with ``continue``)."""
+    width_pt = _FLOW_WIDTH_IN * 72.0
+    title_pt, row_pt, head_pt, margin = 26.0, 24.0, 34.0, 8.0
+    gdb_x, stub_x = 130.0, 330.0
+    note_x = stub_x + 10.0
+    note_w = width_pt - note_x - margin
+    notes = [_wrap(n, note_w, _FLOW_BODY) if n else [] for *_, n in _RSP]
+    heights = [max(row_pt, len(n) * _FLOW_LINE_PT + 6.0) for n in notes]
+    height = title_pt + head_pt + sum(heights) + margin
+    fig, ax = _flow_axes(height)
+    ax.text(
+        width_pt / 2,
+        height - title_pt / 2,
+        "The RSP exchange: Z0 is sent on continue, not on break",
+        ha="center",
+        va="center",
+        fontsize=_TITLE_SIZE,
+        fontweight="bold",
+    )
+    top = height - title_pt
+    for x, name in ((gdb_x, "GDB"), (stub_x, "stub (armbp gdbserver)")):
+        ax.text(
+            x,
+            top - head_pt / 2,
+            name,
+            ha="center",
+            va="center",
+            fontsize=_FLOW_HEAD,
+            fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": PALETTE[0][1]},
+        )
+    ax.text(
+        margin,
+        top - head_pt / 2,
+        "you type",
+        va="center",
+        fontsize=_FLOW_HEAD,
+        fontweight="bold",
+    )
+    top -= head_pt
+    bottom = top - sum(heights)
+    for x in (gdb_x, stub_x):
+        ax.plot([x, x], [bottom, top], color="#707070", linewidth=1.0, linestyle="--")
+    y = top
+    for (cmd, way, packet, _), note, h in zip(_RSP, notes, heights, strict=True):
+        mid = y - h / 2
+        if cmd:
+            ax.text(
+                margin,
+                mid,
+                cmd,
+                va="center",
+                fontsize=_FLOW_BODY,
+                family="DejaVu Sans Mono",
+                fontweight="bold",
+            )
+        if way:
+            start, end = (gdb_x, stub_x) if way == ">" else (stub_x, gdb_x)
+            _arrow(
+                ax,
+                [(start, mid - 4), (end, mid - 4)],
+                colour="#0072B2" if way == ">" else "#D55E00",
+            )
+            ax.text(
+                (gdb_x + stub_x) / 2,
+                mid + 5,
+                packet,
+                ha="center",
+                va="center",
+                fontsize=_FLOW_BODY,
+                family="DejaVu Sans Mono",
+            )
+        for i, line in enumerate(note):
+            ax.text(
+                note_x,
+                mid + (len(note) - 1) * _FLOW_LINE_PT / 2 - i * _FLOW_LINE_PT,
+                line,
+                va="center",
+                fontsize=_FLOW_BODY,
+            )
+        y -= h
+    return Picture(
+        fig,
+        "Sequence of packets between GDB and the stub. break *0x40008: GDB only records "
+        "it and sends nothing. continue: GDB sends Z0,40008,4 (the stub saves the word and "
+        "writes BRK #0) and gets OK, then vCont;c: the vCPU runs to a DEBUG exit, EC 0x3C, "
+        "ours, and the stub replies T05 swbreak. While stopped GDB sends z0,40008,4 to "
+        "take the breakpoint out (OK). x/1xw 0x40008: m40008,4 answers 21040091, the "
+        "original word.",
+    )

@@ -244,7 +244,7 @@ def test_closed_pages_lose_their_kernels_open_ones_keep_theirs(server):
             for _ in range(3):
                 page = context.new_page()
                 page.goto(url)
-                page.get_by_role("textbox", name="ESR value").wait_for()
+                page.get_by_role("button", name="Continue").wait_for()  # the first tab
                 pages.append(page)
             assert len(kernels(proc)) == 3
             for page in pages[:2]:
@@ -252,6 +252,7 @@ def test_closed_pages_lose_their_kernels_open_ones_keep_theirs(server):
             assert len(wait_for_kernels(proc, 1, timeout=CULL_IDLE + 30)) == 1
             time.sleep(CULL_IDLE + 2)  # idle, but connected: kept
             assert len(kernels(proc)) == 1
+            pages[2].get_by_role("tab", name="ESR explorer").click()
             value = pages[2].get_by_role("textbox", name="ESR value")
             value.fill("0x96000045")
             value.press("Enter")

@@ -47,6 +47,16 @@ def _row(panel: str, address: int) -> str:
     return _plain(m.group(1))
 
 
+def _mem(view: DebuggerView, address: int) -> str:
+    """What the listing's memory column says at ``address``: the word memory holds."""
+    m = re.search(
+        rf"<tr[^>]*data-address='{address:#x}'[^>]*>.*?<td class='mem'[^>]*>(.*?)</td>",
+        view.listing.value,
+    )
+    assert m, f"no memory cell for {address:#x}"
+    return _plain(m.group(1)).strip()
+
+
 def _pc_rows(view: DebuggerView) -> list[str]:
     return re.findall(r"<tr class='pc[^']*' data-address='(0x[0-9a-f]+)'", view.listing.value)
 
@@ -68,7 +78,7 @@ def test_starts_at_the_entry_of_the_demo(view):
     entry_row = _row(view.listing.value, ENTRY)
     assert "=> " in entry_row and "_start:" in entry_row
     assert "Last exit: none yet" in view.text() and view.last_stop is None
-    assert "x0 0x0000000000000000" in _plain(view.registers.value)
+    assert "31 more hold 0 and did not change (x0-x30)" in _plain(view.registers.value)
     assert view.changed == frozenset() and view.message.value == ""
     # the 502 words of padding before the vectors fold into one line
     assert "502 word(s) at 0x40028..0x407fc not shown" in view.text()
@@ -78,7 +88,7 @@ def test_toggle_then_continue_stops_at_the_breakpoint_decoded_as_brk(view):
     view.where.value = "loop"
     view.toggle_button.click()
     assert "Breakpoint at 0x4000c (loop)" in view.message.value
-    assert "d4200000" in _row(view.memory.value, LOOP)
+    assert "d4200000" in _mem(view, LOOP)
     assert ADD_X7 in _row(view.listing.value, LOOP)  # the listing shows the original
     assert "*" in _row(view.listing.value, LOOP)
     assert _pc_rows(view) == ["0x40000"]
@@ -96,7 +106,7 @@ def test_toggle_then_continue_stops_at_the_breakpoint_decoded_as_brk(view):
     assert "PC 0x4000c" in _plain(view.status.value)
     assert view.last_stop.reason is StopReason.BREAKPOINT
     # memory really holds the BRK while the listing shows the add
-    assert "d4200000 brk #0 ← our BRK, listing shows 910004e7" in _row(view.memory.value, LOOP)
+    assert _mem(view, LOOP) == "d4200000 brk #0 ← our BRK"
     # registers: pc, x0 (mov #3) and x1 (adr) changed, bold with a '*'
     assert {"pc", "x0", "x1"} <= view.changed and "x7" not in view.changed
     assert "<b>pc 0x000000000004000c *</b>" in view.registers.value
@@ -113,7 +123,7 @@ def test_step_moves_the_pc_on_and_highlights_what_changed(view):
     assert "x0 0x0000000000000003&nbsp;" in view.registers.value  # unchanged, not bold
     assert "EC 0x32 Software Step" in _plain(view.exit.value)
     # the BRK is back in memory after the step-over
-    assert "d4200000" in _row(view.memory.value, LOOP)
+    assert "d4200000" in _mem(view, LOOP)
 
 
 def test_continue_past_the_guests_own_brk_says_it_was_reinjected(view):
@@ -129,13 +139,13 @@ def test_continue_past_the_guests_own_brk_says_it_was_reinjected(view):
 
 def test_toggle_again_removes_it_and_memory_shows_the_original(view):
     view.toggle("loop")
-    assert "d4200000" in _row(view.memory.value, LOOP)
+    assert "d4200000" in _mem(view, LOOP)
     view.where.value = "0x4000c"
     view.toggle_button.click()
     assert repr(view) == "DebuggerView(pc=0x40000, breakpoints=[])"
     assert "Removed the breakpoint at 0x4000c (loop)" in view.message.value
-    assert _row(view.memory.value, LOOP).split()[:2] == ["0x4000c", ADD_X7]
-    assert "d4200000" not in view.memory.value and "*" not in _row(view.listing.value, LOOP)
+    assert _mem(view, LOOP) == ADD_X7
+    assert "d4200000" not in view.listing.value and "*" not in _row(view.listing.value, LOOP)
     view.continue_button.click()  # no breakpoints: the guest runs to its end
     view.wait()
     assert view.last_stop.reason is StopReason.HALTED
@@ -165,7 +175,7 @@ def test_reset_goes_back_to_the_entry_and_keeps_breakpoints(view):
     assert view.changed == frozenset() and view.last_stop is None
     assert "Reset: the guest starts again at 0x40000" in view.message.value
     assert "Last exit: none yet" in _plain(view.exit.value)
-    assert "x0 0x0000000000000000" in _plain(view.registers.value)
+    assert "31 more hold 0 and did not change (x0-x30)" in _plain(view.registers.value)
     view.cont()
     assert _pc_rows(view) == ["0x4000c"]
 
@@ -198,13 +208,13 @@ def test_a_runaway_guest_comes_back_with_a_budget_stop():
     ],
 )
 def test_bad_locations_show_a_message_and_change_nothing(view, where, expected):
-    before = (view.listing.value, view.memory.value, view.registers.value)
+    before = (view.listing.value, view.registers.value)
     view.where.value = where
     view.toggle_button.click()  # must not raise
     message = view.message.value.replace("&#x27;", "'")
     assert expected in message and 'role="alert"' in message
     assert view.debugger.breakpoints == []
-    assert (view.listing.value, view.memory.value, view.registers.value) == before
+    assert (view.listing.value, view.registers.value) == before
     assert "! " in view.text()
 
 
@@ -217,13 +227,13 @@ def test_a_brk_the_guest_overwrote_is_reported_not_raised():
     assert (
         "The guest overwrote the BRK at 0x40010 (memory holds d503201f)" in view.status.value
     )
-    assert "guest overwrote our BRK" in _row(view.memory.value, target)
+    assert "guest overwrote our BRK" in _mem(view, target)
     view.toggle("target")
     assert "was overwritten" in view.message.value and 'role="alert"' in view.message.value
     assert [bp.pc for bp in view.debugger.breakpoints] == [target]
     view.reset()
     assert "overwrote" not in view.status.value
-    assert "d4200000" in _row(view.memory.value, target)
+    assert "d4200000" in _mem(view, target)
 
 
 def test_toggling_an_overwritten_brk_twice_drops_it_and_keeps_the_guests_word():
@@ -243,7 +253,7 @@ def test_toggling_an_overwritten_brk_twice_drops_it_and_keeps_the_guests_word():
         "&#x27;", "'"
     )
     assert 'role="status"' in view.message.value
-    assert _row(view.memory.value, target).split()[:2] == ["0x40010", "d503201f"]
+    assert _mem(view, target) == "d503201f"
     assert "overwrote" not in view.status.value
 
 
@@ -299,7 +309,7 @@ def test_a_session_driven_from_python_is_caught_up_with():
     dbg.cont()
     # repr and text() catch up by themselves; the panels follow
     assert repr(view) == "DebuggerView(pc=0x4000c BREAKPOINT, breakpoints=[0x4000c])"
-    assert _pc_rows(view) == ["0x4000c"] and "d4200000" in _row(view.memory.value, LOOP)
+    assert _pc_rows(view) == ["0x4000c"] and "d4200000" in _mem(view, LOOP)
     assert "hsr 0xf2000000" in _plain(view.exit.value) and "pc" in view.changed
     dbg.step()
     view.refresh()
@@ -445,3 +455,52 @@ def test_stop_with_nothing_running_interrupts_nothing_later(view):
     assert "Nothing is running" in view.message.value
     view.toggle("loop")
     assert view.cont().reason is StopReason.BREAKPOINT  # no interrupt was left pending
+
+
+def test_registers_and_last_exit_sit_beside_the_controls_and_the_listing_below(view):
+    """At 1280 px the registers and the last exit must be next to the buttons (issue 13):
+    one row of two columns, the controls left and the effects right, the table below."""
+    top, row, table = view.children
+    assert top is view.status and table is view.listing
+    left, right = row.children
+    assert view.continue_button in view.controls_box.children
+    assert view.controls_box in left.children
+    assert right.children[0] is view.registers and view.exit in right.children
+    assert row.layout.flex_flow == "row wrap"
+    assert not hasattr(view, "memory")  # memory is a column of the listing now
+
+
+def test_one_list_of_controls_disabled_by_a_run_but_stop(view):
+    extra = widgets.Button(description="Extra")
+    view.controls.append(extra)  # how a new control joins the view
+    view._set_busy(True, view.budget)
+    assert all(c.disabled for c in view.controls if c is not view.stop_button)
+    assert not view.stop_button.disabled and view.lines.disabled
+    view._set_busy(False)
+    assert not any(c.disabled for c in view.controls if c is not view.stop_button)
+
+
+def test_show_all_registers_adds_the_zeros_without_reading_again(view):
+    view.toggle("loop")
+    view.cont()
+    assert "x9 0x0000000000000000" not in view.registers.value
+    reads = []
+    view.debugger.registers = lambda: reads.append(1) or {}  # must not be called
+    view.show_all.value = True
+    assert "x9 0x0000000000000000" in view.registers.value and not reads
+    view.show_all.value = False
+    assert "x9 0x0000000000000000" not in view.registers.value
+
+
+def test_brief_is_the_few_lines_a_lesson_prints_beside_the_widget(view):
+    view.toggle("loop")
+    view.cont()
+    lines = view.brief().splitlines()
+    assert lines == [
+        "DebuggerView of demo: pc=0x4000c, stopped: BREAKPOINT, breakpoints: 0x4000c (loop)",
+        "Last exit: BREAKPOINT at 0x4000c — breakpoint at 0x4000c: ours",
+        "  hsr 0xf2000000: EC 0x3C BRK (AArch64), IL 1, ISS 0x0000000, comment #0x0",
+        "  memory at 0x4000c: d4200000 (brk #0); the listing shows 910004e7 (add x7, x7, #1)",
+        "  changed by the last Step/Continue: x0, x1, pc",
+    ]
+    assert len(view.text().splitlines()) > 4 * len(lines)  # what lessons printed before

@@ -55,8 +55,15 @@ def _assert_in_sync(w: EsrExplorer, value: int) -> None:
     assert _bits(w) == value
     assert all(b.button_style == ("info" if b.value else "") for b in w.bits)
     assert f"EC 0x{s.ec:02X}" in w.table.value
+    # beginner mode (the default): EC, IL, ISS and the fields that are set, in the table;
+    # the named fields that are 0 in the line under it
     for f in s.fields:
-        assert f"<b>{f.name}</b>" in w.table.value
+        if f.name in ("EC", "IL") or f.value:
+            assert f"<b>{f.name}</b>" in w.table.value, f.name
+        elif not f.name.startswith("RES"):
+            assert f"<b>{f.name}</b>" not in w.table.value, f.name
+            assert f.name in w.table.value.split("armbp-esr-hidden")[1], f.name
+    assert "<b>ISS</b>" in w.table.value
     assert _captions(w) == [f.name for f in sorted(s.fields, key=lambda f: -f.msb)]
     assert bytes(w.picture.value).startswith(b"\x89PNG")
     assert f"Bit-field picture of ESR 0x{value:016x}: " in w.picture_caption.value
@@ -211,6 +218,8 @@ def test_imports_only_esr_and_pictures_of_armbp():
         "armbp.widgets.esr_explorer",
         "armbp.pictures",
         "armbp.encodings",
+        "armbp.view",  # its model loads only when asked for
+        "armbp.view.esr_table",
     }
     assert not {
         m for m in armbp_modules if m not in allowed and not m.startswith("armbp.esr")
@@ -242,3 +251,51 @@ def _all_widgets(w):
     yield w
     for child in getattr(w, "children", ()):
         yield from _all_widgets(child)
+
+
+# --- beginner mode (issue 13: lesson 4's thirty-row data-abort table) ------------------------
+
+
+def test_beginner_mode_shows_ec_il_iss_and_the_set_fields_show_all_shows_every_one(explorer):
+    explorer.value = 0x9600_0045  # a data abort: ~30 fields, most of them 0
+    s = explorer.syndrome
+    table = explorer.table.value
+    rows = re.findall(r"<tr data-field='([^']+)'>", table)
+    assert rows == ["EC", "IL", "ISS", "WnR", "DFSC"]
+    assert "Fields: EC, IL, ISS and the fields that are set" in table
+    hidden = table.split("armbp-esr-hidden")[1]
+    assert "all 0: " in hidden and "TagAccess" in hidden and "GCS" in hidden
+    assert not explorer.show_all_fields.value  # beginner mode is the default
+    explorer.show_all_fields.value = True
+    rows = re.findall(r"<tr data-field='([^']+)'>", explorer.table.value)
+    assert rows == [f.name for f in s.fields] and len(rows) > 20
+    assert "armbp-esr-hidden" not in explorer.table.value
+    explorer.value = 0xF200_0800  # the mode stays as chosen across values
+    assert "<b>RES0</b>" in explorer.table.value
+    explorer.show_all_fields.value = False
+    assert "<b>RES0</b>" not in explorer.table.value
+    assert re.findall(r"<tr data-field='([^']+)'>", explorer.table.value) == [
+        "EC",
+        "IL",
+        "ISS",
+        "Comment",
+    ]
+
+
+def test_the_beginner_text_table_for_a_lesson():
+    from armbp.view import esr_table
+
+    s = esr.decode(0x9600_0004)  # lesson 4's NULL dereference
+    text = esr_table.text(s)
+    names = [
+        line.split()[1] for line in text.splitlines() if re.match(r"\s+\d+(:\d+)?\s", line)
+    ]
+    assert names == ["EC", "IL", "ISS", "DFSC"]
+    assert "WnR" in text.split("(all 0: ")[1]  # a zero is still named: it is the answer
+    assert len(text.splitlines()) < 14
+    full = esr_table.text(s, show_all=True)
+    assert "all 0" not in full and "TagAccess" in full.split("binary")[1]
+    # a reserved field that is set is not hidden, and the warning stays
+    odd = esr.decode(0x1F00_0000_9600_0004)
+    text = esr_table.text(odd)
+    assert "RES0, but set" in text and text.rstrip().endswith("are set: 0x1f")

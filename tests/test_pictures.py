@@ -110,14 +110,14 @@ def test_colours_reserved_grey_and_neighbours_differ_in_colour_and_hatch():
 def test_narrow_fields_rotate_or_get_a_key_in_the_legend():
     fields = [
         F("EC", 31, 26, 0x25),
-        F("S1PTW", 25, 25, 0),
+        F("VNCR", 25, 25, 0),  # fits turned on its side (S1PTW did at 8 pt, not at 10 pt)
         F("AssuredOnly", 24, 24, 1),
         F("TagAccess", 23, 23, 0),
         F("rest", 22, 0, 0),
     ]
     boxes = pictures.field_boxes(fields, width=32)
     by_name = {b.name: b for b in boxes}
-    assert by_name["S1PTW"].rotate and by_name["S1PTW"].label == "S1PTW"
+    assert by_name["VNCR"].rotate and by_name["VNCR"].label == "VNCR"
     assert by_name["AssuredOnly"].label == "(a)" and by_name["AssuredOnly"].key == "(a)"
     assert by_name["TagAccess"].label == "(b)"
     assert [(e.key, e.name, e.bits) for e in pictures.legend_entries(boxes)] == [
@@ -293,3 +293,100 @@ def test_before_matplotlib_3_11_the_hatch_colour_is_set_without_hatchcolor(monke
     assert all(b._hatch_color == to_rgba(pictures._HATCH_COLOUR) for b in boxes)
     assert all(b.get_edgecolor() == to_rgba("black") for b in boxes)
     assert pictures.to_png(fig).startswith(b"\x89PNG")
+
+
+# --- readable at 100 % zoom, with alt text (issue 13) -------------------------------------------
+
+FLOW_PICTURES = [
+    pictures.trap_path,
+    pictures.step_over,
+    pictures.reinjection,
+    pictures.vector_table,
+    pictures.rsp_exchange,
+]
+
+
+@pytest.mark.parametrize("make", FLOW_PICTURES, ids=lambda f: f.__name__)
+def test_each_flow_picture_builds_with_alt_text_and_10_px_text(make):
+    picture = make()
+    assert isinstance(picture, pictures.Picture)
+    assert len(picture.alt) > 80 and picture.alt.endswith(".")
+    assert pictures.font_px(picture.figure) >= 10.0
+    html_text = picture._repr_html_()
+    assert html_text.startswith("<img src='data:image/png;base64,")
+    assert f"alt='{picture.alt}'" in html_text.replace("&#x27;", "'")
+    assert "max-width:100%" in html_text
+    assert repr(picture) == f"<Picture: {picture.alt}>"
+    assert picture.png() == make().png()  # deterministic, for a stored notebook
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: pictures.draw_syndrome(0xF2000800, title="ESR = 0xf2000800 (Linux BUG)"),
+        lambda: pictures.draw_syndrome(0x96000045),
+        lambda: pictures.draw_word(encodings.brk(0x123), title="BRK #0x123"),
+    ],
+    ids=["brk-syndrome", "data-abort", "brk-word"],
+)
+def test_register_pictures_text_is_at_least_10_px(make):
+    fig = make()
+    # 1200 px shown in a column at 1280 px: 7 pt bit numbers were 7.1 px there
+    assert pictures.font_px(fig) >= 10.0
+    # the lessons store the repr: the size must not move
+    assert fig.get_size_inches()[0] == 12.0
+
+
+def test_the_esr_explorers_picture_is_10_px_in_a_lesson_and_in_the_app():
+    from armbp.widgets import esr_explorer
+
+    fig = pictures.draw_syndrome(0x96000045, digits=False)
+    for column in (pictures.DISPLAY_WIDTH_PX, 1200):  # lesson 4; the app's tab
+        assert pictures.font_px(fig, column, dpi=esr_explorer.PICTURE_DPI) >= 10.0
+
+
+def test_font_px_counts_the_scaling_to_the_column():
+    fig = pictures.draw_word(encodings.brk(0))
+    wide = pictures.font_px(fig, 10_000)  # no scaling: 10 pt at 100 dpi
+    assert wide == pytest.approx(10.0 * 100 / 72)
+    assert pictures.font_px(fig, 600) == pytest.approx(wide * 600 / 1200)
+
+
+def test_register_pictures_with_alt_text_name_every_field():
+    pic = pictures.syndrome_picture(0x96000045)
+    assert pic.alt == (
+        "Bit-field diagram of ESR 0x96000045: EC 0x25 (bits 31:26), IL 1 (bits 25), "
+        "WnR 1 (bits 6), DFSC 0x05 (bits 5:0); the other 19 field(s) are 0."
+    )
+    word = pictures.word_picture(encodings.brk(0x123), title="BRK #0x123")
+    assert "imm16 0x0123 (bits 20:5)" in word.alt
+    assert pictures.font_px(word.figure) >= 10.0
+
+
+@pytest.mark.parametrize("alt", ["", "   ", None])
+def test_a_picture_without_alt_text_is_refused(alt):
+    with pytest.raises(ValueError, match="alt text"):
+        pictures.Picture(pictures.draw_word(encodings.brk(0)), alt)
+
+
+def test_the_rsp_picture_sends_z0_on_continue_not_on_break():
+    texts = [
+        t.get_text()
+        for t in pictures.rsp_exchange().figure.findobj(lambda a: hasattr(a, "get_text"))
+    ]
+    texts = [t for t in texts if t]
+    at = {t: i for i, t in reversed(list(enumerate(texts)))}
+    assert at["break *0x40008"] < at["GDB only records it: no Z0 yet"] < at["continue"]
+    assert at["continue"] < at["$Z0,40008,4#.."] < at["$vCont;c#a8"]
+    assert at["$T05swbreak:;#.."] < at["$z0,40008,4#.."] < at["x/1xw 0x40008"]
+
+
+def test_the_vector_table_refuses_an_offset_that_is_no_vector():
+    assert "+0x400, synchronous from the lower EL, AArch64" in pictures.vector_table(0x400).alt
+    with pytest.raises(ValueError, match="0x210: expected a vector offset"):
+        pictures.vector_table(0x210)
+
+
+def test_a_flow_needs_steps():
+    with pytest.raises(ValueError, match="at least one step"):
+        pictures.draw_flow([], title="nothing")

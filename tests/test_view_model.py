@@ -320,7 +320,7 @@ def test_an_overwritten_brk_is_a_warning_in_every_rendering():
     )
     assert f"! {s.warning}" in render.text(s)
     assert "⚠ The guest overwrote the BRK at 0x40004" in render.status_html(s)
-    assert "⚠ guest overwrote our BRK: nop" in render.memory_html(s)
+    assert "⚠ guest overwrote our BRK: nop" in render.listing_html(s)
 
 
 # --- one marker format --------------------------------------------------------------------------
@@ -368,15 +368,62 @@ def test_the_widget_draws_what_the_model_says(session):
     assert view.text() == render.text(s)
     assert (
         view.listing.value,
-        view.memory.value,
         view.registers.value,
         view.exit.value,
         view.status.value,
     ) == (
         render.listing_html(s),
-        render.memory_html(s),
         render.registers_html(s),
         render.exit_html(s),
         render.status_html(s),
     )
     assert repr(view) == render.summary(s, [LOOP])
+
+
+# --- one table; registers worth a look first (issue 13: the view at 1280 × 800) ----------------
+
+
+def test_listing_and_memory_are_one_table_so_memory_is_in_the_instructions_row(session):
+    dbg, model = session
+    dbg.break_at(LOOP)
+    model.update()
+    html_text = render.listing_html(model.state())
+    assert html_text.count("<table") == 1
+    row = html_text.split(f"data-address='{LOOP:#x}'")[1].split("</tr>")[0]
+    # the instruction the guest should see and the word memory holds, in one row
+    assert f"<td>{ADD_X7:08x}</td><td>add x7, x7, #1</td>" in row
+    assert "<td class='mem'><b style='color:#B00020'>d4200000</b> <b>brk #0 ← our BRK" in row
+    assert "class='bp differs'" in html_text
+    entry = html_text.split(f"data-address='{ENTRY:#x}'")[1].split("</tr>")[0]
+    assert "<td class='mem' style='color:#555'>" in entry  # same word: no note, not bold
+
+
+def test_registers_changed_first_then_non_zero_and_the_zeros_on_show_all(session):
+    dbg, model = session
+    dbg.break_at(LOOP)
+    dbg.cont()
+    model.update()
+    dbg.step()  # changes x7 and pc only
+    model.update()
+    s = model.state()
+    first, rest = s.register_groups
+    assert [r.name for r in first[:2]] == ["x7", "pc"] and all(r.changed for r in first[:2])
+    assert all(r.value for r in first[2:]) and not any(r.changed for r in first[2:])
+    assert rest and all(r.value == 0 and not r.changed for r in rest)
+    assert len(first) + len(rest) == len(s.registers)
+    short, full = render.registers_html(s), render.registers_html(s, show_all=True)
+    zero = rest[0].name
+    assert f"{zero} 0x0000000000000000" not in short
+    assert f"{zero} 0x0000000000000000" in full
+    assert f"{len(rest)} more hold 0 and did not change" in short
+    assert "more hold 0" not in full
+    # the changed ones lead: x7 before any unchanged register in the HTML
+    assert short.index("<b>x7 ") < short.index("x0 0x")
+
+
+def test_hidden_register_names_are_folded_into_runs():
+    from armbp.view.model import Register
+    from armbp.view.render import _names
+
+    regs = tuple(Register(n, 0, False) for n in ("x2", "x3", "x4", "x6", "x30", "sp"))
+    assert _names(regs) == "x2-x4, x6, x30, sp"

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import html
 
-from .model import BP_MARK, PC_MARK, Gap, Row, ViewState, markers
+from .model import BP_MARK, PC_MARK, Gap, Register, Row, ViewState, markers
 
 __all__ = [
+    "brief",
     "exit_html",
     "line_label",
     "listing_html",
-    "memory_html",
     "message_html",
     "registers_html",
     "running_status_html",
@@ -117,6 +117,28 @@ def text(s: ViewState) -> str:
     return "\n".join(out)
 
 
+def brief(s: ViewState) -> str:
+    """The few lines a lesson prints beside the widget: where it stopped, why, what memory
+    holds under each breakpoint, which registers changed.
+
+    Why not :func:`text`: forty lines that wrap in a notebook column repeat what the widget
+    shows; a notebook still needs the facts as text (nbval compares text, not widgets).
+    """
+    out = [text(s).split("\n", 1)[0], _exit_head(s)]
+    if s.last_exit is not None:
+        out += [f"  {fact}" for fact in s.last_exit.facts if fact.startswith("hsr")]
+    out += [
+        f"  memory at {r.address:#x}: {r.memory_word:08x} ({r.memory_text}); the listing "
+        f"shows {r.word:08x} ({r.text})"
+        for r in s.lines
+        if r.differs
+    ]
+    changed = [r.name for r in s.registers if r.changed]
+    if changed:
+        out.append(f"  changed by the last Step/Continue: {', '.join(changed)}")
+    return "\n".join(out)
+
+
 # --- HTML ---------------------------------------------------------------------------------------
 
 # Listing and memory tables: monospace, one line a row, and room between the columns
@@ -168,18 +190,38 @@ def message_html(s: ViewState) -> str:
     return f'<span role="status">{_E(s.message)}</span>'
 
 
+def _memory_note(r: Row) -> str:
+    """Why memory differs from the listing at ``r``, or "" where it does not."""
+    if r.overwritten:
+        return f"⚠ guest overwrote our BRK: {r.memory_text}"
+    if r.differs:
+        return f"{r.memory_text} ← {'our BRK' if r.ours else 'changed'}"
+    return ""
+
+
 def listing_html(s: ViewState) -> str:
-    """The listing as a table: markers, address, label, original word, instruction, source."""
+    """Listing and memory as one table: a row per word, the instruction the guest should
+    see and the word memory really holds side by side (bold where they differ).
+
+    Why one table: two tables side by side stack when the window is narrow, and then
+    "memory holds d4200000 beside the add" is no longer true on screen; in one row it is
+    at any width (the panel scrolls sideways instead).
+    """
     rows = []
     for r in s.rows:
         if isinstance(r, Gap):
             rows.append(
-                f"<tr class='gap'><td colspan='6' style='color:#666'>… "
+                f"<tr class='gap'><td colspan='7' style='color:#666'>… "
                 f"{_gap_words(r)}</td></tr>"
             )
             continue
         style = f" style='background:{PC_BG};font-weight:bold'" if r.is_pc else ""
-        cls = " ".join(c for c, on in (("pc", r.is_pc), ("bp", r.is_breakpoint)) if on)
+        note = _memory_note(r)
+        cls = " ".join(
+            c
+            for c, on in (("pc", r.is_pc), ("bp", r.is_breakpoint), ("differs", bool(note)))
+            if on
+        )
         mark = markers(
             r.is_pc,
             r.is_breakpoint,
@@ -187,70 +229,41 @@ def listing_html(s: ViewState) -> str:
             blank="&nbsp;",
             bp=f"<span style='color:{BP_FG}' title='breakpoint'>{BP_MARK}</span>",
         )
+        memory = (
+            f"<td class='mem'><b style='color:{BP_FG}'>{r.memory_word:08x}</b> "
+            f"<b>{_E(note)}</b></td>"
+            if note
+            else f"<td class='mem' style='color:#555'>{r.memory_word:08x}</td>"
+        )
         rows.append(
             f"<tr class='{cls}' data-address='{r.address:#x}'{style}>"
             f"<td>{mark}</td><td>{r.address:#x}</td>"
             f"<td>{_E(r.label + ':') if r.label else ''}</td>"
-            f"<td>{r.word:08x}</td><td>{_E(r.text)}</td>"
+            f"<td>{r.word:08x}</td><td>{_E(r.text)}</td>{memory}"
             f"<td style='color:#555'>{_E(r.source)}</td></tr>"
         )
     return (
         _TABLE_OPEN
-        + "<caption style='text-align:left'><b>Listing</b> (original instructions; "
+        + "<caption style='text-align:left'><b>Listing and memory</b> (the instruction "
+        f"the guest should see, and the word memory really holds: what the CPU fetches; "
         f"{_E(_LEGEND)})</caption>"
         "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
         "<th scope='col'>Label</th><th scope='col'>Word</th>"
-        "<th scope='col'>Instruction</th><th scope='col'>Source</th></tr></thead>"
+        "<th scope='col'>Instruction</th><th scope='col'>Memory holds</th>"
+        "<th scope='col'>Source</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 
 
-def _memory_note(r: Row) -> str:
-    """Why memory differs from the listing at ``r``, or "" where it does not."""
-    if r.overwritten:
-        return f"⚠ guest overwrote our BRK: {r.memory_text}"
-    if r.differs:
-        return (
-            f"{r.memory_text} ← {'our BRK' if r.ours else 'changed'}, listing "
-            f"shows {r.word:08x}"
-        )
-    return ""
+REGISTERS_PER_ROW = 2  # narrow enough to sit beside the controls at 1280 px
 
 
-def memory_html(s: ViewState) -> str:
-    """The words really in memory, row for row beside the listing; differences in bold."""
-    rows = []
-    for r in s.rows:
-        if isinstance(r, Gap):
-            rows.append("<tr class='gap'><td colspan='3' style='color:#666'>…</td></tr>")
-            continue
-        note = _memory_note(r)
-        if not note:
-            rows.append(
-                f"<tr data-address='{r.address:#x}'><td>{r.address:#x}</td>"
-                f"<td>{r.memory_word:08x}</td><td></td></tr>"
-            )
-            continue
-        rows.append(
-            f"<tr class='differs' data-address='{r.address:#x}'>"
-            f"<td>{r.address:#x}</td>"
-            f"<td><b style='color:{BP_FG}'>{r.memory_word:08x}</b></td>"
-            f"<td><b>{_E(note)}</b></td></tr>"
-        )
-    return (
-        _TABLE_OPEN
-        + "<caption style='text-align:left'><b>Memory</b> (the words really there: "
-        "what the CPU fetches)</caption>"
-        "<thead><tr><th scope='col'>Address</th><th scope='col'>Memory holds</th>"
-        "<th scope='col'></th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def registers_html(s: ViewState) -> str:
-    """The registers four to a row, the changed ones shaded, bold and marked."""
+def registers_html(s: ViewState, *, show_all: bool = False) -> str:
+    """The registers, changed ones first (shaded, bold, marked), then the non-zero ones;
+    the registers that hold zero and did not change only with ``show_all``."""
+    first, rest = s.register_groups
     cells = []
-    for r in s.registers:
+    for r in first + (rest if show_all else ()):
         if r.changed:
             cells.append(
                 f"<td style='background:{CHANGED_BG}' class='changed'>"
@@ -258,15 +271,48 @@ def registers_html(s: ViewState) -> str:
             )
         else:
             cells.append(f"<td>{r.name} {r.value:#018x}&nbsp;&nbsp;</td>")
+    n = REGISTERS_PER_ROW
     rows = "".join(
-        "<tr>" + "".join(cells[i : i + 4]) + "</tr>" for i in range(0, len(cells), 4)
+        "<tr>" + "".join(cells[i : i + n]) + "</tr>" for i in range(0, len(cells), n)
     )
-    flags = f"<p>pstate: {_E(s.flags)}</p>" if s.flags is not None else ""
+    hidden = (
+        f"<p style='margin:0.1em 0;color:#555' class='armbp-dv-hidden'>{len(rest)} more "
+        f"hold 0 and did not change ({_E(_names(rest))}): “Show all registers” shows "
+        "them</p>"
+        if rest and not show_all
+        else ""
+    )
+    flags = f"<p style='margin:0.1em 0'>pstate: {_E(s.flags)}</p>" if s.flags else ""
     return (
         "<table style='font-family:monospace;white-space:nowrap' cellpadding='1'>"
-        f"<caption style='text-align:left'><b>Registers</b> (<b>bold {BP_MARK}</b> = "
-        f"{_CHANGED})</caption>{rows}</table>{flags}"
+        "<caption style='text-align:left;white-space:normal'><b>Registers</b> "
+        f"(<b>bold {BP_MARK}</b> = {_CHANGED}; those first, then the non-zero ones)"
+        f"</caption>{rows}</table>"
+        f"{hidden}{flags}"
     )
+
+
+def _names(registers: tuple[Register, ...]) -> str:
+    """``x2-x6, x8, sp``: register names, runs of x registers joined by a dash."""
+    parts: list[str] = []
+    run: list[int] = []
+
+    def close() -> None:
+        if run:
+            parts.append(f"x{run[0]}" if len(run) == 1 else f"x{run[0]}-x{run[-1]}")
+            run.clear()
+
+    for r in registers:
+        number = r.name[1:]
+        if r.name.startswith("x") and number.isdigit():
+            if run and int(number) != run[-1] + 1:
+                close()
+            run.append(int(number))
+        else:
+            close()
+            parts.append(r.name)
+    close()
+    return ", ".join(parts)
 
 
 def exit_html(s: ViewState) -> str:

@@ -2,15 +2,16 @@
 
 One view of one :class:`armbp.debugger.Debugger` session:
 
-* the **listing** of the program as the guest should see it (original instructions, the
-  breakpoint table's saved words), with ``=>`` at the pc and ``*`` at each breakpoint,
-  beside a **memory panel** of the words really in memory — ``d4200000`` (``BRK #0``)
-  wherever a breakpoint is planted;
+* one table of the program, a row per word: the instruction as the guest should see it
+  (the breakpoint table's saved words), with ``=>`` at the pc and ``*`` at each
+  breakpoint, and in the same row the word really in memory — ``d4200000``
+  (``BRK #0``) wherever a breakpoint is planted;
 * **Step**, **Continue**, **Stop** and **Reset** buttons, a location box with **Toggle breakpoint**
   (a symbol, ``symbol+offset`` or an address; or pick a line in the list below it), and a
   **budget** (seconds, and optionally an instruction count) so a runaway guest comes back;
-* the **registers** (x0–x30, sp, pc, pstate), those changed by the last Step/Continue in
-  bold with a ``*``;
+* beside the controls, the **registers** (x0–x30, sp, pc, pstate): those changed by the
+  last Step/Continue first, in bold with a ``*``, then the non-zero ones (**Show all
+  registers** adds the rest), and under them
 * the **last exit** decoded: the stop reason, the exit, the syndrome (``hsr``) through
   :func:`armbp.esr.decode`, the exit handler's decision, and the events since the last action;
 * a message line for what went wrong (unknown symbol, misaligned address, a BRK the guest
@@ -170,7 +171,7 @@ class DebuggerView(widgets.VBox):
         self.lines = widgets.Select(
             options=[],
             value=None,
-            rows=6,
+            rows=5,
             description="Line",
             tooltip="Pick a listing line to fill the location box, then press "
             "Toggle breakpoint",
@@ -199,6 +200,27 @@ class DebuggerView(widgets.VBox):
             style={"description_width": "6em"},
         )
         self.lines.observe(self._on_line, names="value")
+        self.show_all = widgets.ToggleButton(
+            value=False,
+            description="Show all registers",
+            tooltip="Also show the registers that hold 0 and did not change",
+            layout=widgets.Layout(width="auto", align_self="flex-start"),
+        )
+        self.show_all.observe(self._on_show_all, names="value")
+
+        # The controls, in the order they are laid out (wrapping within their column).
+        # One list: a new control is appended here, and a running Continue disables
+        # every control in it but Stop.
+        self.controls: list[widgets.DOMWidget] = [
+            self.step_button,
+            self.continue_button,
+            self.stop_button,
+            self.reset_button,
+            self.where,
+            self.toggle_button,
+            self.seconds,
+            self.instructions,
+        ]
 
         # --- panels ------------------------------------------------------------------------
         def panel(cls: str, **layout: Any) -> widgets.HTML:
@@ -209,39 +231,33 @@ class DebuggerView(widgets.VBox):
         self.status = panel("armbp-dv-status")
         self.message = panel("armbp-dv-message", min_height="1.2em")
         self.listing = panel("armbp-dv-listing", overflow="auto", max_height="32em")
-        self.memory = panel("armbp-dv-memory", overflow="auto", max_height="32em")
         self.registers = panel("armbp-dv-registers")
-        self.exit = panel("armbp-dv-exit")
+        self.exit = panel("armbp-dv-exit", overflow="auto", max_height="16em")
         self.add_class("armbp-debugger-view")
 
+        # Cause beside effect: the controls on the left, the registers and the last exit
+        # on the right, so that what a button changes is on screen when it is pressed;
+        # the listing (with memory in the same rows) below both.
+        self.controls_box = widgets.HBox(
+            self.controls, layout=widgets.Layout(flex_flow="row wrap")
+        )
+        left = widgets.VBox(
+            [self.controls_box, self.lines, self.message],
+            layout=widgets.Layout(flex="1 1 28em", min_width="20em", max_width="44em"),
+        )
+        right = widgets.VBox(
+            [self.registers, self.show_all, self.exit],
+            layout=widgets.Layout(flex="1 1 28em", min_width="20em", margin="0 0 0 1em"),
+        )
+        right.add_class("armbp-dv-effects")
         super().__init__(
             children=[
                 self.status,
                 widgets.HBox(
-                    [
-                        self.step_button,
-                        self.continue_button,
-                        self.stop_button,
-                        self.reset_button,
-                        self.seconds,
-                        self.instructions,
-                    ],
-                    layout=widgets.Layout(flex_flow="row wrap"),
-                ),
-                widgets.HBox(
-                    [self.where, self.toggle_button],
-                    layout=widgets.Layout(flex_flow="row wrap"),
-                ),
-                self.lines,
-                self.message,
-                widgets.HBox(
-                    [self.listing, self.memory],
+                    [left, right],
                     layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
                 ),
-                widgets.HBox(
-                    [self.registers, self.exit],
-                    layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"),
-                ),
+                self.listing,
             ],
             **kwargs,
         )
@@ -389,17 +405,9 @@ class DebuggerView(widgets.VBox):
     def _set_busy(self, busy: bool, budget: Budget | None = None) -> None:
         """Show a running Continue (or its end): controls that would touch the Debugger
         off, Stop on, and a status line that says what is happening."""
-        for control in (
-            self.step_button,
-            self.continue_button,
-            self.reset_button,
-            self.toggle_button,
-            self.where,
-            self.lines,
-            self.seconds,
-            self.instructions,
-        ):
-            control.disabled = busy
+        for control in [*self.controls, self.lines]:
+            if control is not self.stop_button:
+                control.disabled = busy
         self.stop_button.disabled = not busy
         if busy:
             self.add_class("armbp-dv-busy")
@@ -546,6 +554,12 @@ class DebuggerView(widgets.VBox):
             return
         self.where.value = f"{change['new']:#x}"
 
+    def _on_show_all(self, change: dict[str, Any]) -> None:
+        """Redraw the registers as last read (no read: the toggle changes no state)."""
+        self.registers.value = render.registers_html(
+            self.model.state(), show_all=bool(change["new"])
+        )
+
     def _name(self, address: int) -> str:
         return self.model.name(address)
 
@@ -574,8 +588,7 @@ class DebuggerView(widgets.VBox):
         self.message.value = render.message_html(state)
         self.status.value = render.status_html(state)
         self.listing.value = render.listing_html(state)
-        self.memory.value = render.memory_html(state)
-        self.registers.value = render.registers_html(state)
+        self.registers.value = render.registers_html(state, show_all=self.show_all.value)
         self.exit.value = render.exit_html(state)
 
     def _catch_up(self) -> None:
@@ -586,6 +599,12 @@ class DebuggerView(widgets.VBox):
             return
         if self.model.stale():
             self._safely(self.refresh)
+
+    def brief(self) -> str:
+        """A few lines of the state for a lesson to print beside the widget: the stop, its
+        syndrome, the words memory holds under the breakpoints, the changed registers."""
+        self._catch_up()
+        return render.brief(self.model.state())
 
     def text(self) -> str:
         """The state shown, as plain text: listing with memory, registers, last exit.

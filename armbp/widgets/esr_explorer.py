@@ -5,7 +5,8 @@ Four views of one 64-bit value, kept in sync whichever one the learner changes:
 * a text box (hex, decimal, or a pasted kernel line such as ``ESR = 0x0000000096000045``,
   read by :func:`armbp.esr.parse`; Enter or leaving the box applies it),
 * 64 bit toggles, grouped by the fields of the current exception class,
-* a table of the fields and their meanings (:func:`armbp.esr.decode`),
+* a table of the fields and their meanings (:func:`armbp.esr.decode`): EC, IL, ISS and
+  the fields that are set, or every field with **Show all fields**,
 * the bit-field picture of :func:`armbp.pictures.draw_syndrome`, as a PNG ``Image``,
 
 plus a dropdown of real syndromes to start from. ``value`` (an int trait) is the single
@@ -16,7 +17,8 @@ So setting 64 toggles during a refresh never feeds back as 64 edits, and no loop
 Everything shown is plain widget state (text, HTML, PNG bytes): a notebook executed with
 ``nbconvert --execute`` and exported to static HTML shows the last state without a kernel.
 
-Imports only :mod:`armbp.esr` and :mod:`armbp.pictures` of armbp: no Unicorn, no capstone.
+Imports only :mod:`armbp.esr`, :mod:`armbp.pictures` and :mod:`armbp.view.esr_table` of
+armbp: no Unicorn, no capstone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import traitlets
 from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 
 from .. import esr, pictures
+from ..view import esr_table
 from . import Syncing
 
 __all__ = ["PRESETS", "EsrExplorer", "Preset"]
@@ -191,6 +194,15 @@ class EsrExplorer(widgets.VBox):
         ]
         self.bit_rows = widgets.VBox(layout=widgets.Layout(margin="0.3em 0"))
         self.table = widgets.HTML()
+        # Beginner mode first: EC, IL, ISS and the fields that are set (a data abort has
+        # some thirty, most of them 0); the toggle shows every field.
+        self.show_all_fields = widgets.ToggleButton(
+            value=False,
+            description="Show all fields",
+            tooltip="Show every field of the syndrome, also those that are 0",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.show_all_fields.observe(self._on_show_all_fields, names="value")
         self.picture = widgets.Image(
             format="png", layout=widgets.Layout(width="100%", max_width="960px")
         )
@@ -212,6 +224,7 @@ class EsrExplorer(widgets.VBox):
                 self.picture_caption,
                 heading,
                 self.bit_rows,
+                self.show_all_fields,
                 self.table,
             ],
             **kwargs,
@@ -352,29 +365,11 @@ class EsrExplorer(widgets.VBox):
 
     def _table_html(self, s: Any) -> str:
         e = html.escape
-        head = (
-            f"<p><b>EC 0x{s.ec:02X} — {e(s.ec_name)}</b>: {e(s.ec_description)}; "
-            f"IL = {s.il}; ISS = 0x{s.iss:07x}; ISS2 = 0x{s.iss2:06x}</p>"
-        )
-        rows = "".join(
-            f"<tr><td style='font-family:monospace'>{pictures.bit_range(f.msb, f.lsb)}</td>"
-            f"<td><b>{e(f.name)}</b></td>"
-            f"<td style='font-family:monospace'>"
-            f"{pictures.value_text(f.value, f.msb - f.lsb + 1)}</td>"
-            f"<td>{e(f.meaning)}</td></tr>"
-            for f in sorted(s.fields, key=lambda f: -f.msb)
-        )
-        table = (
-            "<table style='border-collapse:collapse' border='1' cellpadding='3'>"
-            "<caption style='text-align:left'>Fields, most significant first</caption>"
-            "<thead><tr><th scope='col'>Bits</th><th scope='col'>Field</th>"
-            "<th scope='col'>Value</th><th scope='col'>Meaning</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-        )
-        warnings = "".join(f"<li>{e(w)}</li>" for w in s.warnings)
-        warn = f"<p><b>Warnings</b></p><ul>{warnings}</ul>" if warnings else ""
         sources = [p for p in PRESETS if p.value == self.value]
         source = (
             f"<p><small>Preset source: {e(sources[0].source)}</small></p>" if sources else ""
         )
-        return head + table + warn + source
+        return esr_table.html(s, show_all=self.show_all_fields.value) + source
+
+    def _on_show_all_fields(self, change: dict[str, Any]) -> None:
+        self.table.value = self._table_html(self.syndrome)

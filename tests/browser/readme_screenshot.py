@@ -4,9 +4,9 @@
 
 Starts the app as ``make app`` does, plants a breakpoint at ``loop`` and presses Continue in
 Debian's chromium, then keeps three parts of the page, one under the other with a grey rule
-between them: the ESR explorer's value box, its bits and field table (the picture between
-them is left out), and the debugger view's controls and listing and its last exit (memory
-and registers left out). 64 colours keep the PNG small.
+between them: the debugger tab (controls, registers and last exit beside them, the listing
+with memory below), then on the ESR explorer tab its value box, and its bits and field
+table (the picture between them is left out). 64 colours keep the PNG small.
 """
 
 from __future__ import annotations
@@ -48,34 +48,42 @@ def main(out: Path) -> None:
             view.get_by_role("button", name="Toggle breakpoint").click()
             view.get_by_role("button", name="Continue").click()
             expect(view.locator(".armbp-dv-pc")).to_have_text("0x4000c")
+            # The debugger tab: controls, registers, last exit and the listing.
             box = {
-                "head": page.get_by_role("heading", name="ESR explorer", exact=True),
-                "value": page.get_by_role("textbox", name="ESR value"),
-                "bits": page.get_by_text("Bits (press a bit"),
-                "table": page.locator("table", has_text="Fields, most significant first"),
-                "debugger": page.get_by_role("heading", name="Debugger", exact=True),
-                "listing": view.locator(".armbp-dv-listing"),
+                "debugger": page.get_by_role("tab", name="Debugger"),
                 "exit": view.locator(".armbp-dv-exit"),
+                "listing": view.locator(".armbp-dv-listing"),
             }
             box = {k: v.bounding_box() for k, v in box.items()}
-            png = page.screenshot(full_page=True)
+            shots = [page.screenshot(full_page=True)]
+            # The ESR explorer tab: its value box, its bits and field table.
+            page.get_by_role("tab", name="ESR explorer").click()
+            more = {
+                "value": page.get_by_role("textbox", name="ESR value"),
+                "bits": page.get_by_text("Bits (press a bit"),
+                "table": page.locator("table", has_text="Fields: EC, IL, ISS"),
+            }
+            more["value"].wait_for(timeout=60_000)
+            box |= {k: v.bounding_box() for k, v in more.items()}
+            shots.append(page.screenshot(full_page=True))
             browser.close()
     finally:
         app.stop_tree(proc)
 
-    page_image = Image.open(io.BytesIO(png)).convert("RGB")
+    debugger_image, explorer_image = (
+        Image.open(io.BytesIO(png)).convert("RGB") for png in shots
+    )
 
-    def rows(top: float, bottom: float) -> Image.Image:
-        return page_image.crop((0, int(top), WIDTH, int(bottom)))
+    def rows(image: Image.Image, top: float, bottom: float) -> Image.Image:
+        return image.crop((0, int(top), WIDTH, int(bottom)))
 
     def end(name: str) -> float:
         return box[name]["y"] + box[name]["height"]
 
     parts = [
-        rows(box["head"]["y"] - 8, end("value") + 8),
-        rows(box["bits"]["y"] - 3, end("table") + 40),
-        rows(box["debugger"]["y"] - 8, end("listing") + 8),
-        rows(box["exit"]["y"] - 4, end("exit") + 8),
+        rows(debugger_image, box["debugger"]["y"] - 8, max(end("exit"), end("listing")) + 8),
+        rows(explorer_image, box["value"]["y"] - 8, end("value") + 8),
+        rows(explorer_image, box["bits"]["y"] - 3, end("table") + 40),
     ]
     gap = 10
     image = Image.new(

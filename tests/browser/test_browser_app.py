@@ -96,11 +96,14 @@ def app_url(process_tag: str, browser) -> Iterator[str]:
         app.close()
 
 
-def open_app(page, url: str) -> None:
+def open_app(page, url: str, tab: str = "Debugger") -> None:
+    """Load the app and show ``tab``: the debugger is the first one, on the first screen."""
     page.goto(url, timeout=TIMEOUT_MS)
-    # Voilà runs the notebook, then renders the widgets: wait for both views.
-    page.get_by_role("textbox", name="ESR value").wait_for(timeout=TIMEOUT_MS)
+    # Voilà runs the notebook, then renders the widgets: the debugger tab shows first.
     page.get_by_role("button", name="Continue").wait_for(timeout=TIMEOUT_MS)
+    if tab != "Debugger":
+        page.get_by_role("tab", name=tab).click()
+        page.get_by_role("textbox", name="ESR value").wait_for(timeout=TIMEOUT_MS)
 
 
 def test_make_app_serves_on_loopback_only_and_ctrl_c_stops_everything(process_tag):
@@ -121,8 +124,8 @@ def test_make_app_serves_on_loopback_only_and_ctrl_c_stops_everything(process_ta
 
 def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
     expect = _expect()
-    open_app(page, app_url)
-    page.subject = page.get_by_role("heading", name="ESR explorer", exact=True)
+    open_app(page, app_url, tab="ESR explorer")
+    page.subject = page.get_by_role("tab", name="ESR explorer")
     value = page.get_by_role("textbox", name="ESR value")
     expect(value).to_have_value("0x00000000f2000000")  # BRK #0, the app's start value
 
@@ -130,7 +133,7 @@ def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
     value.press("Enter")
     expect(page.get_by_text("EC 0x25 — DABT (current EL)")).to_be_visible()
     expect(value).to_have_value("0x0000000096000045")
-    table = page.locator("table", has_text="Fields, most significant first")
+    table = page.locator("table", has_text="Fields: EC, IL, ISS")
     expect(_row(table, "DFSC")).to_contain_text("level 1 translation fault")
     expect(_row(table, "WnR")).to_contain_text("write: the access was a write")
     bit6 = page.locator("button[title^='bit 6 (WnR) = 1']")
@@ -138,8 +141,14 @@ def test_esr_explorer_decodes_what_is_typed_and_clicked(page, app_url):
 
     bit6.click()  # WnR 1 → 0: a read, same fault
     expect(value).to_have_value("0x0000000096000005")
-    expect(_row(table, "WnR")).to_contain_text("read: the access was a read")
+    # beginner mode: a field that is 0 leaves the table and is named under it
+    expect(_row(table, "WnR")).to_have_count(0)
+    expect(page.locator(".armbp-esr-hidden")).to_contain_text("WnR")
     expect(_row(table, "DFSC")).to_contain_text("level 1 translation fault")
+    page.get_by_role("button", name="Show all fields").click()
+    table = page.locator("table", has_text="Fields: every field")
+    expect(_row(table, "WnR")).to_contain_text("read: the access was a read")
+    expect(_row(table, "TagAccess")).to_be_visible()
     expect(page.locator("button[title^='bit 6 (WnR) = 0']")).not_to_have_class(
         re.compile(r"\bmod-active\b")
     )
@@ -150,7 +159,7 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     expect = _expect()
     open_app(page, app_url)
     view = page.locator(".armbp-debugger-view")
-    page.subject = page.get_by_role("heading", name="Debugger", exact=True)
+    page.subject = page.get_by_role("tab", name="Debugger")
     pc = view.locator(".armbp-dv-pc")
     expect(pc).to_have_text("0x40000")  # the demo guest's entry
 
@@ -158,8 +167,9 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     view.get_by_role("button", name="Toggle breakpoint").click()
     listing = view.locator(".armbp-dv-listing")
     expect(listing.locator("tr.bp")).to_have_attribute("data-address", "0x4000c")
-    memory = view.locator(".armbp-dv-memory")
-    expect(memory.locator("tr[data-address='0x4000c']")).to_contain_text("d4200000")
+    # memory is a column of the same table: the BRK in the add's own row
+    memory = listing.locator("tr[data-address='0x4000c'] td.mem")
+    expect(memory).to_contain_text("d4200000")
 
     view.get_by_role("button", name="Continue").click()
     expect(pc).to_have_text("0x4000c")
@@ -174,7 +184,7 @@ def test_debugger_view_breakpoint_continue_step(page, app_url):
     expect(listing.locator("tr.pc")).to_have_attribute("data-address", "0x40010")
     expect(exit_panel).to_contain_text("Last exit: STEP at 0x40010")
     # the breakpoint is still planted after stepping over it
-    expect(memory.locator("tr[data-address='0x4000c']")).to_contain_text("d4200000")
+    expect(memory).to_contain_text("d4200000")
     assert unexpected_widget_failures(page) == [], page.log
 
 
