@@ -14,13 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from armbp.asm import assemble
-from armbp.kvm.abi import GuestDebug
+from armbp.hwdebug import HwBreakpoint, Watchpoint
+from armbp.kvm.abi import KVM_ARM_MAX_DBG_REGS, GuestDebug, GuestDebugArch
 
 BASE = 0x4000_0000  # guest RAM in QEMU's "virt" machine, and the lab's memory slot
 SLOT_SIZE = 0x1_0000
 PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
 _SW = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+_HW = GuestDebug.ENABLE | GuestDebug.USE_HW
+DATA = BASE + 0x2000  # the watched doubleword, on a page of its own (see _DATA_PAGE)
+_DATA_PAGE = ".balign 0x2000\ndata: .quad 0, 0\n"
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,32 @@ class Scenario:
     control: GuestDebug = GuestDebug.NONE
     registers: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.5
+    hw: tuple[HwBreakpoint | Watchpoint, ...] = ()  # the debugger's slots (USE_HW)
+
+    def arch(self) -> GuestDebugArch | None:
+        """``kvm_guest_debug_arch`` for ``hw``, encoded as armbp's debugger encodes it."""
+        if not self.hw:
+            return None
+        regs = {name: [0] * KVM_ARM_MAX_DBG_REGS for name in ("bcr", "bvr", "wcr", "wvr")}
+        for item in self.hw:
+            if isinstance(item, HwBreakpoint):
+                regs["bcr"][item.slot], regs["bvr"][item.slot] = item.bcr, item.address
+            else:
+                regs["wcr"][item.slot], regs["wvr"][item.slot] = item.registers()
+        return GuestDebugArch(**{f"dbg_{k}": tuple(v) for k, v in regs.items()})
+
+
+def _watched(code: str, size: int, kind: str, at: int = 0, tail: str = "b .") -> Scenario:
+    name = f"{kind} watchpoint on {size} byte{'s' * (size > 1)} at data+{at}, {code}"
+    if tail != "b .":
+        name += f" then {tail}"
+    return Scenario(
+        name,
+        f"{code}\n{tail}\n{_DATA_PAGE}",
+        _HW,
+        {"x1": DATA, "x0": 0x1122334455667788},
+        hw=(Watchpoint(0, DATA + at, size, kind),),
+    )
 
 
 SCENARIOS = (
@@ -54,8 +84,23 @@ SCENARIOS = (
         "MMIO write outside RAM", "str w0, [x1]", registers={"x1": 0x0900_0000, "x0": 0x41}
     ),
     Scenario("a runaway guest and its budget", "b .", seconds=0.3),
+    Scenario(
+        "hardware breakpoint", "nop\nadd x0, x1, x1\nnop", _HW, hw=(HwBreakpoint(0, BASE + 4),)
+    ),
+    _watched("str x0, [x1]", 8, "write"),
+    _watched("ldr x0, [x1]", 8, "read"),
+    _watched("str x0, [x1]", 8, "access"),
+    _watched("ldr x0, [x1]", 8, "access"),
+    _watched("strb w0, [x1, #3]", 1, "write", at=3),
+    _watched("ldrb w0, [x1, #3]", 1, "read", at=3),
+    _watched("str x0, [x1]", 1, "write", at=6),  # an 8-byte store over one watched byte
+    _watched("str x0, [x1, #5]", 2, "write", at=8),  # a store that straddles into it
+    _watched("ldr x0, [x1, #5]", 2, "read", at=8),
+    _watched("str x0, [x1, #8]", 8, "write"),  # the doubleword beside: no hit
+    _watched("ldr x0, [x1]", 8, "read", tail="udf #0"),  # the load's block ends in UDF
 )
 
+_SLOTS = ("dbg_bcr", "dbg_bvr", "dbg_wcr", "dbg_wvr")
 _AFTER = ("x0", "x1", "x2", "x3", "x4", "x5")
 
 
@@ -66,7 +111,7 @@ def on_model(s: Scenario) -> dict[str, Any]:
     cpu = VCpu(assemble(s.source, base=BASE))
     for name, value in s.registers.items():
         cpu.write_register(name, value)
-    cpu.set_guest_debug(s.control)
+    cpu.set_guest_debug(s.control, s.arch())
     e = cpu.run(s.seconds)
     record: dict[str, Any] = {"reason": int(e.reason), "pc": e.pc}
     if e.debug is not None:
@@ -84,7 +129,9 @@ def on_kvm(machine: Any, s: Scenario) -> dict[str, Any]:
     machine.request("vm", base=BASE, size=SLOT_SIZE, code=program.code.hex(), entry=BASE)
     for name, value in s.registers.items():
         machine.request("set_reg", name=name, value=value)
-    machine.request("guest_debug", control=int(s.control))
+    arch = s.arch()
+    slots = None if arch is None else {k: list(getattr(arch, k)) for k in _SLOTS}
+    machine.request("guest_debug", control=int(s.control), arch=slots)
     e = machine.request("run", seconds=s.seconds)
     record: dict[str, Any] = {"reason": e["reason"], "pc": e["pc"]}
     if "hsr" in e:
