@@ -12,6 +12,7 @@ from dataclasses import replace
 import pytest
 
 import armbp
+from armbp import assemble
 from armbp.debugger import Debugger, SlotsExhausted, StopReason
 from armbp.hwdebug import HwSlots
 from armbp.kvm.abi import (
@@ -483,3 +484,33 @@ def test_unicorn_fact_a_guest_programmed_watchpoint_never_fires():
     dbg = Debugger(src)
     assert dbg.cont().reason is StopReason.HALTED
     assert dbg.read_register("x20") == 0  # no handler ran
+
+
+BASE = 0x40000
+
+
+# -- found by the differential suite against real KVM (tests/test_kvm_lab.py) -------------
+
+
+@pytest.mark.parametrize(
+    "load", ["ldr x0, [x1]", "ldrb w0, [x1, #3]", "ldr x0, [x1], #8", "ldp x0, x2, [x1]"]
+)
+@pytest.mark.parametrize("tail", ["b .", "udf #0"])
+def test_a_load_watchpoint_stops_before_the_load_changes_any_register(load, tail):
+    """The watchpoint is taken before the load completes: its destination (and a
+    post-indexed base) keep their values, also when the load's block goes on into an
+    undefined instruction."""
+    src = f"{load}\n{tail}\n.balign 0x1000\ndata: .quad 0x5555, 0x6666\n"
+    prog = assemble(src, base=BASE)
+    data = prog.symbols["data"]
+    cpu = VCpu(prog)
+    regs = {"x0": 0x1111, "x1": data, "x2": 0x2222}
+    for name, value in regs.items():
+        cpu.write_register(name, value)
+    wcr = 1 | 0b11 << 1 | 0b01 << 3 | 0xFF << 5  # E, EL0+EL1, loads, all 8 bytes
+    arch = GuestDebugArch(dbg_wcr=(wcr,) + (0,) * 15, dbg_wvr=(data,) + (0,) * 15)
+    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_HW, arch)
+    e = cpu.run(1)
+    assert e.reason is ExitReason.DEBUG and e.debug.hsr == 0xD2000022, e
+    assert e.pc == BASE and cpu.pc == BASE
+    assert {name: cpu.read_register(name) for name in regs} == regs

@@ -16,25 +16,7 @@ from armbp.kvm.lab import initramfs, machine, packages, scenarios
 from tests.conftest import IN_CI, require_tool
 
 # scenario -> (the record keys that differ, why)
-_LOAD_WRITES_X0 = (
-    {"x0"},
-    (
-        "the model's load watchpoint lets the load write its destination register before the "
-        "exit (x0 = 0 here); the CPU under real KVM leaves x0 as it was: a model bug to fix"
-    ),
-)
 KNOWN_DIFFERENCES = {
-    "read watchpoint on 8 bytes at data+0, ldr x0, [x1]": _LOAD_WRITES_X0,
-    "read watchpoint on 1 byte at data+3, ldrb w0, [x1, #3]": _LOAD_WRITES_X0,
-    "read watchpoint on 2 bytes at data+8, ldr x0, [x1, #5]": _LOAD_WRITES_X0,
-    "read watchpoint on 8 bytes at data+0, ldr x0, [x1] then udf #0": (
-        {"reason", "pc", "debug", "mmio", "x0"},
-        (
-            "the model misses a load watchpoint whose translated block ends in an undefined "
-            "instruction (the load runs, then the UDF is taken); real KVM stops at the load: "
-            "a model bug to fix"
-        ),
-    ),
     "PSCI SYSTEM_OFF": (
         {"x0", "x1", "x2", "x3"},
         (

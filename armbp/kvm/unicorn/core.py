@@ -287,6 +287,7 @@ class VCpu(Traps):
         self._linger: set[int] = set()  # protected pages no watchpoint needs (_protect)
         self._read_hooks: list[int] = []  # UC_HOOK_MEM_READ of the load watchpoints
         self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
+        self._read_regs: tuple | None = None  # the registers before the watched load
         self._step_ex = False
         self.set_guest_debug(GuestDebug.NONE)
         self._pc = self.program.entry
@@ -581,7 +582,12 @@ class VCpu(Traps):
             page = address & _PAGE_MASK
             perms = self._page_perms(page)
             self._read_trap = (page, perms)
+            # A watchpoint is taken before the load completes (Arm ARM, "Watchpoint
+            # exceptions"), but a page whose TLB entry is filled keeps being readable: keep
+            # the registers as they are now, give them back when the run ends, and stop.
+            self._read_regs = uc.reg_read_batch(_CORE_IDS)
             uc.mem_protect(page, PAGE_SIZE, perms & ~UC_PROT_READ)
+            self._stop_now()
         except BaseException as e:  # noqa: BLE001 - must not escape into C
             self._raise = e
             self._stop_now()
@@ -879,6 +885,9 @@ class VCpu(Traps):
         if trap is not None:  # a load watchpoint hit: the page is readable again
             self._read_trap = None
             uc.mem_protect(trap[0], PAGE_SIZE, trap[1])
+            if self._read_regs is not None:  # and the load has not happened
+                uc.reg_write_batch(list(zip(_CORE_IDS, self._read_regs, strict=True)))
+                self._read_regs = None
         if self._raise is not None:
             caught, self._raise = self._raise, None
             raise caught

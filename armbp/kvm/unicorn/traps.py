@@ -224,6 +224,11 @@ class Traps:
 
     def _on_interrupt(self, uc: Uc, intno: int) -> None:
         """Unicorn raised a CPU exception: make it the architectural one (or an exit)."""
+        if self._read_trap is not None and self._exit is not None:
+            # a later instruction of the watched load's block (Unicorn ran on while the
+            # stop was pending): the watchpoint came first, and _enter undoes the rest
+            self._stop_now()
+            return
         pc = self._read_pc()
         if pc & 3 and intno in (EXCP_UDEF, EXCP_PREFETCH_ABORT):
             # A fetch from a PC with bits [1:0] set (after BR/ERET to one): the PC alignment
