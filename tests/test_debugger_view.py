@@ -336,8 +336,11 @@ def test_every_control_has_a_label_and_a_tooltip(view):
         "Stop",
         "Reset",
         "Toggle breakpoint",
+        "Toggle hw breakpoint",
+        "Toggle watch",
     }
-    for control in buttons + [view.where, view.lines, view.seconds, view.instructions]:
+    others = [view.where, view.lines, view.seconds, view.instructions]
+    for control in buttons + others + [view.watch_kind, view.watch_size]:
         assert control.description.strip() and control.tooltip.strip(), control
     for b in buttons:
         assert b.tabbable is not False  # reachable with Tab
