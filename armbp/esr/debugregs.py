@@ -24,13 +24,7 @@ from typing import Any
 from .decoder import Field
 from .spec import U64_MAX
 
-__all__ = [
-    "DebugControl",
-    "dbgbcr",
-    "dbgwcr",
-    "decode_dbgbcr",
-    "decode_dbgwcr",
-]
+__all__ = ["DebugControl", "decode_dbgbcr", "decode_dbgwcr"]
 
 # (HMC, SSC, PMC/PAC) -> the Exception levels that match, for the encodings a debugger of
 # a Non-secure guest uses ("Summary of breakpoint HMC, SSC, and PMC encodings").
@@ -295,45 +289,3 @@ def decode_dbgwcr(value: int) -> DebugControl:
     size = f"{1 << mask}-byte range" if mask >= 3 else f"{len(chosen)} byte(s)"
     summary = f"{'enabled' if e else 'disabled'} watchpoint: {what} of {size}, at {els}"
     return DebugControl("DBGWCR", value, summary, fields, tuple(warnings))
-
-
-_KINDS = {"read": 0b01, "write": 0b10, "access": 0b11}
-
-
-def dbgbcr(*, enabled: bool = True, pmc: int = 0b11) -> int:
-    """The DBGBCR value for a plain instruction address match on A64 code.
-
-    E = ``enabled``, PMC = ``pmc`` (0b11: EL1 and EL0, what QEMU writes), BAS = 0b1111,
-    HMC = SSC = 0, BT = unlinked address match. ``dbgbcr()`` is ``0x1e7``.
-    """
-    if pmc not in (0b01, 0b10, 0b11):
-        raise ValueError(f"pmc={pmc!r} is out of range: expected 0b01, 0b10 or 0b11")
-    return int(bool(enabled)) | pmc << 1 | 0b1111 << 5
-
-
-def dbgwcr(
-    offset: int = 0, size: int = 8, kind: str = "write", *, mask: int = 0, pac: int = 0b11
-) -> int:
-    """The DBGWCR value watching ``size`` bytes at ``offset`` within the doubleword at DBGWVR
-    (or, with ``mask`` ≥ 3, a whole 2**mask-byte range), for ``kind`` "read", "write" or
-    "access". E = 1 and PAC = 0b11 (EL1 and EL0), as QEMU writes: ``dbgwcr(0, 8, "write")``
-    is ``0x1ff7``.
-    """
-    if kind not in _KINDS:
-        raise ValueError(f"kind={kind!r}: expected one of {', '.join(_KINDS)}")
-    if pac not in (0b01, 0b10, 0b11):
-        raise ValueError(f"pac={pac!r} is out of range: expected 0b01, 0b10 or 0b11")
-    if mask:
-        if not 3 <= mask <= 31:
-            raise ValueError(f"mask={mask!r} is out of range: expected 0 or 3..31")
-        bas = 0xFF
-    else:
-        if not (isinstance(size, int) and isinstance(offset, int)):
-            raise ValueError(f"offset={offset!r}, size={size!r}: expected integers")
-        if not (1 <= size <= 8 and 0 <= offset and offset + size <= 8):
-            raise ValueError(
-                f"offset={offset}, size={size} does not fit one doubleword: "
-                "expected 1 <= size and offset + size <= 8"
-            )
-        bas = ((1 << size) - 1) << offset
-    return 1 | pac << 1 | _KINDS[kind] << 3 | bas << 5 | mask << 24
