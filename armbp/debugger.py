@@ -48,6 +48,7 @@ from dataclasses import dataclass, replace
 from armbp.disasm import ListingLine, listing
 from armbp.displaced import Fixup, displaceable, plan
 from armbp.encodings import BRK0, from_bytes, to_bytes
+from armbp.hwdebug import HwBreakpoint, HwSlots, SlotsExhausted, Watchpoint
 from armbp.kvm.abi import DEFAULT_SECONDS, PAGE_SIZE, REGISTER_NAMES, Budget, Exit, ExitReason
 from armbp.kvm.backend import BackendSpec, make_backend
 from armbp.memory import MemoryFault
@@ -55,7 +56,19 @@ from armbp.program import Program
 from armbp.table import Breakpoint, BreakpointError, BreakpointTable
 from armbp.vmm import ExitHandler, Handled, Verdict
 
-__all__ = ["Debugger", "Stop", "StopReason", "displaceable"]
+__all__ = [
+    "WATCH_STOPS",
+    "Debugger",
+    "HwBreakpoint",
+    "SlotsExhausted",
+    "Stop",
+    "StopReason",
+    "Watchpoint",
+    "displaceable",
+]
+
+WATCH_STOPS = ("after", "before")
+"""``Debugger.watch_stop``: where a watchpoint stop leaves the guest (see ``Debugger``)."""
 
 _BRK_BYTES = to_bytes(BRK0)
 _monotonic = time.monotonic
@@ -74,6 +87,7 @@ _BREAKPOINT, _STEP, _BUDGET, _HALTED = (
     Verdict.BUDGET,
     Verdict.HALTED,
 )
+_HW_BREAKPOINT, _WATCHPOINT = Verdict.HW_BREAKPOINT, Verdict.WATCHPOINT
 
 
 @dataclass(slots=True)
@@ -89,6 +103,12 @@ class Stop:
     exit: Exit
     note: str = ""
     breakpoint: Breakpoint | None = None
+    slot: int | None = None  # the hardware slot that fired (HW_BREAKPOINT, WATCHPOINT)
+    data_address: int | None = None  # FAR of a watchpoint hit
+    watch: Watchpoint | None = None
+    old_value: int | None = None  # the watched bytes (little-endian) before the access
+    new_value: int | None = None  # ... after a write ("after" stops only)
+    access_pc: int | None = None  # the instruction that made the access
 
     @property
     def message(self) -> str:
@@ -113,7 +133,26 @@ class Debugger:
     the event log. ``backend`` is the machine the guest runs on: ``"unicorn"`` (the
     model, the default) or a callable that builds a backend from the ``Program``
     (``armbp.kvm.backend``); an unknown name is a ``ValueError`` listing the known ones.
+
+    ``watch_stop`` says where a watchpoint stop leaves the guest: ``"after"`` (the
+    default, what a person expects: the access is stepped with the watchpoints out of the
+    way, the stop's pc is past the instruction, ``old_value`` and ``new_value`` are filled)
+    or ``"before"`` (what the architecture and KVM give, and what GDB needs, since AArch64
+    watchpoints are not steppable for it: the pc is the accessing instruction, not run yet;
+    ``old_value`` filled, ``new_value`` None). Continuing from a hardware breakpoint or a
+    "before" watchpoint stop steps over it, as from a BRK.
     """
+
+    @property
+    def watch_stop(self) -> str:
+        """``"after"`` or ``"before"`` (see the class docstring); settable."""
+        return self._watch_stop
+
+    @watch_stop.setter
+    def watch_stop(self, value: str) -> None:
+        if value not in WATCH_STOPS:
+            raise ValueError(f"watch_stop={value!r}: expected 'after' or 'before'")
+        self._watch_stop = value
 
     def __init__(
         self,
@@ -123,6 +162,7 @@ class Debugger:
         displaced_step: bool = True,
         log_size: int = 1000,
         backend: BackendSpec = "unicorn",
+        watch_stop: str = "after",
     ):
         if isinstance(program, str):
             from armbp.asm import assemble
@@ -135,6 +175,8 @@ class Debugger:
         if isinstance(log_size, bool) or not isinstance(log_size, int) or log_size < 1:
             raise ValueError(f"log_size={log_size!r}: expected an integer >= 1")
         self.program = program
+        self.watch_stop = watch_stop
+        self.hw = HwSlots()  # hardware breakpoints and watchpoints: kept across reset()
         self.vcpu = make_backend(backend, program)
         self.vcpu.flush_code_writes = flush_code_writes
         self.displaced_step = displaced_step
@@ -146,7 +188,8 @@ class Debugger:
     def _new_session(self) -> None:
         self._events_before = self.events_seen if hasattr(self, "handler") else 0
         self.table = BreakpointTable(self.vcpu.memory)
-        self.handler = ExitHandler(self.vcpu, self.table)
+        self.handler = ExitHandler(self.vcpu, self.table, self.hw)
+        self._hw_pending: tuple[int, tuple[str, int]] | None = None  # pc, slot to step over
         self.hits: dict[int, int] = {}
         self.last_stop: Stop | None = None
         self._trapped_at: int | None = None  # pc of the BRK we just trapped on
@@ -224,6 +267,70 @@ class Debugger:
         """The table's entries, sorted by address."""
         return list(self.table)
 
+    # -- hardware breakpoints and watchpoints ------------------------------------------------
+    def hbreak_at(self, where: str | int) -> HwBreakpoint:
+        """A hardware breakpoint at a symbol or address: a DBGBCR/DBGBVR slot, nothing
+        written into guest memory (so it works on read-only or not-yet-loaded code).
+
+        ``SlotsExhausted`` when all ``GUEST_DEBUG_HW_BPS`` slots are in use; a
+        ``BreakpointError`` for an address that is not a multiple of 4. A second one at the
+        same address is the first one. A failed call changes nothing.
+        """
+        self.vcpu.ensure_idle("hbreak_at")
+        bp = self.hw.add_breakpoint(self.address_of(where))
+        self._arm_hw(lambda: self.hw.remove_breakpoint(bp.address))
+        return bp
+
+    def delete_hbreak(self, where: str | int) -> HwBreakpoint | None:
+        """Free the hardware breakpoint at ``where``; the record, or None if there was none."""
+        self.vcpu.ensure_idle("delete_hbreak")
+        bp = self.hw.remove_breakpoint(self.address_of(where))
+        self.handler.update_guest_debug()
+        return bp
+
+    def watch(self, where: str | int, size: int = 8, kind: str = "write") -> Watchpoint:
+        """A watchpoint on ``size`` bytes at a symbol or address: ``kind`` "write",
+        "read" or "access" (either).
+
+        1..8 bytes inside one aligned doubleword (DBGWCR.BAS), or a power of two up to
+        2 GiB at an address aligned to it (DBGWCR.MASK). A stop says the slot, the data
+        address (FAR), the instruction and the old and new value (see ``watch_stop``).
+        ``SlotsExhausted`` when all ``GUEST_DEBUG_HW_WPS`` slots are in use; a
+        ``ValueError`` names a bad size, alignment or kind. A failed call changes nothing.
+        """
+        self.vcpu.ensure_idle("watch")
+        w = self.hw.add_watch(self.address_of(where), size, kind)
+        self._arm_hw(lambda: self.hw.remove_watch(w.address, w.size, w.kind))
+        return w
+
+    def delete_watch(
+        self, where: str | int, size: int = 8, kind: str = "write"
+    ) -> Watchpoint | None:
+        """Free the watchpoint on exactly those bytes and that kind; the record, or None."""
+        self.vcpu.ensure_idle("delete_watch")
+        w = self.hw.remove_watch(self.address_of(where), size, kind)
+        self.handler.update_guest_debug()
+        return w
+
+    @property
+    def hw_breakpoints(self) -> list[HwBreakpoint]:
+        """The hardware breakpoints, in slot order."""
+        return self.hw.breakpoints
+
+    @property
+    def watchpoints(self) -> list[Watchpoint]:
+        """The watchpoints, in slot order."""
+        return self.hw.watchpoints
+
+    def _arm_hw(self, undo: object) -> None:
+        """Give the vCPU the new slots; if it refuses them, take the new one back."""
+        try:
+            self.handler.update_guest_debug()
+        except ValueError:
+            undo()  # type: ignore[operator]
+            self.handler.update_guest_debug()
+            raise
+
     def address_of(self, where: str | int) -> int:
         """An address from a symbol, ``symbol+offset``, a number string, or an int."""
         if isinstance(where, str) and "+" in where:
@@ -271,6 +378,19 @@ class Debugger:
             deadline, count = time.monotonic() + b.seconds, b.instructions or 0
         vcpu = self.vcpu
         pc = vcpu.pc
+        pending = self._hw_pending
+        if pending is not None and pending[0] == pc:
+            # stopped by our hardware breakpoint or a "before" watchpoint: step the
+            # instruction with that slot out of the way, then run on (as over a BRK)
+            stepped = self._step_suspended(pending[1])
+            if stepped.reason is not _STEP:
+                return stepped
+            self._reported_at = self._trapped_at = None  # a BRK where it lands is hit
+            if count == 1:
+                e = Exit(ExitReason.BUDGET, vcpu.pc, message="1 instruction(s) executed")
+                return self._stop(Handled(Verdict.BUDGET, e))
+            count = count and count - 1
+            pc = vcpu.pc
         bp = self.table.find(pc)
         if (
             bp is not None
@@ -319,6 +439,25 @@ class Debugger:
     def _step(self) -> Stop:
         if self._halted is not None:
             return self._still_halted()
+        pending = self._hw_pending
+        if pending is not None and pending[0] == self.vcpu.pc:
+            return self._step_suspended(pending[1])
+        return self._step_here()
+
+    def _step_suspended(self, key: tuple[str, int]) -> Stop:
+        """One step with one hardware slot left out ("b"/"w", slot): the step over the
+        instruction that slot stopped (disable the slot, step, re-arm — as QEMU with GDB).
+        A hardware breakpoint at this pc is left out too: the guest is past it already."""
+        handler = self.handler
+        here = self.hw.breakpoint_at(self.vcpu.pc)
+        handler.suspended = frozenset({key} if here is None else {key, ("b", here.slot)})
+        try:
+            return self._step_here()
+        finally:
+            handler.suspended = frozenset()
+            handler.update_guest_debug()
+
+    def _step_here(self) -> Stop:
         deadline = time.monotonic() + DEFAULT_SECONDS
         pc = self.vcpu.pc
         bp = self.table.find(pc)
@@ -527,11 +666,61 @@ class Debugger:
                 if exit_.pc != pc:
                     exit_ = replace(exit_, pc=pc)
         self._trapped_at = None
+        self._hw_pending = None
         self._reported_at = pc if verdict.reported or pc == pending else None
         stop = self.last_stop = Stop(verdict, pc, exit_, handled.note, handled.breakpoint)
         if verdict is _HALTED:
             self._halted = stop
+        elif verdict is _HW_BREAKPOINT:
+            slot = stop.slot = handled.slot
+            assert slot is not None  # the handler's HW_BREAKPOINT verdict names it
+            self._hw_pending = (pc, ("b", slot))
+        elif verdict is _WATCHPOINT:
+            return self._watch_stop_at(handled, stop)
         return stop
+
+    def _watch_stop_at(self, handled: Handled, before: Stop) -> Stop:
+        """The stop of a watchpoint hit, where ``watch_stop`` says (the guest is on the
+        accessing instruction, not run yet, as the architecture leaves it)."""
+        w, debug = handled.watch, handled.exit.debug
+        assert w is not None and debug is not None  # the handler's WATCHPOINT verdict
+        write = bool(debug.hsr >> 6 & 1)  # ISS.WnR
+        old = self._watched_value(w, debug.far)
+        if self._watch_stop == "before":
+            self._hw_pending = (before.pc, ("w", w.slot))
+            stop = self.last_stop = replace(
+                before,
+                slot=w.slot,
+                data_address=debug.far,
+                watch=w,
+                old_value=old,
+                access_pc=before.pc,
+            )
+            return stop
+        after = self._step_suspended(("w", w.slot))
+        if after.reason is not _STEP:
+            return after  # the step stopped on something else: that is the news
+        new = self._watched_value(w, debug.far) if write else None
+        stop = self.last_stop = replace(
+            before,
+            pc=after.pc,
+            slot=w.slot,
+            data_address=debug.far,
+            watch=w,
+            old_value=old,
+            new_value=new,
+            access_pc=before.pc,
+        )
+        return stop
+
+    def _watched_value(self, w: Watchpoint, far: int) -> int | None:
+        """The watched bytes as a little-endian integer (for a range wider than 8 bytes,
+        the doubleword at ``far``); None if they cannot be read."""
+        address, size = (w.address, w.size) if w.size <= 8 else (far & ~7, 8)
+        try:
+            return int.from_bytes(self.read_memory(address, size), "little")
+        except MemoryFault:
+            return None
 
     def _out_of_slot(self, pc: int) -> tuple[int, bool] | None:
         """Move a guest stopped inside the displaced-step slot to where it really is.
@@ -557,7 +746,7 @@ class Debugger:
         step over it), and a guest caught inside the slot is put back where it really is
         (before the instruction ran: on the breakpoint, whose hit was reported already).
         """
-        self._trapped_at = self._reported_at = None
+        self._trapped_at = self._reported_at = self._hw_pending = None
         self.vcpu.scratch_open = _CLOSED
         back = self._out_of_slot(self.vcpu.pc)
         if back is not None and back[1]:
@@ -582,7 +771,7 @@ class Debugger:
         self.vcpu.ensure_idle("write_register")
         self.vcpu.write_register(name, value)
         if str(name).lower() == "pc":
-            self._trapped_at = self._reported_at = None
+            self._trapped_at = self._reported_at = self._hw_pending = None
 
     register_names = REGISTER_NAMES
 

@@ -10,8 +10,10 @@ exit, ``kvm_arm_handle_debug`` decodes the exception class from ``hsr`` and disp
   breakpoint is lifted for a step-over (``lifted``), a BRK at its pc is the guest's too.
 * EC 0x32 (software step): the step we asked for is done → stop. One nobody asked for is
   an INTERNAL_ERROR (QEMU reports an error and does not re-inject it).
-* EC 0x30, 0x34, 0x38 (hardware breakpoint, watchpoint, AArch32 BKPT): the debugger set
-  none, so they are the guest's own: re-injected, as a BRK that is not ours.
+* EC 0x30 (hardware breakpoint): ours if one of our hardware breakpoints is at pc
+  (``HW_BREAKPOINT``); EC 0x34 (watchpoint): ours if one of our watchpoints covers the data
+  address in ``far`` (``WATCHPOINT``). Otherwise — and always for EC 0x38, an AArch32
+  BKPT — they are the guest's own debugging: re-injected, as a BRK that is not ours.
 * anything else (an EC KVM never exits with) → a clear INTERNAL_ERROR verdict, never an
   exception.
 
@@ -27,7 +29,8 @@ from enum import Enum
 from typing import NamedTuple
 
 from armbp import esr
-from armbp.kvm.abi import Exit, ExitReason, GuestDebug, SystemEventType
+from armbp.hwdebug import HwSlots, Watchpoint
+from armbp.kvm.abi import Exit, ExitReason, GuestDebug, GuestDebugArch, SystemEventType
 from armbp.kvm.backend import Backend
 from armbp.table import Breakpoint, BreakpointTable
 
@@ -87,6 +90,26 @@ class Verdict(Enum):
         StubReport("signal", 5, swbreak=True, note="EC {ec} hsr {hsr} → {note}"),
         True,
     )
+    # one of our hardware breakpoints (EC 0x30): nothing was written into the guest
+    HW_BREAKPOINT = (
+        "hw-breakpoint",
+        (
+            "ours: a hardware breakpoint slot holds this pc (DBGBVR) → stop before the "
+            "instruction and report (QEMU's EXCP_DEBUG)"
+        ),
+        StubReport("signal", 5, note="EC {ec} hsr {hsr} → {note}"),
+        True,
+    )
+    # one of our watchpoints covers the data address in FAR (EC 0x34)
+    WATCHPOINT = (
+        "watchpoint",
+        (
+            "ours: a watchpoint slot covers the data address in FAR (DBGWVR) → stop and "
+            "report the access (QEMU's EXCP_DEBUG)"
+        ),
+        StubReport("signal", 5, note="EC {ec} hsr {hsr} → {note}"),
+        True,
+    )
     # the requested single step is done
     STEP = (
         "step",
@@ -137,6 +160,8 @@ class Handled:
     exit: Exit
     note: str = ""
     breakpoint: Breakpoint | None = None
+    slot: int | None = None  # the hardware slot that fired
+    watch: Watchpoint | None = None  # the watchpoint that fired
 
     @property
     def pc(self) -> int:
@@ -167,9 +192,13 @@ class Handled:
 class ExitHandler:
     """Handles the vCPU's exits against the breakpoint table (QEMU's KVM exit path)."""
 
-    def __init__(self, vcpu: Backend, table: BreakpointTable):
+    def __init__(self, vcpu: Backend, table: BreakpointTable, hw: HwSlots | None = None):
         self.vcpu = vcpu
         self.table = table
+        self.hw = HwSlots() if hw is None else hw  # our hardware breakpoints, watchpoints
+        # ("b" | "w", slot) left out of the slots for one step over what they stopped
+        self.suspended: frozenset[tuple[str, int]] = frozenset()
+        self._armed: GuestDebugArch | None = None  # the slots last given to the vCPU
         self.stepping = False
         # pc of a breakpoint lifted for a step-over: its saved instruction is the one
         # running there, so a BRK trapping at that pc is the guest's own
@@ -191,19 +220,20 @@ class ExitHandler:
         self._by_ec: dict[int, Callable[[Exit], Handled]] = {
             esr.EC.BRK64: self._brk,
             esr.EC.SOFTSTP_LOW: self._software_step,
-            # The debugger plants no hardware breakpoint, watchpoint or BKPT (yet): one of
-            # them trapping is the guest's own debugging (QEMU: not found → re-inject).
-            esr.EC.BREAKPT_LOW: self._guests_own,
-            esr.EC.WATCHPT_LOW: self._guests_own,
+            esr.EC.BREAKPT_LOW: self._hw_breakpoint,
+            esr.EC.WATCHPT_LOW: self._watchpoint,
+            # the debugger plants no AArch32 BKPT: one trapping is the guest's own
             esr.EC.BKPT32: self._guests_own,
         }
 
     # -- guest debug ------------------------------------------------------------------------
     def update_guest_debug(self, *, step: bool = False) -> GuestDebug:
-        """``kvm_arch_update_guest_debug``: ask for the BRK trap only while breakpoints exist.
+        """``kvm_arch_update_guest_debug``: ask for the BRK trap only while breakpoints exist,
+        and for the hardware only while a hardware breakpoint or watchpoint exists.
 
         With an empty table the flags are cleared, so a guest's own BRK never leaves the
-        guest. ``step`` adds SINGLESTEP for the next run.
+        guest. ``step`` adds SINGLESTEP for the next run. With hardware slots in use the
+        control word has ``USE_HW`` and the slots (less the ``suspended`` ones) go with it.
         """
         flags = GuestDebug.NONE
         if len(self.table):
@@ -211,8 +241,16 @@ class ExitHandler:
         if step:
             flags |= GuestDebug.ENABLE | GuestDebug.SINGLESTEP
         self.stepping = step
-        if flags != self.vcpu.guest_debug:
-            self.vcpu.set_guest_debug(flags)
+        arch = None
+        if self.hw:
+            flags |= GuestDebug.ENABLE | GuestDebug.USE_HW
+            arch = self.hw.arch(self.suspended)
+        if flags != self.vcpu.guest_debug or arch != self._armed:
+            if arch is None:
+                self.vcpu.set_guest_debug(flags)
+            else:
+                self.vcpu.set_guest_debug(flags, arch)
+            self._armed = arch
         return flags
 
     # -- the run loop -----------------------------------------------------------------------
@@ -313,6 +351,37 @@ class ExitHandler:
             f"{whose}: BRK #{exit_.debug.hsr & 0xFFFF:#x} "  # type: ignore[union-attr]
             f"re-injected into the guest's vector table"
             + (f"; {exit_.message}" if exit_.message else ""),
+        )
+
+    def _hw_breakpoint(self, exit_: Exit) -> Handled:
+        """EC 0x30: ours if one of our hardware breakpoints is at pc (QEMU's
+        ``find_hw_breakpoint``), else the guest's own."""
+        bp = self.hw.breakpoint_at(exit_.pc)
+        if bp is None or ("b", bp.slot) in self.suspended:
+            return self._guests_own(exit_)
+        return Handled(
+            Verdict.HW_BREAKPOINT,
+            exit_,
+            f"ours: hardware breakpoint slot {bp.slot} at {bp.address:#x}",
+            slot=bp.slot,
+        )
+
+    def _watchpoint(self, exit_: Exit) -> Handled:
+        """EC 0x34: ours if one of our watchpoints covers FAR for this direction of access
+        (ISS.WnR; QEMU's ``find_hw_watchpoint``), else the guest's own."""
+        debug = exit_.debug
+        assert debug is not None  # ``handle`` dispatches on its EC
+        write = bool(debug.hsr >> 6 & 1)  # ISS.WnR
+        w = self.hw.watch_covering(debug.far, write)
+        if w is None or ("w", w.slot) in self.suspended:
+            return self._guests_own(exit_)
+        return Handled(
+            Verdict.WATCHPOINT,
+            exit_,
+            f"ours: watchpoint slot {w.slot} ({w.kind}, {w.size} byte(s) at "
+            f"{w.address:#x}), {'write' if write else 'read'} at FAR {debug.far:#x}",
+            slot=w.slot,
+            watch=w,
         )
 
     def _guests_own(self, exit_: Exit) -> Handled:

@@ -419,15 +419,20 @@ def test_the_default_backend_is_unicorn():
 # -- the Unicorn backend's side ----------------------------------------------------------------
 
 
-def test_unicorn_refuses_hardware_slots_and_changes_nothing():
+def test_unicorn_refuses_unmodelled_hardware_slots_and_changes_nothing():
     from armbp.kvm.unicorn import VCpu
 
     cpu = VCpu(_program())
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    # E set, BAS 0b0000: half of no instruction (an A64 breakpoint needs BAS 0b1111)
     slots = GuestDebugArch(dbg_bcr=(1,) + (0,) * 15, dbg_bvr=(BASE,) + (0,) * 15)
-    with pytest.raises(NotImplementedError, match="hardware breakpoints and watchpoints"):
+    with pytest.raises(ValueError, match=r"DBGBCR0_EL1 = 0x1 \(slot 0\): BAS=0x0"):
         cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_HW, slots)
     assert cpu.guest_debug == GuestDebug.ENABLE | GuestDebug.USE_SW_BP and cpu.traps_brk
+    # E, PMC 0b11, BAS 0b1111 (what QEMU writes): armed
+    good = GuestDebugArch(dbg_bcr=(0x1E7,) + (0,) * 15, dbg_bvr=(BASE,) + (0,) * 15)
+    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_HW, good)
+    assert cpu.run(1.0).debug.hsr == 0xC2000022  # type: ignore[union-attr]
     # empty slots, or slots without USE_HW (KVM ignores them then), are accepted
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_HW, GuestDebugArch())
     cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP, slots)

@@ -188,6 +188,8 @@ def test_one_stop_vocabulary_each_kind_is_one_member_with_all_its_words():
     assert [v.value for v in Verdict] == [
         "resume",
         "breakpoint",
+        "hw-breakpoint",
+        "watchpoint",
         "step",
         "halted",
         "budget",
@@ -203,6 +205,8 @@ def test_one_stop_vocabulary_each_kind_is_one_member_with_all_its_words():
         Verdict.RESUME: None,
         Verdict.BUDGET: None,
         Verdict.BREAKPOINT: ("signal", 5, True),
+        Verdict.HW_BREAKPOINT: ("signal", 5, False),
+        Verdict.WATCHPOINT: ("signal", 5, False),
         Verdict.STEP: ("signal", 5, False),
         Verdict.HALTED: ("exited", 5, False),
         Verdict.FAULT: ("signal", 11, False),
@@ -210,6 +214,8 @@ def test_one_stop_vocabulary_each_kind_is_one_member_with_all_its_words():
     }
     assert {v for v in Verdict if v.reported} == {
         Verdict.BREAKPOINT,
+        Verdict.HW_BREAKPOINT,
+        Verdict.WATCHPOINT,
         Verdict.STEP,
         Verdict.FAULT,
     }

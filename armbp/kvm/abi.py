@@ -24,6 +24,8 @@ from armbp import esr
 __all__ = [
     "DEFAULT_SECONDS",
     "FP_REGISTER_NAMES",
+    "GUEST_DEBUG_HW_BPS",
+    "GUEST_DEBUG_HW_WPS",
     "KVM_ARM_MAX_DBG_REGS",
     "PAGE_SIZE",
     "REGISTER_NAMES",
@@ -46,6 +48,13 @@ DEFAULT_SECONDS = 1.0
 KVM_ARM_MAX_DBG_REGS = 16
 """Slots per array in ``struct kvm_guest_debug_arch`` (asm/kvm.h); the usable number is
 ``KVM_CAP_GUEST_DEBUG_HW_BPS`` / ``_WPS``."""
+GUEST_DEBUG_HW_BPS = 6
+"""Hardware breakpoint slots: what ``KVM_CHECK_EXTENSION(KVM_CAP_GUEST_DEBUG_HW_BPS)``
+returns on the reference CPU (ID_AA64DFR0_EL1.BRPs + 1); ``dbg_bcr``/``dbg_bvr`` above
+this index must be zero."""
+GUEST_DEBUG_HW_WPS = 4
+"""Hardware watchpoint slots: ``KVM_CHECK_EXTENSION(KVM_CAP_GUEST_DEBUG_HW_WPS)`` on the
+reference CPU (ID_AA64DFR0_EL1.WRPs + 1)."""
 
 _U64 = 1 << 64
 
@@ -59,14 +68,14 @@ class GuestDebug(IntFlag):
     ENABLE = 1  # KVM_GUESTDBG_ENABLE
     SINGLESTEP = 2  # KVM_GUESTDBG_SINGLESTEP
     USE_SW_BP = 1 << 16  # KVM_GUESTDBG_USE_SW_BP: trap BRK to the VMM (MDCR_EL2.TDE)
-    USE_HW = 1 << 17  # KVM_GUESTDBG_USE_HW: hardware breakpoints/watchpoints (later)
+    USE_HW = 1 << 17  # KVM_GUESTDBG_USE_HW: load the debugger's kvm_guest_debug_arch slots
 
 
 class ExitReason(IntEnum):
     """Why ``run`` returned; the numbers are KVM's ``KVM_EXIT_*``."""
 
     UNKNOWN = 0
-    DEBUG = 4  # KVM_EXIT_DEBUG: BRK trapped, step done (``Exit.debug``)
+    DEBUG = 4  # KVM_EXIT_DEBUG: BRK, hw breakpoint, watchpoint, step (``Exit.debug``)
     HLT = 5  # KVM_EXIT_HLT: WFI with no interrupt that could ever wake it
     MMIO = 6  # KVM_EXIT_MMIO: access outside guest memory (``Exit.mmio``)
     BUDGET = 10  # KVM_EXIT_INTR: the time slice ran out, or ``kick()``

@@ -18,8 +18,10 @@ import time
 
 from unicorn import (
     UC_ARCH_ARM64,
+    UC_HOOK_CODE,
     UC_HOOK_MEM_FETCH_PROT,
     UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ,
     UC_HOOK_MEM_READ_PROT,
     UC_HOOK_MEM_READ_UNMAPPED,
     UC_HOOK_MEM_WRITE_PROT,
@@ -54,6 +56,7 @@ from armbp.kvm.unicorn.binding import (
     _tlb_flusher,
 )
 from armbp.kvm.unicorn.guard import _exclusive, _get_ident
+from armbp.kvm.unicorn.hwdebug import HwPlan, WatchRange, decode, load_exclusive
 from armbp.kvm.unicorn.memory import GuestMemory
 from armbp.kvm.unicorn.traps import _SCR_EL3, _SPSR_EL1, SCR_EL3_RW, SCR_EL3_TWI, Traps
 from armbp.kvm.unicorn.watchdog import _WATCHDOG
@@ -65,6 +68,7 @@ STACK_SIZE = 0x10000
 
 _TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+_USE_HW = GuestDebug.ENABLE | GuestDebug.USE_HW
 
 _LIMIT = 1 << 64
 
@@ -98,6 +102,12 @@ _PC = regs.UC_ARM64_REG_PC
 # A step of an ordinary instruction, seen from the hypervisor → EC 0x32, ISV, IFSC 0x22:
 # one shared record (a frozen value) for the hot path of stepping.
 _STEP_DEBUG = DebugExit(esr.software_step(same_el=False))
+# ... and right after a Load-Exclusive: EX = 1 ("ISS encoding for an exception from a
+# Software Step exception")
+_STEP_EX_DEBUG = DebugExit(esr.software_step(same_el=False, ex=True))
+_NO_HW = HwPlan({}, ())
+_HW_BREAKPOINT_DEBUG = DebugExit(esr.breakpoint(same_el=False))  # EC 0x30, IL, IFSC 0x22
+_PAGE_MASK = ~(PAGE_SIZE - 1)
 
 
 class _CtrlC:
@@ -262,6 +272,13 @@ class VCpu(Traps):
         self._flush_tlb = _tlb_flusher(uc)
         self._load_vector, self._exchange_x30 = _step_over_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
+        self._hw = _NO_HW  # what is armed now (``set_guest_debug`` with USE_HW)
+        self._hw_hooks: dict[int, int] = {}  # breakpoint address → its UC_HOOK_CODE
+        self._watches: tuple[WatchRange, ...] = ()
+        self._watch_saved: dict[int, int] = {}  # protected page → its own permissions
+        self._read_hooks: list[int] = []  # UC_HOOK_MEM_READ of the load watchpoints
+        self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
+        self._step_ex = False
         self.set_guest_debug(GuestDebug.NONE)
         self._pc: int | None = self.program.entry
         self._counted = False
@@ -417,6 +434,7 @@ class VCpu(Traps):
             return False
         for begin, last, prot in self.uc.mem_regions():  # sorted, ``last`` inclusive
             if begin <= address <= last:
+                prot = self._watch_saved.get(begin, prot)  # a watched page: its own
                 if not prot & UC_PROT_READ:
                     return False
                 if end - 1 <= last:
@@ -433,9 +451,11 @@ class VCpu(Traps):
 
         Nothing is trapped unless ``ENABLE`` is set; BRK traps to the VMM only with
         ``ENABLE | USE_SW_BP``; ``ENABLE | SINGLESTEP`` makes the next run one instruction.
-        ``arch`` is ``struct kvm_guest_debug_arch``, which KVM loads only with ``USE_HW``:
-        this model does not program hardware breakpoints or watchpoints yet, so ``USE_HW``
-        with any slot set raises ``NotImplementedError`` (and nothing changes).
+        ``arch`` is ``struct kvm_guest_debug_arch``, which KVM loads only with
+        ``ENABLE | USE_HW``: its enabled breakpoints (up to ``GUEST_DEBUG_HW_BPS``) and
+        watchpoints (up to ``GUEST_DEBUG_HW_WPS``) then exit with EC 0x30 / 0x34
+        (``hwdebug`` says how they fire). A value the model does not honour is a
+        ``ValueError`` naming the register, slot, field and value, and nothing changes.
         """
         if isinstance(flags, bool) or not isinstance(flags, int):
             raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
@@ -452,17 +472,152 @@ class VCpu(Traps):
             )
         if arch is not None and not isinstance(arch, GuestDebugArch):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
-        if arch is not None and flags & GuestDebug.USE_HW and arch.any():
-            raise NotImplementedError(
-                "KVM_GUESTDBG_USE_HW with dbg_bcr/dbg_bvr/dbg_wcr/dbg_wvr slots set: hardware "
-                "breakpoints and watchpoints are not modelled by the Unicorn backend yet "
-                "(use software breakpoints: ENABLE | USE_SW_BP)"
-            )
+        plan = _NO_HW
+        if flags & _USE_HW == _USE_HW:
+            plan = decode(arch)  # raises before anything changes
+        elif flags & GuestDebug.USE_HW:
+            decode(arch)  # checked all the same; KVM loads it only with ENABLE
+        self._arm(plan)
         self.guest_debug_arch = arch
         self.guest_debug = GuestDebug(flags)
         # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
         self.traps_brk = flags & _TRAP_SW_BP == _TRAP_SW_BP
         self.single_steps = flags & _STEP == _STEP
+
+    def _arm(self, plan: HwPlan) -> None:
+        """Make ``plan`` the armed breakpoints and watchpoints (only what changed)."""
+        uc = self.uc
+        old = self._hw.breakpoints
+        for address in [a for a in self._hw_hooks if a not in plan.breakpoints]:
+            uc.hook_del(self._hw_hooks.pop(address))
+            uc.ctl_remove_cache(address, address + 4)
+        for address in plan.breakpoints:
+            if address not in old:
+                self._hw_hooks[address] = uc.hook_add(
+                    UC_HOOK_CODE, self._on_hw_breakpoint, None, address, address + 3
+                )
+                # a hook added after the code was translated is not called until then
+                uc.ctl_remove_cache(address, address + 4)
+        if plan.watchpoints != self._watches:
+            self._protect(plan.watchpoints)
+        self._hw = plan
+
+    def _protect(self, watches: tuple[WatchRange, ...]) -> None:
+        """Arm ``watches``: stores by taking write permission from the watched bytes'
+        pages, loads by a read hook on the watched bytes (see ``hwdebug``); what is no
+        longer watched gets its permission back and loses its hook."""
+        uc = self.uc
+        for handle in self._read_hooks:
+            uc.hook_del(handle)
+        self._read_hooks = []
+        removed: set[int] = set()
+        for w in watches:
+            if w.loads:
+                # the hook's range is checked on the access's first byte only: begin early
+                # enough that any access overlapping the watched bytes calls it (16 bytes
+                # is the widest single access Unicorn makes)
+                self._read_hooks.append(
+                    uc.hook_add(
+                        UC_HOOK_MEM_READ,
+                        self._on_watched_read,
+                        None,
+                        max(w.start - 15, 0),
+                        w.end - 1,
+                    )
+                )
+            if not w.stores:
+                continue
+            for begin, last, _prot in uc.mem_regions():  # mapped pages only
+                lo, hi = max(begin, w.start), min(last + 1, w.end)
+                removed.update(
+                    p for p in range(lo & _PAGE_MASK, hi, PAGE_SIZE) if p != self.scratch_base
+                )
+        saved = self._watch_saved
+        for page in [p for p in saved if p not in removed]:
+            uc.mem_protect(page, PAGE_SIZE, saved.pop(page))
+        for page in removed:
+            if page not in saved:
+                saved[page] = self._page_perms(page)
+            uc.mem_protect(page, PAGE_SIZE, saved[page] & ~UC_PROT_WRITE)
+        # Unicorn keeps the TLB entries of pages it already accessed: without the flush
+        # the new protection is not seen on them (measured)
+        self._flush_tlb()
+        self._watches = watches
+
+    def _page_perms(self, page: int) -> int:
+        return next(p for b, last, p in self.uc.mem_regions() if b <= page <= last)
+
+    def _on_watched_read(
+        self, uc: Uc, _access: int, address: int, size: int, _value: int, _user: object
+    ) -> None:
+        """UC_HOOK_MEM_READ near a load watchpoint, called before the load: on a hit, take
+        read permission from the page at once, so that the load itself faults into
+        ``_on_watched_access`` and the run ends before it (memory protection is checked
+        after the read hooks; measured). ``_enter`` gives the permission back."""
+        try:
+            if self._read_trap is not None or self._exit is not None:
+                return
+            hit = self._watch_hit(uc, False, address, size)
+            if hit is None:
+                return
+            self._exit = hit
+            page = address & _PAGE_MASK
+            perms = self._page_perms(page)
+            self._read_trap = (page, perms)
+            uc.mem_protect(page, PAGE_SIZE, perms & ~UC_PROT_READ)
+        except BaseException as e:  # noqa: BLE001 - must not escape into C
+            self._raise = e
+            self._stop_now()
+
+    def _watch_hit(self, uc: Uc, write: bool, address: int, size: int) -> Exit | None:
+        """The exit of the watchpoint an access triggers, if any (EL checked by PAC)."""
+        el_bit = 2 if self._current_el() == 0 else 1
+        for w in self._watches:
+            if w.privilege & el_bit and w.hit(address, size, write):
+                # FAR: the lowest watched address the access touches: no lower than the
+                # access and inside the watched bytes (Arm ARM, "Watchpoint exceptions",
+                # the address recorded for a watchpoint; QEMU reports the same)
+                far = max(address, w.start)
+                return Exit(
+                    ExitReason.DEBUG,
+                    uc.reg_read(_PC),
+                    DebugExit(esr.watchpoint(same_el=False, wnr=write), far=far),
+                )
+        return None
+
+    def _on_hw_breakpoint(self, _uc: object, address: int, _size: int, _user: object) -> None:
+        """UC_HOOK_CODE on an armed breakpoint: before the instruction runs, exit with EC
+        0x30 (pc = the instruction, not executed), if DBGBCR.PMC matches the EL."""
+        try:
+            entry = self._hw.breakpoints.get(address)
+            if entry is None or self._exit is not None:
+                return
+            if not entry[1] & (2 if self._current_el() == 0 else 1):
+                return
+            self._exit = Exit(ExitReason.DEBUG, address, _HW_BREAKPOINT_DEBUG)
+            self._stop_now()
+        except BaseException as e:  # noqa: BLE001 - must not escape into C
+            self._raise = e
+            self._stop_now()
+
+    def _on_watched_access(
+        self, uc: Uc, write: bool, address: int, size: int, value: int
+    ) -> bool | None:
+        """A protection fault on a watched page: False stops the run with the
+        watchpoint's exit, True lets the access happen, None means it is a real fault (the
+        page's own permissions refuse it)."""
+        if not write:
+            return False if self._read_trap is not None else None
+        own = self._watch_saved.get(address & _PAGE_MASK)
+        if own is None or not own & UC_PROT_WRITE:
+            return None
+        hit = self._watch_hit(uc, True, address, size)
+        if hit is not None:
+            self._exit = hit
+            return False  # the store is not done: Unicorn stops before it
+        # Unicorn drops a store the protection hook lets through: do it here
+        uc.mem_write(address, (value & ((1 << 8 * size) - 1)).to_bytes(size, "little"))
+        return True
 
     # -- registers --------------------------------------------------------------------------
     @property
@@ -597,6 +752,9 @@ class VCpu(Traps):
         begin = self._pc
         if begin is None:
             begin = uc.reg_read(_PC)
+        if self.single_steps:
+            word = self._word_or_none(begin)
+            self._step_ex = word is not None and load_exclusive(word)
         token = self._token = self._token + 1
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
@@ -679,7 +837,7 @@ class VCpu(Traps):
             self._kicked = False
             return Exit(ExitReason.BUDGET, pc, message="interrupted")
         if self.single_steps:
-            return Exit(ExitReason.DEBUG, pc, _STEP_DEBUG)
+            return Exit(ExitReason.DEBUG, pc, _STEP_EX_DEBUG if self._step_ex else _STEP_DEBUG)
         if self._fired == token or time.monotonic() >= deadline:
             return Exit(ExitReason.BUDGET, pc, message="time budget used up")
         if count:
@@ -700,6 +858,11 @@ class VCpu(Traps):
                     uc.reg_read(_PC),
                     message=f"emulation failed: {e}",
                 )
+        trap = self._read_trap
+        if trap is not None:  # a load watchpoint hit: the page is readable again
+            self._read_trap = None
+            uc.mem_protect(trap[0], PAGE_SIZE, trap[1])
+            self._flush_tlb()
         if self._raise is not None:
             e, self._raise = self._raise, None
             raise e

@@ -12,7 +12,8 @@ syndrome, no fault address. This module turns it into what the hardware and KVM 
 * ``HVC``/``SMC`` → PSCI, handled "in the kernel" as KVM does; ``SYSTEM_OFF`` becomes a
   SYSTEM_EVENT exit.
 * ``WFI`` → a HLT exit: SCR_EL3.TWI traps it to the hook, so the run itself says so.
-* unmapped or protected memory → an MMIO exit naming the address (``_on_bad_access``).
+* unmapped or protected memory → an MMIO exit naming the address (``_on_bad_access``);
+  on a page a watchpoint protects, the vCPU's ``_on_watched_access`` decides first.
 
 Delivery to the guest (``_deliver``) is exception entry done by hand: SPSR_EL1, ELR_EL1,
 ESR_EL1 (FAR_EL1), PSTATE, the stack pointer's bank, PC = VBAR_EL1 + the vector offset.
@@ -42,6 +43,7 @@ from armbp.kvm.abi import (
     DebugExit,
     Exit,
     ExitReason,
+    GuestDebug,
     MemoryAccess,
     SystemEvent,
     SystemEventType,
@@ -114,6 +116,8 @@ _BAD_ACCESS = {
 }
 
 
+_WATCHABLE = (UC_MEM_READ_PROT, UC_MEM_WRITE_PROT)  # a watched page's protection faults
+
 # The debug record of the hot path, shared (a frozen value): BRK #0 → EC 0x3C, IL, ISS 0.
 _BRK0_DEBUG = DebugExit(esr.brk(0))
 
@@ -147,6 +151,7 @@ class Traps:
 
     uc: Uc
     traps_brk: bool
+    guest_debug: GuestDebug
     _exit: Exit | None
     _raise: BaseException | None
     _delivery: tuple[int, list[tuple[int, int]], bool] | None
@@ -156,6 +161,9 @@ class Traps:
     _stop_now: Callable[[], None]
     scratch_base: int
     pc: int
+    _watch_saved: dict[int, int]
+    _read_trap: tuple[int, int] | None
+    _on_watched_access: Callable[[Uc, bool, int, int, int], bool | None]
 
     def _word_or_none(self, address: int) -> int | None:
         try:
@@ -243,7 +251,15 @@ class Traps:
                 self._deliver(esr.unknown(), return_to=pc - 4)
         elif intno == EXCP_PREFETCH_ABORT:  # an abort, or a guest's hardware bkpt
             syndrome, far = self._prefetch_abort(pc)
-            self._deliver(syndrome, return_to=pc, far=far)
+            if far is None and self.guest_debug & GuestDebug.ENABLE:
+                # KVM sets MDCR_EL2.TDE while the VMM debugs the guest: the guest's own
+                # breakpoint is routed to the hypervisor, a "lower EL" EC 0x30 exit, and
+                # the VMM decides (QEMU: not ours → re-injected)
+                self._stop(
+                    Exit(ExitReason.DEBUG, pc, DebugExit(esr.breakpoint(same_el=False)))
+                )
+            else:
+                self._deliver(syndrome, return_to=pc, far=far)
         else:
             self._stop(
                 Exit(
@@ -409,6 +425,16 @@ class Traps:
     def _on_bad_access(
         self, uc: Uc, access: int, address: int, size: int, value: int, _user: object
     ) -> bool:
+        if access in _WATCHABLE and (self._watch_saved or self._read_trap is not None):
+            try:
+                allowed = self._on_watched_access(
+                    uc, access == UC_MEM_WRITE_PROT, address, size, value
+                )
+            except BaseException as e:  # noqa: BLE001 - must not escape into C
+                self._raise = e
+                return False
+            if allowed is not None:
+                return allowed
         kind, why = _BAD_ACCESS.get(access, ("access", "unknown fault"))
         if self.scratch_base <= address < self.scratch_base + PAGE_SIZE:
             why = "nothing is mapped there"  # the scratch page is not the guest's

@@ -1,0 +1,223 @@
+"""The debugger's hardware, as the model gives it: ``kvm_guest_debug_arch`` slots decoded.
+
+``set_guest_debug(ENABLE | USE_HW, arch)`` hands the vCPU the DBGBCR/DBGBVR and
+DBGWCR/DBGWVR values a debugger wrote. ``decode`` reads them as the architecture defines
+them and keeps what the model can honour: an unlinked instruction address match for a
+breakpoint, an unlinked data address match for a watchpoint (Arm ARM, "Breakpoint
+exceptions", "Watchpoint exceptions"). Anything else — a context or linked type, a
+higher-mode or security-state control, a byte selection of half an instruction, a
+reserved mask — is refused with a ``ValueError`` naming the register, the slot, the field
+and the value, before anything changes. Pure: no Unicorn here (the hooks are in ``core``).
+
+How the model makes them fire (both chosen by measurement, ``benchmarks/bench_hwdebug.py``):
+
+* a breakpoint is a ``UC_HOOK_CODE`` bounded to its one instruction: Unicorn decides at
+  translation time whether an instruction calls the hook, so code that never reaches the
+  address runs as fast as with no hook at all (0.94–0.96× raw, noise), and the hook runs
+  before the instruction, so the exit has pc = the instruction, not executed;
+* a watchpoint is page protection: the watched bytes' pages lose read (a load watch)
+  and/or write permission (a store watch), and the protection hook decides whether the
+  access overlaps the watched bytes. Code that does not touch those pages keeps Unicorn's
+  inline TLB fast path, so it costs nothing (0.98× raw), and the hook runs before the
+  access: returning False ends the run with memory unchanged, as a watchpoint exception
+  is taken before the access. Memory hooks restricted to the watched range
+  (``UC_HOOK_MEM_WRITE`` with begin/end) cost 1.17–1.20× on every access anywhere,
+  because Unicorn calls into C at every load and store to check the range, and a stop
+  asked for in them does not keep the store from happening.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from armbp.kvm.abi import GUEST_DEBUG_HW_BPS, GUEST_DEBUG_HW_WPS, GuestDebugArch
+from armbp.kvm.arch import (
+    DBG_VA_BITS,
+    DBGBCR_FIELDS,
+    DBGWCR_FIELDS,
+    DBGWCR_LSC_LOAD,
+    DBGWCR_LSC_STORE,
+    DBGWCR_MASK_MAX,
+    DBGWCR_MASK_MIN,
+    field,
+)
+
+__all__ = ["HwPlan", "WatchRange", "decode", "load_exclusive"]
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRange:
+    """One enabled watchpoint: the bytes ``start``..``end - 1``, which accesses it
+    watches, and at which ELs (``privilege`` bit 0: EL1, bit 1: EL0, as DBGWCR.PAC)."""
+
+    slot: int
+    start: int
+    end: int
+    loads: bool
+    stores: bool
+    privilege: int
+
+    def hit(self, address: int, size: int, write: bool) -> bool:
+        """Does an access of ``size`` bytes at ``address`` trigger it? Any overlap counts
+        (Arm ARM, "Watchpoint exceptions": a partial overlap of the access triggers)."""
+        return (self.stores if write else self.loads) and (
+            address < self.end and self.start < address + size
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HwPlan:
+    """What the vCPU arms: breakpoint address → (slot, PMC), and the watch ranges."""
+
+    breakpoints: dict[int, tuple[int, int]]
+    watchpoints: tuple[WatchRange, ...]
+
+
+_NONE = HwPlan({}, ())
+_RES0_BCR = ~sum(((1 << w) - 1) << low for low, w in DBGBCR_FIELDS.values()) & (1 << 64) - 1
+_RES0_WCR = ~sum(((1 << w) - 1) << low for low, w in DBGWCR_FIELDS.values()) & (1 << 64) - 1
+
+
+def _refuse(register: str, slot: int, value: int, what: str) -> ValueError:
+    return ValueError(f"{register}{slot}_EL1 = {value:#x} (slot {slot}): {what}")
+
+
+def _address(register: str, slot: int, value: int) -> int:
+    """The VA a DBGBVR/DBGWVR holds: bits [1:0] RES0, [63:49] a copy of bit 48."""
+    if value & 3:
+        raise _refuse(register, slot, value, "bits [1:0] are RES0 (a word-aligned address)")
+    top = value >> DBG_VA_BITS
+    sign = value >> (DBG_VA_BITS - 1) & 1
+    if top != (((1 << (64 - DBG_VA_BITS)) - 1) if sign else 0):
+        raise _refuse(
+            register, slot, value, "bits [63:49] must repeat bit 48 (a sign-extended VA[48:2])"
+        )
+    return value
+
+
+def _breakpoint(slot: int, bcr: int, bvr: int) -> tuple[int, int] | None:
+    if not bcr & 1:
+        return None
+    reg = "DBGBCR"
+    if bcr & _RES0_BCR:
+        raise _refuse(reg, slot, bcr, f"RES0 bits {bcr & _RES0_BCR:#x} are set")
+    checks = (
+        ("BT", 0, "only 0b0000, an unlinked instruction address match, is modelled"),
+        ("HMC", 0, "only 0 is modelled (no EL2 or EL3 matching)"),
+        ("SSC", 0, "only 0b00 is modelled (either security state)"),
+        ("LBN", 0, "must be 0 for an unlinked breakpoint"),
+        ("BAS", 0b1111, "must be 0b1111 for an A64 instruction"),
+    )
+    for name, want, why in checks:
+        got = field(bcr, DBGBCR_FIELDS, name)
+        if got != want:
+            raise _refuse(reg, slot, bcr, f"{name}={got:#x} is not modelled: {why}")
+    pmc = field(bcr, DBGBCR_FIELDS, "PMC")
+    if pmc == 0:
+        raise _refuse(reg, slot, bcr, "PMC=0b00 matches at no EL (with HMC=0, SSC=0b00)")
+    return _address("DBGBVR", slot, bvr), pmc
+
+
+def _watchpoint(slot: int, wcr: int, wvr: int) -> WatchRange | None:
+    if not wcr & 1:
+        return None
+    reg = "DBGWCR"
+    if wcr & _RES0_WCR:
+        raise _refuse(reg, slot, wcr, f"RES0 bits {wcr & _RES0_WCR:#x} are set")
+    checks = (
+        ("WT", 0, "only 0, an unlinked data address match, is modelled"),
+        ("HMC", 0, "only 0 is modelled (no EL2 or EL3 matching)"),
+        ("SSC", 0, "only 0b00 is modelled (either security state)"),
+        ("LBN", 0, "must be 0 for an unlinked watchpoint"),
+    )
+    for name, want, why in checks:
+        got = field(wcr, DBGWCR_FIELDS, name)
+        if got != want:
+            raise _refuse(reg, slot, wcr, f"{name}={got:#x} is not modelled: {why}")
+    pac, lsc = field(wcr, DBGWCR_FIELDS, "PAC"), field(wcr, DBGWCR_FIELDS, "LSC")
+    bas, mask = field(wcr, DBGWCR_FIELDS, "BAS"), field(wcr, DBGWCR_FIELDS, "MASK")
+    if pac == 0:
+        raise _refuse(reg, slot, wcr, "PAC=0b00 matches at no EL (with HMC=0, SSC=0b00)")
+    if lsc == 0:
+        raise _refuse(
+            reg, slot, wcr, "LSC=0b00 is reserved (0b01 loads, 0b10 stores, 0b11 both)"
+        )
+    address = _address("DBGWVR", slot, wvr)
+    if mask:
+        if not DBGWCR_MASK_MIN <= mask <= DBGWCR_MASK_MAX:
+            raise _refuse(
+                reg, slot, wcr, f"MASK={mask} is reserved (0, or {DBGWCR_MASK_MIN}..31)"
+            )
+        if bas != 0xFF:
+            raise _refuse(reg, slot, wcr, f"BAS={bas:#04x} with MASK={mask}: must be 0xff")
+        if address & ((1 << mask) - 1):
+            raise _refuse(
+                "DBGWVR", slot, wvr, f"not aligned to the 2**{mask} bytes DBGWCR.MASK watches"
+            )
+        start, end = address, address + (1 << mask)
+    else:
+        if not bas:
+            raise _refuse(reg, slot, wcr, "BAS=0x00 watches no byte")
+        if address & 4 and bas >> 4:
+            raise _refuse(
+                reg, slot, wcr, f"BAS={bas:#04x} with DBGWVR[2] set: BAS[7:4] are RES0"
+            )
+        low = (bas & -bas).bit_length() - 1
+        length = (bas >> low).bit_length()
+        if bas >> low != (1 << length) - 1:
+            raise _refuse(
+                reg, slot, wcr, f"BAS={bas:#010b} is not modelled: only contiguous bytes"
+            )
+        start = (address & ~7) + (4 if address & 4 else 0) + low
+        end = start + length
+    return WatchRange(
+        slot,
+        start,
+        end,
+        loads=bool(lsc & DBGWCR_LSC_LOAD),
+        stores=bool(lsc & DBGWCR_LSC_STORE),
+        privilege=pac,
+    )
+
+
+def decode(arch: GuestDebugArch | None) -> HwPlan:
+    """The breakpoints and watchpoints ``arch`` enables; ``ValueError`` for a value the
+    model does not honour (nothing is armed then) or a slot past the limits."""
+    if arch is None:
+        return _NONE
+    for name, limit, cap in (
+        ("dbg_bcr", GUEST_DEBUG_HW_BPS, "BPS"),
+        ("dbg_bvr", GUEST_DEBUG_HW_BPS, "BPS"),
+        ("dbg_wcr", GUEST_DEBUG_HW_WPS, "WPS"),
+        ("dbg_wvr", GUEST_DEBUG_HW_WPS, "WPS"),
+    ):
+        for slot, value in enumerate(getattr(arch, name)[limit:], start=limit):
+            if value:
+                raise ValueError(
+                    f"{name}[{slot}] = {value:#x}: this vCPU has {limit} slots "
+                    f"(KVM_CAP_GUEST_DEBUG_HW_{cap}); slots {limit}..15 must be zero"
+                )
+    breakpoints: dict[int, tuple[int, int]] = {}
+    for slot in range(GUEST_DEBUG_HW_BPS):
+        got = _breakpoint(slot, arch.dbg_bcr[slot], arch.dbg_bvr[slot])
+        if got is not None:
+            address, pmc = got
+            old = breakpoints.get(address)
+            breakpoints[address] = (old[0] if old else slot, pmc | (old[1] if old else 0))
+    watchpoints = tuple(
+        w
+        for slot in range(GUEST_DEBUG_HW_WPS)
+        if (w := _watchpoint(slot, arch.dbg_wcr[slot], arch.dbg_wvr[slot])) is not None
+    )
+    return HwPlan(breakpoints, watchpoints)
+
+
+def load_exclusive(word: int) -> bool:
+    """Is the A64 instruction ``word`` a Load-Exclusive (LDXR, LDAXR, LDXP, LDAXP and
+    their byte/halfword forms)?
+
+    Arm ARM, "Load/store exclusive": bits [29:24] = 0b001000, o2 (bit 23) = 0, L (bit
+    22) = 1; o1 (bit 21) = 1 is the pair form, whose size bit 31 is 1 (with bit 31 = 0 the
+    same pattern is CASP). Stepping one sets ESR.EX in the software-step syndrome.
+    """
+    return word & 0x3FC0_0000 == 0x0840_0000 and (not word >> 21 & 1 or bool(word >> 31 & 1))
