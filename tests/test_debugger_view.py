@@ -448,3 +448,70 @@ def test_stop_with_nothing_running_interrupts_nothing_later(view):
     assert "Nothing is running" in view.message.value
     view.toggle("loop")
     assert view.cont().reason is StopReason.BREAKPOINT  # no interrupt was left pending
+
+
+# --- hardware breakpoints and watchpoints (issue 11) ------------------------------------------
+
+COUNTER = """\
+_start: adr x1, counter
+loop:   ldr x2, [x1]
+        add x2, x2, #1
+        str x2, [x1]
+        b loop
+        .balign 8
+counter: .quad 0
+"""
+C_LOOP, C_STR, C_COUNTER = 0x40004, 0x4000C, 0x40018
+
+
+def test_a_hw_breakpoint_from_the_widget_traps_and_leaves_memory_untouched():
+    view = DebuggerView(COUNTER)
+    original = view.debugger.raw_memory(C_LOOP, 4)
+    view.where.value = "loop"
+    view.hbreak_button.click()
+    assert "slot 0" in view.model.message and not view.model.message_is_error
+    assert view.debugger.raw_memory(C_LOOP, 4) == original  # no BRK written
+    assert [h.address for h in view.debugger.hw_breakpoints] == [C_LOOP]
+    assert "untouched: hardware breakpoint slot 0" in _row(view.memory.value, C_LOOP)
+    assert "H" in _row(view.listing.value, C_LOOP).split()[:2]
+    stop = view.cont()
+    assert stop.reason is StopReason.HW_BREAKPOINT and stop.pc == C_LOOP
+    text = view.text()
+    assert "hsr 0xc2000022: EC 0x30" in text
+    assert any(x.startswith("=> H 0x40004") for x in text.splitlines())
+    view.toggle_hbreak("loop")
+    assert view.debugger.hw_breakpoints == [] and "Freed" in view.model.message
+    assert view.debugger.raw_memory(C_LOOP, 4) == original
+
+
+def test_a_watch_from_the_widget_stops_at_the_store_with_old_and_new_values():
+    view = DebuggerView(COUNTER)
+    view.where.value = "counter"
+    view.watch_kind.value, view.watch_size.value = "write", 8
+    view.watch_button.click()
+    assert "Watching 8 byte(s) at 0x40018 (counter)" in view.model.message
+    assert "W" in _row(view.listing.value, C_COUNTER).split()[:2]
+    stop = view.cont()
+    assert stop.reason is StopReason.WATCHPOINT and stop.data_address == C_COUNTER
+    text = view.text()
+    assert "hsr 0xd2000062: EC 0x34" in text  # WnR = 1: a write
+    assert f"accessed by the instruction at {C_STR:#x}" in text
+    assert "value: old 0x0 → new 0x1" in text
+    view.toggle_watch("counter")
+    assert view.debugger.watchpoints == []
+
+
+def test_a_fifth_watch_is_refused_by_name_and_changes_nothing():
+    view = DebuggerView(COUNTER)
+    for size in (1, 2, 4, 8):
+        view.toggle_watch("counter", size, "read")
+        assert not view.model.message_is_error, view.model.message
+    before = list(view.debugger.watchpoints)
+    view.toggle_watch("counter", 8, "write")
+    assert view.model.message_is_error
+    assert "all 4 watchpoint slots are in use (KVM_CAP_GUEST_DEBUG_HW_WPS)" in (
+        view.model.message
+    )
+    assert view.debugger.watchpoints == before
+    view.toggle_watch("nowhere", 8, "write")
+    assert view.model.message_is_error and "nowhere" in view.model.message

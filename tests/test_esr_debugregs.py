@@ -206,3 +206,24 @@ def test_picture_of_a_dbgbcr_has_a_box_per_field_and_readable_labels():
     )
     with pytest.raises(ValueError, match="register 'DBGXCR'"):
         pictures.draw_debug_control(0, "DBGXCR")
+
+
+@pytest.mark.parametrize(
+    ("address", "size", "kind", "lsc", "bytes_"),
+    [
+        (0x41000, 8, "write", 0b10, "bytes 0..7"),
+        (0x41004, 4, "read", 0b01, "bytes 4..7"),
+        (0x41003, 1, "access", 0b11, "byte 3"),
+    ],
+)
+def test_the_decoder_reads_what_the_debugger_writes(address, size, kind, lsc, bytes_):
+    """The debugger's own slot values (armbp.hwdebug), read back field by field."""
+    from armbp.hwdebug import HwBreakpoint, Watchpoint
+
+    bcr = debugregs.decode_dbgbcr(HwBreakpoint(0, 0x40010).bcr)
+    assert bcr.value == 0x1E7 and bcr.warnings == ()
+    wcr, wvr = Watchpoint(1, address, size, kind).registers()
+    c = debugregs.decode_dbgwcr(wcr)
+    assert wvr == address & ~7 and c.warnings == ()
+    assert c.field("LSC").value == lsc and bytes_ in c.field("BAS").meaning
+    assert c.field("E").value == 1 and c.field("PAC").value == 0b11

@@ -558,8 +558,9 @@ class DebuggerView(widgets.VBox):
             dbg = self.debugger
             address = self._location(where)
             name = self._name(address)
-            if any(h.address == address for h in dbg.hw_breakpoints):
-                freed = dbg.delete_hbreak(address)
+            freed = next((h for h in dbg.hw_breakpoints if h.address == address), None)
+            if freed is not None:
+                dbg.delete_hbreak(address)
                 self.refresh(registers=False)
                 self._say(f"Freed hardware breakpoint slot {freed.slot} at {name}.")
                 return
@@ -589,13 +590,14 @@ class DebuggerView(widgets.VBox):
             dbg = self.debugger
             address = self._location(where)
             name = self._name(address)
-            if any(
-                w.address == address and w.size == size and w.kind == kind
-                for w in dbg.watchpoints
-            ):
-                freed = dbg.delete_watch(address, size=size, kind=kind)
+            same = (address, size, kind)
+            watched = next(
+                (w for w in dbg.watchpoints if (w.address, w.size, w.kind) == same), None
+            )
+            if watched is not None:
+                dbg.delete_watch(address, size=size, kind=kind)
                 self.refresh(registers=False)
-                self._say(f"Freed watchpoint slot {freed.slot} on {name}.")
+                self._say(f"Freed watchpoint slot {watched.slot} on {name}.")
                 return
             wp = dbg.watch(address, size=size, kind=kind)
             self.refresh(registers=False)
