@@ -10,6 +10,7 @@ import time
 
 import ipywidgets as widgets
 import pytest
+from gdb.guests import COUNTER_SOURCE
 
 from armbp.debugger import Debugger, StopReason
 from armbp.demo import demo_program
@@ -452,20 +453,12 @@ def test_stop_with_nothing_running_interrupts_nothing_later(view):
 
 # --- hardware breakpoints and watchpoints (issue 11) ------------------------------------------
 
-COUNTER = """\
-_start: adr x1, counter
-loop:   ldr x2, [x1]
-        add x2, x2, #1
-        str x2, [x1]
-        b loop
-        .balign 8
-counter: .quad 0
-"""
+
 C_LOOP, C_STR, C_COUNTER = 0x40004, 0x4000C, 0x40018
 
 
 def test_a_hw_breakpoint_from_the_widget_traps_and_leaves_memory_untouched():
-    view = DebuggerView(COUNTER)
+    view = DebuggerView(COUNTER_SOURCE)
     original = view.debugger.raw_memory(C_LOOP, 4)
     view.where.value = "loop"
     view.hbreak_button.click()
@@ -485,7 +478,7 @@ def test_a_hw_breakpoint_from_the_widget_traps_and_leaves_memory_untouched():
 
 
 def test_a_watch_from_the_widget_stops_at_the_store_with_old_and_new_values():
-    view = DebuggerView(COUNTER)
+    view = DebuggerView(COUNTER_SOURCE)
     view.where.value = "counter"
     view.watch_kind.value, view.watch_size.value = "write", 8
     view.watch_button.click()
@@ -502,7 +495,7 @@ def test_a_watch_from_the_widget_stops_at_the_store_with_old_and_new_values():
 
 
 def test_a_fifth_watch_is_refused_by_name_and_changes_nothing():
-    view = DebuggerView(COUNTER)
+    view = DebuggerView(COUNTER_SOURCE)
     for size in (1, 2, 4, 8):
         view.toggle_watch("counter", size, "read")
         assert not view.model.message_is_error, view.model.message

@@ -18,9 +18,11 @@ import re
 import sys
 
 import pytest
+import test_gdbserver_gdb
 from conftest import require_tool
 from gdb.guests import free_port, normalise, run_gdb
-from test_gdbserver_gdb import Server
+
+servers = test_gdbserver_gdb.servers  # the fixture: each stub killed in teardown
 
 HEAD = "set pagination off\nset confirm off\nset width 0\n"
 WATCHED = "*(long *) &total"
@@ -33,21 +35,6 @@ def tools():
         "gdb": require_tool("gdb-multiarch", "gdb-multiarch"),
         "qemu": require_tool("qemu-aarch64", "qemu-user"),
     }
-
-
-@pytest.fixture
-def servers():
-    started: list[Server] = []
-
-    def start(argv):
-        started.append(Server(argv))
-        return started[-1]
-
-    yield start
-    for s in started:
-        s.kill()
-        for f in (s.proc.stdout, s.proc.stderr):
-            f.close()
 
 
 def _continues(n: int, body: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from gdb.guests import COUNTER_SOURCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -121,17 +122,6 @@ def test_thread_ids_parse_to_pid_and_tid_with_none_for_all_or_any():
             thread_id(bad)
 
 
-COUNTER = """\
-_start: adr x1, counter
-loop:   ldr x2, [x1]
-        add x2, x2, #1
-        str x2, [x1]
-        b loop
-        .balign 8
-counter: .quad 0
-"""
-
-
 def _run_to_stop(stub: GdbStub) -> str:
     result = stub.handle(b"c")
     assert result == Resume(False)
@@ -141,7 +131,7 @@ def _run_to_stop(stub: GdbStub) -> str:
 
 
 def test_z1_over_a_real_debugger_stops_with_hwbreak_and_writes_no_brk():
-    dbg = Debugger(assemble(COUNTER))
+    dbg = Debugger(assemble(COUNTER_SOURCE))
     stub = GdbStub(DebuggerTarget(dbg))
     assert "hwbreak+" in stub.handle(b"qSupported:swbreak+;hwbreak+").split(";")
     before = dbg.raw_memory(0x40004, 4)
@@ -153,7 +143,7 @@ def test_z1_over_a_real_debugger_stops_with_hwbreak_and_writes_no_brk():
 
 
 def test_z2_to_z4_over_a_real_debugger_stop_before_the_access_with_its_address():
-    dbg = Debugger(assemble(COUNTER))
+    dbg = Debugger(assemble(COUNTER_SOURCE))
     stub = GdbStub(DebuggerTarget(dbg))
     assert dbg.watch_stop == "before"  # what gdb needs: it steps the access itself
     assert stub.handle(b"Z2,40018,8") == "OK", stub.notes

@@ -143,6 +143,40 @@ def _res0_warnings(fields: tuple[Field, ...]) -> list[str]:
     ]
 
 
+def _controls(
+    what: str, priv: str, value: int, *, linked: bool
+) -> list[tuple[str, int, int, str]]:
+    """The fields DBGBCR and DBGWCR share, at the same bits: LBN, SSC, HMC, PMC/PAC, E."""
+    e, pl, hmc = value & 1, _bits(value, 2, 1), _bits(value, 13, 13)
+    ssc, lbn = _bits(value, 15, 14), _bits(value, 19, 16)
+    els = _els(hmc, ssc, pl)
+    title = "Privilege Mode Control" if priv == "PMC" else "Privilege of Access Control"
+    return [
+        (
+            "LBN",
+            19,
+            16,
+            f"Linked Breakpoint Number: {lbn}" + ("" if linked else " (ignored: unlinked)"),
+        ),
+        ("SSC", 15, 14, f"Security State Control {ssc:#04b}: with HMC and {priv}, {els}"),
+        ("HMC", 13, 13, f"Higher Mode Control {hmc}: with SSC and {priv}, {els}"),
+        (priv, 2, 1, f"{title} {pl:#04b}: with HMC and SSC, {els}"),
+        ("E", 0, 0, f"enabled: the {what} can match" if e else "disabled: never matches"),
+    ]
+
+
+def _els_warning(value: int, priv: str) -> list[str]:
+    """A warning when an enabled control's HMC/SSC/PMC (PAC) is not a listed encoding."""
+    e, pl, hmc, ssc = value & 1, _bits(value, 2, 1), _bits(value, 13, 13), _bits(value, 15, 14)
+    if e and (hmc, ssc, pl) not in _ELS:
+        line = (
+            f"HMC={hmc}, SSC={ssc:#04b}, {priv}={pl:#04b} is not in the usual table: "
+            "it may be reserved and match nowhere"
+        )
+        return [line]
+    return []
+
+
 def _bas_bytes(bas: int) -> list[int]:
     return [i for i in range(8) if bas >> i & 1]
 
@@ -156,7 +190,7 @@ def decode_dbgbcr(value: int) -> DebugControl:
     value = _check_value("DBGBCR", value)
     e, pmc = value & 1, _bits(value, 2, 1)
     bas, hmc = _bits(value, 8, 5), _bits(value, 13, 13)
-    ssc, lbn, bt = _bits(value, 15, 14), _bits(value, 19, 16), _bits(value, 23, 20)
+    ssc, bt = _bits(value, 15, 14), _bits(value, 23, 20)
     els = _els(hmc, ssc, pmc)
     if bas == 0b1111:
         bas_text = "0b1111: the whole A64 instruction (RES1 for AArch64)"
@@ -168,23 +202,8 @@ def decode_dbgbcr(value: int) -> DebugControl:
         value,
         [
             ("BT", 23, 20, f"Breakpoint Type: {_BT[bt]}"),
-            (
-                "LBN",
-                19,
-                16,
-                f"Linked Breakpoint Number: {lbn}"
-                + ("" if bt & 1 else " (ignored: the type is unlinked)"),
-            ),
-            ("SSC", 15, 14, f"Security State Control {ssc:#04b}: with HMC and PMC, {els}"),
-            ("HMC", 13, 13, f"Higher Mode Control {hmc}: with SSC and PMC, {els}"),
             ("BAS", 8, 5, f"Byte Address Select {bas_text}"),
-            ("PMC", 2, 1, f"Privilege Mode Control {pmc:#04b}: with HMC and SSC, {els}"),
-            (
-                "E",
-                0,
-                0,
-                "enabled: the breakpoint can match" if e else "disabled: never matches",
-            ),
+            *_controls("breakpoint", "PMC", value, linked=bool(bt & 1)),
         ],
     )
     warnings = _res0_warnings(fields)
@@ -193,11 +212,7 @@ def decode_dbgbcr(value: int) -> DebugControl:
             f"BAS is {bas:#06b}: an address match on A64 code needs 0b1111 "
             "(other values are for T32 halfwords in AArch32)"
         )
-    if e and (hmc, ssc, pmc) not in _ELS:
-        warnings.append(
-            f"HMC={hmc}, SSC={ssc:#04b}, PMC={pmc:#04b} is not in the usual table: "
-            "it may be reserved and match nowhere"
-        )
+    warnings += _els_warning(value, "PMC")
     kind = _BT[bt].split(" (")[0]
     summary = (
         f"enabled hardware breakpoint: {kind}, at {els}"
@@ -216,7 +231,7 @@ def decode_dbgwcr(value: int) -> DebugControl:
     value = _check_value("DBGWCR", value)
     e, pac, lsc = value & 1, _bits(value, 2, 1), _bits(value, 4, 3)
     bas, hmc, ssc = _bits(value, 12, 5), _bits(value, 13, 13), _bits(value, 15, 14)
-    lbn, wt, mask = _bits(value, 19, 16), _bits(value, 20, 20), _bits(value, 28, 24)
+    wt, mask = _bits(value, 20, 20), _bits(value, 28, 24)
     els = _els(hmc, ssc, pac)
     chosen = _bas_bytes(bas)
     contiguous = bool(chosen) and chosen == list(range(chosen[0], chosen[-1] + 1))
@@ -246,23 +261,9 @@ def decode_dbgwcr(value: int) -> DebugControl:
                 if wt
                 else "Watchpoint Type: unlinked data address match",
             ),
-            (
-                "LBN",
-                19,
-                16,
-                f"Linked Breakpoint Number: {lbn}" + ("" if wt else " (ignored: unlinked)"),
-            ),
-            ("SSC", 15, 14, f"Security State Control {ssc:#04b}: with HMC and PAC, {els}"),
-            ("HMC", 13, 13, f"Higher Mode Control {hmc}: with SSC and PAC, {els}"),
             ("BAS", 12, 5, f"Byte Address Select {bas_text}"),
             ("LSC", 4, 3, f"Load/Store Control {lsc:#04b}: {_LSC[lsc]}"),
-            ("PAC", 2, 1, f"Privilege of Access Control {pac:#04b}: with HMC and SSC, {els}"),
-            (
-                "E",
-                0,
-                0,
-                "enabled: the watchpoint can match" if e else "disabled: never matches",
-            ),
+            *_controls("watchpoint", "PAC", value, linked=bool(wt)),
         ],
     )
     warnings = _res0_warnings(fields)
@@ -280,11 +281,7 @@ def decode_dbgwcr(value: int) -> DebugControl:
             f"MASK is {mask} but BAS is {bas:#010b}: with an address mask BAS must be "
             "0b11111111 (all bytes)"
         )
-    if e and (hmc, ssc, pac) not in _ELS:
-        warnings.append(
-            f"HMC={hmc}, SSC={ssc:#04b}, PAC={pac:#04b} is not in the usual table: "
-            "it may be reserved and match nowhere"
-        )
+    warnings += _els_warning(value, "PAC")
     what = _LSC[lsc].split(":")[0]
     size = f"{1 << mask}-byte range" if mask >= 3 else f"{len(chosen)} byte(s)"
     summary = f"{'enabled' if e else 'disabled'} watchpoint: {what} of {size}, at {els}"
