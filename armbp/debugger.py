@@ -36,6 +36,13 @@ lifted for that step, a BRK trapping at its pc is the guest's and goes to the gu
 vectors (as QEMU does when GDB has removed its breakpoint for the step); an instruction
 that rewrites its own word keeps the guest's word. A step-over is never cut by a time
 slice: a hit is reported once, whatever the budget of each ``cont``.
+
+Breakpoints that write nothing. ``hbreak_at`` and ``watch`` fill the hardware slots of
+``struct kvm_guest_debug_arch`` (``armbp.hwdebug``) instead of memory: KVM stops the guest
+before the instruction (EC 0x30) or before the access (EC 0x34, the data address in FAR).
+Continuing from such a stop is the textbook step-over with the slot disabled for the one
+step instead of the BRK lifted, as QEMU does for GDB; ``watch_stop="after"`` does that
+step at once so that the stop shows the new value.
 """
 
 from __future__ import annotations

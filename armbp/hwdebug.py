@@ -130,6 +130,7 @@ class HwSlots:
     def __init__(self) -> None:
         self._bps: list[HwBreakpoint | None] = [None] * GUEST_DEBUG_HW_BPS
         self._wps: list[Watchpoint | None] = [None] * GUEST_DEBUG_HW_WPS
+        self._archs: dict[frozenset[tuple[str, int]], GuestDebugArch] = {}  # see ``arch``
 
     def __bool__(self) -> bool:
         return any(self._bps) or any(self._wps)
@@ -167,12 +168,14 @@ class HwSlots:
             return found
         slot = _free(self._bps, "breakpoint", GUEST_DEBUG_HW_BPS, "BPS", address)
         bp = self._bps[slot] = HwBreakpoint(slot, address)
+        self._archs.clear()
         return bp
 
     def remove_breakpoint(self, address: int) -> HwBreakpoint | None:
         bp = self.breakpoint_at(address)
         if bp is not None:
             self._bps[bp.slot] = None
+            self._archs.clear()
         return bp
 
     def add_watch(self, address: int, size: int, kind: str) -> Watchpoint:
@@ -182,22 +185,29 @@ class HwSlots:
                 return w
         slot = _free(self._wps, "watchpoint", GUEST_DEBUG_HW_WPS, "WPS", address)
         w = self._wps[slot] = Watchpoint(slot, address, size, kind)
+        self._archs.clear()
         return w
 
     def remove_watch(self, address: int, size: int, kind: str) -> Watchpoint | None:
         for w in self._wps:
             if w is not None and (w.address, w.size, w.kind) == (address, size, kind):
                 self._wps[w.slot] = None
+                self._archs.clear()
                 return w
         return None
 
     def clear(self) -> None:
         self._bps = [None] * GUEST_DEBUG_HW_BPS
         self._wps = [None] * GUEST_DEBUG_HW_WPS
+        self._archs.clear()
 
     def arch(self, suspended: frozenset[tuple[str, int]] = frozenset()) -> GuestDebugArch:
         """The slots as ``struct kvm_guest_debug_arch``; ``suspended`` ("b"/"w", slot)
-        pairs are left out (a step over the instruction that stopped on them)."""
+        pairs are left out (a step over the instruction that stopped on them). Kept until
+        the slots change: every step-over asks for the same two."""
+        cached = self._archs.get(suspended)
+        if cached is not None:
+            return cached
         bcr = [0] * KVM_ARM_MAX_DBG_REGS
         bvr = [0] * KVM_ARM_MAX_DBG_REGS
         wcr = [0] * KVM_ARM_MAX_DBG_REGS
@@ -208,9 +218,10 @@ class HwSlots:
         for w in self.watchpoints:
             if ("w", w.slot) not in suspended:
                 wcr[w.slot], wvr[w.slot] = w.registers()
-        return GuestDebugArch(
+        arch = self._archs[suspended] = GuestDebugArch(
             dbg_bcr=tuple(bcr), dbg_bvr=tuple(bvr), dbg_wcr=tuple(wcr), dbg_wvr=tuple(wvr)
         )
+        return arch
 
 
 def _free(slots: list, kind: str, limit: int, cap: str, address: int) -> int:

@@ -1,9 +1,10 @@
-"""Architectural facts of exception entry that every layer agrees on (pure data).
+"""Architectural facts that every layer agrees on (pure data).
 
 Where an AArch64 core puts the PC when it takes an exception, and what PSTATE it enters
 with: the vCPU models them, and the Linux layer's "kernel" places its gate at the same
 vector. Arm ARM (DDI 0487), "Exception entry" and the table "Vector offsets from vector
-table base address".
+table base address". And the fields of the hardware debug control registers (DBGBCR,
+DBGWCR), which the debugger writes and the vCPU reads.
 """
 
 from __future__ import annotations

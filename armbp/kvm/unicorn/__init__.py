@@ -12,6 +12,8 @@ from the trapping instruction word with ``armbp.esr``. One module per part of th
 * ``fetch``    — why an instruction fetch faults: the stage 1 walk of the PC and the
   guest's hardware breakpoints, done by hand (pure: no Unicorn in it).
 * ``watchdog`` — one thread that ends runs whose time budget is up (KVM: a signal).
+* ``hwdebug``  — the debugger's ``kvm_guest_debug_arch`` slots decoded and checked, and
+  why breakpoints are code hooks and watchpoints page protection and read hooks (pure).
 * ``memory``   — guest memory as the breakpoint table reaches it, with cache maintenance.
 * ``guard``    — the one-thread rule: during a run only ``kick`` may come from elsewhere.
 * ``binding``  — fast calls into Unicorn's C library for the hot paths, with the public

@@ -108,6 +108,7 @@ _STEP_EX_DEBUG = DebugExit(esr.software_step(same_el=False, ex=True))
 _NO_HW = HwPlan({}, ())
 _HW_BREAKPOINT_DEBUG = DebugExit(esr.breakpoint(same_el=False))  # EC 0x30, IL, IFSC 0x22
 _PAGE_MASK = ~(PAGE_SIZE - 1)
+_PLANS: dict[GuestDebugArch, HwPlan] = {}  # decoded slots (values: frozen, shareable)
 
 
 class _CtrlC:
@@ -276,6 +277,7 @@ class VCpu(Traps):
         self._hw_hooks: dict[int, int] = {}  # breakpoint address → its UC_HOOK_CODE
         self._watches: tuple[WatchRange, ...] = ()
         self._watch_saved: dict[int, int] = {}  # protected page → its own permissions
+        self._linger: set[int] = set()  # protected pages no watchpoint needs (_protect)
         self._read_hooks: list[int] = []  # UC_HOOK_MEM_READ of the load watchpoints
         self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
         self._step_ex = False
@@ -473,10 +475,16 @@ class VCpu(Traps):
         if arch is not None and not isinstance(arch, GuestDebugArch):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
         plan = _NO_HW
-        if flags & _USE_HW == _USE_HW:
-            plan = decode(arch)  # raises before anything changes
-        elif flags & GuestDebug.USE_HW:
-            decode(arch)  # checked all the same; KVM loads it only with ENABLE
+        if flags & GuestDebug.USE_HW and arch is not None:
+            decoded = _PLANS.get(arch)  # a step-over sets the same few slots again and again
+            if decoded is None:
+                decoded = decode(arch)  # raises before anything changes
+                if len(_PLANS) > 64:
+                    _PLANS.clear()
+                _PLANS[arch] = decoded
+            plan = decoded
+            if flags & _USE_HW != _USE_HW:
+                plan = _NO_HW  # checked all the same; KVM loads it only with ENABLE
         self._arm(plan)
         self.guest_debug_arch = arch
         self.guest_debug = GuestDebug(flags)
@@ -532,17 +540,25 @@ class VCpu(Traps):
                 removed.update(
                     p for p in range(lo & _PAGE_MASK, hi, PAGE_SIZE) if p != self.scratch_base
                 )
-        saved = self._watch_saved
-        for page in [p for p in saved if p not in removed]:
-            uc.mem_protect(page, PAGE_SIZE, saved.pop(page))
+        saved, linger = self._watch_saved, self._linger
+        # A page no longer watched stays protected until a run that is not a single step
+        # (``_release_pages``): a step over a watched store, with its slot disabled for
+        # that one step, then costs the protection hook, not two mem_protect calls
+        # (~75 us each) — the store is done by the hook, as any store next to the bytes.
+        linger.update(p for p in saved if p not in removed)
         for page in removed:
-            if page not in saved:
+            linger.discard(page)
+            if page not in saved:  # (mem_protect drops the page's TLB entries itself)
                 saved[page] = self._page_perms(page)
-            uc.mem_protect(page, PAGE_SIZE, saved[page] & ~UC_PROT_WRITE)
-        # Unicorn keeps the TLB entries of pages it already accessed: without the flush
-        # the new protection is not seen on them (measured)
-        self._flush_tlb()
+                uc.mem_protect(page, PAGE_SIZE, saved[page] & ~UC_PROT_WRITE)
         self._watches = watches
+
+    def _release_pages(self) -> None:
+        """Give the pages no watchpoint needs any more their own permissions back."""
+        saved = self._watch_saved
+        for page in self._linger:
+            self.uc.mem_protect(page, PAGE_SIZE, saved.pop(page))
+        self._linger.clear()
 
     def _page_perms(self, page: int) -> int:
         return next(p for b, last, p in self.uc.mem_regions() if b <= page <= last)
@@ -755,6 +771,8 @@ class VCpu(Traps):
         if self.single_steps:
             word = self._word_or_none(begin)
             self._step_ex = word is not None and load_exclusive(word)
+        elif self._linger:
+            self._release_pages()
         token = self._token = self._token + 1
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
@@ -862,7 +880,6 @@ class VCpu(Traps):
         if trap is not None:  # a load watchpoint hit: the page is readable again
             self._read_trap = None
             uc.mem_protect(trap[0], PAGE_SIZE, trap[1])
-            self._flush_tlb()
         if self._raise is not None:
             e, self._raise = self._raise, None
             raise e

@@ -9,20 +9,28 @@ higher-mode or security-state control, a byte selection of half an instruction, 
 reserved mask — is refused with a ``ValueError`` naming the register, the slot, the field
 and the value, before anything changes. Pure: no Unicorn here (the hooks are in ``core``).
 
-How the model makes them fire (both chosen by measurement, ``benchmarks/bench_hwdebug.py``):
+How the model makes them fire (chosen by measurement, ``benchmarks/bench_hwdebug.py``;
+Unicorn compiles the architecture's watchpoints out):
 
 * a breakpoint is a ``UC_HOOK_CODE`` bounded to its one instruction: Unicorn decides at
   translation time whether an instruction calls the hook, so code that never reaches the
-  address runs as fast as with no hook at all (0.94–0.96× raw, noise), and the hook runs
-  before the instruction, so the exit has pc = the instruction, not executed;
-* a watchpoint is page protection: the watched bytes' pages lose read (a load watch)
-  and/or write permission (a store watch), and the protection hook decides whether the
-  access overlaps the watched bytes. Code that does not touch those pages keeps Unicorn's
-  inline TLB fast path, so it costs nothing (0.98× raw), and the hook runs before the
-  access: returning False ends the run with memory unchanged, as a watchpoint exception
-  is taken before the access. Memory hooks restricted to the watched range
-  (``UC_HOOK_MEM_WRITE`` with begin/end) cost 1.17–1.20× on every access anywhere,
-  because Unicorn calls into C at every load and store to check the range, and a stop
+  address runs as fast as with no hook (0.94–0.99× raw), and the hook runs before the
+  instruction, so the exit has pc = the instruction, not executed;
+* a store watchpoint is page protection: the watched bytes' pages lose write permission
+  and the protection hook decides whether the store overlaps the watched bytes. Code that
+  does not store to those pages keeps Unicorn's inline TLB fast path (0.95–0.98× raw),
+  and the hook runs before the store: returning False ends the run with memory
+  unchanged, as a watchpoint exception is taken before the access. A store next to the
+  watched bytes is done by the hook (Unicorn drops a store the hook lets through);
+* a load watchpoint is a ``UC_HOOK_MEM_READ`` bounded to the watched bytes (from 15
+  bytes before them, since the bound is checked on an access's first byte). On a hit it
+  takes read permission from the page, so that the load itself then faults into the
+  protection hook, before it reads (Unicorn checks permissions after the read hooks;
+  measured). It costs 1.2–1.5× on all code while armed: any read hook sends every load
+  through a C helper. Read protection alone cannot do it: Unicorn's TLB entry for a page,
+  once filled by an instruction fetch, a store or a load the hook let through, serves
+  later loads without asking (measured: loads on a code page, or after a store to the
+  page, are never seen). Memory hooks for stores were 1.17–1.20× everywhere, and a stop
   asked for in them does not keep the store from happening.
 """
 
@@ -95,26 +103,46 @@ def _address(register: str, slot: int, value: int) -> int:
     return value
 
 
+_COMMON_CHECKS = (
+    ("HMC", 0, "only 0 is modelled (no EL2 or EL3 matching)"),
+    ("SSC", 0, "only 0b00 is modelled (either security state)"),
+    ("LBN", 0, "must be 0 for an unlinked one"),
+)
+_BCR_CHECKS = (
+    ("BT", 0, "only 0b0000, an unlinked instruction address match, is modelled"),
+    *_COMMON_CHECKS,
+    ("BAS", 0b1111, "must be 0b1111 for an A64 instruction"),
+)
+_WCR_CHECKS = (
+    ("WT", 0, "only 0, an unlinked data address match, is modelled"),
+    *_COMMON_CHECKS,
+)
+
+
+def _check_fields(
+    reg: str,
+    slot: int,
+    value: int,
+    layout: dict[str, tuple[int, int]],
+    res0: int,
+    checks: tuple[tuple[str, int, str], ...],
+) -> None:
+    """Refuse RES0 bits and any field of ``checks`` that is not its one modelled value."""
+    if value & res0:
+        raise _refuse(reg, slot, value, f"RES0 bits {value & res0:#x} are set")
+    for name, want, why in checks:
+        got = field(value, layout, name)
+        if got != want:
+            raise _refuse(reg, slot, value, f"{name}={got:#x} is not modelled: {why}")
+
+
 def _breakpoint(slot: int, bcr: int, bvr: int) -> tuple[int, int] | None:
     if not bcr & 1:
         return None
-    reg = "DBGBCR"
-    if bcr & _RES0_BCR:
-        raise _refuse(reg, slot, bcr, f"RES0 bits {bcr & _RES0_BCR:#x} are set")
-    checks = (
-        ("BT", 0, "only 0b0000, an unlinked instruction address match, is modelled"),
-        ("HMC", 0, "only 0 is modelled (no EL2 or EL3 matching)"),
-        ("SSC", 0, "only 0b00 is modelled (either security state)"),
-        ("LBN", 0, "must be 0 for an unlinked breakpoint"),
-        ("BAS", 0b1111, "must be 0b1111 for an A64 instruction"),
-    )
-    for name, want, why in checks:
-        got = field(bcr, DBGBCR_FIELDS, name)
-        if got != want:
-            raise _refuse(reg, slot, bcr, f"{name}={got:#x} is not modelled: {why}")
+    _check_fields("DBGBCR", slot, bcr, DBGBCR_FIELDS, _RES0_BCR, _BCR_CHECKS)
     pmc = field(bcr, DBGBCR_FIELDS, "PMC")
     if pmc == 0:
-        raise _refuse(reg, slot, bcr, "PMC=0b00 matches at no EL (with HMC=0, SSC=0b00)")
+        raise _refuse("DBGBCR", slot, bcr, "PMC=0b00 matches at no EL (with HMC=0, SSC=0b00)")
     return _address("DBGBVR", slot, bvr), pmc
 
 
@@ -122,18 +150,7 @@ def _watchpoint(slot: int, wcr: int, wvr: int) -> WatchRange | None:
     if not wcr & 1:
         return None
     reg = "DBGWCR"
-    if wcr & _RES0_WCR:
-        raise _refuse(reg, slot, wcr, f"RES0 bits {wcr & _RES0_WCR:#x} are set")
-    checks = (
-        ("WT", 0, "only 0, an unlinked data address match, is modelled"),
-        ("HMC", 0, "only 0 is modelled (no EL2 or EL3 matching)"),
-        ("SSC", 0, "only 0b00 is modelled (either security state)"),
-        ("LBN", 0, "must be 0 for an unlinked watchpoint"),
-    )
-    for name, want, why in checks:
-        got = field(wcr, DBGWCR_FIELDS, name)
-        if got != want:
-            raise _refuse(reg, slot, wcr, f"{name}={got:#x} is not modelled: {why}")
+    _check_fields(reg, slot, wcr, DBGWCR_FIELDS, _RES0_WCR, _WCR_CHECKS)
     pac, lsc = field(wcr, DBGWCR_FIELDS, "PAC"), field(wcr, DBGWCR_FIELDS, "LSC")
     bas, mask = field(wcr, DBGWCR_FIELDS, "BAS"), field(wcr, DBGWCR_FIELDS, "MASK")
     if pac == 0:
