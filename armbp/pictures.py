@@ -58,6 +58,7 @@ __all__ = [
     "RegisterFigure",
     "Step",
     "WordField",
+    "draw_debug_control",
     "draw_flow",
     "draw_register",
     "draw_syndrome",
@@ -612,6 +613,35 @@ def draw_syndrome(
     if title is None:
         title = f"ESR 0x{syndrome.esr:016x}: EC 0x{syndrome.ec:02X} {syndrome.ec_name}"
     return draw_register(syndrome.fields, title=title, width=64, digits=digits)
+
+
+def draw_debug_control(
+    value_or_control: Any, register: str = "DBGBCR", *, title: str | None = None
+) -> Figure:
+    """Draw a DBGBCR<n>_EL1 or DBGWCR<n>_EL1 value field by field.
+
+    ``value_or_control`` is an int (decoded as ``register``: "DBGBCR" or "DBGWCR") or an
+    :class:`armbp.esr.debugregs.DebugControl`. Bits 63:32 are RES0 in both registers, so
+    the picture shows bits 31:0 (one row) unless some high bit is set.
+    """
+    from .esr import debugregs  # as draw_syndrome: keep armbp.esr out of import time
+
+    control = value_or_control
+    if not isinstance(control, debugregs.DebugControl):
+        decoders = {"DBGBCR": debugregs.decode_dbgbcr, "DBGWCR": debugregs.decode_dbgwcr}
+        if register not in decoders:
+            raise ValueError(f"register {register!r}: expected 'DBGBCR' or 'DBGWCR'")
+        control = decoders[register](value_or_control)
+    fields: list[Any] = list(control.fields)
+    width = 64
+    if control.value >> 32 == 0:
+        width = 32
+        fields = [
+            WordField(f.name, min(f.msb, 31), f.lsb, f.value) for f in fields if f.lsb < 32
+        ]
+    if title is None:
+        title = f"{control.register} 0x{control.value:0{width // 4}x}: {control.summary}"
+    return draw_register(fields, title=title, width=width)
 
 
 _OPC_NAMES = {

@@ -10,6 +10,7 @@ import time
 
 import ipywidgets as widgets
 import pytest
+from gdb.guests import COUNTER_SOURCE
 
 from armbp.debugger import Debugger, StopReason
 from armbp.demo import demo_program
@@ -346,8 +347,11 @@ def test_every_control_has_a_label_and_a_tooltip(view):
         "Stop",
         "Reset",
         "Toggle breakpoint",
+        "Toggle hw breakpoint",
+        "Toggle watch",
     }
-    for control in buttons + [view.where, view.lines, view.seconds, view.instructions]:
+    others = [view.where, view.lines, view.seconds, view.instructions]
+    for control in buttons + others + [view.watch_kind, view.watch_size]:
         assert control.description.strip() and control.tooltip.strip(), control
     for b in buttons:
         assert b.tabbable is not False  # reachable with Tab
@@ -504,3 +508,62 @@ def test_brief_is_the_few_lines_a_lesson_prints_beside_the_widget(view):
         "  changed by the last Step/Continue: x0, x1, pc",
     ]
     assert len(view.text().splitlines()) > 4 * len(lines)  # what lessons printed before
+
+
+# --- hardware breakpoints and watchpoints (issue 11) ------------------------------------------
+
+
+C_LOOP, C_STR, C_COUNTER = 0x40004, 0x4000C, 0x40018
+
+
+def test_a_hw_breakpoint_from_the_widget_traps_and_leaves_memory_untouched():
+    view = DebuggerView(COUNTER_SOURCE)
+    original = view.debugger.raw_memory(C_LOOP, 4)
+    view.where.value = "loop"
+    view.hbreak_button.click()
+    assert "slot 0" in view.model.message and not view.model.message_is_error
+    assert view.debugger.raw_memory(C_LOOP, 4) == original  # no BRK written
+    assert [h.address for h in view.debugger.hw_breakpoints] == [C_LOOP]
+    assert "untouched: hardware breakpoint slot 0" in _row(view.listing.value, C_LOOP)
+    assert "H" in _row(view.listing.value, C_LOOP).split()[:2]
+    stop = view.cont()
+    assert stop.reason is StopReason.HW_BREAKPOINT and stop.pc == C_LOOP
+    text = view.text()
+    assert "hsr 0xc2000022: EC 0x30" in text
+    assert any(x.startswith("=> H 0x40004") for x in text.splitlines())
+    view.toggle_hbreak("loop")
+    assert view.debugger.hw_breakpoints == [] and "Freed" in view.model.message
+    assert view.debugger.raw_memory(C_LOOP, 4) == original
+
+
+def test_a_watch_from_the_widget_stops_at_the_store_with_old_and_new_values():
+    view = DebuggerView(COUNTER_SOURCE)
+    view.where.value = "counter"
+    view.watch_kind.value, view.watch_size.value = "write", 8
+    view.watch_button.click()
+    assert "Watching 8 byte(s) at 0x40018 (counter)" in view.model.message
+    assert "W" in _row(view.listing.value, C_COUNTER).split()[:2]
+    stop = view.cont()
+    assert stop.reason is StopReason.WATCHPOINT and stop.data_address == C_COUNTER
+    text = view.text()
+    assert "hsr 0xd2000062: EC 0x34" in text  # WnR = 1: a write
+    assert f"accessed by the instruction at {C_STR:#x}" in text
+    assert "value: old 0x0 → new 0x1" in text
+    view.toggle_watch("counter")
+    assert view.debugger.watchpoints == []
+
+
+def test_a_fifth_watch_is_refused_by_name_and_changes_nothing():
+    view = DebuggerView(COUNTER_SOURCE)
+    for size in (1, 2, 4, 8):
+        view.toggle_watch("counter", size, "read")
+        assert not view.model.message_is_error, view.model.message
+    before = list(view.debugger.watchpoints)
+    view.toggle_watch("counter", 8, "write")
+    assert view.model.message_is_error
+    assert "all 4 watchpoint slots are in use (KVM_CAP_GUEST_DEBUG_HW_WPS)" in (
+        view.model.message
+    )
+    assert view.debugger.watchpoints == before
+    view.toggle_watch("nowhere", 8, "write")
+    assert view.model.message_is_error and "nowhere" in view.model.message

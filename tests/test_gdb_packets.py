@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from gdb.guests import COUNTER_SOURCE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,3 +120,41 @@ def test_thread_ids_parse_to_pid_and_tid_with_none_for_all_or_any():
     for bad in ("", "p", "p.1", "px.1", "1.2"):
         with pytest.raises(BadPacket):
             thread_id(bad)
+
+
+def _run_to_stop(stub: GdbStub) -> str:
+    result = stub.handle(b"c")
+    assert result == Resume(False)
+    ev = stub.target.resume(False, 5.0)
+    assert ev is not None
+    return stub.stop_reply(ev)
+
+
+def test_z1_over_a_real_debugger_stops_with_hwbreak_and_writes_no_brk():
+    dbg = Debugger(assemble(COUNTER_SOURCE))
+    stub = GdbStub(DebuggerTarget(dbg))
+    assert "hwbreak+" in stub.handle(b"qSupported:swbreak+;hwbreak+").split(";")
+    before = dbg.raw_memory(0x40004, 4)
+    assert stub.handle(b"Z1,40004,4") == "OK", stub.notes
+    assert dbg.raw_memory(0x40004, 4) == before
+    assert _run_to_stop(stub) == "T05thread:01;hwbreak:;"
+    assert dbg.pc == 0x40004
+    assert stub.handle(b"z1,40004,4") == "OK" and dbg.hw_breakpoints == []
+
+
+def test_z2_to_z4_over_a_real_debugger_stop_before_the_access_with_its_address():
+    dbg = Debugger(assemble(COUNTER_SOURCE))
+    stub = GdbStub(DebuggerTarget(dbg))
+    assert dbg.watch_stop == "before"  # what gdb needs: it steps the access itself
+    assert stub.handle(b"Z2,40018,8") == "OK", stub.notes
+    assert _run_to_stop(stub) == "T05thread:01;watch:40018;"
+    assert dbg.pc == 0x4000C  # the str, not yet executed
+    assert dbg.read_memory(0x40018, 8) == bytes(8)
+    assert stub.handle(b"z2,40018,8") == "OK"
+    assert stub.handle(b"Z3,40018,8") == "OK"
+    assert _run_to_stop(stub) == "T05thread:01;rwatch:40018;"
+    assert dbg.pc == 0x40004  # the ldr of the next round
+    for i in range(3):
+        assert stub.handle(b"Z4,%x,1" % (0x40018 + i)) == "OK"
+    assert stub.handle(b"Z4,4001b,1") == "E28"
+    assert "all 4 watchpoint slots are in use" in stub.notes[0]

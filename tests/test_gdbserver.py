@@ -249,7 +249,10 @@ def test_errors_for_bad_breakpoints_and_memory(loop_elf, serve):
         assert gdb.request("Z0,400002,4") == "E22"
         assert gdb.request("Z0,10,4") == "E22"
         assert gdb.request("m10,4") == "E14"
-        assert gdb.request("Z2,410160,8") == ""
+        # Z2 is served now (a watchpoint slot); a length no slot can watch is refused
+        assert gdb.request("Z2,410160,8") == "OK"
+        assert gdb.request("Z2,410161,8") == "E22"  # crosses a doubleword, not a power of 2
+        assert gdb.request("z2,410160,8") == "OK"
         assert gdb.request("vFile:open:6a7573742070726f62696e67,0,0") == ""
         assert gdb.request("?") == "T05thread:p01.01;"
 

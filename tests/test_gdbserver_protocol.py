@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import socket
 import time
+from typing import ClassVar
 
 import pytest
 
@@ -19,7 +20,7 @@ from armbp.gdb.framing import PacketReader, escape, frame
 from armbp.gdb.packets import Close, GdbStub, Resume
 from armbp.gdb.registers import REG_PC, TARGET_XML, register_size
 from armbp.gdb.server import GdbServer
-from armbp.gdb.target import SIGINT, SIGTRAP, StopEvent
+from armbp.gdb.target import SIGINT, SIGTRAP, OutOfSlots, StopEvent
 from armbp.memory import BytearrayMemory, MemoryFault
 from armbp.table import BreakpointTable
 
@@ -261,6 +262,104 @@ def test_stop_replies_with_and_without_negotiation():
     assert plain.stop_reply(ev) == "T05thread:p01.01;swbreak:;"
     assert plain.stop_reply(StopEvent("exited", code=42)) == "W2a;process:1"
     assert plain.stop_reply(StopEvent("signal", SIGINT)) == "T02thread:p01.01;"
+
+
+class FakeHwTarget(FakeTarget):
+    """FakeTarget with debug registers: 6 breakpoint and 4 watchpoint slots, as KVM reports
+    for the reference CPU; the slots are a dict, memory is never written."""
+
+    LIMITS: ClassVar[dict[str, int]] = {"1": 6, "w": 4}
+
+    def __init__(self, words=None):
+        super().__init__(words)
+        self.slots: dict[tuple[str, int, int], int] = {}
+
+    def insert_hw(self, type, address, kind):
+        group = "1" if type == "1" else "w"
+        used = [k for k in self.slots if ("1" if k[0] == "1" else "w") == group]
+        if len(used) >= self.LIMITS[group]:
+            raise OutOfSlots(f"all {self.LIMITS[group]} slots are in use")
+        if type != "1" and kind > 8:
+            raise ValueError(f"length {kind}: expected 1..8")
+        self.slots[(type, address, kind)] = len(used)
+        return f"slot {len(used)}"
+
+    def remove_hw(self, type, address, kind):
+        self.slots.pop((type, address, kind))
+        return "freed"
+
+
+def test_hw_breakpoints_and_watchpoints_are_advertised_only_by_a_target_with_slots():
+    plain, hw = GdbStub(FakeTarget()), GdbStub(FakeHwTarget())
+    offer = b"qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+"
+    assert "hwbreak+" not in plain.handle(offer).split(";") and not plain.hwbreak
+    assert "hwbreak+" in hw.handle(offer).split(";") and hw.hwbreak
+    quiet = GdbStub(FakeHwTarget())  # GDB did not offer hwbreak+: the reason is left out
+    quiet.handle(b"qSupported:swbreak+")
+    assert not quiet.hwbreak
+
+
+def test_z1_to_z4_use_slots_idempotently_and_never_write_memory():
+    s = GdbStub(FakeHwTarget())
+    before = bytes(s.target.mem.data)
+    for packet in (b"Z1,400004,4", b"Z2,400040,8", b"Z3,400048,4", b"Z4,40004c,1"):
+        assert s.handle(packet) == "OK", (packet, s.notes)
+        assert s.handle(packet) == "OK" and "already set" in s.notes[0]
+    assert sorted(s.target.slots) == [
+        ("1", 0x400004, 4),
+        ("2", 0x400040, 8),
+        ("3", 0x400048, 4),
+        ("4", 0x40004C, 1),
+    ]
+    assert bytes(s.target.mem.data) == before  # a hardware point writes nothing
+    assert s.handle(b"m400004,4") == NOP.to_bytes(4, "little").hex()
+    for packet in (b"z1,400004,4", b"z2,400040,8", b"z3,400048,4", b"z4,40004c,1"):
+        assert s.handle(packet) == "OK"
+        assert s.handle(packet) == "OK" and "not set" in s.notes[0]
+    assert s.target.slots == {}
+
+
+def test_out_of_slots_is_an_error_reply_naming_the_limit_and_loses_nothing():
+    s = GdbStub(FakeHwTarget())
+    for i in range(4):
+        assert s.handle(b"Z2,%x,8" % (0x400040 + 8 * i)) == "OK"
+    assert s.handle(b"Z2,400060,8") == "E28"
+    assert s.notes == ["all 4 slots are in use"]
+    assert len(s.target.slots) == 4 and ("2", 0x400060, 8) not in s.hw_planted
+    assert s.handle(b"z2,400060,8") == "OK"  # never set: nothing to remove
+    for i in range(6):
+        assert s.handle(b"Z1,%x,4" % (BASE + 4 * i)) == "OK"
+    assert s.handle(b"Z1,400018,4") == "E28"
+
+
+def test_hw_point_packets_with_bad_lengths_get_e22():
+    s = GdbStub(FakeHwTarget())
+    assert s.handle(b"Z1,400000,2") == "E22"  # A64 instructions are 4 bytes
+    assert s.handle(b"Z2,400040,0") == "E22"
+    assert s.handle(b"Z2,400040,10") == "E22" and "length 16" in s.notes[0]
+    assert s.target.slots == {} and s.hw_planted == set()
+
+
+def test_stop_replies_for_hardware_breakpoints_and_watchpoints():
+    s = GdbStub(FakeHwTarget())
+    hb = StopEvent("signal", SIGTRAP, hwbreak=True)
+    assert s.stop_reply(hb) == "T05thread:01;"  # hwbreak: only once GDB offered it
+    s.handle(b"qSupported:swbreak+;hwbreak+")
+    assert s.stop_reply(hb) == "T05thread:01;hwbreak:;"
+    for word in ("watch", "rwatch", "awatch"):
+        ev = StopEvent("signal", SIGTRAP, watch=word, data_address=0x410008)
+        assert s.stop_reply(ev) == f"T05thread:01;{word}:410008;"
+
+
+def test_a_partial_overlap_reports_an_address_inside_the_watched_bytes():
+    from types import SimpleNamespace
+
+    from armbp.gdb.target import _watched
+
+    wp = SimpleNamespace(address=0x410008, size=8)
+    assert _watched(wp, 0x410000) == 0x410008  # an STP from below: the watched start
+    assert _watched(wp, 0x41000C) == 0x41000C
+    assert _watched(wp, None) == 0x410008
 
 
 class Boom(FakeTarget):

@@ -79,8 +79,8 @@ lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 # --- the set of lessons -----------------------------------------------------------------------
 
 
-def test_the_seven_lessons_are_there_and_lesson_0_is_the_start_page():
-    assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(7)], LESSONS
+def test_the_eight_lessons_are_there_and_lesson_0_is_the_start_page():
+    assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(8)], LESSONS
     assert LESSONS[0].name == "00-start-here.ipynb"
     makefile = (ROOT / "Makefile").read_text()
     assert "jupyter lab notebooks/00-start-here.ipynb" in makefile

@@ -427,3 +427,104 @@ def test_hidden_register_names_are_folded_into_runs():
 
     regs = tuple(Register(n, 0, False) for n in ("x2", "x3", "x4", "x6", "x30", "sp"))
     assert _names(regs) == "x2-x4, x6, x30, sp"
+
+
+# --- hardware breakpoints and watchpoints (issue 11) ------------------------------------------
+
+
+def _hw_session() -> tuple[FakeDebugger, ViewModel, int]:
+    dbg = FakeDebugger(FAKE_SOURCE)
+    start = dbg.program.entry
+    dbg.plant(start)  # a BRK at _start
+    dbg.hw_breakpoints = [SimpleNamespace(slot=0, address=start + 4)]  # loop
+    dbg.watchpoints = [SimpleNamespace(slot=2, address=start + 8, size=4, kind="write")]
+    model = ViewModel(dbg)
+    model.update()
+    return dbg, model, start
+
+
+def test_a_hardware_breakpoint_is_marked_H_and_leaves_its_word_in_memory():
+    _dbg, model, start = _hw_session()
+    rows = {r.address: r for r in model.state().lines}
+    brk, hw, watched = rows[start], rows[start + 4], rows[start + 8]
+    assert (brk.mark, hw.mark, watched.mark) == ("*", "H", "W")
+    assert brk.differs and brk.memory_word == BRK0
+    assert not hw.differs and hw.memory_word == hw.word == 0x91000421  # add x1, x1, #1
+    assert hw.hw_slot == 0 and not hw.is_breakpoint
+    assert (
+        watched.watched == "write watch on 4 byte(s) at " + model.name(start + 8) + ", slot 2"
+    )
+
+    state = model.state()
+    text = render.text(state)
+    lines = text.splitlines()
+    assert "H hardware breakpoint, W watched" in text
+    hw_line = next(x for x in lines if f"{start + 4:#x}  91000421" in x)
+    assert hw_line.startswith("   H ") and "(untouched: hw breakpoint slot 0)" in hw_line
+    brk_line = next(x for x in lines if f"{start:#x}  " in x and "d4200000" in x)
+    assert brk_line.startswith("=> * ")
+    assert "hw breakpoints: " + model.name(start + 4) + " slot 0" in lines[0]
+    assert "watchpoints: write watch on 4 byte(s)" in lines[0]
+    assert render.line_label(hw).startswith("   H ")
+
+    listing = render.listing_html(state)  # one table: the memory column is in the row
+    hw_row = listing.split(f"data-address='{start + 4:#x}'")[1].split("</tr>")[0]
+    assert "<td class='mem untouched'>91000421 " in hw_row
+    assert "untouched: hardware breakpoint slot 0 (DBGBVR0), no BRK written" in hw_row
+    assert f"<tr class='pc bp differs' data-address='{start:#x}'" in listing
+    assert f"<tr class='hw' data-address='{start + 4:#x}'>" in listing
+    assert "title='hardware breakpoint, slot 0 (memory untouched)'>H</span>" in listing
+    assert "hw breakpoints:" in render.status_html(state)
+
+
+def test_without_debug_registers_the_view_reads_as_before():
+    dbg = FakeDebugger(FAKE_SOURCE)  # no hw_breakpoints / watchpoints attributes at all
+    model = ViewModel(dbg)
+    model.update()
+    text = render.text(model.state())
+    assert "hardware" not in text and "watch" not in text
+    assert text.splitlines()[0].endswith("breakpoints: none")
+
+
+def test_adding_a_hardware_point_makes_the_view_stale():
+    dbg, model, start = _hw_session()
+    assert not model.stale()
+    dbg.watchpoints = [
+        *dbg.watchpoints,
+        SimpleNamespace(slot=3, address=start, size=8, kind="read"),
+    ]
+    assert model.stale()
+    model.update(registers=False)
+    assert not model.stale()
+    assert [r.mark for r in model.state().lines][:1] == ["*"]  # the BRK wins the marker
+
+
+def test_hardware_stops_add_their_slot_data_address_and_values():
+    from armbp.view.model import _hardware_facts
+
+    wp = SimpleNamespace(slot=1, address=0x41000, size=8, kind="write")
+    stop = SimpleNamespace(
+        reason=SimpleNamespace(name="WATCHPOINT"),
+        slot=1,
+        watch=wp,
+        data_address=0x41000,
+        access_pc=0x40014,
+        old_value=3,
+        new_value=6,
+    )
+    first = (
+        "watchpoint slot 1: write watch on 8 byte(s) at 0x41000; FAR (the data address) "
+        "0x41000; accessed by the instruction at 0x40014"
+    )
+    assert _hardware_facts(stop) == [first, "value: old 0x3 → new 0x6"]
+    stop.new_value = None  # a "before" stop: the access has not run
+    assert _hardware_facts(stop)[1] == "value: 0x3 (the access has not run yet)"
+    hb = SimpleNamespace(reason=SimpleNamespace(name="HW_BREAKPOINT"), slot=4, watch=None)
+    assert _hardware_facts(hb) == [
+        (
+            "hardware breakpoint slot 4: DBGBVR4 matched the pc before the instruction "
+            "ran; memory was never written"
+        )
+    ]
+    brk = SimpleNamespace(reason=SimpleNamespace(name="BREAKPOINT"))
+    assert _hardware_facts(brk) == []

@@ -290,7 +290,7 @@ def as_packet(answer: Any) -> str | None:
 
 # --- the lessons' content: importing each registers its exercises, in lesson order ----------
 
-from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6
+from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7
 
 LESSONS: tuple[ModuleType, ...] = (
     lesson0,
@@ -300,4 +300,5 @@ LESSONS: tuple[ModuleType, ...] = (
     lesson4,
     lesson5,
     lesson6,
+    lesson7,
 )

@@ -9,7 +9,13 @@ The packets that matter for this kit map one to one onto the breakpoint core:
   the VMM finds its pc in the table ("ours") and the stub answers ``T05 … swbreak:;``;
 * ``z0,addr,4`` → the table puts the saved word back.
 
-Z0/z0 are idempotent per address, as the protocol asks (a repeated packet changes nothing).
+* ``Z1,addr,4`` → ``Debugger.hbreak_at``: a DBGBCR/DBGBVR slot, memory untouched; the
+  stop (EC 0x30) is answered ``T05 … hwbreak:;``;
+* ``Z2``/``Z3``/``Z4,addr,len`` → ``Debugger.watch`` (write/read/access): a DBGWCR/DBGWVR
+  slot; the stop (EC 0x34, before the access) is answered ``T05 … watch:addr;`` (``rwatch``,
+  ``awatch``), and GDB steps the access itself with the watchpoint out of the way.
+
+Z/z are idempotent per address, as the protocol asks (a repeated packet changes nothing).
 
 ``PACKETS`` is the whole protocol at a glance: each row is a prefix, the ``GdbStub``
 method that serves it and the ``Schema`` of its arguments. The arguments are parsed by the
@@ -38,7 +44,7 @@ from armbp.gdb.schema import (
     text,
     thread_id,
 )
-from armbp.gdb.target import StopEvent, Target
+from armbp.gdb.target import HW_BREAK, OutOfSlots, StopEvent, Target
 from armbp.memory import MemoryFault
 from armbp.table import BreakpointError
 
@@ -120,8 +126,8 @@ PACKETS: tuple[Packet, ...] = (
     Packet("m", "read_memory", schema(*_ADDR_LEN), doc="through the table: BRKs hidden"),
     Packet("M", "write_memory", schema(*_ADDR_LEN, Field("digits", text, ":"))),
     Packet("X", "write_binary", schema(*_ADDR_LEN, Field("data", _binary, ":"))),
-    Packet("Z", "insert_breakpoint", _BREAK, doc="Z0: BRK #0 into the table"),
-    Packet("z", "remove_breakpoint", _BREAK, doc="z0: the saved word back"),
+    Packet("Z", "insert_breakpoint", _BREAK, doc="Z0: BRK #0 into the table; Z1..Z4: a slot"),
+    Packet("z", "remove_breakpoint", _BREAK, doc="z0: the saved word back; z1..z4: free it"),
     Packet("c", "resume", _RESUME),
     Packet("s", "resume_step", _RESUME),
     Packet("C", "resume", _RESUME_SIG, doc="the signal is not delivered"),
@@ -167,6 +173,7 @@ class GdbStub:
     def __init__(self, target: Target):
         self.target = target
         self.swbreak = False
+        self.hwbreak = False
         self.multiprocess = False
         self.no_ack = False
         self.notes: list[str] = []
@@ -175,6 +182,12 @@ class GdbStub:
         # at one that is not planted change nothing. The table keeps use counts for the
         # Python API, where two owners may share an address; here there is one owner, GDB.
         self.planted: set[int] = set()
+        self.hw_planted: set[tuple[str, int, int]] = set()  # (type, addr, kind) of Z1..Z4
+
+    @property
+    def _has_hw(self) -> bool:
+        """Does the target program debug registers (Z1..Z4)?"""
+        return callable(getattr(self.target, "insert_hw", None))
 
     # -- thread ids --------------------------------------------------------------------------
     def thread_id(self) -> str:
@@ -197,6 +210,10 @@ class GdbStub:
         reply = f"T{ev.signal:02x}thread:{self.thread_id()};"
         if ev.swbreak and self.swbreak:
             reply += "swbreak:;"
+        if ev.hwbreak and self.hwbreak:
+            reply += "hwbreak:;"
+        if ev.watch is not None and ev.data_address is not None:
+            reply += f"{ev.watch}:{ev.data_address:x};"
         return reply
 
     # -- dispatch ------------------------------------------------------------------------------
@@ -232,11 +249,13 @@ class GdbStub:
     def q_supported(self, body: str) -> str:
         offered = body.partition(":")[2].split(";")
         self.swbreak = "swbreak+" in offered
+        self.hwbreak = "hwbreak+" in offered and self._has_hw
         self.multiprocess = "multiprocess+" in offered
         feats = [
             f"PacketSize={PACKET_SIZE:x}",
             "qXfer:features:read+",
             "swbreak+",
+            *(["hwbreak+"] if self._has_hw else []),
             "vContSupported+",
             "QStartNoAckMode+",
         ]
@@ -366,14 +385,46 @@ class GdbStub:
     def _software(type: str, kind: int) -> bool:
         """Is this Z/z a software breakpoint (type 0) of A64's size?"""
         if type != "0":
-            return False  # hardware breakpoints and watchpoints: not yet
+            return False  # hardware breakpoints and watchpoints: Z1..Z4
         if kind != 4:
             raise BadPacket(f"software breakpoint kind {kind}: A64 BRK is 4 bytes")
         return True
 
+    def _hardware(self, insert: bool, type: str, addr: int, kind: int) -> str:
+        """Z1..Z4/z1..z4: a debug register slot through the target, idempotent per
+        (type, address, length) as Z0. ``E28`` (ENOSPC) when the slots are all in use:
+        GDB then says "Could not insert hardware watchpoint" (or breakpoint)."""
+        if not self._has_hw:
+            return ""  # a target without debug registers: GDB falls back to software
+        if type == HW_BREAK and kind != 4:
+            raise BadPacket(f"hardware breakpoint kind {kind}: A64 instructions are 4 bytes")
+        if type != HW_BREAK and kind < 1:
+            raise BadPacket(f"watchpoint length {kind}: expected at least 1 byte")
+        key = (type, addr, kind)
+        if insert == (key in self.hw_planted):
+            self.notes.append(
+                f"Z{type} {addr:#x},{kind} {'already set' if insert else 'not set'}"
+            )
+            return "OK"
+        try:
+            if insert:
+                self.notes.append(self.target.insert_hw(type, addr, kind))  # type: ignore[attr-defined]
+                self.hw_planted.add(key)
+            else:
+                self.notes.append(self.target.remove_hw(type, addr, kind))  # type: ignore[attr-defined]
+                self.hw_planted.discard(key)
+        except OutOfSlots as e:
+            self.notes.append(str(e))
+            return "E28"
+        except ValueError as e:  # an address or length the debug registers cannot watch
+            self.notes.append(str(e))
+            return "E22"
+        return "OK"
+
     def insert_breakpoint(self, type: str, addr: int, kind: int) -> str:
-        if not self._software(type, kind):
-            return ""
+        if type != "0":
+            return self._hardware(True, type, addr, kind)
+        self._software(type, kind)
         if addr in self.planted:
             self.notes.append(f"{addr:#x} already planted: nothing to do")
             return "OK"
@@ -382,8 +433,9 @@ class GdbStub:
         return "OK"
 
     def remove_breakpoint(self, type: str, addr: int, kind: int) -> str:
-        if not self._software(type, kind):
-            return ""
+        if type != "0":
+            return self._hardware(False, type, addr, kind)
+        self._software(type, kind)
         if addr not in self.planted:
             self.notes.append(f"no breakpoint at {addr:#x}: nothing to remove")
             return "OK"

@@ -357,6 +357,8 @@ class GdbServer:
                 return False
             reply = stub.stop_reply(stop)
             short = reply[:3] + (" swbreak" if stop.swbreak and stub.swbreak else "")
+            short += " hwbreak" if stop.hwbreak and stub.hwbreak else ""
+            short += f" {stop.watch}" if stop.watch else ""
             self._log(f"stop: {stop.note or stop.kind} → {short}   -> {reply}")
             conn.send_packet(reply)
 

@@ -39,6 +39,24 @@ class StopEvent:
     swbreak: bool = False
     pc: int | None = None
     note: str = ""
+    hwbreak: bool = False  # a hardware breakpoint of ours (``hwbreak:``)
+    watch: str | None = None  # "watch", "rwatch" or "awatch": the reply's reason
+    data_address: int | None = None  # the watched address the access touched
+
+
+class OutOfSlots(Exception):
+    """Every hardware breakpoint or watchpoint slot is in use; the message names the limit.
+
+    The stub answers an error, so GDB says "Could not insert hardware watchpoint N" (or
+    breakpoint) instead of quietly single-stepping the program.
+    """
+
+
+# GDB's Z-packet types for hardware points, and the watch kinds of the Debugger API
+HW_BREAK = "1"
+WATCH_KINDS = {"2": "write", "3": "read", "4": "access"}
+# the stop reply's reason for each kind (GDB remote protocol, "Stop Reply Packets")
+WATCH_REASONS = {"write": "watch", "read": "rwatch", "access": "awatch"}
 
 
 class Target(Protocol):
@@ -54,6 +72,9 @@ class Target(Protocol):
     def write_memory(self, address: int, data: bytes) -> None: ...
     def insert_breakpoint(self, address: int) -> str: ...  # returns a log note
     def remove_breakpoint(self, address: int) -> str: ...
+    # optional: ``insert_hw(type, address, kind)``/``remove_hw(...)`` for Z1..Z4 (type "1"
+    # hardware breakpoint, "2"/"3"/"4" write/read/access watchpoint of ``kind`` bytes),
+    # returning a log note and raising ``OutOfSlots``; without them Z1..Z4 are unsupported
     def resume(
         self, step: bool, seconds: float
     ) -> StopEvent | None: ...  # None: still running
@@ -84,6 +105,10 @@ class DebuggerTarget:
         self, debugger: Any, process: Any = None, log: Callable[[str], None] | None = None
     ):
         self.dbg = debugger
+        if hasattr(debugger, "watch_stop"):
+            # AArch64 watchpoints are non-steppable for GDB: it wants the stop before the
+            # access, then removes the watchpoint, steps and compares old and new values
+            debugger.watch_stop = "before"
         self.process = process
         self.log = log
         self._last = StopEvent("signal", SIGTRAP, pc=debugger.pc)
@@ -123,6 +148,28 @@ class DebuggerTarget:
             return f"use count of {address:#x} now {left.use_count}"
         return f"restored {saved.saved_insn:08x}" if saved else "removed"
 
+    def insert_hw(self, type: str, address: int, kind: int) -> str:
+        """Z1 (``hbreak``) or Z2/Z3/Z4 (``watch``/``rwatch``/``awatch``) through the
+        Debugger API: a DBGBCR/DBGWCR slot is programmed, guest memory is not touched."""
+        from armbp.debugger import SlotsExhausted
+
+        try:
+            if type == HW_BREAK:
+                hb = self.dbg.hbreak_at(address)
+                return f"hardware breakpoint slot {hb.slot} at {address:#x}: memory untouched"
+            wp = self.dbg.watch(address, size=kind, kind=WATCH_KINDS[type])
+        except SlotsExhausted as e:
+            raise OutOfSlots(str(e)) from None
+        return f"{wp.kind} watchpoint slot {wp.slot} on {wp.size} byte(s) at {address:#x}"
+
+    def remove_hw(self, type: str, address: int, kind: int) -> str:
+        """z1..z4: free the slot again."""
+        if type == HW_BREAK:
+            hb = self.dbg.delete_hbreak(address)
+            return f"freed hardware breakpoint slot {hb.slot}" if hb else "none there"
+        wp = self.dbg.delete_watch(address, size=kind, kind=WATCH_KINDS[type])
+        return f"freed watchpoint slot {wp.slot}" if wp else "none there"
+
     # running
     def _event(self, stop) -> StopEvent | None:
         """A Debugger ``Stop`` as a stub event; None when the guest just goes on."""
@@ -130,6 +177,10 @@ class DebuggerTarget:
         if how is None:
             return None
         hsr = stop.exit.debug.hsr if stop.exit.debug else 0
+        watch, address = None, None
+        wp = getattr(stop, "watch", None)
+        if wp is not None:
+            watch, address = WATCH_REASONS[wp.kind], _watched(wp, stop.data_address)
         return StopEvent(
             how.kind,
             how.signal,
@@ -141,6 +192,9 @@ class DebuggerTarget:
                 note=stop.note or "ours",
                 message=stop.message,
             ),
+            hwbreak=getattr(stop.reason, "name", "") == "HW_BREAKPOINT",
+            watch=watch,
+            data_address=address,
         )
 
     def _at_gate(self) -> StopEvent | None | Literal[False]:
@@ -256,6 +310,16 @@ class DebuggerTarget:
             self._log("detached guest ended: the server stops")
         elif self._last.kind not in ("exited", "killed"):
             self._log(f"detached guest still running after {DETACH_SECONDS:g} s: ended")
+
+
+def _watched(wp: Any, far: int | None) -> int:
+    """The address to report for a watchpoint hit: the FAR when it lies in the watched
+    bytes, else the watched start. An access that only partly overlaps the watched bytes
+    (an STP across them) may report a FAR below them, and GDB looks the reported address
+    up in its watchpoints' ranges to say which one fired."""
+    if far is not None and wp.address <= far < wp.address + wp.size:
+        return int(far)
+    return int(wp.address)
 
 
 def target_factory(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import esr
 from ..disasm import BP_MARK, PC_MARK, ListingLine, disassemble_word, markers
@@ -34,21 +34,27 @@ if TYPE_CHECKING:  # only for the type hints
 __all__ = [
     "BP_MARK",
     "CONTEXT_WORDS",
+    "HW_MARK",
     "MAX_EVENTS",
     "PC_MARK",
+    "WATCH_MARK",
     "BreakpointMark",
     "DebuggerLike",
     "Gap",
+    "HwBreakpointMark",
     "LastExit",
     "Register",
     "Row",
     "ViewModel",
     "ViewState",
+    "WatchMark",
     "decision_words",
     "flags",
     "markers",
 ]
 
+HW_MARK = "H"  # a hardware breakpoint's row: a debug register, memory untouched
+WATCH_MARK = "W"  # a row whose bytes a watchpoint covers
 CONTEXT_WORDS = 2  # words shown either side of the pc even without a source line
 MAX_EVENTS = 20  # events shown per action (a guest's BRK loop can log hundreds)
 
@@ -86,6 +92,8 @@ class DebuggerLike(Protocol):
     def events_seen(self) -> int: ...
     @property
     def breakpoints(self) -> Sequence[Breakpoint]: ...
+    # optional (read with getattr): ``hw_breakpoints`` (records with slot, address) and
+    # ``watchpoints`` (slot, address, size, kind), a Debugger's debug-register slots
     def registers(self) -> dict[str, int]: ...
     def listing(self) -> list[ListingLine]: ...
 
@@ -107,6 +115,18 @@ class Row:
     source: str  # "N: text" of the source line, or ""
     is_pc: bool
     is_breakpoint: bool
+    hw_slot: int | None = None  # a hardware breakpoint's slot here (DBGBVR<n>), or None
+    watched: str = ""  # "write 8 bytes at 0x410160" when a watchpoint covers this word
+
+    @property
+    def mark(self) -> str:
+        """The row's breakpoint marker: ``*`` our BRK, ``H`` a hardware breakpoint, ``W`` a
+        watched word, "" none. A BRK wins: it is the one that changed memory."""
+        if self.is_breakpoint:
+            return BP_MARK
+        if self.hw_slot is not None:
+            return HW_MARK
+        return WATCH_MARK if self.watched else ""
 
     @property
     def differs(self) -> bool:
@@ -147,6 +167,35 @@ class BreakpointMark:
 
 
 @dataclass(frozen=True)
+class HwBreakpointMark:
+    """A hardware breakpoint: a DBGBCR/DBGBVR slot, nothing written to memory."""
+
+    slot: int
+    pc: int
+    name: str  # "0x4000c (loop)"
+
+
+@dataclass(frozen=True)
+class WatchMark:
+    """A watchpoint: a DBGWCR/DBGWVR slot watching ``size`` bytes for ``kind`` accesses."""
+
+    slot: int
+    address: int
+    size: int
+    kind: str  # "write" | "read" | "access"
+    name: str  # "0x410160 (total)"
+
+    @property
+    def words(self) -> str:
+        """``write watch on 8 byte(s) at 0x410160 (total), slot 0``."""
+        return f"{self.kind} watch on {self.size} byte(s) at {self.name}, slot {self.slot}"
+
+    def covers(self, address: int, length: int = 4) -> bool:
+        """Do the watched bytes overlap ``length`` bytes at ``address``?"""
+        return self.address < address + length and address < self.address + self.size
+
+
+@dataclass(frozen=True)
 class LastExit:
     """The last stop, decoded: the vCPU exit, its syndrome, and the handler's decision."""
 
@@ -171,6 +220,22 @@ class ViewState:
     last_exit: LastExit | None
     message: str
     message_is_error: bool
+    hw_breakpoints: tuple[HwBreakpointMark, ...] = ()
+    watchpoints: tuple[WatchMark, ...] = ()
+
+    @property
+    def hardware_words(self) -> str:
+        """``hw breakpoints: 0x40010 (hot) slot 0; watchpoints: write watch on …`` or ""
+        when the debugger uses no debug register (so older views read as they did)."""
+        parts = []
+        if self.hw_breakpoints:
+            parts.append(
+                "hw breakpoints: "
+                + ", ".join(f"{h.name} slot {h.slot}" for h in self.hw_breakpoints)
+            )
+        if self.watchpoints:
+            parts.append("watchpoints: " + ", ".join(w.words for w in self.watchpoints))
+        return "; ".join(parts)
 
     @property
     def lines(self) -> tuple[Row, ...]:
@@ -222,10 +287,13 @@ class ViewState:
 # --- following a Debugger -------------------------------------------------------------------
 
 
-def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[ListingLine | Gap]:
+def _visible(
+    lines: list[ListingLine], pc: int, has_source: bool, keep: set[int] | None = None
+) -> list[ListingLine | Gap]:
     """The lines worth showing, with each run of the others folded into one gap.
 
-    Shown: lines with a source line or a label, breakpoints, and the pc with
+    Shown: lines with a source line or a label, breakpoints (and the addresses in
+    ``keep``: hardware breakpoints), and the pc with
     ``CONTEXT_WORDS`` either side. A program without source lines (an ELF without DWARF)
     shows everything within 32 words of the pc instead of just the context.
     """
@@ -243,6 +311,7 @@ def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[Listin
             ln.source is not None
             or ln.symbol
             or ln.is_breakpoint
+            or ln.address in (keep or ())
             or ln.is_pc
             or abs(ln.address - pc) <= 4 * near
         ):
@@ -254,7 +323,12 @@ def _visible(lines: list[ListingLine], pc: int, has_source: bool) -> list[Listin
     return rows
 
 
-def _row(ln: ListingLine) -> Row:
+def _row(
+    ln: ListingLine,
+    hw: dict[int, int] | None = None,
+    watches: tuple[WatchMark, ...] = (),
+) -> Row:
+    hit = [w for w in watches if w.covers(ln.address)]
     return Row(
         address=ln.address,
         label=ln.symbol or "",
@@ -267,6 +341,8 @@ def _row(ln: ListingLine) -> Row:
         source=f"{ln.source.number}: {ln.source.text.strip()}" if ln.source else "",
         is_pc=ln.is_pc,
         is_breakpoint=ln.is_breakpoint,
+        hw_slot=(hw or {}).get(ln.address),
+        watched="; ".join(w.words for w in hit),
     )
 
 
@@ -291,6 +367,9 @@ class ViewModel:
         self._seen = 0  # Debugger.events_seen when the view last looked
         self._table: tuple[tuple[int, int], ...] = ()
         self._breakpoints: tuple[BreakpointMark, ...] = ()
+        self._hardware: tuple[tuple[Any, ...], tuple[Any, ...]] = ((), ())
+        self._hw_marks: tuple[HwBreakpointMark, ...] = ()
+        self._watch_marks: tuple[WatchMark, ...] = ()
         self._rows: tuple[Row | Gap, ...] = ()
         self._pc = 0
         self.message = ""  # plain text of the message line
@@ -329,9 +408,22 @@ class ViewModel:
     def _read_table(self) -> tuple[tuple[int, int], ...]:
         return tuple((bp.pc, bp.use_count) for bp in self.debugger.breakpoints)
 
+    def _read_hardware(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The Debugger's hardware breakpoints and watchpoints (frozen records; none for a
+        Debugger without debug registers)."""
+        dbg = self.debugger
+        return (
+            tuple(getattr(dbg, "hw_breakpoints", ())),
+            tuple(getattr(dbg, "watchpoints", ())),
+        )
+
     def stale(self) -> bool:
         """Did the Debugger stop again, reset, or change its breakpoints since ``update``?"""
-        return self.debugger.last_stop is not self._stop or self._read_table() != self._table
+        return (
+            self.debugger.last_stop is not self._stop
+            or self._read_table() != self._table
+            or self._read_hardware() != self._hardware
+        )
 
     def update(self, *, registers: bool = True) -> None:
         """Read the Debugger again.
@@ -363,10 +455,19 @@ class ViewModel:
             self._registers = new
         self._table = self._read_table()
         self._breakpoints = tuple(BreakpointMark(pc, self.name(pc)) for pc, _ in self._table)
+        self._hardware = self._read_hardware()
+        hws, wps = self._hardware
+        self._hw_marks = tuple(
+            HwBreakpointMark(h.slot, h.address, self.name(h.address)) for h in hws
+        )
+        self._watch_marks = tuple(
+            WatchMark(w.slot, w.address, w.size, w.kind, self.name(w.address)) for w in wps
+        )
+        hw = {h.pc: h.slot for h in self._hw_marks}
         self._pc = dbg.pc
         self._rows = tuple(
-            r if isinstance(r, Gap) else _row(r)
-            for r in _visible(dbg.listing(), self._pc, bool(dbg.program.lines))
+            r if isinstance(r, Gap) else _row(r, hw, self._watch_marks)
+            for r in _visible(dbg.listing(), self._pc, bool(dbg.program.lines), keep=set(hw))
         )
 
     def state(self) -> ViewState:
@@ -383,6 +484,8 @@ class ViewModel:
             last_exit=self._last_exit,
             message=self.message,
             message_is_error=self.message_is_error,
+            hw_breakpoints=self._hw_marks,
+            watchpoints=self._watch_marks,
         )
 
 
@@ -399,6 +502,7 @@ def _last_exit(stop: Stop, events: list[Handled], new_events: int) -> LastExit:
         )
     else:
         facts.append("hsr: none (only a DEBUG exit carries a syndrome)")
+    facts += _hardware_facts(stop)
     reason = stop.reason.name
     decision = decision_words(reason)
     if stop.note and reason != "BREAKPOINT":
@@ -419,3 +523,34 @@ def _last_exit(stop: Stop, events: list[Handled], new_events: int) -> LastExit:
         events=tuple(h.describe() for h in shown),
         earlier=max(new_events, len(events)) - len(shown),
     )
+
+
+def _hardware_facts(stop: Stop) -> list[str]:
+    """What a hardware breakpoint or watchpoint stop adds: the slot, the data address (the
+    FAR), the accessing instruction and the watched value before and after."""
+    slot = getattr(stop, "slot", None)
+    wp = getattr(stop, "watch", None)
+    if wp is not None:
+        line = (
+            f"watchpoint slot {slot}: {wp.kind} watch on {wp.size} byte(s) at {wp.address:#x}"
+        )
+        far = getattr(stop, "data_address", None)
+        if far is not None:
+            line += f"; FAR (the data address) {far:#x}"
+        access = getattr(stop, "access_pc", None)
+        if access is not None:
+            line += f"; accessed by the instruction at {access:#x}"
+        out = [line]
+        old, new = getattr(stop, "old_value", None), getattr(stop, "new_value", None)
+        if old is not None and new is not None:
+            out.append(f"value: old {old:#x} → new {new:#x}")
+        elif old is not None:
+            out.append(f"value: {old:#x} (the access has not run yet)")
+        return out
+    if stop.reason.name == "HW_BREAKPOINT":
+        line = (
+            f"hardware breakpoint slot {slot}: DBGBVR{slot} matched the pc before the "
+            "instruction ran; memory was never written"
+        )
+        return [line]
+    return []

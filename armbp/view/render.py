@@ -10,7 +10,17 @@ from __future__ import annotations
 
 import html
 
-from .model import BP_MARK, PC_MARK, Gap, Register, Row, ViewState, markers
+from .model import (
+    BP_MARK,
+    HW_MARK,
+    PC_MARK,
+    WATCH_MARK,
+    Gap,
+    Register,
+    Row,
+    ViewState,
+    markers,
+)
 
 __all__ = [
     "brief",
@@ -30,6 +40,28 @@ BP_FG = "#B00020"  # breakpoint markers and BRK words (the "*" says it without c
 CHANGED_BG = "#D8F0D8"  # changed registers (bold and "*" say it without colour)
 
 _LEGEND = f"{PC_MARK} pc, {BP_MARK} breakpoint"
+_HW_LEGEND = f", {HW_MARK} hardware breakpoint, {WATCH_MARK} watched"
+
+
+def _legend(s: ViewState) -> str:
+    """The marker legend; the hardware marks are named once the debugger uses them."""
+    return _LEGEND + (_HW_LEGEND if s.hw_breakpoints or s.watchpoints else "")
+
+
+def _mark(r: Row, *, pc: str = PC_MARK, blank: str = " ", bp: str | None = None) -> str:
+    """The marker column of a row: the pc, then ``*``, ``H`` or ``W`` (``bp`` draws it)."""
+    return markers(r.is_pc, bool(r.mark), pc=pc, blank=blank, bp=r.mark if bp is None else bp)
+
+
+def _memory_words(r: Row) -> str:
+    """What the memory column says beside the word at ``r`` (text render)."""
+    if r.differs:
+        return f" ({r.memory_text})"
+    if r.hw_slot is not None:
+        return f" (untouched: hw breakpoint slot {r.hw_slot})"
+    return ""
+
+
 _CHANGED = "changed by the last Step/Continue"
 _NO_EXIT = "Last exit: none yet (press Step or Continue)"
 
@@ -66,7 +98,7 @@ def summary(s: ViewState, breakpoints: list[int]) -> str:
 def line_label(r: Row) -> str:
     """A listing row as one line for a picker: ``=> * 0x4000c  loop: add x7, x7, #1``."""
     label = f"{r.label}: " if r.label else ""
-    return f"{markers(r.is_pc, r.is_breakpoint)} {r.address:#x}  {label}{r.text}"
+    return f"{_mark(r)} {r.address:#x}  {label}{r.text}"
 
 
 def text(s: ViewState) -> str:
@@ -74,26 +106,27 @@ def text(s: ViewState) -> str:
     out = [
         f"DebuggerView of {s.program}: pc={s.pc:#x}, {s.state_words}, breakpoints: "
         + (", ".join(b.name for b in s.breakpoints) or "none")
+        + (f"; {s.hardware_words}" if s.hardware_words else "")
     ]
     if s.warning:
         out.append(f"! {s.warning}")
     if s.message:
         out.append(("! " if s.message_is_error else "") + s.message)
     out.append("")
-    out.append(f"Listing (original instructions; {_LEGEND}) | memory holds")
+    out.append(f"Listing (original instructions; {_legend(s)}) | memory holds")
     shown = s.lines
     tw = max([len(r.text) for r in shown] + [20])
     lw = max([len(r.label) + 1 for r in shown if r.label] + [0])
-    mw = max([8] + [11 + len(r.memory_text) for r in shown if r.differs])
+    mw = max([8] + [8 + len(_memory_words(r)) for r in shown])
     for r in s.rows:
         if isinstance(r, Gap):
             out.append(f"     ... {_gap_words(r)}")
             continue
         label = f"{r.label}:" if r.label else ""
-        mem = f"{r.memory_word:08x}" + (f" ({r.memory_text})" if r.differs else "")
+        mem = f"{r.memory_word:08x}" + _memory_words(r)
         src = f"  | {r.source}" if r.source else ""
         out.append(
-            f"{markers(r.is_pc, r.is_breakpoint)} {r.address:#x}  {r.word:08x}  "
+            f"{_mark(r)} {r.address:#x}  {r.word:08x}  "
             f"{r.text:<{tw}}  {label:<{lw}} | {mem:<{mw}}{src}".rstrip()
         )
     out.append("")
@@ -165,6 +198,8 @@ def status_html(s: ViewState) -> str:
             f"and came back</span>"
         )
     bps = ", ".join(_E(b.name) for b in s.breakpoints)
+    if s.hardware_words:
+        bps = (bps or "none") + f"; {_E(s.hardware_words)}"
     warning = (
         f"<br><span style='color:{BP_FG}' role='alert'>⚠ {_E(s.warning)}</span>"
         if s.warning
@@ -196,6 +231,11 @@ def _memory_note(r: Row) -> str:
         return f"⚠ guest overwrote our BRK: {r.memory_text}"
     if r.differs:
         return f"{r.memory_text} ← {'our BRK' if r.ours else 'changed'}"
+    if r.hw_slot is not None:
+        return (
+            f"untouched: hardware breakpoint slot {r.hw_slot} (DBGBVR{r.hw_slot}), "
+            "no BRK written"
+        )
     return ""
 
 
@@ -219,22 +259,38 @@ def listing_html(s: ViewState) -> str:
         note = _memory_note(r)
         cls = " ".join(
             c
-            for c, on in (("pc", r.is_pc), ("bp", r.is_breakpoint), ("differs", bool(note)))
+            for c, on in (
+                ("pc", r.is_pc),
+                ("bp", r.is_breakpoint),
+                ("hw", r.hw_slot is not None),
+                ("watched", bool(r.watched)),
+                ("differs", r.differs or r.overwritten),
+            )
             if on
         )
-        mark = markers(
-            r.is_pc,
-            r.is_breakpoint,
+        title = {
+            BP_MARK: "breakpoint",
+            HW_MARK: f"hardware breakpoint, slot {r.hw_slot} (memory untouched)",
+            WATCH_MARK: r.watched,
+        }.get(r.mark, "")
+        mark = _mark(
+            r,
             pc=_E(PC_MARK),
             blank="&nbsp;",
-            bp=f"<span style='color:{BP_FG}' title='breakpoint'>{BP_MARK}</span>",
+            bp=f"<span style='color:{BP_FG}' title='{_E(title)}'>{r.mark or BP_MARK}</span>",
         )
-        memory = (
-            f"<td class='mem'><b style='color:{BP_FG}'>{r.memory_word:08x}</b> "
-            f"<b>{_E(note)}</b></td>"
-            if note
-            else f"<td class='mem' style='color:#555'>{r.memory_word:08x}</td>"
-        )
+        if r.differs or r.overwritten:
+            memory = (
+                f"<td class='mem'><b style='color:{BP_FG}'>{r.memory_word:08x}</b> "
+                f"<b>{_E(note)}</b></td>"
+            )
+        elif note:  # a hardware breakpoint: the word is the original, and says so
+            memory = (
+                f"<td class='mem untouched'>{r.memory_word:08x} "
+                f"<span style='color:#555'>{_E(note)}</span></td>"
+            )
+        else:
+            memory = f"<td class='mem' style='color:#555'>{r.memory_word:08x}</td>"
         rows.append(
             f"<tr class='{cls}' data-address='{r.address:#x}'{style}>"
             f"<td>{mark}</td><td>{r.address:#x}</td>"
@@ -246,7 +302,7 @@ def listing_html(s: ViewState) -> str:
         _TABLE_OPEN
         + "<caption style='text-align:left'><b>Listing and memory</b> (the instruction "
         f"the guest should see, and the word memory really holds: what the CPU fetches; "
-        f"{_E(_LEGEND)})</caption>"
+        f"{_E(_legend(s))})</caption>"
         "<thead><tr><th scope='col'></th><th scope='col'>Address</th>"
         "<th scope='col'>Label</th><th scope='col'>Word</th>"
         "<th scope='col'>Instruction</th><th scope='col'>Memory holds</th>"

@@ -9,6 +9,9 @@ One view of one :class:`armbp.debugger.Debugger` session:
 * **Step**, **Continue**, **Stop** and **Reset** buttons, a location box with **Toggle breakpoint**
   (a symbol, ``symbol+offset`` or an address; or pick a line in the list below it), and a
   **budget** (seconds, and optionally an instruction count) so a runaway guest comes back;
+* **Toggle hw breakpoint** and **Toggle watch** (write, read or access, 1 to 8 bytes) at the
+  same location: debug-register slots, so memory is never written — the listing marks them
+  ``H`` and ``W`` where a BRK is ``*``, and the memory column shows the word untouched;
 * beside the controls, the **registers** (x0–x30, sp, pc, pstate): those changed by the
   last Step/Continue first, in bold with a ``*``, then the non-zero ones (**Show all
   registers** adds the rest), and under them
@@ -153,6 +156,37 @@ class DebuggerView(widgets.VBox):
             "circle",
             lambda: self.toggle(self.where.value),
         )
+        self.hbreak_button = button(
+            "Toggle hw breakpoint",
+            "Program a hardware breakpoint at the location (a DBGBCR/DBGBVR slot: "
+            "memory is not written), or free the one that is there",
+            "microchip",
+            lambda: self.toggle_hbreak(self.where.value),
+        )
+        self.watch_button = button(
+            "Toggle watch",
+            "Watch the bytes at the location for the chosen access (a DBGWCR/DBGWVR "
+            "slot: the guest stops when it touches them), or stop watching them",
+            "eye",
+            lambda: self.toggle_watch(self.where.value),
+        )
+        self.watch_kind = widgets.Dropdown(
+            options=[("write", "write"), ("read", "read"), ("access", "access")],
+            value="write",
+            description="Watch",
+            tooltip="Which accesses the watchpoint catches: write (gdb watch), read "
+            "(rwatch) or either (awatch)",
+            layout=widgets.Layout(width="11em"),
+            style={"description_width": "3.5em"},
+        )
+        self.watch_size = widgets.Dropdown(
+            options=[("1 byte", 1), ("2 bytes", 2), ("4 bytes", 4), ("8 bytes", 8)],
+            value=8,
+            description="Bytes",
+            tooltip="How many bytes to watch, from the location (aligned to their size)",
+            layout=widgets.Layout(width="11em"),
+            style={"description_width": "3em"},
+        )
         symbols = sorted(
             self.debugger.program.symbols, key=lambda s: (self.debugger.program.symbols[s], s)
         )
@@ -218,6 +252,10 @@ class DebuggerView(widgets.VBox):
             self.reset_button,
             self.where,
             self.toggle_button,
+            self.hbreak_button,
+            self.watch_kind,
+            self.watch_size,
+            self.watch_button,
             self.seconds,
             self.instructions,
         ]
@@ -450,13 +488,7 @@ class DebuggerView(widgets.VBox):
 
         def do() -> None:
             dbg = self.debugger
-            if isinstance(where, str) and not where.strip():
-                raise ValueError(
-                    "type a symbol (e.g. loop), symbol+offset or an address "
-                    "in the Location box first"
-                )
-            target = where.strip() if isinstance(where, str) else where
-            address = dbg.address_of(target)
+            address = self._location(where)
             name = self._name(address)
             if address in {bp.pc for bp in dbg.breakpoints}:
                 if address == drop:
@@ -504,6 +536,77 @@ class DebuggerView(widgets.VBox):
                     f"({disassemble_word(bp.saved_insn, address)}) and wrote BRK #0 "
                     f"({BRK0:08x}) over it."
                 )
+
+        self._safely(do)
+
+    def _location(self, where: str | int) -> int:
+        """The address a location box value names; ValueError saying what to type."""
+        if isinstance(where, str) and not where.strip():
+            raise ValueError(
+                "type a symbol (e.g. loop), symbol+offset or an address "
+                "in the Location box first"
+            )
+        return self.debugger.address_of(where.strip() if isinstance(where, str) else where)
+
+    def toggle_hbreak(self, where: str | int) -> None:
+        """Program a hardware breakpoint at ``where``, or free the one there (the Toggle
+        hw breakpoint button). Memory is never written: the listing marks the line ``H``
+        and the memory column shows the original word."""
+        if self._refuse_while_running("Toggle hw breakpoint"):
+            return
+
+        def do() -> None:
+            dbg = self.debugger
+            address = self._location(where)
+            name = self._name(address)
+            freed = next((h for h in dbg.hw_breakpoints if h.address == address), None)
+            if freed is not None:
+                dbg.delete_hbreak(address)
+                self.refresh(registers=False)
+                self._say(f"Freed hardware breakpoint slot {freed.slot} at {name}.")
+                return
+            hb = dbg.hbreak_at(address)
+            self.refresh(registers=False)
+            word = int.from_bytes(dbg.raw_memory(address, 4), "little")
+            self._say(
+                f"Hardware breakpoint at {name}: slot {hb.slot} (DBGBVR{hb.slot} = "
+                f"{address:#x}); memory still holds {word:08x} "
+                f"({disassemble_word(word, address)}), no BRK written."
+            )
+
+        self._safely(do)
+
+    def toggle_watch(
+        self, where: str | int, size: int | None = None, kind: str | None = None
+    ) -> None:
+        """Watch ``size`` bytes at ``where`` for ``kind`` accesses ("write", "read",
+        "access"; by default the Watch controls' choice), or stop watching them (the
+        Toggle watch button)."""
+        if self._refuse_while_running("Toggle watch"):
+            return
+        size = self.watch_size.value if size is None else size
+        kind = self.watch_kind.value if kind is None else kind
+
+        def do() -> None:
+            dbg = self.debugger
+            address = self._location(where)
+            name = self._name(address)
+            same = (address, size, kind)
+            watched = next(
+                (w for w in dbg.watchpoints if (w.address, w.size, w.kind) == same), None
+            )
+            if watched is not None:
+                dbg.delete_watch(address, size=size, kind=kind)
+                self.refresh(registers=False)
+                self._say(f"Freed watchpoint slot {watched.slot} on {name}.")
+                return
+            wp = dbg.watch(address, size=size, kind=kind)
+            self.refresh(registers=False)
+            self._say(
+                f"Watching {wp.size} byte(s) at {name} for {wp.kind} accesses: slot "
+                f"{wp.slot} (DBGWVR{wp.slot} = {wp.address:#x}); the guest stops when "
+                "it touches them."
+            )
 
         self._safely(do)
 

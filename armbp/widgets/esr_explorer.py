@@ -24,13 +24,14 @@ armbp: no Unicorn, no capstone.
 from __future__ import annotations
 
 import html
-from typing import Any, NamedTuple
+from typing import Any
 
 import ipywidgets as widgets
 import traitlets
 from ipywidgets.widgets.widget_bool import ToggleButtonStyle
 
 from .. import esr, pictures
+from ..esr.presets import PRESETS, Preset
 from ..view import esr_table
 from . import Syncing
 
@@ -38,80 +39,6 @@ __all__ = ["PRESETS", "EsrExplorer", "Preset"]
 
 MASK64 = (1 << 64) - 1
 PICTURE_DPI = 80  # 960 px wide: sharp enough, and small in the saved widget state
-
-
-class Preset(NamedTuple):
-    label: str
-    value: int
-    source: str
-
-
-# Real syndromes, each with where it comes from. Built with armbp.esr's builders so the
-# values and the builders cannot drift apart.
-PRESETS: tuple[Preset, ...] = (
-    Preset(
-        "BRK #0: GDB/QEMU software breakpoint",
-        esr.brk(0),
-        "GDB's aarch64 breakpoint and QEMU's gdbstub write BRK #0 (0xd4200000)",
-    ),
-    Preset(
-        "BRK #0xf000: LLDB software breakpoint",
-        esr.brk(0xF000),
-        "LLDB's AArch64 breakpoint opcode 0xd43e0000",
-    ),
-    Preset(
-        "BRK #0x800: Linux BUG()",
-        esr.brk(0x800),
-        "Linux arch/arm64/include/asm/brk-imm.h: BUG_BRK_IMM 0x800",
-    ),
-    Preset(
-        "BRK #0x900: Linux KASAN report",
-        esr.brk(0x900),
-        "Linux arch/arm64/include/asm/brk-imm.h: KASAN_BRK_IMM 0x900",
-    ),
-    Preset(
-        "BRK #0x5500: UBSAN trap",
-        esr.brk(0x5500),
-        "Linux arch/arm64/include/asm/brk-imm.h: UBSAN_BRK_IMM 0x5500 (check kind in "
-        "the low byte)",
-    ),
-    Preset(
-        "SVC #0: Linux system call",
-        esr.svc(0),
-        "every AArch64 Linux syscall is SVC #0 from EL0",
-    ),
-    Preset(
-        "HVC #0: hypervisor call (PSCI)",
-        esr.hvc(0),
-        "PSCI calls from a guest kernel use HVC #0",
-    ),
-    Preset(
-        "Data abort: kernel write, translation fault L1",
-        esr.data_abort(same_el=True, wnr=True, dfsc=esr.fsc_translation(1)),
-        "a typical Linux oops line: ESR = 0x0000000096000045",
-    ),
-    Preset(
-        "Data abort from EL0: read, translation fault L3",
-        esr.data_abort(same_el=False, dfsc=esr.fsc_translation(3)),
-        "a user-space segfault on an unmapped page",
-    ),
-    Preset(
-        "Software step, seen by KVM",
-        esr.software_step(same_el=False, isv=True),
-        "QEMU syn_swstep: what the hypervisor sees after stepping one instruction",
-    ),
-    Preset(
-        "Hardware breakpoint, seen by KVM",
-        esr.breakpoint(same_el=False),
-        "QEMU syn_breakpoint, lower EL",
-    ),
-    Preset(
-        "Watchpoint (write), seen by KVM",
-        esr.watchpoint(same_el=False, wnr=True),
-        "QEMU syn_watchpoint, lower EL, WnR = 1",
-    ),
-    Preset("Unknown reason (UDF)", esr.unknown(), "an undefined instruction such as UDF #0"),
-)
 
 
 def _group_parts(fields: list[Any]) -> list[list[tuple[str, int, int]]]:

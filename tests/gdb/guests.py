@@ -7,6 +7,18 @@ import subprocess
 
 HERE = pathlib.Path(__file__).resolve().parent  # tests/gdb
 
+# A bare-metal guest (armbp assembly) for the hardware breakpoint and watchpoint tests: the
+# loop loads `counter` at 0x40004, stores it back plus one at 0x4000c; `counter` is 0x40018.
+COUNTER_SOURCE = """\
+_start: adr x1, counter
+loop:   ldr x2, [x1]
+        add x2, x2, #1
+        str x2, [x1]
+        b loop
+        .balign 8
+counter: .quad 0
+"""
+
 
 def build_elf(
     name: str,

@@ -72,6 +72,14 @@ def check_watch_fnp(esr: int) -> list[str]:
     return []
 
 
+def check_watch_cm(esr: int) -> list[str]:
+    # ESR_ELx, "ISS encoding for an exception from a Watchpoint exception": WnR is 1 when
+    # CM is 1 (a cache maintenance instruction is reported as a write).
+    if esr >> 8 & 1 and not esr >> 6 & 1:
+        return ["CM is 1 but WnR is 0: a cache maintenance instruction reports WnR = 1"]
+    return []
+
+
 # --- layouts ---------------------------------------------------------------------------------
 
 BRK = Layout(
@@ -169,6 +177,6 @@ WATCHPOINT = Layout(
         F("DFSC", 5, 0, "Data Fault Status Code: 0x22 for debug exceptions", fmt=debug_fsc),
     ),
     iss2=(GCS_ISS2,),
-    checks=(check_debug_fsc, check_watch_fnp),
+    checks=(check_debug_fsc, check_watch_fnp, check_watch_cm),
     iss2_title="ISS2 encoding for an exception from a Watchpoint exception",
 )
