@@ -83,13 +83,28 @@ def test_a_checker_that_raises_is_reported_not_raised(capsys, monkeypatch):
     capsys.readouterr()
 
 
-def test_solution_prints_and_returns_without_displaying_twice(capsys):
-    text = solution("brk-encoding-0x99")
-    assert capsys.readouterr().out == text + "\n"
-    assert "0xd4201320" in text
-    assert text._ipython_display_() is None  # Jupyter shows only the printed line
+def test_solution_shows_a_closed_details_block_and_prints_nothing(capsys):
+    """The answer is on screen only after a click: HTML <details>, plain text without it."""
+    shown = solution("brk-encoding-0x99")
+    assert capsys.readouterr().out == ""
+    bundle = shown._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"] == exercises.HIDDEN == repr(shown)
+    assert "0xd4201320" not in bundle["text/plain"]
+    html = bundle["text/html"]
+    assert html.startswith(
+        '<details class="armbp-solution"><summary>Show the answer</summary>'
+    )
+    assert html.endswith("</details>") and " open" not in html.split(">")[0]
+    assert "0xd4201320" in html.split("</summary>", 1)[1]
+    assert str(shown) == exercises._REGISTRY["brk-encoding-0x99"].solution  # print() shows it
     assert check("brk-encoding-0x99", ...)._ipython_display_() is None
     capsys.readouterr()
+
+
+def test_solution_html_is_escaped():
+    html = exercises.details_html("a < b & c > d")
+    assert "a &lt; b &amp; c &gt; d" in html and "<b" not in html
 
 
 def test_registry_rejects_duplicates_and_bad_entries(monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -192,10 +193,53 @@ def test_every_exercise_is_checked_and_has_a_revealable_solution(path):
             exercise_id
         ], f"{path.name}: no solution cell right after {exercise_id}"
         assert "solution" in reveal.metadata.get("tags", [])
-        assert reveal.metadata.get("jupyter", {}).get("outputs_hidden") is True
+        # not folded: a folded output previews its first line; the <details> is the fold
+        assert "outputs_hidden" not in reveal.metadata.get("jupyter", {})
         checked.append(exercise_id)
     assert checked, f"{path.name} has no self-checked exercise"
     assert len(set(checked)) == len(checked), checked
+
+
+DETAILS = re.compile(r"<details\b.*?</details>", re.DOTALL)
+
+
+def _answer_texts(exercise_id: str) -> list[str]:
+    """What would give exercise ``exercise_id`` away: its worked solution and its answer."""
+    entry = exercises._REGISTRY[exercise_id]
+    found = [entry.solution]
+    if entry.answer is not None:
+        literal = ast.literal_eval(entry.answer) if not entry.answer.startswith("def ") else ""
+        if isinstance(literal, str) and len(literal) > 2:
+            found.append(literal)
+        elif isinstance(literal, int) and literal > 9:
+            found += [f"{literal:#x}", str(literal)]
+    return found
+
+
+@lesson
+def test_no_stored_solution_output_gives_its_answer_away(path):
+    """In every mime type of a solution cell's stored output the answer is only inside a
+    closed <details> block (JupyterLab previews a folded output's first line, Run All
+    unfolds it, and text/plain is what a front end without HTML shows)."""
+    solutions = 0
+    for cell in code_cells(read(path)):
+        found = SOLUTION_CALL.findall(cell.source)
+        if not found:
+            continue
+        solutions += 1
+        html_seen = False
+        for out in cell.outputs:
+            assert out.output_type != "stream", f"{path.name}: {found[0]} prints its answer"
+            for mime, value in out.get("data", {}).items():
+                text = value if isinstance(value, str) else json.dumps(value)
+                if mime == "text/html":
+                    html_seen = True
+                    assert re.search(r"<details(?![^>]*\bopen)[^>]*>", text), text
+                    text = DETAILS.sub("", text)
+                for secret in _answer_texts(found[0]):
+                    assert secret not in text, (path.name, found[0], mime, secret)
+        assert html_seen, f"{path.name}: {found[0]} stores no <details> block"
+    assert solutions
 
 
 def test_no_exercise_is_used_in_two_lessons():

@@ -5,7 +5,7 @@ In a notebook::
     from armbp import check, solution
     answer = ...                      # the learner replaces ... with their answer
     check("brk-encoding-0x99", answer)
-    solution("brk-encoding-0x99")     # the "reveal" cell
+    solution("brk-encoding-0x99")     # the "reveal" cell: a closed "Show the answer" block
 
 :func:`check` prints one line and returns a :class:`Result`:
 
@@ -49,6 +49,7 @@ Pure Python: the lessons import :mod:`armbp.encodings` and :mod:`armbp.esr` buil
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,10 +57,12 @@ from types import MappingProxyType, ModuleType
 from typing import Any, Union
 
 __all__ = [
+    "HIDDEN",
     "LESSONS",
     "UNANSWERED",
     "Exercise",
     "Result",
+    "Solution",
     "as_int",
     "as_packet",
     "check",
@@ -190,11 +193,46 @@ def model_answer(exercise_id: str) -> str | None:
     return _get(exercise_id).answer
 
 
-def solution(exercise_id: str) -> str:
-    """Print and return the worked solution (for a "reveal" cell)."""
-    text = _get(exercise_id).solution
-    print(text)
-    return _Shown(text)
+HIDDEN = "The answer is hidden: open “Show the answer” to see it."
+"""The plain-text form of a :class:`Solution`: what a front end without HTML shows, and
+what JupyterLab previews on the first line of a folded output. It never holds the answer."""
+
+
+class Solution(str):
+    """A worked solution, shown folded: an HTML ``<details>`` block the learner opens.
+
+    Why not print it: a printed answer is on screen as soon as Run All reaches the cell
+    (JupyterLab previews even a collapsed output's first line). ``<details>`` stays closed
+    in JupyterLab, Notebook 7, VS Code, Voilà and a static HTML export until its summary is
+    clicked; the ``text/plain`` fallback is :data:`HIDDEN`. ``str()`` of it (or ``print``)
+    is the solution text itself, for a terminal.
+    """
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": HIDDEN, "text/html": details_html(str(self))}
+
+    def __repr__(self) -> str:
+        return HIDDEN
+
+
+def details_html(text: str, summary: str = "Show the answer") -> str:
+    """``text`` inside a closed ``<details>`` block whose summary is ``summary``.
+
+    Why ``<pre>``-like wrapping: solutions are a few lines of arithmetic whose layout
+    (columns, arrows) matters; ``white-space: pre-wrap`` keeps it and still wraps."""
+    return (
+        '<details class="armbp-solution"><summary>'
+        f"{html.escape(summary)}</summary>"
+        f'<div style="white-space: pre-wrap; font-family: monospace">{html.escape(text)}'
+        "</div></details>"
+    )
+
+
+def solution(exercise_id: str) -> Solution:
+    """The worked solution of an exercise, displayed folded (for a "reveal" cell).
+
+    Nothing is printed: the answer appears only when the learner opens the block."""
+    return Solution(_get(exercise_id).solution)
 
 
 def check(exercise_id: str, answer: Any) -> Result:
