@@ -46,7 +46,7 @@ def test_unanswered_prints_the_fixed_line(capsys):
 
 
 def test_wrong_answer_prints_the_hint(capsys):
-    result = check("brk-encoding-0x99", 0xD420_0099)
+    result = check("brk-encoding-0x99", 0x1234_5678)  # no hint is keyed to this one
     out = capsys.readouterr().out
     hint = exercises._REGISTRY["brk-encoding-0x99"].hint
     assert out == f"✗ Not quite: {hint}\n"
@@ -167,6 +167,7 @@ def test_model_answer_must_be_text(monkeypatch):
 
 def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
     from armbp import assemble
+    from armbp.exercises import lesson2
     from armbp.memory import BytearrayMemory
     from armbp.table import BreakpointError, BreakpointTable
 
@@ -174,6 +175,8 @@ def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
     loop = prog.symbols["loop"]
     mem = BytearrayMemory(prog.code, base=prog.base)
     table = BreakpointTable(mem)
+    assert int.from_bytes(mem.read(loop, 4), "little") == lesson2._SUBS
+    assert int.from_bytes(mem.read(loop + 4, 4), "little") == lesson2._BNE_LOOP
     table.insert(loop)
     table.insert(loop)
     table.remove(loop)
@@ -279,6 +282,69 @@ count:  subs x0, x0, #1
     assert not check("rsp-m-original", 0x000400F1)
     assert not check("rsp-read-packet", "m0x400120,4")
     capsys.readouterr()
+
+
+# --- hints keyed to likely wrong answers ---------------------------------------------------------
+
+KEYED = [
+    (entry.id, value, text)
+    for lesson in exercises.LESSONS
+    for entry in lesson.EXERCISES
+    for value, text in entry.wrong.items()
+]
+
+
+def test_every_exercise_of_lessons_0_to_5_has_hints_for_likely_wrong_answers():
+    for lesson in exercises.LESSONS[:6]:
+        for entry in lesson.EXERCISES:
+            assert len(entry.wrong) >= 3, (lesson.__name__, entry.id, dict(entry.wrong))
+
+
+@pytest.mark.parametrize(
+    "exercise_id, value, text", KEYED, ids=[f"{i}-{v:#x}" for i, v, _ in KEYED]
+)
+def test_each_keyed_hint_is_said_for_its_wrong_answer_typed_either_way(
+    exercise_id, value, text, capsys
+):
+    entry = exercises._REGISTRY[exercise_id]
+    for typed in (value, f"{value:#x}"):
+        result = check(exercise_id, typed)
+        assert result.status == "wrong", (exercise_id, typed)
+        assert result.message == f"✗ Not quite: {text} {entry.hint}", (exercise_id, typed)
+        model = exercises.model_answer(exercise_id).strip("'\"")
+        # a one-digit answer (a bit, a count) is too short to search for
+        assert len(model) < 3 or model not in text, "the hint gives the answer away"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "exercise_id, answer, said",
+    [
+        ("bp-shadow-read", "0xe1ffff54", "bytes in memory order"),
+        ("brk-encoding-0x99", 0x201320D4, "bytes in memory order"),
+        ("esr-of-brk-0x99", "0xd4201320", "the instruction word, not the syndrome"),
+        ("hit-hsr-lldb", 0xD43E0000, "the instruction word, not the syndrome"),
+        ("bp-use-count-word", 2, "use_count went 1, 2, then back to 1"),
+        ("hit-x1-fifth-stop", 5, "one too many"),
+        ("esr-ec-0x96000045", 0x96000045, "the whole ESR; EC is only its top 6 bits"),
+        ("esr-of-brk-0x99", 0x3C, "that is the EC alone"),
+        ("esr-ec-0x96000045", 25, "25 is read as decimal; did you mean 0x25?"),
+        ("guest-vector-address", 0x80400, "lower Exception level"),
+    ],
+)
+def test_the_named_misconceptions_get_their_own_hint(exercise_id, answer, said, capsys):
+    assert said in check(exercise_id, answer).message
+    capsys.readouterr()
+
+
+def test_memory_order_reads_a_dump_left_to_right():
+    from armbp import encodings
+
+    assert exercises.memory_order(0xD420_1320) == 0x2013_20D4
+    assert exercises.memory_order(0x54FF_FFE1) == 0xE1FF_FF54
+    assert exercises.memory_order(0x54FF_FFE1) == int(
+        encodings.to_bytes(0x54FF_FFE1).hex(), 16
+    )
 
 
 # --- the engine apart from the lessons' content -----------------------------------------------

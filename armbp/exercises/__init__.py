@@ -69,6 +69,7 @@ __all__ = [
     "exercise",
     "exercise_ids",
     "expect_int",
+    "memory_order",
     "model_answer",
     "question",
     "solution",
@@ -311,6 +312,15 @@ def expect_int(expected: int, why: str) -> Checker:
         return False, ""
 
     return checker
+
+
+def memory_order(word: int) -> int:
+    """The 4 bytes of ``word`` as memory holds them (little-endian), read as one number.
+
+    Why: reading a hex dump left to right gives this number, the most common wrong answer
+    to "which word is this?" (``0xd4201320`` is stored ``20 13 20 d4``: ``0x201320d4``).
+    """
+    return int.from_bytes((word & 0xFFFF_FFFF).to_bytes(4, "little"), "big")
 
 
 def as_packet(answer: Any) -> str | None:

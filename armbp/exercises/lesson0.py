@@ -21,5 +21,15 @@ EXERCISES: tuple[Exercise, ...] = (
         hint="Count in steps of 4 from 0x40000: the first instruction is at 0x40000 itself.",
         solution="0x40000 + 2 × 4 = 0x40008 (the first instruction is at 0x40000 + 0 × 4).",
         answer="0x40008",
+        wrong={
+            0x4000C: "that is the fourth instruction's address: the first one is at 0x40000 "
+            "itself (0x40000 + 0 × 4), so the third is 2 steps of 4 further on.",
+            0x40003: "addresses count bytes, not instructions: each instruction is 4 bytes "
+            "long.",
+            0x40002: "addresses count bytes, not instructions: each instruction is 4 bytes "
+            "long.",
+            0x40012: "0x40000 + 12 in decimal is 0x4000c, not 0x40012; and the third "
+            "instruction is only 2 steps of 4 from the first.",
+        },
     ),
 )

@@ -8,11 +8,12 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 from __future__ import annotations
 
 from .. import encodings
-from . import Exercise, exercise, expect_int
+from . import Exercise, exercise, expect_int, memory_order
 
 _BNE_LOOP = (
     0x54FF_FFE1  # b.ne loop, one word after loop (tests/test_exercises.py assembles it)
 )
+_SUBS = 0xF100_0400  # subs x0, x0, #1 at loop (tests/test_exercises.py assembles it)
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -31,6 +32,16 @@ EXERCISES: tuple[Exercise, ...] = (
         "unchanged; remove → use_count 1, memory unchanged. Memory still holds "
         "0xd4200000.",
         answer="0xd4200000",
+        wrong={
+            _SUBS: "that is the instruction the BRK replaced (the subs at loop): remove puts it back only when "
+            "use_count drops to 0, and after insert, insert, remove it is 1.",
+            memory_order(encodings.BRK0): "that is the BRK's bytes in memory order (00 00 20 "
+            "d4) read as a word; give the word itself.",
+            1: "1 is the use_count left, not the word in memory.",
+            2: "use_count went 1, 2, then back to 1 — and the question asks for the word "
+            "memory holds, not the count.",
+            0: "use_count is 1, not 0: two inserts, one remove.",
+        },
     ),
     exercise(
         "bp-shadow-read",
@@ -49,6 +60,16 @@ EXERCISES: tuple[Exercise, ...] = (
         "see 0x54ffffe1 (b.ne loop) in the listing and in memory reads, while the CPU "
         "will fetch 0xd4200000.",
         answer="0x54ffffe1",
+        wrong={
+            memory_order(_BNE_LOOP): "that is the bytes in memory order (e1 ff ff 54) read "
+            "as a word; the word is read little-endian, most significant byte last in memory.",
+            encodings.BRK0: "that is what memory holds and what the CPU fetches; the debugger "
+            "hides its own breakpoint and shows the saved word.",
+            memory_order(encodings.BRK0): "that is the BRK's bytes (00 00 20 d4) read as a "
+            "word; and the debugger shows the saved word, not the BRK.",
+            _SUBS: "that is the subs at loop (0x40004); the breakpoint is at 0x40008, one word "
+            "further on.",
+        },
     ),
     exercise(
         "bp-misaligned",
@@ -62,5 +83,13 @@ EXERCISES: tuple[Exercise, ...] = (
         hint="Round down to a multiple of 4: clear the low two bits (address & ~3).",
         solution="0x40006 & ~3 = 0x40004; that word covers bytes 0x40004..0x40007.",
         answer="0x40004",
+        wrong={
+            0x40008: "that rounds up: the instruction that covers 0x40006 starts before it.",
+            0x40006: "that is the misaligned address itself; instructions start at multiples "
+            "of 4.",
+            0x40002: "0x40006 - 4 is not a multiple of 4 either: clear the low two bits "
+            "instead.",
+            0x40000: "the instruction at 0x40000 covers bytes 0x40000 to 0x40003 only.",
+        },
     ),
 )

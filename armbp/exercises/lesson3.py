@@ -7,7 +7,7 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
-from .. import esr
+from .. import encodings, esr
 from . import Exercise, exercise, expect_int
 
 EXERCISES: tuple[Exercise, ...] = (
@@ -24,6 +24,17 @@ EXERCISES: tuple[Exercise, ...] = (
         "into the low 16 bits.",
         solution="(0x3c << 26) | (1 << 25) | 0xf000 = 0xf2000000 | 0xf000 = 0xf200f000.",
         answer="0xf200f000",
+        wrong={
+            esr.brk(0): "that is BRK #0's syndrome: this BRK's imm16 goes into the low "
+            "16 bits.",
+            encodings.brk(0xF000): "that is the instruction word, not the syndrome: hsr is "
+            "ESR_EL2's value.",
+            0xF000: "that is the ISS alone; EC (bits 31:26) and IL (bit 25) fill the top.",
+            esr.brk(0) | 0xF000 << 5: "the immediate is shifted by 5 in the instruction word "
+            "only: the ISS holds it in bits 15:0.",
+            esr.brk(0xF000) & ~(1 << 25): "IL (bit 25) is missing: it is 1 for a 32-bit "
+            "instruction.",
+        },
     ),
     exercise(
         "hit-step-pc",
@@ -42,6 +53,13 @@ EXERCISES: tuple[Exercise, ...] = (
         "word). step() always takes the five-step road: it runs exactly one "
         "instruction, the saved one, with the BRK lifted.",
         answer="0x40008",
+        wrong={
+            0x40014: "that is the next word, where a not-taken branch would go; with x0 = 2 "
+            "b.ne is taken.",
+            0x40010: "that is where the guest stopped; step() runs exactly one instruction.",
+            0x4000C: "that is count, the subs: the instruction stepped is b.ne loop, and "
+            "loop is the add.",
+        },
     ),
     exercise(
         "hit-x1-fifth-stop",
@@ -57,5 +75,11 @@ EXERCISES: tuple[Exercise, ...] = (
         "adds have completed before each stop.",
         solution="Stop n comes after n - 1 completed adds: x1 = 0, 1, 2, 3, 4 at stops 1 to 5.",
         answer="4",
+        wrong={
+            5: "one too many: the BRK traps before the add under it runs, so at the first stop "
+            "no add has run yet.",
+            3: "with x0 = 5 the loop runs five rounds; count the adds done before stop 5.",
+            6: "x1 can only count completed adds, and stop 5 comes before the fifth add.",
+        },
     ),
 )

@@ -26,6 +26,17 @@ EXERCISES: tuple[Exercise, ...] = (
         solution="Current EL with SP_ELx is the second group: VBAR_EL1 + 0x200 = 0x80000 + 0x200 "
         "= 0x80200.",
         answer="0x80200",
+        wrong={
+            0x80000: "that is VBAR_EL1 itself, the first group: current EL with SP_EL0. "
+            "This guest runs on SP_EL1.",
+            0x80400: "that group is for exceptions from a lower Exception level (EL0 "
+            "code); the BRK is taken from EL1 to EL1, the current level.",
+            0x80600: "that is the lower EL, AArch32 group; this guest is AArch64 at EL1.",
+            0x80280: "that is the IRQ entry of the right group; synchronous is the group's "
+            "first entry (entries are 0x80 apart).",
+            0x80080: "entries are 0x80 apart but groups are 0x200 apart: 0x80080 is the IRQ "
+            "entry of the first group.",
+        },
     ),
     exercise(
         "guest-elr-skip",
@@ -40,6 +51,12 @@ EXERCISES: tuple[Exercise, ...] = (
         solution="ELR_EL1 = the BRK's own address (unlike SVC, whose ELR is the next "
         "instruction). One instruction is 4 bytes: add 4, then ERET.",
         answer="4",
+        wrong={
+            0: "ELR_EL1 points at the BRK itself: an ERET to it runs the BRK again, for ever.",
+            8: "8 bytes is two instructions: that skips the one after the BRK too.",
+            1: "ELR_EL1 is an address, counted in bytes, not in instructions.",
+            32: "that is the instruction's length in bits; ELR_EL1 counts bytes.",
+        },
     ),
     exercise(
         "guest-exits-no-bp",
@@ -54,6 +71,14 @@ EXERCISES: tuple[Exercise, ...] = (
         solution="None: QEMU sets KVM_GUESTDBG_USE_SW_BP only while its breakpoint table is "
         "non-empty. Without it the guest's BRK goes straight to the guest's vector.",
         answer="0",
+        wrong={
+            3: "that would be so if QEMU always asked KVM to trap BRK; it does only while "
+            "its breakpoint table is non-empty.",
+            6: "with no breakpoint there is no step-over either: count the exits when BRK "
+            "is not trapped at all.",
+            1: "no exit is needed even for the first BRK: who handles a BRK that KVM "
+            "does not trap?",
+        },
     ),
     exercise(
         "guest-brk-under-breakpoint",
