@@ -147,7 +147,12 @@ def test_every_exercise_has_a_literal_model_answer_that_checks(capsys):
     for exercise_id in exercises.exercise_ids():
         text = exercises.model_answer(exercise_id)
         assert text, f"{exercise_id}: no model answer (the notebooks' solution test needs one)"
-        value = ast.literal_eval(text)  # what a learner would type in place of ...
+        # what a learner would type in place of ...: a literal, or (coding) their function
+        value = (
+            ast.literal_eval(text)
+            if exercises.code_name(text) is None
+            else exercises.model_value(exercise_id)
+        )
         result = check(exercise_id, value)
         assert result.correct, (exercise_id, text, result.message)
     capsys.readouterr()
@@ -297,6 +302,8 @@ KEYED = [
 def test_every_exercise_of_lessons_0_to_5_has_hints_for_likely_wrong_answers():
     for lesson in exercises.LESSONS[:6]:
         for entry in lesson.EXERCISES:
+            if exercises.code_name(entry.answer) is not None:
+                continue  # a coding exercise diagnoses in its trials (tested below)
             assert len(entry.wrong) >= 3, (lesson.__name__, entry.id, dict(entry.wrong))
 
 
@@ -347,11 +354,104 @@ def test_memory_order_reads_a_dump_left_to_right():
     )
 
 
+# --- coding exercises: the learner's function run against the model ------------------------------
+
+
+def _fn(source: str, **names):
+    scope = dict(names)
+    exec(source, scope)  # noqa: S102 (the learner's code, as a notebook cell runs it)
+    return next(v for k, v in scope.items() if callable(v) and k not in names)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, source, said",
+    [
+        (
+            "start-code-address-of",
+            "def f(n): return 0x40000 + 4 * n",
+            "(n = 1): address_of(1) = 0x40004, one instruction too far",
+        ),
+        (
+            "brk-code-encode",
+            "def f(i): return 0xD4200000 | i",
+            "case 2 of 8 (BRK #0x99): brk(0x99) = 0xd4200099: the immediate is not shifted by 5",
+        ),
+        (
+            "brk-code-encode",
+            "def f(i): return int.from_bytes((0xD4200000 | i << 5).to_bytes(4, 'little'), 'big')",
+            "that is the bytes in memory order",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    memory.write(pc, entries[pc]['saved_insn'].to_bytes(4, 'little'))\n    del entries[pc]",
+            "case 2 of 4 (two users: only the count goes down): memory at 0x40004 is 0xf1000400, expected 0xd4200000",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    e = entries[pc]\n    if e['use_count'] > 1:\n        e['use_count'] -= 1\n        return\n    memory.write(pc, e['saved_insn'].to_bytes(4, 'little'))\n    del entries[pc]",
+            "case 3 of 4 (the guest wrote a NOP over the BRK: refused): it should raise BreakpointOverwritten, and did not",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    raise KeyError(pc)",
+            "case 1 of 4 (one user, BRK intact: the instruction comes back): your function raised KeyError: 262148",
+        ),
+        ("hit-code-brk-exit", "def f(imm): return 0xF2000000 | imm", "return the exit itself"),
+        (
+            "hit-code-brk-exit",
+            "def f(imm):\n    from armbp import assemble\n    from armbp.kvm.unicorn import VCpu\n    return VCpu(assemble(f'brk #{imm}')).run()",
+            "the BRK was not trapped",
+        ),
+        (
+            "esr-code-decode",
+            "def f(v): return v >> 26, v >> 25 & 1, v & 0x1FFFFFF",
+            "(bits 31:26: shift by 26, mask with 0x3f)",
+        ),
+        (
+            "esr-code-decode",
+            "def f(v): return v >> 26 & 0x3F, v >> 25 & 1, v & 0xFFFF",
+            "(bits 24:0: shift by 0, mask with 0x1ffffff)",
+        ),
+        (
+            "guest-code-reinject",
+            "def f(vcpu, exit_):\n    vcpu.write_register('pc', vcpu.read_register('vbar_el1') + 0x200)",
+            "round 1: esr_el1 = 0x0, expected 0xf2000099",
+        ),
+        (
+            "guest-code-reinject",
+            "def f(vcpu, exit_):\n    vcpu.write_register('pstate', 0x3C5)\n    vcpu.write_register('spsr_el1', vcpu.read_register('pstate'))\n    vcpu.write_register('elr_el1', exit_.pc)\n    vcpu.write_register('esr_el1', exit_.debug.hsr)\n    vcpu.write_register('pc', vcpu.read_register('vbar_el1') + 0x200)",
+            "spsr_el1 = 0x3c5, expected 0x400003c5",
+        ),
+        (
+            "rsp-code-frame",
+            "def f(p): return f'${p}#{sum(p.encode()) % 256}'",
+            "the checksum is written in decimal, not hex",
+        ),
+        (
+            "rsp-code-frame",
+            "def f(p): return f'${p}#{sum(p.encode()) % 256:x}'",
+            "the checksum always has two digits",
+        ),
+    ],
+)
+def test_a_wrong_function_is_told_which_case_failed_and_why(exercise_id, source, said, capsys):
+    result = check(exercise_id, _fn(source))
+    assert result.status == "wrong" and said in result.message, result.message
+    assert "Traceback" not in result.message and result.message.count("\n") == 0
+    capsys.readouterr()
+
+
+def test_a_coding_exercise_is_unanswered_until_given_a_function(capsys):
+    assert check("rsp-code-frame", ...).status == "unanswered"
+    assert "expected your function" in check("rsp-code-frame", "$g#67").message
+    assert check("rsp-code-frame", exercises.model_value("rsp-code-frame"))
+    capsys.readouterr()
+
+
 # --- the engine apart from the lessons' content -----------------------------------------------
 
 
 def test_every_lesson_module_declares_well_formed_exercises(capsys):
-    import ast
 
     declared = []
     for lesson in exercises.LESSONS:
@@ -359,14 +459,21 @@ def test_every_lesson_module_declares_well_formed_exercises(capsys):
         for entry in lesson.EXERCISES:
             declared.append(entry.id)
             assert exercises._REGISTRY[entry.id] is entry, entry.id
-            model = ast.literal_eval(entry.answer)
+            model = exercises.model_value(entry.id)
             assert check(entry.id, model).correct, (lesson.__name__, entry.id)
             for value, hint in entry.wrong.items():
-                assert value != exercises.as_int(model), (entry.id, value)
+                assert not callable(model) and value != exercises.as_int(model), entry.id
                 result = check(entry.id, value)
                 assert result.status == "wrong", (entry.id, value)
                 assert result.message == f"✗ Not quite: {hint} {entry.hint}", (entry.id, value)
     assert declared == exercises.exercise_ids()  # every exercise is some lesson's, once
+    coding = [
+        lesson
+        for lesson in exercises.LESSONS
+        for e in lesson.EXERCISES
+        if e.answer and exercises.code_name(e.answer)
+    ]
+    assert coding == list(exercises.LESSONS), "every lesson has one coding exercise"
     assert any(entry.wrong for lesson in exercises.LESSONS for entry in lesson.EXERCISES)
     capsys.readouterr()
 

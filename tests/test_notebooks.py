@@ -208,7 +208,9 @@ def _answer_texts(exercise_id: str) -> list[str]:
     entry = exercises._REGISTRY[exercise_id]
     found = [entry.solution]
     if entry.answer is not None:
-        literal = ast.literal_eval(entry.answer) if not entry.answer.startswith("def ") else ""
+        literal = (
+            ast.literal_eval(entry.answer) if not exercises.code_name(entry.answer) else ""
+        )
         if isinstance(literal, str) and len(literal) > 2:
             found.append(literal)
         elif isinstance(literal, int) and literal > 9:
@@ -360,8 +362,12 @@ def solved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]
         if found:
             answer = exercises.model_answer(found[0])
             assert answer is not None, f"{found[0]} has no model answer"
-            ast.literal_eval(answer)
-            line = f"answer = {answer}"
+            name = exercises.code_name(answer)
+            if name is None:
+                ast.literal_eval(answer)
+                line = f"answer = {answer}"
+            else:  # a coding exercise: the model function, then answer = it
+                line = f"{answer}\nanswer = {name}"
             cell.source = UNANSWERED_LINE.sub(lambda m, line=line: line, cell.source)
             ids.append(found[0])
     return nb, ids

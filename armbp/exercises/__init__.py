@@ -41,14 +41,20 @@ binary or decimal string". Checkers must not raise; if one does anyway, :func:`c
 so instead of failing the cell.
 
 ``answer`` is a model answer, written as the Python literal a learner would type in place
-of ``...`` (``"0xd4000001"``, ``"1"``). ``tests/test_notebooks.py`` substitutes it to run
+of ``...`` (``"0xd4000001"``, ``"1"``); for a coding exercise (checker built with
+:func:`expect_function`) it is the source of a model function, ``def name(...): ...``,
+and the learner answers with their own function (``answer = name``). ``tests/test_notebooks.py`` substitutes it to run
 every lesson with its exercises solved; :func:`model_answer` returns it.
 
-Pure Python: the lessons import :mod:`armbp.encodings` and :mod:`armbp.esr` builders only.
+Importing the exercises is cheap: the lessons import :mod:`armbp.encodings` and
+:mod:`armbp.esr` builders; a coding exercise's trials import the model they run the
+learner's function against (the table, the vCPU, the exit handler, the RSP framing) only
+when they run.
 """
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 from collections.abc import Callable, Mapping
@@ -66,12 +72,16 @@ __all__ = [
     "as_int",
     "as_packet",
     "check",
+    "code_name",
     "exercise",
     "exercise_ids",
+    "expect_function",
     "expect_int",
     "memory_order",
     "model_answer",
+    "model_value",
     "question",
+    "shown",
     "solution",
 ]
 
@@ -190,8 +200,32 @@ def question(exercise_id: str) -> str:
 
 
 def model_answer(exercise_id: str) -> str | None:
-    """The model answer as Python text (what replaces ``...``), or None if none was given."""
+    """The model answer as Python text (what replaces ``...``), or None if none was given.
+
+    For a coding exercise it is the source of the model function (``def name(...): ...``)."""
     return _get(exercise_id).answer
+
+
+def model_value(exercise_id: str) -> Any:
+    """The model answer as a learner would pass it to :func:`check`.
+
+    A literal for a value exercise; for a coding exercise, the model function, defined from
+    its source (so the source the answer key prints is the code that is checked)."""
+    text = _get(exercise_id).answer
+    if text is None:
+        raise ValueError(f"exercise {exercise_id!r} has no model answer")
+    name = code_name(text)
+    if name is None:
+        return ast.literal_eval(text)
+    scope: dict[str, Any] = {}
+    exec(compile(text, f"<model answer of {exercise_id}>", "exec"), scope)  # noqa: S102
+    return scope[name]
+
+
+def code_name(answer: str | None) -> str | None:
+    """The function a coding exercise's model answer defines, or None for a value answer."""
+    found = re.match(r"(?:(?:from|import) .*\n|\s*\n)*def ([A-Za-z_]\w*)\(", answer or "")
+    return found.group(1) if found else None
 
 
 HIDDEN = "The answer is hidden: open “Show the answer” to see it."
@@ -312,6 +346,44 @@ def expect_int(expected: int, why: str) -> Checker:
         return False, ""
 
     return checker
+
+
+Trial = Callable[[Callable[..., Any]], "str | None"]
+"""One case of a coding exercise: run the learner's function, return what went wrong (or None)."""
+
+
+def expect_function(cases: list[tuple[str, Trial]], why: str) -> Checker:
+    """A checker that runs the learner's function through ``cases`` against the model.
+
+    Each case is ``(what it tries, trial)``; a trial calls the function and compares what
+    it did with what armbp's own code does, returning a sentence saying what differs. The
+    first failing case is reported by number and name; an exception the learner's code
+    raises is reported as one line (its type and message), never as a traceback.
+    """
+
+    def checker(answer: Any) -> Verdict:
+        if not callable(answer):
+            return False, (
+                f"expected your function (define it above, then answer = its name), "
+                f"got {answer!r}."
+            )
+        for n, (what, trial) in enumerate(cases, 1):
+            try:
+                problem = trial(answer)
+            except Exception as exc:  # the learner's code failed: say how, in one line  # noqa: BLE001
+                problem = f"your function raised {type(exc).__name__}: {exc}"
+            if problem:
+                return False, f"case {n} of {len(cases)} ({what}): {problem.rstrip('.')}."
+        return True, why
+
+    return checker
+
+
+def shown(value: Any) -> str:
+    """``value`` as a trial reports it: a number in hex (the lessons' notation), else repr."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:#x}"
+    return repr(value)
 
 
 def memory_order(word: int) -> int:

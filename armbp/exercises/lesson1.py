@@ -7,8 +7,35 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+from typing import Any
+
 from .. import encodings
-from . import Exercise, exercise, expect_int, memory_order
+from . import Exercise, Trial, exercise, expect_function, expect_int, memory_order, shown
+
+_IMMEDIATES = [0, 0x99, 0xF000, 0xFFFF, *random.Random(1).sample(range(0x10000), 4)]
+
+
+def _brk_trial(imm16: int) -> Trial:
+    def trial(brk: Callable[[int], Any]) -> str | None:
+        got, expected = brk(imm16), encodings.brk(imm16)
+        if got == expected:
+            return None
+        if got == memory_order(expected):
+            return f"brk({imm16:#x}) = {got:#010x}: that is the bytes in memory order"
+        if isinstance(got, int) and got == 0xD4200000 | imm16:
+            return f"brk({imm16:#x}) = {got:#010x}: the immediate is not shifted by 5"
+        return f"brk({imm16:#x}) returned {shown(got)}, expected {expected:#010x}"
+
+    return trial
+
+
+_MODEL_BRK = """\
+def brk(imm16):
+    return 0xD4200000 | (imm16 & 0xFFFF) << 5
+"""  # the model answer: what the answer key prints and the lesson test runs
+
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -79,5 +106,19 @@ EXERCISES: tuple[Exercise, ...] = (
             0x20: "that is the second most significant byte (bits 23:16).",
             encodings.BRK0: "the question asks for one byte, the one at the lowest address.",
         },
+    ),
+    exercise(
+        "brk-code-encode",
+        "Write brk(imm16): the 32-bit instruction word of BRK #imm16, with shifts and ORs "
+        "(without armbp.encodings).",
+        check=expect_function(
+            [(f"BRK #{imm:#x}", _brk_trial(imm)) for imm in _IMMEDIATES],
+            why="0xd4200000 | imm16 << 5 agrees with armbp.encodings.brk for every "
+            "immediate tried.",
+        ),
+        hint="The fixed bits of BRK are 0xd4200000; imm16 goes into bits 20:5.",
+        solution=_MODEL_BRK
+        + "\nBRK's fixed bits with the 16-bit immediate shifted into bits 20:5.",
+        answer=_MODEL_BRK,
     ),
 )

@@ -7,8 +7,49 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import encodings, esr
-from . import Exercise, exercise, expect_int
+from . import Exercise, Trial, exercise, expect_function, expect_int, shown
+
+
+def _brk_exit_trial(imm16: int) -> Trial:
+    def trial(brk_exit: Any) -> str | None:
+        got = brk_exit(imm16)
+        if isinstance(got, int):
+            return f"it returned the number {got:#x}: return the exit itself (vcpu.run()'s result)"
+        reason = getattr(getattr(got, "reason", None), "name", None)
+        if reason is None:
+            return f"it returned {shown(got)}, not an exit: return what vcpu.run() gives"
+        if reason != "DEBUG":
+            return (
+                f"the exit is {reason}, not DEBUG: the BRK was not trapped (insert a "
+                f"breakpoint and call update_guest_debug() before running)"
+            )
+        hsr = got.debug.hsr
+        if hsr != esr.brk(imm16):
+            return f"hsr is {hsr:#010x}, expected the syndrome of BRK #{imm16:#x}: is that BRK first?"
+        return None
+
+    return trial
+
+
+_MODEL_BRK_EXIT = """\
+from armbp import BreakpointTable, assemble
+from armbp.kvm.unicorn import VCpu
+from armbp.vmm import ExitHandler
+
+
+def brk_exit(imm16):
+    prog = assemble(f"brk #{imm16:#x}\\nnop")
+    vcpu = VCpu(prog)
+    table = BreakpointTable(vcpu.memory)
+    handler = ExitHandler(vcpu, table)
+    table.insert(prog.base + 4)  # any breakpoint makes QEMU ask KVM to trap BRK
+    handler.update_guest_debug()
+    return vcpu.run()
+"""  # the model answer: what the answer key prints and the lesson test runs
+
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -81,5 +122,21 @@ EXERCISES: tuple[Exercise, ...] = (
             3: "with x0 = 5 the loop runs five rounds; count the adds done before stop 5.",
             6: "x1 can only count completed adds, and stop 5 comes before the fifth add.",
         },
+    ),
+    exercise(
+        "hit-code-brk-exit",
+        "Write brk_exit(imm16): assemble a guest whose first instruction is BRK #imm16, run it "
+        "on a VCpu with an ExitHandler that traps BRK, and return the exit vcpu.run() gives.",
+        check=expect_function(
+            [(f"BRK #{imm:#x}", _brk_exit_trial(imm)) for imm in (0, 0x99, 0xF000, 0x1234)],
+            why="each guest exits with reason DEBUG at its BRK, and hsr is that BRK's "
+            "syndrome, 0xf2000000 | imm16.",
+        ),
+        hint="Copy the set-up of the lesson (VCpu, BreakpointTable, ExitHandler): KVM traps BRK "
+        "only once the table has an entry and update_guest_debug() has told it so.",
+        solution=_MODEL_BRK_EXIT
+        + "\nWithout a breakpoint (and update_guest_debug) the BRK is not trapped: it goes to "
+        "the guest's own vector table.",
+        answer=_MODEL_BRK_EXIT,
     ),
 )

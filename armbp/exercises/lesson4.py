@@ -7,10 +7,47 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
+import random
+from typing import Any
+
 from .. import encodings, esr
-from . import Exercise, exercise, expect_int
+from . import Exercise, Trial, exercise, expect_function, expect_int, shown
 
 _DABT = esr.data_abort(same_el=True, wnr=True, dfsc=0x05)  # 0x96000045
+
+_VALUES = [_DABT, esr.brk(0x99), esr.svc(0), *random.Random(4).sample(range(1 << 37), 5)]
+_FIELDS = (("EC", 26, 6), ("IL", 25, 1), ("ISS", 0, 25))
+
+
+def _decode_trial(value: int) -> Trial:
+    def trial(decode: Any) -> str | None:
+        model = esr.decode(value)
+        got = decode(value)
+        if not isinstance(got, tuple) or len(got) != 3:
+            return (
+                f"decode({value:#010x}) returned {shown(got)}, expected a tuple (ec, il, iss)"
+            )
+        for (name, low, width), mine, want in zip(
+            _FIELDS, got, (model.ec, model.il, model.iss), strict=True
+        ):
+            if mine != want:
+                return (
+                    f"{name} is {shown(mine)}, expected {want:#x} (bits "
+                    f"{low + width - 1}:{low}: shift by {low}, mask with {(1 << width) - 1:#x})"
+                )
+        return None
+
+    return trial
+
+
+_MODEL_DECODE = """\
+def decode(value):
+    ec = value >> 26 & 0x3F
+    il = value >> 25 & 1
+    iss = value & 0x1FFFFFF
+    return ec, il, iss
+"""  # the model answer: what the answer key prints and the lesson test runs
+
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -113,5 +150,20 @@ EXERCISES: tuple[Exercise, ...] = (
             0x2: "0x2 is the hex digit of bits 27:24; IL is one bit of it, bit 25.",
             0xF2: "that is the top byte; IL is a single bit, bit 25.",
         },
+    ),
+    exercise(
+        "esr-code-decode",
+        "Write decode(value): the (EC, IL, ISS) of an ESR_ELx value, with shifts and masks "
+        "(without armbp.esr). ESR_ELx is 64 bits: bits 36:32 (ISS2) may be set too.",
+        check=expect_function(
+            [(f"ESR {v:#x}", _decode_trial(v)) for v in _VALUES],
+            why="your (EC, IL, ISS) agree with armbp.esr.decode on every value tried, "
+            "random ones included.",
+        ),
+        hint="EC is bits 31:26 (6 bits), IL bit 25 (1 bit), ISS bits 24:0 (25 bits): shift "
+        "right to the field's lowest bit, then mask with as many 1s as it has bits.",
+        solution=_MODEL_DECODE
+        + "\nEach field: shift right by its lowest bit number, mask with 2**width - 1.",
+        answer=_MODEL_DECODE,
     ),
 )
