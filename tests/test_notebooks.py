@@ -350,6 +350,40 @@ def test_sanitize_never_touches_guest_values(guest):
     assert sanitize(guest) == guest
 
 
+# --- cells a learner re-runs ------------------------------------------------------------------
+
+RERUN_TAG = "rerun"
+RERUN = [
+    (path, n)
+    for path in LESSONS
+    for n, cell in enumerate(code_cells(read(path)))
+    if RERUN_TAG in cell.metadata.get("tags", [])
+]
+
+
+def test_the_cells_a_learner_re_runs_are_tagged():
+    assert {path.name[:2] for path, _ in RERUN} >= {"02", "03"}, RERUN
+
+
+@pytest.mark.parametrize("path, n", RERUN, ids=[f"{p.stem[:2]}-cell{n + 1}" for p, n in RERUN])
+def test_running_a_tagged_cell_twice_changes_nothing_after_it(path, n):
+    """The insert of lesson 2 and the step by hand of lesson 3, run twice (as a learner
+    does): every later cell prints what the stored lesson shows."""
+    stored = read(path)
+    nb = nbformat.from_dict(stored)
+    cells = code_cells(nb)
+    twice = nbformat.from_dict(cells[n])
+    twice.id = f"{twice.id}-again"
+    nb.cells.insert(nb.cells.index(cells[n]) + 1, twice)
+    execute.run(nb)
+    ran = code_cells(nb)
+    assert not any(o.output_type == "error" for o in ran[n + 1].outputs), ran[n + 1].outputs
+    for before, after in zip(code_cells(stored)[n + 1 :], ran[n + 2 :], strict=True):
+        want = [sorted(map(sanitize, texts(o))) for o in before.outputs]
+        got = [sorted(map(sanitize, texts(o))) for o in execute.merge_streams(after.outputs)]
+        assert got == want, before.source
+
+
 # --- the exercises solved ---------------------------------------------------------------------
 
 
