@@ -165,13 +165,17 @@ def test_no_stored_output_needs_sanitizing(path):
 
 
 @lesson
-def test_lesson_has_goals_prerequisites_summary_and_whats_next(path):
+def test_lesson_has_time_goals_prerequisites_summary_references_and_whats_next(path):
     nb = read(path)
     first, last = nb.cells[0], nb.cells[-1]
     assert first.cell_type == "markdown" and first.source.startswith("# Lesson")
     assert "**Goals**" in first.source and "**Prerequisites**" in first.source
+    assert re.search(r"\*\*Time to learn\*\*: about \d+ minutes\.", first.source)
+    assert "| Concepts | Importance | Notes |" in first.source  # the prerequisites table
     assert last.cell_type == "markdown" and "## Summary" in last.source
     assert "What's next" in last.source
+    references = last.source.split("## References", 1)[1].split("**What's next**")[0]
+    assert re.findall(r"^- \[[^]]+\]\(https://[^)]+\)", references, re.MULTILINE), path.name
 
 
 @lesson
