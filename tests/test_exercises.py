@@ -518,3 +518,37 @@ def test_packet_answers_are_normalised():
 
     assert as_packet("$m400120,4#f4") == as_packet(" 'm400120,4' ") == "m400120,4"
     assert as_packet("m 400120, 4") == "m400120,4" and as_packet(0x400120) is None
+
+
+# --- the instructor's answer key ------------------------------------------------------------------
+
+
+def test_the_answer_key_in_docs_instructor_md_is_current():
+    """Regenerate with `python -m armbp.exercises.key --write docs/instructor.md`."""
+    from pathlib import Path
+
+    from armbp.exercises import key
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "instructor.md"
+    assert key.stored_key(doc) == key.answer_key()
+    text = key.answer_key()
+    for entry in (e for lesson in exercises.LESSONS for e in lesson.EXERCISES):
+        assert f"#### `{entry.id}`" in text and entry.answer.rstrip() in text, entry.id
+        for hint in entry.wrong.values():
+            assert hint in text
+
+
+def test_the_answer_key_is_written_between_its_markers_only(tmp_path):
+    from armbp.exercises import key
+
+    doc = tmp_path / "pack.md"
+    doc.write_text(f"# Pack\n\nbefore\n\n{key.BEGIN}\nold key\n{key.END}\n\nafter\n")
+    assert key.write_key(doc) is True
+    text = doc.read_text()
+    assert text.startswith("# Pack\n\nbefore\n\n") and text.endswith(f"{key.END}\n\nafter\n")
+    assert "old key" not in text and key.stored_key(doc) == key.answer_key()
+    assert key.write_key(doc) is False  # already current: the file is not touched
+    doc.write_text("no markers\n")
+    with pytest.raises(ValueError, match="expected one"):
+        key.write_key(doc)
+    assert doc.read_text() == "no markers\n"
