@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # JupyterLab refuses to start as root (every Docker image) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: lab test lint test-suite test-pythons notebooks demo bench clean app wheel
+.PHONY: lab test lint test-suite test-pythons notebooks student demo bench clean app wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ test-pythons:
 # Re-execute every lesson in place (after a change in armbp alters what one prints).
 notebooks: $(TEST_STAMP)
 	$(PY) notebooks/execute.py
+
+# The lessons to hand out, in build/student/: no stored worked solutions (a learner who runs
+# a solution cell still gets its answer); files already there are never overwritten.
+student: | $(PY)
+	PYTHONPATH=. $(PY) -m armbp notebooks --student build/student
 
 demo: $(LAB_STAMP)
 	$(VENV)/bin/armbp demo

@@ -426,3 +426,45 @@ def test_lesson_runs_with_every_exercise_solved(path):
             exercise_id,
             printed,
         )
+
+
+# --- the student edition ------------------------------------------------------------------------
+
+
+@lesson
+def test_the_student_edition_stores_no_solution_and_keeps_everything_else(path):
+    from armbp.lab import student_edition
+
+    raw = path.read_bytes()
+    student = nbformat.reads(student_edition(raw).decode(), as_version=4)
+    nbformat.validate(student)
+    stored = read(path)
+    assert len(student.cells) == len(stored.cells)
+    for mine, theirs in zip(student.cells, stored.cells, strict=True):
+        assert mine.source == theirs.source
+        if "solution" in theirs.metadata.get("tags", []):
+            assert mine.outputs == [] and mine.execution_count is None
+        elif mine.cell_type == "code":
+            assert mine.outputs == theirs.outputs
+    text = student_edition(raw).decode()
+    assert "armbp-solution" in raw.decode()  # the stored lesson has the closed blocks
+    assert exercises.HIDDEN not in text and "armbp-solution" not in text
+
+
+def test_armbp_notebooks_student_writes_the_edition_and_never_overwrites(tmp_path, capsys):
+    from armbp import lab
+
+    assert lab.main_notebooks(["--student", str(tmp_path)]) == 0
+    assert "copied" in capsys.readouterr().out
+    for path in LESSONS:
+        assert (tmp_path / path.name).read_bytes() == lab.student_edition(path.read_bytes())
+    mine = tmp_path / LESSONS[1].name
+    mine.write_text(mine.read_text().replace("Lesson 1", "Lesson one"))
+    assert lab.main_notebooks(["--student", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"kept your {LESSONS[1].name}" in out and "already there, unchanged" in out
+    assert "Lesson one" in mine.read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(
+        r"^student:.*\n\t.*armbp notebooks --student build/student$", makefile, re.MULTILINE
+    )
