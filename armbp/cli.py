@@ -30,6 +30,10 @@ COMMANDS = {
         "armbp.lab:main_notebooks",
         "copy the lessons into DIR, never overwriting your edits",
     ),
+    "results": (
+        "armbp.exercises.results",
+        "summarise the learners' self-check results (armbp-results-*.json) in a folder",
+    ),
     "app": (
         "armbp.app",
         "serve the ESR explorer and the debugger view with Voila on 127.0.0.1",

@@ -552,3 +552,92 @@ def test_the_answer_key_is_written_between_its_markers_only(tmp_path):
     with pytest.raises(ValueError, match="expected one"):
         key.write_key(doc)
     assert doc.read_text() == "no markers\n"
+
+
+# --- learners' results ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_a_notebook(monkeypatch, tmp_path):
+    """check() as in a learner's kernel: recording on, in tmp_path, learner 'ada'."""
+    from armbp.exercises import results
+
+    monkeypatch.setattr(results, "in_notebook", lambda: True)
+    monkeypatch.delenv(results.OFF_ENV, raising=False)
+    monkeypatch.setenv(results.LEARNER_ENV, "ada")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "armbp-results-ada.json"
+
+
+def test_check_records_attempts_and_the_first_correct_one(in_a_notebook, capsys):
+    import json
+
+    check("brk-encoding-0x99", ...)  # not an attempt
+    assert not in_a_notebook.exists()
+    check("brk-encoding-0x99", 0xD4200099)
+    check("brk-encoding-0x99", 0xD4201320)
+    check("brk-encoding-0x99", 0xD4201320)
+    check("esr-ec-0x96000045", 0x96)
+    data = json.loads(in_a_notebook.read_text())
+    assert data["learner"] == "ada" and data["format"] == 1
+    brk = data["exercises"]["brk-encoding-0x99"]
+    assert (brk["lesson"], brk["attempts"], brk["correct"], brk["correct_at"]) == (
+        1,
+        3,
+        True,
+        2,
+    )
+    ec = data["exercises"]["esr-ec-0x96000045"]
+    assert (ec["lesson"], ec["attempts"], ec["correct"], ec["last"]) == (4, 1, False, "wrong")
+    capsys.readouterr()
+
+
+def test_results_opt_out_and_outside_a_notebook_record_nothing(
+    in_a_notebook, monkeypatch, capsys
+):
+    from armbp.exercises import results
+
+    monkeypatch.setenv(results.OFF_ENV, "1")
+    check("brk-encoding-0x99", 1)
+    assert not in_a_notebook.exists()
+    monkeypatch.delenv(results.OFF_ENV)
+    monkeypatch.setattr(results, "in_notebook", lambda: False)
+    check("brk-encoding-0x99", 1)
+    assert not in_a_notebook.exists()
+    monkeypatch.undo()
+    assert results.in_notebook() is False  # the test suite itself is no kernel
+    capsys.readouterr()
+
+
+def test_a_file_that_is_not_a_results_file_is_left_alone(in_a_notebook, capsys):
+    in_a_notebook.write_text("my notes\n")
+    result = check("brk-encoding-0x99", 0xD4201320)
+    assert result.correct and in_a_notebook.read_text() == "my notes\n"
+    capsys.readouterr()
+
+
+def test_armbp_results_summarises_a_folder(tmp_path, monkeypatch, capsys):
+    from armbp import cli
+    from armbp.exercises import results
+
+    for name, answers in (("ada", [0xD4200099, 0xD4201320]), ("bob", [0xD4201320])):
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setenv(results.LEARNER_ENV, name)
+        for answer in answers:
+            outcome = "correct" if answer == 0xD4201320 else "wrong"
+            assert results.record("brk-encoding-0x99", 1, outcome, folder)
+    (tmp_path / "armbp-results-eve.json").write_text("{broken")
+    assert cli.main(["results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"2 learner(s) in {tmp_path}, {len(exercises.exercise_ids())} exercises"
+    )
+    assert "skipped" in out and "armbp-results-eve.json" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert rows["ada"][:2] == [f"1/{len(exercises.exercise_ids())}", "2"]
+    assert rows["bob"][:2] == [f"1/{len(exercises.exercise_ids())}", "1"]
+    assert rows["brk-encoding-0x99"] == ["2/2", "1.5"]
+    assert rows["esr-ec-0x96000045"] == ["0/2", "-"]
+    assert cli.main(["results", str(tmp_path / "nope")]) == 2
+    capsys.readouterr()

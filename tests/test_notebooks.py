@@ -468,3 +468,34 @@ def test_armbp_notebooks_student_writes_the_edition_and_never_overwrites(tmp_pat
     assert re.search(
         r"^student:.*\n\t.*armbp notebooks --student build/student$", makefile, re.MULTILINE
     )
+
+
+def test_check_in_a_real_kernel_records_next_to_the_notebook(tmp_path):
+    """In a Jupyter kernel (started in the notebook's folder, as Jupyter does) an answered
+    check() writes the learner's results file there; execute.run's kernels record nothing."""
+    import os
+
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from armbp import check\ncheck('brk-encoding-0x99', 0xD4201320)\n"
+            "check('brk-first-byte', ...)"
+        )
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "ARMBP_NO_RESULTS"}
+    client = NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+        kernel_manager_class=execute.over_unix_sockets(AsyncKernelManager),
+    )
+    client.execute(env={**env, "ARMBP_LEARNER": "kim"})
+    data = json.loads((tmp_path / "armbp-results-kim.json").read_text())
+    assert list(data["exercises"]) == ["brk-encoding-0x99"]  # the unanswered one is no attempt
+    assert data["exercises"]["brk-encoding-0x99"]["correct"] is True
+    execute.run(nbformat.from_dict(nb))  # in notebooks/, with recording off
+    assert not list(NOTEBOOKS.glob("armbp-results-*.json"))

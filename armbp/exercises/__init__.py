@@ -7,7 +7,8 @@ In a notebook::
     check("brk-encoding-0x99", answer)
     solution("brk-encoding-0x99")     # the "reveal" cell: a closed "Show the answer" block
 
-:func:`check` prints one line and returns a :class:`Result`:
+:func:`check` prints one line and returns a :class:`Result` (and, in a notebook, adds the
+attempt to the learner's results file: :mod:`armbp.exercises.results`):
 
 * ``✓ Correct: <why>`` for a right answer,
 * ``✗ Not quite: <hint>`` for a wrong one (a garbage answer is told what was expected),
@@ -292,7 +293,21 @@ def check(exercise_id: str, answer: Any) -> Result:
             text = f"{detail} {entry.hint}" if detail else entry.hint
             result = Result(exercise_id, "wrong", f"✗ Not quite: {text}")
     print(result.message)
+    if result.status != "unanswered":
+        from . import results
+
+        if results.enabled():  # in a notebook, unless ARMBP_NO_RESULTS is set
+            results.record(exercise_id, _lesson_of(exercise_id), result.status)
     return result
+
+
+def _lesson_of(exercise_id: str) -> int:
+    """The number of the lesson that declares ``exercise_id`` (-1 for one registered
+    elsewhere, as a test does)."""
+    for number, lesson in enumerate(LESSONS):
+        if any(entry.id == exercise_id for entry in lesson.EXERCISES):
+            return number
+    return -1
 
 
 # --- answers --------------------------------------------------------------------------------
