@@ -10,7 +10,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # JupyterLab refuses to start as root (every Docker image) unless told.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
 
-.PHONY: kvm lab test lint test-suite test-pythons notebooks demo bench clean app wheel
+.PHONY: kvm lab test lint test-suite test-pythons notebooks student demo bench clean app wheel
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ notebooks: $(TEST_STAMP)
 kvm: | $(PY)
 	$(PY) -m pip install --quiet -e .
 	$(VENV)/bin/armbp kvm
+
+# The lessons to hand out, in build/student/: no stored worked solutions (a learner who runs
+# a solution cell still gets its answer); files already there are never overwritten.
+student: | $(PY)
+	PYTHONPATH=. $(PY) -m armbp notebooks --student build/student
 
 demo: $(LAB_STAMP)
 	$(VENV)/bin/armbp demo

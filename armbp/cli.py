@@ -34,6 +34,10 @@ COMMANDS = {
         "armbp.kvm.lab.cli",
         "boot real Linux KVM in an emulated arm64 machine and run the model's scenarios on it",
     ),
+    "results": (
+        "armbp.exercises.results",
+        "summarise the learners' self-check results (armbp-results-*.json) in a folder",
+    ),
     "app": (
         "armbp.app",
         "serve the ESR explorer and the debugger view with Voila on 127.0.0.1",

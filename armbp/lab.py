@@ -1,6 +1,7 @@
 """``armbp lab`` and ``armbp notebooks``: the lessons in a folder the learner owns.
 
     armbp notebooks DIR        copy the lessons into DIR (nothing else)
+    armbp notebooks --student DIR   the same without the stored worked solutions
     armbp lab [DIR]            copy them (the first time) and open JupyterLab there
 
 An installed armbp carries the lessons as package data (``armbp/data/lessons``, put there
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -84,11 +86,32 @@ class CopyReport:
         return out
 
 
-def copy_lessons(folder: Path | str) -> CopyReport:
+SOLUTION_TAG = "solution"
+
+
+def student_edition(notebook: bytes) -> bytes:
+    """A lesson (``.ipynb`` bytes) without the stored outputs of its solution cells.
+
+    Why: the handed-out lessons should hold no worked answer at all, not even a closed one
+    in the file; the learner gets it by running the solution cell, deliberately. Solution
+    cells are the code cells tagged ``solution``; their source stays, so the cell still
+    works. Written as nbformat writes notebooks (one-space indent, sorted keys).
+    """
+    nb = json.loads(notebook)
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") == "code" and SOLUTION_TAG in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            cell["outputs"], cell["execution_count"] = [], None
+    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def copy_lessons(folder: Path | str, *, student: bool = False) -> CopyReport:
     """Copy the lessons into ``folder`` (made if missing), never overwriting a file there.
 
     Why never: the folder is the learner's; a lesson they have run or edited is their
     work. A file already there is left alone and reported as ``same`` or ``kept``.
+    ``student=True`` writes each lesson through :func:`student_edition`.
     """
     folder = Path(folder).expanduser()
     source = shipped("lessons")
@@ -101,13 +124,24 @@ def copy_lessons(folder: Path | str) -> CopyReport:
     report = CopyReport(folder)
     for rel in lesson_files(source):
         dest = folder / rel
+        edition = (
+            student_edition((source / rel).read_bytes())
+            if student and rel.suffix == ".ipynb"
+            else None
+        )
         if dest.exists():
-            (
-                report.same if filecmp.cmp(source / rel, dest, shallow=False) else report.kept
-            ).append(rel)
+            same = (
+                filecmp.cmp(source / rel, dest, shallow=False)
+                if edition is None
+                else dest.read_bytes() == edition
+            )
+            (report.same if same else report.kept).append(rel)
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / rel, dest)
+        if edition is None:
+            shutil.copyfile(source / rel, dest)
+        else:
+            dest.write_bytes(edition)
         report.copied.append(rel)
     return report
 
@@ -146,9 +180,9 @@ def missing_extra(module: str, extra: str) -> str | None:
     )
 
 
-def _copy(folder: Path, prog: str) -> int:
+def _copy(folder: Path, prog: str, *, student: bool = False) -> int:
     try:
-        report = copy_lessons(folder)
+        report = copy_lessons(folder, student=student)
     except OSError as exc:
         print(f"{prog}: cannot copy the lessons into {folder}: {exc}", file=sys.stderr)
         return 1
@@ -168,8 +202,14 @@ def main_notebooks(argv: Sequence[str] | None = None) -> int:
         "never overwritten: an edited one is kept and named.",
     )
     parser.add_argument("dir", type=Path, help="the folder to copy the lessons into")
+    parser.add_argument(
+        "--student",
+        action="store_true",
+        help="the student edition: no stored worked solutions (running a solution cell "
+        "still shows its answer)",
+    )
     args = parser.parse_args(argv)
-    return _copy(args.dir.expanduser(), "armbp notebooks")
+    return _copy(args.dir.expanduser(), "armbp notebooks", student=args.student)
 
 
 def main_lab(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,8 @@ then normalised so that a re-run changes only what really changed:
 
 * kernelspec is ``python3`` / "Python 3 (ipykernel)", language_info carries no version,
 * no execution timestamps (cell ``metadata.execution``), no ``collapsed``/``scrolled`` flags,
-* solution cells (tag ``solution``) keep their output folded, for the learner to reveal,
+* solution cells (tag ``solution``) are not folded: their output is a closed "Show the
+  answer" block already (a folded output would still preview its first line),
 * consecutive stream outputs of one cell are merged (a busy machine may deliver one
   ``print`` in several pieces; the stored notebook should not depend on that).
 
@@ -84,7 +85,10 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
         if cell.cell_type == "code" and SOLUTION_TAG in cell.metadata.get("tags", []):
-            cell.metadata.setdefault("jupyter", {})["outputs_hidden"] = True
+            jupyter = cell.metadata.get("jupyter", {})
+            jupyter.pop("outputs_hidden", None)
+            if not jupyter:
+                cell.metadata.pop("jupyter", None)
     return nb
 
 
@@ -127,7 +131,8 @@ def use_unix_sockets_in_nbval() -> None:
 def run(nb: nbformat.NotebookNode, *, timeout: int = 120) -> nbformat.NotebookNode:
     """Execute ``nb`` (in place) in a fresh python3 kernel started in this folder.
 
-    The kernel talks to us over Unix sockets, not TCP ports (``over_unix_sockets``).
+    The kernel talks to us over Unix sockets, not TCP ports (``over_unix_sockets``), and
+    records no learner's results (``ARMBP_NO_RESULTS``).
     """
     client = NotebookClient(
         nb,
@@ -138,7 +143,8 @@ def run(nb: nbformat.NotebookNode, *, timeout: int = 120) -> nbformat.NotebookNo
         resources={"metadata": {"path": str(HERE)}},
         kernel_manager_class=over_unix_sockets(AsyncKernelManager),
     )
-    client.execute()
+    # a run here is not a learner's: check() records no results (armbp.exercises.results)
+    client.execute(env={**os.environ, "ARMBP_NO_RESULTS": "1"})
     return nb
 
 

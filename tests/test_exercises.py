@@ -46,7 +46,7 @@ def test_unanswered_prints_the_fixed_line(capsys):
 
 
 def test_wrong_answer_prints_the_hint(capsys):
-    result = check("brk-encoding-0x99", 0xD420_0099)
+    result = check("brk-encoding-0x99", 0x1234_5678)  # no hint is keyed to this one
     out = capsys.readouterr().out
     hint = exercises._REGISTRY["brk-encoding-0x99"].hint
     assert out == f"✗ Not quite: {hint}\n"
@@ -83,13 +83,28 @@ def test_a_checker_that_raises_is_reported_not_raised(capsys, monkeypatch):
     capsys.readouterr()
 
 
-def test_solution_prints_and_returns_without_displaying_twice(capsys):
-    text = solution("brk-encoding-0x99")
-    assert capsys.readouterr().out == text + "\n"
-    assert "0xd4201320" in text
-    assert text._ipython_display_() is None  # Jupyter shows only the printed line
+def test_solution_shows_a_closed_details_block_and_prints_nothing(capsys):
+    """The answer is on screen only after a click: HTML <details>, plain text without it."""
+    shown = solution("brk-encoding-0x99")
+    assert capsys.readouterr().out == ""
+    bundle = shown._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert bundle["text/plain"] == exercises.HIDDEN == repr(shown)
+    assert "0xd4201320" not in bundle["text/plain"]
+    html = bundle["text/html"]
+    assert html.startswith(
+        '<details class="armbp-solution"><summary>Show the answer</summary>'
+    )
+    assert html.endswith("</details>") and " open" not in html.split(">")[0]
+    assert "0xd4201320" in html.split("</summary>", 1)[1]
+    assert str(shown) == exercises._REGISTRY["brk-encoding-0x99"].solution  # print() shows it
     assert check("brk-encoding-0x99", ...)._ipython_display_() is None
     capsys.readouterr()
+
+
+def test_solution_html_is_escaped():
+    html = exercises.details_html("a < b & c > d")
+    assert "a &lt; b &amp; c &gt; d" in html and "<b" not in html
 
 
 def test_registry_rejects_duplicates_and_bad_entries(monkeypatch):
@@ -132,7 +147,12 @@ def test_every_exercise_has_a_literal_model_answer_that_checks(capsys):
     for exercise_id in exercises.exercise_ids():
         text = exercises.model_answer(exercise_id)
         assert text, f"{exercise_id}: no model answer (the notebooks' solution test needs one)"
-        value = ast.literal_eval(text)  # what a learner would type in place of ...
+        # what a learner would type in place of ...: a literal, or (coding) their function
+        value = (
+            ast.literal_eval(text)
+            if exercises.code_name(text) is None
+            else exercises.model_value(exercise_id)
+        )
         result = check(exercise_id, value)
         assert result.correct, (exercise_id, text, result.message)
     capsys.readouterr()
@@ -152,6 +172,7 @@ def test_model_answer_must_be_text(monkeypatch):
 
 def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
     from armbp import assemble
+    from armbp.exercises import lesson2
     from armbp.memory import BytearrayMemory
     from armbp.table import BreakpointError, BreakpointTable
 
@@ -159,6 +180,8 @@ def test_lesson_2_answers_agree_with_the_table_and_the_assembler(capsys):
     loop = prog.symbols["loop"]
     mem = BytearrayMemory(prog.code, base=prog.base)
     table = BreakpointTable(mem)
+    assert int.from_bytes(mem.read(loop, 4), "little") == lesson2._SUBS
+    assert int.from_bytes(mem.read(loop + 4, 4), "little") == lesson2._BNE_LOOP
     table.insert(loop)
     table.insert(loop)
     table.remove(loop)
@@ -266,11 +289,169 @@ count:  subs x0, x0, #1
     capsys.readouterr()
 
 
+# --- hints keyed to likely wrong answers ---------------------------------------------------------
+
+KEYED = [
+    (entry.id, value, text)
+    for lesson in exercises.LESSONS
+    for entry in lesson.EXERCISES
+    for value, text in entry.wrong.items()
+]
+
+
+def test_every_exercise_of_lessons_0_to_5_has_hints_for_likely_wrong_answers():
+    for lesson in exercises.LESSONS[:6]:
+        for entry in lesson.EXERCISES:
+            if exercises.code_name(entry.answer) is not None:
+                continue  # a coding exercise diagnoses in its trials (tested below)
+            assert len(entry.wrong) >= 3, (lesson.__name__, entry.id, dict(entry.wrong))
+
+
+@pytest.mark.parametrize(
+    "exercise_id, value, text", KEYED, ids=[f"{i}-{v:#x}" for i, v, _ in KEYED]
+)
+def test_each_keyed_hint_is_said_for_its_wrong_answer_typed_either_way(
+    exercise_id, value, text, capsys
+):
+    entry = exercises._REGISTRY[exercise_id]
+    for typed in (value, f"{value:#x}"):
+        result = check(exercise_id, typed)
+        assert result.status == "wrong", (exercise_id, typed)
+        assert result.message == f"✗ Not quite: {text} {entry.hint}", (exercise_id, typed)
+        model = exercises.model_answer(exercise_id).strip("'\"")
+        # a one-digit answer (a bit, a count) is too short to search for
+        assert len(model) < 3 or model not in text, "the hint gives the answer away"
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "exercise_id, answer, said",
+    [
+        ("bp-shadow-read", "0xe1ffff54", "bytes in memory order"),
+        ("brk-encoding-0x99", 0x201320D4, "bytes in memory order"),
+        ("esr-of-brk-0x99", "0xd4201320", "the instruction word, not the syndrome"),
+        ("hit-hsr-lldb", 0xD43E0000, "the instruction word, not the syndrome"),
+        ("bp-use-count-word", 2, "use_count went 1, 2, then back to 1"),
+        ("hit-x1-fifth-stop", 5, "one too many"),
+        ("esr-ec-0x96000045", 0x96000045, "the whole ESR; EC is only its top 6 bits"),
+        ("esr-of-brk-0x99", 0x3C, "that is the EC alone"),
+        ("esr-ec-0x96000045", 25, "25 is read as decimal; did you mean 0x25?"),
+        ("guest-vector-address", 0x80400, "lower Exception level"),
+    ],
+)
+def test_the_named_misconceptions_get_their_own_hint(exercise_id, answer, said, capsys):
+    assert said in check(exercise_id, answer).message
+    capsys.readouterr()
+
+
+def test_memory_order_reads_a_dump_left_to_right():
+    from armbp import encodings
+
+    assert exercises.memory_order(0xD420_1320) == 0x2013_20D4
+    assert exercises.memory_order(0x54FF_FFE1) == 0xE1FF_FF54
+    assert exercises.memory_order(0x54FF_FFE1) == int(
+        encodings.to_bytes(0x54FF_FFE1).hex(), 16
+    )
+
+
+# --- coding exercises: the learner's function run against the model ------------------------------
+
+
+def _fn(source: str, **names):
+    scope = dict(names)
+    exec(source, scope)  # noqa: S102 (the learner's code, as a notebook cell runs it)
+    return next(v for k, v in scope.items() if callable(v) and k not in names)
+
+
+@pytest.mark.parametrize(
+    "exercise_id, source, said",
+    [
+        (
+            "start-code-address-of",
+            "def f(n): return 0x40000 + 4 * n",
+            "(n = 1): address_of(1) = 0x40004, one instruction too far",
+        ),
+        (
+            "brk-code-encode",
+            "def f(i): return 0xD4200000 | i",
+            "case 2 of 8 (BRK #0x99): brk(0x99) = 0xd4200099: the immediate is not shifted by 5",
+        ),
+        (
+            "brk-code-encode",
+            "def f(i): return int.from_bytes((0xD4200000 | i << 5).to_bytes(4, 'little'), 'big')",
+            "that is the bytes in memory order",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    memory.write(pc, entries[pc]['saved_insn'].to_bytes(4, 'little'))\n    del entries[pc]",
+            "case 2 of 4 (two users: only the count goes down): memory at 0x40004 is 0xf1000400, expected 0xd4200000",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    e = entries[pc]\n    if e['use_count'] > 1:\n        e['use_count'] -= 1\n        return\n    memory.write(pc, e['saved_insn'].to_bytes(4, 'little'))\n    del entries[pc]",
+            "case 3 of 4 (the guest wrote a NOP over the BRK: refused): it should raise BreakpointOverwritten, and did not",
+        ),
+        (
+            "bp-code-remove",
+            "def f(memory, entries, pc):\n    raise KeyError(pc)",
+            "case 1 of 4 (one user, BRK intact: the instruction comes back): your function raised KeyError: 262148",
+        ),
+        ("hit-code-brk-exit", "def f(imm): return 0xF2000000 | imm", "return the exit itself"),
+        (
+            "hit-code-brk-exit",
+            "def f(imm):\n    from armbp import assemble\n    from armbp.kvm.unicorn import VCpu\n    return VCpu(assemble(f'brk #{imm}')).run()",
+            "the BRK was not trapped",
+        ),
+        (
+            "esr-code-decode",
+            "def f(v): return v >> 26, v >> 25 & 1, v & 0x1FFFFFF",
+            "(bits 31:26: shift by 26, mask with 0x3f)",
+        ),
+        (
+            "esr-code-decode",
+            "def f(v): return v >> 26 & 0x3F, v >> 25 & 1, v & 0xFFFF",
+            "(bits 24:0: shift by 0, mask with 0x1ffffff)",
+        ),
+        (
+            "guest-code-reinject",
+            "def f(vcpu, exit_):\n    vcpu.write_register('pc', vcpu.read_register('vbar_el1') + 0x200)",
+            "round 1: esr_el1 = 0x0, expected 0xf2000099",
+        ),
+        (
+            "guest-code-reinject",
+            "def f(vcpu, exit_):\n    vcpu.write_register('pstate', 0x3C5)\n    vcpu.write_register('spsr_el1', vcpu.read_register('pstate'))\n    vcpu.write_register('elr_el1', exit_.pc)\n    vcpu.write_register('esr_el1', exit_.debug.hsr)\n    vcpu.write_register('pc', vcpu.read_register('vbar_el1') + 0x200)",
+            "spsr_el1 = 0x3c5, expected 0x400003c5",
+        ),
+        (
+            "rsp-code-frame",
+            "def f(p): return f'${p}#{sum(p.encode()) % 256}'",
+            "the checksum is written in decimal, not hex",
+        ),
+        (
+            "rsp-code-frame",
+            "def f(p): return f'${p}#{sum(p.encode()) % 256:x}'",
+            "the checksum always has two digits",
+        ),
+    ],
+)
+def test_a_wrong_function_is_told_which_case_failed_and_why(exercise_id, source, said, capsys):
+    result = check(exercise_id, _fn(source))
+    assert result.status == "wrong" and said in result.message, result.message
+    assert "Traceback" not in result.message and result.message.count("\n") == 0
+    capsys.readouterr()
+
+
+def test_a_coding_exercise_is_unanswered_until_given_a_function(capsys):
+    assert check("rsp-code-frame", ...).status == "unanswered"
+    assert "expected your function" in check("rsp-code-frame", "$g#67").message
+    assert check("rsp-code-frame", exercises.model_value("rsp-code-frame"))
+    capsys.readouterr()
+
+
 # --- the engine apart from the lessons' content -----------------------------------------------
 
 
 def test_every_lesson_module_declares_well_formed_exercises(capsys):
-    import ast
 
     declared = []
     for lesson in exercises.LESSONS:
@@ -278,14 +459,21 @@ def test_every_lesson_module_declares_well_formed_exercises(capsys):
         for entry in lesson.EXERCISES:
             declared.append(entry.id)
             assert exercises._REGISTRY[entry.id] is entry, entry.id
-            model = ast.literal_eval(entry.answer)
+            model = exercises.model_value(entry.id)
             assert check(entry.id, model).correct, (lesson.__name__, entry.id)
             for value, hint in entry.wrong.items():
-                assert value != exercises.as_int(model), (entry.id, value)
+                assert not callable(model) and value != exercises.as_int(model), entry.id
                 result = check(entry.id, value)
                 assert result.status == "wrong", (entry.id, value)
                 assert result.message == f"✗ Not quite: {hint} {entry.hint}", (entry.id, value)
     assert declared == exercises.exercise_ids()  # every exercise is some lesson's, once
+    coding = [
+        lesson
+        for lesson in exercises.LESSONS
+        for e in lesson.EXERCISES
+        if e.answer and exercises.code_name(e.answer)
+    ]
+    assert coding == list(exercises.LESSONS), "every lesson has one coding exercise"
     assert any(entry.wrong for lesson in exercises.LESSONS for entry in lesson.EXERCISES)
     capsys.readouterr()
 
@@ -330,3 +518,126 @@ def test_packet_answers_are_normalised():
 
     assert as_packet("$m400120,4#f4") == as_packet(" 'm400120,4' ") == "m400120,4"
     assert as_packet("m 400120, 4") == "m400120,4" and as_packet(0x400120) is None
+
+
+# --- the instructor's answer key ------------------------------------------------------------------
+
+
+def test_the_answer_key_in_docs_instructor_md_is_current():
+    """Regenerate with `python -m armbp.exercises.key --write docs/instructor.md`."""
+    from pathlib import Path
+
+    from armbp.exercises import key
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "instructor.md"
+    assert key.stored_key(doc) == key.answer_key()
+    text = key.answer_key()
+    for entry in (e for lesson in exercises.LESSONS for e in lesson.EXERCISES):
+        assert f"#### `{entry.id}`" in text and entry.answer.rstrip() in text, entry.id
+        for hint in entry.wrong.values():
+            assert hint in text
+
+
+def test_the_answer_key_is_written_between_its_markers_only(tmp_path):
+    from armbp.exercises import key
+
+    doc = tmp_path / "pack.md"
+    doc.write_text(f"# Pack\n\nbefore\n\n{key.BEGIN}\nold key\n{key.END}\n\nafter\n")
+    assert key.write_key(doc) is True
+    text = doc.read_text()
+    assert text.startswith("# Pack\n\nbefore\n\n") and text.endswith(f"{key.END}\n\nafter\n")
+    assert "old key" not in text and key.stored_key(doc) == key.answer_key()
+    assert key.write_key(doc) is False  # already current: the file is not touched
+    doc.write_text("no markers\n")
+    with pytest.raises(ValueError, match="expected one"):
+        key.write_key(doc)
+    assert doc.read_text() == "no markers\n"
+
+
+# --- learners' results ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_a_notebook(monkeypatch, tmp_path):
+    """check() as in a learner's kernel: recording on, in tmp_path, learner 'ada'."""
+    from armbp.exercises import results
+
+    monkeypatch.setattr(results, "in_notebook", lambda: True)
+    monkeypatch.delenv(results.OFF_ENV, raising=False)
+    monkeypatch.setenv(results.LEARNER_ENV, "ada")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "armbp-results-ada.json"
+
+
+def test_check_records_attempts_and_the_first_correct_one(in_a_notebook, capsys):
+    import json
+
+    check("brk-encoding-0x99", ...)  # not an attempt
+    assert not in_a_notebook.exists()
+    check("brk-encoding-0x99", 0xD4200099)
+    check("brk-encoding-0x99", 0xD4201320)
+    check("brk-encoding-0x99", 0xD4201320)
+    check("esr-ec-0x96000045", 0x96)
+    data = json.loads(in_a_notebook.read_text())
+    assert data["learner"] == "ada" and data["format"] == 1
+    brk = data["exercises"]["brk-encoding-0x99"]
+    assert (brk["lesson"], brk["attempts"], brk["correct"], brk["correct_at"]) == (
+        1,
+        3,
+        True,
+        2,
+    )
+    ec = data["exercises"]["esr-ec-0x96000045"]
+    assert (ec["lesson"], ec["attempts"], ec["correct"], ec["last"]) == (4, 1, False, "wrong")
+    capsys.readouterr()
+
+
+def test_results_opt_out_and_outside_a_notebook_record_nothing(
+    in_a_notebook, monkeypatch, capsys
+):
+    from armbp.exercises import results
+
+    monkeypatch.setenv(results.OFF_ENV, "1")
+    check("brk-encoding-0x99", 1)
+    assert not in_a_notebook.exists()
+    monkeypatch.delenv(results.OFF_ENV)
+    monkeypatch.setattr(results, "in_notebook", lambda: False)
+    check("brk-encoding-0x99", 1)
+    assert not in_a_notebook.exists()
+    monkeypatch.undo()
+    assert results.in_notebook() is False  # the test suite itself is no kernel
+    capsys.readouterr()
+
+
+def test_a_file_that_is_not_a_results_file_is_left_alone(in_a_notebook, capsys):
+    in_a_notebook.write_text("my notes\n")
+    result = check("brk-encoding-0x99", 0xD4201320)
+    assert result.correct and in_a_notebook.read_text() == "my notes\n"
+    capsys.readouterr()
+
+
+def test_armbp_results_summarises_a_folder(tmp_path, monkeypatch, capsys):
+    from armbp import cli
+    from armbp.exercises import results
+
+    for name, answers in (("ada", [0xD4200099, 0xD4201320]), ("bob", [0xD4201320])):
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setenv(results.LEARNER_ENV, name)
+        for answer in answers:
+            outcome = "correct" if answer == 0xD4201320 else "wrong"
+            assert results.record("brk-encoding-0x99", 1, outcome, folder)
+    (tmp_path / "armbp-results-eve.json").write_text("{broken")
+    assert cli.main(["results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"2 learner(s) in {tmp_path}, {len(exercises.exercise_ids())} exercises"
+    )
+    assert "skipped" in out and "armbp-results-eve.json" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()}
+    assert rows["ada"][:2] == [f"1/{len(exercises.exercise_ids())}", "2"]
+    assert rows["bob"][:2] == [f"1/{len(exercises.exercise_ids())}", "1"]
+    assert rows["brk-encoding-0x99"] == ["2/2", "1.5"]
+    assert rows["esr-ec-0x96000045"] == ["0/2", "-"]
+    assert cli.main(["results", str(tmp_path / "nope")]) == 2
+    capsys.readouterr()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -164,13 +165,17 @@ def test_no_stored_output_needs_sanitizing(path):
 
 
 @lesson
-def test_lesson_has_goals_prerequisites_summary_and_whats_next(path):
+def test_lesson_has_time_goals_prerequisites_summary_references_and_whats_next(path):
     nb = read(path)
     first, last = nb.cells[0], nb.cells[-1]
     assert first.cell_type == "markdown" and first.source.startswith("# Lesson")
     assert "**Goals**" in first.source and "**Prerequisites**" in first.source
+    assert re.search(r"\*\*Time to learn\*\*: about \d+ minutes\.", first.source)
+    assert "| Concepts | Importance | Notes |" in first.source  # the prerequisites table
     assert last.cell_type == "markdown" and "## Summary" in last.source
     assert "What's next" in last.source
+    references = last.source.split("## References", 1)[1].split("**What's next**")[0]
+    assert re.findall(r"^- \[[^]]+\]\(https://[^)]+\)", references, re.MULTILINE), path.name
 
 
 @lesson
@@ -192,10 +197,55 @@ def test_every_exercise_is_checked_and_has_a_revealable_solution(path):
             exercise_id
         ], f"{path.name}: no solution cell right after {exercise_id}"
         assert "solution" in reveal.metadata.get("tags", [])
-        assert reveal.metadata.get("jupyter", {}).get("outputs_hidden") is True
+        # not folded: a folded output previews its first line; the <details> is the fold
+        assert "outputs_hidden" not in reveal.metadata.get("jupyter", {})
         checked.append(exercise_id)
     assert checked, f"{path.name} has no self-checked exercise"
     assert len(set(checked)) == len(checked), checked
+
+
+DETAILS = re.compile(r"<details\b.*?</details>", re.DOTALL)
+
+
+def _answer_texts(exercise_id: str) -> list[str]:
+    """What would give exercise ``exercise_id`` away: its worked solution and its answer."""
+    entry = exercises._REGISTRY[exercise_id]
+    found = [entry.solution]
+    if entry.answer is not None:
+        literal = (
+            ast.literal_eval(entry.answer) if not exercises.code_name(entry.answer) else ""
+        )
+        if isinstance(literal, str) and len(literal) > 2:
+            found.append(literal)
+        elif isinstance(literal, int) and literal > 9:
+            found += [f"{literal:#x}", str(literal)]
+    return found
+
+
+@lesson
+def test_no_stored_solution_output_gives_its_answer_away(path):
+    """In every mime type of a solution cell's stored output the answer is only inside a
+    closed <details> block (JupyterLab previews a folded output's first line, Run All
+    unfolds it, and text/plain is what a front end without HTML shows)."""
+    solutions = 0
+    for cell in code_cells(read(path)):
+        found = SOLUTION_CALL.findall(cell.source)
+        if not found:
+            continue
+        solutions += 1
+        html_seen = False
+        for out in cell.outputs:
+            assert out.output_type != "stream", f"{path.name}: {found[0]} prints its answer"
+            for mime, value in out.get("data", {}).items():
+                text = value if isinstance(value, str) else json.dumps(value)
+                if mime == "text/html":
+                    html_seen = True
+                    assert re.search(r"<details(?![^>]*\bopen)[^>]*>", text), text
+                    text = DETAILS.sub("", text)
+                for secret in _answer_texts(found[0]):
+                    assert secret not in text, (path.name, found[0], mime, secret)
+        assert html_seen, f"{path.name}: {found[0]} stores no <details> block"
+    assert solutions
 
 
 def test_no_exercise_is_used_in_two_lessons():
@@ -304,6 +354,40 @@ def test_sanitize_never_touches_guest_values(guest):
     assert sanitize(guest) == guest
 
 
+# --- cells a learner re-runs ------------------------------------------------------------------
+
+RERUN_TAG = "rerun"
+RERUN = [
+    (path, n)
+    for path in LESSONS
+    for n, cell in enumerate(code_cells(read(path)))
+    if RERUN_TAG in cell.metadata.get("tags", [])
+]
+
+
+def test_the_cells_a_learner_re_runs_are_tagged():
+    assert {path.name[:2] for path, _ in RERUN} >= {"02", "03"}, RERUN
+
+
+@pytest.mark.parametrize("path, n", RERUN, ids=[f"{p.stem[:2]}-cell{n + 1}" for p, n in RERUN])
+def test_running_a_tagged_cell_twice_changes_nothing_after_it(path, n):
+    """The insert of lesson 2 and the step by hand of lesson 3, run twice (as a learner
+    does): every later cell prints what the stored lesson shows."""
+    stored = read(path)
+    nb = nbformat.from_dict(stored)
+    cells = code_cells(nb)
+    twice = nbformat.from_dict(cells[n])
+    twice.id = f"{twice.id}-again"
+    nb.cells.insert(nb.cells.index(cells[n]) + 1, twice)
+    execute.run(nb)
+    ran = code_cells(nb)
+    assert not any(o.output_type == "error" for o in ran[n + 1].outputs), ran[n + 1].outputs
+    for before, after in zip(code_cells(stored)[n + 1 :], ran[n + 2 :], strict=True):
+        want = [sorted(map(sanitize, texts(o))) for o in before.outputs]
+        got = [sorted(map(sanitize, texts(o))) for o in execute.merge_streams(after.outputs)]
+        assert got == want, before.source
+
+
 # --- the exercises solved ---------------------------------------------------------------------
 
 
@@ -316,8 +400,12 @@ def solved(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]
         if found:
             answer = exercises.model_answer(found[0])
             assert answer is not None, f"{found[0]} has no model answer"
-            ast.literal_eval(answer)
-            line = f"answer = {answer}"
+            name = exercises.code_name(answer)
+            if name is None:
+                ast.literal_eval(answer)
+                line = f"answer = {answer}"
+            else:  # a coding exercise: the model function, then answer = it
+                line = f"{answer}\nanswer = {name}"
             cell.source = UNANSWERED_LINE.sub(lambda m, line=line: line, cell.source)
             ids.append(found[0])
     return nb, ids
@@ -338,3 +426,76 @@ def test_lesson_runs_with_every_exercise_solved(path):
             exercise_id,
             printed,
         )
+
+
+# --- the student edition ------------------------------------------------------------------------
+
+
+@lesson
+def test_the_student_edition_stores_no_solution_and_keeps_everything_else(path):
+    from armbp.lab import student_edition
+
+    raw = path.read_bytes()
+    student = nbformat.reads(student_edition(raw).decode(), as_version=4)
+    nbformat.validate(student)
+    stored = read(path)
+    assert len(student.cells) == len(stored.cells)
+    for mine, theirs in zip(student.cells, stored.cells, strict=True):
+        assert mine.source == theirs.source
+        if "solution" in theirs.metadata.get("tags", []):
+            assert mine.outputs == [] and mine.execution_count is None
+        elif mine.cell_type == "code":
+            assert mine.outputs == theirs.outputs
+    text = student_edition(raw).decode()
+    assert "armbp-solution" in raw.decode()  # the stored lesson has the closed blocks
+    assert exercises.HIDDEN not in text and "armbp-solution" not in text
+
+
+def test_armbp_notebooks_student_writes_the_edition_and_never_overwrites(tmp_path, capsys):
+    from armbp import lab
+
+    assert lab.main_notebooks(["--student", str(tmp_path)]) == 0
+    assert "copied" in capsys.readouterr().out
+    for path in LESSONS:
+        assert (tmp_path / path.name).read_bytes() == lab.student_edition(path.read_bytes())
+    mine = tmp_path / LESSONS[1].name
+    mine.write_text(mine.read_text().replace("Lesson 1", "Lesson one"))
+    assert lab.main_notebooks(["--student", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"kept your {LESSONS[1].name}" in out and "already there, unchanged" in out
+    assert "Lesson one" in mine.read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(
+        r"^student:.*\n\t.*armbp notebooks --student build/student$", makefile, re.MULTILINE
+    )
+
+
+def test_check_in_a_real_kernel_records_next_to_the_notebook(tmp_path):
+    """In a Jupyter kernel (started in the notebook's folder, as Jupyter does) an answered
+    check() writes the learner's results file there; execute.run's kernels record nothing."""
+    import os
+
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from armbp import check\ncheck('brk-encoding-0x99', 0xD4201320)\n"
+            "check('brk-first-byte', ...)"
+        )
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "ARMBP_NO_RESULTS"}
+    client = NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+        kernel_manager_class=execute.over_unix_sockets(AsyncKernelManager),
+    )
+    client.execute(env={**env, "ARMBP_LEARNER": "kim"})
+    data = json.loads((tmp_path / "armbp-results-kim.json").read_text())
+    assert list(data["exercises"]) == ["brk-encoding-0x99"]  # the unanswered one is no attempt
+    assert data["exercises"]["brk-encoding-0x99"]["correct"] is True
+    execute.run(nbformat.from_dict(nb))  # in notebooks/, with recording off
+    assert not list(NOTEBOOKS.glob("armbp-results-*.json"))

@@ -5,9 +5,10 @@ In a notebook::
     from armbp import check, solution
     answer = ...                      # the learner replaces ... with their answer
     check("brk-encoding-0x99", answer)
-    solution("brk-encoding-0x99")     # the "reveal" cell
+    solution("brk-encoding-0x99")     # the "reveal" cell: a closed "Show the answer" block
 
-:func:`check` prints one line and returns a :class:`Result`:
+:func:`check` prints one line and returns a :class:`Result` (and, in a notebook, adds the
+attempt to the learner's results file: :mod:`armbp.exercises.results`):
 
 * ``✓ Correct: <why>`` for a right answer,
 * ``✗ Not quite: <hint>`` for a wrong one (a garbage answer is told what was expected),
@@ -41,14 +42,21 @@ binary or decimal string". Checkers must not raise; if one does anyway, :func:`c
 so instead of failing the cell.
 
 ``answer`` is a model answer, written as the Python literal a learner would type in place
-of ``...`` (``"0xd4000001"``, ``"1"``). ``tests/test_notebooks.py`` substitutes it to run
+of ``...`` (``"0xd4000001"``, ``"1"``); for a coding exercise (checker built with
+:func:`expect_function`) it is the source of a model function, ``def name(...): ...``,
+and the learner answers with their own function (``answer = name``). ``tests/test_notebooks.py`` substitutes it to run
 every lesson with its exercises solved; :func:`model_answer` returns it.
 
-Pure Python: the lessons import :mod:`armbp.encodings` and :mod:`armbp.esr` builders only.
+Importing the exercises is cheap: the lessons import :mod:`armbp.encodings` and
+:mod:`armbp.esr` builders; a coding exercise's trials import the model they run the
+learner's function against (the table, the vCPU, the exit handler, the RSP framing) only
+when they run.
 """
 
 from __future__ import annotations
 
+import ast
+import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,18 +64,25 @@ from types import MappingProxyType, ModuleType
 from typing import Any, Union
 
 __all__ = [
+    "HIDDEN",
     "LESSONS",
     "UNANSWERED",
     "Exercise",
     "Result",
+    "Solution",
     "as_int",
     "as_packet",
     "check",
+    "code_name",
     "exercise",
     "exercise_ids",
+    "expect_function",
     "expect_int",
+    "memory_order",
     "model_answer",
+    "model_value",
     "question",
+    "shown",
     "solution",
 ]
 
@@ -186,15 +201,74 @@ def question(exercise_id: str) -> str:
 
 
 def model_answer(exercise_id: str) -> str | None:
-    """The model answer as Python text (what replaces ``...``), or None if none was given."""
+    """The model answer as Python text (what replaces ``...``), or None if none was given.
+
+    For a coding exercise it is the source of the model function (``def name(...): ...``)."""
     return _get(exercise_id).answer
 
 
-def solution(exercise_id: str) -> str:
-    """Print and return the worked solution (for a "reveal" cell)."""
-    text = _get(exercise_id).solution
-    print(text)
-    return _Shown(text)
+def model_value(exercise_id: str) -> Any:
+    """The model answer as a learner would pass it to :func:`check`.
+
+    A literal for a value exercise; for a coding exercise, the model function, defined from
+    its source (so the source the answer key prints is the code that is checked)."""
+    text = _get(exercise_id).answer
+    if text is None:
+        raise ValueError(f"exercise {exercise_id!r} has no model answer")
+    name = code_name(text)
+    if name is None:
+        return ast.literal_eval(text)
+    scope: dict[str, Any] = {}
+    exec(compile(text, f"<model answer of {exercise_id}>", "exec"), scope)  # noqa: S102
+    return scope[name]
+
+
+def code_name(answer: str | None) -> str | None:
+    """The function a coding exercise's model answer defines, or None for a value answer."""
+    found = re.match(r"(?:(?:from|import) .*\n|\s*\n)*def ([A-Za-z_]\w*)\(", answer or "")
+    return found.group(1) if found else None
+
+
+HIDDEN = "The answer is hidden: open “Show the answer” to see it."
+"""The plain-text form of a :class:`Solution`: what a front end without HTML shows, and
+what JupyterLab previews on the first line of a folded output. It never holds the answer."""
+
+
+class Solution(str):
+    """A worked solution, shown folded: an HTML ``<details>`` block the learner opens.
+
+    Why not print it: a printed answer is on screen as soon as Run All reaches the cell
+    (JupyterLab previews even a collapsed output's first line). ``<details>`` stays closed
+    in JupyterLab, Notebook 7, VS Code, Voilà and a static HTML export until its summary is
+    clicked; the ``text/plain`` fallback is :data:`HIDDEN`. ``str()`` of it (or ``print``)
+    is the solution text itself, for a terminal.
+    """
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": HIDDEN, "text/html": details_html(str(self))}
+
+    def __repr__(self) -> str:
+        return HIDDEN
+
+
+def details_html(text: str, summary: str = "Show the answer") -> str:
+    """``text`` inside a closed ``<details>`` block whose summary is ``summary``.
+
+    Why ``<pre>``-like wrapping: solutions are a few lines of arithmetic whose layout
+    (columns, arrows) matters; ``white-space: pre-wrap`` keeps it and still wraps."""
+    return (
+        '<details class="armbp-solution"><summary>'
+        f"{html.escape(summary)}</summary>"
+        f'<div style="white-space: pre-wrap; font-family: monospace">{html.escape(text)}'
+        "</div></details>"
+    )
+
+
+def solution(exercise_id: str) -> Solution:
+    """The worked solution of an exercise, displayed folded (for a "reveal" cell).
+
+    Nothing is printed: the answer appears only when the learner opens the block."""
+    return Solution(_get(exercise_id).solution)
 
 
 def check(exercise_id: str, answer: Any) -> Result:
@@ -219,7 +293,21 @@ def check(exercise_id: str, answer: Any) -> Result:
             text = f"{detail} {entry.hint}" if detail else entry.hint
             result = Result(exercise_id, "wrong", f"✗ Not quite: {text}")
     print(result.message)
+    if result.status != "unanswered":
+        from . import results
+
+        if results.enabled():  # in a notebook, unless ARMBP_NO_RESULTS is set
+            results.record(exercise_id, _lesson_of(exercise_id), result.status)
     return result
+
+
+def _lesson_of(exercise_id: str) -> int:
+    """The number of the lesson that declares ``exercise_id`` (-1 for one registered
+    elsewhere, as a test does)."""
+    for number, lesson in enumerate(LESSONS):
+        if any(entry.id == exercise_id for entry in lesson.EXERCISES):
+            return number
+    return -1
 
 
 # --- answers --------------------------------------------------------------------------------
@@ -273,6 +361,53 @@ def expect_int(expected: int, why: str) -> Checker:
         return False, ""
 
     return checker
+
+
+Trial = Callable[[Callable[..., Any]], "str | None"]
+"""One case of a coding exercise: run the learner's function, return what went wrong (or None)."""
+
+
+def expect_function(cases: list[tuple[str, Trial]], why: str) -> Checker:
+    """A checker that runs the learner's function through ``cases`` against the model.
+
+    Each case is ``(what it tries, trial)``; a trial calls the function and compares what
+    it did with what armbp's own code does, returning a sentence saying what differs. The
+    first failing case is reported by number and name; an exception the learner's code
+    raises is reported as one line (its type and message), never as a traceback.
+    """
+
+    def checker(answer: Any) -> Verdict:
+        if not callable(answer):
+            return False, (
+                f"expected your function (define it above, then answer = its name), "
+                f"got {answer!r}."
+            )
+        for n, (what, trial) in enumerate(cases, 1):
+            try:
+                problem = trial(answer)
+            except Exception as exc:  # the learner's code failed: say how, in one line  # noqa: BLE001
+                problem = f"your function raised {type(exc).__name__}: {exc}"
+            if problem:
+                return False, f"case {n} of {len(cases)} ({what}): {problem.rstrip('.')}."
+        return True, why
+
+    return checker
+
+
+def shown(value: Any) -> str:
+    """``value`` as a trial reports it: a number in hex (the lessons' notation), else repr."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:#x}"
+    return repr(value)
+
+
+def memory_order(word: int) -> int:
+    """The 4 bytes of ``word`` as memory holds them (little-endian), read as one number.
+
+    Why: reading a hex dump left to right gives this number, the most common wrong answer
+    to "which word is this?" (``0xd4201320`` is stored ``20 13 20 d4``: ``0x201320d4``).
+    """
+    return int.from_bytes((word & 0xFFFF_FFFF).to_bytes(4, "little"), "big")
 
 
 def as_packet(answer: Any) -> str | None:

@@ -7,8 +7,49 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
-from .. import esr
-from . import Exercise, exercise, expect_int
+from typing import Any
+
+from .. import encodings, esr
+from . import Exercise, Trial, exercise, expect_function, expect_int, shown
+
+
+def _brk_exit_trial(imm16: int) -> Trial:
+    def trial(brk_exit: Any) -> str | None:
+        got = brk_exit(imm16)
+        if isinstance(got, int):
+            return f"it returned the number {got:#x}: return the exit itself (vcpu.run()'s result)"
+        reason = getattr(getattr(got, "reason", None), "name", None)
+        if reason is None:
+            return f"it returned {shown(got)}, not an exit: return what vcpu.run() gives"
+        if reason != "DEBUG":
+            return (
+                f"the exit is {reason}, not DEBUG: the BRK was not trapped (insert a "
+                f"breakpoint and call update_guest_debug() before running)"
+            )
+        hsr = got.debug.hsr
+        if hsr != esr.brk(imm16):
+            return f"hsr is {hsr:#010x}, expected the syndrome of BRK #{imm16:#x}: is that BRK first?"
+        return None
+
+    return trial
+
+
+_MODEL_BRK_EXIT = """\
+from armbp import BreakpointTable, assemble
+from armbp.kvm.unicorn import VCpu
+from armbp.vmm import ExitHandler
+
+
+def brk_exit(imm16):
+    prog = assemble(f"brk #{imm16:#x}\\nnop")
+    vcpu = VCpu(prog)
+    table = BreakpointTable(vcpu.memory)
+    handler = ExitHandler(vcpu, table)
+    table.insert(prog.base + 4)  # any breakpoint makes QEMU ask KVM to trap BRK
+    handler.update_guest_debug()
+    return vcpu.run()
+"""  # the model answer: what the answer key prints and the lesson test runs
+
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -24,6 +65,17 @@ EXERCISES: tuple[Exercise, ...] = (
         "into the low 16 bits.",
         solution="(0x3c << 26) | (1 << 25) | 0xf000 = 0xf2000000 | 0xf000 = 0xf200f000.",
         answer="0xf200f000",
+        wrong={
+            esr.brk(0): "that is BRK #0's syndrome: this BRK's imm16 goes into the low "
+            "16 bits.",
+            encodings.brk(0xF000): "that is the instruction word, not the syndrome: hsr is "
+            "ESR_EL2's value.",
+            0xF000: "that is the ISS alone; EC (bits 31:26) and IL (bit 25) fill the top.",
+            esr.brk(0) | 0xF000 << 5: "the immediate is shifted by 5 in the instruction word "
+            "only: the ISS holds it in bits 15:0.",
+            esr.brk(0xF000) & ~(1 << 25): "IL (bit 25) is missing: it is 1 for a 32-bit "
+            "instruction.",
+        },
     ),
     exercise(
         "hit-step-pc",
@@ -42,6 +94,13 @@ EXERCISES: tuple[Exercise, ...] = (
         "word). step() always takes the five-step road: it runs exactly one "
         "instruction, the saved one, with the BRK lifted.",
         answer="0x40008",
+        wrong={
+            0x40014: "that is the next word, where a not-taken branch would go; with x0 = 2 "
+            "b.ne is taken.",
+            0x40010: "that is where the guest stopped; step() runs exactly one instruction.",
+            0x4000C: "that is count, the subs: the instruction stepped is b.ne loop, and "
+            "loop is the add.",
+        },
     ),
     exercise(
         "hit-x1-fifth-stop",
@@ -57,5 +116,27 @@ EXERCISES: tuple[Exercise, ...] = (
         "adds have completed before each stop.",
         solution="Stop n comes after n - 1 completed adds: x1 = 0, 1, 2, 3, 4 at stops 1 to 5.",
         answer="4",
+        wrong={
+            5: "one too many: the BRK traps before the add under it runs, so at the first stop "
+            "no add has run yet.",
+            3: "with x0 = 5 the loop runs five rounds; count the adds done before stop 5.",
+            6: "x1 can only count completed adds, and stop 5 comes before the fifth add.",
+        },
+    ),
+    exercise(
+        "hit-code-brk-exit",
+        "Write brk_exit(imm16): assemble a guest whose first instruction is BRK #imm16, run it "
+        "on a VCpu with an ExitHandler that traps BRK, and return the exit vcpu.run() gives.",
+        check=expect_function(
+            [(f"BRK #{imm:#x}", _brk_exit_trial(imm)) for imm in (0, 0x99, 0xF000, 0x1234)],
+            why="each guest exits with reason DEBUG at its BRK, and hsr is that BRK's "
+            "syndrome, 0xf2000000 | imm16.",
+        ),
+        hint="Copy the set-up of the lesson (VCpu, BreakpointTable, ExitHandler): KVM traps BRK "
+        "only once the table has an entry and update_guest_debug() has told it so.",
+        solution=_MODEL_BRK_EXIT
+        + "\nWithout a breakpoint (and update_guest_debug) the BRK is not trapped: it goes to "
+        "the guest's own vector table.",
+        answer=_MODEL_BRK_EXIT,
     ),
 )

@@ -7,11 +7,23 @@ answers; :mod:`armbp.exercises` is the engine that checks them.
 
 from __future__ import annotations
 
+import random
 import re
+import string
 from typing import Any
 
 from .. import encodings
-from . import Checker, Exercise, Verdict, as_packet, exercise, expect_int
+from . import (
+    Checker,
+    Exercise,
+    Trial,
+    Verdict,
+    as_packet,
+    exercise,
+    expect_function,
+    expect_int,
+    shown,
+)
 
 _HEX_TEXT = re.compile(r"[0-9a-f]+")
 
@@ -58,6 +70,54 @@ def _expect_packet(expected: str, why: str) -> Checker:
     return checker
 
 
+_PAYLOADS = [
+    "m400120,4",
+    "g",
+    "",
+    "Z0,40010c,4",
+    "?",
+    *(
+        "".join(
+            random.Random(6 + n).choices(string.ascii_letters + string.digits + ",:;", k=12)
+        )
+        for n in range(3)
+    ),
+]
+
+
+def _frame_trial(payload: str) -> Trial:
+    def trial(frame: Any) -> str | None:
+        from ..gdb import framing
+
+        want = framing.frame(payload).decode()
+        got = frame(payload)
+        if isinstance(got, bytes):
+            got = got.decode("latin-1")
+        if got == want:
+            return None
+        if not isinstance(got, str):
+            return f"frame({payload!r}) returned {shown(got)}, expected the text {want!r}"
+        total = framing.checksum(payload.encode())
+        if got == f"${payload}#{total:x}":
+            return f"frame({payload!r}) = {got!r}: the checksum always has two digits"
+        if got == f"${payload}#{total}":
+            return f"frame({payload!r}) = {got!r}: the checksum is written in decimal, not hex"
+        if got.lower() == want:
+            return (
+                f"frame({payload!r}) = {got!r}: write the checksum in lower case, as GDB does"
+            )
+        return f"frame({payload!r}) returned {got!r}, expected {want!r}"
+
+    return trial
+
+
+_MODEL_FRAME = """\
+def frame(payload):
+    checksum = sum(payload.encode()) % 256
+    return f"${payload}#{checksum:02x}"
+"""  # the model answer: what the answer key prints and the lesson test runs
+
+
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
         "rsp-z0-memory",
@@ -100,5 +160,20 @@ EXERCISES: tuple[Exercise, ...] = (
         solution="m400120,4. On the wire it is framed as $m400120,4#f4: f4 is the checksum, the "
         "sum of the payload's bytes modulo 256.",
         answer="'m400120,4'",
+    ),
+    exercise(
+        "rsp-code-frame",
+        "Write frame(payload): the packet as it goes on the wire, $payload#cc, where cc is the "
+        "sum of the payload's bytes modulo 256 as two hex digits.",
+        check=expect_function(
+            [(repr(p), _frame_trial(p)) for p in _PAYLOADS],
+            why="your packets are byte for byte the ones armbp.gdb.framing.frame sends.",
+        ),
+        hint="sum(payload.encode()) % 256, written with two lower-case hex digits ({:02x}): "
+        "'$' + payload + '#' + those two digits.",
+        solution=_MODEL_FRAME
+        + "\nTwo digits always: a checksum below 0x10 keeps its leading 0 ('g' → $g#67, "
+        "'' → $#00).",
+        answer=_MODEL_FRAME,
     ),
 )

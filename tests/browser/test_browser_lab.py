@@ -7,6 +7,7 @@ settings and workspaces in that temporary folder too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 import nbformat
@@ -67,12 +69,12 @@ class Lab(NamedTuple):
         )
 
 
-@pytest.fixture(scope="module")
-def lab(process_tag: str, browser, tmp_path_factory) -> Iterator[Lab]:
-    home = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def running_lab(process_tag: str, home: Path, names: tuple[str, ...]) -> Iterator[Lab]:
+    """JupyterLab over copies (outputs cleared) of the lessons ``names``, in ``home``."""
     root = home / "lessons"
     root.mkdir()
-    for name in (LESSON_0, LESSON_4):
+    for name in names:
         nb = nbformat.read(LESSONS / name, as_version=4)
         for cell in nb.cells:  # so that whatever the page shows comes from this run
             if cell.cell_type == "code":
@@ -122,6 +124,12 @@ def lab(process_tag: str, browser, tmp_path_factory) -> Iterator[Lab]:
     finally:
         launcher.stop_tree(proc, grace=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(process_tag: str, browser, tmp_path_factory) -> Iterator[Lab]:
+    with running_lab(process_tag, tmp_path_factory.mktemp("lab"), (LESSON_0, LESSON_4)) as lab:
+        yield lab
 
 
 def run_all(page, notebook_name: str) -> None:
