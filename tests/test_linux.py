@@ -149,8 +149,8 @@ def test_write_exit_and_unknown_calls():
     r = s(94, [0x12A])
     assert r.exited and r.value == 0x2A and r.name == "exit_group"
     assert s(93, [3]).value == 3
-    r = s(63, [0, 0, 0])
-    assert r.value == -ENOSYS and "read" in r.note and s.unknown == ["read"]
+    r = s(198, [2, 1, 0])
+    assert r.value == -ENOSYS and "socket" in r.note and s.unknown == ["socket"]
     assert s(999, []).value == -ENOSYS
 
 
@@ -209,7 +209,7 @@ def test_unknown_syscalls_return_enosys_and_the_program_goes_on(tmp_path):
     src = tmp_path / "nosys.S"
     src.write_text("""
         .global _start
-_start: mov x8, #63          // read: not implemented
+_start: mov x8, #198         // socket: not implemented
         svc #0
         mov x19, x0
         mov x0, #0           // brk(0), then brk(+0x2000), then store into the heap
@@ -234,7 +234,7 @@ _start: mov x8, #63          // read: not implemented
     vcpu = VCpu(proc.program)
     proc.start(vcpu)
     assert _run_to_exit(proc, vcpu).value == 38
-    assert "not implemented" in log[0] and "read" in log[0]
+    assert "not implemented" in log[0] and "socket" in log[0]
     heap = proc.syscalls.heap_start
     assert any(lo <= heap and heap + 0x2000 - 1 <= hi for lo, hi, _ in vcpu.uc.mem_regions())
 
@@ -287,9 +287,9 @@ def _process(tmp_path, raw: bytes, name: str = "hand.elf"):
             (1 << 44) - PAGE,
             (
                 r"the program ends at 0x100000000000, and the stack, the kernel's "
-                r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
+                r"pages, the heap and the mmap area above it would reach 0x10001[0-9a-f]{7}, "
                 r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
-                r"expected a program that ends below 0xffffa[0-9a-f]{6}"
+                r"expected a program that ends below 0xfffe[0-9a-f]{7}"
             ),
         ),
     ],
@@ -345,7 +345,7 @@ def test_a_failed_start_leaves_the_vcpu_as_it_was_made(loop_elf):
     proc.trampoline = 0x8  # as if the kit had mislaid it
     with pytest.raises(
         RuntimeError,
-        match=r"did not reach the entry point 0x4000b0.*"
+        match=r"the ID-register probe did not run.*"
         r"\(the vCPU is reset\)",
     ):
         proc.start(vcpu)

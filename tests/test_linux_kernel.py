@@ -27,7 +27,7 @@ msg:    .ascii  "before"
 
 NOSYS = """
         .global _start
-_start: mov     x8, #63          // read: not implemented
+_start: mov     x8, #198         // socket: not implemented
         svc     #0
         neg     x0, x0           // 38 = ENOSYS
         mov     x8, #93
@@ -131,5 +131,5 @@ def test_an_unknown_syscall_is_logged_not_printed(tmp_path, caplog, capfd):
         _, result, _, _ = _from_python(elf)
     assert result.kind == "exited" and result.code == 38
     assert [r.name for r in caplog.records] == ["armbp.linux"]
-    assert "read: not implemented" in caplog.records[0].getMessage()
+    assert "socket: not implemented" in caplog.records[0].getMessage()
     assert capfd.readouterr().err == ""
