@@ -284,6 +284,17 @@ class LinuxProcess:
             # leave the guest where the exception happened, as a kernel reporting it would
             self._eret(vcpu, pc)
             return "signal", None
+        result = self._serve(vcpu)
+        if result.exited:
+            return "syscall", result
+        if result.signal is None:
+            vcpu.write_register("x0", result.value & ((1 << 64) - 1))
+        self._eret(vcpu, vcpu.read_register("elr_el1"))
+        return "syscall", result
+
+    def _serve(self, vcpu: Any) -> SyscallResult:
+        """Carry out the system call in the registers (x8, x0–x5), log it, note an exit or
+        a fatal signal; x0 and the return to EL0 are the caller's."""
         args = [vcpu.read_register(f"x{i}") for i in range(6)]
         number = vcpu.read_register("x8")
         assert self.syscalls is not None, "start() the process first"
@@ -298,14 +309,48 @@ class LinuxProcess:
             logger.log(level, "armbp: %s", result.note)
         if result.exited:
             self.exit_code = result.value
-            return "syscall", result
-        if result.signal is not None:
+        elif result.signal is not None:
             self._killed(result.signal)
-            self._eret(vcpu, vcpu.read_register("elr_el1"))
-            return "syscall", result
-        vcpu.write_register("x0", result.value & ((1 << 64) - 1))
+        return result
+
+    # -- a system call stopped at its entry (a debugger's ``catch syscall``) ------------------
+    def entering(self, vcpu: Any) -> int | None:
+        """The number of the system call the guest is entering (at the gate after an
+        ``SVC``), else None."""
+        if not self.at_gate(vcpu) or vcpu.read_register("esr_el1") >> 26 != EC.SVC64:
+            return None
+        return vcpu.read_register("x8")
+
+    def hold(self, vcpu: Any) -> None:
+        """Back at EL0 just after the ``SVC``, the call not carried out yet: a stop at its
+        entry, where the debugger sees the program's own registers (as with ptrace)."""
         self._eret(vcpu, vcpu.read_register("elr_el1"))
-        return "syscall", result
+
+    def serve_held(self, vcpu: Any) -> KernelStop:
+        """Carry out the call ``hold`` stopped at, with the registers as they are now (a
+        debugger may have changed them): the program then stands after it, x0 set."""
+        result = self._serve(vcpu)
+        if not result.exited and result.signal is None:
+            vcpu.write_register("x0", result.value & ((1 << 64) - 1))
+        return self._served(result)
+
+    def _served(self, result: SyscallResult) -> KernelStop:
+        if result.exited:
+            return KernelStop(
+                "exited",
+                result,
+                code=result.value,
+                note=f"{result.name}({result.value}) → the process exits",
+            )
+        if result.signal is not None:
+            return KernelStop(
+                "signal",
+                result,
+                signal=result.signal.number,
+                siginfo=result.signal,
+                note=result.signal.describe(),
+            )
+        return KernelStop("syscall", result, note=result.note)
 
     @staticmethod
     def _eret(vcpu: Any, pc: int) -> None:
@@ -353,22 +398,7 @@ class LinuxProcess:
         kind, result = self.gate(vcpu)
         if kind == "syscall":
             assert result is not None
-            if result.exited:
-                return KernelStop(
-                    "exited",
-                    result,
-                    code=result.value,
-                    note=f"{result.name}({result.value}) → the process exits",
-                )
-            if result.signal is not None:
-                return KernelStop(
-                    "signal",
-                    result,
-                    signal=result.signal.number,
-                    siginfo=result.signal,
-                    note=result.signal.describe(),
-                )
-            return KernelStop("syscall", result, note=result.note)
+            return self._served(result)
         assert self.siginfo is not None
         return KernelStop(
             "signal", signal=self.signal, siginfo=self.siginfo, note=self.siginfo.describe()
