@@ -279,3 +279,19 @@ def test_gdb_catch_syscall_and_siginfo_on_armbp(built, gdb, stubs):
     for want in expected:  # in this order, each the start of a line
         assert any(line.startswith(want) for line in found), (want, ours)
     assert out == b"about to walk the list\n"
+
+
+def test_debugger_from_elf_watches_a_c_program_print_line_by_line(built):
+    """A student's session: break on a function by name; each continue shows one more line
+    (the output is a terminal by default: stdio flushes each line)."""
+    from armbp.debugger import Debugger, StopReason
+
+    dbg = Debugger.from_elf(str(built["loop"]))
+    dbg.break_at("report")
+    seen = []
+    while (stop := dbg.cont()).reason is StopReason.BREAKPOINT:
+        seen.append(dbg.stdout.count("\n"))
+    assert seen == [0, 1, 2, 3, 4]
+    assert dbg.end.code == 15 % 7 and dbg.stdout.endswith("step 5, total 15\n")
+    crash = Debugger.from_elf(str(built["null"])).cont()
+    assert "killed by SIGSEGV: data abort, level 0 translation fault, read" in crash.message
