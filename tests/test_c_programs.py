@@ -289,7 +289,7 @@ def test_debugger_from_elf_watches_a_c_program_print_line_by_line(built):
     dbg = Debugger.from_elf(str(built["loop"]))
     dbg.break_at("report")
     seen = []
-    while (stop := dbg.cont()).reason is StopReason.BREAKPOINT:
+    while dbg.cont().reason is StopReason.BREAKPOINT:
         seen.append(dbg.stdout.count("\n"))
     assert seen == [0, 1, 2, 3, 4]
     assert dbg.end.code == 15 % 7 and dbg.stdout.endswith("step 5, total 15\n")
