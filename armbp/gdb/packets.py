@@ -244,10 +244,10 @@ class GdbStub:
             "vContSupported+",
             "QStartNoAckMode+",
         ]
-        if self.target.auxv() is not None:
+        if self.target.auxv() is not None:  # a Linux process: signals and system calls
             feats.append("qXfer:auxv:read+")
-        if hasattr(self.target, "siginfo"):  # a Linux process: signals and system calls
-            feats += ["qXfer:siginfo:read+", "QCatchSyscalls+"]
+            if hasattr(self.target, "siginfo"):
+                feats += ["qXfer:siginfo:read+", "QCatchSyscalls+"]
         if self.multiprocess:
             feats.append("multiprocess+")
         return ";".join(feats)
