@@ -15,14 +15,12 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import IN_CI, require_tool
-from gdb.guests import free_port, run_gdb
+from gdb.guests import StubProcess, free_port, run_gdb
 
 HERE = pathlib.Path(__file__).resolve().parent / "c"
 ROOT = HERE.parent.parent
@@ -142,53 +140,12 @@ def test_abort_is_sigabrt(built):
 
 
 # --- gdb sessions --------------------------------------------------------------------------
-class Stub:
-    """A gdb stub process (qemu-aarch64 -g or armbp gdbserver), killed in teardown."""
-
-    def __init__(self, argv: list[str], stdin: bytes):
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            env=_env(),
-        )
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(stdin)
-        self.proc.stdin.close()
-        self.proc.stdin = None  # closed: communicate() must not flush it
-
-    def banner_port(self, timeout: float = 30) -> int:
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if line.startswith("listening on "):
-                return int(line.rsplit(":", 1)[1])
-            if not line and self.proc.poll() is not None:
-                break
-        raise AssertionError("the stub never listened")
-
-    def finish(self) -> bytes:
-        try:
-            out, _ = self.proc.communicate(timeout=30)
-        finally:
-            self.kill()
-        return out
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-
-
 @pytest.fixture
 def stubs():
-    started: list[Stub] = []
+    started: list[StubProcess] = []
 
-    def start(argv: list[str], stdin: bytes = b"") -> Stub:
-        started.append(Stub(argv, stdin))
+    def start(argv: list[str], stdin: bytes = b"") -> StubProcess:
+        started.append(StubProcess(argv, stdin, env=_env()))
         return started[-1]
 
     yield start
@@ -233,15 +190,15 @@ def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
 
 def _armbp_session(gdb, elf, script, stubs, stdin=b""):
     srv = stubs([sys.executable, "-m", "armbp", "gdbserver", "--port", "0", str(elf)], stdin)
-    transcript = run_gdb(gdb, srv.banner_port(), elf, script)
-    return transcript, srv.finish()
+    transcript = run_gdb(gdb, srv.port_from_banner(), elf, script)
+    return transcript, srv.finish(30)[1]
 
 
 def _qemu_session(gdb, qemu, elf, script, stubs, stdin=b""):
     port = free_port()
     srv = stubs([qemu, "-g", str(port), str(elf)], stdin)
     transcript = run_gdb(gdb, port, elf, script)  # gdb retries until qemu listens
-    return transcript, srv.finish()
+    return transcript, srv.finish(30)[1]
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -278,7 +235,7 @@ def test_gdb_catch_syscall_and_siginfo_on_armbp(built, gdb, stubs):
     found = iter(lines)
     for want in expected:  # in this order, each the start of a line
         assert any(line.startswith(want) for line in found), (want, ours)
-    assert out == b"about to walk the list\n"
+    assert out == "about to walk the list\n"
 
 
 def test_debugger_from_elf_watches_a_c_program_print_line_by_line(built):

@@ -54,8 +54,40 @@ def mrs(op0: int, op1: int, crn: int, crm: int, op2: int, rt: int) -> int:
     return 0xD5300000 | (op0 & 1) << 19 | op1 << 16 | crn << 12 | crm << 8 | op2 << 5 | rt
 
 
-def _field(value: int, lsb: int) -> int:
-    return value >> lsb & 0xF
+# (register, field lsb, lowest value, HWCAP bit, HWCAP2 bit): the feature is there when
+# the 4-bit field holds at least that value.
+_RULES = (
+    ("id_aa64pfr0_el1", 48, 1, HWCAP_DIT, 0),
+    ("id_aa64isar0_el1", 4, 1, HWCAP_AES, 0),
+    ("id_aa64isar0_el1", 4, 2, HWCAP_PMULL, 0),
+    ("id_aa64isar0_el1", 8, 1, HWCAP_SHA1, 0),
+    ("id_aa64isar0_el1", 12, 1, HWCAP_SHA2, 0),
+    ("id_aa64isar0_el1", 12, 2, HWCAP_SHA512, 0),
+    ("id_aa64isar0_el1", 16, 1, HWCAP_CRC32, 0),
+    ("id_aa64isar0_el1", 20, 2, HWCAP_ATOMICS, 0),
+    ("id_aa64isar0_el1", 28, 1, HWCAP_ASIMDRDM, 0),
+    ("id_aa64isar0_el1", 32, 1, HWCAP_SHA3, 0),
+    ("id_aa64isar0_el1", 36, 1, HWCAP_SM3, 0),
+    ("id_aa64isar0_el1", 40, 1, HWCAP_SM4, 0),
+    ("id_aa64isar0_el1", 44, 1, HWCAP_ASIMDDP, 0),
+    ("id_aa64isar0_el1", 48, 1, HWCAP_ASIMDFHM, 0),
+    ("id_aa64isar0_el1", 52, 1, HWCAP_FLAGM, 0),
+    ("id_aa64isar0_el1", 52, 2, 0, HWCAP2_FLAGM2),
+    ("id_aa64isar0_el1", 60, 1, 0, HWCAP2_RNG),
+    ("id_aa64isar1_el1", 0, 1, HWCAP_DCPOP, 0),
+    ("id_aa64isar1_el1", 0, 2, 0, HWCAP2_DCPODP),
+    ("id_aa64isar1_el1", 12, 1, HWCAP_JSCVT, 0),
+    ("id_aa64isar1_el1", 16, 1, HWCAP_FCMA, 0),
+    ("id_aa64isar1_el1", 20, 1, HWCAP_LRCPC, 0),
+    ("id_aa64isar1_el1", 20, 2, HWCAP_ILRCPC, 0),
+    ("id_aa64isar1_el1", 32, 1, 0, HWCAP2_FRINT),
+    ("id_aa64isar1_el1", 36, 1, HWCAP_SB, 0),
+    ("id_aa64isar1_el1", 44, 1, 0, HWCAP2_BF16),
+    ("id_aa64isar1_el1", 48, 1, 0, HWCAP2_DGH),
+    ("id_aa64isar1_el1", 52, 1, 0, HWCAP2_I8MM),
+    ("id_aa64pfr1_el1", 4, 2, HWCAP_SSBS, 0),
+    ("id_aa64mmfr2_el1", 32, 1, HWCAP_USCAT, 0),
+)
 
 
 def hwcaps(ids: dict[str, int]) -> tuple[int, int]:
@@ -63,53 +95,19 @@ def hwcaps(ids: dict[str, int]) -> tuple[int, int]:
 
     Field positions from the Arm ARM's "ID_AA64ISAR0_EL1", "ID_AA64ISAR1_EL1",
     "ID_AA64PFR0_EL1", "ID_AA64PFR1_EL1" and "ID_AA64MMFR2_EL1" register descriptions;
-    which value means which HWCAP bit is the kernel's ABI (Documentation/arch/arm64/elf_hwcaps).
+    which value means which HWCAP bit is the kernel's ABI (its elf_hwcaps document).
     Only features a program can use at EL0 without the kernel's help are reported.
     """
-    isar0 = ids.get("id_aa64isar0_el1", 0)
-    isar1 = ids.get("id_aa64isar1_el1", 0)
-    pfr0 = ids.get("id_aa64pfr0_el1", 0)
-    pfr1 = ids.get("id_aa64pfr1_el1", 0)
-    mmfr2 = ids.get("id_aa64mmfr2_el1", 0)
     cap = cap2 = 0
-    fp, simd = _field(pfr0, 16), _field(pfr0, 20)  # 0xF: not implemented
+    pfr0 = ids.get("id_aa64pfr0_el1", 0)
+    fp, simd = pfr0 >> 16 & 0xF, pfr0 >> 20 & 0xF  # 0xF: not implemented, 1: + half
     if fp != 0xF:
         cap |= HWCAP_FP | (HWCAP_FPHP if fp >= 1 else 0)
     if simd != 0xF:
         cap |= HWCAP_ASIMD | (HWCAP_ASIMDHP if simd >= 1 else 0)
-    if _field(pfr0, 48) >= 1:
-        cap |= HWCAP_DIT
-    aes = _field(isar0, 4)
-    cap |= (HWCAP_AES if aes >= 1 else 0) | (HWCAP_PMULL if aes >= 2 else 0)
-    cap |= HWCAP_SHA1 if _field(isar0, 8) >= 1 else 0
-    sha2 = _field(isar0, 12)
-    cap |= (HWCAP_SHA2 if sha2 >= 1 else 0) | (HWCAP_SHA512 if sha2 >= 2 else 0)
-    cap |= HWCAP_CRC32 if _field(isar0, 16) >= 1 else 0
-    cap |= HWCAP_ATOMICS if _field(isar0, 20) >= 2 else 0
-    cap |= HWCAP_ASIMDRDM if _field(isar0, 28) >= 1 else 0
-    cap |= HWCAP_SHA3 if _field(isar0, 32) >= 1 else 0
-    cap |= HWCAP_SM3 if _field(isar0, 36) >= 1 else 0
-    cap |= HWCAP_SM4 if _field(isar0, 40) >= 1 else 0
-    cap |= HWCAP_ASIMDDP if _field(isar0, 44) >= 1 else 0
-    cap |= HWCAP_ASIMDFHM if _field(isar0, 48) >= 1 else 0
-    ts = _field(isar0, 52)
-    cap |= HWCAP_FLAGM if ts >= 1 else 0
-    cap2 |= HWCAP2_FLAGM2 if ts >= 2 else 0
-    cap2 |= HWCAP2_RNG if _field(isar0, 60) >= 1 else 0
-    dpb = _field(isar1, 0)
-    cap |= HWCAP_DCPOP if dpb >= 1 else 0
-    cap2 |= HWCAP2_DCPODP if dpb >= 2 else 0
-    cap |= HWCAP_JSCVT if _field(isar1, 12) >= 1 else 0
-    cap |= HWCAP_FCMA if _field(isar1, 16) >= 1 else 0
-    rcpc = _field(isar1, 20)
-    cap |= (HWCAP_LRCPC if rcpc >= 1 else 0) | (HWCAP_ILRCPC if rcpc >= 2 else 0)
-    cap2 |= HWCAP2_FRINT if _field(isar1, 32) >= 1 else 0
-    cap |= HWCAP_SB if _field(isar1, 36) >= 1 else 0
-    cap2 |= HWCAP2_BF16 if _field(isar1, 44) >= 1 else 0
-    cap2 |= HWCAP2_DGH if _field(isar1, 48) >= 1 else 0
-    cap2 |= HWCAP2_I8MM if _field(isar1, 52) >= 1 else 0
-    cap |= HWCAP_SSBS if _field(pfr1, 4) >= 2 else 0
-    cap |= HWCAP_USCAT if _field(mmfr2, 32) >= 1 else 0
+    for register, lsb, lowest, bit, bit2 in _RULES:
+        if ids.get(register, 0) >> lsb & 0xF >= lowest:
+            cap, cap2 = cap | bit, cap2 | bit2
     return cap, cap2
 
 
