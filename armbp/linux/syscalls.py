@@ -241,7 +241,7 @@ class Syscalls:
         self.root = (
             os.path.realpath(root)
             if root
-            else (os.path.dirname(self.exe) if self.exe else None)
+            else (os.path.dirname(os.path.realpath(self.exe)) if self.exe else None)
         )
         self.pid = pid
         self.uid, self.gid = os.getuid(), os.getgid()
