@@ -18,6 +18,10 @@ COMMANDS = {
         "armbp.gdb.cli",
         "GDB remote stub: Z0 becomes BRK #0 through the breakpoint table",
     ),
+    "run": (
+        "armbp.linux.cli",
+        "run a static AArch64 Linux ELF at EL0, as qemu-aarch64 does",
+    ),
     "esr": (
         "armbp.esr.cli",
         "decode exception syndrome values (ESR_ELx), e.g. armbp esr 0x96000045",

@@ -51,6 +51,7 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from armbp.disasm import ListingLine, listing
 from armbp.displaced import Fixup, displaceable, plan
@@ -191,6 +192,15 @@ class Debugger:
         self._log = self.events.append
         self.step_overs = {"displaced": 0, "inline": 0}
         self._new_session()
+
+    @classmethod
+    def from_elf(cls, path: str, argv: list[str] | None = None, **kwargs: Any) -> Debugger:
+        """A session over a static AArch64 Linux ELF run at EL0, as qemu-aarch64 runs it:
+        ``cont`` serves its system calls, ``.stdout`` is what it printed
+        (``armbp.linux.session.ElfDebugger``; ``stdin=`` bytes it reads)."""
+        from armbp.linux.session import ElfDebugger
+
+        return ElfDebugger(path, argv, **kwargs)
 
     def _new_session(self) -> None:
         self._events_before = self.events_seen if hasattr(self, "handler") else 0

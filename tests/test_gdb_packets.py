@@ -26,6 +26,7 @@ MALFORMED = {
     "qC": "x",
     "qOffsets": "x",
     "QStartNoAckMode": "x",
+    "QCatchSyscalls:": "2",
     "H": "xq",
     "T": "pq.1",
     "g": "00",

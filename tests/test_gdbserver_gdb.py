@@ -8,15 +8,11 @@ after normalising thread/process ids and paths, must be equal line for line.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import pytest
 from conftest import require_tool
-from gdb.guests import HERE, free_port, normalise, run_gdb
+from gdb.guests import HERE, StubProcess, free_port, normalise, run_gdb
 
 SCRIPT = HERE / "session.gdb"
 
@@ -30,40 +26,7 @@ def tools():
     }
 
 
-class Server:
-    """A stub process in its own process group, always killed in teardown."""
-
-    def __init__(self, argv: list[str]):
-        self.proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-
-    def port_from_banner(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = self.proc.stdout.readline().decode()
-            if line.startswith("listening on "):
-                return int(line.rsplit(":", 1)[1])
-            if not line and self.proc.poll() is not None:
-                break
-        raise AssertionError(f"the stub never listened: {self.proc.stderr.read().decode()}")
-
-    def finish(self, timeout: float = 20) -> tuple[int, str]:
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-        return self.proc.returncode, out.decode(errors="replace")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
+Server = StubProcess  # a stub process in its own process group, killed in teardown
 
 
 @pytest.fixture
@@ -77,8 +40,6 @@ def servers():
     yield start
     for s in started:
         s.kill()
-        for f in (s.proc.stdout, s.proc.stderr):
-            f.close()
 
 
 def _armbp_session(tools, elf, servers):

@@ -149,8 +149,8 @@ def test_write_exit_and_unknown_calls():
     r = s(94, [0x12A])
     assert r.exited and r.value == 0x2A and r.name == "exit_group"
     assert s(93, [3]).value == 3
-    r = s(63, [0, 0, 0])
-    assert r.value == -ENOSYS and "read" in r.note and s.unknown == ["read"]
+    r = s(198, [2, 1, 0])
+    assert r.value == -ENOSYS and "socket" in r.note and s.unknown == ["socket"]
     assert s(999, []).value == -ENOSYS
 
 
@@ -209,7 +209,7 @@ def test_unknown_syscalls_return_enosys_and_the_program_goes_on(tmp_path):
     src = tmp_path / "nosys.S"
     src.write_text("""
         .global _start
-_start: mov x8, #63          // read: not implemented
+_start: mov x8, #198         // socket: not implemented
         svc #0
         mov x19, x0
         mov x0, #0           // brk(0), then brk(+0x2000), then store into the heap
@@ -234,7 +234,7 @@ _start: mov x8, #63          // read: not implemented
     vcpu = VCpu(proc.program)
     proc.start(vcpu)
     assert _run_to_exit(proc, vcpu).value == 38
-    assert "not implemented" in log[0] and "read" in log[0]
+    assert "not implemented" in log[0] and "socket" in log[0]
     heap = proc.syscalls.heap_start
     assert any(lo <= heap and heap + 0x2000 - 1 <= hi for lo, hi, _ in vcpu.uc.mem_regions())
 
@@ -287,9 +287,9 @@ def _process(tmp_path, raw: bytes, name: str = "hand.elf"):
             (1 << 44) - PAGE,
             (
                 r"the program ends at 0x100000000000, and the stack, the kernel's "
-                r"pages and the heap above it would reach 0x100005[0-9a-f]{6}, "
+                r"pages, the heap and the mmap area above it would reach 0x10001[0-9a-f]{7}, "
                 r"beyond the guest's 44-bit address space \(below 0x100000000000\): "
-                r"expected a program that ends below 0xffffa[0-9a-f]{6}"
+                r"expected a program that ends below 0xfffe[0-9a-f]{7}"
             ),
         ),
     ],
@@ -345,8 +345,183 @@ def test_a_failed_start_leaves_the_vcpu_as_it_was_made(loop_elf):
     proc.trampoline = 0x8  # as if the kit had mislaid it
     with pytest.raises(
         RuntimeError,
-        match=r"did not reach the entry point 0x4000b0.*"
+        match=r"the ID-register probe did not run.*"
         r"\(the vCPU is reset\)",
     ):
         proc.start(vcpu)
     assert {r: vcpu.read_register(r) for r in fresh} == fresh and proc.syscalls is None
+
+
+# --- the system calls of a C program (issue 12) ---------------------------------------------
+import io
+
+from armbp.linux import AddressSpace, LinuxProcess, hwcaps
+from armbp.linux import syscalls as sc
+
+BUF = 0x10000
+
+
+def _kernel(tmp_path=None, **kw):
+    """Syscalls over a 64 KiB bytearray at BUF and an AddressSpace that records calls."""
+    mem = BytearrayMemory(0x10000, BUF)
+    calls: list[tuple] = []
+    space = AddressSpace(
+        lambda a, n, p: calls.append(("map", a, n, p)),
+        lambda a, n: calls.append(("unmap", a, n)),
+        lambda a, n, p: calls.append(("protect", a, n, p)),
+    )
+    out: list[bytes] = []
+    s = Syscalls(mem, 0x100000, None, out.append, out.append, space=space, **kw)
+    return s, mem, calls, out
+
+
+def test_mmap_munmap_mprotect_change_the_space_and_a_failure_changes_nothing():
+    s, _mem, calls, _ = _kernel()
+    lo = s.layout.mmap_lo
+    a = s(222, [0, 0x2001, 3, 0x22, (1 << 64) - 1, 0]).value  # PROT_RW, PRIVATE|ANON
+    assert a == lo and calls == [("map", lo, 0x3000, "rw")]
+    b = s(222, [0, 0x1000, 1, 0x22, (1 << 64) - 1, 0]).value
+    assert b == lo + 0x3000 and calls[-1] == ("map", b, 0x1000, "r")
+    assert s(226, [a, 0x1000, 1]).value == 0 and calls[-1] == ("protect", a, 0x1000, "r")
+    assert s.space.pages[a] == "r" and s.space.pages[a + 0x1000] == "rw"
+    before = (dict(s.space.pages), len(calls))
+    assert s(226, [a, 0x10000, 1]).value == -sc.ENOMEM  # runs past the mapping
+    assert s(226, [a + 1, 0x1000, 1]).value == -sc.EINVAL  # not page-aligned
+    assert s(222, [0, 0, 3, 0x22, 0, 0]).value == -sc.EINVAL  # zero length
+    assert (dict(s.space.pages), len(calls)) == before
+    assert s(215, [a + 0x1000, 0x1000]).value == 0
+    assert calls[-1] == ("unmap", a + 0x1000, 0x1000) and a + 0x1000 not in s.space.pages
+    c = s(222, [0, 0x1000, 3, 0x22, 0, 0]).value  # the hole is reused: first fit
+    assert c == a + 0x1000
+
+
+def test_brk_grows_the_heap_as_pages_and_refuses_beyond_its_limit():
+    s, _mem, calls, _ = _kernel()
+    assert s(214, [0]).value == 0x100000
+    assert s(214, [0x100010]).value == 0x100010 and calls == [("map", 0x100000, 0x1000, "rw")]
+    assert s(214, [0x100000 + s.BRK_LIMIT + 1]).value == 0x100010 and len(calls) == 1
+
+
+def test_ioctl_tcgets_answers_a_terminal_only_when_the_caller_says_so():
+    s, mem, _, _ = _kernel()
+    assert s(29, [1, sc.TCGETS, BUF]).value == -sc.ENOTTY
+    s, mem, _, _ = _kernel(tty=True)
+    assert s(29, [1, sc.TCGETS, BUF]).value == 0
+    assert struct.unpack_from("<I", mem.read(BUF + 12, 4))[0] & 0x2  # c_lflag ICANON
+    assert s(80, [1, BUF]).value == 0  # fstat: a character device now
+    assert struct.unpack("<I", mem.read(BUF + 16, 4))[0] >> 12 == 0o02  # S_IFCHR
+
+
+def test_read_from_fd_0_takes_the_given_stream():
+    s, mem, _, _ = _kernel(stdin=io.BytesIO(b"12 34\n"))
+    assert s(63, [0, BUF, 3]).value == 3 and mem.read(BUF, 3) == b"12 "
+    assert s(63, [0, BUF, 100]).value == 3 and mem.read(BUF, 3) == b"34\n"
+    assert s(63, [0, BUF, 100]).value == 0  # end of file
+    s, _, _, _ = _kernel()
+    assert s(63, [0, BUF, 10]).value == 0  # no stream: end of file at once
+
+
+def test_files_open_read_only_under_the_programs_directory(tmp_path):
+    exe = tmp_path / "prog"
+    exe.write_bytes(b"\x7fELF")
+    (tmp_path / "data.txt").write_bytes(b"hello file")
+    s, mem, _, _ = _kernel(exe=str(exe))
+    mem.write(BUF, str(tmp_path / "data.txt").encode() + b"\0")
+    fd = s(56, [(1 << 64) - 100, BUF, 0, 0]).value
+    assert fd == 3
+    assert s(63, [fd, BUF + 0x100, 5]).value == 5 and mem.read(BUF + 0x100, 5) == b"hello"
+    assert s(62, [fd, 0, 0]).value == 0  # lseek back
+    assert s(67, [fd, BUF + 0x100, 4, 6]).value == 4 and mem.read(BUF + 0x100, 4) == b"file"
+    assert s(56, [(1 << 64) - 100, BUF, 1, 0]).value == -sc.EACCES  # O_WRONLY
+    assert s(57, [fd]).value == 0 and s(57, [fd]).value == -sc.EBADF
+    mem.write(BUF, b"/etc/passwd\0")
+    r = s(56, [(1 << 64) - 100, BUF, 0, 0])
+    assert r.value == -sc.EACCES and "program's directory" in r.note
+    mem.write(BUF, b"/proc/self/exe\0")
+    n = s(78, [(1 << 64) - 100, BUF, BUF + 0x200, 4096]).value
+    assert mem.read(BUF + 0x200, n) == str(exe).encode()
+
+
+def test_abort_is_a_pending_sigabrt_delivered_when_unblocked():
+    """glibc's abort(): block all, tgkill(SIGABRT) (pending), restore the mask (delivered)."""
+    s, mem, _, _ = _kernel()
+    mem.write(BUF, struct.pack("<Q", (1 << 64) - 1))
+    assert s(135, [sc.SIG_BLOCK, BUF, BUF + 8, 8]).value == 0
+    r = s(131, [1, 1, 6])
+    assert r.value == 0 and r.signal is None and s.sig.pending == 1 << 5
+    r = s(135, [sc.SIG_SETMASK, BUF + 8, 0, 8])
+    assert r.signal is not None and r.signal.number == 6 and r.signal.code == -6  # SI_TKILL
+    mem.write(BUF, struct.pack("<4Q", 1, 0, 0, 0))  # SIG_IGN
+    assert s(134, [10, BUF, 0, 8]).value == 0
+    assert s(129, [1, 10]).signal is None  # ignored
+    assert s(131, [1, 1, 17]).signal is None  # SIGCHLD: ignored by default
+    assert s(134, [9, BUF, 0, 8]).value == -sc.EINVAL  # SIGKILL cannot be caught
+
+
+def test_calls_not_modelled_answer_enosys_with_their_name():
+    s, _, _, _ = _kernel()
+    for number, name in ((220, "clone"), (221, "execve"), (293, "rseq")):
+        r = s(number, [0] * 6)
+        assert r.value == -ENOSYS and name in r.note
+
+
+def test_hwcaps_follow_the_id_register_fields():
+    assert hwcaps({"id_aa64pfr0_el1": 0x2222, "id_aa64isar0_el1": 0x11120}) == (0xFB, 0)
+    no_fp = hwcaps({"id_aa64pfr0_el1": 0xFF << 16})
+    assert no_fp == (0, 0)  # FP and AdvSIMD fields 0xF: not implemented
+    cap, cap2 = hwcaps({"id_aa64isar0_el1": 2 << 20 | 1 << 60, "id_aa64isar1_el1": 2})
+    assert cap & (1 << 8) and cap2 & (1 << 16) and cap2 & 1  # ATOMICS, RNG, DCPODP
+
+
+def test_the_auxv_hwcaps_are_what_the_cpu_reports(loop_elf):
+    """The trampoline's MRS probe reads the ID registers; the oracle is Unicorn's own
+    register file, read from the host."""
+    from armbp.kvm.unicorn import VCpu
+    from armbp.linux import AT_HWCAP, AT_HWCAP2
+
+    proc = LinuxProcess(loop_elf, stdout=lambda b: None)
+    vcpu = VCpu(proc.program)
+    proc.start(vcpu)
+    oracle = {n: vcpu.uc.cpr_read(*enc) for n, enc in sc_id_registers().items()}
+    assert proc.id_registers == oracle
+    auxv = dict(struct.iter_unpack("<QQ", proc.auxv()))
+    assert (auxv[AT_HWCAP], auxv[AT_HWCAP2]) == hwcaps(oracle)
+    assert auxv[AT_HWCAP] & 0b11 == 0b11  # FP, ASIMD
+    at = proc.stack.auxv_address
+    assert vcpu.memory.read(at, len(proc.auxv())) == proc.auxv()  # memory says the same
+    assert all(vcpu.read_register(f"x{i}") == 0 for i in range(5))  # cleared after
+
+
+def sc_id_registers():
+    from armbp.linux.stack import ID_REGISTERS
+
+    return ID_REGISTERS
+
+
+def test_vcpu_protect_and_unmap_are_enforced_and_refuse_bad_ranges(loop_elf):
+    from armbp.kvm.abi import Budget
+    from armbp.kvm.unicorn import VCpu
+    from armbp.memory import MemoryFault
+
+    proc = LinuxProcess(loop_elf, stdout=lambda b: None)
+    vcpu = VCpu(proc.program)
+    page = proc.stack_lo  # rw stack page: the guest stores there
+    vcpu.memory.write(page, b"\x01")
+    with pytest.raises(ValueError, match="multiples of the page size"):
+        vcpu.protect(page + 1, PAGE, "r")
+    with pytest.raises(ValueError, match="nothing is mapped"):
+        vcpu.protect(page - PAGE, 2 * PAGE, "r")  # the gap below the stack
+    with pytest.raises(ValueError, match="scratch page"):
+        vcpu.unmap(vcpu.scratch_base, PAGE)
+    assert vcpu.memory.read(page, 1) == b"\x01"
+    vcpu.protect(page, PAGE, "r")
+    # str x1, [x0] at EL1 from the trampoline page: the store to a read-only page faults
+    vcpu.write_register("x0", page)
+    vcpu.write_register("x1", 7)
+    vcpu.memory.write(proc.trampoline, (0xF9000001).to_bytes(4, "little"))
+    vcpu.pc = proc.trampoline
+    exit_ = vcpu.run(Budget(seconds=5, instructions=1))
+    assert exit_.mmio is not None and exit_.mmio.access == "write", exit_
+    vcpu.unmap(page, PAGE)
+    with pytest.raises(MemoryFault):
+        vcpu.memory.read(page, 1)

@@ -27,7 +27,7 @@ msg:    .ascii  "before"
 
 NOSYS = """
         .global _start
-_start: mov     x8, #63          // read: not implemented
+_start: mov     x8, #198         // socket: not implemented
         svc     #0
         neg     x0, x0           // 38 = ENOSYS
         mov     x8, #93
@@ -131,5 +131,85 @@ def test_an_unknown_syscall_is_logged_not_printed(tmp_path, caplog, capfd):
         _, result, _, _ = _from_python(elf)
     assert result.kind == "exited" and result.code == 38
     assert [r.name for r in caplog.records] == ["armbp.linux"]
-    assert "read: not implemented" in caplog.records[0].getMessage()
+    assert "socket: not implemented" in caplog.records[0].getMessage()
     assert capfd.readouterr().err == ""
+
+
+NULL_LOAD = """
+        .global _start
+_start: mov     x0, #1
+        adr     x1, msg
+        mov     x2, #2
+        mov     x8, #64          // write(1, "ok", 2)
+        svc     #0
+        mov     x3, #16
+        ldr     x4, [x3]         // a load from 0x10: nothing is mapped there
+msg:    .ascii  "ok"
+"""
+
+
+def test_a_null_load_stops_with_sigsegv_and_its_siginfo_through_the_stub(tmp_path):
+    """T0b for the data abort; qXfer:siginfo:read gives si_signo, si_code, si_addr."""
+    import struct
+
+    elf = _link(tmp_path, "nul", NULL_LOAD)
+    server = GdbServer(target_factory(str(elf), stdout=lambda b: None)).start()
+    try:
+        with RspClient.connect(server.port) as gdb:
+            feats = gdb.handshake()
+            assert "qXfer:siginfo:read" in feats and "QCatchSyscalls" in feats
+            stop = gdb.cont()
+            assert (stop.kind, stop.value) == ("T", 11), stop
+            reply = gdb.request("qXfer:siginfo:read::0,80")
+            assert reply[0] == "l"
+            raw = reply[1:].encode("latin-1")
+            signo, _errno, code = struct.unpack_from("<iii", raw)
+            (addr,) = struct.unpack_from("<Q", raw, 16)
+            assert (signo, code, addr) == (11, 1, 0x10)
+            assert gdb.pc() == LinuxProcess(elf).entry + 24  # left at the load
+            assert gdb.cont().kind == "X"  # resumed: the signal kills it
+    finally:
+        server.stop()
+
+
+def test_catch_syscalls_stops_at_entry_and_return_with_the_program_registers(tmp_path):
+    elf = build_elf("loop", tmp_path)
+    out: list[bytes] = []
+    server = GdbServer(target_factory(str(elf), stdout=out.append)).start()
+    try:
+        with RspClient.connect(server.port) as gdb:
+            gdb.handshake()
+            assert gdb.request("QCatchSyscalls:1;40") == "OK"  # write (64)
+            entry = gdb.cont()
+            assert entry.fields.get("syscall_entry") == "40", entry
+            assert out == []  # not carried out yet
+            pc = gdb.pc()
+            assert gdb.read_register(8) == 64  # x8: the program's own registers, EL0
+            ret = gdb.cont()
+            assert ret.fields.get("syscall_return") == "40" and gdb.pc() == pc
+            assert out == [b"loop done\n"] and gdb.read_register(0) == 10
+            assert gdb.request("QCatchSyscalls:0") == "OK"
+            assert gdb.request("QCatchSyscalls:2") == "E22"  # malformed
+            end = gdb.cont()
+            assert (end.kind, end.value) == ("W", 15)
+    finally:
+        server.stop()
+
+
+def test_debugger_from_elf_breaks_by_name_and_shows_what_was_printed(tmp_path):
+    """The Python API a student uses: load the ELF, break on a function, continue."""
+    from armbp.debugger import Debugger, StopReason
+
+    elf = build_elf("loop", tmp_path)
+    dbg = Debugger.from_elf(str(elf))
+    hot = dbg.break_at("hot")
+    stop = dbg.cont()
+    assert stop.reason is StopReason.BREAKPOINT and stop.pc == hot.pc and dbg.stdout == ""
+    dbg.delete("hot")
+    stop = dbg.cont()
+    assert stop.reason is StopReason.HALTED and "exited with code 15" in stop.message
+    assert dbg.stdout == "loop done\n" and dbg.end.code == 15
+    assert dbg.cont().reason is StopReason.HALTED  # stays ended
+    dbg.reset()
+    assert dbg.stdout == "" and dbg.cont().reason is StopReason.HALTED
+    assert dbg.stdout == "loop done\n"

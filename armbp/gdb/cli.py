@@ -93,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     log = (lambda line: print(line, flush=True)) if args.log else None
     try:
-        make_target = target_factory(args.program, args.args, log=log)
+        make_target = target_factory(
+            args.program,
+            args.args,
+            log=log,
+            stdin=sys.stdin.buffer if sys.stdin is not None else None,  # as qemu-aarch64 -g
+            tty=sys.stdout.isatty(),
+        )
         make_target().kill()  # fail now, not when the client connects
     except (OSError, ValueError, RuntimeError) as e:
         # ElfError and AsmError are ValueErrors; RuntimeError: the guest could not be

@@ -113,6 +113,7 @@ PACKETS: tuple[Packet, ...] = (
     Packet("qC", "q_current_thread", exact=True),
     Packet("qOffsets", "q_offsets", exact=True),
     Packet("QStartNoAckMode", "start_no_ack", exact=True),
+    Packet("QCatchSyscalls:", "catch_syscalls", schema(Field("spec", text))),
     Packet(
         "H",
         "set_thread",
@@ -207,7 +208,10 @@ class GdbStub:
             )
         if ev.kind == "killed":
             return f"X{ev.signal:02x}"
-        reply = f"T{ev.signal:02x}thread:{self.thread_id()};"
+        reply = f"T{ev.signal:02x}"
+        if ev.syscall is not None:  # a caught system call: entry or return, and its number
+            reply += f"syscall_{ev.syscall[0]}:{ev.syscall[1]:x};"
+        reply += f"thread:{self.thread_id()};"
         if ev.swbreak and self.swbreak:
             reply += "swbreak:;"
         if ev.hwbreak and self.hwbreak:
@@ -259,8 +263,10 @@ class GdbStub:
             "vContSupported+",
             "QStartNoAckMode+",
         ]
-        if self.target.auxv() is not None:
+        if self.target.auxv() is not None:  # a Linux process: signals and system calls
             feats.append("qXfer:auxv:read+")
+            if hasattr(self.target, "siginfo"):
+                feats += ["qXfer:siginfo:read+", "QCatchSyscalls+"]
         if self.multiprocess:
             feats.append("multiprocess+")
         return ";".join(feats)
@@ -283,12 +289,30 @@ class GdbStub:
             if annex:
                 return "E00"
             data = auxv
+        elif obj == "siginfo" and hasattr(self.target, "siginfo"):
+            info = self.target.siginfo()
+            if info is None or annex:
+                return "E01"  # no signal is being reported
+            data = info
         else:
             return ""
         length = min(length, PACKET_SIZE // 2)
         chunk = data[offset : offset + length]
         more = offset + length < len(data)
         return ("m" if more else "l") + escape(chunk).decode("latin-1")
+
+    def catch_syscalls(self, spec: str) -> str:
+        """``QCatchSyscalls:1[;NN]…`` (stop at those system calls, all when none is
+        named) or ``QCatchSyscalls:0`` (stop at none): what ``catch syscall`` sends."""
+        on, *numbers = spec.split(";")
+        if on not in ("0", "1") or (on == "0" and numbers):
+            raise BadPacket(f"QCatchSyscalls:{spec[:20]}")
+        wanted = frozenset(hex_int(n) for n in numbers) if on == "1" else None
+        setter = getattr(self.target, "catch_syscalls", None)
+        if setter is None:
+            return ""
+        setter(wanted)
+        return "OK"
 
     def q_attached(self, body: str = "") -> str:
         return "0"  # we created the process: kill it on quit

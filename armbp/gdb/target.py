@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, BinaryIO, Literal, Protocol
 
 from armbp.encodings import BRK0
 from armbp.gdb.registers import CORE, REGISTERS
@@ -42,6 +42,8 @@ class StopEvent:
     hwbreak: bool = False  # a hardware breakpoint of ours (``hwbreak:``)
     watch: str | None = None  # "watch", "rwatch" or "awatch": the reply's reason
     data_address: int | None = None  # the watched address the access touched
+    syscall: tuple[str, int] | None = None  # ("entry" | "return", number): a caught call
+    siginfo: bytes | None = None  # the signal's siginfo_t (qXfer:siginfo:read)
 
 
 class OutOfSlots(Exception):
@@ -116,6 +118,8 @@ class DebuggerTarget:
         self.gone = False
         self.detached_run: threading.Thread | None = None
         self._kicked = threading.Event()
+        self._catch: frozenset[int] | None = None  # QCatchSyscalls: None off, empty all
+        self._held: int | None = None  # a system call stopped at its entry
 
     # registers: through the one register table
     def read_core(self) -> list[int]:
@@ -197,23 +201,73 @@ class DebuggerTarget:
             data_address=address,
         )
 
-    def _at_gate(self) -> StopEvent | None | Literal[False]:
-        """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).
+    # system calls and signals of a Linux process
+    def catch_syscalls(self, numbers: frozenset[int] | None) -> None:
+        """Stop at the entry and return of these system calls (all: empty; none: None)."""
+        self._catch = numbers
 
-        Returns a stop event (exit or signal), None (a system call done: go on), or False
-        (not the kernel's stop).
-        """
-        if self.process is None:
-            return False
-        served = self.process.handle(self.dbg.vcpu)
-        if served is None:
-            return False
+    def _catching(self, number: int) -> bool:
+        return self._catch is not None and (not self._catch or number in self._catch)
+
+    def siginfo(self) -> bytes | None:
+        """The ``siginfo_t`` of the signal the last stop reports (None: no signal)."""
+        return self._last.siginfo if self._last.kind == "signal" else None
+
+    def _kernel_event(self, served: Any) -> StopEvent | None:
+        """A ``KernelStop`` as a stub event; None for a system call served (go on)."""
         if served.kind == "syscall":
             return None
         if served.kind == "exited":
             return StopEvent("exited", code=served.code, note=served.note)
         self._fatal = served.signal or SIGILL
-        return StopEvent("signal", self._fatal, pc=self.dbg.pc, note=served.note)
+        info = served.siginfo
+        return StopEvent(
+            "signal",
+            self._fatal,
+            pc=self.dbg.pc,
+            note=served.note,
+            siginfo=info.siginfo() if info is not None else None,
+        )
+
+    def _at_gate(self, stop: Any = None) -> StopEvent | None | Literal[False]:
+        """After a stop: let the guest kernel serve its part (``LinuxProcess.handle``).
+
+        Returns a stop event (exit, signal, a caught system call's entry), None (a system
+        call done: go on), or False (not the kernel's stop).
+        """
+        if self.process is None:
+            return False
+        number = self.process.entering(self.dbg.vcpu)
+        if number is not None and self._catching(number):
+            self.process.hold(self.dbg.vcpu)
+            self._held = number
+            return StopEvent(
+                "signal",
+                SIGTRAP,
+                pc=self.dbg.pc,
+                syscall=("entry", number),
+                note=f"system call {number} entered",
+            )
+        served = self.process.handle(self.dbg.vcpu, stop)
+        if served is None:
+            return False
+        return self._kernel_event(served)
+
+    def _serve_held(self) -> StopEvent | None:
+        """Carry out the system call stopped at its entry; its return is a stop too."""
+        number, self._held = self._held, None
+        assert number is not None and self.process is not None
+        served = self.process.serve_held(self.dbg.vcpu)
+        ev = self._kernel_event(served)
+        if ev is None and self._catching(number):
+            ev = StopEvent(
+                "signal",
+                SIGTRAP,
+                pc=self.dbg.pc,
+                syscall=("return", number),
+                note=f"system call {number} returned",
+            )
+        return ev
 
     def resume(self, step: bool, seconds: float) -> StopEvent | None:
         if self._last.kind in ("exited", "killed"):
@@ -223,6 +277,13 @@ class DebuggerTarget:
                 "killed", self._fatal, note=f"killed by signal {self._fatal}"
             )
             return self._last
+        if self._held is not None:
+            held = self._serve_held()
+            if held is not None or step:  # a step over the call ends after it
+                self._last = held or StopEvent(
+                    "signal", SIGTRAP, pc=self.dbg.pc, note="step over SVC"
+                )
+                return self._last
         deadline = time.monotonic() + seconds
         while True:
             stop = (
@@ -230,7 +291,7 @@ class DebuggerTarget:
                 if step
                 else self.dbg.cont(max(deadline - time.monotonic(), 0.001))
             )
-            gated = self._at_gate()
+            gated = self._at_gate(stop)
             if gated is None:
                 if step:  # the SVC was the instruction stepped: stop after it
                     ev = StopEvent("signal", SIGTRAP, pc=self.dbg.pc, note="step over SVC")
@@ -328,11 +389,14 @@ def target_factory(
     *,
     log: Callable[[str], None] | None = None,
     stdout: Callable[[bytes], None] | None = None,
+    stdin: BinaryIO | None = None,
+    tty: bool = False,
 ) -> Callable[[], DebuggerTarget]:
     """A function that builds a fresh guest for each connection.
 
     ``program`` is a path: a static AArch64 ELF (run as a Linux process at EL0, with
-    ``args``), or an armbp assembly source (run bare-metal at EL1, as in the lessons).
+    ``args``; fd 0 reads ``stdin``, and fds 0-2 are a terminal if ``tty``), or an armbp
+    assembly source (run bare-metal at EL1, as in the lessons).
     Errors (missing file, not an ELF we can run, assembly errors) raise ``ValueError``.
     """
     from armbp.debugger import Debugger
@@ -348,7 +412,14 @@ def target_factory(
         from armbp.linux import LinuxProcess
 
         def make() -> DebuggerTarget:
-            proc = LinuxProcess(program, [program] + list(args or []), stdout=stdout, log=log)
+            proc = LinuxProcess(
+                program,
+                [program, *(args or [])],
+                stdout=stdout,
+                log=log,
+                stdin=stdin,
+                tty=tty,
+            )
             return DebuggerTarget(proc.launch(), proc, log)
 
         return make

@@ -87,3 +87,62 @@ def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
             continue
         out.append(line.rstrip())
     return out
+
+
+class StubProcess:
+    """A stub process (armbp gdbserver, qemu-aarch64 -g) in its own process group, fed
+    ``stdin`` (then closed; None: no input at all), always killed in teardown."""
+
+    def __init__(self, argv: list[str], stdin: bytes | None = None, env: dict | None = None):
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
+        )
+        if stdin is not None:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(stdin)
+            self.proc.stdin.close()
+            self.proc.stdin = None  # closed: communicate() must not flush it
+
+    def port_from_banner(self, timeout: float = 30) -> int:
+        """The port of the ``listening on HOST:PORT`` line armbp's stub prints first."""
+        import time
+
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline().decode()
+            if line.startswith("listening on "):
+                return int(line.rsplit(":", 1)[1])
+            if not line and self.proc.poll() is not None:
+                break
+        assert self.proc.stderr is not None
+        raise AssertionError(f"the stub never listened: {self.proc.stderr.read().decode()}")
+
+    def finish(self, timeout: float = 20) -> tuple[int, str]:
+        """Wait for the stub to end: (its exit status, the rest of its stdout)."""
+        import subprocess
+
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        return self.proc.returncode, out.decode(errors="replace")
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()

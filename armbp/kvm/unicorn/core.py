@@ -364,6 +364,59 @@ class VCpu(Traps):
         except UcError as e:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
 
+    def _check_own(self, what: str, address: int, size: int) -> None:
+        """A page-aligned range of guest memory that is mapped and not the vCPU's own."""
+        if (
+            isinstance(address, bool)
+            or not isinstance(address, int)
+            or not isinstance(size, int)
+            or address < 0
+            or size <= 0
+            or address % PAGE_SIZE
+            or size % PAGE_SIZE
+        ):
+            raise ValueError(
+                f"{what}: address {address!r} and size {size!r} must be multiples of the "
+                f"page size {PAGE_SIZE:#x}, size > 0"
+            )
+        end = address + size
+        if address < self.scratch_base + PAGE_SIZE and self.scratch_base < end:
+            raise ValueError(f"{what}: {address:#x}..{end - 1:#x} covers the scratch page")
+        covered = address
+        for begin, last, _prot in self.uc.mem_regions():  # sorted, ``last`` inclusive
+            if begin <= covered <= last:
+                covered = last + 1
+        if covered < end:
+            raise ValueError(
+                f"{what}: nothing is mapped at {covered:#x} (in {address:#x}..{end - 1:#x})"
+            )
+
+    @_exclusive
+    def unmap(self, address: int, size: int) -> None:
+        """Remove guest memory (whole pages, all mapped): ``munmap`` as the MMU sees it.
+
+        A ``ValueError`` names the range if it is not page-aligned or not all mapped, and
+        nothing changes. Translated code of the range is dropped with it."""
+        self._check_own("unmap", address, size)
+        self.uc.ctl_remove_cache(address, address + size)
+        self.uc.mem_unmap(address, size)
+        self._flush_tlb()
+
+    @_exclusive
+    def protect(self, address: int, size: int, perms: str) -> None:
+        """New rights ("r", "w", "x" letters) for mapped whole pages: ``mprotect``.
+
+        The guest's next access checks them (the TLB is flushed: Unicorn checks rights only
+        on a TLB miss). A bad range or letters raise ``ValueError`` and change nothing."""
+        if not isinstance(perms, str) or not set(perms) <= set("rwx"):
+            raise ValueError(
+                f"protect: perms {perms!r}: expected letters from 'rwx' (e.g. 'r')"
+            )
+        self._check_own("protect", address, size)
+        self.uc.mem_protect(address, size, _perms(perms))
+        self.uc.ctl_remove_cache(address, address + size)
+        self._flush_tlb()
+
     # -- the scratch page (displaced stepping) ----------------------------------------------
     def write_scratch(self, offset: int, data: bytes) -> None:
         """Store code in the scratch page (the debugger's own write: the guest cannot), and

@@ -1,0 +1,68 @@
+"""The numbers of Linux's user ABI the system calls speak: errno values, flags, and how
+a register's 64 bits read as a signed C ``int`` or ``long``.
+
+Values from the kernel's uapi headers (asm-generic errno, fcntl, mman, signal, termios,
+futex, resource) as arm64 uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# errno values (uapi asm-generic/errno-base.h, errno.h)
+EPERM, ENOENT, ESRCH, EINTR, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT = (
+    1,
+    2,
+    3,
+    4,
+    9,
+    11,
+    12,
+    13,
+    14,
+)
+ECHILD, EEXIST, ENOTDIR, EINVAL, EMFILE, ENOTTY, ESPIPE, ERANGE, ENOSYS = (
+    10,
+    17,
+    20,
+    22,
+    24,
+    25,
+    29,
+    34,
+    38,
+)
+
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+O_ACCMODE, O_RDONLY = 3, 0
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+MAP_FIXED_NOREPLACE = 0x100000
+MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
+SIG_BLOCK, SIG_UNBLOCK, SIG_SETMASK = 0, 1, 2
+SIG_DFL, SIG_IGN = 0, 1
+TCGETS, TIOCGWINSZ = 0x5401, 0x5413
+FUTEX_WAIT, FUTEX_WAKE, FUTEX_CMD = 0, 1, 0x7F
+RLIM_INFINITY = (1 << 64) - 1
+RLIMIT_STACK, RLIMIT_NOFILE = 3, 7
+
+MASK64 = (1 << 64) - 1
+
+
+def _s64(value: int) -> int:
+    value &= MASK64
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _s32(value: int) -> int:
+    value &= 0xFFFF_FFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
+@dataclass
+class OpenFile:
+    """An fd of a file opened read-only (the host's fd, and where the next read starts)."""
+
+    path: str
+    host_fd: int
+    offset: int = 0
