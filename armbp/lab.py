@@ -55,9 +55,10 @@ def shipped(name: str) -> Path:
 
 def lesson_files(root: Path | None = None) -> list[Path]:
     """The files a learner's copy holds, relative to the lessons folder: the lessons, their
-    README, the recorded gdb session lesson 6 reads, and nbval's sanitize rules."""
+    README, the recorded gdb session and the C program (source and ELF) lesson 6 reads,
+    and nbval's sanitize rules."""
     root = shipped("lessons") if root is None else root
-    patterns = ["*.ipynb", "README.md", "nbval-sanitize.cfg", "gdb-session/*"]
+    patterns = ["*.ipynb", "README.md", "nbval-sanitize.cfg", "gdb-session/*", "c-program/*"]
     return sorted(
         {p.relative_to(root) for pat in patterns for p in root.glob(pat) if p.is_file()}
     )

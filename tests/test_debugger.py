@@ -21,8 +21,8 @@ BASE = 0x40000
 def counting_loop(n: int) -> str:
     return f"""
 _start: movz x0, #{n}
-        mov x1, #0
-loop:   add x1, x1, #1
+        mov x4, #0              // the count: x1-x3 are PSCI's to zero at the power-off
+loop:   add x4, x4, #1
 body:   subs x0, x0, #1
         b.ne loop
 done:   {PSCI_OFF}
@@ -77,7 +77,7 @@ def test_a_breakpoint_in_a_loop_counts_every_iteration_once(displaced, where):
     stops = run_to_end(dbg)
     assert stops[-1].reason is StopReason.HALTED
     assert {dbg.address_of(w): n for w in where} == dbg.hits
-    assert dbg.registers()["x1"] == n
+    assert dbg.registers()["x4"] == n
     if displaced and where == ["loop"]:
         assert dbg.step_overs == {"displaced": n, "inline": 0}
 
@@ -92,12 +92,12 @@ def test_without_the_flush_the_step_over_goes_wrong():
         dbg.break_at("loop")
         dbg.break_at("body")
         stops = run_to_end(dbg, limit=4 * n)
-        results[flush] = (stops[-1].reason, dbg.hits, dbg.registers()["x1"])
+        results[flush] = (stops[-1].reason, dbg.hits, dbg.registers()["x4"])
     loop, body = BASE + 8, BASE + 12
     assert results[True] == (StopReason.HALTED, {loop: n, body: n}, n)
-    reason, hits, x1 = results[False]
+    reason, hits, count = results[False]
     assert reason is not StopReason.HALTED
-    assert hits != {loop: n, body: n} and x1 != n
+    assert hits != {loop: n, body: n} and count != n
 
 
 def test_without_the_flush_a_breakpoint_in_code_already_run_is_missed():
@@ -333,7 +333,7 @@ def test_a_step_that_lands_on_a_breakpoint_is_then_stepped_over():
     "insn, expected_pc",
     [
         ("b.ne next", "next"),  # branch: the textbook step-over
-        ("adr x3, next", "after"),  # PC-relative
+        ("adr x5, next", "after"),  # PC-relative (x5: the power-off zeroes x1-x3)
         ("add x3, x3, #1", "after"),  # displaced
     ],
 )
@@ -355,12 +355,12 @@ next:   nop
     assert stop.reason is StopReason.STEP and stop.pc == prog.symbols[expected_pc]
     assert dbg.raw_memory(prog.symbols["here"], 4) == to_bytes(BRK0)  # re-inserted
     if insn.startswith("adr"):
-        assert dbg.read_register("x3") == prog.symbols["next"]
+        assert dbg.read_register("x5") == prog.symbols["next"]
     dbg.reset()
     assert dbg.cont().pc == prog.symbols["here"]
     assert dbg.cont().reason is StopReason.HALTED
     if insn.startswith("adr"):
-        assert dbg.read_register("x3") == prog.symbols["next"]
+        assert dbg.read_register("x5") == prog.symbols["next"]
 
 
 def test_displaceable_classes():
@@ -411,13 +411,13 @@ def test_displaceable_classes():
 def test_write_memory_over_a_breakpoint_updates_the_saved_instruction():
     dbg = Debugger(assemble(counting_loop(3), base=BASE))
     dbg.break_at("loop")
-    add5 = 0x91001421  # add x1, x1, #5
+    add5 = 0x91001484  # add x4, x4, #5
     dbg.write_memory(BASE + 8, to_bytes(add5))
     assert dbg.raw_memory(BASE + 8, 4) == to_bytes(BRK0)
     assert dbg.read_memory(BASE + 8, 4) == to_bytes(add5)
     assert dbg.breakpoints[0].saved_insn == add5
     stops = run_to_end(dbg)
-    assert stops[-1].reason is StopReason.HALTED and dbg.registers()["x1"] == 15
+    assert stops[-1].reason is StopReason.HALTED and dbg.registers()["x4"] == 15
 
 
 def test_bad_input_is_refused_and_a_failed_insert_changes_nothing():
@@ -453,7 +453,7 @@ def test_registers_listing_and_log_are_plain_data():
     assert regs["pc"] == prog.symbols["loop"]
     lines = dbg.listing()
     marked = [ln for ln in lines if ln.is_breakpoint]
-    assert len(marked) == 1 and marked[0].is_pc and marked[0].text == "add x1, x1, #1"
+    assert len(marked) == 1 and marked[0].is_pc and marked[0].text == "add x4, x4, #1"
     assert marked[0].memory_word == BRK0
     assert dbg.log_lines() == [
         "DEBUG exit at 0x40008: hsr=0xf2000000, EC 0x3C (BRK (AArch64)) → breakpoint (ours)"

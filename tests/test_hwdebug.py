@@ -68,7 +68,7 @@ add_at:   add x5, x5, #1
 straddle: str x2, [x6]
 lstraddle: ldr x3, [x6]
 far_st:   str x2, [x1, #16]
-far_ld:   ldr x3, [x1, #16]
+far_ld:   ldr x7, [x1, #16]
     mov x0, #0x84000000
     movk x0, #8
     hvc #0
@@ -155,7 +155,7 @@ def test_an_access_next_to_the_watched_bytes_on_their_page_runs_on_and_is_done()
     e = cpu.run(1.0)
     assert e.reason is ExitReason.SYSTEM_EVENT, e  # no stop: var+16 is not watched
     assert cpu.memory.read(VAR + 16, 8) == (7).to_bytes(8, "little")  # the store happened
-    assert cpu.read_register("x3") == 7  # and the load after it read it back
+    assert cpu.read_register("x7") == 7  # and the load after it read it back
 
 
 def test_a_watch_on_a_read_only_page_leaves_its_faults_real():
@@ -288,7 +288,7 @@ loop:
     str x2, [x1]
     cmp x2, #3
     b.ne loop
-    ldr x3, [x1]
+    ldr x4, [x1]
     mov x0, #0x84000000
     movk x0, #8
     hvc #0
@@ -351,7 +351,7 @@ def test_before_stops_are_at_the_access_and_continue_steps_over_them():
         (store, 2, None, WATCH_WRITE_HSR),
         (load, 3, None, WATCH_READ_HSR),
     ]
-    assert s.reason is StopReason.HALTED and dbg.read_register("x3") == 3
+    assert s.reason is StopReason.HALTED and dbg.read_register("x4") == 3
 
 
 def test_step_from_a_hardware_stop_runs_that_instruction_once():

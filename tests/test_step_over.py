@@ -422,10 +422,10 @@ def test_stepping_an_instruction_that_writes_its_own_word():
 
 SLICED = f"""
 _start: mov x0, #{{n}}
-loop:   add x1, x1, #1          // straight-line
+loop:   add x4, x4, #1          // straight-line (x4, x5: the power-off zeroes x1-x3)
         cbnz x0, body           // conditional, always taken
         b .
-body:   adr x3, loop            // PC-relative
+body:   adr x5, loop            // PC-relative
         b tail                  // unconditional
 tail:   mrs x9, midr_el1        // in place (a system register read)
         subs x0, x0, #1
@@ -453,11 +453,11 @@ def test_an_interrupt_before_the_step_over_does_not_report_the_hit_again(where, 
     # done on the registers before the run (``b tail``: PC = tail, nothing to cut)
     jumped = where == "body+4" and displaced
     assert stop.pc == dbg.pc == (dbg.address_of("tail") if jumped else pc)
-    x1 = dbg.read_register("x1")
+    count = dbg.read_register("x4")
     stops = run_to_end(dbg)
     assert dbg.hits == {pc: n}
     assert [s.reason for s in stops] == [StopReason.BREAKPOINT] * (n - 1) + [StopReason.HALTED]
-    assert dbg.read_register("x1") == n and x1 <= 1
+    assert dbg.read_register("x4") == n and count <= 1
 
 
 def _hits_sliced(source: str, where: list[str], displaced: bool, slices) -> tuple:
@@ -554,18 +554,18 @@ def test_unicorn_fact_a_fetch_makes_the_execute_only_page_readable_until_a_tlb_f
     upgrade check them on every load, the gap documented in ``VCpu`` is gone."""
     from armbp.kvm.unicorn import VCpu
 
-    prog = assemble(f"back: ldr x2, [x0]\n{PSCI_OFF}", base=BASE)
+    prog = assemble(f"back: ldr x5, [x0]\n{PSCI_OFF}", base=BASE)
     cpu = VCpu(prog)
     slot = cpu.scratch_base
     b_back = 0x1400_0000 | (BASE - (slot + 4)) >> 2 & 0x3FF_FFFF  # B back, from slot + 4
-    cpu.write_scratch(0, to_bytes(0x9100_0421) + to_bytes(b_back))
+    cpu.write_scratch(0, to_bytes(0x9100_0484) + to_bytes(b_back))
     cpu.uc.reg_write(armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot)
     cpu.open_scratch(frozenset({slot}), {})
-    cpu.pc = slot  # add x1, x1, #1; b back
+    cpu.pc = slot  # add x4, x4, #1; b back (x4, x5: the power-off zeroes x1-x3)
     exit_ = cpu.run()
     assert exit_.reason is armbp.kvm.abi.ExitReason.SYSTEM_EVENT  # the load went through
-    assert cpu.read_register("x1") == 1
-    assert cpu.read_register("x2") == 0x9100_0421 | b_back << 32  # our slot, read
+    assert cpu.read_register("x4") == 1
+    assert cpu.read_register("x5") == 0x9100_0484 | b_back << 32  # our slot, read
     cpu.hide_scratch()
     cpu.uc.reg_write(
         armbp.kvm.unicorn.core.regs.UC_ARM64_REG_X0, slot

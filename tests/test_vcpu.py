@@ -475,6 +475,15 @@ def test_psci_system_off_is_a_system_event_exit():
     assert e.pc == BASE + 16  # after the HVC
 
 
+def test_psci_system_off_leaves_the_failure_in_x0_as_kvm_does():
+    """KVM answers SYSTEM_OFF as a call that failed if the VMM ever resumes the guest:
+    x0 = INTERNAL_FAILURE (-6), x1-x3 = 0 (real KVM in the lab, tests/test_kvm_lab.py)."""
+    cpu = vcpu(f"mov x1, #1\nmov x2, #2\nmov x3, #3\nmov x4, #4\n{PSCI_OFF}")
+    assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
+    regs = [cpu.read_register(f"x{n}") for n in range(5)]
+    assert regs == [(1 << 64) - 6, 0, 0, 0, 4]
+
+
 def test_other_hypercalls_return_to_the_guest():
     src = f"""
         movz x0, #0x8400, lsl #16   // PSCI_VERSION

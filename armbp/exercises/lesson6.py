@@ -176,4 +176,26 @@ EXERCISES: tuple[Exercise, ...] = (
         "'' → $#00).",
         answer=_MODEL_FRAME,
     ),
+    exercise(
+        "c-null-ec",
+        "The C program's NULL dereference left ESR_EL1 = 0x92000004. Which exception class "
+        "(EC) does it carry?",
+        check=expect_int(
+            0x24,
+            why="EC is bits 31:26: 0x92000004 >> 26 = 0x24, a data abort from a lower "
+            "Exception level: the program runs at EL0 and its kernel at EL1.",
+        ),
+        hint="EC is the top 6 bits (31:26) of the ESR: shift right by 26.",
+        solution="0x92000004 >> 26 = 0x24: a data abort from a lower EL (EL0, the "
+        "program). ISS: WnR (bit 6) = 0, a read; DFSC (bits 5:0) = 0x04, a level 0 "
+        "translation fault: nothing is mapped at address 0, which FAR_EL1 holds.",
+        answer="0x24",
+        wrong={
+            0x25: "0x25 is a data abort taken at the current EL, as in lesson 4's kernel "
+            "oops; this one comes from the program at EL0, a lower EL.",
+            0x92: "that is the top byte; EC is its top 6 bits only: 0x92 >> 2.",
+            0x3C: "0x3C is BRK, the breakpoint's class; the fault is a data abort.",
+            0x04: "that is the DFSC (bits 5:0), the kind of fault, not its class.",
+        },
+    ),
 )

@@ -3,14 +3,17 @@
 The lesson is ``notebooks/07-breakpoints-that-write-nothing.ipynb``. Content only: each
 entry is a question, a checker, a hint, a worked solution, a model answer and hints for
 likely wrong answers; :mod:`armbp.exercises` is the engine that checks them. The coding
-exercise's guest is ``STRAY_SOURCE``: its answer is computed from the assembled program.
+exercise runs the learner's ``find_writer`` on ``STRAY_SOURCE`` and ``SMASH_SOURCE``
+and compares it with armbp's own watchpoint stop.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import esr
 from ..asm import assemble
-from . import Exercise, exercise, expect_int
+from . import Exercise, Trial, exercise, expect_function, expect_int, shown
 
 # A guest with a stray write: `fill` writes four words of a table, one too many, and the
 # fifth store lands on `flag`. The learner finds that store with a watchpoint.
@@ -30,6 +33,69 @@ flag:   .word 0xcafe
 """
 _STRAY = assemble(STRAY_SOURCE, name="stray")
 STRAY_WRITER = _STRAY.symbols["fill"]  # the post-indexed str is the only store
+
+# A second guest for the coding exercise: a byte copy that runs one byte past `buf` and
+# lands in `guard`. Its writer is not the first instruction of its loop.
+SMASH_SOURCE = """\
+_start: adr  x1, buf
+        mov  w2, #0x41
+        mov  x3, #0
+copy:   add  x3, x3, #1
+        strb w2, [x1, x3]       // buf[1] .. buf[8]: buf has 8 bytes, 0 to 7
+        cmp  x3, #8
+        b.ne copy
+        adr  x4, guard
+        ldr  w5, [x4]
+        hvc  #0
+        .balign 8
+buf:    .byte 0, 0, 0, 0, 0, 0, 0, 0
+guard:  .word 0x600d
+"""
+
+_GUESTS = (
+    ("STRAY_SOURCE, flag", STRAY_SOURCE, "flag"),
+    ("a byte copy one past buf, guard", SMASH_SOURCE, "guard"),
+)
+
+_MODEL_FIND_WRITER = """\
+from armbp import Debugger
+
+
+def find_writer(source, name):
+    dbg = Debugger(source)
+    dbg.watch(name, 4, "write")
+    return dbg.cont().access_pc
+"""  # the model answer: what the answer key prints and the lesson test runs
+
+
+def _writer_trial(source: str, name: str) -> Trial:
+    """Run the learner's find_writer on ``source`` and compare with armbp's watchpoint stop,
+    naming the likely mix-ups: the stop's pc (one instruction later) and the data address."""
+
+    def trial(find_writer: Any) -> str | None:
+        from ..debugger import Debugger
+
+        dbg = Debugger(source)
+        dbg.watch(name, 4, "write")
+        stop = dbg.cont()
+        want = stop.access_pc
+        got = find_writer(source, name)
+        if got == want:
+            return None
+        if got == stop.pc:
+            return (
+                f"find_writer(..., {name!r}) = {shown(got)}: that is where the guest stopped, "
+                f"one instruction after the store; the store is the stop's access_pc"
+            )
+        if got == assemble(source).symbols[name]:
+            return (
+                f"find_writer(..., {name!r}) = {shown(got)}: that is the address of {name} "
+                f"(the data, FAR); the question is which instruction wrote it"
+            )
+        return f"find_writer(..., {name!r}) returned {shown(got)}, expected {shown(want)}"
+
+    return trial
+
 
 EXERCISES: tuple[Exercise, ...] = (
     exercise(
@@ -62,6 +128,10 @@ EXERCISES: tuple[Exercise, ...] = (
         solution="The low byte 0x22 = 0b00100010 has bit 6 clear: WnR = 0, a read. A write "
         f"hits report {esr.watchpoint(wnr=True):#010x} (bit 6 set: 0x62).",
         answer="0",
+        wrong={
+            1: "bit 6 of 0x22 = 0b0010_0010 is 0 (count from bit 0 on the right); a write "
+            "would set it: 0x62.",
+        },
     ),
     exercise(
         "step-ldxr-esr",
@@ -83,20 +153,24 @@ EXERCISES: tuple[Exercise, ...] = (
         },
     ),
     exercise(
-        "watch-stray-writer",
-        "Coding: load STRAY_SOURCE into a Debugger, watch the 4 bytes of `flag` for writes, "
-        "continue, and give the address of the instruction that wrote them (the stop's "
-        "access_pc).",
-        check=expect_int(
-            STRAY_WRITER,
-            why="the post-indexed store in `fill` runs once more than the table has words: "
-            "its fifth store lands on `flag`.",
+        "watch-code-find-writer",
+        "Write find_writer(source, name): load the guest `source` into a Debugger, watch the "
+        "4 bytes at the symbol `name` for writes, continue, and return the address of the "
+        "instruction that wrote them (the stop's access_pc).",
+        check=expect_function(
+            [(what, _writer_trial(source, name)) for what, source, name in _GUESTS],
+            why="your function names the store that armbp's own watchpoint catches, in each "
+            "guest: the one that wrote past the end of its table.",
         ),
-        hint="dbg = Debugger(STRAY_SOURCE); dbg.watch('flag', 4, 'write'); stop = "
-        "dbg.cont(); then look at stop.access_pc (and stop.old_value, stop.new_value).",
-        solution="dbg.watch('flag', 4) fills a watchpoint slot; cont() stops with a "
-        "WATCHPOINT whose access_pc is the `str w2, [x1], #4` at `fill` "
-        f"({STRAY_WRITER:#x}): the loop's fifth round writes 4 over 0xcafe.",
-        answer=hex(STRAY_WRITER),
+        hint="Debugger(source), then dbg.watch(name, 4, 'write') and dbg.cont(): the stop "
+        "it returns knows which instruction made the access (access_pc), not only where "
+        "the guest is now (pc).",
+        solution=_MODEL_FIND_WRITER
+        + "\nIn STRAY_SOURCE the post-indexed `str w2, [x1], #4` at `fill` "
+        f"({STRAY_WRITER:#x}) runs once more than the table has words: its fifth store "
+        "writes 4 over 0xcafe. The stop's pc is one instruction later: a watchpoint is "
+        "taken before the access completes, and the debugger steps the access to read the "
+        "new value.",
+        answer=_MODEL_FIND_WRITER,
     ),
 )

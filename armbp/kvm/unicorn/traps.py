@@ -85,6 +85,10 @@ PSCI_SYSTEM_OFF = 0x8400_0008
 PSCI_SYSTEM_RESET = 0x8400_0009
 PSCI_VERSION_1_0 = 0x0001_0000
 SMCCC_NOT_SUPPORTED = (1 << 64) - 1  # -1
+# What x0 says if the VMM ever resumes a guest after SYSTEM_OFF/RESET: the call failed
+# (PSCI's INTERNAL_FAILURE, -6). KVM writes it, and zeroes x1-x3, before it exits to the VMM
+# (measured on real KVM in the lab: x0 = 0xfffffffffffffffa, x1-x3 = 0).
+PSCI_RET_INTERNAL_FAILURE = (1 << 64) - 6
 
 SCR_EL3_RW = 1 << 10  # "SCR_EL3, Secure Configuration Register": the next lower EL is AArch64
 SCR_EL3_TWI = 1 << 12  # ... TWI: trap WFI to EL3 (here: to the interrupt hook)
@@ -111,6 +115,7 @@ _ID_AA64DFR0_EL1 = (3, 0, 0, 5, 0)
 _ID_AA64MMFR0_EL1 = (3, 0, 0, 7, 0)
 _PC = regs.UC_ARM64_REG_PC
 _X0 = regs.UC_ARM64_REG_X0
+_X1, _X2, _X3 = regs.UC_ARM64_REG_X1, regs.UC_ARM64_REG_X2, regs.UC_ARM64_REG_X3
 
 _BAD_ACCESS = {
     UC_MEM_READ_UNMAPPED: ("read", "nothing is mapped there"),
@@ -342,6 +347,10 @@ class Traps:
                 SystemEventType.SHUTDOWN
                 if function == PSCI_SYSTEM_OFF
                 else SystemEventType.RESET
+            )
+            failed = PSCI_RET_INTERNAL_FAILURE
+            self.uc.reg_write_batch(
+                [(_X0, failed), (_X1, 0), (_X2, 0), (_X3, 0), (_PC, next_pc)]
             )
             self._stop(
                 Exit(
