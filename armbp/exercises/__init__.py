@@ -425,7 +425,7 @@ def as_packet(answer: Any) -> str | None:
 
 # --- the lessons' content: importing each registers its exercises, in lesson order ----------
 
-from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7
+from . import lesson0, lesson1, lesson2, lesson3, lesson4, lesson5, lesson6, lesson7, lesson8
 
 LESSONS: tuple[ModuleType, ...] = (
     lesson0,
@@ -436,4 +436,5 @@ LESSONS: tuple[ModuleType, ...] = (
     lesson5,
     lesson6,
     lesson7,
+    lesson8,
 )
