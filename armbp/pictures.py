@@ -1302,3 +1302,46 @@ def rsp_exchange() -> Picture:
         "take the breakpoint out (OK). x/1xw 0x40008: m40008,4 answers 21040091, the "
         "original word.",
     )
+
+
+def kvm_inside() -> Picture:
+    """Lesson 8: what real KVM does with a guest's debug exception, from EL1 to the VMM."""
+    steps = [
+        Step(
+            "1. Guest (EL1)",
+            "runs BRK #0, finishes a stepped instruction, or touches a watched address",
+            0,
+        ),
+        Step(
+            "2. Routed to EL2",
+            "KVM set MDCR_EL2.TDE while the VMM debugs: the debug exception goes to EL2, "
+            "not to the guest's VBAR_EL1; ESR_EL2 = syndrome, FAR_EL2 = data address",
+            1,
+        ),
+        Step(
+            "3. KVM: kvm_handle_guest_debug",
+            "exit_reason = KVM_EXIT_DEBUG (4); debug.arch.hsr/hsr_high = ESR_EL2, "
+            "debug.arch.far = FAR_EL2 (watchpoints)",
+            2,
+        ),
+        Step("4. KVM_RUN returns", "the ioctl returns 0 to the VMM's thread", 5),
+        Step(
+            "5. VMM",
+            "reads run->exit_reason and run->debug.arch; decodes EC: ours → stop for the "
+            "debugger, not ours → re-inject through ONE_REG",
+            3,
+        ),
+    ]
+    fig = draw_flow(steps, title="Inside real KVM: guest → EL2 → KVM → KVM_RUN returns → VMM")
+    return Picture(
+        fig,
+        "Flow in five boxes: 1, the guest at EL1 runs a BRK, finishes a stepped "
+        "instruction or touches a watched address; 2, because KVM set MDCR_EL2.TDE while "
+        "the VMM debugs it, the debug exception is taken to EL2 instead of the guest's own "
+        "vectors, with the syndrome in ESR_EL2 and the data address in FAR_EL2; 3, KVM's "
+        "kvm_handle_guest_debug sets exit_reason to KVM_EXIT_DEBUG (4) and copies ESR_EL2 "
+        "into debug.arch.hsr and hsr_high, and FAR_EL2 into debug.arch.far; 4, the KVM_RUN "
+        "ioctl returns to the VMM; 5, the VMM reads the exit from the kvm_run page, decodes "
+        "the EC and either stops for the debugger or re-injects the exception into the "
+        "guest.",
+    )

@@ -1,0 +1,254 @@
+"""Lesson 8's view of real KVM: the model and the kernel side by side, or what is missing.
+
+The KVM lab (:mod:`armbp.kvm.lab`) boots Debian's arm64 Linux in ``qemu-system-aarch64``
+with EL2, so the kernel's own KVM runs, and an agent inside drives ``/dev/kvm`` on
+request. This module is what the lesson's cells call: it opens the session's lab machine
+once, runs guests on both machines and formats their exit records as plain text, which
+nbval compares. Nothing it prints varies from run to run (no timings, no host addresses).
+
+Why a module and not cells: where the lab cannot start (no ``qemu-system-aarch64``, no
+Debian archive to fetch the kernel from) every function here says in one line what is
+missing (the lab's own ``LabUnavailable``/``LabError`` message) instead of raising, and the
+lesson's model half still runs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from . import esr
+from .asm import assemble
+from .kvm.abi import KVM_ARM_MAX_DBG_REGS, Budget, ExitReason, GuestDebug
+from .kvm.devkvm import uapi
+from .kvm.lab import packages, scenarios
+
+if TYPE_CHECKING:  # the machine module needs fcntl and termios: imported when a lab starts
+    from .kvm.lab.machine import LabMachine
+
+
+@dataclass(frozen=True)
+class NoLab:
+    """The lab did not start here; ``reason`` says what is missing and how to get it."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"real KVM is not available here: {self.reason}"
+
+
+Lab = Union["LabMachine", NoLab]
+
+
+def open_lab(cache: Path | None = None) -> Lab:
+    """The session's lab machine (booted on first use, ~25-60 s), or why it cannot start.
+
+    Missing tools are found before anything is fetched or booted, so a machine without
+    QEMU answers at once; a failed fetch or boot comes back as its message, not raised.
+    """
+    missing = packages.missing_tools()
+    if missing:
+        return NoLab("the KVM lab needs " + "; ".join(missing))
+    from .kvm.lab import machine
+
+    try:
+        return machine.shared(cache)
+    except (packages.LabUnavailable, machine.LabError) as e:
+        return NoLab(str(e))
+
+
+def lab_summary(lab: Lab) -> str:
+    """What the kernel inside says about itself: the answers a VMM asks for first."""
+    if isinstance(lab, NoLab):
+        return str(lab)
+    c = lab.caps
+    return (
+        "real KVM answers from inside the emulated machine:\n"
+        f"  KVM_GET_API_VERSION            {c['api']}\n"
+        f"  KVM_CAP_SET_GUEST_DEBUG        {c['set_guest_debug']}\n"
+        f"  KVM_CAP_GUEST_DEBUG_HW_BPS     {c['hw_bps']} hardware breakpoint slots\n"
+        f"  KVM_CAP_GUEST_DEBUG_HW_WPS     {c['hw_wps']} watchpoint slots\n"
+        f"  KVM_CAP_IMMEDIATE_EXIT         {c['immediate_exit']}"
+    )
+
+
+def abi_layout() -> str:
+    """The C layouts a VMM uses for guest debugging, with offsets and sizes from ``uapi``.
+
+    ``tests/test_kvm_uapi.py`` compiles the same ``offsetof``/``sizeof`` against the arm64
+    kernel headers, so what this prints is what ``<linux/kvm.h>`` says.
+    """
+    head = struct.calcsize("<II")  # control, pad
+    slots = 8 * KVM_ARM_MAX_DBG_REGS  # one __u64 array of the arch part
+    rows = [
+        (
+            f"struct kvm_guest_debug: {uapi.GUEST_DEBUG.size} bytes "
+            f"(KVM_SET_GUEST_DEBUG = {uapi.KVM_SET_GUEST_DEBUG:#x})"
+        ),
+        "  offset   0  __u32 control",
+        "  offset   4  __u32 pad",
+        *(
+            f"  offset {head + n * slots:3}  __u64 arch.{name}[{KVM_ARM_MAX_DBG_REGS}]"
+            for n, name in enumerate(("dbg_bcr", "dbg_bvr", "dbg_wcr", "dbg_wvr"))
+        ),
+        f"struct kvm_run (mmap'd from the vCPU fd; KVM_RUN = {uapi.KVM_RUN:#x}):",
+        f"  offset {uapi.RUN_IMMEDIATE_EXIT:3}  __u8  immediate_exit",
+        f"  offset {uapi.RUN_EXIT_REASON:3}  __u32 exit_reason",
+        f"  offset {uapi.RUN_EXIT:3}  __u32 debug.arch.hsr",
+        f"  offset {uapi.RUN_EXIT + 4:3}  __u32 debug.arch.hsr_high",
+        f"  offset {uapi.RUN_EXIT + head:3}  __u64 debug.arch.far",
+        (
+            f"struct kvm_one_reg: {uapi.ONE_REG.size} bytes (KVM_GET_ONE_REG = "
+            f"{uapi.KVM_GET_ONE_REG:#x}, KVM_SET_ONE_REG = {uapi.KVM_SET_ONE_REG:#x}); "
+            f"the pc is register {uapi.core_reg('pc'):#x}"
+        ),
+    ]
+    return "\n".join(rows)
+
+
+def control_names(control: int) -> str:
+    """``0x10001`` → ``ENABLE | USE_SW_BP``: the KVM_GUESTDBG_* flags of a control word."""
+    names = [f.name for f in GuestDebug if f.value and control & f.value == f.value]
+    return " | ".join(n for n in names if n is not None) or "NONE"
+
+
+def ioctl_tour(lab: Lab, source: str = "brk #0", control: int | None = None) -> str:
+    """Run ``source`` once on real KVM, one agent request at a time, saying which ioctls
+    each request is inside the emulated machine and what KVM answered."""
+    if isinstance(lab, NoLab):
+        return str(lab)
+    if control is None:
+        control = int(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    program = assemble(source, base=scenarios.BASE)
+    base, size = scenarios.BASE, scenarios.SLOT_SIZE
+    vm = lab.request("vm", base=base, size=size, code=program.code.hex(), entry=base)
+    lab.request("guest_debug", control=control, arch=None)
+    e = lab.request("run", seconds=0.5)
+    lines = [
+        (
+            f"vm          KVM_CREATE_VM; KVM_SET_USER_MEMORY_REGION ({size // 1024} KiB at "
+            f"{base:#x}); KVM_CREATE_VCPU; KVM_ARM_PREFERRED_TARGET -> target {vm['target']}; "
+            f"KVM_ARM_VCPU_INIT; KVM_SET_ONE_REG pc = {base:#x}"
+        ),
+        f"guest_debug KVM_SET_GUEST_DEBUG control {control:#x} ({control_names(control)})",
+        (
+            f"run         KVM_RUN; run->exit_reason = {e['reason']} "
+            f"({_reason_name(e['reason'])}); KVM_GET_ONE_REG pc = {e['pc']:#x}"
+        ),
+    ]
+    if "hsr" in e:
+        lines.append(
+            f"            run->debug.arch: hsr {e['hsr']:#010x}, hsr_high {e['hsr_high']:#x}, "
+            f"far {e['far']:#x}  ({esr.decode(e['hsr']).summary})"
+        )
+    return "\n".join(lines)
+
+
+def _reason_name(reason: int) -> str:
+    try:
+        return f"KVM_EXIT_{ExitReason(reason).name}"
+    except ValueError:
+        return "an exit the model does not name"
+
+
+# The guests lesson 8 shows side by side: a breakpoint, a step, a hardware breakpoint and
+# a watchpoint, from the lab's scenarios (every one of which the lab test compares).
+SIDE_BY_SIDE = (
+    "our BRK #0",
+    "step over add",
+    "hardware breakpoint",
+    "write watchpoint on 8 bytes at data+0, str x0, [x1]",
+)
+
+
+def scenario(name: str) -> scenarios.Scenario:
+    """The lab scenario called ``name`` (``ValueError`` naming the known ones otherwise)."""
+    for s in scenarios.SCENARIOS:
+        if s.name == name:
+            return s
+    known = ", ".join(repr(s.name) for s in scenarios.SCENARIOS)
+    raise ValueError(f"no scenario {name!r}; expected one of {known}")
+
+
+def _row(machine_name: str, record: dict[str, Any]) -> str:
+    reason = _reason_name(record["reason"]).removeprefix("KVM_EXIT_")
+    if "debug" in record:
+        hsr, _high, far = record["debug"]
+        d = esr.decode(hsr)
+        debug = f"{hsr:#010x}  EC 0x{d.ec:02X} {d.ec_name:<26}  {far:#12x}"
+    else:
+        debug = f"{'-':10}  {'-':31}  {'-':>12}"
+    return f"  {machine_name:<6} {reason:<6} {debug}  {record['pc']:#x}"
+
+
+def side_by_side(lab: Lab, names: Sequence[str] = SIDE_BY_SIDE) -> str:
+    """The same guests on the Unicorn model and on real KVM: exit, hsr decoded, far, pc."""
+    lines = [f"  {'':6} {'exit':6} {'hsr':10}  {'EC':31}  {'far':>12}  pc"]
+    for name in names:
+        s = scenario(name)
+        lines += [name, _row("model", scenarios.on_model(s))]
+        lines.append(
+            f"  {'KVM':6} ({lab.reason})"
+            if isinstance(lab, NoLab)
+            else _row("KVM", scenarios.on_kvm(lab, s))
+        )
+    return "\n".join(lines)
+
+
+def differences(lab: Lab) -> str:
+    """Every lab scenario on both machines: how many give the same record, and each
+    field that differs (the record: reason, pc, hsr/hsr_high/far, MMIO, system event,
+    x0-x5 afterwards)."""
+    if isinstance(lab, NoLab):
+        return str(lab)
+    lines, same = [], 0
+    for s in scenarios.SCENARIOS:
+        real, model = scenarios.on_kvm(lab, s), scenarios.on_model(s)
+        if real == model:
+            same += 1
+            continue
+        for key in sorted(set(real) | set(model)):
+            if real.get(key) != model.get(key):
+                lines.append(
+                    f"  {s.name}: {key}: KVM {real.get(key)!r}, model {model.get(key)!r}"
+                )
+    total = len(scenarios.SCENARIOS)
+    head = f"{total} scenarios on both machines: {same} give the same exit record"
+    if same == total:
+        return head + ", every field equal"
+    return "\n".join([head + "; these differ:", *lines])
+
+
+COUNTING = "loop: add x0, x0, #1\n      b loop"
+
+
+def budgets(lab: Lab, instructions: int = 1000) -> str:
+    """The model's exact instruction budget beside KVM's time budget, on a counting loop.
+
+    Why: KVM has no instruction count (``KVM_RUN`` runs until an exit, a signal or
+    ``immediate_exit``), so the same guest stops after an exact number of instructions
+    only on the model; on real KVM the count depends on how fast the host ran.
+    """
+    from .kvm.unicorn import VCpu
+
+    counts = []
+    for _ in range(2):
+        cpu = VCpu(assemble(COUNTING, base=scenarios.BASE))
+        e = cpu.run(Budget(seconds=5.0, instructions=instructions))
+        counts.append((e.reason.name, cpu.read_register("x0")))
+    lines = [
+        f"model, Budget(instructions={instructions}), twice: "
+        + "; ".join(f"{reason}, x0 = {x0}" for reason, x0 in counts)
+    ]
+    if isinstance(lab, NoLab):
+        return "\n".join([*lines, f"KVM: {lab}"])
+    s = scenarios.Scenario("count for 0.3 s", COUNTING, seconds=0.3)
+    real = scenarios.on_kvm(lab, s)
+    lines.append(
+        f"KVM, 0.3 s of KVM_RUN (then SIGALRM): {_reason_name(real['reason'])}, "
+        f"x0 {'> 0: it counted, as far as this host was fast' if real['x0'] else '= 0'}"
+    )
+    return "\n".join(lines)
