@@ -80,8 +80,8 @@ lesson = pytest.mark.parametrize("path", LESSONS, ids=[p.stem for p in LESSONS])
 # --- the set of lessons -----------------------------------------------------------------------
 
 
-def test_the_eight_lessons_are_there_and_lesson_0_is_the_start_page():
-    assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(8)], LESSONS
+def test_the_nine_lessons_are_there_and_lesson_0_is_the_start_page():
+    assert [p.name[:3] for p in LESSONS] == [f"{n:02d}-" for n in range(9)], LESSONS
     assert LESSONS[0].name == "00-start-here.ipynb"
     makefile = (ROOT / "Makefile").read_text()
     assert "jupyter lab notebooks/00-start-here.ipynb" in makefile
@@ -301,6 +301,7 @@ PICTURE_CELLS = {
     "04": ["pictures.syndrome_picture("],
     "05": ["pictures.vector_table()", "pictures.reinjection()"],
     "06": ["pictures.rsp_exchange()"],
+    "08": ["pictures.kvm_inside()"],
 }
 
 

@@ -167,7 +167,7 @@ EXERCISES: tuple[Exercise, ...] = (
         wrong={
             0xD42000E0: "that is the instruction word of BRK #7 (0xd4200000 | 7 << 5), not "
             "its syndrome.",
-            0xF0000007: "IL (bit 25) is 1 for a 32-bit instruction: 0xf2000007.",
+            0xF0000007: "IL (bit 25) is 1 for a 32-bit instruction, and 0xf0000007 has it clear.",
             0xF2000000: "the ISS holds the BRK's immediate, 7 here.",
         },
     ),
