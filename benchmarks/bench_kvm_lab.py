@@ -1,10 +1,14 @@
 """Real KVM in the lab: how long the machine takes to come up, and what one exit costs.
 
 Boots the lab machine (``armbp.kvm.lab.machine``: Debian's arm64 kernel in
-qemu-system-aarch64 with EL2, KVM inside), then times a guest that hits a BRK, is moved
-past it and runs into the next one, N times: on real KVM (each exit is a KVM_RUN inside
-the emulated machine plus the host's request over the serial console) and on the Unicorn
-model, side by side in one run. Also the pure KVM_RUN time the agent measures inside.
+qemu-system-aarch64 with EL2, KVM inside) and times, side by side in one run:
+
+* QEMU start to the agent's first answer, and to the first exit of a guest;
+* one BRK exit through the backend (``LabVCpu``: set pc + ``KVM_RUN`` + the answer over
+  the serial console) against the Unicorn model's ``VCpu``;
+* one ``Debugger.cont()`` from a breakpoint in a loop to the same breakpoint again (the
+  step-over from the scratch slot, then the hit) with ``backend="kvm-lab"`` against
+  ``backend="unicorn"``.
 
 Run: ``python benchmarks/bench_kvm_lab.py`` (or ``make bench``). Prints figures, asserts
 nothing. Needs qemu-system-aarch64, apt-get and dpkg-deb (it says so and stops if not);
@@ -16,13 +20,25 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 from armbp.asm import assemble
+from armbp.debugger import Debugger
 from armbp.kvm.abi import GuestDebug
-from armbp.kvm.lab import machine, packages, scenarios
+from armbp.kvm.lab import machine, packages
 
-N = 200
-SOURCE = "\n".join(["brk #0"] * 4) + "\nb ."
+N = 100
+BRKS = "\n".join(["brk #0"] * 4) + "\nb ."
+LOOP = "loop: add x0, x0, #1\n      b loop"
+
+
+def _median(action: Callable[[], object], n: int = N) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
 
 
 def main() -> int:
@@ -31,43 +47,43 @@ def main() -> int:
         print("bench_kvm_lab: skipped, the lab needs " + "; ".join(missing))
         return 0
     started = time.monotonic()
-    lab = machine.LabMachine(log=lambda _: None)
+    lab = machine.shared()
     print(f"packages + initramfs: {lab.build_seconds:6.1f} s (cached after the first run)")
     print(f"QEMU start to the agent's first answer: {lab.boot_seconds:6.1f} s")
-    program = assemble(SOURCE, base=scenarios.BASE)
-    try:
-        lab.request("vm", base=scenarios.BASE, size=scenarios.SLOT_SIZE,
-                    code=program.code.hex(), entry=scenarios.BASE)  # fmt: skip
-        lab.request("guest_debug", control=int(GuestDebug.ENABLE | GuestDebug.USE_SW_BP))
-        first = lab.request("run", seconds=5)
-        print(f"first exit after boot: {time.monotonic() - started:6.1f} s from start "
-              f"(hsr {first['hsr']:#010x})")  # fmt: skip
-        inside, round_trips = [], []
-        for _ in range(N):
-            t = time.perf_counter()
-            lab.request("set_reg", name="pc", value=scenarios.BASE)
-            e = lab.request("run", seconds=5)
-            round_trips.append(time.perf_counter() - t)
-            inside.append(e["seconds"])
-    finally:
-        lab.close()
+    from armbp.kvm.lab.backend import LabVCpu
     from armbp.kvm.unicorn import VCpu
 
-    cpu = VCpu(program)
-    cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
-    model = []
-    for _ in range(N):
-        t = time.perf_counter()
-        cpu.pc = scenarios.BASE
-        cpu.run(5)
-        model.append(time.perf_counter() - t)
-    kvm_ms = statistics.median(round_trips) * 1e3
-    run_ms = statistics.median(inside) * 1e3
-    model_us = statistics.median(model) * 1e6
-    print(f"one BRK exit, host round trip (set pc + KVM_RUN): {kvm_ms:7.2f} ms median of {N}")
-    print(f"  of which KVM_RUN inside the emulated machine:      {run_ms:7.2f} ms")
-    print(f"the same exit on the Unicorn model:                 {model_us:7.1f} µs "
-          f"({kvm_ms * 1e3 / model_us:.0f}× faster than the lab)")  # fmt: skip
+    program = assemble(BRKS)
+    kvm, model = LabVCpu(program), VCpu(program)
+    for cpu in (kvm, model):
+        cpu.set_guest_debug(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+    first = kvm.run(5)
+    print(f"first exit after boot: {time.monotonic() - started:6.1f} s from start ({first!r})")
+
+    def brk_exit(cpu: LabVCpu | VCpu) -> Callable[[], object]:
+        def once() -> object:
+            cpu.pc = program.base
+            return cpu.run(5)
+
+        return once
+
+    kvm_brk, model_brk = _median(brk_exit(kvm)), _median(brk_exit(model))
+    print(f"one BRK exit (set pc + run), median of {N}:")
+    print(f"  kvm-lab {kvm_brk * 1e3:8.2f} ms   unicorn {model_brk * 1e6:8.1f} µs   "
+          f"(ratio {kvm_brk / model_brk:6.0f}×)")  # fmt: skip
+
+    loop = assemble(LOOP)
+    conts = {}
+    for name in ("kvm-lab", "unicorn"):
+        dbg = Debugger(loop, backend=name)
+        dbg.break_at("loop")
+        dbg.cont()
+        conts[name] = _median(lambda d=dbg: d.cont(5))
+        assert dbg.last_stop is not None and dbg.last_stop.pc == loop.symbols["loop"]
+    kvm_cont, model_cont = conts["kvm-lab"], conts["unicorn"]
+    print(f"Debugger.cont() from a breakpoint to it again (step-over + hit), median of {N}:")
+    print(f"  kvm-lab {kvm_cont * 1e3:8.2f} ms   unicorn {model_cont * 1e6:8.1f} µs   "
+          f"(ratio {kvm_cont / model_cont:6.0f}×)")  # fmt: skip
     return 0
 
 

@@ -128,7 +128,11 @@ BackendSpec = str | Callable[[Program], Backend] | Backend
 that builds a backend from the ``Program`` (a backend class is one), or a backend already
 built for that program."""
 
-BACKENDS: dict[str, str] = {"unicorn": "armbp.kvm.unicorn:VCpu"}
+BACKENDS: dict[str, str] = {
+    "unicorn": "armbp.kvm.unicorn:VCpu",
+    "kvm": "armbp.kvm.devkvm.vcpu:KvmVCpu",  # /dev/kvm on an arm64 Linux host
+    "kvm-lab": "armbp.kvm.lab.backend:LabVCpu",  # real KVM inside QEMU, on any host
+}
 """Backend name → ``module:factory``, imported when the name is asked for."""
 
 

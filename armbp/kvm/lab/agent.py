@@ -1,11 +1,12 @@
-"""The lab's guest side: PID 1 inside the emulated machine, driving real KVM on request.
+"""The lab's guest side: PID 1 inside the emulated machine, serving the vCPU interface.
 
 It mounts ``/dev``, puts its console (the serial port QEMU connects to the host) in raw
-mode and answers one JSON request per line with one line ``ARMBP {...}``. Each request
-names an operation on one VM with one vCPU: ``vm`` (create, with guest memory and code),
-``set_reg``/``get_reg``, ``guest_debug`` (``KVM_SET_GUEST_DEBUG``), ``run`` (``KVM_RUN``
-with a time budget), ``read``/``write`` (guest memory), ``poweroff``. Only the standard
-library and ``armbp.kvm.devkvm.uapi``: this runs on Debian's arm64 Python, not the host's.
+mode and answers one JSON request per line with one line ``ARMBP {...}``. A request is
+``new`` (a ``KvmVCpu`` for a Program: real KVM, ``armbp.kvm.devkvm.vcpu``), ``call`` (a
+method of one of them, with arguments, in ``rpc``'s encoding), ``kick`` (no answer: the
+host's ``kick()``, which may arrive while ``KVM_RUN`` is in progress: the console's SIGIO
+takes the vCPU out) or ``poweroff``. Only the standard library and armbp's pure-Python
+parts: this runs on Debian's arm64 Python, not the host's.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import ctypes
 import fcntl
 import json
-import mmap
 import os
+import select
 import signal
-import struct
 import sys
 import termios
 import time
@@ -24,91 +24,159 @@ import traceback
 import tty
 from typing import Any
 
-from armbp.kvm.abi import GuestDebugArch
 from armbp.kvm.devkvm import uapi
+from armbp.kvm.devkvm.vcpu import KvmVCpu
+from armbp.kvm.lab import rpc
+from armbp.memory import MemoryFault
 
 PREFIX = "ARMBP "
 READY = "ARMBP-READY "
 RB_POWER_OFF = 0x4321FEDC  # reboot(2)
-_libc = ctypes.CDLL(None, use_errno=True)
+KICK = "kick"
+
+# The methods a host may call, beyond the Backend's own: memory through ``read``/``write``.
+METHODS = frozenset(
+    {
+        "map", "registers", "read_register", "write_register", "set_guest_debug",
+        "reset", "inject_exception", "write_scratch", "load_vector", "exchange_x30",
+        "guest_readable", "read", "write",
+    }
+)  # fmt: skip
 
 
-class _Budget(Exception):
-    """The run's time budget expired (SIGALRM while inside KVM_RUN)."""
+class Console:
+    """The serial console as lines: requests in, replies out (raw bytes, our own buffer,
+    so that a kick can be picked up between two ``KVM_RUN`` calls)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd, self._buffer = fd, b""
+
+    def _take(self) -> str | None:
+        if b"\n" not in self._buffer:
+            return None
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line.decode(errors="replace").rstrip("\r")
+
+    def line(self) -> str | None:
+        """The next line (blocking); None at end of input."""
+        while True:
+            got = self._take()
+            if got is not None:
+                return got
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+    def kicked(self) -> bool:
+        """True if a kick line has arrived (consumed); other input stays for later."""
+        while select.select([self.fd], [], [], 0)[0]:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                break
+            self._buffer += chunk
+        for raw in self._buffer.split(b"\n")[:-1]:
+            try:
+                if json.loads(raw).get("op") == KICK:
+                    self._buffer = self._buffer.replace(raw + b"\n", b"", 1)
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def reply(self, message: dict[str, Any]) -> None:
+        data = (PREFIX + json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data) :]
 
 
-def _on_alarm(_signum: int, _frame: object) -> None:
-    raise _Budget
+class AgentVCpu(KvmVCpu):
+    """A ``KvmVCpu`` whose run also ends when the host's kick arrives on the console."""
+
+    console: Console | None = None
+
+    def _interrupted(self) -> bool:
+        return self.console is not None and self.console.kicked()
 
 
-class Vm:
-    """One VM with one vCPU and one memory slot: the smallest thing KVM runs."""
+def _run(cpu: KvmVCpu, seconds: float) -> dict[str, Any]:
+    """The run the host asked for, with what the host asks next anyway: the registers and
+    the instruction word at the new pc."""
+    exit_ = cpu.run_until(time.monotonic() + seconds)
+    try:
+        word = cpu.memory.read(exit_.pc, 4)
+    except MemoryFault:
+        word = None
+    return {"exit": exit_, "registers": cpu.registers(), "word": word}
 
-    def __init__(self, kvm: int, base: int, size: int, code: bytes, entry: int) -> None:
-        self.fd = fcntl.ioctl(kvm, uapi.KVM_CREATE_VM, 0)
-        self.base, self.size = base, size
-        prot = mmap.PROT_READ | mmap.PROT_WRITE
-        self.mem = mmap.mmap(-1, size, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot)
-        self.mem[: len(code)] = code
-        host = ctypes.addressof(ctypes.c_char.from_buffer(self.mem))
-        region = uapi.pack_memory_region(0, base, size, host)
-        fcntl.ioctl(self.fd, uapi.KVM_SET_USER_MEMORY_REGION, region)
-        self.cpu = fcntl.ioctl(self.fd, uapi.KVM_CREATE_VCPU, 0)
-        init = bytearray(uapi.VCPU_INIT.size)
-        fcntl.ioctl(self.fd, uapi.KVM_ARM_PREFERRED_TARGET, init)
-        target = struct.unpack_from("<I", init)[0]
-        features = 1 << uapi.KVM_ARM_VCPU_PSCI_0_2
-        fcntl.ioctl(
-            self.cpu, uapi.KVM_ARM_VCPU_INIT, uapi.VCPU_INIT.pack(target, features, *[0] * 6)
+
+def _call(cpu: KvmVCpu, method: str, args: list[Any]) -> Any:
+    if method == "run":
+        return _run(cpu, *args)
+    if method not in METHODS:
+        raise ValueError(
+            f"unknown method {method!r}: expected run or one of {sorted(METHODS)}"
         )
-        run_size = fcntl.ioctl(kvm, uapi.KVM_GET_VCPU_MMAP_SIZE)
-        self.run_page = mmap.mmap(self.cpu, run_size, mmap.MAP_SHARED, prot)
-        self.set_reg("pc", entry)
-        self.target = target
+    if method in ("read", "write"):
+        return getattr(cpu.memory, method)(*args)
+    if method == "inject_exception":  # (syndrome, return_to, far): keywords after the first
+        syndrome, return_to, far = args
+        cpu.inject_exception(syndrome, return_to=return_to, far=far)
+        return {"registers": cpu.registers()}
+    result = getattr(cpu, method)(*args)
+    if method in ("reset", "write_register"):
+        return {"registers": cpu.registers()}
+    return result
 
-    def _reg_id(self, name: str) -> int:
-        return uapi.core_reg(name) if not name.startswith("sys:") else int(name[4:], 0)
 
-    def set_reg(self, name: str, value: int) -> None:
-        buf = ctypes.c_uint64(value)
-        one = uapi.ONE_REG.pack(self._reg_id(name), ctypes.addressof(buf))
-        fcntl.ioctl(self.cpu, uapi.KVM_SET_ONE_REG, one)
-
-    def get_reg(self, name: str) -> int:
-        buf = ctypes.c_uint64(0)
-        one = uapi.ONE_REG.pack(self._reg_id(name), ctypes.addressof(buf))
-        fcntl.ioctl(self.cpu, uapi.KVM_GET_ONE_REG, one)
-        return buf.value
-
-    def guest_debug(self, control: int, arch: dict[str, list[int]] | None) -> None:
-        record = GuestDebugArch(**{k: tuple(v) for k, v in arch.items()}) if arch else None
-        fcntl.ioctl(self.cpu, uapi.KVM_SET_GUEST_DEBUG, uapi.pack_guest_debug(control, record))
-
-    def run(self, seconds: float) -> dict[str, Any]:
-        started = time.monotonic()
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+def serve(console: Console) -> None:
+    """Answer requests until ``poweroff`` or the end of input."""
+    cpus: dict[int, KvmVCpu] = {}
+    count = 0
+    while True:
+        line = console.line()
+        if line is None:
+            return
         try:
-            fcntl.ioctl(self.cpu, uapi.KVM_RUN, 0)
-            budget = False
-        except _Budget:
-            budget = True
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        took = time.monotonic() - started
-        out: dict[str, Any] = {"pc": self.get_reg("pc"), "seconds": took}
-        if budget:
-            return out | {"reason": 10}  # KVM_EXIT_INTR: the budget, as the model says it
-        e = uapi.read_exit(self.run_page)
-        out["reason"] = e.reason
-        if e.debug is not None:
-            out |= {"hsr": e.debug.hsr, "hsr_high": e.debug.hsr_high, "far": e.debug.far}
-        if e.mmio is not None:
-            out |= {"mmio": [e.mmio[0], e.mmio[1].hex(), e.mmio[2]]}
-        if e.system_event is not None:
-            out["system_event"] = e.system_event
-        if e.detail:
-            out["detail"] = e.detail
-        return out
+            req = json.loads(line)
+            op = req.get("op")
+            if op == KICK:
+                cpu = cpus.get(req.get("vcpu", -1))
+                if cpu is not None:
+                    cpu.kick()
+                continue  # a kick has no answer
+            if op == "poweroff":
+                console.reply({"ok": True})
+                return
+            for gone in req.get("drop", ()):
+                dropped = cpus.pop(gone, None)
+                if dropped is not None:
+                    dropped.close()
+            if op == "new":
+                count += 1
+                cpu = AgentVCpu(rpc.decode(req["program"]))
+                cpu.console = console
+                cpus[count] = cpu
+                result: Any = {
+                    "vcpu": count,
+                    "scratch_base": cpu.scratch_base,
+                    "stack_top": cpu.stack_top,
+                    "registers": cpu.registers(),
+                    "caps": cpu.caps,
+                }
+            elif op == "call":
+                cpu = cpus.get(req["vcpu"])
+                if cpu is None:
+                    raise ValueError(f"no vCPU {req['vcpu']!r} here (it was dropped?)")
+                for name, value in req.get("writes", ()):
+                    cpu.write_register(name, value)
+                result = _call(cpu, req["method"], rpc.decode(req.get("args", [])))
+            else:
+                raise ValueError(f"unknown op {op!r}: expected new, call, kick or poweroff")
+            reply: dict[str, Any] = {"ok": True, "result": rpc.encode(result)}
+        except Exception as exc:  # noqa: BLE001  (the host gets every failure as a reply)
+            reply = rpc.encode_error(exc)
+        console.reply(reply)
 
 
 def _caps(kvm: int) -> dict[str, int]:
@@ -122,73 +190,35 @@ def _caps(kvm: int) -> dict[str, int]:
     return {name: fcntl.ioctl(kvm, req, arg) for name, (req, arg) in ask.items()}
 
 
-def serve(kvm: int, inp: Any, out: Any) -> None:
-    vm: Vm | None = None
-    for line in inp:
-        try:
-            req = json.loads(line)
-            op = req.pop("op")
-            if op == "poweroff":
-                out.write(PREFIX + json.dumps({"ok": True}) + "\n")
-                out.flush()
-                return
-            if op == "vm":
-                vm = Vm(
-                    kvm, req["base"], req["size"], bytes.fromhex(req["code"]), req["entry"]
-                )
-                result: Any = {"target": vm.target}
-            elif vm is None:
-                raise RuntimeError(f"{op}: no VM yet (send op 'vm' first)")
-            elif op == "set_reg":
-                vm.set_reg(req["name"], req["value"])
-                result = None
-            elif op == "get_reg":
-                result = vm.get_reg(req["name"])
-            elif op == "guest_debug":
-                vm.guest_debug(req["control"], req.get("arch"))
-                result = None
-            elif op == "run":
-                result = vm.run(req.get("seconds", 2.0))
-            elif op == "read":
-                at = req["address"] - vm.base
-                result = vm.mem[at : at + req["size"]].hex()
-            elif op == "write":
-                at, data = req["address"] - vm.base, bytes.fromhex(req["data"])
-                vm.mem[at : at + len(data)] = data
-                result = None
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            reply = {"ok": True, "result": result}
-        except Exception as exc:  # noqa: BLE001  (the host gets every failure as a reply)
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        out.write(PREFIX + json.dumps(reply) + "\n")
-        out.flush()
+def _on_sigio(_signum: int, _frame: object) -> None:
+    """Input on the console: its work is done by interrupting ``KVM_RUN`` (EINTR)."""
 
 
 def main() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
     started = time.monotonic()
     for source, target, kind in (
         ("devtmpfs", b"/dev", b"devtmpfs"),
         ("proc", b"/proc", b"proc"),
     ):
-        _libc.mount(source.encode(), target, kind, 0, None)
-    signal.signal(signal.SIGALRM, _on_alarm)
-    console = os.open("/dev/ttyAMA0", os.O_RDWR | os.O_NOCTTY)
-    tty.setraw(console, termios.TCSANOW)
-    inp = os.fdopen(console, "r", buffering=1, newline="\n", closefd=False)
-    out = os.fdopen(console, "w", buffering=1, newline="\n", closefd=False)
+        libc.mount(source.encode(), target, kind, 0, None)
+    fd = os.open("/dev/ttyAMA0", os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd, termios.TCSANOW)
+    console = Console(fd)
+    signal.signal(signal.SIGIO, _on_sigio)
+    fcntl.fcntl(fd, fcntl.F_SETOWN, os.getpid())
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_ASYNC)
     try:
         kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
         caps = _caps(kvm) | {"agent_seconds": time.monotonic() - started}
-        out.write(READY + json.dumps(caps) + "\n")
-        out.flush()
-        serve(kvm, inp, out)
+        os.close(kvm)
+        os.write(fd, (READY + json.dumps(caps) + "\n").encode())
+        serve(console)
     except BaseException:  # noqa: BLE001  (say why, then power off rather than panic)
-        out.write(PREFIX + json.dumps({"ok": False, "error": traceback.format_exc()}) + "\n")
-        out.flush()
+        console.reply({"ok": False, "type": "AgentFailed", "error": traceback.format_exc()})
     finally:
-        _libc.sync()
-        _libc.reboot(RB_POWER_OFF)
+        libc.sync()
+        libc.reboot(RB_POWER_OFF)
         sys.exit(0)
 
 

@@ -15,12 +15,13 @@ import os
 import select
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import armbp
-from armbp.kvm.lab import agent, initramfs, packages
+from armbp.kvm.lab import agent, initramfs, packages, rpc
 
 BOOT_SECONDS = 240.0  # a generous bound for TCG on a loaded 2-core machine
 REPLY_SECONDS = 60.0
@@ -81,6 +82,8 @@ class LabMachine:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         self._buffer = b""
+        self._write_lock = threading.Lock()
+        self._request_lock = threading.RLock()
         ready = self._line(agent.READY, BOOT_SECONDS, "booting")
         self.caps: dict[str, Any] = json.loads(ready)
         self.boot_seconds = time.monotonic() - booted
@@ -114,20 +117,32 @@ class LabMachine:
                     )
                 self._buffer += chunk
 
-    def request(self, op: str, **args: Any) -> Any:
-        """One operation on the agent; its result, or ``LabError`` with the agent's error."""
+    def send(self, message: dict[str, Any]) -> None:
+        """Write one request line (thread-safe: a kick may be sent during a request)."""
         if self.proc.poll() is not None:
             raise LabError(
-                f"the lab machine is not running (QEMU exited {self.proc.returncode})"
+                f"the lab machine is not running (QEMU exited {self.proc.returncode}); "
+                f"its last lines: {self.log_lines[-8:]}"
             )
         stdin = self.proc.stdin
         assert stdin is not None
-        stdin.write((json.dumps({"op": op, **args}) + "\n").encode())
-        stdin.flush()
-        reply = json.loads(self._line(agent.PREFIX, REPLY_SECONDS, f"answering {op!r}"))
+        with self._write_lock:
+            try:
+                stdin.write((json.dumps(message) + "\n").encode())
+                stdin.flush()
+            except OSError as e:
+                raise LabError(f"the lab machine stopped listening: {e}") from None
+
+    def request(self, op: str, *, timeout: float = REPLY_SECONDS, **args: Any) -> Any:
+        """One operation on the agent; its result (``rpc``-decoded). An error of the
+        agent's is raised here as the same exception type (``rpc.decode_error``); a QEMU
+        that exits or an agent silent for ``timeout`` seconds is a ``LabError``."""
+        with self._request_lock:
+            self.send({"op": op, **args})
+            reply = json.loads(self._line(agent.PREFIX, timeout, f"answering {op!r}"))
         if not reply["ok"]:
-            raise LabError(f"{op}: {reply['error']}")
-        return reply.get("result")
+            raise rpc.decode_error(reply)
+        return rpc.decode(reply.get("result"))
 
     def close(self) -> None:
         """Power the guest off (or kill QEMU if it does not go within 10 s)."""

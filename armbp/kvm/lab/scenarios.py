@@ -17,8 +17,7 @@ from armbp.asm import assemble
 from armbp.hwdebug import HwBreakpoint, Watchpoint
 from armbp.kvm.abi import KVM_ARM_MAX_DBG_REGS, GuestDebug, GuestDebugArch
 
-BASE = 0x4000_0000  # guest RAM in QEMU's "virt" machine, and the lab's memory slot
-SLOT_SIZE = 0x1_0000
+BASE = 0x4000_0000  # where guest RAM starts in QEMU's "virt" machine
 PSCI_OFF = "movz x0, #0x8400, lsl #16\nmovk x0, #8\nhvc #0"
 _SW = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
@@ -100,7 +99,6 @@ SCENARIOS = (
     _watched("ldr x0, [x1]", 8, "read", tail="udf #0"),  # the load's block ends in UDF
 )
 
-_SLOTS = ("dbg_bcr", "dbg_bvr", "dbg_wcr", "dbg_wvr")
 _AFTER = ("x0", "x1", "x2", "x3", "x4", "x5")
 
 
@@ -108,7 +106,20 @@ def on_model(s: Scenario) -> dict[str, Any]:
     """Run ``s`` on the Unicorn model (``armbp.kvm.unicorn.VCpu``)."""
     from armbp.kvm.unicorn import VCpu
 
-    cpu = VCpu(assemble(s.source, base=BASE))
+    return _record(VCpu(assemble(s.source, base=BASE)), s)
+
+
+def on_kvm(machine: Any, s: Scenario) -> dict[str, Any]:
+    """Run ``s`` on real KVM in a lab machine, through the very backend the Debugger uses
+    with ``backend="kvm-lab"`` (``armbp.kvm.lab.backend.LabVCpu``)."""
+    from armbp.kvm.lab.backend import LabVCpu
+
+    return _record(LabVCpu(assemble(s.source, base=BASE), lab=machine), s)
+
+
+def _record(cpu: Any, s: Scenario) -> dict[str, Any]:
+    """Preset, arm, run once, and the plain record of what came out: the same calls on
+    either backend (``armbp.kvm.backend.Backend``)."""
     for name, value in s.registers.items():
         cpu.write_register(name, value)
     cpu.set_guest_debug(s.control, s.arch())
@@ -121,24 +132,3 @@ def on_model(s: Scenario) -> dict[str, Any]:
     if e.system_event is not None:
         record["system_event"] = int(e.system_event.type)
     return record | {name: cpu.read_register(name) for name in _AFTER}
-
-
-def on_kvm(machine: Any, s: Scenario) -> dict[str, Any]:
-    """Run ``s`` on real KVM through a lab machine (``armbp.kvm.lab.machine``)."""
-    program = assemble(s.source, base=BASE)
-    machine.request("vm", base=BASE, size=SLOT_SIZE, code=program.code.hex(), entry=BASE)
-    for name, value in s.registers.items():
-        machine.request("set_reg", name=name, value=value)
-    arch = s.arch()
-    slots = None if arch is None else {k: list(getattr(arch, k)) for k in _SLOTS}
-    machine.request("guest_debug", control=int(s.control), arch=slots)
-    e = machine.request("run", seconds=s.seconds)
-    record: dict[str, Any] = {"reason": e["reason"], "pc": e["pc"]}
-    if "hsr" in e:
-        record["debug"] = (e["hsr"], e["hsr_high"], e["far"])
-    if "mmio" in e:
-        address, data, is_write = e["mmio"]
-        record["mmio"] = (address, len(data) // 2, is_write)
-    if "system_event" in e:
-        record["system_event"] = e["system_event"]
-    return record | {name: machine.request("get_reg", name=name) for name in _AFTER}
