@@ -116,33 +116,38 @@ def control_names(control: int) -> str:
 
 
 def ioctl_tour(lab: Lab, source: str = "brk #0", control: int | None = None) -> str:
-    """Run ``source`` once on real KVM, one agent request at a time, saying which ioctls
-    each request is inside the emulated machine and what KVM answered."""
+    """Run ``source`` once on real KVM through the lab's vCPU (``LabVCpu``), saying which
+    ioctls each step is inside the emulated machine and what KVM answered."""
     if isinstance(lab, NoLab):
         return str(lab)
+    from .kvm.lab.backend import LabVCpu
+
     if control is None:
         control = int(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
     program = assemble(source, base=scenarios.BASE)
-    base, size = scenarios.BASE, scenarios.SLOT_SIZE
-    vm = lab.request("vm", base=base, size=size, code=program.code.hex(), entry=base)
-    lab.request("guest_debug", control=control, arch=None)
-    e = lab.request("run", seconds=0.5)
+    cpu = LabVCpu(program, lab=lab)
+    cpu.set_guest_debug(GuestDebug(control))
+    e = cpu.run(0.5)
     lines = [
         (
-            f"vm          KVM_CREATE_VM; KVM_SET_USER_MEMORY_REGION ({size // 1024} KiB at "
-            f"{base:#x});\n            KVM_CREATE_VCPU; KVM_ARM_PREFERRED_TARGET -> target "
-            f"{vm['target']}; KVM_ARM_VCPU_INIT; KVM_SET_ONE_REG pc = {base:#x}"
+            "new vCPU    KVM_CREATE_VM; KVM_SET_USER_MEMORY_REGION (the program's pages, a "
+            "scratch page, a stack);"
+        ),
+        (
+            "            KVM_CREATE_VCPU; KVM_ARM_PREFERRED_TARGET; KVM_ARM_VCPU_INIT; "
+            f"KVM_SET_ONE_REG pc = {program.entry:#x}"
         ),
         f"guest_debug KVM_SET_GUEST_DEBUG control {control:#x} ({control_names(control)})",
         (
-            f"run         KVM_RUN; run->exit_reason = {e['reason']} "
-            f"({_reason_name(e['reason'])}); KVM_GET_ONE_REG pc = {e['pc']:#x}"
+            f"run         KVM_RUN; run->exit_reason = {int(e.reason)} "
+            f"({_reason_name(int(e.reason))}); KVM_GET_ONE_REG pc = {e.pc:#x}"
         ),
     ]
-    if "hsr" in e:
+    if e.debug is not None:
+        d = e.debug
         lines.append(
-            f"            run->debug.arch: hsr {e['hsr']:#010x}, hsr_high {e['hsr_high']:#x}, "
-            f"far {e['far']:#x}\n            ({esr.decode(e['hsr']).summary})"
+            f"            run->debug.arch: hsr {d.hsr:#010x}, hsr_high {d.hsr_high:#x}, "
+            f"far {d.far:#x}\n            ({esr.decode(d.hsr).summary})"
         )
     return "\n".join(lines)
 
@@ -243,7 +248,8 @@ def budgets(lab: Lab, instructions: int = 1000) -> str:
 
     Why: KVM has no instruction count (``KVM_RUN`` runs until an exit, a signal or
     ``immediate_exit``), so the same guest stops after an exact number of instructions
-    only on the model; on real KVM the count depends on how fast the host ran.
+    only on the model, and the lab's vCPU refuses such a budget; on real KVM the count
+    after a time budget depends on how fast the host ran.
     """
     from .kvm.unicorn import VCpu
 
@@ -258,10 +264,67 @@ def budgets(lab: Lab, instructions: int = 1000) -> str:
     ]
     if isinstance(lab, NoLab):
         return "\n".join([*lines, f"KVM: {lab}"])
-    s = scenarios.Scenario("count for 0.3 s", COUNTING, seconds=0.3)
-    real = scenarios.on_kvm(lab, s)
+    from .kvm.lab.backend import LabVCpu
+
+    try:
+        LabVCpu(assemble(COUNTING, base=scenarios.BASE), lab=lab).run(
+            Budget(seconds=5.0, instructions=instructions)
+        )
+        lines.append(f"KVM, Budget(instructions={instructions}): ran (not expected)")
+    except ValueError as refused:
+        lines.append(f"KVM, Budget(instructions={instructions}): refused: {refused}")
+    real = scenarios.on_kvm(lab, scenarios.Scenario("count for 0.3 s", COUNTING, seconds=0.3))
     lines.append(
-        f"KVM, 0.3 s of KVM_RUN (then SIGALRM): {_reason_name(real['reason'])}, "
+        f"KVM, 0.3 s (then immediate_exit and a signal): {_reason_name(real['reason'])}, "
         f"x0 {'> 0: it counted, as far as this host was fast' if real['x0'] else '= 0'}"
     )
     return "\n".join(lines)
+
+
+COUNTDOWN = """\
+_start: mov  x0, #3
+loop:   subs x0, x0, #1
+        b.ne loop
+        movz x0, #0x8400, lsl #16
+        movk x0, #8             // PSCI SYSTEM_OFF
+        hvc  #0
+"""  # lesson 0's first guest
+
+
+def _debug_session(backend: str, source: str) -> list[tuple[str, str]]:
+    """``(what was done, what the Debugger answered)`` for one session on ``backend``:
+    a breakpoint at ``loop``, continue, step, continue, delete it, continue to the end."""
+    from .debugger import Debugger
+
+    dbg = Debugger(source, backend=backend)
+    bp = dbg.break_at("loop")
+    rows = [
+        (
+            "break_at('loop')",
+            f"memory at {bp.pc:#x} holds {dbg.raw_memory(bp.pc, 4)[::-1].hex()}",
+        )
+    ]
+    for what, act in (("cont()", dbg.cont), ("step()", dbg.step), ("cont()", dbg.cont)):
+        stop = act()
+        hsr = f"; hsr {stop.exit.debug.hsr:#010x}" if stop.exit.debug is not None else ""
+        rows.append((what, f"{stop.message}; x0 = {dbg.read_register('x0'):#x}{hsr}"))
+    dbg.delete("loop")
+    stop = dbg.cont()
+    rows.append(("delete, cont()", f"{stop.message}; x0 = {dbg.read_register('x0'):#x}"))
+    return rows
+
+
+def same_debugger(lab: Lab, source: str = COUNTDOWN) -> str:
+    """One Debugger session on ``backend="unicorn"`` and on ``backend="kvm-lab"``, row by
+    row, and whether every answer was the same."""
+    model = _debug_session("unicorn", source)
+    if isinstance(lab, NoLab):
+        rows = [f"{what:<17} unicorn: {said}" for what, said in model]
+        return "\n".join([*rows, f"{'':17} kvm-lab: {lab}"])
+    real = _debug_session("kvm-lab", source)
+    rows = []
+    for (what, said), (_, real_said) in zip(model, real, strict=True):
+        rows += [f"{what:<17} unicorn: {said}", f"{'':17} kvm-lab: {real_said}"]
+    same = sum(a == b for a, b in zip(model, real, strict=True))
+    rows.append(f"{same} of {len(model)} answers the same on both backends")
+    return "\n".join(rows)

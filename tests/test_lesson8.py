@@ -146,6 +146,15 @@ def test_every_lab_cell_says_what_is_missing_and_the_model_half_still_runs():
     assert "BUDGET, x0 = 50; BUDGET, x0 = 50" in budgets and str(lab) in budgets
 
 
+def test_the_debugger_session_runs_on_the_model_and_names_what_is_missing_for_kvm():
+    lab = realkvm.NoLab("the KVM lab needs qemu-system-aarch64")
+    text = realkvm.same_debugger(lab)
+    assert text.count("unicorn: ") == 5 and text.endswith(f"kvm-lab: {lab}")
+    assert "unicorn: memory at 0x40004 holds d4200000" in text
+    assert "unicorn: step at 0x40008: one instruction; x0 = 0x2; hsr 0xcb000022" in text
+    assert "unicorn: halted at 0x40018: the guest powered off" in text
+
+
 def test_an_unknown_scenario_is_named_with_the_known_ones():
     with pytest.raises(ValueError, match=r"no scenario 'brk'; expected one of 'our BRK #0'"):
         realkvm.scenario("brk")
@@ -194,6 +203,9 @@ def test_the_stored_lesson_comes_from_the_real_lab():
     assert f"{total} scenarios on both machines: {total} give the same exit record" in text
     assert text.count("  KVM    DEBUG  ") == len(realkvm.SIDE_BY_SIDE)
     assert "run->exit_reason = 4 (KVM_EXIT_DEBUG)" in text and "KVM_EXIT_INTR" in text
+    assert "KVM, Budget(instructions=1000): refused: an instruction budget" in text
+    assert "5 of 5 answers the same on both backends" in text
+    assert text.count("kvm-lab: ") == 5
 
 
 def _notebooks_conftest():
