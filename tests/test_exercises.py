@@ -420,7 +420,7 @@ def _fn(source: str, **names):
         (
             "guest-code-reinject",
             "def f(vcpu, exit_):\n    vcpu.write_register('pstate', 0x3C5)\n    vcpu.write_register('spsr_el1', vcpu.read_register('pstate'))\n    vcpu.write_register('elr_el1', exit_.pc)\n    vcpu.write_register('esr_el1', exit_.debug.hsr)\n    vcpu.write_register('pc', vcpu.read_register('vbar_el1') + 0x200)",
-            "spsr_el1 = 0x3c5, expected 0x400003c5",
+            "spsr_el1 = 0x3c5, expected 0x200003c5",
         ),
         (
             "rsp-code-frame",

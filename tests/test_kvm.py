@@ -391,9 +391,14 @@ def test_guest_debug_arch_has_sixteen_slots_of_each_kind_and_validates():
 def test_an_unknown_backend_name_lists_the_known_ones():
     from armbp.debugger import Debugger
 
-    with pytest.raises(ValueError, match=r"unknown backend 'kvmm': expected one of 'unicorn'"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown backend 'kvmm': expected one of 'kvm', 'kvm-lab', 'unicorn'",
+    ):
         Debugger(_program(), backend="kvmm")
-    with pytest.raises(ValueError, match=r"backend 42: expected a name \('unicorn'\)"):
+    with pytest.raises(
+        ValueError, match=r"backend 42: expected a name \('kvm', 'kvm-lab', 'unicorn'\)"
+    ):
         Debugger(_program(), backend=42)  # type: ignore[arg-type]
 
 

@@ -367,9 +367,14 @@ def test_without_the_trap_an_overwritten_brk_reaches_the_guest_with_imm16_0():
     assert cpu.read_register("x20") == 0xF2000000 and cpu.read_register("x23") == 1
 
 
-def test_enable_alone_does_not_trap_brk():
+def test_enable_alone_traps_brk_as_kvm_does():
+    # KVM sets MDCR_EL2.TDE for any enabled guest debug: BRK leaves the guest without
+    # USE_SW_BP too (the lab's scenario "the guest's own BRK under ENABLE alone")
     cpu = vcpu(f"adr x1, vectors\nmsr vbar_el1, x1\nbrk #1\n{PSCI_OFF}\n{VECTORS}")
     cpu.set_guest_debug(GuestDebug.ENABLE)
+    e = cpu.run(1)
+    assert e.reason is ExitReason.DEBUG and e.debug is not None and e.debug.hsr == 0xF2000001
+    cpu.set_guest_debug(GuestDebug.USE_SW_BP)  # without ENABLE nothing is trapped
     assert cpu.run(1).reason is ExitReason.SYSTEM_EVENT
     assert cpu.read_register("x23") == 1
 

@@ -82,6 +82,7 @@ CPACR_EL1_FPEN = 0b11 << 20
 _KICK_SIGNAL = signal.SIGUSR1  # what takes a vCPU thread out of KVM_RUN
 _LIMIT = 1 << 64
 _NZCV = 0xF << 28
+_CLEAR_DEBUG = bytes(uapi.DEBUG_EXIT.size)
 
 # System registers by name: their MRS/MSR encodings (Arm ARM, "AArch64 System Register
 # Descriptions"), as KVM's ONE_REG ids.
@@ -609,6 +610,9 @@ class KvmVCpu:
             # (kvm_handle_mmio_return): the model re-executes it, so the VMM here gives
             # the access up, as a VMM with no device behind the address would
             struct.pack_into("<I", page, uapi.RUN_EXIT_REASON, 0)
+            # KVM writes run->debug.arch.far only for a watchpoint: cleared here, a
+            # step's record never shows the FAR of the watchpoint before it
+            page[uapi.RUN_EXIT : uapi.RUN_EXIT + uapi.DEBUG_EXIT.size] = _CLEAR_DEBUG
             _WATCHDOG.arm(token, deadline, partial(self._stop, token, "time budget used up"))
             try:
                 ret = libc.ioctl(self._cpu, uapi.KVM_RUN, 0)
@@ -650,14 +654,6 @@ class KvmVCpu:
 
     def _failed(self, err: int) -> Exit:
         pc = self.pc
-        if err == errno.ENOEXEC:
-            # an instruction fetch outside every memory slot: KVM cannot give it to the
-            # VMM as MMIO (no syndrome for a fetch), KVM_RUN fails with ENOEXEC
-            return Exit(
-                ExitReason.MMIO,
-                pc,
-                mmio=MemoryAccess(pc, 4, "fetch", "nothing is mapped there"),
-            )
         return Exit(
             ExitReason.INTERNAL_ERROR,
             pc,

@@ -39,6 +39,13 @@ _CORE = frozenset(REGISTER_NAMES) | {"cpsr"}
 _DROPS: list[int] = []  # vCPUs of collected LabVCpus, dropped with the next "new"
 
 
+def _named(values: list[int]) -> dict[str, int]:
+    """The core registers by name, from the agent's list (``REGISTER_NAMES`` order)."""
+    if len(values) != len(REGISTER_NAMES):
+        raise ValueError(f"expected {len(REGISTER_NAMES)} core registers, got {values!r}")
+    return dict(zip(REGISTER_NAMES, values, strict=True))
+
+
 class _LabMemory:
     """Guest memory through the agent; the word at the pc of the last exit is known."""
 
@@ -85,7 +92,7 @@ class LabVCpu:
         self.memory = _LabMemory(self)
         self.flush_code_writes = True
         self._runner: int | None = None
-        self._fresh(made["registers"])
+        self._fresh(_named(made["registers"]))
 
     def _fresh(self, registers: dict[str, int]) -> None:
         self.guest_debug = GuestDebug.NONE
@@ -101,19 +108,14 @@ class LabVCpu:
     def _call(
         self, method: str, *args: Any, timeout: float = lab_machine.REPLY_SECONDS
     ) -> Any:
-        writes = list(self._writes.items())
-        self._writes.clear()  # (sent: the agent makes them before the call)
-        return self.lab.request(
-            "call",
-            vcpu=self._id,
-            method=method,
-            args=rpc.encode(list(args)),
-            writes=writes,
-            timeout=timeout,
-        )
+        extra: dict[str, Any] = {"args": rpc.encode(list(args))} if args else {}
+        if self._writes:
+            extra["writes"] = list(self._writes.items())
+            self._writes.clear()  # (sent: the agent makes them before the call)
+        return self.lab.request("call", vcpu=self._id, method=method, timeout=timeout, **extra)
 
     def _update(self, result: dict[str, Any]) -> None:
-        self._regs = result["registers"]
+        self._regs = _named(result["registers"])
 
     # -- memory map, registers ---------------------------------------------------------------
     def map(self, address: int, size: int, perms: str = "rw") -> None:
@@ -141,7 +143,7 @@ class LabVCpu:
     def registers(self) -> dict[str, int]:
         """x0–x30, sp, pc, pstate (as of the last exit, unless written since)."""
         if self._regs is None:
-            self._regs = self._call("registers")
+            self._regs = _named(self._call("registers"))
         values = dict(self._regs)
         values.update(self._writes)
         return values
@@ -196,7 +198,7 @@ class LabVCpu:
         finally:
             self._runner = None
         exit_: Exit = result["exit"]
-        self._regs = result["registers"]
+        self._regs = _named(result["registers"])
         word = result["word"]
         self._word = None if word is None else (exit_.pc, word)
         self.last_exit = exit_
@@ -217,7 +219,7 @@ class LabVCpu:
         self.ensure_idle("reset")
         self._writes.clear()
         result = self._call("reset")
-        self._fresh(result["registers"])
+        self._fresh(_named(result["registers"]))
 
     def inject_exception(
         self, syndrome: int, *, return_to: int, far: int | None = None

@@ -128,7 +128,7 @@ class LabMachine:
         assert stdin is not None
         with self._write_lock:
             try:
-                stdin.write((json.dumps(message) + "\n").encode())
+                stdin.write((rpc.dumps(message) + "\n").encode())
                 stdin.flush()
             except OSError as e:
                 raise LabError(f"the lab machine stopped listening: {e}") from None

@@ -13,6 +13,7 @@ Standard library and armbp's pure-Python records only: both sides import it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from armbp.kvm.abi import (
@@ -28,7 +29,13 @@ from armbp.kvm.abi import (
 from armbp.memory import MemoryFault
 from armbp.program import Program, Segment
 
-__all__ = ["RemoteError", "decode", "decode_error", "encode", "encode_error"]
+__all__ = ["RemoteError", "decode", "decode_error", "dumps", "encode", "encode_error"]
+
+
+def dumps(message: Any) -> str:
+    """One line of JSON, without the spaces ``json.dumps`` puts in by default (every byte
+    over the serial console costs tens of microseconds)."""
+    return json.dumps(message, separators=(",", ":"))
 
 
 class RemoteError(RuntimeError):

@@ -77,6 +77,20 @@ SCENARIOS = (
         "mrs x2, esr_el1\nmrs x3, elr_el1\nb .",
         seconds=0.3,
     ),
+    Scenario(
+        "the guest's own BRK under ENABLE alone",
+        "adr x1, vec\nmsr vbar_el1, x1\nbrk #5\n.balign 2048\nvec: .skip 0x200\n"
+        "mrs x2, esr_el1\nb .",
+        GuestDebug.ENABLE,
+        seconds=0.3,
+    ),
+    Scenario(
+        "a single step over the guest's own BRK",
+        "adr x1, vec\nmsr vbar_el1, x1\nbrk #5\n.balign 2048\nvec: .skip 0x200\n"
+        "mrs x2, esr_el1\nb .",
+        _STEP,
+        {"pc": BASE + 8},
+    ),
     Scenario("PSCI SYSTEM_OFF", f"mov x1, #1\nmov x2, #2\nmov x3, #3\n{PSCI_OFF}"),
     Scenario("MMIO read outside RAM", "ldr x0, [x1]", registers={"x1": 0x0900_0000}),
     Scenario(

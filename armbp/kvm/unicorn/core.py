@@ -55,6 +55,7 @@ from armbp.kvm.abi import (
     MemoryAccess,
     VCpuBusy,
 )
+from armbp.kvm.arch import PSTATE_EL1H_DAIF
 from armbp.kvm.unicorn.binding import (
     _add_block_hook,
     _add_intr_hook,
@@ -73,7 +74,6 @@ __all__ = ["STACK_SIZE", "VCpu"]
 
 STACK_SIZE = 0x10000
 
-_TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
 _STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
 _USE_HW = GuestDebug.ENABLE | GuestDebug.USE_HW
 
@@ -246,7 +246,7 @@ class VCpu(Traps):
     def reset(self) -> None:
         """A fresh machine: memory reloaded from the program, registers in a known state.
 
-        EL1h with DAIF masked (Unicorn's reset state), x0–x30 = 0, SP = ``stack_top``,
+        EL1h with DAIF masked and NZCV clear (as KVM's vCPU reset), x0–x30 = 0, SP = ``stack_top``,
         PC = the program's entry, guest debug off, and SCR_EL3.RW = 1 so that the guest's
         own ERET to EL1 is legal (with RW = 0 Unicorn sets PSTATE.IL on every ERET), and
         SCR_EL3.TWI = 1 so that a WFI reaches the interrupt hook (a HLT exit, see ``Traps``).
@@ -264,6 +264,9 @@ class VCpu(Traps):
         uc.mem_map(self.stack_base, self.stack_size, UC_PROT_READ | UC_PROT_WRITE)
         uc.cpr_write(*_SCR_EL3, SCR_EL3_RW | SCR_EL3_TWI)  # TWI: a WFI reaches the hook
         uc.reg_write(regs.UC_ARM64_REG_SP, self.stack_top)
+        # EL1h, DAIF masked and NZCV clear, as KVM_ARM_VCPU_INIT leaves a vCPU (Unicorn's
+        # own reset has Z set; the architecture leaves NZCV UNKNOWN at reset)
+        uc.reg_write(regs.UC_ARM64_REG_PSTATE, PSTATE_EL1H_DAIF)
         uc.reg_write(_PC, self.program.entry)
         self._intr_hook = _add_intr_hook(uc, self._on_interrupt_guarded)
         uc.hook_add(
@@ -506,8 +509,10 @@ class VCpu(Traps):
     ) -> None:
         """Set the guest-debug control bits, like ``ioctl(KVM_SET_GUEST_DEBUG)``.
 
-        Nothing is trapped unless ``ENABLE`` is set; BRK traps to the VMM only with
-        ``ENABLE | USE_SW_BP``; ``ENABLE | SINGLESTEP`` makes the next run one instruction.
+        Nothing is trapped unless ``ENABLE`` is set; with it, BRK traps to the VMM (KVM's
+        ``MDCR_EL2.TDE`` routes every debug exception to EL2 once guest debug is on, with
+        or without ``USE_SW_BP``); ``ENABLE | SINGLESTEP`` makes the next run one
+        instruction.
         ``arch`` is ``struct kvm_guest_debug_arch``, which KVM loads only with
         ``ENABLE | USE_HW``: its enabled breakpoints (up to ``GUEST_DEBUG_HW_BPS``) and
         watchpoints (up to ``GUEST_DEBUG_HW_WPS``) then exit with EC 0x30 / 0x34
@@ -544,7 +549,10 @@ class VCpu(Traps):
         self.guest_debug_arch = arch
         self.guest_debug = GuestDebug(flags)
         # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
-        self.traps_brk = flags & _TRAP_SW_BP == _TRAP_SW_BP
+        # KVM sets MDCR_EL2.TDE whenever guest debug is enabled at all, and TDE routes
+        # every debug exception, BRK included, to EL2: with ENABLE a BRK leaves the guest
+        # whether or not USE_SW_BP is set (measured on real KVM in the lab)
+        self.traps_brk = bool(flags & GuestDebug.ENABLE)
         self.single_steps = flags & _STEP == _STEP
 
     def _arm(self, plan: HwPlan) -> None:

@@ -3,8 +3,9 @@
 Unicorn's interrupt hook hands over QEMU's ``EXCP_*`` number and nothing else: no
 syndrome, no fault address. This module turns it into what the hardware and KVM do:
 
-* ``BRK`` with guest debug ``ENABLE | USE_SW_BP`` → a DEBUG exit (EC 0x3C) to the VMM;
-  without those flags the guest's own vector table takes it.
+* ``BRK`` with guest debug ``ENABLE`` → a DEBUG exit (EC 0x3C) to the VMM (KVM's
+  ``MDCR_EL2.TDE``, with or without ``USE_SW_BP``); without it the guest's own vector
+  table takes it.
 * ``SVC``, ``UDF`` and other undefined instructions → the guest's vectors.
 * a fetch that cannot be translated → an instruction abort (its IFSC from the stage 1
   walk of ``fetch``), a misaligned PC → a PC alignment fault, a breakpoint the guest
