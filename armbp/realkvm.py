@@ -328,3 +328,31 @@ def same_debugger(lab: Lab, source: str = COUNTDOWN) -> str:
     same = sum(a == b for a, b in zip(model, real, strict=True))
     rows.append(f"{same} of {len(model)} answers the same on both backends")
     return "\n".join(rows)
+
+
+NOWHERE = """\
+        movz x1, #0x900, lsl #16    // 0x09000000: no memory slot there
+        br   x1
+"""
+
+
+def _describe(record: dict[str, Any]) -> str:
+    text = f"{_reason_name(record['reason'])} at pc {record['pc']:#x}"
+    if "mmio" in record:
+        address, size, is_write = record["mmio"]
+        text += f": an MMIO {'write' if is_write else 'read'} of {size} bytes at {address:#x}"
+    return text
+
+
+def fetch_from_nowhere(lab: Lab) -> str:
+    """A jump to an address with no memory behind it, on both machines: the one place
+    where the model and KVM are known to part (``tests/test_kvm_backend.py`` lists it).
+
+    KVM cannot hand a VMM an instruction fetch to emulate, so it injects a prefetch abort
+    into the guest, whose vector (VBAR_EL1 = 0) has no memory either: the guest spins
+    inside KVM until the budget. The model exits with an MMIO record for the fetch.
+    """
+    s = scenarios.Scenario("a jump to where no memory is", NOWHERE, seconds=0.3)
+    lines = [f"model: {_describe(scenarios.on_model(s))}"]
+    kvm = str(lab) if isinstance(lab, NoLab) else _describe(scenarios.on_kvm(lab, s))
+    return "\n".join([*lines, f"KVM:   {kvm}"])

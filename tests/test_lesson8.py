@@ -155,6 +155,14 @@ def test_the_debugger_session_runs_on_the_model_and_names_what_is_missing_for_kv
     assert "unicorn: halted at 0x40018: the guest powered off" in text
 
 
+def test_a_fetch_from_nowhere_is_an_mmio_exit_on_the_model_and_the_lab_line_says_why():
+    lab = realkvm.NoLab("the KVM lab needs qemu-system-aarch64")
+    assert realkvm.fetch_from_nowhere(lab) == (
+        "model: KVM_EXIT_MMIO at pc 0x9000000: an MMIO read of 4 bytes at 0x9000000\n"
+        f"KVM:   {lab}"
+    )
+
+
 def test_an_unknown_scenario_is_named_with_the_known_ones():
     with pytest.raises(ValueError, match=r"no scenario 'brk'; expected one of 'our BRK #0'"):
         realkvm.scenario("brk")
@@ -206,6 +214,7 @@ def test_the_stored_lesson_comes_from_the_real_lab():
     assert "KVM, Budget(instructions=1000): refused: an instruction budget" in text
     assert "5 of 5 answers the same on both backends" in text
     assert text.count("kvm-lab: ") == 5
+    assert "KVM:   KVM_EXIT_INTR at pc 0x200" in text  # the prefetch abort, given back
 
 
 def _notebooks_conftest():
