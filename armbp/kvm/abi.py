@@ -39,6 +39,8 @@ __all__ = [
     "SystemEvent",
     "SystemEventType",
     "VCpuBusy",
+    "check_guest_debug",
+    "check_map",
 ]
 
 PAGE_SIZE = 0x1000
@@ -271,6 +273,43 @@ class Budget:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return cls(seconds=value)
         raise ValueError(f"budget {value!r}: expected seconds (a number), a Budget, or None")
+
+
+def check_guest_debug(flags: object, arch: object) -> None:
+    """Refuse a ``set_guest_debug(flags, arch)`` KVM would not take, before anything
+    changes: ``flags`` of the ``GuestDebug`` bits only, ``arch`` a ``GuestDebugArch`` or
+    None. A ``ValueError`` names the value and what was expected."""
+    if isinstance(flags, bool) or not isinstance(flags, int):
+        raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
+    known = (
+        GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | GuestDebug.USE_HW
+    )
+    if flags & ~known:
+        raise ValueError(
+            f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
+            f"(expected a combination of {', '.join(str(f.name) for f in GuestDebug if f)})"
+        )
+    if arch is not None and not isinstance(arch, GuestDebugArch):
+        raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
+
+
+def check_map(address: object, size: object, perms: object) -> None:
+    """Refuse a ``map(address, size, perms)`` no memory slot can take, before anything
+    changes: whole pages (``KVM_SET_USER_MEMORY_REGION`` maps no less), ``perms`` of the
+    letters "rwx". A ``ValueError`` names the value and what was expected."""
+    for name, value in (("address", address), ("size", size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"map: {name} {value!r} is not a non-negative integer")
+    if not isinstance(perms, str) or not set(perms) <= set("rwx"):
+        raise ValueError(f"map: perms {perms!r}: expected letters from 'rwx' (e.g. 'rw')")
+    assert isinstance(address, int) and isinstance(size, int)
+    if address % PAGE_SIZE or size % PAGE_SIZE or not size:
+        low = address & ~(PAGE_SIZE - 1)
+        high = (address + size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1)
+        raise ValueError(
+            f"map: address {address:#x} and size {size:#x} must be multiples of the page "
+            f"size {PAGE_SIZE:#x}, size > 0 (e.g. {low:#x}, {max(high - low, PAGE_SIZE):#x})"
+        )
 
 
 # -- the watchdog that turns a time budget into emu_stop ----------------------------------------

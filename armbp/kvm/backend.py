@@ -6,11 +6,13 @@ memory slots (``map``), registers (``KVM_{GET,SET}_ONE_REG``), ``set_guest_debug
 (a signal to the vCPU thread), ``inject_exception`` (the VMM giving a trap back to the
 guest's vectors), and the scratch page the debugger's displaced step runs in. The list is
 exactly what ``armbp.vmm``, ``armbp.debugger``, ``armbp.linux``, ``armbp.gdbserver`` and
-the widgets call. ``armbp.kvm.unicorn.VCpu`` implements it; so does the fake vCPU of
-``tests/test_kvm.py``, over a bytearray.
+the widgets call. ``armbp.kvm.unicorn.VCpu`` implements it (the model); so do
+``armbp.kvm.devkvm.vcpu.KvmVCpu`` (real ``/dev/kvm`` on an arm64 Linux host),
+``armbp.kvm.lab.backend.LabVCpu`` (the same KVM inside the lab's emulated arm64 machine,
+on any host) and the fake vCPU of ``tests/test_kvm.py``, over a bytearray.
 
 ``make_backend`` builds one: by name (``BACKENDS``), or from a callable that takes the
-``Program``. The Unicorn backend is imported only when it is asked for.
+``Program``. A backend's module is imported only when it is asked for.
 """
 
 from __future__ import annotations

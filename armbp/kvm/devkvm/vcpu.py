@@ -57,6 +57,8 @@ from armbp.kvm.abi import (
     SystemEvent,
     SystemEventType,
     VCpuBusy,
+    check_guest_debug,
+    check_map,
 )
 from armbp.kvm.arch import (
     PSTATE_EL1H_DAIF,
@@ -68,7 +70,7 @@ from armbp.kvm.devkvm import uapi
 from armbp.memory import MemoryFault
 from armbp.program import Program
 
-__all__ = ["STACK_SIZE", "KvmUnavailable", "KvmVCpu", "check_host"]
+__all__ = ["STACK_SIZE", "KvmUnavailable", "KvmVCpu", "check_host", "refuse_instructions"]
 
 STACK_SIZE = 0x10000  # as the model's (armbp.kvm.unicorn.core.STACK_SIZE)
 IPA_LIMIT = 1 << 40  # KVM's default guest physical address space on arm64: 40 bits
@@ -169,6 +171,16 @@ def check_host() -> int:
         os.close(kvm)
         raise
     return kvm
+
+
+def refuse_instructions(instructions: int) -> None:
+    """A ``ValueError`` for an instruction budget: real KVM cannot honour one (``KVM_RUN``
+    runs until an exit or a signal; nothing in it counts instructions)."""
+    if instructions:
+        raise ValueError(
+            f"an instruction budget ({instructions}) cannot be honoured on real KVM: "
+            f"KVM_RUN counts no instructions; give the budget in seconds"
+        )
 
 
 class _Slot:
@@ -422,16 +434,7 @@ class KvmVCpu:
         overlapping memory already mapped: a ``ValueError`` names the values otherwise and
         nothing changes."""
         self.ensure_idle("map")
-        for name, value in (("address", address), ("size", size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"map: {name} {value!r} is not a non-negative integer")
-        if not isinstance(perms, str) or not set(perms) <= set("rwx"):
-            raise ValueError(f"map: perms {perms!r}: expected letters from 'rwx' (e.g. 'rw')")
-        if address % PAGE_SIZE or size % PAGE_SIZE or not size:
-            raise ValueError(
-                f"map: address {address:#x} and size {size:#x} must be multiples of the page "
-                f"size {PAGE_SIZE:#x}, size > 0"
-            )
+        check_map(address, size, perms)
         end = address + size
         if end > IPA_LIMIT:
             raise ValueError(
@@ -539,17 +542,7 @@ class KvmVCpu:
         Unknown control bits, or a slot beyond what this KVM offers
         (``KVM_CAP_GUEST_DEBUG_HW_BPS``/``_WPS``), are a ``ValueError`` and nothing changes.
         """
-        if isinstance(flags, bool) or not isinstance(flags, int):
-            raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
-        known = GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP
-        known |= GuestDebug.USE_HW
-        if flags & ~known:
-            raise ValueError(
-                f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
-                f"(expected a combination of {', '.join(str(f.name) for f in GuestDebug if f)})"
-            )
-        if arch is not None and not isinstance(arch, GuestDebugArch):
-            raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
+        check_guest_debug(flags, arch)
         if arch is not None:
             limits = {
                 "dbg_bcr": self.caps["hw_bps"] or GUEST_DEBUG_HW_BPS,
@@ -576,11 +569,7 @@ class KvmVCpu:
 
     def run_until(self, deadline: float, instructions: int = 0) -> Exit:
         """``run`` with an absolute ``time.monotonic()`` deadline (the VMM's loop)."""
-        if instructions:
-            raise ValueError(
-                f"an instruction budget ({instructions}) cannot be honoured on real KVM: "
-                f"KVM_RUN counts no instructions; give the budget in seconds"
-            )
+        refuse_instructions(instructions)
         me = threading.get_ident()
         with self._lock:
             if self._runner is not None:

@@ -28,6 +28,7 @@ from armbp.kvm.abi import (
     GuestDebugArch,
     VCpuBusy,
 )
+from armbp.kvm.devkvm.vcpu import refuse_instructions
 from armbp.kvm.lab import machine as lab_machine
 from armbp.kvm.lab import rpc
 from armbp.program import Program
@@ -183,11 +184,7 @@ class LabVCpu:
 
     def run_until(self, deadline: float, instructions: int = 0) -> Exit:
         """``run`` until ``deadline`` (``time.monotonic()``, measured on this side)."""
-        if instructions:
-            raise ValueError(
-                f"an instruction budget ({instructions}) cannot be honoured on real KVM: "
-                f"KVM_RUN counts no instructions; give the budget in seconds"
-            )
+        refuse_instructions(instructions)
         me = threading.get_ident()
         if self._runner is not None:
             raise VCpuBusy("run", self._runner, me)

@@ -54,6 +54,8 @@ from armbp.kvm.abi import (
     GuestDebugArch,
     MemoryAccess,
     VCpuBusy,
+    check_guest_debug,
+    check_map,
 )
 from armbp.kvm.arch import PSTATE_EL1H_DAIF
 from armbp.kvm.unicorn.binding import (
@@ -332,17 +334,7 @@ class VCpu(Traps):
         nothing changes. ``reset()`` drops such mappings: the machine is rebuilt from the
         program alone.
         """
-        for name, value in (("address", address), ("size", size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"map: {name} {value!r} is not a non-negative integer")
-        if not isinstance(perms, str) or not set(perms) <= set("rwx"):
-            raise ValueError(f"map: perms {perms!r}: expected letters from 'rwx' (e.g. 'rw')")
-        if address % PAGE_SIZE or size % PAGE_SIZE or not size:
-            raise ValueError(
-                f"map: address {address:#x} and size {size:#x} must be multiples of the page "
-                f"size {PAGE_SIZE:#x}, size > 0 (e.g. {_align_down(address):#x}, "
-                f"{max(_align_up(address + size) - _align_down(address), PAGE_SIZE):#x})"
-            )
+        check_map(address, size, perms)
         end = address + size
         if end > _LIMIT:
             raise ValueError(
@@ -519,21 +511,7 @@ class VCpu(Traps):
         (``hwdebug`` says how they fire). A value the model does not honour is a
         ``ValueError`` naming the register, slot, field and value, and nothing changes.
         """
-        if isinstance(flags, bool) or not isinstance(flags, int):
-            raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
-        known = (
-            GuestDebug.ENABLE
-            | GuestDebug.SINGLESTEP
-            | GuestDebug.USE_SW_BP
-            | GuestDebug.USE_HW
-        )
-        if flags & ~known:
-            raise ValueError(
-                f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
-                f"(expected a combination of {', '.join(str(f.name) for f in GuestDebug if f)})"
-            )
-        if arch is not None and not isinstance(arch, GuestDebugArch):
-            raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
+        check_guest_debug(flags, arch)
         plan = _NO_HW
         if flags & GuestDebug.USE_HW and arch is not None:
             decoded = _PLANS.get(arch)  # a step-over sets the same few slots again and again
