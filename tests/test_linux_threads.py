@@ -1,0 +1,281 @@
+"""Threads in the Linux layer: clone, futex, exit of one thread, scheduling on one vCPU.
+
+The system calls are checked over a bytearray (``Syscalls`` alone); the switch of
+registers over a real vCPU; and pthread programs built with Debian's cross gcc against
+``qemu-aarch64`` (the same output and exit status).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import IN_CI, require_tool
+
+from armbp.linux import Syscalls
+from armbp.linux import uapi as u
+from armbp.linux.memory import AddressSpace
+from armbp.linux.threads import CONTEXT, EXITED, RUNNABLE, WAITING, Threads, load, save
+from armbp.memory import BytearrayMemory
+
+HERE = pathlib.Path(__file__).resolve().parent / "c"
+ROOT = HERE.parent
+BUF = 0x10000
+THREAD = (
+    u.CLONE_VM
+    | u.CLONE_FS
+    | u.CLONE_FILES
+    | u.CLONE_SIGHAND
+    | u.CLONE_THREAD
+    | u.CLONE_SYSVSEM
+    | u.CLONE_SETTLS
+    | u.CLONE_PARENT_SETTID
+    | u.CLONE_CHILD_CLEARTID
+)  # what glibc 2.36's pthread_create passes (qemu-aarch64 -strace shows it)
+CLONE, FUTEX, EXIT, EXIT_GROUP, GETTID, SCHED_YIELD, TGKILL = 220, 98, 93, 94, 178, 124, 131
+
+
+def _kernel() -> tuple[Syscalls, BytearrayMemory]:
+    mem = BytearrayMemory(0x10000, BUF)
+    space = AddressSpace(lambda a, n, p: None, lambda a, n: None, lambda a, n, p: None)
+    return Syscalls(mem, 0x100000, None, print, print, space=space), mem
+
+
+def _word(mem: BytearrayMemory, at: int) -> int:
+    return struct.unpack("<I", mem.read(at, 4))[0]
+
+
+# --- clone ------------------------------------------------------------------------------
+def test_clone_with_the_thread_flags_makes_a_thread_and_reports_its_tid():
+    s, mem = _kernel()
+    r = s(CLONE, [THREAD, 0x5000_0000, BUF + 0x10, 0x1234_5678, BUF + 0x20])
+    assert r.value == 2 and r.schedule == "spawn" and r.child == (2, 0x5000_0000, 0x1234_5678)
+    assert _word(mem, BUF + 0x10) == 2  # CLONE_PARENT_SETTID
+    assert s.threads.threads[2].clear_child_tid == BUF + 0x20  # CLONE_CHILD_CLEARTID
+    assert s.threads.current == 1 and s(GETTID, []).value == 1
+    assert "CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD" in r.note
+
+
+def test_fork_like_and_unknown_clone_flags_are_refused_with_the_flags_named():
+    s, _ = _kernel()
+    fork = s(CLONE, [17, 0, 0, 0, 0])  # fork() on arm64: clone(SIGCHLD)
+    assert fork.value == -u.ENOSYS and "SIGCHLD" in fork.note and "fork" in fork.note
+    vfork = s(CLONE, [THREAD | u.CLONE_VFORK, 0x5000_0000, 0, 0, 0])
+    assert vfork.value == -u.EINVAL and "unsupported CLONE_VFORK" in vfork.note
+    no_vm = s(CLONE, [u.CLONE_THREAD | u.CLONE_SIGHAND, 0x5000_0000, 0, 0, 0])
+    assert no_vm.value == -u.EINVAL and "a thread needs CLONE_VM" in no_vm.note
+    assert s(CLONE, [THREAD, 0, 0, 0, 0]).value == -u.EINVAL  # no stack
+    for number in (435, 221):  # clone3 (glibc falls back to clone), execve
+        assert s(number, [0] * 6).value == -u.ENOSYS
+    assert list(s.threads.threads) == [1]  # nothing was made
+
+
+def test_a_clone_with_a_bad_pointer_is_efault_and_makes_no_thread():
+    s, _ = _kernel()
+    r = s(CLONE, [THREAD, 0x5000_0000, 0x10, 0, BUF])  # parent_tid unmapped
+    assert r.value == -u.EFAULT and list(s.threads.threads) == [1]
+
+
+# --- futex --------------------------------------------------------------------------------
+def test_futex_wait_blocks_only_while_the_word_holds_the_value():
+    s, mem = _kernel()
+    mem.write(BUF, struct.pack("<I", 7))
+    assert s(FUTEX, [BUF, u.FUTEX_WAIT | u.FUTEX_PRIVATE_FLAG, 6, 0, 0, 0]).value == -u.EAGAIN
+    r = s(FUTEX, [BUF, u.FUTEX_WAIT | u.FUTEX_PRIVATE_FLAG, 7, 0, 0, 0])
+    assert r.schedule == "block" and s.threads.running.state == WAITING
+    assert s.threads.running.futex == BUF and s.threads.running.deadline is None
+    assert s(FUTEX, [BUF + 1, u.FUTEX_WAIT, 7, 0, 0, 0]).value == -u.EINVAL  # unaligned
+
+
+def test_futex_wake_wakes_as_many_as_asked_and_bitsets_select():
+    s, _ = _kernel()
+    t = s.threads
+    for tid, bits in ((2, 1), (3, 2), (4, 3)):
+        t.spawn()
+        t.current = tid
+        t.wait(BUF, bits, None)
+    t.current = 1
+    r = s(FUTEX, [BUF, u.FUTEX_WAKE_BITSET, 10, 0, 0, 2])
+    assert r.value == 2 and [t.threads[i].state for i in (2, 3, 4)] == [
+        WAITING,
+        RUNNABLE,
+        RUNNABLE,
+    ]
+    assert t.threads[3].result == 0  # the wait returns 0 when the thread runs again
+    assert s(FUTEX, [BUF, u.FUTEX_WAKE | u.FUTEX_PRIVATE_FLAG, 1, 0, 0, 0]).value == 1
+    assert s(FUTEX, [BUF, u.FUTEX_WAKE, 1, 0, 0, 0]).value == 0  # nobody left
+    assert s(FUTEX, [BUF, u.FUTEX_WAIT_BITSET, 0, 0, 0, 0]).value == -u.EINVAL  # bitset 0
+    assert s(FUTEX, [BUF, 4, 0, 0, 0, 0]).value == -u.ENOSYS  # CMP_REQUEUE: not modelled
+
+
+def test_futex_timeouts_relative_for_wait_absolute_for_wait_bitset():
+    s, mem = _kernel()
+    mem.write(BUF, bytes(4))
+    mem.write(BUF + 0x10, struct.pack("<qq", 0, 200_000_000))  # 0.2 s from now
+    before = time.monotonic()
+    s(FUTEX, [BUF, u.FUTEX_WAIT, 0, BUF + 0x10, 0, 0])
+    assert 0.19 < s.threads.running.deadline - before < 0.3
+    s.threads.running.state = RUNNABLE
+    now = time.clock_gettime_ns(time.CLOCK_REALTIME) + 500_000_000
+    mem.write(BUF + 0x10, struct.pack("<qq", *divmod(now, 1_000_000_000)))
+    op = u.FUTEX_WAIT_BITSET | u.FUTEX_CLOCK_REALTIME | u.FUTEX_PRIVATE_FLAG
+    s(FUTEX, [BUF, op, 0, BUF + 0x10, 0, u.FUTEX_BITSET_MATCH_ANY])  # pthread_join's
+    assert 0.4 < s.threads.running.deadline - time.monotonic() < 0.55
+    s.threads.running.state = RUNNABLE
+    mem.write(BUF + 0x10, struct.pack("<qq", 0, 2_000_000_000))
+    assert s(FUTEX, [BUF, u.FUTEX_WAIT, 0, BUF + 0x10, 0, 0]).value == -u.EINVAL
+    assert s.threads.running.state == RUNNABLE  # a bad timespec blocks nobody
+
+
+def test_a_timed_wait_ends_with_etimedout_and_a_wait_for_ever_is_a_deadlock():
+    t = Threads(1)
+    t.wait(BUF, u.FUTEX_BITSET_MATCH_ANY, time.monotonic() + 0.05)
+    assert t.pick() is t.running and t.running.result == -u.ETIMEDOUT
+    t.wait(BUF, u.FUTEX_BITSET_MATCH_ANY, None)
+    started = time.monotonic()
+    assert t.pick() is None and time.monotonic() - started < 0.05  # at once, no hang
+    assert "deadlock" in t.deadlock_note() and f"futex {BUF:#x}" in t.deadlock_note()
+
+
+# --- exit, gettid, signals ---------------------------------------------------------------
+def test_exit_of_one_thread_clears_and_wakes_its_tid_word_exit_group_ends_all():
+    s, mem = _kernel()
+    s(CLONE, [THREAD, 0x5000_0000, BUF, 0, BUF + 4])
+    mem.write(BUF + 4, struct.pack("<I", 2))
+    s.threads.wait(BUF + 4, u.FUTEX_BITSET_MATCH_ANY, None)  # main joins: waits on it
+    s.threads.current = 2
+    assert s(GETTID, []).value == 2
+    r = s(EXIT, [0])
+    assert r.schedule == "thread-exit" and not r.exited and "thread 2 ends" in r.note
+    assert _word(mem, BUF + 4) == 0 and s.threads.threads[1].state == RUNNABLE
+    assert s.threads.threads[2].state == EXITED
+    s.threads.current = 1
+    assert s(EXIT, [3]).exited  # the last thread: the process ends
+    s2, _ = _kernel()
+    s2(CLONE, [THREAD, 0x5000_0000, BUF, 0, 0])
+    assert s2(EXIT_GROUP, [4]).exited and s2(EXIT_GROUP, [4]).value == 4
+
+
+def test_tgkill_reaches_any_live_thread_of_the_process():
+    s, _ = _kernel()
+    s(CLONE, [THREAD, 0x5000_0000, BUF, 0, 0])
+    assert s(TGKILL, [1, 2, 0]).value == 0  # signal 0: does thread 2 exist?
+    assert s(TGKILL, [1, 3, 0]).value == -u.ESRCH
+    assert s(SCHED_YIELD, []).schedule == "yield"
+
+
+# --- registers on the vCPU ------------------------------------------------------------------
+def test_a_switch_saves_and_loads_every_register_of_the_context():
+    """Each register of CONTEXT round-trips through save/load: distinct values written,
+    saved, overwritten, loaded back."""
+    from armbp.asm import assemble
+    from armbp.kvm.unicorn import VCpu
+
+    vcpu = VCpu(assemble("nop"))
+    vcpu.write_register("pstate", 0x6000_0000)  # EL0t, Z and C set
+    want = {}
+    for i, name in enumerate(CONTEXT):
+        if name == "pstate":
+            continue
+        value = (0x1111 * (i + 1)) << (64 if name.startswith("v") else 4)
+        value &= (1 << 32) - 1 if name in ("fpsr", "fpcr") else (1 << 128) - 1
+        if name in ("fpsr", "fpcr"):
+            value = 0x0800_0000 if name == "fpsr" else 0x0100_0000  # QC; FZ
+        if name == "pc":
+            value = 0x40_0000
+        vcpu.write_register(name, value)
+        want[name] = value
+    saved = save(vcpu)
+    for name in CONTEXT:
+        if name != "pstate":
+            vcpu.write_register(name, 0)
+    vcpu.write_register("pstate", 0)
+    load(vcpu, saved)
+    got = {name: vcpu.read_register(name) for name in want}
+    assert got == want and vcpu.read_register("pstate") & 0xF000_0000 == 0x6000_0000
+
+
+# --- C programs against qemu-aarch64 --------------------------------------------------------
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, pathlib.Path]:
+    cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
+    out = tmp_path_factory.mktemp("threads")
+    elves = {}
+    for name in ("threads", "contend", "deadlock"):
+        elf = out / name
+        proc = subprocess.run(
+            [cc, "-static", "-g", "-O0", "-pthread", "-o", str(elf), str(HERE / f"{name}.c")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if proc.returncode:
+            msg = f"cannot build {name}.c: {proc.stderr.strip()[:300]}"
+            if IN_CI:
+                pytest.fail(msg + " (CI must run every test)")
+            pytest.skip(msg)
+        elves[name] = elf
+    return elves
+
+
+def _armbp(elf: pathlib.Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
+    return subprocess.run(
+        [sys.executable, "-m", "armbp", "run", str(elf)],
+        capture_output=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("name", ["threads", "contend"])
+def test_pthread_programs_print_and_exit_as_under_qemu(built, name):
+    """threads: workers that take turns (create, mutex, condition variable, join);
+    contend: a counter under a contended mutex while main spins without a system call, so
+    only time slices let the workers run, and each worker's doubles must survive them."""
+    qemu = require_tool("qemu-aarch64", "qemu-user")
+    want = subprocess.run([qemu, str(built[name])], capture_output=True, timeout=60)
+    got = _armbp(built[name])
+    assert (got.stdout, got.returncode) == (want.stdout, want.returncode), got.stderr
+    assert want.stdout.startswith(b"counter ")
+
+
+def test_the_python_api_switches_threads_at_slices_and_blocking_calls(built):
+    from armbp.linux import LinuxProcess
+
+    out: list[bytes] = []
+    log: list[str] = []
+    proc = LinuxProcess(built["contend"], stdout=out.append, log=log.append)
+    end = proc.run(proc.launch(), 120)
+    assert end.kind == "exited" and end.code == 0
+    assert b"".join(out) == b"counter 240000, sums 20000.0 40000.0 60000.0\n"
+    assert sorted(proc.threads.threads) == [1, 2, 3, 4]
+    assert proc.threads.switches > 3  # preempted, not only switched at the joins
+    assert any("WAIT" in line and "waits" in line for line in log)  # the mutex's futex
+
+
+def test_a_deadlock_is_a_stop_that_names_what_each_thread_waits_on(built):
+    """A default mutex locked twice waits for ever: the run ends at once with the reason,
+    where the kernel would hang. The timed lock before it gives up with ETIMEDOUT."""
+    from armbp.debugger import Debugger, StopReason
+    from armbp.linux import LinuxProcess
+
+    out: list[bytes] = []
+    proc = LinuxProcess(built["deadlock"], stdout=out.append, log=lambda _: None)
+    started = time.monotonic()
+    end = proc.run(proc.launch(), 30)
+    assert end.kind == "deadlock" and "thread 1 waiting on futex" in end.note
+    assert time.monotonic() - started < 10 and b"".join(out) == b"timedlock: ETIMEDOUT\n"
+    got = _armbp(built["deadlock"], timeout=30)
+    assert got.returncode == 1 and got.stdout == b"timedlock: ETIMEDOUT\n"
+    assert b"can never go on" in got.stderr and b"deadlock" in got.stderr
+    dbg = Debugger.from_elf(str(built["deadlock"]))
+    stop = dbg.cont(30)
+    assert stop.reason is StopReason.HALTED and "deadlock" in stop.message
+    assert dbg.end.kind == "deadlock"
