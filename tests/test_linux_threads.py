@@ -279,3 +279,68 @@ def test_a_deadlock_is_a_stop_that_names_what_each_thread_waits_on(built):
     stop = dbg.cont(30)
     assert stop.reason is StopReason.HALTED and "deadlock" in stop.message
     assert dbg.end.kind == "deadlock"
+
+
+# --- the gdb stub over a threaded process ----------------------------------------------------
+def _resume(stub, target, packet: str) -> str:
+    from armbp.gdb.packets import Resume
+
+    how = stub.handle(packet.encode())
+    assert isinstance(how, Resume), how
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ev = target.resume(how.step, 0.05)
+        if ev is not None:
+            return stub.stop_reply(ev)
+    raise AssertionError("the guest did not stop")
+
+
+def test_the_stub_lists_threads_and_stops_with_the_thread_that_hit(built):
+    """qfThreadInfo lists every live thread, qThreadExtraInfo says what each does, the
+    stop names the worker that hit the breakpoint; Hg reads a descheduled thread's saved
+    registers; vCont;s:TID steps that thread alone; T says which threads are alive."""
+    from armbp.gdb.packets import GdbStub
+    from armbp.gdb.target import target_factory
+
+    target = target_factory(str(built["threads"]))()
+    stub = GdbStub(target)
+    stub.handle(b"qSupported:multiprocess+;swbreak+")
+    add = target.dbg.break_at("add").pc
+    target.dbg.delete(add)
+    assert stub.handle(f"Z0,{add:x},4".encode()) == "OK"
+    reply = _resume(stub, target, "vCont;c")
+    assert reply.startswith("T05") and "thread:p01.02;" in reply and "swbreak:;" in reply
+    assert stub.handle(b"qfThreadInfo") == "mp01.01,p01.02,p01.03,p01.04"
+    assert stub.handle(b"qsThreadInfo") == "l" and stub.handle(b"qC") == "QCp01.02"
+    main = bytes.fromhex(stub.handle(b"qThreadExtraInfo,p01.01")).decode()
+    assert main.startswith("waiting on futex 0x")  # pthread_join
+    assert bytes.fromhex(stub.handle(b"qThreadExtraInfo,p01.02")).decode() == "runnable"
+    assert stub.handle(b"Tp01.04") == "OK" and stub.handle(b"Tp01.09") == "E22"
+    # registers: g of thread 2 (on the vCPU) is the breakpoint; of thread 1, its own pc
+    from armbp.gdb import registers as regs
+
+    assert stub.handle(b"Hgp01.02") == "OK"
+    assert regs.decode_g(stub.handle(b"g"))[32] == add
+    assert stub.handle(b"Hgp01.01") == "OK"
+    saved = target.process.thread_registers(1)
+    assert regs.decode_g(stub.handle(b"g"))[32] == saved["pc"] != add
+    assert int.from_bytes(bytes.fromhex(stub.handle(b"p20")), "little") == saved["pc"]
+    assert stub.handle(b"Hgp01.09") == "E22"
+    # a step of thread 3 alone: it gets the vCPU, thread 2 stays on the breakpoint
+    three = target.process.thread_registers(3)["pc"]
+    reply = _resume(stub, target, "vCont;s:p01.03;c")
+    assert "thread:p01.03;" in reply and target.process.threads.current == 3
+    assert target.dbg.pc == three + 4 and target.process.thread_registers(2)["pc"] == add
+    stub.multiprocess = False
+    assert stub.stop_reply(target.last_stop()).startswith("T05thread:03;")
+
+
+def test_the_stub_reports_a_deadlock_as_a_stop_that_stays(built):
+    from armbp.gdb.packets import GdbStub
+    from armbp.gdb.target import target_factory
+
+    target = target_factory(str(built["deadlock"]), stdout=lambda _b: None)()
+    stub = GdbStub(target)
+    first = _resume(stub, target, "c")
+    assert first.startswith("T11") and "deadlock" in target.last_stop().note  # SIGSTOP
+    assert _resume(stub, target, "c") == first  # resuming changes nothing: no hang

@@ -111,6 +111,7 @@ PACKETS: tuple[Packet, ...] = (
     Packet("qfThreadInfo", "q_thread_info_first", exact=True),
     Packet("qsThreadInfo", "q_thread_info_next", exact=True),
     Packet("qC", "q_current_thread", exact=True),
+    Packet("qThreadExtraInfo,", "q_thread_extra", schema(Field("thread", thread_id))),
     Packet("qOffsets", "q_offsets", exact=True),
     Packet("QStartNoAckMode", "start_no_ack", exact=True),
     Packet("QCatchSyscalls:", "catch_syscalls", schema(Field("spec", text))),
@@ -191,14 +192,27 @@ class GdbStub:
         return callable(getattr(self.target, "insert_hw", None))
 
     # -- thread ids --------------------------------------------------------------------------
-    def thread_id(self) -> str:
+    def _thread_ids(self) -> list[int]:
+        """The target's live threads (one, ``tid``, for a target without threads)."""
+        ids = getattr(self.target, "thread_ids", None)
+        return ids() if ids is not None else [self.target.tid]
+
+    def thread_id(self, tid: int | None = None) -> str:
         t = self.target
-        return f"p{t.pid:02x}.{t.tid:02x}" if self.multiprocess else f"{t.tid:02x}"
+        tid = t.tid if tid is None else tid
+        return f"p{t.pid:02x}.{tid:02x}" if self.multiprocess else f"{tid:02x}"
 
     def _matches(self, thread: tuple[int | None, int | None]) -> bool:
-        """Does a parsed thread-id (None: all or any) name our thread?"""
+        """Does a parsed thread-id (None: all or any) name one of our threads?"""
         pid, tid = thread
-        return pid in (None, self.target.pid) and tid in (None, self.target.tid)
+        return pid in (None, self.target.pid) and (tid is None or tid in self._thread_ids())
+
+    def _select(self, op: str, thread: tuple[int | None, int | None]) -> None:
+        """Tell the target which thread ``g``/``p`` read (op "g") or the next resume
+        runs first (op "c", "s"); all/any (None) is the thread that stopped."""
+        select = getattr(self.target, "select_thread", None)
+        if select is not None:
+            select(op, thread[1])
 
     # -- stop replies ------------------------------------------------------------------------
     def stop_reply(self, ev: StopEvent) -> str:
@@ -318,7 +332,7 @@ class GdbStub:
         return "0"  # we created the process: kill it on quit
 
     def q_thread_info_first(self) -> str:
-        return "m" + self.thread_id()
+        return "m" + ",".join(self.thread_id(tid) for tid in self._thread_ids())
 
     def q_thread_info_next(self) -> str:
         return "l"
@@ -333,8 +347,20 @@ class GdbStub:
         self.no_ack = True
         return "OK"
 
+    def q_thread_extra(self, thread: tuple[int | None, int | None]) -> str:
+        """``qThreadExtraInfo``: what ``info threads`` shows after the thread's name (its
+        state: "runnable", "waiting on futex 0x…"), hex-encoded."""
+        if not self._matches(thread) or thread[1] is None:
+            return "E22"
+        extra = getattr(self.target, "thread_extra", None)
+        text = extra(thread[1]) if extra is not None else "running"
+        return text.encode().hex()
+
     def set_thread(self, op: str, thread: tuple[int | None, int | None]) -> str:
-        return "OK" if self._matches(thread) else "E22"
+        if not self._matches(thread):
+            return "E22"
+        self._select(op, thread)
+        return "OK"
 
     def thread_alive(self, thread: tuple[int | None, int | None]) -> str:
         return "OK" if self._matches(thread) else "E22"
@@ -487,7 +513,11 @@ class GdbStub:
                 hex_int(verb[1:])
             elif len(verb) > 1:
                 raise BadPacket(f"vCont action {action[:20]!r}")
-            if not tid or self._matches(thread_id(tid)):
+            if not tid:
+                return Resume(verb[0] in "sS")
+            thread = thread_id(tid)
+            if self._matches(thread):  # the first action naming a thread: it runs first
+                self._select("c", thread)
                 return Resume(verb[0] in "sS")
         return "E22"
 
