@@ -24,6 +24,7 @@ MALFORMED = {
     "qfThreadInfo": "x",
     "qsThreadInfo": "x",
     "qC": "x",
+    "qThreadExtraInfo,": "pq.1",
     "qOffsets": "x",
     "QStartNoAckMode": "x",
     "QCatchSyscalls:": "2",
