@@ -350,7 +350,12 @@ class DebuggerTarget:
             stop = (
                 self.dbg.step()
                 if step
-                else self.dbg.cont(self.process.time_slice(left) if sliced else left)
+                # a Linux process runs in instruction-counted slices, each ended between
+                # two instructions (a time stop can land inside a load: see
+                # armbp.linux.threads.SLICE_INSTRUCTIONS); threads switch between them
+                else self.dbg.cont(
+                    self.process.time_slice(left, exact=True) if sliced else left
+                )
             )
             gated = self._at_gate(stop)
             if gated is None:

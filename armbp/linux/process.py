@@ -48,6 +48,7 @@ logger = logging.getLogger("armbp.linux")
 #: Calls whose -ENOSYS a C library expects and copes with silently.
 EXPECTED_ENOSYS = frozenset({"rseq", "clone3"})
 MASK64 = (1 << 64) - 1
+SLICE_BACKSTOP = 1.0  # seconds: the time limit of a counted slice
 
 # What the kernel makes of an exception class from EL0 that is not a system call.
 _SIGNAL_OF_EC = {
@@ -355,14 +356,18 @@ class LinuxProcess:
             self.log(self.deadlock)  # front ends report the stop itself
         return True
 
-    def time_slice(self, seconds: float) -> Any:
-        """The budget of the next run: ``seconds``, or ``SLICE_INSTRUCTIONS`` when another
-        thread is waiting for the vCPU (then ``preempt`` after it)."""
+    def time_slice(self, seconds: float, *, exact: bool = False) -> Any:
+        """The budget of the next run: ``seconds``, or at most ``SLICE_INSTRUCTIONS``
+        when another thread is waiting for the vCPU (then ``preempt`` after it) or when
+        ``exact``: a run that will be resumed soon after must end between two
+        instructions, which only a count guarantees (see ``SLICE_INSTRUCTIONS``)."""
         from armbp.kvm.abi import Budget
 
-        if self.syscalls is None or len(self.threads.runnable()) < 2:
+        if not exact and (self.syscalls is None or len(self.threads.runnable()) < 2):
             return seconds
-        return Budget(seconds=seconds, instructions=SLICE_INSTRUCTIONS)
+        # the count ends the slice (in milliseconds); the time is only a backstop, long
+        # enough never to come first (it would stop the vCPU anywhere)
+        return Budget(seconds=max(seconds, SLICE_BACKSTOP), instructions=SLICE_INSTRUCTIONS)
 
     def preempt(self, vcpu: Any) -> bool:
         """The end of a time slice: the next runnable thread gets the vCPU (round robin;
@@ -388,10 +393,13 @@ class LinuxProcess:
         result = self.syscalls(number, args)
         if self.log is not None:
             self.log(f"syscall {number} {result.name}: {result.note or result.value}")
-        elif result.value == -ENOSYS and not result.exited:
+        elif (result.value == -ENOSYS or (result.name == "clone" and result.value < 0)) and (
+            not result.exited
+        ):
             # a library does not print: the warning goes to logging, which shows it on
             # stderr when the application configured nothing else. An -ENOSYS that is the
-            # expected answer (rseq: glibc then goes on without) is only information.
+            # expected answer (rseq: glibc then goes on without) is only information. A
+            # clone refused for its flags (-EINVAL) says which, too.
             level = logging.INFO if result.name in EXPECTED_ENOSYS else logging.WARNING
             logger.log(level, "armbp: %s", result.note)
         if result.exited:

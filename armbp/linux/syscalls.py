@@ -52,6 +52,7 @@ from armbp.linux.uapi import (
     CLONE_SIGHAND,
     CLONE_SYSVSEM,
     CLONE_THREAD,
+    CLONE_VFORK,
     CLONE_VM,
     EAGAIN,
     ECHILD,
@@ -353,7 +354,8 @@ class Syscalls(FileCalls):
         a thread when ``flags`` are a thread's; fork-like clones are not modelled."""
         note = f"clone({clone_flags(flags)}, stack {stack:#x})"
         if not flags & CLONE_THREAD:
-            return -ENOSYS, f"{note}: a new process (fork) is not modelled → -ENOSYS"
+            what = "vfork" if flags & CLONE_VFORK else "fork"
+            return -ENOSYS, f"{note}: a new process ({what}) is not modelled → -ENOSYS"
         extra = flags & ~(THREAD_FLAGS | THREAD_OPTIONAL)
         if flags & THREAD_FLAGS != THREAD_FLAGS or extra or not stack:
             why = (
