@@ -8,6 +8,7 @@ registers over a real vCPU; and pthread programs built with Debian's cross gcc a
 from __future__ import annotations
 
 import pathlib
+import re
 import struct
 import subprocess
 import sys
@@ -389,3 +390,77 @@ def test_the_stub_resumes_a_tight_loop_from_every_slice_without_a_stray_fault(bu
         slices += 1
     assert ev is not None and ev.kind == "exited", ev
     assert b"".join(out) == b"n 3000000\n" and slices > 50
+
+
+def test_the_stub_serves_proc_maps_by_host_io_from_the_kernels_own_map(built):
+    """vFile:setfs/open/pread/close, what ``info proc mappings`` sends: the text is the
+    Linux layer's map (the program's pages with their file offsets, the stack, the heap,
+    each thread's stack as the anonymous mmap glibc made for it)."""
+    from armbp.gdb.packets import GdbStub
+    from armbp.gdb.target import target_factory
+
+    target = target_factory(str(built["threads"]))()
+    stub = GdbStub(target)
+    stub.handle(b"qSupported:multiprocess+;swbreak+")
+    add = target.dbg.break_at("add").pc
+    target.dbg.delete(add)
+    stub.handle(f"Z0,{add:x},4".encode())
+    _resume(stub, target, "vCont;c")
+    assert stub.handle(b"vFile:setfs:0") == "F0"
+    fd = stub.handle(b"vFile:open:" + b"/proc/1/maps".hex().encode() + b",0,1c0")
+    assert fd.startswith("F") and not fd.startswith("F-")
+    reply = stub.handle(f"vFile:pread:{fd[1:]},4000,0".encode())
+    count, _, data = reply[1:].partition(";")
+    text = data.encode("latin-1").decode()
+    assert int(count, 16) == len(text) == len(target.process.maps())
+    lines = text.splitlines()
+    exe = str(built["threads"].resolve())
+    assert lines[0].startswith("00400000-") and lines[0].endswith(
+        f"r-xp 00000000 00:00 0 {exe}"
+    )
+    assert any(line.endswith("rw-p 00000000 00:00 0 [stack]") for line in lines)
+    assert any(line.endswith("[heap]") for line in lines)
+    stacks = [ln for ln in lines if ln.endswith("rw-p 00000000 00:00 0")]
+    assert len(stacks) == 3  # one per worker: the 8 MiB mmaps of pthread_create
+    assert stub.handle(f"vFile:close:{fd[1:]}".encode()) == "F0"
+    assert stub.handle(f"vFile:pread:{fd[1:]},10,0".encode()) == "F-1,9"  # closed
+    other = b"/etc/passwd".hex().encode()
+    assert stub.handle(b"vFile:open:" + other + b",0,0") == "F-1,2"
+    assert stub.handle(b"vFile:open:" + b"/proc/1/maps".hex().encode() + b",1,0") == "F-1,d"
+
+
+def test_info_proc_mappings_in_gdb_lists_the_map_where_qemu_cannot(built, tmp_path):
+    """gdb's own ``info proc mappings`` over armbp; qemu-aarch64 7.2's stub has no host
+    I/O, so gdb cannot open /proc/PID/maps there (checked: the command says so)."""
+    import os
+
+    sys.path.insert(0, str(ROOT))
+    from gdb.guests import StubProcess, free_port, run_gdb
+
+    gdb = require_tool("gdb-multiarch", "gdb-multiarch")
+    qemu = require_tool("qemu-aarch64", "qemu-user")
+    script = tmp_path / "maps.gdb"
+    script.write_text(
+        "set pagination off\nset confirm off\nbreak add\ncontinue\ninfo proc mappings\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
+    elf = built["threads"]
+    srv = StubProcess(
+        [sys.executable, "-m", "armbp", "gdbserver", "--port", "0", str(elf)], b"", env=env
+    )
+    try:
+        ours = run_gdb(gdb, srv.port_from_banner(), elf, script)
+    finally:
+        srv.kill()
+    assert "Mapped address spaces:" in ours and "[stack]" in ours, ours
+    assert re.search(
+        r"0x400000 +0x[0-9a-f]+ +0x[0-9a-f]+ +0x0 +r-xp +" + re.escape(str(elf.resolve())),
+        ours,
+    ), ours
+    port = free_port()
+    q = StubProcess([qemu, "-g", str(port), str(elf)], b"", env=env)
+    try:
+        theirs = run_gdb(gdb, port, elf, script)
+    finally:
+        q.kill()
+    assert "unable to open /proc file" in theirs, theirs

@@ -136,6 +136,7 @@ PACKETS: tuple[Packet, ...] = (
     Packet("S", "resume_step", _RESUME_SIG),
     Packet("vCont?", "vcont_actions", exact=True),
     Packet("vCont;", "vcont", schema(Field("actions", text))),
+    Packet("vFile:", "vfile", ANYTHING, doc="host I/O: /proc/PID/maps (info proc mappings)"),
     Packet("vKill", "kill_request", ANYTHING),
     Packet("k", "kill", ANYTHING),
     Packet("D", "detach", ANYTHING),
@@ -185,6 +186,7 @@ class GdbStub:
         # Python API, where two owners may share an address; here there is one owner, GDB.
         self.planted: set[int] = set()
         self.hw_planted: set[tuple[str, int, int]] = set()  # (type, addr, kind) of Z1..Z4
+        self.files: dict[int, bytes] = {}  # vFile:open's fds → the file's bytes
 
     @property
     def _has_hw(self) -> bool:
@@ -520,6 +522,55 @@ class GdbStub:
                 self._select("c", thread)
                 return Resume(verb[0] in "sS")
         return "E22"
+
+    # host I/O (vFile) -----------------------------------------------------------------
+    def _proc_file(self, path: str) -> bytes | None:
+        """The bytes of a ``/proc`` file the target can give (``maps``), else None."""
+        maps = getattr(self.target, "maps", None)
+        names = {f"/proc/{self.target.pid}/maps", "/proc/self/maps"}
+        if maps is None or path not in names:
+            return None
+        text = maps()
+        return None if text is None else text.encode()
+
+    def vfile(self, body: str) -> str:
+        """``vFile:`` host I/O, as much as ``info proc mappings`` needs: ``setfs``,
+        ``open`` (read-only, ``/proc/PID/maps`` only: the Linux layer's real map),
+        ``pread``, ``close``. Replies are ``F`` results, errors ``F-1,errno`` (GDB's
+        File-I/O numbers: ENOENT 2, EBADF 9, EACCES 13)."""
+        op, _, args = body.partition(":")
+        parts = args.split(",") if args else []
+        if op == "setfs" and len(parts) == 1:
+            hex_int(parts[0])
+            return "F0"
+        if op == "open" and len(parts) == 3:
+            try:
+                path = bytes.fromhex(parts[0]).decode("utf-8", "replace")
+            except ValueError:
+                raise BadPacket(f"vFile:open path {parts[0][:20]!r} is not hex") from None
+            flags = hex_int(parts[1])
+            hex_int(parts[2])
+            if flags & 3:  # O_WRONLY / O_RDWR
+                return "F-1,d"
+            data = self._proc_file(path)
+            if data is None:
+                self.notes.append(f"vFile:open {path}: not a file this stub serves")
+                return "F-1,2"
+            fd = max(self.files, default=2) + 1
+            self.files[fd] = data
+            self.notes.append(f"vFile:open {path} → fd {fd} ({len(data)} bytes)")
+            return f"F{fd:x}"
+        if op == "pread" and len(parts) == 3:
+            fd, count, offset = (hex_int(p) for p in parts)
+            if fd not in self.files:
+                return "F-1,9"
+            chunk = self.files[fd][offset : offset + min(count, PACKET_SIZE // 2)]
+            return f"F{len(chunk):x};" + escape(chunk).decode("latin-1")
+        if op == "close" and len(parts) == 1:
+            return "F0" if self.files.pop(hex_int(parts[0]), None) is not None else "F-1,9"
+        if op in ("setfs", "open", "pread", "close"):
+            raise BadPacket(f"vFile:{body[:30]}")
+        return ""  # unlink, readlink, fstat…: not supported
 
     def kill_request(self, body: str) -> Close:
         return Close("OK", "kill")

@@ -388,6 +388,10 @@ class DebuggerTarget:
     def auxv(self) -> bytes | None:
         return self.process.auxv() if self.process is not None else None
 
+    def maps(self) -> str | None:
+        """``/proc/PID/maps`` of a Linux process (None: a bare-metal guest has none)."""
+        return self.process.maps() if self.process is not None else None
+
     def kill(self) -> None:
         self.gone = True
 

@@ -464,6 +464,39 @@ class LinuxProcess:
     def auxv(self) -> bytes:
         return self.stack.auxv
 
+    def maps(self) -> str:
+        """``/proc/PID/maps`` of the process as it is now: one line per run of pages with
+        the same rights, from the kernel's own bookkeeping (``AddressSpace``), named as
+        Linux names them: the program's path (with the file offset of the page),
+        ``[stack]``, ``[heap]``; anonymous ``mmap``s (thread stacks among them) unnamed.
+        The kernel's EL1 trampoline and vector page, which this kernel keeps inside the
+        guest, are listed as ``[armbp-el1]``."""
+        assert self.syscalls is not None, "start() the process first"
+        space, layout = self.syscalls.space, self.syscalls.layout
+        rows = [(a, b, perms, "") for a, b, perms in space.regions()]
+        rows += [(self.trampoline, self.trampoline + PAGE, "rx", "[armbp-el1]")]
+        rows += [(self.vectors, self.vectors + PAGE, "r", "[armbp-el1]")]
+        lines = []
+        for start, end, perms, name in sorted(rows):
+            offset = 0
+            if not name:
+                name, offset = self._name_of(start, layout.heap, layout.heap_limit)
+            flags = "".join(c if c in perms else "-" for c in "rwx") + "p"
+            lines.append(f"{start:08x}-{end:08x} {flags} {offset:08x} 00:00 0 {name}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    def _name_of(self, start: int, heap: int, heap_limit: int) -> tuple[str, int]:
+        """What a run of pages starting at ``start`` is: its name and file offset."""
+        if self.stack_lo <= start < self.stack_top:
+            return "[stack]", 0
+        if heap <= start < heap_limit:
+            return "[heap]", 0
+        for ld in self.image.loads:
+            lo = ld.vaddr & ~(PAGE - 1)
+            if lo <= start < ld.vaddr + ld.memsz:
+                return os.path.abspath(self.path), (ld.offset & ~(PAGE - 1)) + start - lo
+        return "", 0
+
     # -- the kernel's API for front ends -----------------------------------------------------
     def launch(self) -> Any:
         """A ``Debugger`` over this process, standing at the program's entry at EL0."""
