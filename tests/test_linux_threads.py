@@ -464,3 +464,46 @@ def test_info_proc_mappings_in_gdb_lists_the_map_where_qemu_cannot(built, tmp_pa
     finally:
         q.kill()
     assert "unable to open /proc file" in theirs, theirs
+
+
+def test_a_read_of_an_empty_pipe_gives_the_stub_back_the_vcpu_so_ctrl_c_stops_it(built):
+    """reader waits on fd 0, a pipe nobody writes yet: each resume returns within its
+    slice (the read is restarted, as after -ERESTARTSYS), so the server sees a Ctrl-C and
+    the stop is at once; the input that comes later is read, the program ends as usual."""
+    import os
+    import threading
+
+    from armbp.gdb.target import SIGINT, target_factory
+
+    cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
+    elf = built["spin"].parent / "reader"
+    subprocess.run([cc, "-static", "-O0", "-o", str(elf), str(HERE / "reader.c")], check=True)
+    r, w = os.pipe()
+    out: list[bytes] = []
+    stdin = os.fdopen(r, "rb")
+    ev = None
+    try:
+        target = target_factory(str(elf), stdout=out.append, stdin=stdin)()
+        returned: list[object] = []
+        worker = threading.Thread(
+            target=lambda: returned.extend(target.resume(False, 0.05) for _ in range(20)),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive() and returned == [None] * 20  # never stuck in read
+        stop = target.interrupted()  # what the server does on 0x03
+        assert stop.signal == SIGINT and target.dbg.vcpu.read_register("x8") == 63  # read
+        os.write(w, b"4 5 6\n")
+        os.close(w)
+        w = -1
+        for _ in range(400):
+            ev = target.resume(False, 0.05)
+            if ev is not None:
+                break
+    finally:
+        if w >= 0:
+            os.close(w)  # a read that blocked (the failure) gets end of file and returns
+        stdin.close()
+    assert ev is not None and ev.kind == "exited" and ev.code == 3
+    assert b"".join(out) == b"read 3 numbers, sum 15\n"

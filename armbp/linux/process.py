@@ -49,6 +49,9 @@ logger = logging.getLogger("armbp.linux")
 EXPECTED_ENOSYS = frozenset({"rseq", "clone3"})
 MASK64 = (1 << 64) - 1
 SLICE_BACKSTOP = 1.0  # seconds: the time limit of a counted slice
+# calls whose x0 is not set on the way back: the thread waits (its answer comes when it
+# wakes), is gone, or stands at its SVC again to repeat the call (``restart``)
+NO_RESULT = frozenset({"block", "thread-exit", "restart"})
 
 # What the kernel makes of an exception class from EL0 that is not a system call.
 _SIGNAL_OF_EC = {
@@ -183,6 +186,7 @@ class LinuxProcess:
         self.syscalls: Syscalls | None = None
         self.id_registers: dict[str, int] = {}
         self.deadlock: str | None = None  # set when every thread waits for ever
+        self.retry: tuple[int, int] | None = None  # (tid, SVC pc) of a call restarted
 
     # -- start-up -------------------------------------------------------------------------
     def start(self, vcpu: Any) -> None:
@@ -214,7 +218,7 @@ class LinuxProcess:
             tty=self.tty,
             exe=self.path,
         )
-        self.deadlock = None
+        self.deadlock = self.retry = None
         vcpu.write_register("vbar_el1", self.vectors)
         vcpu.write_register("elr_el1", self.entry)
         vcpu.write_register("spsr_el1", SPSR_EL0T)
@@ -292,9 +296,10 @@ class LinuxProcess:
         result = self._serve(vcpu)
         if result.exited:
             return "syscall", result
-        if result.signal is None and result.schedule not in ("block", "thread-exit"):
+        if result.signal is None and result.schedule not in NO_RESULT:
             vcpu.write_register("x0", result.value & MASK64)
-        self._eret(vcpu, vcpu.read_register("elr_el1"))
+        elr = vcpu.read_register("elr_el1")
+        self._eret(vcpu, elr - 4 if result.schedule == "restart" else elr)
         if result.schedule and self._schedule(vcpu, result):
             return "deadlock", result
         return "syscall", result
@@ -345,6 +350,8 @@ class LinuxProcess:
                 regs["tpidr_el0"] = tls
             th.threads[tid].registers = regs
             return False
+        if result.schedule == "restart":
+            self.retry = (th.current, vcpu.pc)  # its next entry is this call again
         nxt = th.pick()
         if nxt is not None:
             self.switch_to(vcpu, nxt.tid)
@@ -391,6 +398,10 @@ class LinuxProcess:
         number = vcpu.read_register("x8")
         assert self.syscalls is not None, "start() the process first"
         result = self.syscalls(number, args)
+        if result.schedule != "restart":
+            self.retry = None
+        elif self.retry is not None:
+            return result  # the same wait again: logged the first time
         if self.log is not None:
             self.log(f"syscall {number} {result.name}: {result.note or result.value}")
         elif (result.value == -ENOSYS or (result.name == "clone" and result.value < 0)) and (
@@ -411,8 +422,12 @@ class LinuxProcess:
     # -- a system call stopped at its entry (a debugger's ``catch syscall``) ------------------
     def entering(self, vcpu: Any) -> int | None:
         """The number of the system call the guest is entering (at the gate after an
-        ``SVC``), else None."""
+        ``SVC``), else None — None too for a call the kernel restarted (a ``read`` of
+        fd 0 waiting for input): its entry was reported the first time."""
         if not self.at_gate(vcpu) or vcpu.read_register("esr_el1") >> 26 != EC.SVC64:
+            return None
+        again = (self.threads.current, vcpu.read_register("elr_el1") - 4)
+        if self.retry is not None and self.retry == again:
             return None
         return vcpu.read_register("x8")
 
@@ -426,8 +441,10 @@ class LinuxProcess:
         debugger may have changed them): the program then stands after it, x0 set."""
         result = self._serve(vcpu)
         if not result.exited and result.signal is None:
-            if result.schedule not in ("block", "thread-exit"):
+            if result.schedule not in NO_RESULT:
                 vcpu.write_register("x0", result.value & MASK64)
+            if result.schedule == "restart":
+                vcpu.pc -= 4  # at the SVC again
             if result.schedule and self._schedule(vcpu, result):
                 return self._deadlocked(result)
         return self._served(result)
