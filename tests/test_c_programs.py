@@ -29,14 +29,12 @@ STDIN = {"reader": b"1 2 3\n40\n"}
 CC_HINT = "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, pathlib.Path]:
-    """Every program of tests/c/, built once (a missing compiler or C library: fail in CI,
-    skip elsewhere with the install hint)."""
+def build_programs(out: pathlib.Path, names: list[str]) -> dict[str, pathlib.Path]:
+    """tests/c/NAME.c for each name, built into ``out`` with ``-static -g -O0 -pthread``
+    (a missing compiler or C library: fail in CI, skip elsewhere with the install hint)."""
     cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
-    out = tmp_path_factory.mktemp("c")
     elves = {}
-    for name in [*PROGRAMS, "protect", "abort"]:
+    for name in names:
         elf = out / name
         proc = subprocess.run(
             [cc, "-static", "-g", "-O0", "-pthread", "-o", str(elf), str(HERE / f"{name}.c")],
@@ -51,6 +49,12 @@ def built(tmp_path_factory) -> dict[str, pathlib.Path]:
             pytest.skip(msg)
         elves[name] = elf
     return elves
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Every program of tests/c/, built once."""
+    return build_programs(tmp_path_factory.mktemp("c"), [*PROGRAMS, "protect", "abort"])
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import sys
 import time
 
 import pytest
-from conftest import IN_CI, require_tool
+from conftest import require_tool
 
 from armbp.linux import Syscalls
 from armbp.linux import uapi as u
@@ -229,24 +229,10 @@ def test_a_switch_saves_and_loads_every_register_of_the_context():
 # --- C programs against qemu-aarch64 --------------------------------------------------------
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> dict[str, pathlib.Path]:
-    cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
-    out = tmp_path_factory.mktemp("threads")
-    elves = {}
-    for name in ("threads", "contend", "deadlock", "spin"):
-        elf = out / name
-        proc = subprocess.run(
-            [cc, "-static", "-g", "-O0", "-pthread", "-o", str(elf), str(HERE / f"{name}.c")],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if proc.returncode:
-            msg = f"cannot build {name}.c: {proc.stderr.strip()[:300]}"
-            if IN_CI:
-                pytest.fail(msg + " (CI must run every test)")
-            pytest.skip(msg)
-        elves[name] = elf
-    return elves
+    from test_c_programs import build_programs
+
+    names = ["threads", "contend", "deadlock", "spin", "reader"]
+    return build_programs(tmp_path_factory.mktemp("threads"), names)
 
 
 def _armbp(elf: pathlib.Path, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -475,9 +461,7 @@ def test_a_read_of_an_empty_pipe_gives_the_stub_back_the_vcpu_so_ctrl_c_stops_it
 
     from armbp.gdb.target import SIGINT, target_factory
 
-    cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
-    elf = built["spin"].parent / "reader"
-    subprocess.run([cc, "-static", "-O0", "-o", str(elf), str(HERE / "reader.c")], check=True)
+    elf = built["reader"]
     r, w = os.pipe()
     out: list[bytes] = []
     stdin = os.fdopen(r, "rb")

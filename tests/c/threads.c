@@ -1,6 +1,6 @@
-/* Three workers take turns: each waits for its turn under a mutex and a condition
- * variable, adds to a shared counter, and hands the turn on, so the order in which they
- * reach the counter is the same under any scheduler. main joins them all. */
+/* Three workers take turns: main gives the turn to worker 1, 2, 3 in order and joins each
+ * before giving the next one its turn, so whichever scheduler runs them, worker N reaches
+ * add() N-th and the workers before it have ended by then. */
 #include <pthread.h>
 #include <stdio.h>
 
@@ -23,8 +23,6 @@ static void *worker(void *arg)
     while (turn != id)
         pthread_cond_wait(&turn_changed, &lock);
     add(id);
-    turn = id + 1;
-    pthread_cond_broadcast(&turn_changed);
     pthread_mutex_unlock(&lock);
     return (void *)(id * 10);
 }
@@ -34,13 +32,13 @@ int main(void)
     pthread_t t[WORKERS];
     for (long i = 0; i < WORKERS; i++)
         pthread_create(&t[i], NULL, worker, (void *)(i + 1));
-    pthread_mutex_lock(&lock);
-    turn = 1;
-    pthread_cond_broadcast(&turn_changed);
-    pthread_mutex_unlock(&lock);
     long sum = 0;
     for (int i = 0; i < WORKERS; i++) {
         void *ret;
+        pthread_mutex_lock(&lock);
+        turn = i + 1;
+        pthread_cond_broadcast(&turn_changed);
+        pthread_mutex_unlock(&lock);
         pthread_join(t[i], &ret);
         sum += (long)ret;
     }

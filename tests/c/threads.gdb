@@ -1,5 +1,6 @@
 # three worker threads that take turns: a breakpoint in the worker is hit by thread 2, 3,
-# 4 in that order; info threads, bt, next in a worker, another thread's frame, exit code
+# 4 in that order, each worker joined before the next one's turn; info threads, bt, next
+# in a worker, the exit code
 set pagination off
 set confirm off
 print $sp
@@ -12,9 +13,9 @@ next
 print counter
 continue
 info threads
-thread 1
-frame
+print id
 continue
+info threads
 continue
 print counter
 print $_exitcode
