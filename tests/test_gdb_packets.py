@@ -45,7 +45,7 @@ MALFORMED = {
     "S": "05;zz",
     "vCont?": "x",
     "vCont;": "q",
-    "vFile:": "open:zz,0,0",
+    "vFile:": "open:2f,zz,0",
     "vKill": None,
     "k": None,
     "D": None,

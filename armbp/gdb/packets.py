@@ -540,6 +540,12 @@ class GdbStub:
         File-I/O numbers: ENOENT 2, EBADF 9, EACCES 13)."""
         op, _, args = body.partition(":")
         parts = args.split(",") if args else []
+        maps = getattr(self.target, "maps", None)
+        if maps is None or maps() is None:  # a bare-metal guest has no files
+            if op in ("setfs", "open", "pread", "close"):
+                for part in parts[1:] if op == "open" else parts:
+                    hex_int(part)  # still: a malformed packet is an error
+            return ""
         if op == "setfs" and len(parts) == 1:
             hex_int(parts[0])
             return "F0"
