@@ -30,10 +30,11 @@ from armbp.linux.uapi import ETIMEDOUT, FUTEX_BITSET_MATCH_ANY
 #: count, not a time. A time budget ends the run when the watchdog stops Unicorn, and
 #: such a stop can land inside a load (measured: ``ldr w0, [x0]`` done, PC still on it),
 #: which resuming the same thread survives only by luck and another thread's registers
-#: never; Unicorn's instruction count stops between two instructions. 200 000 A64
-#: instructions are a few milliseconds here, so a switch (about 70 register reads and
-#: writes) costs well under 1 % of a slice.
-SLICE_INSTRUCTIONS = 200_000
+#: never; Unicorn's instruction count stops between two instructions. A switch costs
+#: about 2 ms (measured: save 0.7 ms, load 1.3 ms, most of it the 32 FP/SIMD registers,
+#: one call each), and 10^6 counted A64 instructions take 25-30 ms here: under a
+#: tenth of the time goes to switching when threads compete for the vCPU.
+SLICE_INSTRUCTIONS = 1_000_000
 #: The registers that make up a thread's context at EL0 (what a switch saves and loads).
 CONTEXT = (
     *(f"x{i}" for i in range(31)),
