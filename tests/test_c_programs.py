@@ -24,22 +24,20 @@ from gdb.guests import StubProcess, free_port, run_gdb
 
 HERE = pathlib.Path(__file__).resolve().parent / "c"
 ROOT = HERE.parent.parent
-PROGRAMS = ["loop", "factorial", "structs", "heap", "null", "reader"]
+PROGRAMS = ["loop", "factorial", "structs", "heap", "null", "reader", "threads"]
 STDIN = {"reader": b"1 2 3\n40\n"}
 CC_HINT = "apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, pathlib.Path]:
-    """Every program of tests/c/, built once (a missing compiler or C library: fail in CI,
-    skip elsewhere with the install hint)."""
+def build_programs(out: pathlib.Path, names: list[str]) -> dict[str, pathlib.Path]:
+    """tests/c/NAME.c for each name, built into ``out`` with ``-static -g -O0 -pthread``
+    (a missing compiler or C library: fail in CI, skip elsewhere with the install hint)."""
     cc = require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu")
-    out = tmp_path_factory.mktemp("c")
     elves = {}
-    for name in [*PROGRAMS, "protect", "abort"]:
+    for name in names:
         elf = out / name
         proc = subprocess.run(
-            [cc, "-static", "-g", "-O0", "-o", str(elf), str(HERE / f"{name}.c")],
+            [cc, "-static", "-g", "-O0", "-pthread", "-o", str(elf), str(HERE / f"{name}.c")],
             capture_output=True,
             text=True,
             timeout=120,
@@ -51,6 +49,12 @@ def built(tmp_path_factory) -> dict[str, pathlib.Path]:
             pytest.skip(msg)
         elves[name] = elf
     return elves
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Every program of tests/c/, built once."""
+    return build_programs(tmp_path_factory.mktemp("c"), [*PROGRAMS, "protect", "abort"])
 
 
 @pytest.fixture(scope="module")
@@ -157,14 +161,23 @@ def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
     """The transcript with only what legitimately differs made equal.
 
     * the ELF's path → ``PROG`` (each run builds in its own temporary folder);
-    * ``process 4242`` / ``Thread 1.4242`` / ``LWP 4242`` → ``N``: qemu shows its host pid,
-      armbp the pid of its one process (1);
+    * ``process 4242`` / ``Thread 1.4242`` / ``LWP 4242`` → ``N``: qemu shows host ids
+      (its pid, the host thread ids), armbp its own (process 1, threads 1, 2, 3…); gdb's
+      own thread numbers ("Thread 2 hit Breakpoint 1") are kept;
     * ``Remote debugging using 127.0.0.1:PORT`` → ``PORT``: each stub gets a free port;
     * stack addresses → ``STACK``: each stub puts the stack elsewhere (qemu far above the
       program, armbp just above it, to keep its displaced-step slot in branch range). Every
       script starts with ``print $sp`` (at the entry point): a hex number within 1 MiB
       below to 64 KiB above that value is a stack address;
-    * qemu's own "Terminated via GDBstub" line is dropped (the stub process speaking).
+    * qemu's own "Terminated via GDBstub" line is dropped (the stub process speaking);
+    * ``info threads`` rows: the Target Id's extra text → ``(EXTRA)`` (qemu names its
+      vCPU, "CPU#1 [running]", armbp the thread's state, "waiting on futex 0x…"), and the
+      frame of every thread but the current one (``*``) → ``FRAME``: where a thread that
+      did not hit the breakpoint stands depends on the scheduler (qemu runs host threads
+      in parallel, armbp one at a time on its vCPU); runs of spaces → one, as the column
+      widths follow those texts. The current thread's row is compared whole, and so is
+      every "[New Thread …]" and "Thread N hit Breakpoint" line: the program makes the
+      workers take turns, so both stubs report the same threads in the same order.
     Heap addresses are not normalised: the scripts print none (heap contents are read
     through pointers with ``printf``); code and data addresses must agree.
     """
@@ -180,7 +193,14 @@ def normalise(transcript: str, elf: pathlib.Path) -> list[str]:
     for line in transcript.splitlines():
         line = re.sub(r"0x[0-9a-f]+", stack, line)
         line = line.replace(str(elf), "PROG")
-        line = re.sub(r"\b(Thread|process|LWP) \d+(\.\d+)?", r"\1 N", line)
+        line = re.sub(r"\b(process|LWP) \d+\b", r"\1 N", line)
+        line = re.sub(r"\bThread \d+\.\d+\b", "Thread N", line)
+        row = re.match(r"^([* ]) +(\d+) +Thread N(?: \([^)]*\))? +(.*)$", line)
+        if row:  # a row of info threads
+            frame = row.group(3) if row.group(1) == "*" else "FRAME"
+            line = f"{row.group(1)} {row.group(2)} Thread N (EXTRA) {frame}"
+        elif re.match(r"^ +Id +Target Id +Frame", line):
+            line = "Id Target Id Frame"
         line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line)
         if "Terminated via GDBstub" in line:
             continue

@@ -111,6 +111,7 @@ PACKETS: tuple[Packet, ...] = (
     Packet("qfThreadInfo", "q_thread_info_first", exact=True),
     Packet("qsThreadInfo", "q_thread_info_next", exact=True),
     Packet("qC", "q_current_thread", exact=True),
+    Packet("qThreadExtraInfo,", "q_thread_extra", schema(Field("thread", thread_id))),
     Packet("qOffsets", "q_offsets", exact=True),
     Packet("QStartNoAckMode", "start_no_ack", exact=True),
     Packet("QCatchSyscalls:", "catch_syscalls", schema(Field("spec", text))),
@@ -135,6 +136,7 @@ PACKETS: tuple[Packet, ...] = (
     Packet("S", "resume_step", _RESUME_SIG),
     Packet("vCont?", "vcont_actions", exact=True),
     Packet("vCont;", "vcont", schema(Field("actions", text))),
+    Packet("vFile:", "vfile", ANYTHING, doc="host I/O: /proc/PID/maps (info proc mappings)"),
     Packet("vKill", "kill_request", ANYTHING),
     Packet("k", "kill", ANYTHING),
     Packet("D", "detach", ANYTHING),
@@ -184,6 +186,7 @@ class GdbStub:
         # Python API, where two owners may share an address; here there is one owner, GDB.
         self.planted: set[int] = set()
         self.hw_planted: set[tuple[str, int, int]] = set()  # (type, addr, kind) of Z1..Z4
+        self.files: dict[int, bytes] = {}  # vFile:open's fds → the file's bytes
 
     @property
     def _has_hw(self) -> bool:
@@ -191,14 +194,27 @@ class GdbStub:
         return callable(getattr(self.target, "insert_hw", None))
 
     # -- thread ids --------------------------------------------------------------------------
-    def thread_id(self) -> str:
+    def _thread_ids(self) -> list[int]:
+        """The target's live threads (one, ``tid``, for a target without threads)."""
+        ids = getattr(self.target, "thread_ids", None)
+        return ids() if ids is not None else [self.target.tid]
+
+    def thread_id(self, tid: int | None = None) -> str:
         t = self.target
-        return f"p{t.pid:02x}.{t.tid:02x}" if self.multiprocess else f"{t.tid:02x}"
+        tid = t.tid if tid is None else tid
+        return f"p{t.pid:02x}.{tid:02x}" if self.multiprocess else f"{tid:02x}"
 
     def _matches(self, thread: tuple[int | None, int | None]) -> bool:
-        """Does a parsed thread-id (None: all or any) name our thread?"""
+        """Does a parsed thread-id (None: all or any) name one of our threads?"""
         pid, tid = thread
-        return pid in (None, self.target.pid) and tid in (None, self.target.tid)
+        return pid in (None, self.target.pid) and (tid is None or tid in self._thread_ids())
+
+    def _select(self, op: str, thread: tuple[int | None, int | None]) -> None:
+        """Tell the target which thread ``g``/``p`` read (op "g") or the next resume
+        runs first (op "c", "s"); all/any (None) is the thread that stopped."""
+        select = getattr(self.target, "select_thread", None)
+        if select is not None:
+            select(op, thread[1])
 
     # -- stop replies ------------------------------------------------------------------------
     def stop_reply(self, ev: StopEvent) -> str:
@@ -318,7 +334,7 @@ class GdbStub:
         return "0"  # we created the process: kill it on quit
 
     def q_thread_info_first(self) -> str:
-        return "m" + self.thread_id()
+        return "m" + ",".join(self.thread_id(tid) for tid in self._thread_ids())
 
     def q_thread_info_next(self) -> str:
         return "l"
@@ -333,8 +349,20 @@ class GdbStub:
         self.no_ack = True
         return "OK"
 
+    def q_thread_extra(self, thread: tuple[int | None, int | None]) -> str:
+        """``qThreadExtraInfo``: what ``info threads`` shows after the thread's name (its
+        state: "runnable", "waiting on futex 0x…"), hex-encoded."""
+        if not self._matches(thread) or thread[1] is None:
+            return "E22"
+        extra = getattr(self.target, "thread_extra", None)
+        text = extra(thread[1]) if extra is not None else "running"
+        return text.encode().hex()
+
     def set_thread(self, op: str, thread: tuple[int | None, int | None]) -> str:
-        return "OK" if self._matches(thread) else "E22"
+        if not self._matches(thread):
+            return "E22"
+        self._select(op, thread)
+        return "OK"
 
     def thread_alive(self, thread: tuple[int | None, int | None]) -> str:
         return "OK" if self._matches(thread) else "E22"
@@ -487,9 +515,68 @@ class GdbStub:
                 hex_int(verb[1:])
             elif len(verb) > 1:
                 raise BadPacket(f"vCont action {action[:20]!r}")
-            if not tid or self._matches(thread_id(tid)):
+            if not tid:
+                return Resume(verb[0] in "sS")
+            thread = thread_id(tid)
+            if self._matches(thread):  # the first action naming a thread: it runs first
+                self._select("c", thread)
                 return Resume(verb[0] in "sS")
         return "E22"
+
+    # host I/O (vFile) -----------------------------------------------------------------
+    def _proc_file(self, path: str) -> bytes | None:
+        """The bytes of a ``/proc`` file the target can give (``maps``), else None."""
+        maps = getattr(self.target, "maps", None)
+        names = {f"/proc/{self.target.pid}/maps", "/proc/self/maps"}
+        if maps is None or path not in names:
+            return None
+        text = maps()
+        return None if text is None else text.encode()
+
+    def vfile(self, body: str) -> str:
+        """``vFile:`` host I/O, as much as ``info proc mappings`` needs: ``setfs``,
+        ``open`` (read-only, ``/proc/PID/maps`` only: the Linux layer's real map),
+        ``pread``, ``close``. Replies are ``F`` results, errors ``F-1,errno`` (GDB's
+        File-I/O numbers: ENOENT 2, EBADF 9, EACCES 13)."""
+        op, _, args = body.partition(":")
+        parts = args.split(",") if args else []
+        maps = getattr(self.target, "maps", None)
+        if maps is None or maps() is None:  # a bare-metal guest has no files
+            if op in ("setfs", "open", "pread", "close"):
+                for part in parts[1:] if op == "open" else parts:
+                    hex_int(part)  # still: a malformed packet is an error
+            return ""
+        if op == "setfs" and len(parts) == 1:
+            hex_int(parts[0])
+            return "F0"
+        if op == "open" and len(parts) == 3:
+            try:
+                path = bytes.fromhex(parts[0]).decode("utf-8", "replace")
+            except ValueError:
+                raise BadPacket(f"vFile:open path {parts[0][:20]!r} is not hex") from None
+            flags = hex_int(parts[1])
+            hex_int(parts[2])
+            if flags & 3:  # O_WRONLY / O_RDWR
+                return "F-1,d"
+            data = self._proc_file(path)
+            if data is None:
+                self.notes.append(f"vFile:open {path}: not a file this stub serves")
+                return "F-1,2"
+            fd = max(self.files, default=2) + 1
+            self.files[fd] = data
+            self.notes.append(f"vFile:open {path} → fd {fd} ({len(data)} bytes)")
+            return f"F{fd:x}"
+        if op == "pread" and len(parts) == 3:
+            fd, count, offset = (hex_int(p) for p in parts)
+            if fd not in self.files:
+                return "F-1,9"
+            chunk = self.files[fd][offset : offset + min(count, PACKET_SIZE // 2)]
+            return f"F{len(chunk):x};" + escape(chunk).decode("latin-1")
+        if op == "close" and len(parts) == 1:
+            return "F0" if self.files.pop(hex_int(parts[0]), None) is not None else "F-1,9"
+        if op in ("setfs", "open", "pread", "close"):
+            raise BadPacket(f"vFile:{body[:30]}")
+        return ""  # unlink, readlink, fstat…: not supported
 
     def kill_request(self, body: str) -> Close:
         return Close("OK", "kill")

@@ -65,7 +65,9 @@ class Target(Protocol):
     """What ``GdbStub`` needs from a guest. ``DebuggerTarget`` is the real one."""
 
     pid: int
-    tid: int
+
+    @property
+    def tid(self) -> int: ...  # the thread the last stop reports
 
     def read_register(self, n: int) -> int: ...
     def read_core(self) -> list[int]: ...  # x0..x30, sp, pc, cpsr
@@ -101,7 +103,8 @@ class DebuggerTarget:
     EL0 whose system calls are served between runs.
     """
 
-    pid, tid = 1, 1
+    pid = 1
+    GDB_SIGSTOP = 17  # GDB's number for SIGSTOP: how a deadlock is reported
 
     def __init__(
         self, debugger: Any, process: Any = None, log: Callable[[str], None] | None = None
@@ -120,17 +123,68 @@ class DebuggerTarget:
         self._kicked = threading.Event()
         self._catch: frozenset[int] | None = None  # QCatchSyscalls: None off, empty all
         self._held: int | None = None  # a system call stopped at its entry
+        self._g_thread: int | None = None  # Hg: whose registers g/p/G/P read and write
+        self._c_thread: int | None = None  # Hc, vCont: the thread the next resume runs
+
+    # threads (a Linux process's; one otherwise)
+    @property
+    def _threads(self) -> Any:
+        proc = self.process
+        return proc.threads if proc is not None and proc.syscalls is not None else None
+
+    @property
+    def tid(self) -> int:
+        """The thread on the vCPU: the one the last stop reports."""
+        threads = self._threads
+        return threads.current if threads is not None else 1
+
+    def thread_ids(self) -> list[int]:
+        """The live threads, in the order they were made."""
+        threads = self._threads
+        return [t.tid for t in threads.live()] if threads is not None else [1]
+
+    def thread_extra(self, tid: int) -> str:
+        threads = self._threads
+        if threads is None or tid not in threads.threads:
+            return "running"
+        return threads.threads[tid].describe()
+
+    def select_thread(self, op: str, tid: int | None) -> None:
+        """``Hg``/``Hc``/vCont: the thread registers are read from, or run next."""
+        if op == "g":
+            self._g_thread = tid
+        else:
+            self._c_thread = tid
+
+    def _regs(self) -> Any:
+        """What registers are read from: the debugger (the thread on the vCPU), or the
+        saved context of the thread ``Hg`` selected."""
+        tid = self._g_thread
+        if tid is None or self._threads is None or tid == self.tid:
+            return self.dbg
+        saved = self.process.thread_registers(tid)
+        return self.dbg if saved is None else _SavedContext(saved, self.dbg)
+
+    def _run_selected(self) -> None:
+        """Before a resume: put the thread ``Hc``/vCont named on the vCPU."""
+        tid, self._c_thread, self._g_thread = self._c_thread, None, None
+        threads = self._threads
+        if tid is None or threads is None or tid == threads.current:
+            return
+        if tid in threads.threads and threads.threads[tid].state == "runnable":
+            self.process.switch_to(self.dbg.vcpu, tid)
+            self.dbg.write_register("pc", self.dbg.vcpu.pc)  # the debugger's own state anew
 
     # registers: through the one register table
     def read_core(self) -> list[int]:
-        values = self.dbg.registers()
+        values = self._regs().registers()
         return [r.pick(values) for r in CORE]
 
     def read_register(self, n: int) -> int:
-        return REGISTERS[n].read(self.dbg)
+        return REGISTERS[n].read(self._regs())
 
     def write_register(self, n: int, value: int) -> None:
-        REGISTERS[n].write(self.dbg, value)
+        REGISTERS[n].write(self._regs(), value)
 
     # memory and breakpoints
     def read_memory(self, address: int, size: int) -> bytes:
@@ -219,6 +273,8 @@ class DebuggerTarget:
             return None
         if served.kind == "exited":
             return StopEvent("exited", code=served.code, note=served.note)
+        if served.kind == "deadlock":  # stopped for good: every resume reports it again
+            return StopEvent("signal", self.GDB_SIGSTOP, pc=self.dbg.pc, note=served.note)
         self._fatal = served.signal or SIGILL
         info = served.siginfo
         return StopEvent(
@@ -277,6 +333,9 @@ class DebuggerTarget:
                 "killed", self._fatal, note=f"killed by signal {self._fatal}"
             )
             return self._last
+        if self.process is not None and getattr(self.process, "deadlock", None):
+            return self._last  # every thread waits for ever: the deadlock stop again
+        self._run_selected()
         if self._held is not None:
             held = self._serve_held()
             if held is not None or step:  # a step over the call ends after it
@@ -286,10 +345,17 @@ class DebuggerTarget:
                 return self._last
         deadline = time.monotonic() + seconds
         while True:
+            left = max(deadline - time.monotonic(), 0.001)
+            sliced = self.process is not None and not step
             stop = (
                 self.dbg.step()
                 if step
-                else self.dbg.cont(max(deadline - time.monotonic(), 0.001))
+                # a Linux process runs in instruction-counted slices, each ended between
+                # two instructions (a time stop can land inside a load: see
+                # armbp.linux.threads.SLICE_INSTRUCTIONS); threads switch between them
+                else self.dbg.cont(
+                    self.process.time_slice(left, exact=True) if sliced else left
+                )
             )
             gated = self._at_gate(stop)
             if gated is None:
@@ -301,6 +367,11 @@ class DebuggerTarget:
                 continue
             found = self._event(stop) if gated is False else gated
             if found is None:
+                if sliced and getattr(stop.reason, "name", "") == "BUDGET":
+                    if stop.exit.message != "interrupted":
+                        self.process.preempt(self.dbg.vcpu)  # the slice is over
+                    if time.monotonic() < deadline and stop.exit.message != "interrupted":
+                        continue
                 return None
             ev = found
             break
@@ -316,6 +387,10 @@ class DebuggerTarget:
 
     def auxv(self) -> bytes | None:
         return self.process.auxv() if self.process is not None else None
+
+    def maps(self) -> str | None:
+        """``/proc/PID/maps`` of a Linux process (None: a bare-metal guest has none)."""
+        return self.process.maps() if self.process is not None else None
 
     def kill(self) -> None:
         self.gone = True
@@ -371,6 +446,28 @@ class DebuggerTarget:
             self._log("detached guest ended: the server stops")
         elif self._last.kind not in ("exited", "killed"):
             self._log(f"detached guest still running after {DETACH_SECONDS:g} s: ended")
+
+
+class _SavedContext:
+    """A descheduled thread's registers as the register table reads them (its saved
+    context; what no thread owns alone, such as the EL1 registers, from the vCPU)."""
+
+    def __init__(self, saved: dict[str, int], dbg: Any):
+        self.saved, self.dbg = saved, dbg
+
+    def registers(self) -> dict[str, int]:
+        return self.saved
+
+    def read_register(self, name: str) -> int:
+        key = "pstate" if name == "cpsr" else name
+        return self.saved[key] if key in self.saved else self.dbg.read_register(name)
+
+    def write_register(self, name: str, value: int) -> None:
+        key = "pstate" if name == "cpsr" else name
+        if key in self.saved:
+            self.saved[key] = value
+        else:
+            self.dbg.write_register(name, value)
 
 
 def _watched(wp: Any, far: int | None) -> int:

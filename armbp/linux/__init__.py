@@ -6,12 +6,13 @@ What the kernel does for a process, in miniature, over guest memory:
 * ``stack``: the initial stack (``argc``, ``argv[]``, ``envp[]``, the auxiliary vector
   with ``AT_PHDR``, ``AT_RANDOM``, truthful ``AT_HWCAP``…), ``sp`` 16-byte aligned;
 * ``memory``: the address space behind ``brk``/``mmap``/``mprotect``, enforced by the vCPU;
-* ``syscalls``: the system calls a single-threaded static C program makes (glibc or musl);
+* ``syscalls``: the system calls a static C program makes (glibc or musl);
+* ``threads``: ``clone``d threads scheduled on the one vCPU, and their futexes;
 * ``signals``: faults and ``kill``/``tgkill`` as signals, with the syndrome kept;
 * ``process``: ``LinuxProcess``, the program on a vCPU at EL0 and its kernel.
 
-Not supported (a clear ``-ENOSYS``, logged on the "armbp.linux" logger): threads
-(``clone``), ``fork``/``execve``, signal handlers (recorded, never run), writing files,
+Not supported (a clear ``-ENOSYS``, logged on the "armbp.linux" logger): ``fork``
+(``clone`` without ``CLONE_THREAD``), ``vfork``, ``execve``, ``clone3``, signal handlers (recorded, never run), writing files,
 sockets, and any call not listed in ``syscalls.SYSCALL_NAMES``.
 """
 

@@ -3,7 +3,9 @@
 The program's stdin, stdout and stderr are this command's; its exit status is this
 command's, and a program killed by a signal ends it with 128 + the signal's number (what a
 shell shows for qemu-aarch64, which kills itself with the same signal), after one line on
-stderr naming the signal and, for a fault, the syndrome and address.
+stderr naming the signal and, for a fault, the syndrome and address. A program whose
+threads all wait for ever (a deadlock: the kernel would let it hang) ends with status 1
+and one line naming what each thread waits on.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         what = end.siginfo.describe() if end.siginfo else f"signal {end.signal}"
         print(f"armbp: the program was killed by {what}", file=sys.stderr)
         return 128 + end.signal
+    if end.kind == "deadlock":  # the kernel would hang for ever: say so and end
+        print(f"armbp run: the program can never go on — {end.note}", file=sys.stderr)
+        return 1
     print(f"armbp run: the program stopped: {end.note}", file=sys.stderr)
     return 1
 

@@ -10,6 +10,7 @@ makes stdio line-buffer), else pipes.
 from __future__ import annotations
 
 import os
+import select
 import stat as stat_
 import struct
 from collections.abc import Callable
@@ -38,6 +39,9 @@ from armbp.linux.uapi import (
     _s64,
 )
 
+#: How long one try of a ``read`` of a pipe or terminal on fd 0 waits (seconds).
+STDIN_POLL = 0.02
+
 
 class FileCalls:
     """openat, close, read, pread64, readv, lseek, write, writev, fstat, newfstatat,
@@ -52,6 +56,7 @@ class FileCalls:
     root: str | None
     uid: int
     gid: int
+    _result: Callable[..., Any]  # Syscalls': a result of the call being served
 
     def _string(self, address: int, limit: int = 4096) -> bytes:
         """The NUL-terminated string at ``address`` (MemoryFault → -EFAULT)."""
@@ -117,18 +122,43 @@ class FileCalls:
             os.close(f.host_fd)
         self.files.clear()
 
-    def _read_stdin(self, count: int) -> bytes:
+    def _stdin_fd(self) -> int | None:
+        """The host fd behind ``stdin`` when it is a pipe or a terminal (one that can
+        keep a read waiting), else None (bytes, a regular file: a read never waits)."""
+        try:
+            fd = self.stdin.fileno() if self.stdin is not None else None
+        except (AttributeError, OSError, ValueError):
+            return None
+        if fd is None or stat_.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return fd
+
+    def _read_stdin(self, count: int) -> bytes | None:
+        """Up to ``count`` bytes of fd 0; None when nothing arrived within
+        ``STDIN_POLL`` seconds (the caller restarts the call: see ``sys_read``)."""
         if self.stdin is None:
             return b""
+        fd = self._stdin_fd()
+        if fd is not None:
+            ready, _, _ = select.select([fd], [], [], STDIN_POLL)
+            return os.read(fd, count) if ready else None
         read1 = getattr(self.stdin, "read1", None)
         got = read1(count) if read1 is not None else self.stdin.read(count)
         return bytes(got or b"")
 
-    def sys_read(self, fd: int, buf: int, count: int, *_: int) -> tuple[int, str]:
+    def sys_read(self, fd: int, buf: int, count: int, *_: int) -> Any:
+        """``read``. From fd 0 when it is a pipe or a terminal, a read that would wait
+        longer than ``STDIN_POLL`` is restarted instead (the thread stands at its ``SVC``
+        again, as after the kernel's ``-ERESTARTSYS``): the front end gets the vCPU back
+        between tries, so a debugger's Ctrl-C stops a program waiting for input at once,
+        and other threads run meanwhile."""
         fd = _s32(fd)
         count = min(count, 1 << 20)
         if fd == 0:
-            data = self._read_stdin(count)
+            got = self._read_stdin(count)
+            if got is None:  # nothing yet: the call starts again (the front end's slice)
+                return self._result(0, schedule="restart", note="read(0): waiting for input")
+            data = got
         elif fd in self.files:
             f = self.files[fd]
             data = os.pread(f.host_fd, count, f.offset)
@@ -190,12 +220,15 @@ class FileCalls:
             total += len(data)
         return total
 
-    def sys_readv(self, fd: int, iov: int, iovcnt: int, *_: int) -> int:
+    def sys_readv(self, fd: int, iov: int, iovcnt: int, *_: int) -> Any:
         total = 0
         for base, length in self._iov(iov, iovcnt):
             if not length:
                 continue
-            got, _note = self.sys_read(fd, base, length)
+            read = self.sys_read(fd, base, length)
+            if not isinstance(read, tuple):  # nothing yet on fd 0: restart, or what came
+                return read if not total else total
+            got, _note = read
             if got < 0:
                 return got if not total else total
             total += got

@@ -34,6 +34,7 @@ from armbp.linux.memory import AddressSpace
 from armbp.linux.signals import Signal
 from armbp.linux.stack import AT_HWCAP, AT_HWCAP2, ID_REGISTERS, build_stack, hwcaps, mrs
 from armbp.linux.syscalls import ENOSYS, SyscallResult, Syscalls
+from armbp.linux.threads import EXITED, SLICE_INSTRUCTIONS, Threads, load, save
 
 STACK_SIZE = 0x10_0000  # 1 MiB of stack
 SPSR_EL0T = 0x0  # M[3:0] = 0b0000: EL0t, NZCV clear, nothing masked
@@ -45,7 +46,12 @@ SIGILL, SIGTRAP = signals.SIGILL, signals.SIGTRAP
 
 logger = logging.getLogger("armbp.linux")
 #: Calls whose -ENOSYS a C library expects and copes with silently.
-EXPECTED_ENOSYS = frozenset({"rseq"})
+EXPECTED_ENOSYS = frozenset({"rseq", "clone3"})
+MASK64 = (1 << 64) - 1
+SLICE_BACKSTOP = 1.0  # seconds: the time limit of a counted slice
+# calls whose x0 is not set on the way back: the thread waits (its answer comes when it
+# wakes), is gone, or stands at its SVC again to repeat the call (``restart``)
+NO_RESULT = frozenset({"block", "thread-exit", "restart"})
 
 # What the kernel makes of an exception class from EL0 that is not a system call.
 _SIGNAL_OF_EC = {
@@ -67,7 +73,7 @@ class KernelStop:
     debugger's own) and "running" (the time budget ran out).
     """
 
-    kind: str
+    kind: str  # also "deadlock": every thread waits for ever (``note`` says on what)
     syscall: SyscallResult | None = None
     code: int = 0
     signal: int | None = None
@@ -179,6 +185,8 @@ class LinuxProcess:
         self.siginfo: Signal | None = None
         self.syscalls: Syscalls | None = None
         self.id_registers: dict[str, int] = {}
+        self.deadlock: str | None = None  # set when every thread waits for ever
+        self.retry: tuple[int, int] | None = None  # (tid, SVC pc) of a call restarted
 
     # -- start-up -------------------------------------------------------------------------
     def start(self, vcpu: Any) -> None:
@@ -210,6 +218,7 @@ class LinuxProcess:
             tty=self.tty,
             exe=self.path,
         )
+        self.deadlock = self.retry = None
         vcpu.write_register("vbar_el1", self.vectors)
         vcpu.write_register("elr_el1", self.entry)
         vcpu.write_register("spsr_el1", SPSR_EL0T)
@@ -287,10 +296,100 @@ class LinuxProcess:
         result = self._serve(vcpu)
         if result.exited:
             return "syscall", result
-        if result.signal is None:
-            vcpu.write_register("x0", result.value & ((1 << 64) - 1))
-        self._eret(vcpu, vcpu.read_register("elr_el1"))
+        if result.signal is None and result.schedule not in NO_RESULT:
+            vcpu.write_register("x0", result.value & MASK64)
+        elr = vcpu.read_register("elr_el1")
+        self._eret(vcpu, elr - 4 if result.schedule == "restart" else elr)
+        if result.schedule and self._schedule(vcpu, result):
+            return "deadlock", result
         return "syscall", result
+
+    # -- threads ----------------------------------------------------------------------------
+    @property
+    def threads(self) -> Threads:
+        """The process's threads (``armbp.linux.threads``); start() the process first."""
+        assert self.syscalls is not None, "start() the process first"
+        return self.syscalls.threads
+
+    def thread_registers(self, tid: int) -> dict[str, int] | None:
+        """The saved registers of a thread off the vCPU; None for the running one (read
+        the vCPU) — KeyError for an unknown id."""
+        return self.threads.threads[tid].registers
+
+    def switch_to(self, vcpu: Any, tid: int) -> None:
+        """Put thread ``tid`` on the vCPU: the running thread's registers are saved in its
+        record, ``tid``'s loaded (and the answer of the call it waited in put in x0)."""
+        th = self.threads
+        to, running = th.threads[tid], th.running
+        if to.state == EXITED:
+            raise ValueError(f"thread {tid} has exited: expected a live thread")
+        if to is not running:
+            assert to.registers is not None
+            if running.state != EXITED:
+                running.registers = save(vcpu)
+            load(vcpu, to.registers)
+            to.registers = None
+            th.current = tid
+            th.switches += 1
+        if to.result is not None:
+            vcpu.write_register("x0", to.result & MASK64)
+            to.result = None
+
+    def _schedule(self, vcpu: Any, result: SyscallResult) -> bool:
+        """After a call that changes who runs (``result.schedule``): a new thread gets
+        the caller's registers; a blocked, yielding or ended caller gives the vCPU to the
+        next runnable thread. True when none can ever run: a deadlock (``deadlock`` says
+        why; the vCPU shows the thread that waited last)."""
+        th = self.threads
+        if result.schedule == "spawn":
+            assert result.child is not None
+            tid, sp, tls = result.child
+            regs = save(vcpu)  # the parent just after its SVC
+            regs.update(x0=0, sp=sp)
+            if tls is not None:
+                regs["tpidr_el0"] = tls
+            th.threads[tid].registers = regs
+            return False
+        if result.schedule == "restart":
+            self.retry = (th.current, vcpu.pc)  # its next entry is this call again
+        nxt = th.pick()
+        if nxt is not None:
+            self.switch_to(vcpu, nxt.tid)
+            return False
+        self.deadlock = th.deadlock_note()
+        if th.running.state == EXITED:  # show a thread that is still there
+            self.switch_to(vcpu, th.live()[0].tid)
+        if self.log is not None:
+            self.log(self.deadlock)  # front ends report the stop itself
+        return True
+
+    def time_slice(self, seconds: float, *, exact: bool = False) -> Any:
+        """The budget of the next run: ``seconds``, or at most ``SLICE_INSTRUCTIONS``
+        when another thread is waiting for the vCPU (then ``preempt`` after it) or when
+        ``exact``: a run that will be resumed soon after must end between two
+        instructions, which only a count guarantees (see ``SLICE_INSTRUCTIONS``)."""
+        from armbp.kvm.abi import Budget
+
+        if not exact and (self.syscalls is None or len(self.threads.runnable()) < 2):
+            return seconds
+        # the count ends the slice (in milliseconds); the time is only a backstop, long
+        # enough never to come first (it would stop the vCPU anywhere)
+        return Budget(seconds=max(seconds, SLICE_BACKSTOP), instructions=SLICE_INSTRUCTIONS)
+
+    def preempt(self, vcpu: Any) -> bool:
+        """The end of a time slice: the next runnable thread gets the vCPU (round robin;
+        timed waits that are over end first). True if another thread now runs."""
+        if self.syscalls is None or len(self.threads.threads) < 2 or self.deadlock:
+            return False
+        th = self.threads
+        th.expire()
+        if self.at_gate(vcpu) or vcpu.read_register("currentel") != 0:
+            return False  # not at an instruction of the program's (never, after a slice)
+        nxt = th.next_runnable()
+        if nxt is None or nxt.tid == th.current:
+            return False
+        self.switch_to(vcpu, nxt.tid)
+        return True
 
     def _serve(self, vcpu: Any) -> SyscallResult:
         """Carry out the system call in the registers (x8, x0–x5), log it, note an exit or
@@ -299,12 +398,19 @@ class LinuxProcess:
         number = vcpu.read_register("x8")
         assert self.syscalls is not None, "start() the process first"
         result = self.syscalls(number, args)
+        if result.schedule != "restart":
+            self.retry = None
+        elif self.retry is not None:
+            return result  # the same wait again: logged the first time
         if self.log is not None:
             self.log(f"syscall {number} {result.name}: {result.note or result.value}")
-        elif result.value == -ENOSYS and not result.exited:
+        elif (result.value == -ENOSYS or (result.name == "clone" and result.value < 0)) and (
+            not result.exited
+        ):
             # a library does not print: the warning goes to logging, which shows it on
             # stderr when the application configured nothing else. An -ENOSYS that is the
-            # expected answer (rseq: glibc then goes on without) is only information.
+            # expected answer (rseq: glibc then goes on without) is only information. A
+            # clone refused for its flags (-EINVAL) says which, too.
             level = logging.INFO if result.name in EXPECTED_ENOSYS else logging.WARNING
             logger.log(level, "armbp: %s", result.note)
         if result.exited:
@@ -316,8 +422,12 @@ class LinuxProcess:
     # -- a system call stopped at its entry (a debugger's ``catch syscall``) ------------------
     def entering(self, vcpu: Any) -> int | None:
         """The number of the system call the guest is entering (at the gate after an
-        ``SVC``), else None."""
+        ``SVC``), else None — None too for a call the kernel restarted (a ``read`` of
+        fd 0 waiting for input): its entry was reported the first time."""
         if not self.at_gate(vcpu) or vcpu.read_register("esr_el1") >> 26 != EC.SVC64:
+            return None
+        again = (self.threads.current, vcpu.read_register("elr_el1") - 4)
+        if self.retry is not None and self.retry == again:
             return None
         return vcpu.read_register("x8")
 
@@ -331,8 +441,16 @@ class LinuxProcess:
         debugger may have changed them): the program then stands after it, x0 set."""
         result = self._serve(vcpu)
         if not result.exited and result.signal is None:
-            vcpu.write_register("x0", result.value & ((1 << 64) - 1))
+            if result.schedule not in NO_RESULT:
+                vcpu.write_register("x0", result.value & MASK64)
+            if result.schedule == "restart":
+                vcpu.pc -= 4  # at the SVC again
+            if result.schedule and self._schedule(vcpu, result):
+                return self._deadlocked(result)
         return self._served(result)
+
+    def _deadlocked(self, result: SyscallResult | None = None) -> KernelStop:
+        return KernelStop("deadlock", result, note=self.deadlock or "deadlock")
 
     def _served(self, result: SyscallResult) -> KernelStop:
         if result.exited:
@@ -362,6 +480,39 @@ class LinuxProcess:
 
     def auxv(self) -> bytes:
         return self.stack.auxv
+
+    def maps(self) -> str:
+        """``/proc/PID/maps`` of the process as it is now: one line per run of pages with
+        the same rights, from the kernel's own bookkeeping (``AddressSpace``), named as
+        Linux names them: the program's path (with the file offset of the page),
+        ``[stack]``, ``[heap]``; anonymous ``mmap``s (thread stacks among them) unnamed.
+        The kernel's EL1 trampoline and vector page, which this kernel keeps inside the
+        guest, are listed as ``[armbp-el1]``."""
+        assert self.syscalls is not None, "start() the process first"
+        space, layout = self.syscalls.space, self.syscalls.layout
+        rows = [(a, b, perms, "") for a, b, perms in space.regions()]
+        rows += [(self.trampoline, self.trampoline + PAGE, "rx", "[armbp-el1]")]
+        rows += [(self.vectors, self.vectors + PAGE, "r", "[armbp-el1]")]
+        lines = []
+        for start, end, perms, name in sorted(rows):
+            offset = 0
+            if not name:
+                name, offset = self._name_of(start, layout.heap, layout.heap_limit)
+            flags = "".join(c if c in perms else "-" for c in "rwx") + "p"
+            lines.append(f"{start:08x}-{end:08x} {flags} {offset:08x} 00:00 0 {name}".rstrip())
+        return "\n".join(lines) + "\n"
+
+    def _name_of(self, start: int, heap: int, heap_limit: int) -> tuple[str, int]:
+        """What a run of pages starting at ``start`` is: its name and file offset."""
+        if self.stack_lo <= start < self.stack_top:
+            return "[stack]", 0
+        if heap <= start < heap_limit:
+            return "[heap]", 0
+        for ld in self.image.loads:
+            lo = ld.vaddr & ~(PAGE - 1)
+            if lo <= start < ld.vaddr + ld.memsz:
+                return os.path.abspath(self.path), (ld.offset & ~(PAGE - 1)) + start - lo
+        return "", 0
 
     # -- the kernel's API for front ends -----------------------------------------------------
     def launch(self) -> Any:
@@ -396,6 +547,8 @@ class LinuxProcess:
         if not self.at_gate(vcpu):
             return self.fault(vcpu, stop) if stop is not None else None
         kind, result = self.gate(vcpu)
+        if kind == "deadlock":
+            return self._deadlocked(result)
         if kind == "syscall":
             assert result is not None
             return self._served(result)
@@ -407,20 +560,23 @@ class LinuxProcess:
     def run(self, dbg: Any, seconds: float = 5.0) -> KernelStop:
         """Run the program under ``dbg`` until it exits, takes a signal or stops otherwise.
 
-        System calls are served as they come. The result's ``kind`` is "exited"
-        (``code``), "signal" (``signal``, ``siginfo``: the process is dead, as the kernel's
-        default action leaves it), "stopped" (the debugger's own stop, in ``stop``: a
-        breakpoint) or "running" (``seconds`` spent, the program still going: call
-        ``run`` again to go on).
+        System calls are served as they come, threads switched at blocking calls and
+        every ``SLICE_INSTRUCTIONS``. The result's ``kind`` is "exited" (``code``), "signal"
+        (``signal``, ``siginfo``: the process is dead, as the kernel's default action
+        leaves it), "deadlock" (every thread waits for ever: ``note`` says on what),
+        "stopped" (the debugger's own stop, in ``stop``: a breakpoint) or "running"
+        (``seconds`` spent, the program still going: call ``run`` again to go on).
         """
         from armbp.debugger import StopReason
 
         deadline = time.monotonic() + seconds
         while True:
+            if self.deadlock:
+                return self._deadlocked()
             left = deadline - time.monotonic()
             if left <= 0:
                 return KernelStop("running", note=f"still running after {seconds} s")
-            stop = dbg.cont(left)
+            stop = dbg.cont(self.time_slice(left))
             served = self.handle(dbg.vcpu, stop)
             if served is not None:
                 if served.kind == "syscall":
@@ -428,3 +584,6 @@ class LinuxProcess:
                 return served
             if stop.reason is not StopReason.BUDGET:
                 return KernelStop("stopped", stop=stop, note=stop.message)
+            if stop.exit.message == "interrupted":
+                return KernelStop("running", note="interrupted")
+            self.preempt(dbg.vcpu)

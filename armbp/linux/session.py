@@ -1,7 +1,8 @@
 """``ElfDebugger``: a ``Debugger`` over a Linux process, whose kernel runs between stops.
 
 ``Debugger.from_elf("loop.elf")`` makes one. ``cont`` and ``step`` are the debugger's own,
-with the guest kernel's part done in between (``LinuxProcess.handle``): system calls are
+with the guest kernel's part done in between (threads switched as ``LinuxProcess.run``
+switches them) (``LinuxProcess.handle``): system calls are
 served as they come, so a ``cont`` runs to the next breakpoint however many ``write``s the
 program makes on the way, and what it printed is in ``stdout``. When the program exits or
 is killed by a signal, the session is halted there (a ``HALTED`` stop whose note says how
@@ -70,6 +71,8 @@ class ElfDebugger(Debugger):
         pc = self.vcpu.pc
         if served.kind == "exited":
             note = f"the program exited with code {served.code}"
+        elif served.kind == "deadlock":
+            note = f"the program can never go on: {served.note}"
         else:
             info = served.siginfo
             note = f"the program was killed by {info.describe() if info else served.signal}"
@@ -88,9 +91,23 @@ class ElfDebugger(Debugger):
         deadline = time.monotonic() + b.seconds
         while True:
             left = max(deadline - time.monotonic(), 0.001)
-            stop = super().cont(Budget(seconds=left, instructions=b.instructions))
+            sliced = not b.instructions and self.process.time_slice(left) != left
+            run = (
+                self.process.time_slice(left)
+                if sliced
+                else Budget(seconds=left, instructions=b.instructions)
+            )
+            stop = super().cont(run)
             served = self.process.handle(self.vcpu, stop)
             if served is None:
+                if (
+                    sliced
+                    and stop.reason is StopReason.BUDGET
+                    and stop.exit.message != "interrupted"
+                    and time.monotonic() < deadline
+                ):
+                    self.process.preempt(self.vcpu)  # a time slice is over: next thread
+                    continue
                 return stop
             if served.kind != "syscall":
                 return self._ended(served)

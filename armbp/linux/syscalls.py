@@ -1,4 +1,4 @@
-"""The system calls a single-threaded static C program makes, over guest memory.
+"""The system calls a static C program makes (threads too), over guest memory.
 
 ``Syscalls(number, args)`` is what the kernel does for one ``SVC #0`` (number in ``x8``,
 arguments in ``x0``–``x5``, the result in ``x0``, negative errno on failure). Guest memory
@@ -13,8 +13,16 @@ remembered in ``unknown``.
 ``rseq`` answers ``-ENOSYS`` by choice: registering restartable sequences obliges the
 kernel to rewrite the thread's ``rseq`` area at every preemption and migration, which this
 kernel does not model; glibc takes ``-ENOSYS`` as "an older kernel" and goes on without.
-``set_robust_list`` is accepted (0, the list is kept): there are no other threads to
-tidy up after.
+``set_robust_list`` is accepted (0, the list is kept per thread; robust futexes of a dead
+thread are not tidied up).
+
+Threads (``armbp.linux.threads``): ``clone`` with the flags glibc's ``pthread_create``
+passes makes a thread; ``futex`` waits and wakes; ``exit`` ends one thread (its
+``clear_child_tid`` word is zeroed and woken: ``pthread_join``), ``exit_group`` the
+process. A call that switches threads says so in its result (``schedule``), and the
+process moves the registers: this module never touches the vCPU. ``clone`` without
+``CLONE_THREAD`` (``fork``), ``vfork``, ``execve`` and ``clone3`` answer ``-ENOSYS``
+(glibc's ``pthread_create`` then falls back from ``clone3`` to ``clone``).
 """
 
 from __future__ import annotations
@@ -31,21 +39,37 @@ from armbp.linux.files import FileCalls
 from armbp.linux.image import PAGE
 from armbp.linux.memory import PROT_EXEC, PROT_READ, PROT_WRITE, AddressSpace, perms_of
 from armbp.linux.signals import Signal
+from armbp.linux.threads import EXITED, Threads
 from armbp.linux.uapi import *
 from armbp.linux.uapi import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_FILES,
+    CLONE_FLAG_NAMES,
+    CLONE_FS,
+    CLONE_PARENT_SETTID,
+    CLONE_SETTLS,
+    CLONE_SIGHAND,
+    CLONE_SYSVSEM,
+    CLONE_THREAD,
+    CLONE_VFORK,
+    CLONE_VM,
     EAGAIN,
     ECHILD,
     EEXIST,
     EFAULT,
-    EINTR,
     EINVAL,
     ENOMEM,
     ENOSYS,
     EPERM,
     ESRCH,
+    FUTEX_BITSET_MATCH_ANY,
+    FUTEX_CLOCK_REALTIME,
     FUTEX_CMD,
     FUTEX_WAIT,
+    FUTEX_WAIT_BITSET,
     FUTEX_WAKE,
+    FUTEX_WAKE_BITSET,
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,
@@ -147,6 +171,34 @@ class SyscallResult:
     exited: bool = False
     note: str = ""
     signal: Signal | None = None
+    #: how the call changes who runs: "" (nobody else), "block" (the caller waits: another
+    #: thread runs; x0 is set when it wakes), "yield", "spawn" (a new thread, ``child``:
+    #: its id, stack pointer and thread pointer), "thread-exit" (the caller is gone)
+    schedule: str = ""
+    child: tuple[int, int, int | None] | None = None
+
+
+# the flags of a thread (as glibc's pthread_create passes them) and those it may add
+THREAD_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
+THREAD_OPTIONAL = (
+    CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+)
+
+
+def clone_flags(flags: int) -> str:
+    """``flags`` of ``clone`` by name (``CLONE_VM|CLONE_THREAD|…``, the exit signal, and
+    any bit without a name in hex)."""
+    names = [n for bit, n in CLONE_FLAG_NAMES.items() if flags & bit]
+    rest = flags & ~0xFF & ~sum(CLONE_FLAG_NAMES)
+    if rest:
+        names.append(f"{rest:#x}")
+    if flags & 0xFF:
+        names.append(signals.name(flags & 0xFF))
+    return "|".join(names) or "0"
 
 
 @dataclass
@@ -224,7 +276,7 @@ class Syscalls(FileCalls):
         self.uid, self.gid = os.getuid(), os.getgid()
         self.files: dict[int, OpenFile] = {}
         self.sig = SignalState()
-        self.robust_list = self.tid_address = 0
+        self.threads = Threads(pid)
         self.unknown: list[str] = []
         self.log = log
         self._number, self._name = 0, ""
@@ -252,29 +304,88 @@ class Syscalls(FileCalls):
     def _result(self, value: int = 0, **kw: Any) -> SyscallResult:
         return SyscallResult(self._number, self._name, value, **kw)
 
-    # -- process --------------------------------------------------------------------------
+    # -- process and threads ------------------------------------------------------------
     def sys_exit(self, code: int, *_: int) -> SyscallResult:
+        """``exit``: the calling thread ends (the process too when it is the last one)."""
+        if len(self.threads.live()) > 1:
+            t = self.threads.running
+            t.state, t.code = EXITED, code & 0xFF
+            note = f"exit({_s64(code)}): thread {t.tid} ends"
+            if t.clear_child_tid:
+                # the kernel's "clear_child_tid" duty: zero the word and wake one waiter
+                try:
+                    self.memory.write(t.clear_child_tid, bytes(4))
+                    woke = self.threads.wake(t.clear_child_tid, 1)
+                    note += f", {t.clear_child_tid:#x} cleared ({woke} woken)"
+                except MemoryFault:
+                    note += f", {t.clear_child_tid:#x} not writable"
+            return self._result(0, schedule="thread-exit", note=note)
+        return self.sys_exit_group(code)
+
+    def sys_exit_group(self, code: int, *_: int) -> SyscallResult:
         return self._result(code & 0xFF, exited=True, note=f"{self._name}({_s64(code)})")
 
-    sys_exit_group = sys_exit
-
     def sys_set_tid_address(self, tidptr: int, *_: int) -> int:
-        self.tid_address = tidptr
-        return self.pid
+        self.threads.running.clear_child_tid = tidptr
+        return self.threads.current
+
+    @property
+    def tid_address(self) -> int:
+        """The running thread's ``clear_child_tid`` word (``set_tid_address``)."""
+        return self.threads.running.clear_child_tid
+
+    @property
+    def robust_list(self) -> int:
+        return self.threads.running.robust_list
 
     def sys_set_robust_list(self, head: int, length: int, *_: int) -> int:
         if length != 24:  # sizeof(struct robust_list_head)
             return -EINVAL
-        self.robust_list = head
+        self.threads.running.robust_list = head
         return 0
 
     def sys_rseq(self, *_: int) -> tuple[int, str]:
         return -ENOSYS, "rseq: restartable sequences are not modelled → -ENOSYS"
 
-    def sys_clone(self, *_: int) -> tuple[int, str]:
-        return -ENOSYS, "clone: one process, one thread here (no fork, no threads) → -ENOSYS"
+    def sys_clone(
+        self, flags: int, stack: int, parent_tid: int, tls: int, child_tid: int, *_: int
+    ) -> SyscallResult | tuple[int, str]:
+        """``clone`` (arm64's argument order: flags, stack, parent_tid, tls, child_tid):
+        a thread when ``flags`` are a thread's; fork-like clones are not modelled."""
+        note = f"clone({clone_flags(flags)}, stack {stack:#x})"
+        if not flags & CLONE_THREAD:
+            what = "vfork" if flags & CLONE_VFORK else "fork"
+            return -ENOSYS, f"{note}: a new process ({what}) is not modelled → -ENOSYS"
+        extra = flags & ~(THREAD_FLAGS | THREAD_OPTIONAL)
+        if flags & THREAD_FLAGS != THREAD_FLAGS or extra or not stack:
+            why = (
+                f"unsupported {clone_flags(extra)}"
+                if extra
+                else "no stack"
+                if stack == 0 and flags & THREAD_FLAGS == THREAD_FLAGS
+                else f"a thread needs {clone_flags(THREAD_FLAGS)}"
+            )
+            return -EINVAL, f"{note}: {why} → -EINVAL"
+        tid = max(self.threads.threads) + 1
+        word = tid.to_bytes(4, "little")
+        # the writes first: a bad pointer is -EFAULT with no thread made
+        if flags & CLONE_PARENT_SETTID:
+            self.memory.write(parent_tid, word)
+        if flags & CLONE_CHILD_SETTID:
+            self.memory.write(child_tid, word)
+        child = self.threads.spawn()
+        assert child.tid == tid
+        if flags & CLONE_CHILD_CLEARTID:
+            child.clear_child_tid = child_tid
+        return self._result(
+            tid,
+            schedule="spawn",
+            child=(tid, stack, tls if flags & CLONE_SETTLS else None),
+            note=f"{note} → thread {tid}",
+        )
 
-    sys_clone3 = sys_clone
+    def sys_clone3(self, *_: int) -> tuple[int, str]:
+        return -ENOSYS, "clone3: not modelled (glibc falls back to clone) → -ENOSYS"
 
     def sys_execve(self, *_: int) -> tuple[int, str]:
         return -ENOSYS, "execve: the process cannot be replaced here → -ENOSYS"
@@ -285,7 +396,8 @@ class Syscalls(FileCalls):
     def sys_getpid(self, *_: int) -> int:
         return self.pid
 
-    sys_gettid = sys_getpid
+    def sys_gettid(self, *_: int) -> int:
+        return self.threads.current
 
     def sys_getppid(self, *_: int) -> int:
         return 0
@@ -329,18 +441,58 @@ class Syscalls(FileCalls):
     def sys_getrlimit(self, resource: int, old: int, *_: int) -> int:
         return self.sys_prlimit64(0, resource, 0, old)
 
-    def sys_futex(self, uaddr: int, op: int, val: int, *_: int) -> int:
-        cmd = op & FUTEX_CMD
-        if cmd == FUTEX_WAKE:
-            return 0  # nobody else to wake
-        if cmd == FUTEX_WAIT:
-            word = struct.unpack("<I", self.memory.read(uaddr, 4))[0]
-            # no other thread could ever change it: a wait would last forever
-            return -EAGAIN if word != val & 0xFFFF_FFFF else -EINTR
-        return -ENOSYS
+    def _timeout(self, at: int, absolute: bool, clock: int) -> float | None | int:
+        """A futex timeout as a deadline on ``time.monotonic()``'s clock (None: no
+        timeout); ``-EINVAL`` for a malformed ``timespec``. ``absolute`` (``WAIT_BITSET``)
+        reads it on ``clock`` (0 realtime, 1 monotonic), else it is relative."""
+        if not at:
+            return None
+        sec, ns = struct.unpack("<qq", self.memory.read(at, 16))
+        if sec < 0 or not 0 <= ns < 1_000_000_000:
+            return -EINVAL
+        wanted = sec + ns / 1e9
+        if absolute:
+            now = self._clock(clock)
+            assert now is not None
+            wanted -= now / 1e9
+        return time.monotonic() + max(wanted, 0.0)
 
-    def sys_sched_yield(self, *_: int) -> int:
-        return 0
+    def sys_futex(
+        self, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int
+    ) -> SyscallResult | tuple[int, str] | int:
+        """``futex``: WAIT and WAKE (and their BITSET forms, the private flag ignored: one
+        process). A wait whose word still holds ``val`` blocks the thread."""
+        cmd = op & FUTEX_CMD
+        bitset = FUTEX_BITSET_MATCH_ANY
+        if cmd in (FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET):
+            bitset = val3 & 0xFFFF_FFFF
+            if not bitset:
+                return -EINVAL
+        if cmd in (FUTEX_WAKE, FUTEX_WAKE_BITSET):
+            count = _s32(val)
+            woke = self.threads.wake(uaddr, max(count, 0), bitset)
+            return woke, f"futex({uaddr:#x}, WAKE, {count}) → {woke} woken"
+        if cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
+            return -ENOSYS, f"futex: operation {cmd} not modelled (only WAIT, WAKE) → -ENOSYS"
+        if uaddr % 4:
+            return -EINVAL
+        word = struct.unpack("<I", self.memory.read(uaddr, 4))[0]
+        if word != val & 0xFFFF_FFFF:
+            return -EAGAIN
+        clock = 0 if op & FUTEX_CLOCK_REALTIME else 1
+        deadline = self._timeout(timeout, cmd == FUTEX_WAIT_BITSET, clock)
+        if isinstance(deadline, int):
+            return deadline
+        self.threads.wait(uaddr, bitset, deadline)
+        limit = "" if deadline is None else f", {max(deadline - time.monotonic(), 0):.3f} s"
+        return self._result(
+            0,
+            schedule="block",
+            note=f"futex({uaddr:#x}, WAIT, {word}{limit}): thread {self.threads.current} waits",
+        )
+
+    def sys_sched_yield(self, *_: int) -> SyscallResult:
+        return self._result(0, schedule="yield")
 
     # -- time and randomness --------------------------------------------------------------
     _CLOCKS: ClassVar[dict[int, int]] = {
@@ -600,8 +752,13 @@ class Syscalls(FileCalls):
             return -ESRCH
         return self._send(sig)
 
+    def _is_thread(self, tid: int) -> bool:
+        t = self.threads.threads.get(tid)
+        return t is not None and t.state != EXITED
+
     def sys_tkill(self, tid: int, sig: int, *_: int) -> SyscallResult | int:
-        return self._send(sig) if tid == self.pid else -ESRCH
+        # one signal state for the whole process: a fatal signal to any thread kills it
+        return self._send(sig) if self._is_thread(tid) else -ESRCH
 
     def sys_tgkill(self, tgid: int, tid: int, sig: int, *_: int) -> SyscallResult | int:
-        return self._send(sig) if tgid == self.pid and tid == self.pid else -ESRCH
+        return self._send(sig) if tgid == self.pid and self._is_thread(tid) else -ESRCH

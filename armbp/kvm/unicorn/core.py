@@ -105,6 +105,7 @@ _SYSTEM_REGS = {
     "sp_el0": regs.UC_ARM64_REG_SP_EL0,
     "sp_el1": regs.UC_ARM64_REG_SP_EL1,
     "nzcv": regs.UC_ARM64_REG_NZCV,
+    "tpidr_el0": regs.UC_ARM64_REG_TPIDR_EL0,  # EL0's thread pointer (TLS)
 }
 _PC = regs.UC_ARM64_REG_PC
 
