@@ -74,9 +74,15 @@ __all__ = ["STACK_SIZE", "VCpu"]
 
 STACK_SIZE = 0x10000
 
-_TRAP_SW_BP = GuestDebug.ENABLE | GuestDebug.USE_SW_BP
-_STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
-_USE_HW = GuestDebug.ENABLE | GuestDebug.USE_HW
+_TRAP_SW_BP = int(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+_STEP = int(GuestDebug.ENABLE | GuestDebug.SINGLESTEP)
+_USE_HW = int(GuestDebug.ENABLE | GuestDebug.USE_HW)
+_KNOWN_DEBUG = int(
+    GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | GuestDebug.USE_HW
+)
+_USE_HW_BIT = int(GuestDebug.USE_HW)
+_DEBUG_FLAGS: dict[int, GuestDebug] = {}  # int → GuestDebug, made once each
+_WATCH_HSR = {w: esr.watchpoint(same_el=False, wnr=w) for w in (False, True)}  # by WnR
 
 _LIMIT = 1 << 64
 
@@ -294,6 +300,7 @@ class VCpu(Traps):
             set()
         )  # watched pages seen running code (_on_watched_fetch)
         self._rearm = False  # the run stopped for _protect to change mechanism: enter again
+        self._pages_of: dict[tuple[int, int], set[int]] = {}  # see _mapped_pages
         self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
         self._read_regs: tuple | None = None  # the registers before the watched load
         self._step_ex = False
@@ -369,6 +376,7 @@ class VCpu(Traps):
                 )
         try:
             self.uc.mem_map(address, size, _perms(perms))
+            self._pages_of.clear()
         except UcError as e:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
 
@@ -408,6 +416,7 @@ class VCpu(Traps):
         self._check_own("unmap", address, size)
         self.uc.ctl_remove_cache(address, address + size)
         self.uc.mem_unmap(address, size)
+        self._pages_of.clear()
         self._flush_tlb()
 
     @_exclusive
@@ -524,12 +533,8 @@ class VCpu(Traps):
         """
         if isinstance(flags, bool) or not isinstance(flags, int):
             raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
-        known = (
-            GuestDebug.ENABLE
-            | GuestDebug.SINGLESTEP
-            | GuestDebug.USE_SW_BP
-            | GuestDebug.USE_HW
-        )
+        flags = int(flags)  # (IntFlag arithmetic is slow: a step-over sets them twice)
+        known = _KNOWN_DEBUG
         if flags & ~known:
             raise ValueError(
                 f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "
@@ -538,7 +543,7 @@ class VCpu(Traps):
         if arch is not None and not isinstance(arch, GuestDebugArch):
             raise ValueError(f"guest debug arch {arch!r}: expected a GuestDebugArch or None")
         plan = _NO_HW
-        if flags & GuestDebug.USE_HW and arch is not None:
+        if flags & _USE_HW_BIT and arch is not None:
             decoded = _PLANS.get(arch)  # a step-over sets the same few slots again and again
             if decoded is None:
                 decoded = decode(arch)  # raises before anything changes
@@ -550,7 +555,9 @@ class VCpu(Traps):
                 plan = _NO_HW  # checked all the same; KVM loads it only with ENABLE
         self._arm(plan)
         self.guest_debug_arch = arch
-        self.guest_debug = GuestDebug(flags)
+        self.guest_debug = _DEBUG_FLAGS.get(flags) or _DEBUG_FLAGS.setdefault(
+            flags, GuestDebug(flags)
+        )
         # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
         self.traps_brk = flags & _TRAP_SW_BP == _TRAP_SW_BP
         self.single_steps = flags & _STEP == _STEP
@@ -655,12 +662,16 @@ class VCpu(Traps):
     def _mapped_pages(self, start: int, end: int) -> set[int]:
         """The mapped guest pages (not the scratch page) that bytes ``start``..``end - 1``
         touch."""
+        cached = self._pages_of.get((start, end))
+        if cached is not None:
+            return cached
         pages: set[int] = set()
         for begin, last, _prot in self.uc.mem_regions():
             lo, hi = max(begin, start), min(last + 1, end)
             pages.update(
                 p for p in range(lo & _PAGE_MASK, hi, PAGE_SIZE) if p != self.scratch_base
             )
+        self._pages_of[start, end] = pages  # until the memory map changes (``map``)
         return pages
 
     def _release_pages(self) -> None:
@@ -723,17 +734,16 @@ class VCpu(Traps):
 
     def _watch_hit(self, uc: Uc, write: bool, address: int, size: int) -> Exit | None:
         """The exit of the watchpoint an access triggers, if any (EL checked by PAC)."""
-        el_bit = 2 if self._current_el() == 0 else 1
         for w in self._watches:
-            if w.privilege & el_bit and w.hit(address, size, write):
+            if w.hit(address, size, write) and w.privilege & (
+                2 if self._current_el() == 0 else 1
+            ):
                 # FAR: the lowest watched address the access touches: no lower than the
                 # access and inside the watched bytes (Arm ARM, "Watchpoint exceptions",
                 # the address recorded for a watchpoint; QEMU reports the same)
                 far = max(address, w.start)
                 return Exit(
-                    ExitReason.DEBUG,
-                    uc.reg_read(_PC),
-                    DebugExit(esr.watchpoint(same_el=False, wnr=write), far=far),
+                    ExitReason.DEBUG, self._read_pc(), DebugExit(_WATCH_HSR[write], far=far)
                 )
         return None
 
