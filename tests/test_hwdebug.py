@@ -609,3 +609,36 @@ def test_a_counted_run_and_code_on_the_page_switch_load_watches_to_a_read_hook()
     e = cpu.run(1.0)
     assert e.debug is not None and (e.debug.far, e.pc) == (VAR, S["load8"]), e
     assert _perms(cpu, VAR) & R and cpu.read_register("x3") == 0
+
+
+def test_a_store_exclusive_on_a_write_watch_is_a_write_taken_before_it():
+    """STXR after LDXR is reported as a write (WnR=1, Arm ARM "Watchpoint exceptions"),
+    before it stores or writes its status register. (LDADD, SWP and CAS are UNDEFINED on
+    this Unicorn CPU, which has no FEAT_LSE: measured, EC 0x00 at the guest's vector.)"""
+    prog = assemble(
+        "ldxr x5, [x1]\nstore: stxr w4, x2, [x1]\nb .\n.balign 0x1000\ndata: .quad 5\n",
+        base=BASE,
+    )
+    data = prog.symbols["data"]
+    cpu = VCpu(prog)
+    for name, value in (("x1", data), ("x2", 7), ("x4", 0x77)):
+        cpu.write_register(name, value)
+    cpu.set_guest_debug(HW, _arch(dbg_wcr=(_wcr(0xFF, 0b10),), dbg_wvr=(data,)))
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.hsr, e.debug.far) == (WATCH_WRITE_HSR, data), e
+    assert e.pc == prog.symbols["store"] and cpu.read_register("x5") == 5
+    assert cpu.memory.read(data, 8) == (5).to_bytes(8, "little")
+    assert cpu.read_register("x4") == 0x77
+
+
+@pytest.mark.parametrize("kind", [0b10, 0b11])
+def test_a_store_straddling_in_from_the_page_before_is_taken_before_any_byte(kind):
+    """Unicorn does a page-crossing store byte by byte: with only the watched page
+    protected, the bytes on the page before were written and FAR named the last byte."""
+    cpu = _page_cpu(kind, at="hit")
+    cpu.write_register("x1", DATA - 4)  # str x2, [x1]: data-4 .. data+3
+    cpu.memory.write(PAGE_PROG.symbols["hit"], assemble("str x2, [x1]").code[:4])
+    memory = cpu.memory.read(DATA - 8, 16)
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.hsr, e.debug.far) == (WATCH_WRITE_HSR, DATA), e
+    assert cpu.memory.read(DATA - 8, 16) == memory

@@ -591,13 +591,15 @@ class VCpu(Traps):
         stores: set[int] = set()
         loads: set[int] = set()
         for w in watches:
+            # from 15 bytes before, as the read hook: an access that begins on the page
+            # before and straddles into the bytes faults on that page or not in time
+            # (measured: Unicorn checks a load's first byte only, and does a straddling
+            # store byte by byte, the first page's bytes before the watched ones fault)
+            pages = self._mapped_pages(max(w.start - 15, 0), w.end)
             if w.stores:
-                stores.update(self._mapped_pages(w.start, w.end))
+                stores.update(pages)
             if w.loads:
-                # from 15 bytes before, as the read hook: a load that begins on the page
-                # before and straddles into the bytes faults on that page or not at all
-                # (Unicorn checks the permission of an access's first byte; measured)
-                loads.update(self._mapped_pages(max(w.start - 15, 0), w.end))
+                loads.update(pages)
         hooked = bool(loads) and (self._loads_hot or bool(loads & self._code_pages))
         saved, applied, linger = self._watch_saved, self._watch_applied, self._linger
         flush = False

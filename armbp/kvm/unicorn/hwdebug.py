@@ -21,7 +21,10 @@ Unicorn compiles the architecture's watchpoints out):
   does not store to those pages keeps Unicorn's inline TLB fast path (0.95–0.98× raw),
   and the hook runs before the store: returning False ends the run with memory
   unchanged, as a watchpoint exception is taken before the access. A store next to the
-  watched bytes is done by the hook (Unicorn drops a store the hook lets through);
+  watched bytes is done by the hook (Unicorn drops a store the hook lets through). The
+  page before is protected too when the watched bytes begin within 15 bytes of it:
+  Unicorn does a page-crossing store byte by byte, so with the watched page alone the
+  bytes before it were written and FAR named the last byte (measured);
 * a load watchpoint is page protection too: its pages (and the page before, if the
   watched bytes begin within 15 bytes of it) lose read and write permission, after a TLB
   flush. Code that does not touch those pages runs as with no watchpoint (0.89–1.08× raw,
@@ -39,8 +42,10 @@ Unicorn compiles the architecture's watchpoints out):
   - an instruction fetch needs no read permission, but it fills the entry: a
     ``UC_HOOK_BLOCK`` bounded to the page (free for code elsewhere) stops before the
     first block that runs there, and that page is watched by the read hook from then on;
-  - only an access's first byte is checked: a load from the page before that straddles
+  - only a load's first byte is checked: a load from the page before that straddles
     into the watched bytes is seen only if that page is protected as well;
+  - LSE atomics (LDADD, SWP, CAS) are UNDEFINED on Unicorn's CPU (no FEAT_LSE), so no
+    watchpoint meets one; a Store-Exclusive is a store like any other (WnR=1);
   - a run with an instruction budget cannot be resumed after such a stop: it uses the
     read hook (Unicorn's instruction count hooks every instruction in such a run anyway).
 
