@@ -252,12 +252,13 @@ def main() -> int:
     print(f"  ratio gdb/armbp per stop  {per_gdb / per_armbp:8.1f}x   (goal >= 100x)")
 
     print(
-        f"3. the ratio by the work between two stores: {args.sweep_stores} stores to "
-        "`counter`, once per outer pass, an inner loop of `add` between"
+        "3. the ratio by the work between two stores: stores to `counter` once per outer "
+        f"pass, an inner loop of `add` between (per stop: armbp over {args.stores} stores, "
+        f"gdb over {args.sweep_stores})"
     )
     for inner in SWEEP:
         body, per_pass = inner_pass(inner)
-        t_armbp, seen = armbp_watched(args.sweep_stores, body)
+        t_armbp, seen = armbp_watched(args.stores, body)
         with tempfile.TemporaryDirectory() as tmp:
             stops = args.sweep_stores - 1
             t_gdb = gdb_software_watch(args.sweep_stores, stops, pathlib.Path(tmp), body)
