@@ -143,6 +143,10 @@ class Verdict(Enum):
 
 # An Enum class attribute costs ~0.1 µs per lookup: hot paths use module constants.
 _RESUME, _BREAKPOINT, _DEBUG = Verdict.RESUME, Verdict.BREAKPOINT, ExitReason.DEBUG
+_SW_BP_BITS = int(GuestDebug.ENABLE | GuestDebug.USE_SW_BP)
+_STEP_BITS = int(GuestDebug.ENABLE | GuestDebug.SINGLESTEP)
+_HW_BITS = int(GuestDebug.ENABLE | GuestDebug.USE_HW)
+_FLAGS: dict[int, GuestDebug] = {}  # bits → GuestDebug, made once each
 
 
 @dataclass(slots=True)
@@ -235,16 +239,17 @@ class ExitHandler:
         guest. ``step`` adds SINGLESTEP for the next run. With hardware slots in use the
         control word has ``USE_HW`` and the slots (less the ``suspended`` ones) go with it.
         """
-        flags = GuestDebug.NONE
+        bits = 0  # (as an int: IntFlag arithmetic is slow, and a step-over comes here thrice)
         if len(self.table):
-            flags |= GuestDebug.ENABLE | GuestDebug.USE_SW_BP
+            bits |= _SW_BP_BITS
         if step:
-            flags |= GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+            bits |= _STEP_BITS
         self.stepping = step
         arch = None
         if self.hw:
-            flags |= GuestDebug.ENABLE | GuestDebug.USE_HW
+            bits |= _HW_BITS
             arch = self.hw.arch(self.suspended)
+        flags = _FLAGS.get(bits) or _FLAGS.setdefault(bits, GuestDebug(bits))
         if flags != self.vcpu.guest_debug or arch != self._armed:
             if arch is None:
                 self.vcpu.set_guest_debug(flags)

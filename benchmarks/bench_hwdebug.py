@@ -9,8 +9,13 @@
    can-use-hw-watchpoints 0``, ``watch counter``: GDB single-steps every instruction and
    compares the value), real gdb-multiarch against ``armbp gdbserver`` on the same loop
    built as a static ELF. Goal: armbp ≥ 100× faster.
+3. The same ratio swept over the work between two stores: a loop that updates the
+   watched counter once per outer pass and runs an inner loop of other work in between
+   (8, 59 and 599 instructions a pass), as a student watching a variable does. GDB's
+   software watchpoint steps every one of those instructions; armbp's stops once a
+   store, so the ratio grows with the work: the lines say for which loop it holds.
 
-Run: ``python benchmarks/bench_hwdebug.py [--stores N]`` (or ``make bench``). Prints
+Run: ``python benchmarks/bench_hwdebug.py [--stores N] [--sweep-stores N]`` (or ``make bench``). Prints
 figures, asserts nothing. Part 2 needs gdb-multiarch and binutils-aarch64-linux-gnu.
 """
 
@@ -105,13 +110,36 @@ loop:
 """
 
 
-def watched_loop(stores: int) -> Program:
+def inner_pass(inner: int) -> tuple[str, int]:
+    """An outer pass that stores the counter once, then loops ``inner`` times over one
+    add of other work; and how many instructions the pass executes."""
+    return (
+        f"""
+loop:
+    add x2, x2, #1
+    str x2, [x1]
+    mov x4, #{inner}
+inner:
+    add x9, x9, #1
+    subs x4, x4, #1
+    b.ne inner
+    subs x3, x3, #1
+    b.ne loop
+""",
+        5 + 3 * inner,
+    )
+
+
+SWEEP = (1, 18, 198)  # inner iterations: 8, 59 and 599 instructions a pass
+
+
+def watched_loop(stores: int, body: str = WATCHED_PASS) -> Program:
     return assemble(
         f"""
 _start: adr x1, counter
         mov x2, #0
         movz x3, #{stores}
-{WATCHED_PASS}
+{body}
         movz x0, #0x8400, lsl #16
         movk x0, #8
         hvc #0
@@ -123,14 +151,14 @@ counter: .quad 0
     )
 
 
-WATCHED_ELF = f"""
+WATCHED_ELF = """
     .global _start
     .text
 _start:
     adr x1, counter
     mov x2, #0
     ldr x3, =STORES
-{WATCHED_PASS}
+PASS
     mov x0, #0
     mov x8, #93          // exit
     svc #0
@@ -146,8 +174,8 @@ GDB_SCRIPT = SCRIPT.replace(
 assert "watch *(long *)&counter" in GDB_SCRIPT
 
 
-def armbp_watched(stores: int) -> tuple[float, int]:
-    dbg = Debugger(watched_loop(stores))
+def armbp_watched(stores: int, body: str = WATCHED_PASS) -> tuple[float, int]:
+    dbg = Debugger(watched_loop(stores, body))
     dbg.watch("counter")
     seen = 0
     t = time.perf_counter()
@@ -160,9 +188,11 @@ def armbp_watched(stores: int) -> tuple[float, int]:
     return time.perf_counter() - t, seen
 
 
-def gdb_software_watch(stores: int, stops: int, tmp: pathlib.Path) -> float:
+def gdb_software_watch(
+    stores: int, stops: int, tmp: pathlib.Path, body: str = WATCHED_PASS
+) -> float:
     src = tmp / "watched.S"
-    src.write_text(WATCHED_ELF.replace("STORES", str(stores)))
+    src.write_text(WATCHED_ELF.replace("STORES", str(stores)).replace("PASS", body))
     obj, elf = tmp / "watched.o", tmp / "watched.elf"
 
     subprocess.run(["aarch64-linux-gnu-as", "-o", str(obj), str(src)], check=True)
@@ -182,6 +212,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--iterations", type=int, default=2_000_000)
     ap.add_argument("--stores", type=int, default=200)
+    ap.add_argument(
+        "--sweep-stores", type=int, default=8, help="stores per loop of part 3 (gdb is slow)"
+    )
     args = ap.parse_args()
 
     prog = memory_loop(args.iterations)
@@ -217,6 +250,24 @@ def main() -> int:
     )
     per_armbp, per_gdb = t_armbp / seen, t_gdb / stops
     print(f"  ratio gdb/armbp per stop  {per_gdb / per_armbp:8.1f}x   (goal >= 100x)")
+
+    print(
+        "3. the ratio by the work between two stores: stores to `counter` once per outer "
+        f"pass, an inner loop of `add` between (per stop: armbp over {args.stores} stores, "
+        f"gdb over {args.sweep_stores})"
+    )
+    for inner in SWEEP:
+        body, per_pass = inner_pass(inner)
+        t_armbp, seen = armbp_watched(args.stores, body)
+        with tempfile.TemporaryDirectory() as tmp:
+            stops = args.sweep_stores - 1
+            t_gdb = gdb_software_watch(args.sweep_stores, stops, pathlib.Path(tmp), body)
+        per_armbp, per_gdb = t_armbp / seen, t_gdb / stops
+        print(
+            f"  {per_pass:4d} instructions a pass: armbp {per_armbp * 1e6:8.1f} us/stop, "
+            f"gdb software watchpoint {per_gdb * 1e6:9.1f} us/stop, "
+            f"ratio {per_gdb / per_armbp:7.1f}x"
+        )
     return 0
 
 

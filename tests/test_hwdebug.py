@@ -18,6 +18,7 @@ from armbp.hwdebug import HwSlots
 from armbp.kvm.abi import (
     GUEST_DEBUG_HW_BPS,
     GUEST_DEBUG_HW_WPS,
+    Budget,
     ExitReason,
     GuestDebug,
     GuestDebugArch,
@@ -514,3 +515,130 @@ def test_a_load_watchpoint_stops_before_the_load_changes_any_register(load, tail
     assert e.reason is ExitReason.DEBUG and e.debug.hsr == 0xD2000022, e
     assert e.pc == BASE and cpu.pc == BASE
     assert {name: cpu.read_register(name) for name in regs} == regs
+
+
+# -- load watchpoints by page protection (issue 11: a watch costs nothing elsewhere) ----------
+PAGE_SRC = """
+_start:
+beside:   ldr x3, [x1, #16]
+          str x2, [x1, #24]
+          ldr x4, [x1, #8]
+hit:      ldr x5, [x1]
+          b .
+.balign 0x1000
+          .skip 0x1000 - 8
+before:   .quad 0x4444
+data:     .quad 0x5555, 0x6666, 0x7777, 0
+"""
+PAGE_PROG = assemble(PAGE_SRC, base=BASE)
+DATA = PAGE_PROG.symbols["data"]
+R, W, X = 1, 2, 4  # UC_PROT_*
+
+
+def _page_cpu(kind: int = 0b01, at: str = "_start") -> VCpu:
+    cpu = VCpu(PAGE_PROG)
+    cpu.write_register("x1", DATA)
+    cpu.write_register("x2", 9)
+    cpu.pc = PAGE_PROG.symbols[at]
+    cpu.set_guest_debug(HW, _arch(dbg_wcr=(_wcr(0xFF, kind),), dbg_wvr=(DATA,)))
+    return cpu
+
+
+def _perms(cpu: VCpu, address: int) -> int:
+    return next(p for b, last, p in cpu.uc.mem_regions() if b <= address <= last)
+
+
+@pytest.mark.parametrize("kind", [0b01, 0b11])
+def test_a_load_watch_on_a_page_no_code_runs_on_takes_its_read_permission(kind):
+    """No read hook (which would send every load of every page through C): the page loses
+    read and write permission, so that only accesses to it fault into the watch; the
+    loads and the store beside the watched bytes are done, the watched load is not."""
+    cpu = _page_cpu(kind)
+    assert _perms(cpu, DATA) == X  # rwx without r and w: stores would fill its TLB entry
+    assert _perms(cpu, DATA - 8) == X  # the page before: a load from it could straddle in
+    assert _perms(cpu, BASE) == R | W | X  # the code's page keeps its own
+    e = cpu.run(1.0)
+    assert e.reason is ExitReason.DEBUG and e.debug is not None, e
+    assert (e.debug.hsr, e.debug.far, e.pc) == (WATCH_READ_HSR, DATA, PAGE_PROG.symbols["hit"])
+    assert (cpu.read_register("x3"), cpu.read_register("x4")) == (0x7777, 0x6666)
+    assert cpu.memory.read(DATA + 24, 8) == (9).to_bytes(8, "little")
+    assert cpu.read_register("x5") == 0  # taken before the load wrote its register
+
+
+def test_a_load_watch_set_after_its_page_was_read_still_fires():
+    """A load fills the page's TLB entry, and Unicorn serves later loads from it without
+    checking permissions: arming the watch flushes the TLB."""
+    cpu = _page_cpu()
+    cpu.set_guest_debug(GuestDebug.NONE)
+    cpu.pc = PAGE_PROG.symbols["hit"]
+    assert cpu.run(Budget(seconds=1.0, instructions=1)).reason is ExitReason.BUDGET
+    assert cpu.read_register("x5") == 0x5555  # read: the TLB entry is filled
+    cpu.write_register("x5", 0)
+    cpu.pc = PAGE_PROG.symbols["hit"]
+    cpu.set_guest_debug(HW, _arch(dbg_wcr=(_wcr(0xFF, 0b01),), dbg_wvr=(DATA,)))
+    e = cpu.run(1.0)
+    assert e.debug is not None and e.debug.far == DATA and cpu.read_register("x5") == 0
+
+
+def test_a_load_straddling_in_from_the_page_before_fires():
+    """Unicorn checks the permission of an access's first byte only (measured): the page
+    before the watched bytes is protected too."""
+    prog = assemble(f"{PAGE_SRC}\n", base=BASE)
+    cpu = VCpu(prog)
+    cpu.write_register("x1", DATA - 4)  # ldr x5, [x1]: data-4 .. data+3
+    cpu.pc = prog.symbols["hit"]
+    cpu.set_guest_debug(HW, _arch(dbg_wcr=(_wcr(0xFF, 0b01),), dbg_wvr=(DATA,)))
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.hsr, e.debug.far) == (WATCH_READ_HSR, DATA), e
+    assert cpu.read_register("x5") == 0
+
+
+def test_a_counted_run_and_code_on_the_page_switch_load_watches_to_a_read_hook():
+    """A run with an instruction budget cannot be resumed after a stop, and code running
+    on a page fills its TLB entry by the fetch: both take the read hook instead (the
+    page gets its read permission back); a run without a budget protects again."""
+    cpu = _page_cpu()
+    e = cpu.run(Budget(seconds=1.0, instructions=10))
+    assert e.debug is not None and e.pc == PAGE_PROG.symbols["hit"], e
+    assert _perms(cpu, DATA) == R | X
+    assert cpu.run(1.0).pc == PAGE_PROG.symbols["hit"]  # the same load, by protection
+    assert _perms(cpu, DATA) == X
+    # the watched bytes on the code's own page: fetches need no read permission, but
+    # they fill the TLB entry; the first block there switches to the hook
+    cpu = _cpu_at("load8", _arch(dbg_wcr=(_wcr(0xFF, 0b01),), dbg_wvr=(VAR,)))
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.far, e.pc) == (VAR, S["load8"]), e
+    assert _perms(cpu, VAR) & R and cpu.read_register("x3") == 0
+
+
+def test_a_store_exclusive_on_a_write_watch_is_a_write_taken_before_it():
+    """STXR after LDXR is reported as a write (WnR=1, Arm ARM "Watchpoint exceptions"),
+    before it stores or writes its status register. (LDADD, SWP and CAS are UNDEFINED on
+    this Unicorn CPU, which has no FEAT_LSE: measured, EC 0x00 at the guest's vector.)"""
+    prog = assemble(
+        "ldxr x5, [x1]\nstore: stxr w4, x2, [x1]\nb .\n.balign 0x1000\ndata: .quad 5\n",
+        base=BASE,
+    )
+    data = prog.symbols["data"]
+    cpu = VCpu(prog)
+    for name, value in (("x1", data), ("x2", 7), ("x4", 0x77)):
+        cpu.write_register(name, value)
+    cpu.set_guest_debug(HW, _arch(dbg_wcr=(_wcr(0xFF, 0b10),), dbg_wvr=(data,)))
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.hsr, e.debug.far) == (WATCH_WRITE_HSR, data), e
+    assert e.pc == prog.symbols["store"] and cpu.read_register("x5") == 5
+    assert cpu.memory.read(data, 8) == (5).to_bytes(8, "little")
+    assert cpu.read_register("x4") == 0x77
+
+
+@pytest.mark.parametrize("kind", [0b10, 0b11])
+def test_a_store_straddling_in_from_the_page_before_is_taken_before_any_byte(kind):
+    """Unicorn does a page-crossing store byte by byte: with only the watched page
+    protected, the bytes on the page before were written and FAR named the last byte."""
+    cpu = _page_cpu(kind, at="hit")
+    cpu.write_register("x1", DATA - 4)  # str x2, [x1]: data-4 .. data+3
+    cpu.memory.write(PAGE_PROG.symbols["hit"], assemble("str x2, [x1]").code[:4])
+    memory = cpu.memory.read(DATA - 8, 16)
+    e = cpu.run(1.0)
+    assert e.debug is not None and (e.debug.hsr, e.debug.far) == (WATCH_WRITE_HSR, DATA), e
+    assert cpu.memory.read(DATA - 8, 16) == memory

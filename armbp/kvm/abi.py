@@ -275,15 +275,18 @@ class Budget:
         raise ValueError(f"budget {value!r}: expected seconds (a number), a Budget, or None")
 
 
+_KNOWN_DEBUG = int(
+    GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | GuestDebug.USE_HW
+)  # an int: IntFlag arithmetic is slow, and a step-over checks the flags thrice
+
+
 def check_guest_debug(flags: object, arch: object) -> None:
     """Refuse a ``set_guest_debug(flags, arch)`` KVM would not take, before anything
     changes: ``flags`` of the ``GuestDebug`` bits only, ``arch`` a ``GuestDebugArch`` or
     None. A ``ValueError`` names the value and what was expected."""
     if isinstance(flags, bool) or not isinstance(flags, int):
         raise ValueError(f"guest debug flags {flags!r}: expected GuestDebug flags")
-    known = (
-        GuestDebug.ENABLE | GuestDebug.SINGLESTEP | GuestDebug.USE_SW_BP | GuestDebug.USE_HW
-    )
+    known = _KNOWN_DEBUG
     if flags & ~known:
         raise ValueError(
             f"guest debug flags {flags:#x}: unknown bits {flags & ~known:#x} "

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from unicorn import (
     UC_ARCH_ARM64,
+    UC_HOOK_BLOCK,
     UC_HOOK_CODE,
     UC_HOOK_MEM_FETCH_PROT,
     UC_HOOK_MEM_FETCH_UNMAPPED,
@@ -76,8 +77,12 @@ __all__ = ["STACK_SIZE", "VCpu"]
 
 STACK_SIZE = 0x10000
 
-_STEP = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
-_USE_HW = GuestDebug.ENABLE | GuestDebug.USE_HW
+_ENABLE = int(GuestDebug.ENABLE)
+_STEP = int(GuestDebug.ENABLE | GuestDebug.SINGLESTEP)
+_USE_HW = int(GuestDebug.ENABLE | GuestDebug.USE_HW)
+_USE_HW_BIT = int(GuestDebug.USE_HW)
+_DEBUG_FLAGS: dict[int, GuestDebug] = {}  # int → GuestDebug, made once each
+_WATCH_HSR = {w: esr.watchpoint(same_el=False, wnr=w) for w in (False, True)}  # by WnR
 
 _LIMIT = 1 << 64
 
@@ -290,8 +295,16 @@ class VCpu(Traps):
         self._hw_hooks: dict[int, int] = {}  # breakpoint address → its UC_HOOK_CODE
         self._watches: tuple[WatchRange, ...] = ()
         self._watch_saved: dict[int, int] = {}  # protected page → its own permissions
+        self._watch_applied: dict[int, int] = {}  # protected page → the permissions it has
         self._linger: set[int] = set()  # protected pages no watchpoint needs (_protect)
-        self._read_hooks: list[int] = []  # UC_HOOK_MEM_READ of the load watchpoints
+        self._read_hooks: list[int] = []  # UC_HOOK_MEM_READ or UC_HOOK_BLOCK of _protect
+        self._loads_hooked = False  # load watchpoints by read hook, not by protection
+        self._loads_hot = False  # this run needs them hooked (counted, or see _rearm)
+        self._code_pages: set[int] = (
+            set()
+        )  # watched pages seen running code (_on_watched_fetch)
+        self._rearm = False  # the run stopped for _protect to change mechanism: enter again
+        self._pages_of: dict[tuple[int, int], set[int]] = {}  # see _mapped_pages
         self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
         self._read_regs: tuple | None = None  # the registers before the watched load
         self._step_ex = False
@@ -357,6 +370,7 @@ class VCpu(Traps):
                 )
         try:
             self.uc.mem_map(address, size, _perms(perms))
+            self._pages_of.clear()
         except UcError as e:
             raise ValueError(f"map: cannot map {address:#x}..{end - 1:#x}: {e}") from None
 
@@ -396,6 +410,7 @@ class VCpu(Traps):
         self._check_own("unmap", address, size)
         self.uc.ctl_remove_cache(address, address + size)
         self.uc.mem_unmap(address, size)
+        self._pages_of.clear()
         self._flush_tlb()
 
     @_exclusive
@@ -513,8 +528,9 @@ class VCpu(Traps):
         ``ValueError`` naming the register, slot, field and value, and nothing changes.
         """
         check_guest_debug(flags, arch)
+        flags = int(flags)  # (IntFlag arithmetic is slow: a step-over sets them twice)
         plan = _NO_HW
-        if flags & GuestDebug.USE_HW and arch is not None:
+        if flags & _USE_HW_BIT and arch is not None:
             decoded = _PLANS.get(arch)  # a step-over sets the same few slots again and again
             if decoded is None:
                 decoded = decode(arch)  # raises before anything changes
@@ -526,12 +542,14 @@ class VCpu(Traps):
                 plan = _NO_HW  # checked all the same; KVM loads it only with ENABLE
         self._arm(plan)
         self.guest_debug_arch = arch
-        self.guest_debug = GuestDebug(flags)
+        self.guest_debug = _DEBUG_FLAGS.get(flags) or _DEBUG_FLAGS.setdefault(
+            flags, GuestDebug(flags)
+        )
         # decided once here, not on every trap (IntFlag arithmetic is slow in Python)
         # KVM sets MDCR_EL2.TDE whenever guest debug is enabled at all, and TDE routes
         # every debug exception, BRK included, to EL2: with ENABLE a BRK leaves the guest
         # whether or not USE_SW_BP is set (measured on real KVM in the lab)
-        self.traps_brk = bool(flags & GuestDebug.ENABLE)
+        self.traps_brk = bool(flags & _ENABLE)
         self.single_steps = flags & _STEP == _STEP
 
     def _arm(self, plan: HwPlan) -> None:
@@ -553,15 +571,55 @@ class VCpu(Traps):
         self._hw = plan
 
     def _protect(self, watches: tuple[WatchRange, ...]) -> None:
-        """Arm ``watches``: stores by taking write permission from the watched bytes'
-        pages, loads by a read hook on the watched bytes (see ``hwdebug``); what is no
-        longer watched gets its permission back and loses its hook."""
+        """Arm ``watches`` (see ``hwdebug`` for why each mechanism): stores by taking write
+        permission from the watched bytes' pages; loads by taking read and write permission
+        from theirs, and a block hook there that notices code running on the page — or,
+        when the page holds code, in a counted run, or after a load beside the watched
+        bytes (``_loads_hot``), by a read hook on the watched bytes. What is no longer
+        watched gets its permissions back and loses its hooks. Outside a run only."""
         uc = self.uc
+        stores: set[int] = set()
+        loads: set[int] = set()
+        for w in watches:
+            # from 15 bytes before, as the read hook: an access that begins on the page
+            # before and straddles into the bytes faults on that page or not in time
+            # (measured: Unicorn checks a load's first byte only, and does a straddling
+            # store byte by byte, the first page's bytes before the watched ones fault)
+            pages = self._mapped_pages(max(w.start - 15, 0), w.end)
+            if w.stores:
+                stores.update(pages)
+            if w.loads:
+                loads.update(pages)
+        hooked = bool(loads) and (self._loads_hot or bool(loads & self._code_pages))
+        saved, applied, linger = self._watch_saved, self._watch_applied, self._linger
+        flush = False
+        for page in stores | loads:
+            own = saved.get(page)
+            if own is None:
+                own = saved[page] = self._page_perms(page)
+            want = own & ~UC_PROT_WRITE
+            if page in loads and not hooked:
+                want &= ~UC_PROT_READ
+            linger.discard(page)
+            if applied.get(page, own) != want:
+                # (mem_protect drops the page's TLB entries for stores, not for loads)
+                flush = flush or bool(own & ~want & UC_PROT_READ)
+                uc.mem_protect(page, PAGE_SIZE, want)
+            applied[page] = want
+        # A page no longer watched but for stores stays protected until a run that is not
+        # a single step (``_release_pages``): a step over a watched store, with its slot
+        # disabled for that one step, then costs the protection hook, not two mem_protect
+        # calls (~75 us each) — the store is done by the hook, as any store next to the bytes.
+        for page in [p for p in applied if p not in stores and p not in loads]:
+            if applied[page] == saved[page] & ~UC_PROT_WRITE:
+                linger.add(page)
+            else:
+                uc.mem_protect(page, PAGE_SIZE, saved.pop(page))
+                del applied[page]
         for handle in self._read_hooks:
             uc.hook_del(handle)
         self._read_hooks = []
-        removed: set[int] = set()
-        for w in watches:
+        for w in watches if hooked else ():
             if w.loads:
                 # the hook's range is checked on the access's first byte only: begin early
                 # enough that any access overlapping the watched bytes calls it (16 bytes
@@ -575,32 +633,52 @@ class VCpu(Traps):
                         w.end - 1,
                     )
                 )
-            if not w.stores:
-                continue
-            for begin, last, _prot in uc.mem_regions():  # mapped pages only
-                lo, hi = max(begin, w.start), min(last + 1, w.end)
-                removed.update(
-                    p for p in range(lo & _PAGE_MASK, hi, PAGE_SIZE) if p != self.scratch_base
+        if hooked and self._read_hooks:
+            # Unicorn decides when it translates a load whether it calls read hooks at all
+            # (measured: code translated before the hook loads on without it)
+            uc.ctl_flush_tb()
+        for page in () if hooked else sorted(loads):
+            # decided when a block is translated, like a breakpoint's code hook: code
+            # translated before it must be translated again to call it
+            self._read_hooks.append(
+                uc.hook_add(
+                    UC_HOOK_BLOCK, self._on_watched_fetch, None, page, page + PAGE_SIZE - 1
                 )
-        saved, linger = self._watch_saved, self._linger
-        # A page no longer watched stays protected until a run that is not a single step
-        # (``_release_pages``): a step over a watched store, with its slot disabled for
-        # that one step, then costs the protection hook, not two mem_protect calls
-        # (~75 us each) — the store is done by the hook, as any store next to the bytes.
-        linger.update(p for p in saved if p not in removed)
-        for page in removed:
-            linger.discard(page)
-            if page not in saved:  # (mem_protect drops the page's TLB entries itself)
-                saved[page] = self._page_perms(page)
-                uc.mem_protect(page, PAGE_SIZE, saved[page] & ~UC_PROT_WRITE)
+            )
+            uc.ctl_remove_cache(page, page + PAGE_SIZE)
+        if flush:
+            self._flush_tlb()  # loads already in the TLB would skip the protection
         self._watches = watches
+        self._loads_hooked = hooked
+
+    def _mapped_pages(self, start: int, end: int) -> set[int]:
+        """The mapped guest pages (not the scratch page) that bytes ``start``..``end - 1``
+        touch."""
+        cached = self._pages_of.get((start, end))
+        if cached is not None:
+            return cached
+        pages: set[int] = set()
+        for begin, last, _prot in self.uc.mem_regions():
+            lo, hi = max(begin, start), min(last + 1, end)
+            pages.update(
+                p for p in range(lo & _PAGE_MASK, hi, PAGE_SIZE) if p != self.scratch_base
+            )
+        self._pages_of[start, end] = pages  # until the memory map changes (``map``)
+        return pages
 
     def _release_pages(self) -> None:
         """Give the pages no watchpoint needs any more their own permissions back."""
         saved = self._watch_saved
         for page in self._linger:
             self.uc.mem_protect(page, PAGE_SIZE, saved.pop(page))
+            del self._watch_applied[page]
         self._linger.clear()
+
+    def _hot_loads(self, hot: bool) -> None:
+        """Load watchpoints by read hook (``hot``) or by protection from now on."""
+        self._loads_hot = hot
+        if any(w.loads for w in self._watches):
+            self._protect(self._watches)
 
     def _page_perms(self, page: int) -> int:
         return next(p for b, last, p in self.uc.mem_regions() if b <= page <= last)
@@ -632,19 +710,32 @@ class VCpu(Traps):
             self._raise = e
             self._stop_now()
 
+    def _on_watched_fetch(self, _uc: Uc, address: int, _size: int, _user: object) -> None:
+        """UC_HOOK_BLOCK on a page whose loads are watched by protection: code runs there,
+        so its instruction fetch has filled the page's TLB entry and loads from it would
+        no longer fault. Stop before the block; ``_enter`` arms read hooks instead."""
+        try:
+            if self._loads_hooked or self._exit is not None:
+                return
+            self._code_pages.add(address & _PAGE_MASK)
+            self._rearm = True
+            self._stop_now()
+        except BaseException as e:  # noqa: BLE001 - must not escape into C
+            self._raise = e
+            self._stop_now()
+
     def _watch_hit(self, uc: Uc, write: bool, address: int, size: int) -> Exit | None:
         """The exit of the watchpoint an access triggers, if any (EL checked by PAC)."""
-        el_bit = 2 if self._current_el() == 0 else 1
         for w in self._watches:
-            if w.privilege & el_bit and w.hit(address, size, write):
+            if w.hit(address, size, write) and w.privilege & (
+                2 if self._current_el() == 0 else 1
+            ):
                 # FAR: the lowest watched address the access touches: no lower than the
                 # access and inside the watched bytes (Arm ARM, "Watchpoint exceptions",
                 # the address recorded for a watchpoint; QEMU reports the same)
                 far = max(address, w.start)
                 return Exit(
-                    ExitReason.DEBUG,
-                    uc.reg_read(_PC),
-                    DebugExit(esr.watchpoint(same_el=False, wnr=write), far=far),
+                    ExitReason.DEBUG, self._read_pc(), DebugExit(_WATCH_HSR[write], far=far)
                 )
         return None
 
@@ -669,9 +760,26 @@ class VCpu(Traps):
         """A protection fault on a watched page: False stops the run with the
         watchpoint's exit, True lets the access happen, None means it is a real fault (the
         page's own permissions refuse it)."""
+        page = address & _PAGE_MASK
+        own = self._watch_saved.get(page)
         if not write:
-            return False if self._read_trap is not None else None
-        own = self._watch_saved.get(address & _PAGE_MASK)
+            if self._read_trap is not None:
+                return False
+            if (
+                own is None
+                or not own & UC_PROT_READ
+                or self._watch_applied[page] & UC_PROT_READ
+            ):
+                return None
+            hit = self._watch_hit(uc, False, address, size)
+            if hit is not None:
+                self._exit = hit
+                return False  # the load is not done: Unicorn stops before it
+            # A load beside the watched bytes: letting it through would fill the page's TLB
+            # entry and hide the next loads, and a TLB flush in this hook crashes Unicorn.
+            # Stop before it; ``_enter`` arms read hooks for the rest of this run.
+            self._loads_hot = self._rearm = True
+            return False
         if own is None or not own & UC_PROT_WRITE:
             return None
         hit = self._watch_hit(uc, True, address, size)
@@ -818,6 +926,9 @@ class VCpu(Traps):
             self._step_ex = word is not None and load_exclusive(word)
         elif self._linger:
             self._release_pages()
+        if self._loads_hot != bool(count):
+            # a counted run's end cannot be resumed after a stop: no rearm stops in it
+            self._hot_loads(bool(count))
         token = self._token = self._token + 1
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
@@ -915,7 +1026,7 @@ class VCpu(Traps):
         try:
             uc.emu_start(pc, _NO_UNTIL, 0, count)
         except UcError as e:
-            if self._exit is None:
+            if self._exit is None and not self._rearm:
                 self._exit = Exit(
                     ExitReason.INTERNAL_ERROR,
                     uc.reg_read(_PC),
@@ -930,7 +1041,12 @@ class VCpu(Traps):
                 self._read_regs = None
         if self._raise is not None:
             caught, self._raise = self._raise, None
+            self._rearm = False
             raise caught
+        if self._rearm:  # stopped before a load or a block on a watched page: enter again
+            self._rearm = False
+            if self._exit is None:
+                self._protect(self._watches)
         return self._exit
 
     def __repr__(self) -> str:

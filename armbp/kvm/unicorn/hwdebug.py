@@ -21,17 +21,41 @@ Unicorn compiles the architecture's watchpoints out):
   does not store to those pages keeps Unicorn's inline TLB fast path (0.95–0.98× raw),
   and the hook runs before the store: returning False ends the run with memory
   unchanged, as a watchpoint exception is taken before the access. A store next to the
-  watched bytes is done by the hook (Unicorn drops a store the hook lets through);
-* a load watchpoint is a ``UC_HOOK_MEM_READ`` bounded to the watched bytes (from 15
-  bytes before them, since the bound is checked on an access's first byte). On a hit it
-  takes read permission from the page, so that the load itself then faults into the
-  protection hook, before it reads (Unicorn checks permissions after the read hooks;
-  measured). It costs 1.2–1.5× on all code while armed: any read hook sends every load
-  through a C helper. Read protection alone cannot do it: Unicorn's TLB entry for a page,
-  once filled by an instruction fetch, a store or a load the hook let through, serves
-  later loads without asking (measured: loads on a code page, or after a store to the
-  page, are never seen). Memory hooks for stores were 1.17–1.20× everywhere, and a stop
-  asked for in them does not keep the store from happening.
+  watched bytes is done by the hook (Unicorn drops a store the hook lets through). The
+  page before is protected too when the watched bytes begin within 15 bytes of it:
+  Unicorn does a page-crossing store byte by byte, so with the watched page alone the
+  bytes before it were written and FAR named the last byte (measured);
+* a load watchpoint is page protection too: its pages (and the page before, if the
+  watched bytes begin within 15 bytes of it) lose read and write permission, after a TLB
+  flush. Code that does not touch those pages runs as with no watchpoint (0.89–1.08× raw,
+  where a ``UC_HOOK_MEM_READ`` bounded to the watched bytes cost 1.40–1.55× on all code,
+  since any read hook sends every load of every page through a C helper). The
+  read-protection hook runs before the load: returning False ends the run with the
+  destination register unwritten. What Unicorn 2.1.4 does around it, measured:
+
+  - a page's TLB entry, once filled, serves later loads without the permission check:
+    the flush after protecting; write permission goes too, since a store to the page
+    would fill it (a store the write hook does and lets through does not);
+  - a load beside the watched bytes cannot be let through (that fills the entry) and a
+    TLB flush inside the hook crashes Unicorn: the run stops before the load, and goes
+    on with the read hook for the rest of it (the next run protects again);
+  - an instruction fetch needs no read permission, but it fills the entry: a
+    ``UC_HOOK_BLOCK`` bounded to the page (free for code elsewhere) stops before the
+    first block that runs there, and that page is watched by the read hook from then on;
+  - only a load's first byte is checked: a load from the page before that straddles
+    into the watched bytes is seen only if that page is protected as well;
+  - LSE atomics (LDADD, SWP, CAS) are UNDEFINED on Unicorn's CPU (no FEAT_LSE), so no
+    watchpoint meets one; a Store-Exclusive is a store like any other (WnR=1);
+  - a run with an instruction budget cannot be resumed after such a stop: it uses the
+    read hook (Unicorn's instruction count hooks every instruction in such a run anyway).
+
+  The read hook, where it is used, takes read permission from the page on a hit, so
+  that the load itself faults into the protection hook before it reads; the registers
+  are put back as they were before the load's block went on. Arming it drops the
+  translations (measured: after a stop in mid-run, code translated before loaded on
+  without calling it).
+  Memory hooks for stores were 1.17–1.20× everywhere, and a stop asked for in them does
+  not keep the store from happening.
 """
 
 from __future__ import annotations
