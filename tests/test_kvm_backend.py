@@ -90,7 +90,10 @@ def _session(program: Program, backend: str, script: Callable[[Debugger], list[s
     for action in script(dbg):
         mark = dbg.events_seen
         if action == "cont":
-            dbg.cont(Budget(seconds=2))
+            # a budget bounds the whole cont() on the host, the lab's round trips
+            # included (25-60 ms each, more on a loaded machine): 2 s ran out there
+            # before the guest reached the watched store
+            dbg.cont(Budget(seconds=20))
         else:
             dbg.step()
         records.append(_stop_record(dbg, mark))
