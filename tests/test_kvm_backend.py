@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -360,3 +361,17 @@ def test_lab_vcpu_refuses_an_instruction_budget_before_sending_it():
     with pytest.raises(ValueError, match="instruction budget \\(3\\) cannot be honoured"):
         cpu.run(Budget(seconds=1, instructions=3))
     assert [m["op"] for m in lab.sent] == ["new"]
+
+
+def test_a_lab_run_gets_guest_time_however_long_the_round_trips_before_it_took():
+    """The deadline is the host's, but the lab's round trips are not the guest's time: a
+    step whose 1 s went on slow requests must still reach the guest, not come back as a
+    budget exit that never ran (seen on a loaded machine)."""
+    from armbp.kvm.lab.backend import GUEST_SECONDS
+
+    lab = _FakeLab()
+    cpu = LabVCpu(assemble("nop"), lab=lab)
+    cpu.run_until(time.monotonic() - 5.0)  # the deadline already passed on this side
+    assert lab.sent[-1]["args"][0] == GUEST_SECONDS > 0.1
+    cpu.run_until(time.monotonic() + 3.0)
+    assert 2.5 < lab.sent[-1]["args"][0] <= 3.0  # what is left, when there is enough

@@ -36,6 +36,7 @@ from armbp.program import Program
 __all__ = ["RUN_MARGIN", "LabVCpu"]
 
 RUN_MARGIN = 30.0  # how much longer than its budget a run's answer may take (TCG, a busy host)
+GUEST_SECONDS = 0.25  # the least guest time a run gets (see run_until)
 _CORE = frozenset(REGISTER_NAMES) | {"cpsr"}
 _DROPS: list[int] = []  # vCPUs of collected LabVCpus, dropped with the next "new"
 
@@ -190,7 +191,11 @@ class LabVCpu:
             raise VCpuBusy("run", self._runner, me)
         self._runner = me
         try:
-            seconds = max(deadline - time.monotonic(), 0.001)
+            # what is left of the deadline, but never less than GUEST_SECONDS: the lab's
+            # round trips before this run (25-60 ms each, far more on a loaded machine)
+            # are not the guest's time, and a step given 1 s could otherwise reach
+            # KVM_RUN with nothing left and come back as a budget exit, not having run
+            seconds = max(deadline - time.monotonic(), GUEST_SECONDS)
             result = self._call("run", seconds, timeout=seconds + RUN_MARGIN)
         finally:
             self._runner = None
