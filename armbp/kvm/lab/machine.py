@@ -70,8 +70,13 @@ class LabMachine:
                 "qemu-system-arm)"
             )
         self.log_lines: list[str] = []
+        # pauth-impdef: the CPU still has pointer authentication (Debian's kernel signs
+        # every return address with it), but TCG computes the PACs with a cheap
+        # IMPLEMENTATION DEFINED function instead of QARMA, which halves the boot:
+        # 23 s against 49-64 s side by side on a loaded 2-core machine
         argv = [
-            qemu, "-M", "virt,virtualization=on,gic-version=3", "-cpu", "max",
+            qemu, "-M", "virt,virtualization=on,gic-version=3",
+            "-cpu", "max,pauth-impdef=on",
             "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none",
             "-serial", "stdio", "-nic", "none", "-no-reboot",
             "-kernel", str(self.kernel), "-initrd", str(self.initrd),
