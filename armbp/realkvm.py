@@ -44,7 +44,7 @@ Lab = Union["LabMachine", NoLab]
 
 
 def open_lab(cache: Path | None = None) -> Lab:
-    """The session's lab machine (booted on first use, ~25-60 s), or why it cannot start.
+    """The session's lab machine (booted on first use, ~10-25 s), or why it cannot start.
 
     Missing tools are found before anything is fetched or booted, so a machine without
     QEMU answers at once; a failed fetch or boot comes back as its message, not raised.
