@@ -136,6 +136,25 @@ class Threads:
                 woken += 1
         return woken
 
+    def requeue(self, uaddr: int, wake: int, move: int, to: int) -> tuple[int, int]:
+        """Wake up to ``wake`` waiters on ``uaddr``, then move up to ``move`` more to wait
+        on ``to`` instead, oldest first: (woken, moved). This is how a condition variable's
+        broadcast hands its waiters to the mutex one at a time, instead of waking them all
+        to fight over it (musl's ``pthread_cond_broadcast``)."""
+        woken = moved = 0
+        for t in self.threads.values():
+            if t.state != WAITING or t.futex != uaddr:
+                continue
+            if woken < wake:
+                self._ready(t, 0)
+                woken += 1
+            elif moved < move:
+                t.futex = to
+                moved += 1
+            else:
+                break
+        return woken, moved
+
     @staticmethod
     def _ready(t: Thread, result: int) -> None:
         t.state, t.futex, t.deadline, t.result = RUNNABLE, None, None, result
