@@ -169,14 +169,30 @@ def test_musl_program_through_the_python_api_equals_qemu(musl, qemu, name):
     assert (out, end.status) == (want_out, want_status), end
 
 
+def test_musl_stdio_line_buffers_the_debuggers_terminal(musl):
+    """musl asks ``ioctl(TIOCGWINSZ)`` (glibc ``TCGETS``) whether stdout is a terminal; the
+    Debugger's output is one, so each line shows at the next breakpoint, not at exit."""
+    from armbp.debugger import Debugger, StopReason
+
+    dbg = Debugger.from_elf(str(musl["loop"]))
+    dbg.break_at("report")
+    seen = []
+    while dbg.cont().reason is StopReason.BREAKPOINT:
+        seen.append(dbg.stdout.count("\n"))
+    assert seen == [0, 1, 2, 3, 4] and dbg.stdout.endswith("step 5, total 15\n")
+    assert dbg.end.code == 15 % 7
+
+
 # --- a gdb session -------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["structs"])
+@pytest.mark.parametrize("name", test_c_programs.PROGRAMS)
 def test_musl_gdb_session_equals_qemu(musl, gdb, qemu, stubs, name):
-    """Break by function, ``print`` a struct and an array, ``up``, ``info locals`` and the
-    exit code: the same transcript against ``armbp gdbserver`` and ``qemu-aarch64 -g``."""
-    elf, script = musl[name], HERE / f"{name}.gdb"
-    ours, out = _armbp_session(gdb, elf, script, stubs)
-    theirs, qout = _qemu_session(gdb, qemu, elf, script, stubs)
+    """Each script of the glibc programs (break by line and function, ``bt``,
+    ``next``/``step``/``finish``/``until``, ``print`` of a struct and an array, ``watch``
+    on a global, SIGSEGV, stdin, three threads, the exit code): the same transcript
+    against ``armbp gdbserver`` and ``qemu-aarch64 -g``."""
+    elf, script, stdin = musl[name], HERE / f"{name}.gdb", STDIN.get(name, b"")
+    ours, out = _armbp_session(gdb, elf, script, stubs, stdin)
+    theirs, qout = _qemu_session(gdb, qemu, elf, script, stubs, stdin)
     a, b = normalise(ours, elf), normalise(theirs, elf)
     assert a == b, (
         "\n".join(f"armbp: {x!r}\nqemu:  {y!r}" for x, y in zip(a, b, strict=False) if x != y)
