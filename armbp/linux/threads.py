@@ -12,7 +12,8 @@ of one thread) and at the end of a time slice (``SLICE_INSTRUCTIONS``), round ro
 the threads were created. ``Threads`` decides and keeps the records; the process
 (``LinuxProcess``) moves registers between a record and the vCPU (``save``/``load``).
 
-A futex wait either ends by a ``FUTEX_WAKE`` on the same word, or at its deadline
+A futex wait either ends by a ``FUTEX_WAKE`` on the same word (or on the word a
+``FUTEX_REQUEUE`` moved it to), or at its deadline
 (``-ETIMEDOUT``). When every live thread waits and none has a deadline, nothing can ever
 wake one of them: that is a deadlock, reported by the process as a stop of its own
 instead of a hang.
