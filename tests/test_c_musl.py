@@ -145,7 +145,10 @@ def test_futex_cmp_requeue_checks_the_word_and_bad_counts_change_nothing():
     mem.write(BUF, struct.pack("<I", 7))
     stale = s(FUTEX, [BUF, u.FUTEX_CMP_REQUEUE, 0, 3, other, 6])
     negative = s(FUTEX, [BUF, u.FUTEX_REQUEUE, -1 & 0xFFFF_FFFF, 1, other, 0])
+    unaligned = s(FUTEX, [BUF, u.FUTEX_REQUEUE, 0, 1, other + 2, 0])
+    unmapped = s(FUTEX, [0x10, u.FUTEX_CMP_REQUEUE, 0, 1, other, 7])
     assert (stale.value, negative.value) == (-u.EAGAIN, -u.EINVAL)
+    assert (unaligned.value, unmapped.value) == (-u.EINVAL, -u.EFAULT)
     assert all(s.threads.threads[tid].futex == BUF for tid in (2, 3, 4))  # nothing moved
     assert s(FUTEX, [BUF, u.FUTEX_CMP_REQUEUE, 0, 3, other, 7]).value == 3
     assert all(s.threads.threads[tid].futex == other for tid in (2, 3, 4))

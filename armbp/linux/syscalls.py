@@ -509,9 +509,10 @@ class Syscalls(FileCalls):
         """Wake ``wake`` waiters of ``uaddr`` and move up to ``move`` (the timeout
         argument's slot carries this count) to wait on ``to``; CMP_REQUEUE first checks
         that the word at ``uaddr`` still holds ``expected`` (else ``-EAGAIN``, nothing
-        moved). The result counts woken and moved waiters together, as Linux's does."""
+        moved). Negative counts and unaligned words are ``-EINVAL``. The result counts
+        woken and moved waiters together, as Linux's does."""
         wake, move = _s32(wake), _s32(move)
-        if wake < 0 or move < 0:
+        if wake < 0 or move < 0 or uaddr % 4 or to % 4:
             return -EINVAL
         if cmd == FUTEX_CMP_REQUEUE:
             word = struct.unpack("<I", self.memory.read(uaddr, 4))[0]
