@@ -26,10 +26,8 @@ from test_c_programs import (
     STDIN,
     _api_run,
     _armbp_run,
-    _armbp_session,
     _qemu_run,
-    _qemu_session,
-    normalise,
+    assert_sessions_equal,
 )
 from test_linux_threads import BUF, CLONE, FUTEX, THREAD, _kernel, _word
 
@@ -193,13 +191,4 @@ def test_musl_gdb_session_equals_qemu(musl, gdb, qemu, stubs, name):
     ``next``/``step``/``finish``/``until``, ``print`` of a struct and an array, ``watch``
     on a global, SIGSEGV, stdin, three threads, the exit code): the same transcript
     against ``armbp gdbserver`` and ``qemu-aarch64 -g``."""
-    elf, script, stdin = musl[name], HERE / f"{name}.gdb", STDIN.get(name, b"")
-    ours, out = _armbp_session(gdb, elf, script, stubs, stdin)
-    theirs, qout = _qemu_session(gdb, qemu, elf, script, stubs, stdin)
-    a, b = normalise(ours, elf), normalise(theirs, elf)
-    assert a == b, (
-        "\n".join(f"armbp: {x!r}\nqemu:  {y!r}" for x, y in zip(a, b, strict=False) if x != y)
-        or f"lengths differ: {len(a)} vs {len(b)}\n{ours}"
-    )
-    assert "Error" not in ours and len(a) > 8, ours
-    assert out == qout, (out, qout)
+    assert_sessions_equal(gdb, qemu, stubs, musl[name], name)
