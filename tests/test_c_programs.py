@@ -221,9 +221,11 @@ def _qemu_session(gdb, qemu, elf, script, stubs, stdin=b""):
     return transcript, srv.finish(30)[1]
 
 
-@pytest.mark.parametrize("name", PROGRAMS)
-def test_gdb_session_equals_qemu(built, gdb, qemu, stubs, name):
-    elf, script, stdin = built[name], HERE / f"{name}.gdb", STDIN.get(name, b"")
+def assert_sessions_equal(gdb, qemu, stubs, elf: pathlib.Path, name: str) -> None:
+    """tests/c/NAME.gdb against ``armbp gdbserver`` and ``qemu-aarch64 -g`` on ``elf``:
+    the same transcript once normalised, the same program output, the script run to its
+    end."""
+    script, stdin = HERE / f"{name}.gdb", STDIN.get(name, b"")
     ours, out = _armbp_session(gdb, elf, script, stubs, stdin)
     theirs, qout = _qemu_session(gdb, qemu, elf, script, stubs, stdin)
     a, b = normalise(ours, elf), normalise(theirs, elf)
@@ -233,6 +235,11 @@ def test_gdb_session_equals_qemu(built, gdb, qemu, stubs, name):
     )
     assert "Error" not in ours and len(a) > 8, ours  # the script ran to its end
     assert out == qout, (out, qout)
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_gdb_session_equals_qemu(built, gdb, qemu, stubs, name):
+    assert_sessions_equal(gdb, qemu, stubs, built[name], name)
 
 
 def test_gdb_catch_syscall_and_siginfo_on_armbp(built, gdb, stubs):

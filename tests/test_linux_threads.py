@@ -136,7 +136,7 @@ def test_futex_wake_wakes_as_many_as_asked_and_bitsets_select():
     assert s(FUTEX, [BUF, u.FUTEX_WAKE | u.FUTEX_PRIVATE_FLAG, 1, 0, 0, 0]).value == 1
     assert s(FUTEX, [BUF, u.FUTEX_WAKE, 1, 0, 0, 0]).value == 0  # nobody left
     assert s(FUTEX, [BUF, u.FUTEX_WAIT_BITSET, 0, 0, 0, 0]).value == -u.EINVAL  # bitset 0
-    assert s(FUTEX, [BUF, 4, 0, 0, 0, 0]).value == -u.ENOSYS  # CMP_REQUEUE: not modelled
+    assert s(FUTEX, [BUF, 5, 0, 0, 0, 0]).value == -u.ENOSYS  # WAKE_OP: not modelled
 
 
 def test_futex_timeouts_relative_for_wait_absolute_for_wait_bitset():

@@ -16,8 +16,9 @@ kernel does not model; glibc takes ``-ENOSYS`` as "an older kernel" and goes on 
 ``set_robust_list`` is accepted (0, the list is kept per thread; robust futexes of a dead
 thread are not tidied up).
 
-Threads (``armbp.linux.threads``): ``clone`` with the flags glibc's ``pthread_create``
-passes makes a thread; ``futex`` waits and wakes; ``exit`` ends one thread (its
+Threads (``armbp.linux.threads``): ``clone`` with the flags glibc's or musl's
+``pthread_create`` passes makes a thread; ``futex`` waits, wakes and requeues (musl's
+condition variables move their waiters to the mutex); ``exit`` ends one thread (its
 ``clear_child_tid`` word is zeroed and woken: ``pthread_join``), ``exit_group`` the
 process. A call that switches threads says so in its result (``schedule``), and the
 process moves the registers: this module never touches the vCPU. ``clone`` without
@@ -44,6 +45,7 @@ from armbp.linux.uapi import *
 from armbp.linux.uapi import (
     CLONE_CHILD_CLEARTID,
     CLONE_CHILD_SETTID,
+    CLONE_DETACHED,
     CLONE_FILES,
     CLONE_FLAG_NAMES,
     CLONE_FS,
@@ -66,6 +68,8 @@ from armbp.linux.uapi import (
     FUTEX_BITSET_MATCH_ANY,
     FUTEX_CLOCK_REALTIME,
     FUTEX_CMD,
+    FUTEX_CMP_REQUEUE,
+    FUTEX_REQUEUE,
     FUTEX_WAIT,
     FUTEX_WAIT_BITSET,
     FUTEX_WAKE,
@@ -179,9 +183,11 @@ class SyscallResult:
 
 
 # the flags of a thread (as glibc's pthread_create passes them) and those it may add
+# (musl's adds CLONE_DETACHED, which the kernel accepts and ignores)
 THREAD_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
 THREAD_OPTIONAL = (
-    CLONE_SYSVSEM
+    CLONE_DETACHED
+    | CLONE_SYSVSEM
     | CLONE_SETTLS
     | CLONE_PARENT_SETTID
     | CLONE_CHILD_CLEARTID
@@ -461,8 +467,11 @@ class Syscalls(FileCalls):
         self, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int
     ) -> SyscallResult | tuple[int, str] | int:
         """``futex``: WAIT and WAKE (and their BITSET forms, the private flag ignored: one
-        process). A wait whose word still holds ``val`` blocks the thread."""
+        process), REQUEUE and CMP_REQUEUE. A wait whose word still holds ``val`` blocks the
+        thread."""
         cmd = op & FUTEX_CMD
+        if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
+            return self._futex_requeue(uaddr, cmd, val, timeout, uaddr2, val3)
         bitset = FUTEX_BITSET_MATCH_ANY
         if cmd in (FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET):
             bitset = val3 & 0xFFFF_FFFF
@@ -473,7 +482,10 @@ class Syscalls(FileCalls):
             woke = self.threads.wake(uaddr, max(count, 0), bitset)
             return woke, f"futex({uaddr:#x}, WAKE, {count}) → {woke} woken"
         if cmd not in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
-            return -ENOSYS, f"futex: operation {cmd} not modelled (only WAIT, WAKE) → -ENOSYS"
+            return (
+                -ENOSYS,
+                f"futex: operation {cmd} not modelled (only WAIT, WAKE, REQUEUE) → -ENOSYS",
+            )
         if uaddr % 4:
             return -EINVAL
         word = struct.unpack("<I", self.memory.read(uaddr, 4))[0]
@@ -490,6 +502,26 @@ class Syscalls(FileCalls):
             schedule="block",
             note=f"futex({uaddr:#x}, WAIT, {word}{limit}): thread {self.threads.current} waits",
         )
+
+    def _futex_requeue(
+        self, uaddr: int, cmd: int, wake: int, move: int, to: int, expected: int
+    ) -> tuple[int, str] | int:
+        """Wake ``wake`` waiters of ``uaddr`` and move up to ``move`` (the timeout
+        argument's slot carries this count) to wait on ``to``; CMP_REQUEUE first checks
+        that the word at ``uaddr`` still holds ``expected`` (else ``-EAGAIN``, nothing
+        moved). Negative counts and unaligned words are ``-EINVAL``. The result counts
+        woken and moved waiters together, as Linux's does."""
+        wake, move = _s32(wake), _s32(move)
+        if wake < 0 or move < 0 or uaddr % 4 or to % 4:
+            return -EINVAL
+        if cmd == FUTEX_CMP_REQUEUE:
+            word = struct.unpack("<I", self.memory.read(uaddr, 4))[0]
+            if word != expected & 0xFFFF_FFFF:
+                return -EAGAIN
+        woken, moved = self.threads.requeue(uaddr, wake, move, to)
+        name = "CMP_REQUEUE" if cmd == FUTEX_CMP_REQUEUE else "REQUEUE"
+        note = f"futex({uaddr:#x}, {name}, {wake}, {move}, {to:#x}) → {woken} woken, {moved} moved"
+        return woken + moved, note
 
     def sys_sched_yield(self, *_: int) -> SyscallResult:
         return self._result(0, schedule="yield")

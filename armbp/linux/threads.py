@@ -12,7 +12,8 @@ of one thread) and at the end of a time slice (``SLICE_INSTRUCTIONS``), round ro
 the threads were created. ``Threads`` decides and keeps the records; the process
 (``LinuxProcess``) moves registers between a record and the vCPU (``save``/``load``).
 
-A futex wait either ends by a ``FUTEX_WAKE`` on the same word, or at its deadline
+A futex wait either ends by a ``FUTEX_WAKE`` on the same word (or on the word a
+``FUTEX_REQUEUE`` moved it to), or at its deadline
 (``-ETIMEDOUT``). When every live thread waits and none has a deadline, nothing can ever
 wake one of them: that is a deadlock, reported by the process as a stop of its own
 instead of a hang.
@@ -135,6 +136,25 @@ class Threads:
                 self._ready(t, 0)
                 woken += 1
         return woken
+
+    def requeue(self, uaddr: int, wake: int, move: int, to: int) -> tuple[int, int]:
+        """Wake up to ``wake`` waiters on ``uaddr``, then move up to ``move`` more to wait
+        on ``to`` instead, oldest first: (woken, moved). This is how a condition variable's
+        broadcast hands its waiters to the mutex one at a time, instead of waking them all
+        to fight over it (musl's ``pthread_cond_broadcast``)."""
+        woken = moved = 0
+        for t in self.threads.values():
+            if t.state != WAITING or t.futex != uaddr:
+                continue
+            if woken < wake:
+                self._ready(t, 0)
+                woken += 1
+            elif moved < move:
+                t.futex = to
+                moved += 1
+            else:
+                break
+        return woken, moved
 
     @staticmethod
     def _ready(t: Thread, result: int) -> None:
