@@ -136,7 +136,8 @@ def test_unicorn_an_emu_stop_from_another_thread_can_leave_pc_behind_the_guest()
     strict=True,
     reason="a time-budget stop is an emu_stop from the watchdog thread: with Unicorn "
     "2.1.4 it leaves PC behind the guest (see the Unicorn fact above); only a stop "
-    "asked for inside a hook, or an instruction count, ends between two instructions",
+    "asked for inside a hook by the running thread (the end of an instruction count is "
+    "one) ends between two instructions",
 )
 def test_every_time_budget_stop_of_a_vcpu_leaves_it_between_two_instructions():
     prog = assemble(POLL, base=BASE)
