@@ -2,6 +2,18 @@
 
 KVM ends ``KVM_RUN`` when a signal arrives (``KVM_EXIT_INTR``); the Unicorn model ends a
 run whose time is up the same way, from outside, without costing the run anything.
+
+What such a stop does not give (Unicorn 2.1.4, see tests/test_watchdog.py): a guest that
+can be resumed exactly. ``emu_stop`` from another thread ends the run at the start of the
+next translated block, and there Unicorn does not set PC to that block's address when a
+stop was asked for; PC keeps the last value generated code wrote (before each load or
+store, or at an unchained block exit), which can be an instruction that has already run.
+A polling loop ``ldr w0, [x0]`` resumed there loads from the flag's value. Only a stop
+asked for by the running thread itself, inside a hook, ends between two instructions (the
+end of an instruction count is one); a stop from this thread or from ``kick`` is as
+inexact in a counted run (measured: 40 of 200) or under code hooks. An exact end costs
+every instruction it watches, so a run that must be resumed exactly (the Linux layer's
+slices) is given an instruction count to end it.
 """
 
 from __future__ import annotations
