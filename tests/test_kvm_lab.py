@@ -13,10 +13,15 @@ import shutil
 import pytest
 
 from armbp.asm import assemble
+from armbp.demo import demo_program
+from armbp.exercises.lesson7 import STRAY_SOURCE
+from armbp.kvm.abi import ExitReason, GuestDebug
 from armbp.kvm.lab import initramfs, machine, packages, scenarios
 from armbp.kvm.lab.backend import LabVCpu
 from armbp.memory import MemoryFault
 from tests.conftest import IN_CI, require_tool
+
+_STRAY = assemble(STRAY_SOURCE, name="stray")
 
 # scenario name -> (the registers in which the model may differ from real KVM, why). Empty:
 # the model agrees with KVM on every scenario (PSCI SYSTEM_OFF's x0 = -6, x1-x3 = 0 included).
@@ -63,6 +68,31 @@ def test_the_reference_syndromes_of_real_kvm(lab):
     assert scenarios.on_kvm(lab, by_name["our BRK #0x99"])["debug"][0] == 0xF2000099
     step = scenarios.on_kvm(lab, by_name["step over add"])
     assert step["debug"][0] == 0xCB000022 and step["pc"] == scenarios.BASE + 4
+
+
+def test_a_new_program_runs_where_another_one_ran(lab):
+    """The guest runs the program loaded now, not what an earlier guest ran at the same
+    address. Lesson 0's demo and lesson 7's guest both start at 0x40000: with demo's
+    memory dropped, lesson 7's lands in the same pages, and QEMU 7.2 kept the translation
+    of demo's `mov x0, #3` where lesson 7 has its watched `str w2, [x1], #4` whenever the
+    agent's copy used SVE (see ``machine.LabMachine``): 4 times in 4 before ``sve=off``."""
+    import gc
+
+    step = GuestDebug.ENABLE | GuestDebug.SINGLESTEP
+    demo = LabVCpu(demo_program(), lab=lab)
+    demo.set_guest_debug(step)
+    for _ in range(3):  # adr, msr vbar_el1, mov x0, #3: each translated for a step
+        assert demo.run(5).reason is ExitReason.DEBUG
+    assert demo.read_register("x0") == 3
+    del demo
+    gc.collect()  # dropped with the next "new": its pages go back to the lab's kernel
+    stray = LabVCpu(_STRAY, lab=lab)
+    stray.set_guest_debug(step)
+    for _ in range(3):  # adr x1, table; mov x2, #0; str w2, [x1], #4
+        assert stray.run(5).reason is ExitReason.DEBUG
+    assert stray.pc == _STRAY.symbols["fill"] + 4
+    assert stray.read_register("x0") == 0  # not demo's mov x0, #3
+    assert stray.read_register("x1") == _STRAY.symbols["table"] + 4  # the str ran
 
 
 def test_agent_errors_come_back_as_the_same_exception(lab):

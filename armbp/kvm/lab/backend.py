@@ -38,7 +38,9 @@ __all__ = ["RUN_MARGIN", "LabVCpu"]
 RUN_MARGIN = 30.0  # how much longer than its budget a run's answer may take (TCG, a busy host)
 GUEST_SECONDS = 0.25  # the least guest time a run gets (see run_until)
 _CORE = frozenset(REGISTER_NAMES) | {"cpsr"}
-_DROPS: list[int] = []  # vCPUs of collected LabVCpus, dropped with the next "new"
+# lab -> its vCPUs whose LabVCpu was collected, dropped with that lab's next "new" (per
+# lab: a number is only meaningful to the agent that gave it)
+_DROPS: weakref.WeakKeyDictionary[Any, list[int]] = weakref.WeakKeyDictionary()
 
 
 def _named(values: list[int]) -> dict[str, int]:
@@ -83,11 +85,12 @@ class LabVCpu:
             )
         self.program = program
         self.lab = lab if lab is not None else lab_machine.shared()
-        drops = list(_DROPS)
-        made = self.lab.request("new", program=rpc.encode(program), drop=drops)
-        del _DROPS[: len(drops)]
+        drops = _DROPS.setdefault(self.lab, [])
+        sent = list(drops)
+        made = self.lab.request("new", program=rpc.encode(program), drop=sent)
+        del drops[: len(sent)]
         self._id: int = made["vcpu"]
-        weakref.finalize(self, _DROPS.append, self._id)
+        weakref.finalize(self, drops.append, self._id)
         self.scratch_base: int = made["scratch_base"]
         self.stack_top: int = made["stack_top"]
         self.caps: dict[str, int] = made["caps"]

@@ -73,10 +73,18 @@ class LabMachine:
         # pauth-impdef: the CPU still has pointer authentication (Debian's kernel signs
         # every return address with it), but TCG computes the PACs with a cheap
         # IMPLEMENTATION DEFINED function instead of QARMA, which halves the boot:
-        # 23 s against 49-64 s side by side on a loaded 2-core machine
+        # 23 s against 49-64 s side by side on a loaded 2-core machine.
+        # sve=off: QEMU 7.2's TCG drops the translations of only the first byte an SVE
+        # contiguous store writes (probe_access_flags marks one byte dirty), and the
+        # lab's glibc copies with SVE when the CPU has it. So when the agent loaded a
+        # program into a page that had held another guest's code, the guest could run
+        # the previous guest's instruction: demo's `mov x0, #3` in place of lesson 7's
+        # watched `str` at the same address, 4 times in 4 (the "missed watchpoint").
+        # Without SVE, glibc copies with 16-byte stores, which QEMU tracks in full.
+        # (tests/test_kvm_lab.py: a new program where another one ran)
         argv = [
             qemu, "-M", "virt,virtualization=on,gic-version=3",
-            "-cpu", "max,pauth-impdef=on",
+            "-cpu", "max,pauth-impdef=on,sve=off",
             "-m", "512", "-smp", "1", "-display", "none", "-monitor", "none",
             "-serial", "stdio", "-nic", "none", "-no-reboot",
             "-kernel", str(self.kernel), "-initrd", str(self.initrd),
