@@ -650,12 +650,12 @@ def test_a_kick_just_before_the_emulator_starts_still_stops_the_run(monkeypatch)
     enter = cpu._enter
     first = []
 
-    def late_enter(pc, count):
+    def late_enter(*args):
         if not first:
             first.append(True)
             threading.Thread(target=cpu.kick, daemon=True).start()
             time.sleep(0.05)  # the kick's first emu_stop falls before the run
-        return enter(pc, count)
+        return enter(*args)
 
     monkeypatch.setattr(cpu, "_enter", late_enter)
     started = time.monotonic()

@@ -37,6 +37,7 @@ __all__ = [
     "_add_intr_hook",
     "_direct_calls",
     "_step_over_calls",
+    "_sysreg_writer",
     "_tlb_flusher",
 ]
 
@@ -182,6 +183,42 @@ def _tlb_flusher(uc: Uc) -> Callable[[], None]:
         ctl(handle, code)
 
     return flush
+
+
+class _SysReg(ctypes.Structure):
+    """Unicorn's ``uc_arm64_cp_reg``: a system register by its encoding, and a value."""
+
+    _fields_ = (
+        ("crn", ctypes.c_uint32),
+        ("crm", ctypes.c_uint32),
+        ("op0", ctypes.c_uint32),
+        ("op1", ctypes.c_uint32),
+        ("op2", ctypes.c_uint32),
+        ("val", ctypes.c_uint64),
+    )
+
+
+def _sysreg_writer(
+    uc: Uc, encoding: tuple[int, int, int, int, int], values: tuple[int, ...]
+) -> Callable[[int], None]:
+    """``write(i)``: write ``values[i]`` to the system register ``encoding`` (op0, op1,
+    CRn, CRm, op2, as ``cpr_write`` takes it), each value's request built once: 6 us a
+    ``cpr_write`` is most of a step's cost where a step writes one twice (``VCpu``)."""
+    op0, op1, crn, crm, op2 = encoding
+    found = _internals(uc)
+    if found is None:
+        return lambda i: uc.cpr_write(op0, op1, crn, crm, op2, values[i])
+    binding, handle = found
+    reg_write = binding.uclib.uc_reg_write
+    made = [_SysReg(crn, crm, op0, op1, op2, v) for v in values]
+    refs = [ctypes.byref(r) for r in made]
+
+    def write(i: int) -> None:
+        if reg_write(handle, regs.UC_ARM64_REG_CP_REG, refs[i]):
+            uc.cpr_write(op0, op1, crn, crm, op2, values[i])  # raises the binding's error
+
+    write.keep = made  # type: ignore[attr-defined]  # the structures outlive the refs
+    return write
 
 
 def _add_block_hook(

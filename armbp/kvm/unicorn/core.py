@@ -64,6 +64,7 @@ from armbp.kvm.unicorn.binding import (
     _add_intr_hook,
     _direct_calls,
     _step_over_calls,
+    _sysreg_writer,
     _tlb_flusher,
 )
 from armbp.kvm.unicorn.guard import _exclusive, _get_ident
@@ -88,6 +89,21 @@ _LIMIT = 1 << 64
 
 # Unicorn stops when PC equals ``until``; an odd address is never a PC in A64.
 _NO_UNTIL = (1 << 64) - 1
+
+
+def _falls_through(word: int) -> bool:
+    """Does the A64 instruction ``word`` go on at pc + 4 whenever it takes no exception?
+
+    True for the data-processing, load/store and SIMD&FP groups (op0, bits 28:25: 100x,
+    x101, x1x0, x111 in the Arm ARM's "A64 instruction set encoding" table); False for
+    branches, exception generation and system instructions (101x) and for the reserved,
+    SME and SVE groups (00xx). Such a step can end at ``until = pc + 4`` instead of an
+    instruction count: Unicorn drops every translation when a run starts or stops
+    counting, and a count-free step keeps them (a watch stop's step-over: ``VCpu``).
+    """
+    op0 = word >> 25 & 0xF
+    return op0 >= 4 and op0 >> 1 != 0b101
+
 
 _UC_REGS: dict[str, int] = {f"x{i}": getattr(regs, f"UC_ARM64_REG_X{i}") for i in range(29)}
 _UC_REGS.update(
@@ -288,6 +304,7 @@ class VCpu(Traps):
         )
         self.uc = uc
         self._read_pc, self._read_word, self._stop_now = _direct_calls(uc)
+        self._write_scr = _sysreg_writer(uc, _SCR_EL3, (SCR_EL3_RW, SCR_EL3_RW | SCR_EL3_TWI))
         self._flush_tlb = _tlb_flusher(uc)
         self._load_vector, self._exchange_x30 = _step_over_calls(uc)
         self._brk0_exits: dict[int, Exit] = {}
@@ -308,6 +325,7 @@ class VCpu(Traps):
         self._read_trap: tuple[int, int] | None = None  # page, perms: see _on_watched_read
         self._read_regs: tuple | None = None  # the registers before the watched load
         self._step_ex = False
+        self._until_step = False  # this run is a step that ends at pc + 4 (_run_until)
         self.set_guest_debug(GuestDebug.NONE)
         self._pc = self.program.entry
         self._counted = False
@@ -727,9 +745,9 @@ class VCpu(Traps):
     def _watch_hit(self, uc: Uc, write: bool, address: int, size: int) -> Exit | None:
         """The exit of the watchpoint an access triggers, if any (EL checked by PAC)."""
         for w in self._watches:
-            if w.hit(address, size, write) and w.privilege & (
-                2 if self._current_el() == 0 else 1
-            ):
+            if w.hit(address, size, write) and (
+                w.privilege == 3 or w.privilege & (2 if self._current_el() == 0 else 1)
+            ):  # (PAC = EL0 and EL1, the usual case, needs no read of the EL)
                 # FAR: the lowest watched address the access touches: no lower than the
                 # access and inside the watched bytes (Arm ARM, "Watchpoint exceptions",
                 # the address recorded for a watchpoint; QEMU reports the same)
@@ -912,6 +930,26 @@ class VCpu(Traps):
             return kicked
         count = 1 if self.single_steps else instructions
         uc = self.uc
+        begin = uc.reg_read(_PC) if self._pc is None else self._pc
+        until = _NO_UNTIL
+        if self.single_steps:
+            word = self._word_or_none(begin)
+            self._step_ex = word is not None and load_exclusive(word)
+            if (
+                word is not None
+                and _falls_through(word)
+                and not any(w.loads for w in self._watches)
+                and not self._wfi_traps_to_el1()
+            ):
+                # One instruction that can only go on at pc + 4: stop there, uncounted, so
+                # that no translation is dropped; an exception it takes ends the step at
+                # its vector, as a counted step does (``_deliver``). Not with a load
+                # watchpoint armed (its protection stops and enters again, _rearm), nor
+                # where a WFI traps to EL1: Unicorn ends a run at ``until`` by a WFI of
+                # its own, so the step clears SCR_EL3.TWI while it runs.
+                count, until = 0, begin + 4 & _LIMIT - 1
+        elif self._linger:
+            self._release_pages()
         if count:
             if not self._counted:
                 # Unicorn adds its instruction-count hook without dropping blocks translated
@@ -920,12 +958,6 @@ class VCpu(Traps):
                 self._counted = True
         elif self._counted:
             self._counted = False  # (Unicorn drops every translation itself here)
-        begin = uc.reg_read(_PC) if self._pc is None else self._pc
-        if self.single_steps:
-            word = self._word_or_none(begin)
-            self._step_ex = word is not None and load_exclusive(word)
-        elif self._linger:
-            self._release_pages()
         if self._loads_hot != bool(count):
             # a counted run's end cannot be resumed after a stop: no rearm stops in it
             self._hot_loads(bool(count))
@@ -933,13 +965,24 @@ class VCpu(Traps):
         self._run = (token, deadline)
         if deadline < _WATCHDOG.waiting_until:
             _WATCHDOG.watch(self)
+        until_step = self._until_step = until != _NO_UNTIL
+        if until_step:
+            self._write_scr(0)  # SCR_EL3 without TWI for this step (see above)
+            # Unicorn ends a run at ``until`` only in code translated for that run: a block
+            # that starts here from an earlier run goes on past it (measured: the loop head
+            # of lesson 7's guest ran on to its HVC), so this one instruction's block goes
+            uc.ctl_remove_cache(begin, until + 4)
         try:
-            exit_: Exit | None = self._enter(begin, count)
+            exit_: Exit | None = self._enter(begin, count, until)
             while exit_ is None:
                 exit_ = self._quiet_exit(count, token, deadline)
         except BaseException:
             self._abandon_run()
             raise
+        finally:
+            if until_step:
+                self._until_step = False
+                self._write_scr(1)
         self._run = None
         self._pc = exit_.pc
         self.last_exit = exit_
@@ -1018,13 +1061,13 @@ class VCpu(Traps):
             return Exit(ExitReason.BUDGET, pc, message=f"{count} instruction(s) executed")
         return self._enter(pc, 0)
 
-    def _enter(self, pc: int, count: int) -> Exit | None:
+    def _enter(self, pc: int, count: int, until: int = _NO_UNTIL) -> Exit | None:
         """One ``emu_start`` from ``pc``: the exit a hook recorded, None if the run ended
         quietly; raises what the hook caught for the caller (see ``_on_interrupt_guarded``)."""
         self._exit = None
         uc = self.uc
         try:
-            uc.emu_start(pc, _NO_UNTIL, 0, count)
+            uc.emu_start(pc, until, 0, count)
         except UcError as e:
             if self._exit is None and not self._rearm:
                 self._exit = Exit(

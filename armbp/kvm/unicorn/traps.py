@@ -171,6 +171,7 @@ class Traps:
     _read_pc: Callable[[], int]
     _read_word: Callable[[int], int]
     _stop_now: Callable[[], None]
+    _until_step: bool
     scratch_base: int
     pc: int
     _pc: int | None
@@ -422,6 +423,8 @@ class Traps:
         writes.append((_PC, uc.reg_read(regs.UC_ARM64_REG_VBAR_EL1) + offset))
         self._delivery = (pstate, writes, not spsel)
         self._finish_delivery()
+        if self._until_step:
+            self._stop_now()  # a step ends at the vector, before its first instruction
 
     def _finish_delivery(self) -> None:
         """Write the exception entry ``_deliver`` prepared, if one is pending (idempotent:
