@@ -81,6 +81,7 @@ WATCH_STOPS = ("after", "before")
 _BRK_BYTES = to_bytes(BRK0)
 _monotonic = time.monotonic
 _CLOSED: frozenset[int] = frozenset()
+_NOTHING_SUSPENDED: frozenset[tuple[str, int]] = frozenset()
 
 
 #: Why ``cont``/``step`` gave control back: the exit handler's verdict that ended the run
@@ -469,12 +470,12 @@ class Debugger:
         here = self.hw.breakpoint_at(self.vcpu.pc)
         handler.suspended = frozenset({key} if here is None else {key, ("b", here.slot)})
         try:
-            return self._step_here()
+            return self._step_here(restore=False)
         finally:
-            handler.suspended = frozenset()
-            handler.update_guest_debug()
+            handler.suspended = _NOTHING_SUSPENDED
+            handler.update_guest_debug()  # the slots again, and no step
 
-    def _step_here(self) -> Stop:
+    def _step_here(self, *, restore: bool = True) -> Stop:
         deadline = time.monotonic() + DEFAULT_SECONDS
         pc = self.vcpu.pc
         bp = self.table.find(pc)
@@ -482,7 +483,7 @@ class Debugger:
         if bp is not None and self._planted(pc):
             handled, executed = self._step_over_inline(bp, deadline)
             return self._stop(handled, None if executed else pc)
-        return self._stop(self._single_step(deadline))
+        return self._stop(self._single_step(deadline, restore=restore))
 
     def _still_halted(self) -> Stop:
         """A new HALTED stop for a guest that already halted: nothing runs, nothing is
@@ -598,12 +599,15 @@ class Debugger:
                 self._write_code(bp.pc, BRK0)  # 4+5. the BRK again, flush
         return handled, executed or handled.verdict is not _BUDGET
 
-    def _single_step(self, deadline: float) -> Handled:
+    def _single_step(self, deadline: float, *, restore: bool = True) -> Handled:
+        """One instruction under SINGLESTEP; the guest-debug flags back after it unless
+        ``restore`` is False (a caller that sets them itself next: ``_step_suspended``)."""
         self.handler.update_guest_debug(step=True)
         try:
             handled = self.handler.run(deadline, 0, self.events.append)
         finally:
-            self.handler.update_guest_debug()
+            if restore:
+                self.handler.update_guest_debug()
         return handled
 
     def _displace(self, bp: Breakpoint) -> int | None:
@@ -719,15 +723,18 @@ class Debugger:
         if after.reason is not _STEP:
             return after  # the step stopped on something else: that is the news
         new = self._watched_value(w, debug.far) if write else None
-        stop = self.last_stop = replace(
-            before,
-            pc=after.pc,
-            slot=w.slot,
-            data_address=debug.far,
-            watch=w,
-            old_value=old,
-            new_value=new,
-            access_pc=before.pc,
+        stop = self.last_stop = Stop(  # (not dataclasses.replace: this is every hit's path)
+            before.reason,
+            after.pc,
+            before.exit,
+            before.note,
+            before.breakpoint,
+            w.slot,
+            debug.far,
+            w,
+            old,
+            new,
+            before.pc,
         )
         return stop
 

@@ -224,6 +224,8 @@ class BreakpointTable:
         guest store into byte 0 of a BRK must show in a read of bytes 2..3 too, or reads of
         different sizes would disagree.
         """
+        if not self._entries:
+            return data  # (no BRK anywhere: a watchpoint stop reads this twice)
         out = bytearray(data)
         end = address + len(data)
         for bp in self._overlapping(address, len(data)):
