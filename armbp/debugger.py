@@ -729,12 +729,12 @@ class Debugger:
             before.exit,
             before.note,
             before.breakpoint,
-            w.slot,
-            debug.far,
-            w,
-            old,
-            new,
-            before.pc,
+            slot=w.slot,
+            data_address=debug.far,
+            watch=w,
+            old_value=old,
+            new_value=new,
+            access_pc=before.pc,
         )
         return stop
 

@@ -15,7 +15,7 @@
    software watchpoint steps every one of those instructions; armbp's stops once a
    store, so the ratio grows with the work: the lines say for which loop it holds.
 
-Run: ``python benchmarks/bench_hwdebug.py [--stores N] [--sweep-stores N]`` (or ``make bench``). Prints
+Run: ``python benchmarks/bench_hwdebug.py [--stores N] [--armbp-stores N] [--sweep-stores N]`` (or ``make bench``). Prints
 figures, asserts nothing. Part 2 needs gdb-multiarch and binutils-aarch64-linux-gnu.
 """
 

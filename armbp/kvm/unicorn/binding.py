@@ -201,21 +201,22 @@ class _SysReg(ctypes.Structure):
 def _sysreg_writer(
     uc: Uc, encoding: tuple[int, int, int, int, int], values: tuple[int, ...]
 ) -> Callable[[int], None]:
-    """``write(i)``: write ``values[i]`` to the system register ``encoding`` (op0, op1,
-    CRn, CRm, op2, as ``cpr_write`` takes it), each value's request built once: 6 us a
-    ``cpr_write`` is most of a step's cost where a step writes one twice (``VCpu``)."""
+    """``write(value)``: write one of ``values`` to the system register ``encoding``
+    (op0, op1, CRn, CRm, op2, as ``cpr_write`` takes it), each value's request built
+    once: 6 us a ``cpr_write`` is most of a step's cost where a step writes one twice
+    (``VCpu``)."""
     op0, op1, crn, crm, op2 = encoding
     found = _internals(uc)
     if found is None:
-        return lambda i: uc.cpr_write(op0, op1, crn, crm, op2, values[i])
+        return lambda value: uc.cpr_write(op0, op1, crn, crm, op2, value)
     binding, handle = found
     reg_write = binding.uclib.uc_reg_write
-    made = [_SysReg(crn, crm, op0, op1, op2, v) for v in values]
-    refs = [ctypes.byref(r) for r in made]
+    made = {v: _SysReg(crn, crm, op0, op1, op2, v) for v in values}
+    refs = {v: ctypes.byref(r) for v, r in made.items()}
 
-    def write(i: int) -> None:
-        if reg_write(handle, regs.UC_ARM64_REG_CP_REG, refs[i]):
-            uc.cpr_write(op0, op1, crn, crm, op2, values[i])  # raises the binding's error
+    def write(value: int) -> None:
+        if reg_write(handle, regs.UC_ARM64_REG_CP_REG, refs[value]):
+            uc.cpr_write(op0, op1, crn, crm, op2, value)  # raises the binding's error
 
     write.keep = made  # type: ignore[attr-defined]  # the structures outlive the refs
     return write

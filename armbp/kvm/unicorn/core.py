@@ -967,7 +967,7 @@ class VCpu(Traps):
             _WATCHDOG.watch(self)
         until_step = self._until_step = until != _NO_UNTIL
         if until_step:
-            self._write_scr(0)  # SCR_EL3 without TWI for this step (see above)
+            self._write_scr(SCR_EL3_RW)  # without TWI for this step (see above)
             # Unicorn ends a run at ``until`` only in code translated for that run: a block
             # that starts here from an earlier run goes on past it (measured: the loop head
             # of lesson 7's guest ran on to its HVC), so this one instruction's block goes
@@ -982,7 +982,7 @@ class VCpu(Traps):
         finally:
             if until_step:
                 self._until_step = False
-                self._write_scr(1)
+                self._write_scr(SCR_EL3_RW | SCR_EL3_TWI)
         self._run = None
         self._pc = exit_.pc
         self.last_exit = exit_
